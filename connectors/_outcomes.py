@@ -1,0 +1,98 @@
+"""What a connector reports back: outcome values, never exceptions.
+
+    Erased     the subject's data is gone (deleted or anonymised), with counts and evidence
+    NotFound   the system holds nothing of the subject
+    Retained   some data is kept under a legal basis until a date (what was erasable is erased)
+    Pending    the system accepted the request and finishes later; poll ``status(ticket)``
+    Referred   the data belongs to another controller, who must instruct us
+
+Counts are keyed ``"<what>.<action>"`` (``"posts.anonymised": 3``) so that an auditor can read
+them without knowing the connector. Evidence holds what proves the action (API ids, status
+codes, key ids); never the subject's identifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+__all__ = [
+    "Erased",
+    "NotFound",
+    "Outcome",
+    "Pending",
+    "Referred",
+    "Residual",
+    "Retained",
+]
+
+
+@dataclass(frozen=True)
+class Erased:
+    counts: Mapping[str, int] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["erased"] = "erased"
+
+
+@dataclass(frozen=True)
+class NotFound:
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["not_found"] = "not_found"
+
+
+@dataclass(frozen=True)
+class Retained:
+    """Data kept under an exception. ``counts`` is what *was* erased alongside it.
+
+    Exactly one of ``retained_until`` (a date when the exception lapses) or ``review_on``
+    (an indefinite retention, reviewed on that date) must be given.
+    """
+
+    legal_basis: str
+    note: str
+    retained_until: date | None = None
+    review_on: date | None = None
+    retained_counts: Mapping[str, int] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["retained"] = "retained"
+
+    def __post_init__(self) -> None:
+        if not self.legal_basis:
+            raise ValueError("a Retained outcome needs a legal basis")
+        if (self.retained_until is None) == (self.review_on is None):
+            raise ValueError("a Retained outcome needs exactly one of retained_until or review_on")
+
+
+@dataclass(frozen=True)
+class Pending:
+    ticket: str
+    poll_after: timedelta = timedelta(minutes=5)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["pending"] = "pending"
+
+
+@dataclass(frozen=True)
+class Referred:
+    controller: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["referred"] = "referred"
+
+
+Outcome = Erased | NotFound | Retained | Pending | Referred
+
+
+@dataclass(frozen=True)
+class Residual:
+    """What still matches the subject after an erase. Empty means verified clean.
+
+    Items an outcome declared as retained are not residue and must not be counted here.
+    """
+
+    remaining: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not any(self.remaining.values())

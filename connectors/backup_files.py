@@ -1,0 +1,121 @@
+"""Backup copies on a file system: found, never edited, retained until rotation.
+
+Backups cannot be edited without breaking them, so this connector does not erase: it finds the
+copies that contain the subject and reports them ``Retained`` under ``backup-rotation`` until
+the newest such copy is rotated away (its age plus ``retention_days``). The copies are kept
+"beyond use": the ledger keeps the subject's pseudonym so that a restore is followed by a new
+erasure. When the retention date passes and the copies are gone, erasing again says
+``NotFound``.
+
+A copy "contains" the subject if any of the subject's identifiers appears in its bytes,
+case-insensitively (plain SQL dumps, SQLite files, JSON and CSV exports all qualify). The
+match is a substring match and errs towards retention (see ``_contains``).
+Compressed or encrypted archives are out of reach of this connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from ._errors import PermanentError, TransientError
+from ._legal_basis import LegalBasis
+from ._outcomes import NotFound, Outcome, Retained
+from ._protocol import BaseConnector, Capability, ConnectorOptions
+from ._subject import IDENTIFIER_KINDS, Subject
+
+__all__ = ["BackupFilesConnector", "BackupFilesOptions"]
+
+_BLOCK = 1 << 20
+
+
+class BackupFilesOptions(ConnectorOptions):
+    path: str = Field(description="Directory holding the backup copies")
+    pattern: str = Field(default="*", description="Glob of copy file names inside path")
+    retention_days: int = Field(ge=1, description="How long a copy lives before rotation")
+    identifiers: list[str] = Field(default_factory=lambda: ["email"])
+
+    @field_validator("identifiers")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        unknown = set(v) - IDENTIFIER_KINDS
+        if unknown or not v:
+            raise ValueError(f"identifiers must be among {sorted(IDENTIFIER_KINDS)}")
+        return v
+
+
+def _contains(path: Path, needles: list[bytes]) -> bool:
+    """Whether any needle occurs in the file, read block by block (lower-cased).
+
+    Plain substring search, on purpose: backups are often binary (SQLite pages, dumps) where
+    fields sit next to each other with no separator, so word boundaries would miss real
+    copies. It errs towards retention: a copy holding ``nada@example.org`` is also reported
+    for ``ada@example.org``. Over-reporting lists a copy as retained; it never erases.
+    """
+    overlap = max(len(n) for n in needles) - 1
+    tail = b""
+    with path.open("rb") as fh:
+        while block := fh.read(_BLOCK):
+            window = tail + block.lower()
+            if any(n in window for n in needles):
+                return True
+            tail = window[-overlap:] if overlap else b""
+    return False
+
+
+class BackupFilesConnector(BaseConnector):
+    kind: ClassVar[str] = "backup_files"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ERASE})
+    Options: ClassVar[type[ConnectorOptions]] = BackupFilesOptions
+
+    def __init__(self, name: str, options: ConnectorOptions) -> None:
+        assert isinstance(options, BackupFilesOptions)
+        super().__init__(name, options)
+        self.opts = options
+
+    async def check(self) -> None:
+        root = Path(self.opts.path)
+        if not root.is_dir():
+            raise PermanentError(f"{self.name}: backup directory does not exist")
+
+    def _scan(self, subject: Subject) -> tuple[int, list[tuple[str, date]]]:
+        root = Path(self.opts.path)
+        if not root.is_dir():
+            raise TransientError(f"{self.name}: backup directory is not reachable")
+        needles = [
+            v.strip().lower().encode()
+            for kind in self.opts.identifiers
+            if (v := subject.get(kind)) and v.strip()
+        ]
+        copies = sorted(p for p in root.glob(self.opts.pattern) if p.is_file())
+        found = []
+        if needles:
+            for copy in copies:
+                if _contains(copy, needles):
+                    taken = datetime.fromtimestamp(copy.stat().st_mtime, tz=UTC).date()
+                    found.append((copy.name, taken))
+        return len(copies), found
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        scanned, found = await asyncio.to_thread(self._scan, subject)
+        if not found:
+            return NotFound(evidence={"copies_scanned": scanned})
+        newest = max(taken for _, taken in found)
+        return Retained(
+            legal_basis=LegalBasis.BACKUP_ROTATION.value,
+            note=(
+                "backup copies are kept beyond use until rotation; "
+                "a restore is followed by a new erasure"
+            ),
+            retained_until=newest + timedelta(days=self.opts.retention_days),
+            retained_counts={"copies.retained": len(found)},
+            evidence={
+                "copies_scanned": scanned,
+                "copies": [{"name": name, "taken_on": taken.isoformat()} for name, taken in found],
+            },
+        )

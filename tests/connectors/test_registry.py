@@ -1,0 +1,66 @@
+"""The registry: entry points, module:Class references, and clear errors."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from connectors import ConnectorConfigError, ConnectorRegistry, Subject, redact
+from connectors.backup_files import BackupFilesConnector
+from connectors.sql import SqlConnector
+
+
+def test_installed_connectors_are_registered() -> None:
+    kinds = ConnectorRegistry.from_entry_points().kinds()
+    assert kinds["sql"] is SqlConnector
+    assert kinds["backup_files"] is BackupFilesConnector
+
+
+def test_duplicate_plugins_are_refused() -> None:
+    eps = [
+        EntryPoint("sql", "connectors.sql:SqlConnector", "lethe.connectors"),
+        EntryPoint("sql", "connectors.backup_files:BackupFilesConnector", "lethe.connectors"),
+    ]
+    with pytest.raises(ConnectorConfigError, match="two plugins register the connector 'sql'"):
+        ConnectorRegistry.from_entries(eps)
+
+
+def test_the_same_plugin_seen_twice_is_fine() -> None:
+    ep = EntryPoint("sql", "connectors.sql:SqlConnector", "lethe.connectors")
+    assert ConnectorRegistry.from_entries([ep, ep]).kinds() == {"sql": SqlConnector}
+
+
+def test_broken_plugin_names_itself() -> None:
+    eps = [EntryPoint("acme", "no_such_module_xyz:Thing", "lethe.connectors")]
+    with pytest.raises(ConnectorConfigError, match=r"connector plugin 'acme'.*failed to import"):
+        ConnectorRegistry.from_entries(eps)
+
+
+def test_not_a_connector_is_refused() -> None:
+    eps = [EntryPoint("acme", "connectors:Subject", "lethe.connectors")]
+    with pytest.raises(ConnectorConfigError, match="lacks"):
+        ConnectorRegistry.from_entries(eps)
+
+
+def test_module_reference_and_unknown_kind() -> None:
+    reg = ConnectorRegistry()
+    assert reg.resolve("connectors.sql:SqlConnector") is SqlConnector
+    with pytest.raises(ConnectorConfigError, match=r"unknown connector 'nope'"):
+        reg.build("crm", "nope", {})
+    with pytest.raises(ConnectorConfigError, match=r"system 'crm'.*cannot import"):
+        reg.build("crm", "nowhere.at_all:X", {})
+
+
+def test_validation_errors_do_not_echo_values() -> None:
+    reg = ConnectorRegistry({"sql": SqlConnector})
+    with pytest.raises(ConnectorConfigError) as err:
+        reg.build("crm", "sql", {"url": "sqlite://", "tables": "s3cr3t-value"})
+    assert "s3cr3t-value" not in str(err.value)
+
+
+def test_subject_repr_and_redaction_hide_identifiers() -> None:
+    s = Subject(ref="ps_1", email="ada@example.org", identifiers={"name": "Ada Byron"})
+    assert "ada@" not in repr(s) and "Byron" not in str(s)
+    text = "failed for ADA@example.org (Ada Byron); also bob@example.net"
+    assert redact(text, s) == "failed for [redacted] ([redacted]); also [email redacted]"
