@@ -1,0 +1,28 @@
+"""Pseudonyms: the only name Lethe uses for a person outside the subject vault.
+
+A pseudonym is a keyed HMAC-SHA256 of the normalised identifier. The same person gets the
+same pseudonym in every request (so holds and tombstones can match), and without the key
+nobody can tell whose pseudonym it is, or confirm a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+__all__ = ["Pseudonymizer"]
+
+
+class Pseudonymizer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the pseudonym key must be at least 32 bytes")
+        self._key = key
+
+    def subject_ref(self, normalised_email: str) -> str:
+        """``ps_`` and 32 hex digits for a normalised email address."""
+        return "ps_" + self.digest("email", normalised_email)[:32]
+
+    def digest(self, kind: str, value: str) -> str:
+        msg = f"lethe/v1/{kind}\x00{value}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()

@@ -1,0 +1,70 @@
+"""The subject vault: a request's identifiers, encrypted under a key of its own.
+
+Each request gets a fresh 256-bit data key. The identifiers are sealed with it (AES-256-GCM,
+bound to the request id); the data key is wrapped by the vault master key. Destroying the
+wrapped data key (``shred``) makes the identifiers unrecoverable, also in every database
+backup that holds the ciphertext: crypto-shredding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["SealedSubject", "SubjectVault", "VaultError"]
+
+
+class VaultError(Exception):
+    """The identifiers cannot be read: shredded, or sealed under another master key."""
+
+
+@dataclass(frozen=True)
+class SealedSubject:
+    key_id: str
+    wrapped_key: bytes
+    ciphertext: bytes
+
+
+def key_id_of(key: bytes) -> str:
+    return hashlib.sha256(b"lethe/key-id\x00" + key).hexdigest()[:16]
+
+
+class SubjectVault:
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise ValueError("the vault master key must be 32 bytes")
+        self._kek = AESGCM(master_key)
+        self.key_id = key_id_of(master_key)
+
+    def seal(self, request_id: str, identifiers: dict[str, str]) -> SealedSubject:
+        dek = AESGCM.generate_key(bit_length=256)
+        n1, n2 = os.urandom(12), os.urandom(12)
+        plaintext = json.dumps(identifiers, sort_keys=True).encode()
+        ciphertext = n1 + AESGCM(dek).encrypt(n1, plaintext, f"subject:{request_id}".encode())
+        wrapped = n2 + self._kek.encrypt(n2, dek, f"dek:{request_id}".encode())
+        return SealedSubject(self.key_id, wrapped, ciphertext)
+
+    def open(
+        self, request_id: str, key_id: str, wrapped_key: bytes | None, ciphertext: bytes | None
+    ) -> dict[str, str]:
+        if wrapped_key is None or ciphertext is None:
+            raise VaultError(f"the identifiers of {request_id} were shredded")
+        if key_id != self.key_id:
+            raise VaultError(f"{request_id} was sealed under vault key {key_id}, not {self.key_id}")
+        try:
+            dek = self._kek.decrypt(
+                wrapped_key[:12], wrapped_key[12:], f"dek:{request_id}".encode()
+            )
+            plain = AESGCM(dek).decrypt(
+                ciphertext[:12], ciphertext[12:], f"subject:{request_id}".encode()
+            )
+        except InvalidTag:
+            raise VaultError(f"the vault entry of {request_id} does not authenticate") from None
+        data = json.loads(plain)
+        assert isinstance(data, dict)
+        return {str(k): str(v) for k, v in data.items()}
