@@ -1,0 +1,238 @@
+"""Activities that talk to the systems holding personal data.
+
+Each call reads the subject's identifiers from the vault, calls the system's connector while
+heartbeating, and writes the outcome to the ledger before returning, so that a crash between
+the connector call and the ledger write is the only window in which work can be repeated.
+A retried call first asks the ledger whether the system already finished, and replays that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from connectors import (
+    Capability,
+    Connector,
+    Erased,
+    NotFound,
+    Outcome,
+    Pending,
+    PermanentError,
+    Referred,
+    Retained,
+    Subject,
+    TransientError,
+    redact,
+)
+from ledger import Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
+
+from .types import SystemOutcome, SystemTask, Verification
+
+__all__ = ["ErasureActivities", "entry_from_outcome", "outcome_from_record"]
+
+log = structlog.get_logger("lethe.activities")
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def entry_from_outcome(outcome: Outcome, *, interrupted_before: bool = False) -> OutcomeEntry:
+    """A connector's outcome value, in the ledger's terms."""
+    evidence: dict[str, Any] = dict(outcome.evidence)
+    if interrupted_before:
+        evidence["earlier_attempt_interrupted"] = True
+    match outcome:
+        case Erased():
+            return OutcomeEntry("erased", counts=dict(outcome.counts), evidence=evidence)
+        case NotFound():
+            return OutcomeEntry("not_found", evidence=evidence)
+        case Retained():
+            return OutcomeEntry(
+                "retained",
+                counts=dict(outcome.counts),
+                retained_counts=dict(outcome.retained_counts),
+                evidence=evidence,
+                legal_basis=outcome.legal_basis,
+                basis_note=outcome.note,
+                retained_until=outcome.retained_until,
+                review_on=outcome.review_on,
+            )
+        case Pending():
+            evidence["poll_after_seconds"] = outcome.poll_after.total_seconds()
+            return OutcomeEntry("pending", evidence=evidence, ticket=outcome.ticket)
+        case Referred():
+            return OutcomeEntry("referred", evidence=evidence, controller=outcome.controller)
+    raise PermanentError(f"connector returned {type(outcome).__name__}, which is not an outcome")
+
+
+def outcome_from_record(
+    rec: SystemOutcomeRecord, *, verifiable: bool = False, replayed: bool = False
+) -> SystemOutcome:
+    poll = rec.evidence.get("poll_after_seconds") if rec.outcome == "pending" else None
+    return SystemOutcome(
+        system=rec.system,
+        outcome=rec.outcome,
+        counts=dict(rec.counts),
+        retained_counts=dict(rec.retained_counts),
+        legal_basis=rec.legal_basis,
+        retained_until=rec.retained_until.isoformat() if rec.retained_until else None,
+        review_on=rec.review_on.isoformat() if rec.review_on else None,
+        note=rec.basis_note,
+        ticket=rec.ticket,
+        poll_after_seconds=float(poll) if poll is not None else None,
+        controller=rec.controller,
+        error=rec.error,
+        verifiable=verifiable,
+        replayed=replayed,
+    )
+
+
+class ErasureActivities:
+    """Erase and verify, one system at a time. Dependencies come in through ``__init__``."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        systems: Mapping[str, Connector],
+        *,
+        heartbeat_every: float = 5.0,
+    ) -> None:
+        self._ledger = ledger
+        self._systems = dict(systems)
+        self._heartbeat_every = heartbeat_every
+
+    def _connector(self, system: str) -> Connector:
+        try:
+            return self._systems[system]
+        except KeyError:
+            raise ApplicationError(
+                f"system {system!r} is not configured on this worker",
+                type="SystemNotConfigured",
+                non_retryable=True,
+            ) from None
+
+    async def _subject(self, request_id: str) -> Subject:
+        try:
+            ref, ids = await self._ledger.read_identifiers(request_id)
+        except LedgerError as exc:
+            raise ApplicationError(
+                str(exc), type="SubjectUnavailable", non_retryable=True
+            ) from None
+        email = ids.pop("email")
+        return Subject(ref=ref, email=email, identifiers=ids)
+
+    async def _heartbeating(self, call: Awaitable[T]) -> T:
+        """Await ``call`` while telling Temporal every few seconds that we are alive."""
+        every = self._heartbeat_every
+        timeout = activity.info().heartbeat_timeout
+        if timeout:
+            every = min(every, max(timeout.total_seconds() / 3, 0.1))
+        task = asyncio.ensure_future(call)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=every)
+                if done:
+                    return task.result()
+                activity.heartbeat()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def _call(self, system: str, subject: Subject, call: Awaitable[T]) -> T:
+        """Run a connector call, turning its failures into scrubbed Temporal errors."""
+        try:
+            return await self._heartbeating(call)
+        except TransientError as exc:
+            raise ApplicationError(
+                redact(str(exc), subject), type="TransientError", next_retry_delay=exc.retry_after
+            ) from None
+        except PermanentError as exc:
+            raise ApplicationError(
+                redact(str(exc), subject), type=type(exc).__name__, non_retryable=True
+            ) from None
+        except (asyncio.CancelledError, ApplicationError):
+            raise
+        except Exception as exc:
+            # A bug in the connector: retried, since the retry policy bounds the attempts.
+            log.warning("connector.crashed", system=system, error_type=type(exc).__name__)
+            raise ApplicationError(
+                f"connector crashed: {type(exc).__name__}: {redact(str(exc), subject)}",
+                type="ConnectorCrashed",
+            ) from None
+
+    @activity.defn(name="erase_in_system")
+    async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
+        connector = self._connector(task.system)
+        verifiable = Capability.VERIFY in connector.capabilities
+        start = await self._ledger.begin_system(
+            task.request_id,
+            task.system,
+            task.round,
+            connector=connector.kind,
+            connector_version=connector.version,
+            at=_now(),
+        )
+        bound = log.bind(request_id=task.request_id, system=task.system, round=task.round)
+        if start.finished is not None:
+            bound.info("erase.replayed", outcome=start.finished.outcome)
+            return outcome_from_record(start.finished, verifiable=verifiable, replayed=True)
+        if start.interrupted_before:
+            bound.warning("erase.resuming_after_interruption", attempt=start.attempts)
+        subject = await self._subject(task.request_id)
+        bound.info("erase.start", connector=connector.kind, attempt=start.attempts)
+        outcome = await self._call(task.system, subject, connector.erase(subject, task.request_id))
+        entry = entry_from_outcome(outcome, interrupted_before=start.interrupted_before)
+        rec = await self._ledger.finish_system(
+            task.request_id, task.system, task.round, entry, at=_now()
+        )
+        bound.info("erase.done", outcome=rec.outcome, counts=rec.counts)
+        return outcome_from_record(rec, verifiable=verifiable)
+
+    @activity.defn(name="poll_system")
+    async def poll_system(self, task: SystemTask) -> SystemOutcome:
+        """For an asynchronous system: ask whether the ticket has finished."""
+        connector = self._connector(task.system)
+        status = getattr(connector, "status", None)
+        if Capability.ASYNC not in connector.capabilities or status is None:
+            raise ApplicationError(
+                f"system {task.system!r} returned Pending but its connector cannot be polled",
+                type="PermanentError",
+                non_retryable=True,
+            )
+        rec = next(
+            r
+            for r in await self._ledger.outcomes(task.request_id)
+            if r.system == task.system and r.round == task.round
+        )
+        subject = await self._subject(task.request_id)
+        outcome = await self._call(task.system, subject, status(rec.ticket))
+        entry = entry_from_outcome(outcome)
+        rec = await self._ledger.finish_system(
+            task.request_id, task.system, task.round, entry, at=_now()
+        )
+        return outcome_from_record(rec, verifiable=Capability.VERIFY in connector.capabilities)
+
+    @activity.defn(name="verify_in_system")
+    async def verify_in_system(self, task: SystemTask) -> Verification:
+        """After an erase: ask the system what still matches the subject, and record it."""
+        connector = self._connector(task.system)
+        subject = await self._subject(task.request_id)
+        residual = await self._call(task.system, subject, connector.verify(subject))
+        remaining = {k: int(v) for k, v in residual.remaining.items() if v}
+        await self._ledger.record_residual(
+            task.request_id, task.system, task.round, remaining=remaining, at=_now()
+        )
+        log.info(
+            "verify.done", request_id=task.request_id, system=task.system, clean=residual.clean
+        )
+        return Verification(task.system, residual.clean, remaining)

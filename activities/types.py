@@ -1,0 +1,73 @@
+"""Values that cross the Temporal boundary between workflows and activities.
+
+They carry request ids, system names, counts and legal bases: never identifiers. Dates are
+ISO strings because Temporal's JSON converter has no ``date``. Fields may be added with
+defaults; never removed or renamed while workflows that use them are running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FINAL_OUTCOMES",
+    "StatusChange",
+    "SystemFailure",
+    "SystemOutcome",
+    "SystemTask",
+    "Verification",
+]
+
+#: Outcomes a system can end in. ``failed`` is decided by Lethe, never by a connector.
+FINAL_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred", "failed"})
+
+
+@dataclass(frozen=True)
+class SystemTask:
+    request_id: str
+    system: str
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class SystemOutcome:
+    system: str
+    outcome: str  # erased | not_found | retained | pending | referred | failed
+    counts: dict[str, int] = field(default_factory=dict)
+    retained_counts: dict[str, int] = field(default_factory=dict)
+    legal_basis: str | None = None
+    retained_until: str | None = None
+    review_on: str | None = None
+    note: str | None = None
+    ticket: str | None = None
+    poll_after_seconds: float | None = None
+    controller: str | None = None
+    error: str | None = None
+    verifiable: bool = False
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Verification:
+    system: str
+    clean: bool
+    remaining: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SystemFailure:
+    request_id: str
+    system: str
+    round: int
+    error: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    request_id: str
+    status: str
+    actor: str
+    reason: str | None = None
+    event: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

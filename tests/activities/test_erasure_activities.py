@@ -1,0 +1,159 @@
+"""ErasureActivities against a real SQLite ledger, in Temporal's ActivityEnvironment."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities import ErasureActivities, SystemTask
+from connectors import (
+    BaseConnector,
+    Capability,
+    Erased,
+    NotFound,
+    Outcome,
+    PermanentError,
+    Residual,
+    Subject,
+    TransientError,
+)
+from ledger import Ledger
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class Scripted(BaseConnector):
+    kind: ClassVar[str] = "scripted"
+    version: ClassVar[str] = "7"
+    capabilities = frozenset({Capability.ERASE, Capability.VERIFY})
+
+    def __init__(self, behaviour: Any) -> None:
+        super().__init__("crm", BaseConnector.Options())
+        self.behaviour = behaviour
+        self.calls = 0
+        self.seen: list[Subject] = []
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        self.calls += 1
+        self.seen.append(subject)
+        result = self.behaviour(subject)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result  # type: ignore[no-any-return]
+
+    async def verify(self, subject: Subject) -> Residual:
+        return Residual({"contacts.remaining": 1} if self.calls == 0 else {})
+
+
+@pytest.fixture
+async def opened(sqlite_ledger: Ledger) -> AsyncIterator[Ledger]:
+    assert sqlite_ledger.vault is not None
+    await sqlite_ledger.open_request(
+        request_id="er-1",
+        subject_ref="ps_1",
+        jurisdiction="gdpr",
+        verification_method="operator",
+        channel="cli",
+        systems=["crm"],
+        workflow_id="erasure/er-1",
+        received_at=NOW,
+        due_at=NOW + timedelta(days=30),
+        sealed=sqlite_ledger.vault.seal("er-1", {"email": "ada@example.org", "name": "Ada Byron"}),
+        actor="cli",
+    )
+    yield sqlite_ledger
+
+
+async def test_erase_records_and_a_retry_replays(opened: Ledger) -> None:
+    connector = Scripted(
+        lambda s: Erased(counts={"contacts.deleted": 1}, evidence={"rows_changed": 1})
+    )
+    acts = ErasureActivities(opened, {"crm": connector})
+    env = ActivityEnvironment()
+    first = await env.run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    second = await env.run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    assert first.outcome == "erased" and first.verifiable and not first.replayed
+    assert second.replayed and second.counts == {"contacts.deleted": 1}
+    assert connector.calls == 1  # the second attempt never reached the system
+    assert connector.seen[0].email == "ada@example.org"
+    assert connector.seen[0].identifiers == {"name": "Ada Byron"}
+    [row] = await opened.outcomes("er-1")
+    assert (row.outcome, row.connector, row.connector_version) == ("erased", "scripted", "7")
+
+
+async def test_interrupted_attempt_is_recorded_honestly(opened: Ledger) -> None:
+    # A worker died after starting crm: the row is in progress, the data already gone.
+    await opened.begin_system("er-1", "crm", 0, connector="scripted", connector_version="7", at=NOW)
+    acts = ErasureActivities(opened, {"crm": Scripted(lambda s: NotFound())})
+    out = await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    [row] = await opened.outcomes("er-1")
+    assert out.outcome == "not_found"
+    assert row.evidence == {"earlier_attempt_interrupted": True} and row.attempts == 2
+
+
+async def test_unknown_system_is_permanent(opened: Ledger) -> None:
+    acts = ErasureActivities(opened, {})
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    assert err.value.type == "SystemNotConfigured" and err.value.non_retryable
+
+
+async def test_permanent_errors_are_scrubbed_and_not_retried(opened: Ledger) -> None:
+    def refuse(s: Subject) -> Outcome:
+        raise PermanentError(f"crm rejected {s.email} (Ada Byron)")
+
+    acts = ErasureActivities(opened, {"crm": Scripted(refuse)})
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    assert err.value.non_retryable and err.value.type == "PermanentError"
+    assert "ada@example.org" not in err.value.message and "Byron" not in err.value.message
+
+
+async def test_transient_errors_carry_retry_after(opened: Ledger) -> None:
+    def slow_down(s: Subject) -> Outcome:
+        raise TransientError("429 from crm", retry_after=timedelta(seconds=42))
+
+    acts = ErasureActivities(opened, {"crm": Scripted(slow_down)})
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    assert not err.value.non_retryable and err.value.next_retry_delay == timedelta(seconds=42)
+
+
+async def test_a_crashing_connector_is_retried_and_scrubbed(opened: Ledger) -> None:
+    def crash(s: Subject) -> Outcome:
+        raise KeyError(s.email)
+
+    acts = ErasureActivities(opened, {"crm": Scripted(crash)})
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    assert err.value.type == "ConnectorCrashed" and not err.value.non_retryable
+    assert "ada@example.org" not in err.value.message
+
+
+async def test_long_calls_heartbeat(opened: Ledger) -> None:
+    async def slow(s: Subject) -> Outcome:
+        await asyncio.sleep(0.35)
+        return Erased()
+
+    beats: list[object] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details)
+    acts = ErasureActivities(opened, {"crm": Scripted(slow)}, heartbeat_every=0.1)
+    await env.run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    assert len(beats) >= 2
+
+
+async def test_verify_records_the_residual(opened: Ledger) -> None:
+    connector = Scripted(lambda s: Erased())
+    acts = ErasureActivities(opened, {"crm": connector})
+    env = ActivityEnvironment()
+    await env.run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    check = await env.run(acts.verify_in_system, SystemTask("er-1", "crm"))
+    [row] = await opened.outcomes("er-1")
+    assert check.clean and row.residual == {} and row.verified_at is not None

@@ -1,0 +1,290 @@
+"""ErasureWorkflow on the time-skipping test server, activities replaced by fakes.
+
+The fakes keep the real activity names, so the workflow code under test is exactly what runs in
+production; what each system answers is scripted per test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import StatusChange, SystemFailure, SystemOutcome, SystemTask, Verification
+from workflows import (
+    ALL_WORKFLOWS,
+    ErasurePolicy,
+    ErasureRequest,
+    ErasureResult,
+    ErasureWorkflow,
+    OperatorApproval,
+)
+
+FAST = ErasurePolicy(
+    verification_timeout_seconds=72 * 3600,
+    attempt_limit=3,
+    retry_initial_seconds=1,
+    retry_max_interval_seconds=2,
+)
+
+Script = Callable[[SystemTask, int], SystemOutcome]
+
+
+def erased(task: SystemTask, _: int) -> SystemOutcome:
+    return SystemOutcome(task.system, "erased", counts={"rows.deleted": 1}, verifiable=True)
+
+
+@dataclass
+class Fakes:
+    scripts: dict[str, Script] = field(default_factory=dict)
+    residue: dict[str, dict[str, int]] = field(default_factory=dict)
+    erase_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    polls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    statuses: list[StatusChange] = field(default_factory=list)
+    failures: list[SystemFailure] = field(default_factory=list)
+
+    @activity.defn(name="erase_in_system")
+    async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
+        self.erase_calls[task.system] += 1
+        return self.scripts.get(task.system, erased)(task, self.erase_calls[task.system])
+
+    @activity.defn(name="poll_system")
+    async def poll_system(self, task: SystemTask) -> SystemOutcome:
+        self.polls[task.system] += 1
+        if self.polls[task.system] < 3:
+            return SystemOutcome(task.system, "pending", ticket="t-1", poll_after_seconds=3600)
+        return SystemOutcome(task.system, "erased", counts={"jobs.done": 1})
+
+    @activity.defn(name="verify_in_system")
+    async def verify_in_system(self, task: SystemTask) -> Verification:
+        left = self.residue.get(task.system, {})
+        return Verification(task.system, not left, left)
+
+    @activity.defn(name="record_status")
+    async def record_status(self, change: StatusChange) -> None:
+        self.statuses.append(change)
+
+    @activity.defn(name="record_system_failure")
+    async def record_system_failure(self, failure: SystemFailure) -> SystemOutcome:
+        self.failures.append(failure)
+        return SystemOutcome(failure.system, "failed", error=failure.error)
+
+    def all(self) -> list[object]:
+        return [
+            self.erase_in_system,
+            self.poll_system,
+            self.verify_in_system,
+            self.record_status,
+            self.record_system_failure,
+        ]
+
+
+def request(systems: tuple[str, ...], method: str = "operator") -> ErasureRequest:
+    now = datetime(2026, 1, 31, tzinfo=UTC)
+    return ErasureRequest(
+        request_id=f"er-{uuid.uuid4().hex[:12]}",
+        subject_ref="ps_0123456789abcdef0123456789abcdef",
+        jurisdiction="gdpr",
+        verification_method=method,
+        systems=systems,
+        received_at=now,
+        due_at=now + timedelta(days=28),
+        policy=FAST,
+    )
+
+
+async def start(
+    client: Client, req: ErasureRequest, task_queue: str
+) -> WorkflowHandle[ErasureWorkflow, ErasureResult]:
+    return await client.start_workflow(
+        ErasureWorkflow.run, req, id=f"erasure/{req.request_id}", task_queue=task_queue
+    )
+
+
+async def run(
+    env: WorkflowEnvironment,
+    fakes: Fakes,
+    req: ErasureRequest,
+    task_queue: str,
+    approve: bool = True,
+) -> ErasureResult:
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await start(env.client, req, task_queue)
+        if approve:
+            await handle.signal(
+                ErasureWorkflow.approve, OperatorApproval("kim", "passport checked")
+            )
+        return await handle.result()
+
+
+async def test_all_systems_erased_is_completed(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    result = await run(
+        time_skipping_env, fakes, request(("forum", "crm", "newsletter")), task_queue
+    )
+    assert result.status == "completed"
+    assert sorted(o.system for o in result.systems) == ["crm", "forum", "newsletter"]
+    assert dict(fakes.erase_calls) == {"forum": 1, "crm": 1, "newsletter": 1}
+    assert [s.status for s in fakes.statuses] == ["awaiting_verification", "erasing", "completed"]
+    verified = fakes.statuses[1]
+    assert verified.event == "verified" and verified.actor == "operator:kim"
+    assert verified.reason == "passport checked"
+
+
+async def test_nothing_is_erased_before_approval(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    env = time_skipping_env
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await start(env.client, request(("forum",)), task_queue)
+        await env.sleep(timedelta(hours=24))
+        assert (await handle.query(ErasureWorkflow.progress)).stage == "awaiting_verification"
+        # An approval without a reason does not count.
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "  "))
+        await env.sleep(timedelta(hours=1))
+        assert fakes.erase_calls == {}
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
+        assert (await handle.result()).status == "completed"
+
+
+async def test_unverified_request_is_rejected_and_nothing_erased(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    result = await run(
+        time_skipping_env, fakes, request(("forum", "crm")), task_queue, approve=False
+    )
+    assert result.status == "rejected"
+    assert "not verified within 72 hours" in (result.reason or "")
+    assert fakes.erase_calls == {}
+    assert fakes.statuses[-1].status == "rejected"
+
+
+async def test_preverified_requests_skip_the_wait(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    result = await run(
+        time_skipping_env, fakes, request(("forum",), "preverified"), task_queue, approve=False
+    )
+    assert result.status == "completed"
+    assert [s.status for s in fakes.statuses] == ["erasing", "completed"]
+
+
+async def test_unknown_method_is_rejected(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    result = await run(
+        time_skipping_env, fakes, request(("forum",), "psychic"), task_queue, approve=False
+    )
+    assert result.status == "rejected" and fakes.erase_calls == {}
+
+
+async def test_one_permanent_failure_does_not_block_the_others(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    def broken(task: SystemTask, _: int) -> SystemOutcome:
+        raise ApplicationError(
+            "crm: refused: erase would touch 5000 items",
+            type="BlastRadiusExceeded",
+            non_retryable=True,
+        )
+
+    fakes = Fakes(scripts={"crm": broken})
+    result = await run(
+        time_skipping_env, fakes, request(("forum", "crm", "newsletter")), task_queue
+    )
+    assert result.status == "partially_failed"
+    by_system = {o.system: o.outcome for o in result.systems}
+    assert by_system == {"forum": "erased", "crm": "failed", "newsletter": "erased"}
+    assert fakes.erase_calls["crm"] == 1  # not retried
+    [failure] = fakes.failures
+    assert failure.system == "crm" and "BlastRadiusExceeded" in failure.error
+
+
+async def test_transient_failures_are_retried(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    def flaky(task: SystemTask, attempt: int) -> SystemOutcome:
+        if attempt < 3:
+            raise ApplicationError("timeout", type="TransientError")
+        return erased(task, attempt)
+
+    fakes = Fakes(scripts={"forum": flaky})
+    result = await run(time_skipping_env, fakes, request(("forum",)), task_queue)
+    assert result.status == "completed" and fakes.erase_calls["forum"] == 3
+
+
+async def test_retries_are_bounded(time_skipping_env: WorkflowEnvironment, task_queue: str) -> None:
+    def down(task: SystemTask, attempt: int) -> SystemOutcome:
+        raise ApplicationError("connection refused", type="TransientError")
+
+    fakes = Fakes(scripts={"forum": down})
+    result = await run(time_skipping_env, fakes, request(("forum",)), task_queue)
+    assert result.status == "partially_failed"
+    assert fakes.erase_calls["forum"] == FAST.attempt_limit
+    assert "retries exhausted" in fakes.failures[0].error
+
+
+async def test_retained_data_is_an_exception(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    def keeps(task: SystemTask, _: int) -> SystemOutcome:
+        return SystemOutcome(
+            task.system,
+            "retained",
+            legal_basis="gdpr-17-3-b",
+            retained_until="2036-01-31",
+            verifiable=True,
+        )
+
+    fakes = Fakes(scripts={"crm": keeps})
+    result = await run(time_skipping_env, fakes, request(("forum", "crm")), task_queue)
+    assert result.status == "completed_with_exceptions"
+
+
+async def test_leftovers_found_by_verification_fail_the_system(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes(residue={"forum": {"posts.remaining": 2}})
+    result = await run(time_skipping_env, fakes, request(("forum", "crm")), task_queue)
+    assert result.status == "partially_failed"
+    forum = next(o for o in result.systems if o.system == "forum")
+    assert forum.outcome == "failed" and "posts.remaining=2" in (forum.error or "")
+
+
+async def test_pending_systems_are_polled_with_timers(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    def accepted(task: SystemTask, _: int) -> SystemOutcome:
+        return SystemOutcome(task.system, "pending", ticket="t-1", poll_after_seconds=3600)
+
+    fakes = Fakes(scripts={"processor": accepted})
+    result = await run(time_skipping_env, fakes, request(("processor",)), task_queue)
+    assert result.status == "completed" and fakes.polls["processor"] == 3
+
+
+@pytest.mark.parametrize("systems", [("a",), tuple(f"s{i}" for i in range(12))])
+async def test_fan_out_scales_with_the_systems(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, systems: tuple[str, ...]
+) -> None:
+    fakes = Fakes()
+    result = await run(time_skipping_env, fakes, request(systems), task_queue)
+    assert result.status == "completed" and len(result.systems) == len(systems)

@@ -1,0 +1,78 @@
+"""Workflow inputs, signals and results. No personal data: a request id and a pseudonym.
+
+Add fields only with defaults; running workflows decode old payloads with these classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from activities.types import SystemOutcome
+
+__all__ = [
+    "ErasurePolicy",
+    "ErasureRequest",
+    "ErasureResult",
+    "OperatorApproval",
+    "Progress",
+    "SystemErasure",
+]
+
+
+@dataclass(frozen=True)
+class ErasurePolicy:
+    """How patient a request is. Set at intake from settings; fixed for the request's life."""
+
+    verification_timeout_seconds: int = 72 * 3600
+    attempt_limit: int = 6
+    erase_timeout_seconds: int = 15 * 60
+    heartbeat_timeout_seconds: int = 60
+    retry_initial_seconds: float = 5.0
+    retry_max_interval_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    request_id: str
+    subject_ref: str
+    jurisdiction: str
+    verification_method: str
+    systems: tuple[str, ...]
+    received_at: datetime
+    due_at: datetime
+    policy: ErasurePolicy = field(default_factory=ErasurePolicy)
+
+
+@dataclass(frozen=True)
+class SystemErasure:
+    """Input of the per-system child workflow."""
+
+    request_id: str
+    system: str
+    round: int = 0
+    policy: ErasurePolicy = field(default_factory=ErasurePolicy)
+
+
+@dataclass(frozen=True)
+class OperatorApproval:
+    """Signal: a named operator vouches for the requester's identity, with a reason."""
+
+    operator: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    request_id: str
+    status: str
+    reason: str | None = None
+    systems: tuple[SystemOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Query answer: where the request stands right now."""
+
+    stage: str
+    systems: dict[str, str] = field(default_factory=dict)
