@@ -1,0 +1,61 @@
+"""``lethe``: the operator's command line.
+
+Every verb takes ``--json`` for scripts. A mistake in what the user typed or configured is
+one line on stderr and a non-zero exit; a traceback means a bug in Lethe (``LETHE_DEBUG=1``
+shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from ..errors import LetheError
+from . import requests, runtime
+from ._app import app
+
+__all__ = ["app", "main"]
+
+_ = (requests, runtime)  # importing them registers their commands
+
+
+def _error(message: str, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": message}))
+    print(f"lethe: error: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in args
+    try:
+        result = app.main(args=args, prog_name="lethe", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        _error(exc.format_message() + hint, as_json=as_json)
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("lethe: interrupted", file=sys.stderr)
+        code = 130
+    except LetheError as exc:
+        _error(str(exc), as_json=as_json)
+        code = exc.exit_code
+    except Exception as exc:
+        if os.environ.get("LETHE_DEBUG"):
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _error(
+            f"internal error: {type(exc).__name__}: {first}"
+            " (a bug in Lethe; rerun with LETHE_DEBUG=1 for the traceback)",
+            as_json=as_json,
+        )
+        code = 70
+    sys.exit(code)

@@ -1,0 +1,218 @@
+"""Verbs an operator uses on requests: submit, approve, status, list."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+
+import click
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
+from workflows import ErasureWorkflow, OperatorApproval
+
+from ..errors import LetheError, NotFoundError
+from ..intake import submit_request, validate_request
+from ..render import outcome_table, request_summary, request_table, request_to_dict
+from ..runtime import Runtime, load_registry
+from ..settings import build_connectors, load_settings
+from ._app import app, console, emit_json, json_option, run, with_runtime
+
+__all__ = ["approve", "list_requests", "status", "submit"]
+
+
+def _operator(explicit: str | None) -> str:
+    name = explicit or os.environ.get("LETHE_OPERATOR")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = ""
+    if not name or not name.strip():
+        raise LetheError("say who you are: --operator NAME or LETHE_OPERATOR")
+    return name.strip()
+
+
+async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = False) -> None:
+    rec = await rt.ledger.get_request(request_id)
+    if rec is None:
+        raise NotFoundError(f"no erasure request with id {request_id!r}")
+    outcomes = await rt.ledger.outcomes(request_id)
+    if as_json:
+        emit_json(
+            request_to_dict(
+                rec,
+                outcomes,
+                await rt.ledger.exceptions(request_id),
+                await rt.ledger.events(request_id),
+            )
+        )
+        return
+    console.print(request_summary(rec))
+    if outcomes:
+        console.print(outcome_table(outcomes))
+    elif rec.status in {"received", "awaiting_verification"}:
+        console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
+    if events:
+        for e in await rt.ledger.events(request_id):
+            console.print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<24} {e.actor}", style="dim")
+
+
+@app.command()
+@click.argument("email")
+@click.option("--jurisdiction", "-j", help="gdpr or ccpa (default from lethe.toml: gdpr).")
+@click.option("--systems", help="Comma-separated systems to erase from (default: all configured).")
+@click.option("--verification", help="How identity is established: operator or preverified.")
+@click.option("--wait", is_flag=True, help="Wait for the request to finish.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds --wait waits at most.",
+)
+@click.option(
+    "--allow-duplicate", is_flag=True, help="File even if this person already has an open request."
+)
+@json_option
+def submit(
+    email: str,
+    jurisdiction: str | None,
+    systems: str | None,
+    verification: str | None,
+    wait: bool,
+    timeout: float,
+    allow_duplicate: bool,
+    as_json: bool,
+) -> None:
+    """Receive an erasure request for EMAIL and start it. Prints the request id."""
+    settings = load_settings()
+    chosen = systems.split(",") if systems is not None else None
+    draft = validate_request(
+        settings, email=email, jurisdiction=jurisdiction, systems=chosen, verification=verification
+    )
+    # Options typos fail now, with the system's name, not halfway through a request.
+    build_connectors({n: settings.systems[n] for n in draft.systems}, load_registry())
+
+    async def go(rt: Runtime) -> None:
+        client = await rt.client()
+        done = await submit_request(
+            draft,
+            settings=settings,
+            ledger=rt.ledger,
+            client=client,
+            keys=rt.keys,
+            allow_duplicate=allow_duplicate,
+        )
+        if not as_json:
+            console.print(
+                f"Received {done.request_id} ({draft.jurisdiction.upper()}, answer due "
+                f"{done.due_at:%Y-%m-%d}); systems: {', '.join(done.systems)}"
+            )
+            if done.verification_method == "operator":
+                console.print(
+                    f"Waiting for identity verification: lethe approve {done.request_id} "
+                    "--reason '…'"
+                )
+        if wait:
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            try:
+                await asyncio.wait_for(handle.result(), timeout=timeout)
+            except TimeoutError:
+                raise LetheError(
+                    f"{done.request_id} did not finish within {timeout:g} s; "
+                    f"it goes on: lethe status {done.request_id}"
+                ) from None
+            except WorkflowFailureError as exc:
+                raise LetheError(f"{done.request_id} failed: {exc.cause}") from None
+            await _show(rt, done.request_id, as_json=as_json)
+        elif as_json:
+            emit_json(
+                {
+                    "request_id": done.request_id,
+                    "workflow_id": done.workflow_id,
+                    "subject_ref": done.subject_ref,
+                    "systems": list(done.systems),
+                    "received_at": done.received_at.isoformat(),
+                    "due_at": done.due_at.isoformat(),
+                    "verification_method": done.verification_method,
+                    "status": "received",
+                }
+            )
+
+    run(with_runtime(go, settings))
+
+
+@app.command()
+@click.argument("request_id")
+@click.option("--reason", required=True, help="How the identity was confirmed.")
+@click.option("--operator", help="Who approves (default: LETHE_OPERATOR or your login).")
+@json_option
+def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -> None:
+    """Confirm the requester's identity (verification method 'operator')."""
+    if not reason.strip():
+        raise LetheError("--reason must say how the identity was confirmed")
+    who = _operator(operator)
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        if rec.verification_method != "operator":
+            raise LetheError(
+                f"{request_id} is verified by {rec.verification_method!r}, not by an operator"
+            )
+        if rec.status not in {"received", "awaiting_verification"}:
+            raise LetheError(f"{request_id} is not waiting for verification (status {rec.status})")
+        client = await rt.client()
+        try:
+            await client.get_workflow_handle(rec.workflow_id).signal(
+                ErasureWorkflow.approve, OperatorApproval(who, reason.strip())
+            )
+        except RPCError as exc:
+            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+        if as_json:
+            emit_json({"request_id": request_id, "approved_by": who, "reason": reason.strip()})
+        else:
+            console.print(f"Approved {request_id} as {who}; erasure starts now.")
+
+    run(with_runtime(go))
+
+
+@app.command()
+@click.argument("request_id")
+@click.option("--events", is_flag=True, help="Also list the request's events.")
+@json_option
+def status(request_id: str, events: bool, as_json: bool) -> None:
+    """Show a request: its clock, status and every system's outcome (from the ledger)."""
+
+    async def go(rt: Runtime) -> None:
+        await _show(rt, request_id.strip(), as_json=as_json, events=events)
+
+    run(with_runtime(go))
+
+
+@app.command("list")
+@click.option("--status", "status_filter", help="Only requests with this status.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="At most this many.",
+)
+@json_option
+def list_requests(status_filter: str | None, limit: int, as_json: bool) -> None:
+    """List requests, newest first."""
+
+    async def go(rt: Runtime) -> None:
+        recs = await rt.ledger.list_requests(status=status_filter, limit=limit)
+        if as_json:
+            emit_json([request_to_dict(r) for r in recs])
+        elif recs:
+            console.print(request_table(recs))
+        else:
+            console.print("No requests yet.")
+
+    run(with_runtime(go))

@@ -1,0 +1,114 @@
+"""Verbs that run Lethe itself: dev (server + worker), worker, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+
+import click
+
+from ..devserver import DevServer
+from ..settings import load_settings
+from ._app import app, console, emit_json, json_option, run
+
+__all__ = ["demo", "dev", "worker_command"]
+
+
+@app.command()
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=7233,
+    show_default=True,
+    help="Temporal frontend port.",
+)
+@click.option(
+    "--ui-port",
+    type=click.IntRange(1, 65535),
+    default=8233,
+    show_default=True,
+    help="Temporal web UI port.",
+)
+@json_option
+def dev(port: int, ui_port: int, as_json: bool) -> None:
+    """Run the embedded Temporal dev server and a worker in the foreground (Ctrl-C stops)."""
+    import worker as worker_module
+
+    settings = load_settings()
+
+    async def go() -> None:
+        server = DevServer(
+            port=port,
+            ui_port=ui_port,
+            ui=True,
+            db_file=settings.home / "temporal.db",
+            log_file=settings.home / "logs" / "temporal.log",
+        )
+        await server.start()
+        try:
+            local = dataclasses.replace(
+                settings, temporal=dataclasses.replace(settings.temporal, address=server.address)
+            )
+            info = {
+                "temporal_address": server.address,
+                "temporal_ui": server.ui_url,
+                "ledger": settings.database_url,
+                "systems": sorted(settings.systems),
+            }
+            if as_json:
+                emit_json(info)
+            else:
+                console.print(f"Temporal dev server on {server.address}; UI at {server.ui_url}")
+                console.print(f"Ledger: {settings.database_url}")
+                console.print(
+                    "Systems: " + (", ".join(sorted(settings.systems)) or "none (add lethe.toml)")
+                )
+                console.print("Worker running. Ctrl-C to stop.")
+            await worker_module.run_worker(local)
+        finally:
+            server.stop()
+
+    run(go())
+
+
+@app.command("worker")
+@json_option
+def worker_command(as_json: bool) -> None:
+    """Run a worker against LETHE_TEMPORAL_ADDRESS (any cluster, Temporal Cloud included)."""
+    import worker as worker_module
+
+    settings = load_settings()
+    if as_json:
+        emit_json(
+            {
+                "temporal_address": settings.temporal.address,
+                "namespace": settings.temporal.namespace,
+                "task_queue": settings.temporal.task_queue,
+                "systems": sorted(settings.systems),
+            }
+        )
+    run(worker_module.run_worker(settings))
+
+
+@app.command()
+@json_option
+def demo(as_json: bool) -> None:
+    """Erase a demo person from four local systems, end to end, and show the record."""
+    from ..demo.run import run_demo
+
+    settings = load_settings()
+
+    async def go() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await run_demo(settings, console=console, as_json=as_json)
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    code = run(go())
+    if code:
+        raise click.exceptions.Exit(code)

@@ -1,0 +1,1 @@
+"""The demo: four local systems and one erasure, end to end."""

@@ -1,0 +1,203 @@
+"""``lethe demo``: one erasure, end to end, on embedded defaults.
+
+Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
+SQLite ledger under ``.lethe/``; seeds four local systems; files a GDPR request for the demo
+person; approves it as an operator; waits; checks that nobody else's data changed; prints
+the outcome table and where the record is. Every process it started is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from workflows import ErasureWorkflow, OperatorApproval
+
+from ..devserver import DevServer
+from ..errors import LetheError
+from ..intake import submit_request, validate_request
+from ..render import outcome_table, request_summary, request_to_dict
+from ..runtime import Runtime, connect_when_ready, load_registry
+from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from .systems import SUBJECT, check_bystanders, seed_demo_systems
+
+__all__ = ["run_demo"]
+
+EXPECTED_STATUS = "completed_with_exceptions"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_demo_config(path: Path, systems: dict[str, SystemConfig]) -> None:
+    """The demo's systems as lethe.toml, to read and to copy from."""
+    lines = ["# The systems `lethe demo` erases from. Copy what you need into your lethe.toml.", ""]
+    for name, cfg in systems.items():
+        lines.append(f"[systems.{name}]")
+        lines.append(f"connector = {_toml_value(cfg.connector)}")
+        tables = None
+        for key, value in cfg.options.items():
+            if key == "tables":
+                tables = value
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        for table in tables or []:
+            lines.append("")
+            lines.append(f"[[systems.{name}.tables]]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+async def run_demo(settings: Settings, *, console: Console, as_json: bool = False) -> int:
+    started = time.monotonic()
+    say = (lambda *a, **k: None) if as_json else console.print
+    demo_root = settings.home / "demo"
+    seeded = seed_demo_systems(demo_root)
+    write_demo_config(demo_root / "lethe.toml", seeded.systems)
+    say(f"Seeded 4 demo systems under {demo_root} with the demo person and 4 others.")
+
+    server = DevServer(log_file=settings.home / "logs" / "demo-temporal.log")
+    await server.start()
+    connectors: dict[str, Any] = {}
+    rt: Runtime | None = None
+    submitted: str | None = None
+    try:
+        local = dataclasses.replace(
+            settings,
+            systems=seeded.systems,
+            temporal=TemporalSettings(address=server.address, task_queue="lethe-demo"),
+        )
+        say(f"Temporal dev server on {server.address} (in memory, stopped when the demo ends).")
+        rt = await Runtime.open(local)
+        connectors = build_connectors(local.systems, load_registry())
+        client = await connect_when_ready(local, rt.keys)
+        import worker as worker_module  # the composition root, shared with `lethe worker`
+
+        w = worker_module.build_worker(
+            client,
+            task_queue=local.temporal.task_queue,
+            ledger=rt.ledger,
+            connectors=connectors,
+            heartbeat_every=1.0,
+        )
+        async with w:
+            draft = validate_request(
+                local, email=SUBJECT.email, jurisdiction="gdpr", verification="operator"
+            )
+            done = await submit_request(
+                draft,
+                settings=local,
+                ledger=rt.ledger,
+                client=client,
+                keys=rt.keys,
+                channel="demo",
+                actor="demo",
+                allow_duplicate=True,
+            )
+            submitted = done.request_id
+            say(
+                f"Received {done.request_id} for {SUBJECT.email}"
+                f" (GDPR, due {done.due_at:%Y-%m-%d}); workflow {done.workflow_id}"
+                f" carries only the pseudonym {done.subject_ref}."
+            )
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            await handle.signal(
+                ErasureWorkflow.approve,
+                OperatorApproval("demo-operator", "demo: identity confirmed by the operator"),
+            )
+            say("Identity approved by operator 'demo-operator'; erasing from 4 systems …")
+            try:
+                result = await asyncio.wait_for(handle.result(), timeout=120)
+            except TimeoutError:
+                raise LetheError(
+                    f"the demo request {done.request_id} did not finish within 120 s;"
+                    f" the worker's log is above, the server's in {settings.home / 'logs'}"
+                ) from None
+        rec = await rt.ledger.require_request(done.request_id)
+        outcomes = await rt.ledger.outcomes(done.request_id)
+        exceptions = await rt.ledger.exceptions(done.request_id)
+        events = await rt.ledger.events(done.request_id)
+    except BaseException:
+        # The demo's server lives in memory: a request it leaves unfinished can never finish.
+        if rt is not None and submitted is not None:
+            await _abandon(rt, submitted)
+        raise
+    finally:
+        await worker_module_close(connectors)
+        if rt is not None:
+            await rt.close()
+        server.stop()
+
+    checked, problems = check_bystanders(seeded)
+    elapsed = time.monotonic() - started
+    ok = result.status == EXPECTED_STATUS and not problems
+    if as_json:
+        from ._json import emit
+
+        emit(
+            {
+                "ok": ok,
+                "request": request_to_dict(rec, outcomes, exceptions, events),
+                "bystanders": {"checked": checked, "problems": problems},
+                "ledger": settings.database_url,
+                "seconds": round(elapsed, 1),
+            }
+        )
+        return 0 if ok else 1
+
+    console.print()
+    console.print(outcome_table(outcomes, title="What each system did"))
+    console.print(request_summary(rec))
+    if problems:
+        console.print(f"[bold red]Bystander check FAILED[/]: {len(problems)} problem(s)")
+        for p in problems:
+            console.print(f"  - {p}")
+    else:
+        console.print(
+            f"Bystander check passed: {checked} rows and backup copies of other people unchanged."
+        )
+    console.print(f"Final status: [bold]{result.status}[/] (in {elapsed:.1f} s)")
+    console.print(f"The record is in the ledger at {settings.database_url}")
+    console.print(f"  lethe status {rec.request_id}    ·    lethe list")
+    if not ok:
+        console.print(
+            "[bold red]Demo did not end as expected[/]"
+            f" (wanted {EXPECTED_STATUS}, bystanders intact)"
+        )
+        return 1
+    console.print("Done.")
+    return 0
+
+
+async def _abandon(rt: Runtime, request_id: str) -> None:
+    rec = await rt.ledger.get_request(request_id)
+    if rec is not None and rec.completed_at is None:
+        await rt.ledger.set_status(
+            request_id,
+            "cancelled",
+            at=datetime.now(UTC),
+            actor="demo",
+            reason="the demo stopped before this request finished",
+        )
+
+
+async def worker_module_close(connectors: dict[str, Any]) -> None:
+    import worker as worker_module
+
+    await worker_module.close_connectors(connectors)

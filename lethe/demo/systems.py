@@ -1,0 +1,359 @@
+"""Four local systems for the demo, seeded with the subject and with other people.
+
+    forum        a phpBB-shaped SQLite database: posts kept under the anonymous user
+    crm          contacts and notes erased; invoices retained 10 years (GDPR Art. 17(3)(b))
+    newsletter   subscribers and delivery log erased
+    backups      nightly copies of the CRM, kept beyond use until rotation (35 days)
+
+The seeding remembers which rows are the subject's, so that after the erasure the demo can
+check, row by row, that nobody else's data changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from lethe.settings import SystemConfig
+
+__all__ = ["BYSTANDERS", "SUBJECT", "DemoPerson", "DemoSystems", "seed_demo_systems"]
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    email: str
+    name: str
+    username: str
+
+
+SUBJECT = DemoPerson("ada@example.org", "Ada Byron", "ada_b")
+BYSTANDERS = (
+    DemoPerson("grace@example.org", "Grace Hopper", "amazing_grace"),
+    DemoPerson("nada@example.org", "Nada Nadal", "nada"),  # contains the subject's address
+    DemoPerson("alan@example.net", "Alan Turing", "turing"),
+    DemoPerson("ADA@example.org.uk", "Ada Other", "ada_uk"),  # a different address entirely
+)
+
+FORUM_SCHEMA = """
+CREATE TABLE phpbb_users (user_id INTEGER PRIMARY KEY, username TEXT NOT NULL,
+                          user_email TEXT NOT NULL, user_regdate INTEGER NOT NULL);
+CREATE TABLE phpbb_posts (post_id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL,
+                          poster_id INTEGER NOT NULL REFERENCES phpbb_users(user_id),
+                          post_username TEXT NOT NULL, post_text TEXT NOT NULL);
+CREATE TABLE phpbb_topics_watch (user_id INTEGER NOT NULL REFERENCES phpbb_users(user_id),
+                                 topic_id INTEGER NOT NULL, PRIMARY KEY (user_id, topic_id));
+"""
+CRM_SCHEMA = """
+CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT NOT NULL,
+                       phone TEXT, created_at TEXT NOT NULL);
+CREATE TABLE notes (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL REFERENCES contacts(id),
+                    body TEXT NOT NULL);
+CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_email TEXT NOT NULL,
+                       customer_name TEXT NOT NULL, amount_cents INTEGER NOT NULL,
+                       issued_on TEXT NOT NULL);
+"""
+NEWSLETTER_SCHEMA = """
+CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, subscribed_at TEXT NOT NULL,
+                          status TEXT NOT NULL);
+CREATE TABLE deliveries (id INTEGER PRIMARY KEY,
+                         subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+                         campaign TEXT NOT NULL);
+"""
+
+#: Per system and table: the primary-key column, to compare rows before and after.
+PRIMARY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "forum": {
+        "phpbb_users": ("user_id",),
+        "phpbb_posts": ("post_id",),
+        "phpbb_topics_watch": ("user_id", "topic_id"),
+    },
+    "crm": {"contacts": ("id",), "notes": ("id",), "invoices": ("id",)},
+    "newsletter": {"subscribers": ("id",), "deliveries": ("id",)},
+}
+
+
+@dataclass
+class DemoSystems:
+    root: Path
+    systems: dict[str, SystemConfig]
+    subject_rows: dict[str, dict[str, set[tuple[Any, ...]]]] = field(default_factory=dict)
+    snapshot: dict[str, dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]] = field(
+        default_factory=dict
+    )
+    backup_hashes: dict[str, str] = field(default_factory=dict)
+
+    def db(self, system: str) -> Path:
+        return self.root / f"{system}.db"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def _seed_forum(conn: sqlite3.Connection, people: list[DemoPerson]) -> dict[str, set[Any]]:
+    conn.executescript(FORUM_SCHEMA)
+    conn.execute("INSERT INTO phpbb_users VALUES (1, 'Anonymous', '', 0)")
+    mine: dict[str, set[Any]] = {
+        "phpbb_users": set(),
+        "phpbb_posts": set(),
+        "phpbb_topics_watch": set(),
+    }
+    post_id = 100
+    for i, p in enumerate(people, start=2):
+        conn.execute(
+            "INSERT INTO phpbb_users VALUES (?, ?, ?, ?)", (i, p.username, p.email, 1700000000 + i)
+        )
+        for topic in (1, 2):
+            post_id += 1
+            conn.execute(
+                "INSERT INTO phpbb_posts VALUES (?, ?, ?, ?, ?)",
+                (post_id, topic, i, p.username, f"Post {post_id} about topic {topic}"),
+            )
+            if p is SUBJECT:
+                mine["phpbb_posts"].add((post_id,))
+        conn.execute("INSERT INTO phpbb_topics_watch VALUES (?, ?)", (i, 1))
+        if p is SUBJECT:
+            mine["phpbb_users"].add((i,))
+            mine["phpbb_topics_watch"].add((i, 1))
+    return mine
+
+
+def _seed_crm(conn: sqlite3.Connection, people: list[DemoPerson]) -> dict[str, set[Any]]:
+    conn.executescript(CRM_SCHEMA)
+    mine: dict[str, set[Any]] = {"contacts": set(), "notes": set(), "invoices": set()}
+    note = invoice = 0
+    for i, p in enumerate(people, start=1):
+        conn.execute(
+            "INSERT INTO contacts VALUES (?, ?, ?, ?, ?)",
+            (i, p.email, p.name, f"+44 20 7946 0{i:03d}", "2024-05-01"),
+        )
+        for _ in range(2):
+            note += 1
+            conn.execute(
+                "INSERT INTO notes VALUES (?, ?, ?)", (note, i, f"called about order {note}")
+            )
+            invoice += 1
+            conn.execute(
+                "INSERT INTO invoices VALUES (?, ?, ?, ?, ?)",
+                (invoice, p.email, p.name, 1000 * invoice, "2025-03-01"),
+            )
+            if p is SUBJECT:
+                mine["notes"].add((note,))
+                mine["invoices"].add((invoice,))
+        if p is SUBJECT:
+            mine["contacts"].add((i,))
+    return mine
+
+
+def _seed_newsletter(conn: sqlite3.Connection, people: list[DemoPerson]) -> dict[str, set[Any]]:
+    conn.executescript(NEWSLETTER_SCHEMA)
+    mine: dict[str, set[Any]] = {"subscribers": set(), "deliveries": set()}
+    delivery = 0
+    for i, p in enumerate(people, start=1):
+        conn.execute(
+            "INSERT INTO subscribers VALUES (?, ?, ?, 'active')", (i, p.email, "2025-01-01")
+        )
+        for campaign in ("spring", "autumn"):
+            delivery += 1
+            conn.execute("INSERT INTO deliveries VALUES (?, ?, ?)", (delivery, i, campaign))
+            if p is SUBJECT:
+                mine["deliveries"].add((delivery,))
+        if p is SUBJECT:
+            mine["subscribers"].add((i,))
+    return mine
+
+
+def _rows(path: Path, system: str) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]:
+    out: dict[str, dict[tuple[Any, ...], tuple[Any, ...]]] = {}
+    with _connect(path) as conn:
+        for table, pk in PRIMARY_KEYS[system].items():
+            cur = conn.execute(f"SELECT * FROM {table}")
+            cols = [d[0] for d in cur.description]
+            idx = [cols.index(c) for c in pk]
+            out[table] = {tuple(r[i] for i in idx): tuple(r) for r in cur.fetchall()}
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _system_configs(root: Path) -> dict[str, SystemConfig]:
+    def url(name: str) -> str:
+        return f"sqlite+aiosqlite:///{root / f'{name}.db'}"
+
+    return {
+        "forum": SystemConfig(
+            "forum",
+            "sql",
+            {
+                "url": url("forum"),
+                "max_rows": 100,
+                "tables": [
+                    {
+                        "table": "phpbb_users",
+                        "key": "user_email",
+                        "identifier": "email",
+                        "action": "delete",
+                    },
+                    {
+                        "table": "phpbb_posts",
+                        "key": "poster_id",
+                        "parent": "phpbb_users.user_id",
+                        "action": "anonymize",
+                        "set": {"poster_id": 1, "post_username": "Anonymous"},
+                    },
+                    {
+                        "table": "phpbb_topics_watch",
+                        "key": "user_id",
+                        "parent": "phpbb_users.user_id",
+                        "action": "delete",
+                    },
+                ],
+            },
+        ),
+        "crm": SystemConfig(
+            "crm",
+            "sql",
+            {
+                "url": url("crm"),
+                "max_rows": 100,
+                "tables": [
+                    {
+                        "table": "contacts",
+                        "key": "email",
+                        "identifier": "email",
+                        "action": "delete",
+                    },
+                    {
+                        "table": "notes",
+                        "key": "contact_id",
+                        "parent": "contacts.id",
+                        "action": "delete",
+                    },
+                    {
+                        "table": "invoices",
+                        "key": "customer_email",
+                        "identifier": "email",
+                        "action": "retain",
+                        "legal_basis": "gdpr-17-3-b",
+                        "retain_days": 3650,
+                        "note": "invoices are kept 10 years under tax law",
+                    },
+                ],
+            },
+        ),
+        "newsletter": SystemConfig(
+            "newsletter",
+            "sql",
+            {
+                "url": url("newsletter"),
+                "max_rows": 100,
+                "tables": [
+                    {
+                        "table": "subscribers",
+                        "key": "email",
+                        "identifier": "email",
+                        "action": "delete",
+                    },
+                    {
+                        "table": "deliveries",
+                        "key": "subscriber_id",
+                        "parent": "subscribers.id",
+                        "action": "delete",
+                    },
+                ],
+            },
+        ),
+        "backups": SystemConfig(
+            "backups",
+            "backup_files",
+            {
+                "path": str(root / "backups"),
+                "pattern": "*.db",
+                "retention_days": 35,
+            },
+        ),
+    }
+
+
+def seed_demo_systems(root: Path, *, today: datetime | None = None) -> DemoSystems:
+    """Create the four systems from scratch under ``root`` (anything there is replaced)."""
+    today = today or datetime.now(UTC)
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "backups").mkdir(parents=True)
+    demo = DemoSystems(root=root, systems=_system_configs(root))
+
+    # The oldest backup predates the subject's sign-up; the later two contain them.
+    with _connect(root / "crm-before.db") as conn:
+        _seed_crm(conn, list(BYSTANDERS))
+    everyone = [BYSTANDERS[0], SUBJECT, *BYSTANDERS[1:]]
+    for system, seed in (
+        ("forum", _seed_forum),
+        ("crm", _seed_crm),
+        ("newsletter", _seed_newsletter),
+    ):
+        with _connect(demo.db(system)) as conn:
+            mine = seed(conn, everyone)
+        demo.subject_rows[system] = {t: set(keys) for t, keys in mine.items()}
+    copies = [
+        (root / "crm-before.db", today - timedelta(days=21)),
+        (demo.db("crm"), today - timedelta(days=14)),
+        (demo.db("crm"), today - timedelta(days=7)),
+    ]
+    for source, taken in copies:
+        dest = root / "backups" / f"crm-nightly-{taken:%Y-%m-%d}.db"
+        shutil.copyfile(source, dest)
+        os.utime(dest, (taken.timestamp(), taken.timestamp()))
+        demo.backup_hashes[dest.name] = _sha256(dest)
+    (root / "crm-before.db").unlink()
+    for system in PRIMARY_KEYS:
+        demo.snapshot[system] = _rows(demo.db(system), system)
+    return demo
+
+
+def check_bystanders(demo: DemoSystems) -> tuple[int, list[str]]:
+    """Compare every non-subject row and every backup with the snapshot taken at seeding.
+
+    Returns (rows checked, problems). Subject rows must be gone, except anonymised forum
+    posts (kept under the anonymous user) and retained invoices (unchanged).
+    """
+    problems: list[str] = []
+    checked = 0
+    for system, tables in demo.snapshot.items():
+        now = _rows(demo.db(system), system)
+        for table, before in tables.items():
+            after = now[table]
+            mine = demo.subject_rows[system][table]
+            for key, row in before.items():
+                if key in mine:
+                    continue
+                checked += 1
+                if after.get(key) != row:
+                    problems.append(f"{system}.{table} row {key} of another person changed")
+            for key in set(after) - set(before):
+                problems.append(f"{system}.{table} row {key} appeared")
+            for key in mine:
+                kept = after.get(key)
+                if table == "invoices":
+                    if kept != before[key]:
+                        problems.append(f"{system}.{table} retained row {key} changed")
+                elif table == "phpbb_posts":
+                    if kept is None or kept[2] != 1 or kept[3] != "Anonymous":
+                        problems.append(f"{system}.{table} row {key} was not anonymised")
+                elif kept is not None:
+                    problems.append(f"{system}.{table} row {key} of the subject is still there")
+    for name, digest in demo.backup_hashes.items():
+        checked += 1
+        if _sha256(demo.root / "backups" / name) != digest:
+            problems.append(f"backup copy {name} changed")
+    return checked, problems

@@ -1,0 +1,72 @@
+"""The keys Lethe needs, from the environment or from files under the home directory.
+
+    pseudonym   HMAC key that turns an email into a pseudonym (same person, same pseudonym)
+    vault       master key that wraps each request's data key in the subject vault
+    payload     AES key of the Temporal payload codec (a second layer over every payload)
+
+Each is 32 random bytes: ``LETHE_<NAME>_KEY`` (base64) if set, else ``<home>/keys/<name>.key``,
+created with mode 0600 on first use. Every worker and every CLI that talks to the same ledger
+and cluster must share them; losing the vault key makes open requests unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["KEY_NAMES", "Keyring", "load_keyring"]
+
+KEY_NAMES = ("pseudonym", "vault", "payload")
+
+
+@dataclass(frozen=True, repr=False)
+class Keyring:
+    pseudonym: bytes
+    vault: bytes
+    payload: bytes
+
+    def __repr__(self) -> str:
+        return "Keyring(<hidden>)"
+
+
+def _from_env(name: str, value: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"LETHE_{name.upper()}_KEY is not valid base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"LETHE_{name.upper()}_KEY must decode to 32 bytes, not {len(key)}")
+    return key
+
+
+def _from_file(name: str, path: Path, create: bool) -> bytes:
+    if not path.exists():
+        if not create:
+            raise ConfigError(f"{name} key missing: set LETHE_{name.upper()}_KEY or create {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
+    return _from_env(name, path.read_text().strip())
+
+
+def load_keyring(
+    home: Path, env: Mapping[str, str] | None = None, *, create: bool = True
+) -> Keyring:
+    env = os.environ if env is None else env
+    keys = {}
+    for name in KEY_NAMES:
+        value = env.get(f"LETHE_{name.upper()}_KEY")
+        keys[name] = (
+            _from_env(name, value)
+            if value
+            else _from_file(name, home / "keys" / f"{name}.key", create)
+        )
+    return Keyring(**keys)

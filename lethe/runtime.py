@@ -1,0 +1,80 @@
+"""Shared wiring for the CLI, the worker and the demo: settings → keys → ledger → client."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+
+from connectors import ConnectorConfigError, ConnectorRegistry
+from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
+
+from .errors import ConfigError, UnreachableError
+from .keys import Keyring, load_keyring
+from .settings import Settings
+from .temporal import connect
+
+__all__ = ["Runtime", "connect_when_ready", "load_registry", "open_ledger"]
+
+
+def load_registry() -> ConnectorRegistry:
+    try:
+        return ConnectorRegistry.from_entry_points()
+    except ConnectorConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+async def open_ledger(settings: Settings, keys: Keyring, *, migrate: bool = True) -> Ledger:
+    """The ledger, its schema brought up to date (idempotent)."""
+    engine = create_ledger_engine(settings.database_url)
+    if migrate:
+        try:
+            await upgrade_schema(engine)
+        except (OperationalError, DBAPIError, OSError) as exc:
+            await engine.dispose()
+            orig = getattr(exc, "orig", exc)
+            raise UnreachableError(
+                f"cannot open the ledger database ({type(orig).__name__}: "
+                f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
+            ) from None
+    return Ledger(engine, SubjectVault(keys.vault))
+
+
+async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float = 30.0) -> Client:
+    """Connect, retrying while a just-started server comes up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            client = await connect(settings.temporal, keys, timeout=5.0)
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=settings.temporal.namespace)
+            )
+            return client
+        except (UnreachableError, RuntimeError):
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+@dataclass
+class Runtime:
+    """What a command needs, opened once and closed once."""
+
+    settings: Settings
+    keys: Keyring
+    ledger: Ledger
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        keys = load_keyring(settings.home)
+        return cls(settings, keys, await open_ledger(settings, keys, migrate=migrate))
+
+    async def client(self) -> Client:
+        return await connect(self.settings.temporal, self.keys)
+
+    async def close(self) -> None:
+        await self.ledger.dispose()

@@ -1,0 +1,303 @@
+"""Settings: embedded defaults, overridden by ``lethe.toml``, overridden by ``LETHE_*``.
+
+    LETHE_HOME                  where the SQLite ledger, keys and dev-server data live (.lethe)
+    LETHE_CONFIG                the configuration file (./lethe.toml if it exists)
+    LETHE_DATABASE_URL          ledger database (default: SQLite under LETHE_HOME)
+    LETHE_TEMPORAL_ADDRESS      host:port of the Temporal frontend (127.0.0.1:7233)
+    LETHE_TEMPORAL_NAMESPACE    namespace (default)
+    LETHE_TASK_QUEUE            task queue the workers poll (lethe)
+    LETHE_TEMPORAL_TLS          1 to use TLS (implied by the client certificate or API key)
+    LETHE_TEMPORAL_TLS_CA / _TLS_CERT / _TLS_KEY   PEM files for mTLS
+    LETHE_TEMPORAL_API_KEY      API key (Temporal Cloud)
+
+Systems are declared in ``lethe.toml`` as ``[systems.NAME]`` with ``connector = "…"`` and the
+connector's options. Secrets are never written inline: an option ``x_env = "VAR"`` takes the
+value of option ``x`` from the environment variable ``VAR``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from connectors import Connector, ConnectorConfigError, ConnectorRegistry, format_validation_error
+
+from .deadlines import JURISDICTIONS
+from .errors import ConfigError
+
+__all__ = [
+    "ErasureDefaults",
+    "Settings",
+    "SystemConfig",
+    "TemporalSettings",
+    "build_connectors",
+    "load_settings",
+]
+
+SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "private_key")
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "lethe"
+    tls: bool = False
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ErasureDefaults:
+    jurisdiction: str = "gdpr"
+    verification: str = "operator"
+    verification_timeout_hours: float = 72.0
+    attempt_limit: int = 6
+    erase_timeout_seconds: int = 900
+    heartbeat_timeout_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    name: str
+    connector: str
+    options: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    temporal: TemporalSettings = field(default_factory=TemporalSettings)
+    erasure: ErasureDefaults = field(default_factory=ErasureDefaults)
+    systems: Mapping[str, SystemConfig] = field(default_factory=dict)
+    config_path: Path | None = None
+
+
+# -- the file's shape -----------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _LedgerSection(_Section):
+    database_url: str | None = None
+    database_url_env: str | None = None
+
+
+class _TemporalSection(_Section):
+    address: str | None = None
+    namespace: str | None = None
+    task_queue: str | None = None
+    tls: bool | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    api_key_env: str | None = None
+
+
+class _ErasureSection(_Section):
+    default_jurisdiction: str | None = None
+    default_verification: str | None = None
+    verification_timeout_hours: float | None = Field(default=None, gt=0)
+    attempt_limit: int | None = Field(default=None, ge=1, le=100)
+    erase_timeout_seconds: int | None = Field(default=None, ge=1)
+    heartbeat_timeout_seconds: int | None = Field(default=None, ge=1)
+
+
+class _File(_Section):
+    ledger: _LedgerSection = Field(default_factory=_LedgerSection)
+    temporal: _TemporalSection = Field(default_factory=_TemporalSection)
+    erasure: _ErasureSection = Field(default_factory=_ErasureSection)
+    systems: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+# -- resolution -------------------------------------------------------------------------------
+
+
+def _env_ref(where: str, var: str, env: Mapping[str, str]) -> str:
+    if not isinstance(var, str) or not var:
+        raise ConfigError(f"{where}: expected the name of an environment variable")
+    value = env.get(var)
+    if value is None or value == "":
+        raise ConfigError(f"{where} names ${var}, which is not set")
+    return value
+
+
+def _looks_secret(key: str) -> bool:
+    k = key.lower()
+    return any(word in k for word in _SECRET_WORDS)
+
+
+def _resolve_options(
+    system: str, options: Mapping[str, Any], env: Mapping[str, str]
+) -> dict[str, Any]:
+    """Replace ``x_env`` references by environment values; refuse inline secrets."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        where = f"system {system!r}: option {key!r}"
+        if key.endswith("_env") and isinstance(value, str):
+            target = key[: -len("_env")]
+            if target in options:
+                raise ConfigError(f"system {system!r}: give {target!r} or {key!r}, not both")
+            out[target] = _env_ref(where, value, env)
+            continue
+        if _looks_secret(key) and isinstance(value, str):
+            raise ConfigError(f'{where} is a secret: write {key}_env = "VAR" and set VAR instead')
+        if key == "url" and isinstance(value, str):
+            try:
+                if make_url(value).password:
+                    raise ConfigError(
+                        f'{where} holds a password: write url_env = "VAR" and set VAR instead'
+                    )
+            except ArgumentError:
+                pass  # the connector's own validation names the problem
+        if isinstance(value, dict):
+            value = _resolve_options(system, value, env)
+        elif isinstance(value, list):
+            value = [_resolve_options(system, v, env) if isinstance(v, dict) else v for v in value]
+        out[key] = value
+    return out
+
+
+def _read_file(path: Path) -> _File:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return _File.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    config_path: Path | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Settings from defaults, the config file and the environment, validated."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    home = Path(env.get("LETHE_HOME") or cwd / ".lethe")
+    if not home.is_absolute():
+        home = cwd / home
+
+    path = config_path or (Path(env["LETHE_CONFIG"]) if env.get("LETHE_CONFIG") else None)
+    if path is not None and not path.exists():
+        raise ConfigError(f"configuration file {path} does not exist")
+    if path is None and (cwd / "lethe.toml").exists():
+        path = cwd / "lethe.toml"
+    cfg = _read_file(path) if path else _File()
+
+    database_url = (
+        env.get("LETHE_DATABASE_URL")
+        or (
+            _env_ref("[ledger] database_url_env", cfg.ledger.database_url_env, env)
+            if cfg.ledger.database_url_env
+            else None
+        )
+        or cfg.ledger.database_url
+        or f"sqlite+aiosqlite:///{home / 'lethe.db'}"
+    )
+    try:
+        make_url(database_url)
+    except ArgumentError:
+        raise ConfigError("the ledger database URL is not a SQLAlchemy URL") from None
+
+    t = cfg.temporal
+    api_key = env.get("LETHE_TEMPORAL_API_KEY") or (
+        _env_ref("[temporal] api_key_env", t.api_key_env, env) if t.api_key_env else None
+    )
+
+    def opt_path(env_name: str, value: str | None) -> Path | None:
+        raw = env.get(env_name) or value
+        return Path(raw) if raw else None
+
+    tls_cert = opt_path("LETHE_TEMPORAL_TLS_CERT", t.tls_cert)
+    tls_key = opt_path("LETHE_TEMPORAL_TLS_KEY", t.tls_key)
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("TLS client authentication needs both a certificate and a key")
+    temporal = TemporalSettings(
+        address=env.get("LETHE_TEMPORAL_ADDRESS") or t.address or TemporalSettings.address,
+        namespace=env.get("LETHE_TEMPORAL_NAMESPACE") or t.namespace or TemporalSettings.namespace,
+        task_queue=env.get("LETHE_TASK_QUEUE") or t.task_queue or TemporalSettings.task_queue,
+        tls=(
+            _truthy(env["LETHE_TEMPORAL_TLS"])
+            if env.get("LETHE_TEMPORAL_TLS")
+            else bool(t.tls) or tls_cert is not None or api_key is not None
+        ),
+        tls_ca=opt_path("LETHE_TEMPORAL_TLS_CA", t.tls_ca),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        api_key=api_key,
+    )
+
+    e = cfg.erasure
+    d = ErasureDefaults()
+    erasure = ErasureDefaults(
+        jurisdiction=e.default_jurisdiction or d.jurisdiction,
+        verification=e.default_verification or d.verification,
+        verification_timeout_hours=e.verification_timeout_hours or d.verification_timeout_hours,
+        attempt_limit=e.attempt_limit or d.attempt_limit,
+        erase_timeout_seconds=e.erase_timeout_seconds or d.erase_timeout_seconds,
+        heartbeat_timeout_seconds=e.heartbeat_timeout_seconds or d.heartbeat_timeout_seconds,
+    )
+    if erasure.jurisdiction not in JURISDICTIONS:
+        raise ConfigError(
+            f"[erasure] default_jurisdiction must be one of {', '.join(JURISDICTIONS)}"
+        )
+
+    systems: dict[str, SystemConfig] = {}
+    for name, raw in cfg.systems.items():
+        if not SYSTEM_NAME.match(name):
+            raise ConfigError(
+                f"system name {name!r} must be lower-case letters, digits, '-' or '_'"
+            )
+        options = dict(raw)
+        connector = options.pop("connector", None)
+        if not isinstance(connector, str) or not connector:
+            raise ConfigError(f'system {name!r}: missing connector = "…"')
+        systems[name] = SystemConfig(name, connector, _resolve_options(name, options, env))
+
+    return Settings(
+        home=home,
+        database_url=database_url,
+        temporal=temporal,
+        erasure=erasure,
+        systems=systems,
+        config_path=path,
+    )
+
+
+def build_connectors(
+    systems: Mapping[str, SystemConfig], registry: ConnectorRegistry
+) -> dict[str, Connector]:
+    """Construct (and so validate) every configured system's connector."""
+    built: dict[str, Connector] = {}
+    for name, cfg in systems.items():
+        try:
+            built[name] = registry.build(name, cfg.connector, cfg.options)
+        except ConnectorConfigError as exc:
+            raise ConfigError(str(exc)) from None
+    return built

@@ -1,0 +1,141 @@
+"""The command line: bad input is one line on stderr, a non-zero exit, and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lethe.cli import main
+
+CONFIG = """
+[systems.crm]
+connector = "sql"
+url = "sqlite:///crm.db"
+[[systems.crm.tables]]
+table = "contacts"
+key = "email"
+identifier = "email"
+action = "delete"
+"""
+
+
+def lethe(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lethe: error: "), err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture
+def configured(lethe_home: Path) -> Path:
+    (lethe_home.parent / "lethe.toml").write_text(CONFIG)
+    return lethe_home
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "@example.org", "a b@example.org", ""])
+def test_submit_rejects_bad_email(
+    configured: Path, capsys: pytest.CaptureFixture[str], email: str
+) -> None:
+    assert lethe("submit", email) == 1
+    assert "invalid email address" in one_line_error(capsys)
+    assert not (configured / "lethe.db").exists()  # nothing written
+
+
+def test_status_of_unknown_request(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lethe("status", "no-such-id") == 4
+    assert "no erasure request with id 'no-such-id'" in one_line_error(capsys)
+
+
+def test_json_errors_are_json(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lethe("status", "no-such-id", "--json") == 4
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"error": "no erasure request with id 'no-such-id'"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("submit", "a@example.org", "--systems", "crm,nope"), "unknown system 'nope'"),
+        (("submit", "a@example.org", "-j", "mars"), "unknown jurisdiction 'mars'"),
+        (("submit", "a@example.org", "--verification", "vibes"), "unknown verification method"),
+        (("submit",), "Missing argument"),
+        (("approve", "er-1"), "Missing option '--reason'"),
+        (("list", "--limit", "0"), "--limit"),
+        (("frobnicate",), "No such command"),
+    ],
+)
+def test_usage_errors(
+    configured: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    assert lethe(*args) != 0
+    assert message in one_line_error(capsys)
+
+
+def test_unreachable_server_writes_nothing(
+    configured: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
+    assert lethe("submit", "ada@example.org") == 69
+    assert "cannot reach Temporal at 127.0.0.1:9" in one_line_error(capsys)
+    assert lethe("list", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_no_systems_configured(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lethe("submit", "ada@example.org") == 1
+    assert "no systems are configured" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[systems.crm\n", "not valid TOML"),
+        ("[sytems.crm]\nconnector='sql'\n", "sytems"),
+        ("[systems.crm]\nurl='sqlite://'\n", "missing connector"),
+        (
+            "[systems.crm]\nconnector='sql'\nurl='postgresql://u:hunter2@db/x'\ntables=[]\n",
+            "holds a password",
+        ),
+        ("[systems.crm]\nconnector='sql'\napi_token='hunter2'\n", "is a secret"),
+        (
+            "[systems.crm]\nconnector='sql'\nurl_env='NOT_SET_ANYWHERE'\n",
+            "$NOT_SET_ANYWHERE, which is not set",
+        ),
+        (
+            "[systems.crm]\nconnector='sql'\nurl='sqlite://'\n[[systems.crm.tables]]\ntable='t'\nkey='k'\n",
+            "system 'crm'",
+        ),
+        ("[systems.CRM]\nconnector='sql'\n", "lower-case"),
+    ],
+)
+def test_bad_configuration_is_one_line(
+    lethe_home: Path, capsys: pytest.CaptureFixture[str], config: str, message: str
+) -> None:
+    (lethe_home.parent / "lethe.toml").write_text(config)
+    assert lethe("submit", "ada@example.org") != 0
+    err = one_line_error(capsys)
+    assert message in err
+    assert "hunter2" not in err
+
+
+def test_list_and_status_on_an_empty_ledger(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lethe("list") == 0
+    assert "No requests yet" in capsys.readouterr().out
+
+
+def test_help_lists_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lethe("--help") == 0
+    out = capsys.readouterr().out
+    for verb in ("submit", "approve", "status", "list", "dev", "worker", "demo"):
+        assert verb in out

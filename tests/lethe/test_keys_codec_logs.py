@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import pytest
+import structlog
+from temporalio.api.common.v1 import Payload
+
+from lethe.codec import EncryptionCodec
+from lethe.errors import ConfigError
+from lethe.keys import load_keyring
+from lethe.logs import configure_logging
+
+
+def test_keys_are_created_once_private_and_reused(tmp_path: Path) -> None:
+    first = load_keyring(tmp_path, {})
+    again = load_keyring(tmp_path, {})
+    assert first == again and len({first.pseudonym, first.vault, first.payload}) == 3
+    mode = stat.S_IMODE(os.stat(tmp_path / "keys" / "vault.key").st_mode)
+    assert mode == 0o600
+    assert repr(first) == "Keyring(<hidden>)"
+
+
+def test_keys_from_environment(tmp_path: Path) -> None:
+    raw = secrets.token_bytes(32)
+    env = {
+        f"LETHE_{n}_KEY": base64.b64encode(raw).decode() for n in ("PSEUDONYM", "VAULT", "PAYLOAD")
+    }
+    assert load_keyring(tmp_path, env).vault == raw
+    assert not (tmp_path / "keys").exists()
+    with pytest.raises(ConfigError, match="32 bytes"):
+        load_keyring(tmp_path, {**env, "LETHE_VAULT_KEY": base64.b64encode(b"short").decode()})
+    with pytest.raises(ConfigError, match="not valid base64"):
+        load_keyring(tmp_path, {**env, "LETHE_VAULT_KEY": "%%%"})
+    with pytest.raises(ConfigError, match="missing"):
+        load_keyring(tmp_path / "none", {}, create=False)
+
+
+async def test_codec_round_trip_and_key_check() -> None:
+    codec = EncryptionCodec(secrets.token_bytes(32))
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"subject_ref":"ps_1"}')
+    [sealed] = await codec.encode([plain])
+    assert b"ps_1" not in sealed.data and sealed.metadata["encoding"] == b"binary/encrypted"
+    assert await codec.decode([sealed]) == [plain]
+    assert await codec.decode([plain]) == [plain]  # unencrypted payloads pass through
+    with pytest.raises(ValueError, match="encrypted with key"):
+        await EncryptionCodec(secrets.token_bytes(32)).decode([sealed])
+
+
+def test_logs_never_carry_an_email(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="INFO", fmt="json")
+    structlog.get_logger("t").info(
+        "erase.start", note="for ada@example.org", nested={"to": ["b@c.io"]}
+    )
+    logging.getLogger("temporalio.worker").warning("activity failed for %s", "ada@example.org")
+    err = capsys.readouterr().err
+    assert "erase.start" in err and "activity failed" in err
+    assert "ada@example.org" not in err and "b@c.io" not in err
+    assert err.count("[email redacted]") == 3

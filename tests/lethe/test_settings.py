@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lethe.errors import ConfigError
+from lethe.settings import load_settings
+
+
+def test_embedded_defaults(tmp_path: Path) -> None:
+    s = load_settings({}, cwd=tmp_path)
+    assert s.home == tmp_path / ".lethe"
+    assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / '.lethe' / 'lethe.db'}"
+    assert (s.temporal.address, s.temporal.namespace, s.temporal.task_queue) == (
+        "127.0.0.1:7233",
+        "default",
+        "lethe",
+    )
+    assert not s.temporal.tls and s.systems == {}
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    (tmp_path / "lethe.toml").write_text(
+        '[temporal]\naddress = "file:7233"\nnamespace = "prod"\n'
+        '[ledger]\ndatabase_url = "sqlite+aiosqlite:///file.db"\n'
+        "[erasure]\nverification_timeout_hours = 24\n"
+    )
+    env = {"LETHE_TEMPORAL_ADDRESS": "env:7233", "LETHE_TEMPORAL_API_KEY": "tk-9f8e7d"}
+    s = load_settings(env, cwd=tmp_path)
+    assert s.temporal.address == "env:7233" and s.temporal.namespace == "prod"
+    assert s.temporal.tls and s.temporal.api_key == "tk-9f8e7d"  # an API key implies TLS
+    assert "tk-9f8e7d" not in repr(s.temporal)
+    assert s.database_url.endswith("file.db")
+    assert s.erasure.verification_timeout_hours == 24
+
+
+def test_secrets_come_from_named_variables(tmp_path: Path) -> None:
+    (tmp_path / "lethe.toml").write_text(
+        '[systems.crm]\nconnector = "sql"\nurl_env = "CRM_URL"\n'
+        '[systems.crm.auth]\npassword_env = "CRM_PW"\n'
+    )
+    s = load_settings({"CRM_URL": "postgresql://u:p@h/db", "CRM_PW": "pw"}, cwd=tmp_path)
+    assert s.systems["crm"].options == {"url": "postgresql://u:p@h/db", "auth": {"password": "pw"}}
+    assert "pw" not in repr(s.systems["crm"])
+
+
+def test_both_inline_and_env_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "lethe.toml").write_text('[systems.crm]\nconnector="sql"\nurl="x"\nurl_env="X"\n')
+    with pytest.raises(ConfigError, match="not both"):
+        load_settings({"X": "y"}, cwd=tmp_path)
+
+
+def test_missing_explicit_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({"LETHE_CONFIG": str(tmp_path / "nope.toml")}, cwd=tmp_path)
+
+
+def test_half_a_client_certificate(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="both a certificate and a key"):
+        load_settings({"LETHE_TEMPORAL_TLS_CERT": "c.pem"}, cwd=tmp_path)

@@ -1,0 +1,36 @@
+"""A sql connector that pauses before erasing and journals every real deletion.
+
+Used by the crash test: the pause is the window in which the worker is killed; the journal
+proves afterwards that each system's data was deleted exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import ClassVar
+
+from connectors import ConnectorOptions, Erased, Outcome, Subject
+from connectors.sql import SqlConnector, SqlOptions
+
+
+class SlowSqlOptions(SqlOptions):
+    delay_seconds: float = 0.0
+    marker_dir: str
+
+
+class SlowSqlConnector(SqlConnector):
+    kind: ClassVar[str] = "slow_sql"
+    Options: ClassVar[type[ConnectorOptions]] = SlowSqlOptions
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        opts = self.options
+        assert isinstance(opts, SlowSqlOptions)
+        marker = Path(opts.marker_dir)
+        (marker / f"{self.name}.started").touch()
+        await asyncio.sleep(opts.delay_seconds)
+        outcome = await super().erase(subject, request_id)
+        if isinstance(outcome, Erased) and any(outcome.counts.values()):
+            with (marker / f"{self.name}.deletions").open("a") as fh:
+                fh.write(f"{request_id}\n")
+        return outcome
