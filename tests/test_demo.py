@@ -1,0 +1,80 @@
+"""`lethe demo` as a newcomer runs it: a fresh directory, one command, nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+
+LETHE = str(Path(sys.executable).parent / "lethe")
+
+
+def temporal_servers() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (
+                len(cmd) > 2
+                and cmd[0].endswith(b"temporal")
+                and cmd[1:3] == [b"server", b"start-dev"]
+            ):
+                pids.add(int(entry.name))
+    return pids
+
+
+def lethe(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
+    return subprocess.run(
+        [LETHE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
+    before = temporal_servers()
+    demo = lethe(tmp_path, "demo")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    out = demo.stdout
+    for system in ("forum", "crm", "newsletter", "backups"):
+        assert f"│ {system}" in out
+    assert "Final status: completed_with_exceptions" in out
+    assert "Bystander check passed" in out
+    assert "GDPR Art. 17(3)(b)" in out and "until" in out
+    assert temporal_servers() <= before, "the demo left a Temporal server running"
+
+    listed = lethe(tmp_path, "list", "--json")
+    [request] = json.loads(listed.stdout)
+    shown = lethe(tmp_path, "status", request["request_id"], "--json")
+    record = json.loads(shown.stdout)
+    assert record["status"] == "completed_with_exceptions"
+    assert {o["system"]: o["outcome"] for o in record["outcomes"]} == {
+        "forum": "erased",
+        "crm": "retained",
+        "newsletter": "erased",
+        "backups": "retained",
+    }
+    assert all(e["legal_basis"] and e["retained_until"] for e in record["retained_exceptions"])
+    assert "ada@example.org" not in shown.stdout
+    assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
+
+
+def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
+    first = lethe(tmp_path, "demo", "--json")
+    second = lethe(tmp_path, "demo", "--json")
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
+    assert a["request"]["request_id"] != b["request"]["request_id"]
+    # Same person, same pseudonym: that is what lets holds and tombstones find them again.
+    assert a["request"]["subject_ref"] == b["request"]["subject_ref"]
+    listed = json.loads(lethe(tmp_path, "list", "--json").stdout)
+    assert len(listed) == 2

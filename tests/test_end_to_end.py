@@ -1,0 +1,231 @@
+"""One erasure, end to end, on a real Temporal dev server with the real worker and ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+import worker as worker_module
+from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
+from lethe.intake import submit_request, validate_request
+from lethe.keys import Keyring
+from lethe.runtime import load_registry, open_ledger
+from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from workflows import ErasurePolicy, ErasureWorkflow, OperatorApproval
+
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+
+FAST = ErasurePolicy(
+    heartbeat_timeout_seconds=3, retry_initial_seconds=0.5, retry_max_interval_seconds=1
+)
+
+
+def settings_for(
+    tmp_path: Path, env: WorkflowEnvironment, task_queue: str, systems: dict[str, SystemConfig]
+) -> Settings:
+    return Settings(
+        home=tmp_path / ".lethe",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
+        temporal=TemporalSettings(
+            address=env.client.service_client.config.target_host, task_queue=task_queue
+        ),
+        systems=systems,
+    )
+
+
+async def test_demo_systems_end_to_end_without_plaintext_in_history(
+    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+) -> None:
+    demo = seed_demo_systems(tmp_path / "systems")
+    settings = settings_for(tmp_path, dev_server_env, task_queue, demo.systems)
+    ledger = await open_ledger(settings, keys)
+    connectors = build_connectors(settings.systems, load_registry())
+    client = dev_server_env.client
+    try:
+        async with worker_module.build_worker(
+            client, task_queue=task_queue, ledger=ledger, connectors=connectors
+        ):
+            draft = validate_request(settings, email=SUBJECT.email.upper(), verification="operator")
+            done = await submit_request(
+                draft, settings=settings, ledger=ledger, client=client, keys=keys
+            )
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            await handle.signal(
+                ErasureWorkflow.approve, OperatorApproval("kim", "called the member")
+            )
+            result = await handle.result()
+
+            # What the history holds, read raw (no codec) and decoded (with the codec).
+            history = await handle.fetch_history()
+            raw = history.to_json()
+            decoded_texts = []
+            for event in history.events:
+                for attr in (
+                    "workflow_execution_started_event_attributes",
+                    "activity_task_completed_event_attributes",
+                ):
+                    if event.HasField(attr):  # type: ignore[arg-type]
+                        payloads = getattr(event, attr)
+                        payloads = payloads.input if hasattr(payloads, "input") else payloads.result
+                        for p in await client.data_converter.payload_codec.decode(
+                            payloads.payloads
+                        ):  # type: ignore[union-attr]
+                            decoded_texts.append(p.data.decode())
+        outcomes = {o.system: o for o in await ledger.outcomes(done.request_id)}
+        rec = await ledger.require_request(done.request_id)
+    finally:
+        await worker_module.close_connectors(connectors)
+        await ledger.dispose()
+
+    assert result.status == "completed_with_exceptions"
+    assert rec.status == "completed_with_exceptions" and rec.verified_at is not None
+    assert {k: o.outcome for k, o in outcomes.items()} == {
+        "forum": "erased",
+        "crm": "retained",
+        "newsletter": "erased",
+        "backups": "retained",
+    }
+    assert outcomes["crm"].legal_basis == "gdpr-17-3-b"
+    assert outcomes["forum"].residual == {} and outcomes["forum"].verified_at is not None
+    checked, problems = check_bystanders(demo)
+    assert problems == [] and checked > 40
+
+    email = SUBJECT.email.encode()
+    assert email not in raw.encode().lower()
+    assert base64.b64encode(email) not in raw.encode()
+    assert decoded_texts, "the decoded history should hold the workflow input"
+    assert any(done.subject_ref in t for t in decoded_texts)  # the pseudonym is what travels
+    assert not any(SUBJECT.email in t.lower() for t in decoded_texts)
+
+    # The operator's view of the same history, through the `temporal` CLI.
+    shown = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "workflow",
+            "show",
+            "--address",
+            settings.temporal.address,
+            "-w",
+            done.workflow_id,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert done.workflow_id in shown and SUBJECT.email not in shown.lower()
+
+
+def _start_worker(
+    tmp_path: Path, settings: Settings, keys: Keyring, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LETHE_")},
+        "LETHE_HOME": str(settings.home),
+        "LETHE_CONFIG": str(tmp_path / "lethe.toml"),
+        "LETHE_DATABASE_URL": settings.database_url,
+        "LETHE_TEMPORAL_ADDRESS": settings.temporal.address,
+        "LETHE_TASK_QUEUE": settings.temporal.task_queue,
+        "LETHE_PSEUDONYM_KEY": base64.b64encode(keys.pseudonym).decode(),
+        "LETHE_VAULT_KEY": base64.b64encode(keys.vault).decode(),
+        "LETHE_PAYLOAD_KEY": base64.b64encode(keys.payload).decode(),
+        "LETHE_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "lethe"), "worker"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def _wait_for(path: Path, timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if path.exists():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path.name} never appeared")
+
+
+async def test_killing_the_worker_mid_request_erases_every_system_once(
+    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+) -> None:
+    demo = seed_demo_systems(tmp_path / "systems")
+    marker = tmp_path / "markers"
+    marker.mkdir()
+    # forum and newsletter pause before erasing: the worker is killed during forum's pause.
+    lines = []
+    for name, cfg in demo.systems.items():
+        lines.append(f"[systems.{name}]")
+        slow = name in {"forum", "newsletter"}
+        connector = "tests.support.slow_sql:SlowSqlConnector" if slow else cfg.connector
+        lines.append(f"connector = {json.dumps(connector)}")
+        if slow:
+            lines.append(f"delay_seconds = {4 if name == 'forum' else 0.5}")
+            lines.append(f"marker_dir = {json.dumps(str(marker))}")
+        for key, value in cfg.options.items():
+            if key != "tables":
+                lines.append(f"{key} = {json.dumps(value)}")
+        for table in cfg.options.get("tables", []):
+            lines.append(f"[[systems.{name}.tables]]")
+            for k, v in table.items():
+                if isinstance(v, dict):
+                    v = "{ " + ", ".join(f"{kk} = {json.dumps(vv)}" for kk, vv in v.items()) + " }"
+                    lines.append(f"{k} = {v}")
+                else:
+                    lines.append(f"{k} = {json.dumps(v)}")
+    (tmp_path / "lethe.toml").write_text("\n".join(lines) + "\n")
+    settings = settings_for(tmp_path, dev_server_env, task_queue, demo.systems)
+    ledger = await open_ledger(settings, keys)
+    log = tmp_path / "worker.log"
+    first = _start_worker(tmp_path, settings, keys, log)
+    second = None
+    try:
+        client = dev_server_env.client
+        draft = validate_request(settings, email=SUBJECT.email, verification="preverified")
+        done = await submit_request(
+            draft, settings=settings, ledger=ledger, client=client, keys=keys, policy=FAST
+        )
+        await _wait_for(marker / "forum.started")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        assert not (marker / "forum.deletions").exists()
+
+        second = _start_worker(tmp_path, settings, keys, log)
+        handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+        result = await asyncio.wait_for(handle.result(), timeout=90)
+        outcomes = await ledger.outcomes(done.request_id)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=15)
+        await ledger.dispose()
+
+    assert result.status == "completed_with_exceptions", log.read_text()[-3000:]
+    assert sorted(o.system for o in outcomes) == ["backups", "crm", "forum", "newsletter"]
+    by_system = {o.system: o for o in outcomes}
+    assert by_system["forum"].outcome == "erased" and by_system["forum"].attempts == 2
+    assert by_system["forum"].counts == {
+        "phpbb_posts.anonymized": 2,
+        "phpbb_topics_watch.deleted": 1,
+        "phpbb_users.deleted": 1,
+    }
+    for name in ("forum", "newsletter"):
+        assert (marker / f"{name}.deletions").read_text().splitlines() == [done.request_id]
+    assert check_bystanders(demo)[1] == []
+    assert second is not None and second.returncode == 0  # it stopped cleanly on SIGTERM
