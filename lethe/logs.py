@@ -7,6 +7,7 @@ becomes ``[email redacted]``, in event values and in plain messages alike.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -46,10 +47,8 @@ class _StderrLogger:
     """
 
     def msg(self, message: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             print(message, file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
