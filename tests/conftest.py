@@ -113,6 +113,32 @@ async def postgres_schema() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database; yields its URL. For code that takes only a URL."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A ledger database URL on each supported backend (schema not yet created)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        async with postgres_database() as url:
+            yield url
+
+
+@asynccontextmanager
 async def make_ledger(backend: str, tmp_path: Path, keys: Keyring) -> AsyncIterator[Ledger]:
     """A migrated ledger on ``sqlite`` or ``postgresql``."""
     async with AsyncExitStack() as stack:

@@ -30,11 +30,15 @@ FAST = ErasurePolicy(
 
 
 def settings_for(
-    tmp_path: Path, env: WorkflowEnvironment, task_queue: str, systems: dict[str, SystemConfig]
+    tmp_path: Path,
+    env: WorkflowEnvironment,
+    task_queue: str,
+    systems: dict[str, SystemConfig],
+    database_url: str | None = None,
 ) -> Settings:
     return Settings(
         home=tmp_path / ".lethe",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
+        database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
         temporal=TemporalSettings(
             address=env.client.service_client.config.target_host, task_queue=task_queue
         ),
@@ -43,10 +47,14 @@ def settings_for(
 
 
 async def test_demo_systems_end_to_end_without_plaintext_in_history(
-    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+    dev_server_env: WorkflowEnvironment,
+    keys: Keyring,
+    tmp_path: Path,
+    task_queue: str,
+    ledger_url: str,
 ) -> None:
     demo = seed_demo_systems(tmp_path / "systems")
-    settings = settings_for(tmp_path, dev_server_env, task_queue, demo.systems)
+    settings = settings_for(tmp_path, dev_server_env, task_queue, demo.systems, ledger_url)
     ledger = await open_ledger(settings, keys)
     connectors = build_connectors(settings.systems, load_registry())
     client = dev_server_env.client
