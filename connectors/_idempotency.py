@@ -18,7 +18,8 @@ that window. The rule a connector keeps is:
    Retained      ``Retained`` with the same legal basis, dates and retained counts; its erase
                  counts are either all zero (a stateless connector found only the kept part)
                  or equal to the first call's (replayed from a receipt)
-   Pending       ``Pending`` with the same ticket: no second job is opened
+   Pending       ``Pending`` with the same ticket (no second job is opened), or, once that
+                 job has finished, the outcome ``status(ticket)`` reports
    Referred      ``Referred`` to the same controller
    ============  =============================================================================
 
@@ -69,7 +70,7 @@ def repeat_problem(first: Outcome, repeat: Outcome) -> str | None:
             return f"a repeat erased something again: {counts}"
         return None
     if isinstance(first, Pending):
-        if isinstance(repeat, Pending) and repeat.ticket == first.ticket:
+        if not isinstance(repeat, Pending) or repeat.ticket == first.ticket:
             return None
         return "after pending, a repeat must return the same ticket (no second job)"
     if isinstance(first, Referred):

@@ -95,6 +95,11 @@ class ConnectorRegistry:
             classes[ep.name] = cls_
         return cls(classes)
 
+    @staticmethod
+    def validate_class(ref: str, obj: object) -> type[Connector]:
+        """``obj`` as a connector class, or :class:`ConnectorConfigError` saying what is wrong."""
+        return _check_class(ref, obj)
+
     def kinds(self) -> dict[str, type[Connector]]:
         return dict(sorted(self._classes.items()))
 

@@ -387,13 +387,16 @@ class SqlConnector(BaseConnector):
             await self._engine.dispose()
             self._engine = None
 
-    def _translate(self, exc: SQLAlchemyError) -> Exception:
+    def _translate(self, exc: Exception) -> Exception:
         """Schema and permission problems are permanent; lost connections and locks are not.
 
         Drivers disagree on classes (SQLite calls a missing table an OperationalError, like a
-        lock), so the message decides when the class cannot.
+        lock; asyncpg lets a refused connection through as a bare OSError), so the message
+        decides when the class cannot.
         """
         text = _short(exc)
+        if isinstance(exc, OSError | TimeoutError):
+            return TransientError(f"{self.name}: database unreachable ({text})")
         if any(hint in text.lower() for hint in _PERMANENT_HINTS):
             return PermanentError(f"{self.name}: database refused the statement ({text})")
         if isinstance(exc, DBAPIError) and (
@@ -523,7 +526,7 @@ class SqlConnector(BaseConnector):
                         .where(sa.false())
                     )
                     await conn.execute(q)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
     async def plan(self, subject: Subject) -> Plan:
@@ -531,7 +534,7 @@ class SqlConnector(BaseConnector):
             async with self._get_engine().connect() as conn:
                 _, counts = await self._counted(conn, subject)
                 return self._plan_from(counts)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
@@ -541,7 +544,7 @@ class SqlConnector(BaseConnector):
             if plan.empty:
                 return NotFound(evidence={"rules_checked": len(self._ordered)})
             residual = await self.verify(subject)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
         evidence: dict[str, Any] = {
             "rows_changed": sum(counts.values()),
@@ -649,7 +652,7 @@ class SqlConnector(BaseConnector):
                         key = f"{rule.name}.remaining"
                         remaining[key] = remaining.get(key, 0) + n
                 return Residual(remaining=remaining)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
 
