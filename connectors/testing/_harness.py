@@ -60,13 +60,13 @@ def _leaves(value: Any) -> list[Any]:
 
 def carries_trace(value: Any, traces: frozenset[str]) -> str | None:
     """The trace a record still holds as a whole field (case-insensitively), or None."""
-    wanted = {t.strip().lower() for t in traces if t.strip()}
+    wanted = {t.lower() for t in traces if t.strip()}
     for leaf in _leaves(value):
         if isinstance(leaf, bytes):
             try:
                 leaf = leaf.decode()
             except UnicodeDecodeError:
                 continue
-        if isinstance(leaf, str) and leaf.strip().lower() in wanted:
+        if isinstance(leaf, str) and leaf.lower() in wanted:
             return leaf
     return None
