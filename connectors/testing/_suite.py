@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator, Hashable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -101,8 +102,10 @@ class ConnectorKit:
             outcome = await connector.status(outcome.ticket)
         return outcome
 
-    async def erase_settled(self, connector: Connector, subject: Subject) -> Outcome:
-        return await self.settle(connector, await connector.erase(subject, _REQUEST))
+    async def erase_settled(
+        self, connector: Connector, subject: Subject, request_id: str = _REQUEST
+    ) -> Outcome:
+        return await self.settle(connector, await connector.erase(subject, request_id))
 
     @staticmethod
     def assert_only_subject_changed(
@@ -364,7 +367,8 @@ class BystanderPropertyTests(ConnectorKit):
         before = await harness.snapshot()
         connector = harness.build()
         try:
-            await self.erase_settled(connector, subject.subject())
+            # A new request each example: a connector may remember request ids (receipts, jobs).
+            await self.erase_settled(connector, subject.subject(), f"er-kit-{uuid.uuid4().hex}")
         finally:
             await connector.aclose()
         self.assert_only_subject_changed(seeded, subject, before, await harness.snapshot())
