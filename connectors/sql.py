@@ -543,13 +543,16 @@ class SqlConnector(BaseConnector):
                 plan, counts = await self._erase_in(conn, subject)
             if plan.empty:
                 return NotFound(evidence={"rules_checked": len(self._ordered)})
-            residual = await self.verify(subject)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
-        evidence: dict[str, Any] = {
-            "rows_changed": sum(counts.values()),
-            "remaining_after_commit": sum(residual.remaining.values()),
-        }
+        evidence: dict[str, Any] = {"rows_changed": sum(counts.values())}
+        # The change is committed: a failing check afterwards is evidence, not an error (an
+        # error would make Lethe retry an erase that already happened).
+        try:
+            residual = await self.verify(subject)
+            evidence["remaining_after_commit"] = sum(residual.remaining.values())
+        except (TransientError, PermanentError) as exc:
+            evidence["verification_after_commit_failed"] = type(exc).__name__
         if not plan.retained_counts:
             return Erased(counts=counts, evidence=evidence)
         return self._retained(plan, counts, evidence)

@@ -112,6 +112,10 @@ def test_check_reports_a_missing_table(crm: Path, capsys: pytest.CaptureFixture[
         ("", "no systems are configured"),
         (CHECK_CONFIG.replace("action", "acton"), "system 'crm'"),
         (BROKEN_CACHE.replace("user:{email}", "user:*"), "needs an identifier"),
+        (
+            CHECK_CONFIG.replace('url_env = "CRM_URL"', 'url_env = "CRM_URL"\nhash_secret = "x" '),
+            "option 'hash_secret' is a secret: write hash_secret_env",
+        ),
     ],
 )
 def test_check_bad_configuration_is_one_line(
