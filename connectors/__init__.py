@@ -2,7 +2,8 @@
 
 Write a connector by subclassing :class:`BaseConnector` (or satisfying :class:`Connector`),
 returning outcome values from ``erase`` and raising :class:`TransientError` or
-:class:`PermanentError` for failures. See ``docs/writing-a-connector.md``.
+:class:`PermanentError` for failures; prove it with the conformance kit in
+``connectors.testing``. See ``docs/writing-a-connector.md``.
 """
 
 from ._errors import (
@@ -12,13 +13,25 @@ from ._errors import (
     PermanentError,
     TransientError,
 )
+from ._idempotency import repeat_problem
 from ._legal_basis import LegalBasis, describe_basis
 from ._outcomes import Erased, NotFound, Outcome, Pending, Referred, Residual, Retained
-from ._protocol import BaseConnector, Capability, Connector, ConnectorOptions
+from ._plan import Plan
+from ._protocol import (
+    CAPABILITY_METHODS,
+    DEFAULT_MAX_ITEMS,
+    BaseConnector,
+    Capability,
+    Connector,
+    ConnectorOptions,
+    guard_blast_radius,
+)
 from ._registry import ENTRY_POINT_GROUP, ConnectorRegistry, format_validation_error
 from ._subject import IDENTIFIER_KINDS, Subject, normalise_email, redact
 
 __all__ = [
+    "CAPABILITY_METHODS",
+    "DEFAULT_MAX_ITEMS",
     "ENTRY_POINT_GROUP",
     "IDENTIFIER_KINDS",
     "BaseConnector",
@@ -35,6 +48,7 @@ __all__ = [
     "Outcome",
     "Pending",
     "PermanentError",
+    "Plan",
     "Referred",
     "Residual",
     "Retained",
@@ -42,6 +56,8 @@ __all__ = [
     "TransientError",
     "describe_basis",
     "format_validation_error",
+    "guard_blast_radius",
     "normalise_email",
     "redact",
+    "repeat_problem",
 ]

@@ -48,11 +48,14 @@ class BlastRadiusExceeded(PermanentError):
     Nothing was changed. This usually means a bad identifier or a wrong table map.
     """
 
-    def __init__(self, *, would_touch: int, limit: int, where: str = "") -> None:
+    def __init__(
+        self, *, would_touch: int, limit: int, where: str = "", unit: str = "items"
+    ) -> None:
         place = f" in {where}" if where else ""
         super().__init__(
-            f"refused: erase would touch {would_touch} items{place}, more than max_rows={limit}; "
-            "nothing was changed (check the table map or raise max_rows deliberately)"
+            f"refused: erase would touch {would_touch} {unit}{place}, more than the limit of "
+            f"{limit} (max_items/max_rows); nothing was changed (check the identifier and the "
+            "configuration, or raise the limit deliberately)"
         )
         self.would_touch = would_touch
         self.limit = limit

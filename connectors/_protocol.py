@@ -4,40 +4,109 @@ A connector is a class with a ``kind`` (its registered name), a ``version``, the
 ``capabilities`` it claims, an ``Options`` model (validated when configuration loads) and the
 async methods below. It is constructed once per configured system: ``Cls(name, options)``.
 
-Connectors are idempotent per request id: erasing twice is safe and must not touch anyone else.
-They import nothing of Lethe's runtime (no Temporal, no ledger): they are plain async Python.
+    check()                    reachability and credentials; raise if the system cannot be used
+    erase(subject, request_id) do the work; return an outcome value          (every connector)
+    verify(subject)            after an erase: what still matches            (Capability.VERIFY)
+    plan(subject)              dry run: what an erase would do, with counts  (Capability.PLAN)
+    status(ticket)             finish a ``Pending`` erase                    (Capability.ASYNC)
+
+Rules every connector keeps (the conformance kit in ``connectors.testing`` checks each):
+
+* **Only the subject.** Identifiers are bound parameters or escaped, never query text; an
+  empty identifier matches nothing; a wildcard in an identifier is a literal character.
+* **Blast radius.** An erase that would delete or change more than ``options.max_items``
+  items changes nothing and raises :class:`BlastRadiusExceeded` (see :func:`guard_blast_radius`).
+* **Erasing twice** is a no-op that reports the state the first call left; the exact rule is
+  in ``connectors._idempotency`` (:func:`repeat_problem`).
+* **Failures are exceptions**: :class:`TransientError` is retried (honouring ``retry_after``),
+  :class:`PermanentError` is not. Messages never carry identifiers.
+
+Connectors import nothing of Lethe's runtime (no Temporal, no ledger): they are plain async
+Python, testable without a cluster.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from ._errors import BlastRadiusExceeded
 from ._outcomes import Outcome, Residual
+from ._plan import Plan
 from ._subject import Subject
 
-__all__ = ["BaseConnector", "Capability", "Connector", "ConnectorOptions"]
+__all__ = [
+    "CAPABILITY_METHODS",
+    "DEFAULT_MAX_ITEMS",
+    "BaseConnector",
+    "Capability",
+    "Connector",
+    "ConnectorOptions",
+    "guard_blast_radius",
+]
+
+#: The blast-radius limit when a system's configuration does not set one.
+DEFAULT_MAX_ITEMS = 1000
 
 
 class Capability(StrEnum):
     ERASE = "erase"  # erase(subject, request_id) does the work
     VERIFY = "verify"  # verify(subject) can tell what still matches afterwards
-    PLAN = "plan"  # plan(subject) gives a dry run (later protocol version)
-    ASYNC = "async"  # erase may return Pending; status(ticket) finishes it (later)
+    PLAN = "plan"  # plan(subject) gives a dry run with the counts erase would report
+    ASYNC = "async"  # erase may return Pending; status(ticket) finishes it
+
+
+#: The method each capability obliges a connector to implement.
+CAPABILITY_METHODS: dict[Capability, str] = {
+    Capability.ERASE: "erase",
+    Capability.VERIFY: "verify",
+    Capability.PLAN: "plan",
+    Capability.ASYNC: "status",
+}
 
 
 class ConnectorOptions(BaseModel):
-    """Base of every connector's options. Unknown keys are errors, so typos fail at start-up."""
+    """Base of every connector's options. Unknown keys are errors, so typos fail at start-up.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``max_items`` is the blast-radius limit: the most items (rows, keys, objects) one erase may
+    delete or change. Row-based systems may spell it ``max_rows``; both mean the same.
+    """
 
-    max_rows: int = Field(
-        default=1000,
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    max_items: int = Field(
+        default=DEFAULT_MAX_ITEMS,
         ge=1,
+        validation_alias=AliasChoices("max_items", "max_rows"),
         description="Refuse an erase that would delete or change more items than this.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_limit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_items" in data and "max_rows" in data:
+            raise ValueError("give max_items or max_rows, not both (they are the same limit)")
+        return data
+
+    @property
+    def max_rows(self) -> int:
+        """``max_items`` under the name row-based systems use."""
+        return self.max_items
+
+
+def guard_blast_radius(
+    would_touch: int, options: ConnectorOptions, *, where: str, unit: str = "items"
+) -> None:
+    """Raise :class:`BlastRadiusExceeded` if an erase would touch more than the limit.
+
+    Call it after counting and before changing anything; call it again with the running total
+    while changing, inside the transaction, so rows that arrived in between cannot slip by.
+    """
+    limit = options.max_items
+    if would_touch > limit:
+        raise BlastRadiusExceeded(would_touch=would_touch, limit=limit, where=where, unit=unit)
 
 
 @runtime_checkable
@@ -53,17 +122,27 @@ class Connector(Protocol):
         """Raise if the system is unreachable or the credentials are wrong."""
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
-        """Erase the subject. Idempotent per ``request_id``; never touches anyone else."""
+        """Erase the subject. A repeat with the same ``request_id`` is a no-op (see module)."""
 
     async def verify(self, subject: Subject) -> Residual:
         """After an erase: what still matches the subject (excluding declared retention)."""
+
+    async def plan(self, subject: Subject) -> Plan:
+        """Dry run: what ``erase`` would do now, changing nothing."""
+
+    async def status(self, ticket: str) -> Outcome:
+        """For ``Pending`` outcomes: the outcome now (``Pending`` again while unfinished)."""
 
     async def aclose(self) -> None:
         """Release connections. Called once when the worker stops."""
 
 
 class BaseConnector:
-    """Convenience base: stores ``name`` and validated ``options``; no-op ``aclose``."""
+    """Convenience base: stores ``name`` and validated ``options``; no-op ``check``/``aclose``.
+
+    Methods of capabilities the class does not claim raise ``NotImplementedError``; the registry
+    refuses a class that claims a capability without overriding its method.
+    """
 
     kind: ClassVar[str] = ""
     version: ClassVar[str] = "0"
@@ -77,8 +156,17 @@ class BaseConnector:
     async def check(self) -> None:
         return None
 
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        raise NotImplementedError(f"connector {self.kind!r} does not implement erase")
+
     async def verify(self, subject: Subject) -> Residual:
         raise NotImplementedError(f"connector {self.kind!r} does not claim the verify capability")
+
+    async def plan(self, subject: Subject) -> Plan:
+        raise NotImplementedError(f"connector {self.kind!r} does not claim the plan capability")
+
+    async def status(self, ticket: str) -> Outcome:
+        raise NotImplementedError(f"connector {self.kind!r} does not claim the async capability")
 
     async def aclose(self) -> None:
         return None

@@ -14,7 +14,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from ._errors import ConnectorConfigError
-from ._protocol import Connector, ConnectorOptions
+from ._protocol import CAPABILITY_METHODS, BaseConnector, Capability, Connector, ConnectorOptions
 
 __all__ = ["ENTRY_POINT_GROUP", "ConnectorRegistry", "format_validation_error"]
 
@@ -39,6 +39,20 @@ def _check_class(ref: str, obj: object) -> type[Connector]:
     options = getattr(obj, "Options", None)
     if not (isinstance(options, type) and issubclass(options, ConnectorOptions)):
         raise ConnectorConfigError(f"connector {ref!r}: Options must subclass ConnectorOptions")
+    capabilities = getattr(obj, "capabilities", None)
+    if not isinstance(capabilities, frozenset) or not all(
+        isinstance(c, Capability) for c in capabilities
+    ):
+        raise ConnectorConfigError(
+            f"connector {ref!r}: capabilities must be a frozenset of Capability"
+        )
+    for capability in sorted(capabilities):
+        method = CAPABILITY_METHODS[capability]
+        mine = getattr(obj, method, None)
+        if mine is None or mine is getattr(BaseConnector, method):
+            raise ConnectorConfigError(
+                f"connector {ref!r} claims {capability.value!r} but does not implement {method}()"
+            )
     return cast("type[Connector]", obj)
 
 
@@ -72,8 +86,19 @@ class ConnectorRegistry:
                     f"connector plugin {ep.name!r} ({ep.value}) failed to import: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
-            classes[ep.name] = _check_class(ep.name, loaded)
+            cls_ = _check_class(ep.name, loaded)
+            if cls_.kind != ep.name:
+                raise ConnectorConfigError(
+                    f"connector plugin {ep.name!r} ({ep.value}) declares kind {cls_.kind!r}; "
+                    "the entry-point name and the class's kind must agree"
+                )
+            classes[ep.name] = cls_
         return cls(classes)
+
+    @staticmethod
+    def validate_class(ref: str, obj: object) -> type[Connector]:
+        """``obj`` as a connector class, or :class:`ConnectorConfigError` saying what is wrong."""
+        return _check_class(ref, obj)
 
     def kinds(self) -> dict[str, type[Connector]]:
         return dict(sorted(self._classes.items()))

@@ -3,42 +3,68 @@
 Each rule names a table, the column that identifies the subject's rows and what to do:
 
     delete      remove the rows
-    anonymize   keep the rows, overwrite columns (``set`` fixed values, ``nullify`` columns)
+    anonymize   keep the rows, overwrite columns: ``set`` fixed values, ``nullify`` columns,
+                ``hash`` columns with a keyed hash (HMAC-SHA256 under ``hash_secret``) of one of
+                the subject's identifiers, so kept rows can still be grouped but not read
     retain      keep the rows under a legal basis until a date; counted, never touched
 
 A rule matches either on one of the subject's identifiers (``identifier = "email"``) or through
 a parent rule (``parent = "users.user_id"``: this table's key is among the ``user_id`` values of
-the rows the ``users`` rule matched). Parent values are resolved before anything changes; rows
-are changed children first, so foreign keys hold. Everything happens in one transaction, and
-an erase that would change more than ``max_rows`` rows changes nothing.
+the rows the ``users`` rule matched). A table may carry several rules on different key columns
+(phpBB's ``topics`` are keyed by first and by last poster); only a table with one rule can be a
+parent. Parent values are resolved before anything changes; tables are changed children first
+(so foreign keys hold) and, within a table, anonymising rules before deleting ones. Everything
+happens in one transaction, in chunks of ``chunk_size`` bound values, and an erase that would
+change more than ``max_rows`` rows changes nothing. After the commit, the matching queries run
+again and their result is part of the evidence.
 
-Identifiers are always bound parameters. Table and column names come only from configuration
-and must be plain SQL identifiers.
+Matching is exact. Identifiers are bound parameters, never query text; ``%``, ``_`` and ``*``
+in an identifier are literal characters. Case-insensitive rules (the default) compare Python's
+``str.lower()`` of both sides: the database finds candidates (its own ``lower``, or ``LIKE``
+for non-ASCII identifiers, since SQLite and C-locale PostgreSQL only fold ASCII), then every
+candidate value is confirmed in Python, and rows are changed only where the column holds one of
+the confirmed values exactly. On MySQL/MariaDB, whose default collations call ``ådä`` equal to
+``ada`` and ignore trailing spaces, "exactly" means byte-equal (``HEX(CONVERT(col USING
+utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact.
+
+Table and column names come only from configuration and must be plain SQL identifiers.
+Cascades declared in the schema (``ON DELETE CASCADE``) happen too, uncounted: list such tables
+in the map so that they are counted and bounded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ._errors import BlastRadiusExceeded, ConnectorConfigError, PermanentError, TransientError
+from ._errors import ConnectorConfigError, PermanentError, TransientError
 from ._legal_basis import LegalBasis
 from ._outcomes import Erased, NotFound, Outcome, Residual, Retained
-from ._protocol import BaseConnector, Capability, ConnectorOptions
+from ._plan import Plan
+from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
 from ._subject import IDENTIFIER_KINDS, Subject
 
-__all__ = ["SqlConnector", "SqlOptions", "TableRule", "async_url"]
+__all__ = ["SqlConnector", "SqlOptions", "TableRule", "async_url", "keyed_hash"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-_CHUNK = 500  # bound values per IN (...) statement
+_LIKE_ESCAPE = "/"
 _PERMANENT_HINTS = (
     "no such table",
     "no such column",
@@ -71,6 +97,15 @@ def async_url(url: str) -> sa.URL:
     return parsed.set(drivername=driver) if driver else parsed
 
 
+def keyed_hash(secret: str, value: str) -> str:
+    """HMAC-SHA256 of the trimmed, lower-cased value: the same person always hashes the same.
+
+    Without the secret, the hash cannot be reversed by trying likely addresses.
+    """
+    digest = hmac.new(secret.encode(), value.strip().lower().encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
 def _check_name(value: str, what: str) -> str:
     if not _NAME.match(value):
         raise ValueError(f"{what} {value!r} is not a plain SQL identifier")
@@ -78,7 +113,7 @@ def _check_name(value: str, what: str) -> str:
 
 
 class TableRule(BaseModel):
-    """One table of the map."""
+    """One rule of the map: a table, the column that finds the subject's rows, an action."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,9 +122,15 @@ class TableRule(BaseModel):
     action: Literal["delete", "anonymize", "retain"]
     identifier: str | None = None
     parent: str | None = None
+    label: str | None = Field(
+        default=None, description="Name in counts and evidence (default: the table)"
+    )
     case_insensitive: bool = True
     set: dict[str, str | int | float | bool] = Field(default_factory=dict)
     nullify: list[str] = Field(default_factory=list)
+    hash: dict[str, str] = Field(
+        default_factory=dict, description="column -> identifier kind whose keyed hash it gets"
+    )
     legal_basis: str | None = None
     note: str | None = None
     retain_days: int | None = Field(default=None, ge=1)
@@ -107,6 +148,11 @@ class TableRule(BaseModel):
     def _key(cls, v: str) -> str:
         return _check_name(v, "column")
 
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        return None if v is None else _check_name(v, "label")
+
     @field_validator("nullify")
     @classmethod
     def _nullify(cls, v: list[str]) -> list[str]:
@@ -117,6 +163,15 @@ class TableRule(BaseModel):
     def _set(cls, v: dict[str, Any]) -> dict[str, Any]:
         for c in v:
             _check_name(c, "column")
+        return v
+
+    @field_validator("hash")
+    @classmethod
+    def _hash(cls, v: dict[str, str]) -> dict[str, str]:
+        for column, kind in v.items():
+            _check_name(column, "column")
+            if kind not in IDENTIFIER_KINDS:
+                raise ValueError(f"hash of column {column!r}: unknown identifier {kind!r}")
         return v
 
     @model_validator(mode="after")
@@ -133,14 +188,17 @@ class TableRule(BaseModel):
                 raise ValueError(f"table {self.table}: parent must be 'table.column'")
             _, _, pcol = self.parent.rpartition(".")
             _check_name(pcol, "column")
-        if self.action == "anonymize" and self.key not in {*self.set, *self.nullify}:
+        written = [*self.set, *self.nullify, *self.hash]
+        if len(written) != len(set(written)):
+            raise ValueError(f"table {self.table}: a column is overwritten twice")
+        if self.action == "anonymize" and self.key not in written:
             # Otherwise the kept rows still point at the subject through their key.
             raise ValueError(
                 f"table {self.table}: anonymize must overwrite its key column {self.key!r}"
-                " (in 'set' or 'nullify')"
+                " (in 'set', 'nullify' or 'hash')"
             )
-        if self.action != "anonymize" and (self.set or self.nullify):
-            raise ValueError(f"table {self.table}: 'set'/'nullify' only apply to anonymize")
+        if self.action != "anonymize" and written:
+            raise ValueError(f"table {self.table}: 'set'/'nullify'/'hash' only apply to anonymize")
         if self.action == "retain":
             if not self.legal_basis:
                 raise ValueError(f"table {self.table}: retain needs a legal_basis")
@@ -156,6 +214,15 @@ class TableRule(BaseModel):
         return self
 
     @property
+    def name(self) -> str:
+        """How counts and evidence call this rule."""
+        return self.label or self.table
+
+    @property
+    def written(self) -> list[str]:
+        return [*self.set, *self.nullify, *self.hash]
+
+    @property
     def parent_table(self) -> str | None:
         return self.parent.rpartition(".")[0] if self.parent else None
 
@@ -167,6 +234,11 @@ class TableRule(BaseModel):
 class SqlOptions(ConnectorOptions):
     url: str = Field(description="SQLAlchemy URL; give url_env in lethe.toml for secrets")
     tables: list[TableRule] = Field(min_length=1)
+    chunk_size: int = Field(default=500, ge=1, le=10_000, description="bound values a statement")
+    hash_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the keyed hash; write hash_secret_env = 'VAR' in lethe.toml",
+    )
 
     @field_validator("url")
     @classmethod
@@ -179,32 +251,56 @@ class SqlOptions(ConnectorOptions):
 
     @model_validator(mode="after")
     def _graph(self) -> SqlOptions:
-        names = [r.table for r in self.tables]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ValueError(f"each table may appear once; repeated: {', '.join(sorted(dupes))}")
-        _order(self.tables)  # raises on unknown parents and cycles
+        seen: set[tuple[str, str]] = set()
+        for r in self.tables:
+            if (r.table, r.key) in seen:
+                raise ValueError(f"table {r.table}: two rules on the same key column {r.key!r}")
+            seen.add((r.table, r.key))
+        for r in self.tables:
+            for other in self.tables:
+                if other is not r and other.table == r.table and other.key in r.written:
+                    raise ValueError(
+                        f"table {r.table}: rule on {r.key!r} overwrites {other.key!r}, the key "
+                        "of another rule on the same table"
+                    )
+        if any(r.hash for r in self.tables) and self.hash_secret is None:
+            raise ValueError(
+                "a rule hashes columns: give hash_secret (hash_secret_env in lethe.toml)"
+            )
+        if self.hash_secret is not None and len(self.hash_secret.get_secret_value()) < 16:
+            raise ValueError("hash_secret must be at least 16 characters")
+        _order(self.tables)  # raises on unknown or ambiguous parents and on cycles
         return self
 
 
 def _order(rules: Sequence[TableRule]) -> list[TableRule]:
     """Rules with every parent before its children."""
-    by_table = {r.table: r for r in rules}
+    by_table: dict[str, list[TableRule]] = {}
     for r in rules:
-        if r.parent_table is not None and r.parent_table not in by_table:
+        by_table.setdefault(r.table, []).append(r)
+    for r in rules:
+        if r.parent_table is None:
+            continue
+        if r.parent_table not in by_table:
             raise ValueError(f"table {r.table}: parent table {r.parent_table!r} is not in the map")
+        if len(by_table[r.parent_table]) > 1:
+            raise ValueError(
+                f"table {r.table}: parent table {r.parent_table!r} has several rules;"
+                " a parent must have exactly one"
+            )
     ordered: list[TableRule] = []
-    state: dict[str, int] = {}
+    state: dict[tuple[str, str], int] = {}
 
     def visit(rule: TableRule, path: tuple[str, ...]) -> None:
-        if state.get(rule.table) == 2:
+        ident = (rule.table, rule.key)
+        if state.get(ident) == 2:
             return
-        if state.get(rule.table) == 1:
+        if state.get(ident) == 1:
             raise ValueError(f"parent references form a cycle: {' -> '.join((*path, rule.table))}")
-        state[rule.table] = 1
+        state[ident] = 1
         if rule.parent_table is not None:
-            visit(by_table[rule.parent_table], (*path, rule.table))
-        state[rule.table] = 2
+            visit(by_table[rule.parent_table][0], (*path, rule.table))
+        state[ident] = 2
         ordered.append(rule)
 
     for r in rules:
@@ -212,9 +308,22 @@ def _order(rules: Sequence[TableRule]) -> list[TableRule]:
     return ordered
 
 
+def _change_order(ordered: Sequence[TableRule]) -> list[TableRule]:
+    """Children before parents; within a table, anonymising rules before deleting ones.
+
+    Anonymising first keeps plan and erase in step when two rules of a table match the same row
+    (phpBB's private message of a user to themself): both rules see it, as the plan counted.
+    """
+    backwards = [r for r in reversed(ordered) if r.action != "retain"]
+    position: dict[str, int] = {}
+    for i, r in enumerate(backwards):
+        position.setdefault(r.table, i)
+    return sorted(backwards, key=lambda r: (position[r.table], r.action != "anonymize"))
+
+
 def _table(name: str, *columns: str) -> sa.TableClause:
     schema, _, table = name.rpartition(".")
-    return sa.table(table, *(sa.column(c) for c in columns), schema=schema or None)
+    return sa.table(table, *(sa.column(c) for c in dict.fromkeys(columns)), schema=schema or None)
 
 
 def _short(exc: BaseException) -> str:
@@ -224,10 +333,33 @@ def _short(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {text}"[:300]
 
 
+def _like_exact(value: str) -> str:
+    """A LIKE pattern matching ``value`` literally, with each non-ASCII character left open.
+
+    SQLite and C-locale PostgreSQL lower-case ASCII only, so ``lower(col)`` of ``ÅDA`` is
+    ``Åda``; leaving those positions open finds the row, and Python confirms it.
+    """
+    out = []
+    for ch in value:
+        if not ch.isascii():
+            out.append("_")
+        elif ch in ("%", "_", _LIKE_ESCAPE):
+            out.append(_LIKE_ESCAPE + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    return (values[i : i + size] for i in range(0, len(values), size))
+
+
 class SqlConnector(BaseConnector):
     kind: ClassVar[str] = "sql"
-    version: ClassVar[str] = "1"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ERASE, Capability.VERIFY})
+    version: ClassVar[str] = "2"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
+    )
     Options: ClassVar[type[ConnectorOptions]] = SqlOptions
 
     def __init__(self, name: str, options: ConnectorOptions) -> None:
@@ -235,6 +367,7 @@ class SqlConnector(BaseConnector):
         super().__init__(name, options)
         self.opts = options
         self._ordered = _order(options.tables)
+        self._changing = _change_order(self._ordered)
         self._engine: AsyncEngine | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -254,13 +387,16 @@ class SqlConnector(BaseConnector):
             await self._engine.dispose()
             self._engine = None
 
-    def _translate(self, exc: SQLAlchemyError) -> Exception:
+    def _translate(self, exc: Exception) -> Exception:
         """Schema and permission problems are permanent; lost connections and locks are not.
 
         Drivers disagree on classes (SQLite calls a missing table an OperationalError, like a
-        lock), so the message decides when the class cannot.
+        lock; asyncpg lets a refused connection through as a bare OSError), so the message
+        decides when the class cannot.
         """
         text = _short(exc)
+        if isinstance(exc, OSError | TimeoutError):
+            return TransientError(f"{self.name}: database unreachable ({text})")
         if any(hint in text.lower() for hint in _PERMANENT_HINTS):
             return PermanentError(f"{self.name}: database refused the statement ({text})")
         if isinstance(exc, DBAPIError) and (
@@ -274,41 +410,70 @@ class SqlConnector(BaseConnector):
 
     # -- matching ---------------------------------------------------------------------------
 
-    def _direct_condition(self, rule: TableRule, subject: Subject) -> sa.ColumnElement[bool] | None:
+    def _exact_in(
+        self, conn: AsyncConnection, column: str, values: Sequence[Any]
+    ) -> sa.ColumnElement[bool]:
+        """``column IN values``, byte-exact for strings even under MySQL's lax collations."""
+        col: sa.ColumnClause[Any] = sa.column(column)
+        cond: sa.ColumnElement[bool] = col.in_(values)
+        if conn.dialect.name in ("mysql", "mariadb") and any(isinstance(v, str) for v in values):
+            as_utf8 = sa.func.convert(col, sa.literal_column("CHAR CHARACTER SET utf8mb4"))
+            hexes = [
+                v.encode().hex().upper() if isinstance(v, str) else str(v).encode().hex().upper()
+                for v in values
+            ]
+            cond = sa.and_(cond, sa.func.hex(as_utf8).in_(hexes))
+        return cond
+
+    async def _direct_values(
+        self, conn: AsyncConnection, rule: TableRule, subject: Subject
+    ) -> list[str]:
+        """The exact values of ``rule.key`` that hold the subject's identifier."""
         assert rule.identifier is not None
-        value = subject.get(rule.identifier)
-        if value is None or not value.strip():
-            return None  # an absent or empty identifier never matches anything
+        raw = subject.get(rule.identifier)
+        if raw is None or not raw.strip():
+            return []  # an absent or empty identifier never matches anything
+        wanted = raw.strip().lower() if rule.case_insensitive else raw.strip()
         col: sa.ColumnClause[Any] = sa.column(rule.key)
-        if rule.case_insensitive:
-            return sa.func.lower(col) == value.strip().lower()
-        return col == value.strip()
+        if not rule.case_insensitive:
+            candidates: sa.ColumnElement[bool] = col == wanted
+        elif wanted.isascii():
+            candidates = sa.func.lower(col) == wanted
+        else:
+            candidates = sa.func.lower(col).like(_like_exact(wanted), escape=_LIKE_ESCAPE)
+        query = sa.select(col).select_from(_table(rule.table, rule.key)).where(candidates)
+        found = set()
+        for value in (await conn.execute(query)).scalars():
+            if not isinstance(value, str):
+                continue
+            if (value.lower() if rule.case_insensitive else value) == wanted:
+                found.add(value)
+        return sorted(found)
 
     async def _conditions(
         self, conn: AsyncConnection, subject: Subject
-    ) -> dict[str, list[sa.ColumnElement[bool]]]:
-        """For each table, the WHERE clauses (chunked) that select the subject's rows."""
-        conds: dict[str, list[sa.ColumnElement[bool]]] = {}
+    ) -> dict[int, list[sa.ColumnElement[bool]]]:
+        """For each rule (by position), the WHERE clauses, one a chunk, that select its rows."""
+        conds: dict[int, list[sa.ColumnElement[bool]]] = {}
+        by_table = {r.table: i for i, r in enumerate(self.opts.tables)}
+        size = self.opts.chunk_size
         for rule in self._ordered:
+            i = self.opts.tables.index(rule)
             if rule.identifier is not None:
-                c = self._direct_condition(rule, subject)
-                conds[rule.table] = [c] if c is not None else []
-                continue
-            assert rule.parent_table is not None and rule.parent_column is not None
-            values: list[Any] = []
-            for pc in conds[rule.parent_table]:
-                query: sa.Select[Any] = (
-                    sa.select(sa.column(rule.parent_column))
-                    .select_from(_table(rule.parent_table, rule.parent_column))
-                    .where(pc)
-                    .distinct()
-                )
-                values.extend(v for v in (await conn.execute(query)).scalars() if v is not None)
-            values = sorted(set(values), key=repr)
-            conds[rule.table] = [
-                sa.column(rule.key).in_(values[i : i + _CHUNK])
-                for i in range(0, len(values), _CHUNK)
-            ]
+                values: list[Any] = await self._direct_values(conn, rule, subject)
+            else:
+                assert rule.parent_table is not None and rule.parent_column is not None
+                parent_col = rule.parent_column
+                found: set[Any] = set()
+                for pc in conds[by_table[rule.parent_table]]:
+                    query: sa.Select[Any] = (
+                        sa.select(sa.column(parent_col))
+                        .select_from(_table(rule.parent_table, parent_col))
+                        .where(pc)
+                    )
+                    found.update(v for v in (await conn.execute(query)).scalars() if v is not None)
+                values = sorted(found, key=repr)
+            conds[i] = [self._exact_in(conn, rule.key, chunk) for chunk in _chunks(values, size)]
         return conds
 
     async def _count(
@@ -320,16 +485,38 @@ class SqlConnector(BaseConnector):
             total += int((await conn.execute(q)).scalar_one())
         return total
 
+    async def _counted(
+        self, conn: AsyncConnection, subject: Subject
+    ) -> tuple[dict[int, list[sa.ColumnElement[bool]]], dict[int, int]]:
+        conds = await self._conditions(conn, subject)
+        counts = {
+            i: await self._count(conn, rule, conds[i]) for i, rule in enumerate(self.opts.tables)
+        }
+        return conds, counts
+
+    def _plan_from(self, counts: dict[int, int]) -> Plan:
+        changes: dict[str, int] = {}
+        kept: dict[str, int] = {}
+        for i, rule in enumerate(self.opts.tables):
+            n = counts[i]
+            if not n:
+                continue
+            if rule.action == "retain":
+                kept[f"{rule.name}.retained"] = kept.get(f"{rule.name}.retained", 0) + n
+            else:
+                key = f"{rule.name}.{_VERBS[rule.action]}"
+                changes[key] = changes.get(key, 0) + n
+        return Plan(counts=changes, retained_counts=kept, limit=self.opts.max_items)
+
     # -- the protocol -----------------------------------------------------------------------
 
     async def check(self) -> None:
         try:
-            columns: dict[str, set[str]] = {
-                r.table: {r.key, *r.set, *r.nullify} for r in self._ordered
-            }
+            columns: dict[str, set[str]] = {}
             for r in self._ordered:
+                columns.setdefault(r.table, set()).update({r.key, *r.written})
                 if r.parent_table is not None and r.parent_column is not None:
-                    columns[r.parent_table].add(r.parent_column)
+                    columns.setdefault(r.parent_table, set()).add(r.parent_column)
             async with self._get_engine().connect() as conn:
                 for table, cols in columns.items():
                     # Selecting nothing still makes the database name every table and column.
@@ -339,68 +526,90 @@ class SqlConnector(BaseConnector):
                         .where(sa.false())
                     )
                     await conn.execute(q)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise self._translate(exc) from None
+
+    async def plan(self, subject: Subject) -> Plan:
+        try:
+            async with self._get_engine().connect() as conn:
+                _, counts = await self._counted(conn, subject)
+                return self._plan_from(counts)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         try:
             async with self._get_engine().begin() as conn:
-                return await self._erase_in(conn, subject)
-        except SQLAlchemyError as exc:
+                plan, counts = await self._erase_in(conn, subject)
+            if plan.empty:
+                return NotFound(evidence={"rules_checked": len(self._ordered)})
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
+        evidence: dict[str, Any] = {"rows_changed": sum(counts.values())}
+        # The change is committed: a failing check afterwards is evidence, not an error (an
+        # error would make Lethe retry an erase that already happened).
+        try:
+            residual = await self.verify(subject)
+            evidence["remaining_after_commit"] = sum(residual.remaining.values())
+        except (TransientError, PermanentError) as exc:
+            evidence["verification_after_commit_failed"] = type(exc).__name__
+        if not plan.retained_counts:
+            return Erased(counts=counts, evidence=evidence)
+        return self._retained(plan, counts, evidence)
 
-    async def _erase_in(self, conn: AsyncConnection, subject: Subject) -> Outcome:
-        conds = await self._conditions(conn, subject)
-        planned = {r.table: await self._count(conn, r, conds[r.table]) for r in self._ordered}
-        to_change = sum(planned[r.table] for r in self._ordered if r.action != "retain")
-        limit = self.opts.max_rows
-        if to_change > limit:
-            raise BlastRadiusExceeded(would_touch=to_change, limit=limit, where=self.name)
-        if not any(planned.values()):
-            return NotFound(evidence={"tables_checked": len(self._ordered)})
+    def _anonymized_values(self, rule: TableRule, subject: Subject) -> dict[str, Any]:
+        values: dict[str, Any] = {**rule.set, **dict.fromkeys(rule.nullify)}
+        for column, kind in rule.hash.items():
+            source = subject.get(kind)
+            if source is None or not source.strip():
+                raise PermanentError(
+                    f"{self.name}: rule {rule.name} hashes column {column!r} from the subject's "
+                    f"{kind}, which this request does not carry; nothing was changed"
+                )
+            assert self.opts.hash_secret is not None
+            values[column] = keyed_hash(self.opts.hash_secret.get_secret_value(), source)
+        return values
 
+    async def _erase_in(
+        self, conn: AsyncConnection, subject: Subject
+    ) -> tuple[Plan, dict[str, int]]:
+        conds, planned = await self._counted(conn, subject)
+        plan = self._plan_from(planned)
+        guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="rows")
+        updates = {
+            i: self._anonymized_values(rule, subject)
+            for i, rule in enumerate(self.opts.tables)
+            if rule.action == "anonymize" and planned[i]
+        }
         counts: dict[str, int] = {}
         changed = 0
-        # Children first: a row is removed before the row its foreign key points at.
-        for rule in reversed(self._ordered):
-            if rule.action == "retain" or not planned[rule.table]:
+        for rule in self._changing:
+            i = self.opts.tables.index(rule)
+            if not planned[i]:
                 continue
             done = 0
-            for c in conds[rule.table]:
-                tbl = _table(rule.table, rule.key, *rule.set, *rule.nullify)
+            for c in conds[i]:
+                tbl = _table(rule.table, rule.key, *rule.written)
                 if rule.action == "delete":
                     stmt: sa.Executable = sa.delete(tbl).where(c)
                 else:
-                    values: dict[str, Any] = {**rule.set, **dict.fromkeys(rule.nullify)}
-                    stmt = sa.update(tbl).where(c).values(values)
+                    stmt = sa.update(tbl).where(c).values(updates[i])
                 result = await conn.execute(stmt)
                 done += max(int(getattr(result, "rowcount", 0) or 0), 0)
             changed += done
-            if changed > limit:  # rows arrived between the count and the change
-                raise BlastRadiusExceeded(would_touch=changed, limit=limit, where=self.name)
-            verb = "deleted" if rule.action == "delete" else "anonymized"
-            counts[f"{rule.table}.{verb}"] = done
+            # Rows that arrived between the count and the change: refuse, roll back.
+            guard_blast_radius(changed, self.opts, where=self.name, unit="rows")
+            key = f"{rule.name}.{_VERBS[rule.action]}"
+            counts[key] = counts.get(key, 0) + done
+        return plan, counts
 
-        retained = [
-            (r, planned[r.table])
-            for r in self._ordered
-            if r.action == "retain" and planned[r.table]
-        ]
-        evidence: dict[str, Any] = {"rows_changed": changed}
-        if not retained:
-            return Erased(counts=counts, evidence=evidence)
-
-        return self._retained(retained, counts, evidence)
-
-    def _retained(
-        self,
-        retained: list[tuple[TableRule, int]],
-        counts: dict[str, int],
-        evidence: dict[str, Any],
-    ) -> Retained:
+    def _retained(self, plan: Plan, counts: dict[str, int], evidence: dict[str, Any]) -> Retained:
         today = date.today()
         details: list[tuple[TableRule, int, date | None, date | None]] = []
-        for rule, n in retained:
+        for rule in self.opts.tables:
+            n = plan.retained_counts.get(f"{rule.name}.retained", 0)
+            if rule.action != "retain" or not n:
+                continue
             until = today + timedelta(days=rule.retain_days) if rule.retain_days else None
             review = today + timedelta(days=rule.review_days) if rule.review_days else None
             details.append((rule, n, until, review))
@@ -414,7 +623,7 @@ class SqlConnector(BaseConnector):
             review_date, main_rule = max(reviewed, key=lambda d: d[0])
         evidence["retained"] = [
             {
-                "table": r.table,
+                "table": r.name,
                 "rows": n,
                 "legal_basis": r.legal_basis,
                 "retained_until": u.isoformat() if u else None,
@@ -422,13 +631,13 @@ class SqlConnector(BaseConnector):
             }
             for r, n, u, v in details
         ]
-        notes = "; ".join(f"{r.table}: {r.note}" for r, *_ in details if r.note)
+        notes = "; ".join(f"{r.name}: {r.note}" for r, *_ in details if r.note)
         return Retained(
             legal_basis=str(main_rule.legal_basis),
             note=notes or f"kept under {main_rule.legal_basis}",
             retained_until=until_date,
             review_on=review_date,
-            retained_counts={f"{r.table}.retained": n for r, n, *_ in details},
+            retained_counts=dict(plan.retained_counts),
             counts=counts,
             evidence=evidence,
         )
@@ -437,13 +646,17 @@ class SqlConnector(BaseConnector):
         try:
             async with self._get_engine().connect() as conn:
                 conds = await self._conditions(conn, subject)
-                remaining = {}
-                for rule in self._ordered:
+                remaining: dict[str, int] = {}
+                for i, rule in enumerate(self.opts.tables):
                     if rule.action == "retain":
                         continue
-                    n = await self._count(conn, rule, conds[rule.table])
+                    n = await self._count(conn, rule, conds[i])
                     if n:
-                        remaining[f"{rule.table}.remaining"] = n
+                        key = f"{rule.name}.remaining"
+                        remaining[key] = remaining.get(key, 0) + n
                 return Residual(remaining=remaining)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
+
+
+_VERBS = {"delete": "deleted", "anonymize": "anonymized", "retain": "retained"}

@@ -180,7 +180,8 @@ async def test_killing_the_worker_mid_request_erases_every_system_once(
     for name, cfg in demo.systems.items():
         lines.append(f"[systems.{name}]")
         slow = name in {"forum", "newsletter"}
-        connector = "tests.support.slow_sql:SlowSqlConnector" if slow else cfg.connector
+        slow_kind = f"tests.support.slow_sql:Slow{cfg.connector.capitalize()}Connector"
+        connector = slow_kind if slow else cfg.connector
         lines.append(f"connector = {json.dumps(connector)}")
         if slow:
             lines.append(f"delay_seconds = {4 if name == 'forum' else 0.5}")
@@ -229,9 +230,9 @@ async def test_killing_the_worker_mid_request_erases_every_system_once(
     by_system = {o.system: o for o in outcomes}
     assert by_system["forum"].outcome == "erased" and by_system["forum"].attempts == 2
     assert by_system["forum"].counts == {
-        "phpbb_posts.anonymized": 2,
-        "phpbb_topics_watch.deleted": 1,
-        "phpbb_users.deleted": 1,
+        "posts.anonymized": 2,
+        "topics_watch.deleted": 1,
+        "users.deleted": 1,
     }
     for name in ("forum", "newsletter"):
         assert (marker / f"{name}.deletions").read_text().splitlines() == [done.request_id]

@@ -1,6 +1,7 @@
 """Four local systems for the demo, seeded with the subject and with other people.
 
-    forum        a phpBB-shaped SQLite database: posts kept under the anonymous user
+    forum        a phpBB forum (the schema subset in connectors.phpbb_schema) on SQLite, erased
+                 by the phpbb connector in retain mode: posts kept under the anonymous user
     crm          contacts and notes erased; invoices retained 10 years (GDPR Art. 17(3)(b))
     newsletter   subscribers and delivery log erased
     backups      nightly copies of the CRM, kept beyond use until rotation (35 days)
@@ -20,6 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateTable
+
+from connectors.phpbb_schema import phpbb_metadata
 from lethe.settings import SystemConfig
 
 __all__ = ["BYSTANDERS", "SUBJECT", "DemoPerson", "DemoSystems", "seed_demo_systems"]
@@ -40,15 +45,10 @@ BYSTANDERS = (
     DemoPerson("ADA@example.org.uk", "Ada Other", "ada_uk"),  # a different address entirely
 )
 
-FORUM_SCHEMA = """
-CREATE TABLE phpbb_users (user_id INTEGER PRIMARY KEY, username TEXT NOT NULL,
-                          user_email TEXT NOT NULL, user_regdate INTEGER NOT NULL);
-CREATE TABLE phpbb_posts (post_id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL,
-                          poster_id INTEGER NOT NULL REFERENCES phpbb_users(user_id),
-                          post_username TEXT NOT NULL, post_text TEXT NOT NULL);
-CREATE TABLE phpbb_topics_watch (user_id INTEGER NOT NULL REFERENCES phpbb_users(user_id),
-                                 topic_id INTEGER NOT NULL, PRIMARY KEY (user_id, topic_id));
-"""
+FORUM_SCHEMA = ";\n".join(
+    str(CreateTable(table).compile(dialect=sqlite.dialect())).strip()
+    for table in phpbb_metadata().sorted_tables
+)
 CRM_SCHEMA = """
 CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT NOT NULL,
                        phone TEXT, created_at TEXT NOT NULL);
@@ -71,7 +71,7 @@ PRIMARY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "forum": {
         "phpbb_users": ("user_id",),
         "phpbb_posts": ("post_id",),
-        "phpbb_topics_watch": ("user_id", "topic_id"),
+        "phpbb_topics_watch": ("topic_id", "user_id"),
     },
     "crm": {"contacts": ("id",), "notes": ("id",), "invoices": ("id",)},
     "newsletter": {"subscribers": ("id",), "deliveries": ("id",)},
@@ -100,7 +100,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _seed_forum(conn: sqlite3.Connection, people: list[DemoPerson]) -> dict[str, set[Any]]:
     conn.executescript(FORUM_SCHEMA)
-    conn.execute("INSERT INTO phpbb_users VALUES (1, 'Anonymous', '', 0)")
+    conn.execute("INSERT INTO phpbb_users VALUES (1, 'Anonymous', 'anonymous', '', '', 0)")
     mine: dict[str, set[Any]] = {
         "phpbb_users": set(),
         "phpbb_posts": set(),
@@ -109,20 +109,21 @@ def _seed_forum(conn: sqlite3.Connection, people: list[DemoPerson]) -> dict[str,
     post_id = 100
     for i, p in enumerate(people, start=2):
         conn.execute(
-            "INSERT INTO phpbb_users VALUES (?, ?, ?, ?)", (i, p.username, p.email, 1700000000 + i)
+            "INSERT INTO phpbb_users VALUES (?, ?, ?, ?, ?, ?)",
+            (i, p.username, p.username.lower(), p.email, f"192.0.2.{i}", 1700000000 + i),
         )
         for topic in (1, 2):
             post_id += 1
             conn.execute(
-                "INSERT INTO phpbb_posts VALUES (?, ?, ?, ?, ?)",
-                (post_id, topic, i, p.username, f"Post {post_id} about topic {topic}"),
+                "INSERT INTO phpbb_posts VALUES (?, ?, 1, ?, ?, ?, ?, 0, 0)",
+                (post_id, topic, i, f"192.0.2.{i}", p.username, f"Post {post_id} on {topic}"),
             )
             if p is SUBJECT:
                 mine["phpbb_posts"].add((post_id,))
-        conn.execute("INSERT INTO phpbb_topics_watch VALUES (?, ?)", (i, 1))
+        conn.execute("INSERT INTO phpbb_topics_watch VALUES (1, ?, 0)", (i,))
         if p is SUBJECT:
             mine["phpbb_users"].add((i,))
-            mine["phpbb_topics_watch"].add((i, 1))
+            mine["phpbb_topics_watch"].add((1, i))
     return mine
 
 
@@ -193,32 +194,8 @@ def _system_configs(root: Path) -> dict[str, SystemConfig]:
     return {
         "forum": SystemConfig(
             "forum",
-            "sql",
-            {
-                "url": url("forum"),
-                "max_rows": 100,
-                "tables": [
-                    {
-                        "table": "phpbb_users",
-                        "key": "user_email",
-                        "identifier": "email",
-                        "action": "delete",
-                    },
-                    {
-                        "table": "phpbb_posts",
-                        "key": "poster_id",
-                        "parent": "phpbb_users.user_id",
-                        "action": "anonymize",
-                        "set": {"poster_id": 1, "post_username": "Anonymous"},
-                    },
-                    {
-                        "table": "phpbb_topics_watch",
-                        "key": "user_id",
-                        "parent": "phpbb_users.user_id",
-                        "action": "delete",
-                    },
-                ],
-            },
+            "phpbb",
+            {"url": url("forum"), "mode": "retain", "max_rows": 100},
         ),
         "crm": SystemConfig(
             "crm",
@@ -348,7 +325,8 @@ def check_bystanders(demo: DemoSystems) -> tuple[int, list[str]]:
                     if kept != before[key]:
                         problems.append(f"{system}.{table} retained row {key} changed")
                 elif table == "phpbb_posts":
-                    if kept is None or kept[2] != 1 or kept[3] != "Anonymous":
+                    # post_id, topic_id, forum_id, poster_id, poster_ip, post_username, …
+                    if kept is None or kept[3] != 1 or kept[4] != "" or kept[5] != "Guest":
                         problems.append(f"{system}.{table} row {key} was not anonymised")
                 elif kept is not None:
                     problems.append(f"{system}.{table} row {key} of the subject is still there")

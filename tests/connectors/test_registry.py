@@ -64,3 +64,40 @@ def test_subject_repr_and_redaction_hide_identifiers() -> None:
     assert "ada@" not in repr(s) and "Byron" not in str(s)
     text = "failed for ADA@example.org (Ada Byron); also bob@example.net"
     assert redact(text, s) == "failed for [redacted] ([redacted]); also [email redacted]"
+
+
+def test_a_claimed_capability_needs_its_method() -> None:
+    from typing import ClassVar
+
+    from connectors import BaseConnector, Capability, NotFound, Outcome
+
+    class ClaimsPlan(BaseConnector):
+        kind: ClassVar[str] = "claims_plan"
+        capabilities: ClassVar[frozenset[Capability]] = frozenset(
+            {Capability.ERASE, Capability.PLAN}
+        )
+
+    with pytest.raises(ConnectorConfigError, match=r"claims 'erase' but does not implement"):
+        ConnectorRegistry.validate_class("claims_plan", ClaimsPlan)
+
+    async def erase(self: BaseConnector, subject: Subject, request_id: str) -> Outcome:
+        return NotFound()
+
+    ClaimsPlan.erase = erase  # type: ignore[method-assign]
+    with pytest.raises(ConnectorConfigError, match=r"claims 'plan' but does not implement plan"):
+        ConnectorRegistry.validate_class("claims_plan", ClaimsPlan)
+
+
+def test_entry_point_name_must_match_the_kind() -> None:
+    eps = [EntryPoint("crm", "connectors.sql:SqlConnector", "lethe.connectors")]
+    with pytest.raises(ConnectorConfigError, match="declares kind 'sql'"):
+        ConnectorRegistry.from_entries(eps)
+
+
+def test_max_items_and_max_rows_are_one_limit() -> None:
+    reg = ConnectorRegistry({"backup_files": BackupFilesConnector})
+    base = {"path": "/tmp", "retention_days": 1}
+    assert reg.build("b", "backup_files", {**base, "max_rows": 7}).options.max_items == 7  # type: ignore[attr-defined]
+    assert reg.build("b", "backup_files", {**base, "max_items": 8}).options.max_rows == 8  # type: ignore[attr-defined]
+    with pytest.raises(ConnectorConfigError, match="not both"):
+        reg.build("b", "backup_files", {**base, "max_items": 8, "max_rows": 9})

@@ -151,6 +151,7 @@ async def test_erased_when_nothing_is_retained(db: Path) -> None:
     await c.aclose()
     assert isinstance(outcome, Erased)
     assert outcome.evidence["rows_changed"] == 3
+    assert outcome.evidence["remaining_after_commit"] == 0  # verified after the commit
 
 
 async def test_verify_reports_leftovers_but_not_retained_rows(db: Path) -> None:
@@ -324,3 +325,102 @@ def test_bad_options_fail_at_load_with_the_system_name(
         ConnectorRegistry({"sql": SqlConnector}).build("crm", "sql", options)
     assert "system 'crm'" in str(err.value)
     assert message in str(err.value)
+
+
+def test_keyed_hash_replaces_a_column_and_needs_a_secret(db: Path) -> None:
+    from connectors.sql import keyed_hash
+
+    rules = tables()[:2]
+    rules[1] = {**rules[1], "set": {"author_id": 0}, "hash": {"author_name": "email"}}
+    with pytest.raises(ConnectorConfigError, match="hash_secret"):
+        build(db, tables=rules)
+    with pytest.raises(ConnectorConfigError, match="at least 16"):
+        build(db, tables=rules, hash_secret="short")
+    assert keyed_hash("k" * 16, " Ada@Example.org ") == keyed_hash("k" * 16, "ada@example.org")
+    assert keyed_hash("k" * 16, "ada@example.org") != keyed_hash("j" * 16, "ada@example.org")
+
+
+async def test_keyed_hash_is_written_and_the_secret_never_shown(db: Path) -> None:
+    from connectors.sql import keyed_hash
+
+    secret = "s3cret-0123456789abcdef"
+    rules = tables()[:2]
+    rules[1] = {**rules[1], "set": {"author_id": 0}, "hash": {"author_name": "email"}}
+    c = build(db, tables=rules, hash_secret=secret)
+    assert secret not in repr(c.options)
+    outcome = await c.erase(SUBJECT, "er-1")
+    await c.aclose()
+    assert isinstance(outcome, Erased)
+    names = {p[2] for p in dump(db)["posts"] if p[1] == 0}
+    assert names == {keyed_hash(secret, "ada@example.org")}
+
+
+async def test_chunks_give_the_same_result(db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "copy.db"
+    shutil.copyfile(db, other)
+    with sqlite3.connect(db) as conn:  # a subject with many rows
+        conn.executemany(
+            "INSERT INTO posts (author_id, author_name, body) VALUES (1, 'Ada', ?)",
+            [(f"post {i}",) for i in range(40)],
+        )
+    with sqlite3.connect(other) as conn:
+        conn.executemany(
+            "INSERT INTO posts (author_id, author_name, body) VALUES (1, 'Ada', ?)",
+            [(f"post {i}",) for i in range(40)],
+        )
+    small, large = build(db, chunk_size=3), build(other, chunk_size=500)
+    a, b = await small.erase(SUBJECT, "er-1"), await large.erase(SUBJECT, "er-1")
+    await small.aclose()
+    await large.aclose()
+    assert isinstance(a, Retained) and isinstance(b, Retained)
+    assert a.counts == b.counts == {"users.deleted": 1, "posts.anonymized": 42}
+    assert dump(db) == dump(other)
+
+
+async def test_plan_reports_a_refusal_before_the_erase(db: Path) -> None:
+    c = build(db, max_rows=2)
+    plan = await c.plan(SUBJECT)
+    await c.aclose()
+    assert plan.would_change == 3 and plan.limit == 2 and plan.refused
+    assert plan.counts == {"users.deleted": 1, "posts.anonymized": 2}
+    assert plan.retained_counts == {"invoices.retained": 1}
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            [
+                {"table": "users", "key": "email", "identifier": "email", "action": "delete"},
+                {"table": "users", "key": "email", "identifier": "email", "action": "delete"},
+            ],
+            "two rules on the same key",
+        ),
+        (
+            [
+                {"table": "users", "key": "email", "identifier": "email", "action": "delete"},
+                {"table": "users", "key": "name", "identifier": "name", "action": "delete"},
+                {"table": "posts", "key": "author_id", "parent": "users.id", "action": "delete"},
+            ],
+            "has several rules",
+        ),
+        (
+            [
+                {"table": "posts", "key": "author_name", "identifier": "name", "action": "delete"},
+                {
+                    "table": "posts",
+                    "key": "author_id",
+                    "identifier": "user_id",
+                    "action": "anonymize",
+                    "set": {"author_id": 0, "author_name": "x"},
+                },
+            ],
+            "overwrites 'author_name'",
+        ),
+    ],
+)
+def test_rules_on_one_table_are_checked(db: Path, rules: list[Any], message: str) -> None:
+    with pytest.raises(ConnectorConfigError, match=message):
+        build(db, tables=rules)

@@ -1,4 +1,4 @@
-"""A sql connector that pauses before erasing and journals every real deletion.
+"""sql and phpbb connectors that pause before erasing and journal every real deletion.
 
 Used by the crash test: the pause is the window in which the worker is killed; the journal
 proves afterwards that each system's data was deleted exactly once.
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from connectors import ConnectorOptions, Erased, Outcome, Subject
+from connectors.phpbb import PhpbbConnector, PhpbbOptions
 from connectors.sql import SqlConnector, SqlOptions
 
 
@@ -19,13 +20,15 @@ class SlowSqlOptions(SqlOptions):
     marker_dir: str
 
 
-class SlowSqlConnector(SqlConnector):
-    kind: ClassVar[str] = "slow_sql"
-    Options: ClassVar[type[ConnectorOptions]] = SlowSqlOptions
+class SlowPhpbbOptions(PhpbbOptions):
+    delay_seconds: float = 0.0
+    marker_dir: str
 
+
+class _Slow(SqlConnector):
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         opts = self.options
-        assert isinstance(opts, SlowSqlOptions)
+        assert isinstance(opts, SlowSqlOptions | SlowPhpbbOptions)
         marker = Path(opts.marker_dir)
         (marker / f"{self.name}.started").touch()
         await asyncio.sleep(opts.delay_seconds)
@@ -34,3 +37,13 @@ class SlowSqlConnector(SqlConnector):
             with (marker / f"{self.name}.deletions").open("a") as fh:
                 fh.write(f"{request_id}\n")
         return outcome
+
+
+class SlowSqlConnector(_Slow):
+    kind: ClassVar[str] = "slow_sql"
+    Options: ClassVar[type[ConnectorOptions]] = SlowSqlOptions
+
+
+class SlowPhpbbConnector(_Slow, PhpbbConnector):
+    kind: ClassVar[str] = "slow_phpbb"
+    Options: ClassVar[type[ConnectorOptions]] = SlowPhpbbOptions

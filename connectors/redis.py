@@ -1,0 +1,309 @@
+"""Erase a subject's keys from Redis: patterns built from identifiers, ``SCAN`` + ``UNLINK``.
+
+Each entry of ``keys`` names a template, e.g. ``profile = "user:{email}"`` or
+``sessions = "session:{user_id}:*"``. ``{kind}`` is replaced by the subject's identifier of
+that kind, with glob metacharacters (``* ? [ ] \\``) escaped, so an identifier is always a
+literal. In the template itself, ``*`` and ``?`` stand for characters *within one key
+segment* (no ``separator``, ``:`` by default): ``session:{username}:*`` finds
+``session:ada:tok1`` but not ``session:ada:b:tok1``, which belongs to the user ``ada:b``.
+Redis' own glob is wider, so every key ``SCAN`` returns is confirmed against the exact pattern
+before anything is unlinked. A placeholder may not touch a wildcard (``{email}*`` would be a
+prefix match), and a template without a placeholder is refused.
+
+An erase counts the keys (``max_items`` applies), then unlinks them and writes a receipt
+(``receipt_prefix`` + system + request id, kept ``receipt_days``) in one ``MULTI``; a repeat
+with the same request id replays the receipt. That is how a repeat can still report the
+snapshot exception after the keys are gone.
+
+Redis writes snapshots (RDB) and append-only files (AOF) that keep erased keys until they are
+rewritten or rotated. Declare how long yours are kept with ``snapshot_retention_days``; erases
+that removed keys then report ``Retained`` under ``backup-rotation`` until that date.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any, ClassVar
+
+import redis.asyncio as aioredis
+from pydantic import Field, field_validator
+from redis import exceptions as redis_errors
+
+from ._errors import PermanentError, TransientError
+from ._legal_basis import LegalBasis
+from ._outcomes import Erased, NotFound, Outcome, Residual, Retained
+from ._plan import Plan
+from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
+from ._subject import IDENTIFIER_KINDS, Subject
+
+__all__ = ["RedisConnector", "RedisOptions", "glob_escape"]
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_GLOB_SPECIAL = frozenset("*?[]\\")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_UNLINK_CHUNK = 500
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern."""
+    return "".join("\\" + ch if ch in _GLOB_SPECIAL else ch for ch in text)
+
+
+class RedisOptions(ConnectorOptions):
+    url: str = Field(description="redis://, rediss:// or unix:// URL (url_env in lethe.toml)")
+    keys: dict[str, str] = Field(min_length=1, description="name -> key template")
+    separator: str = Field(default=":", min_length=1, max_length=1)
+    case_insensitive: bool = Field(
+        default=False, description="Match ASCII letters of identifiers in either case"
+    )
+    scan_count: int = Field(default=1000, ge=10, le=100_000)
+    snapshot_retention_days: int | None = Field(
+        default=None, ge=1, description="How long RDB/AOF copies keep erased keys"
+    )
+    receipt_prefix: str = Field(default="lethe:erasure:", min_length=1)
+    receipt_days: int = Field(default=30, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @field_validator("keys")
+    @classmethod
+    def _templates(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, template in v.items():
+            if not _NAME.match(name):
+                raise ValueError(f"key name {name!r} must be a plain identifier")
+            kinds = _PLACEHOLDER.findall(template)
+            if not kinds:
+                raise ValueError(f"keys.{name}: a template needs an identifier, e.g. {{email}}")
+            for kind in kinds:
+                if kind not in IDENTIFIER_KINDS:
+                    raise ValueError(f"keys.{name}: unknown identifier {{{kind}}}")
+            literal = _PLACEHOLDER.sub("", template)
+            if set(literal) & {"[", "]", "\\", "{", "}"}:
+                raise ValueError(f"keys.{name}: only * and ? may be used as wildcards")
+            for m in _PLACEHOLDER.finditer(template):
+                before = template[m.start() - 1] if m.start() else ""
+                after = template[m.end()] if m.end() < len(template) else ""
+                if (before and before in "*?") or (after and after in "*?"):
+                    raise ValueError(
+                        f"keys.{name}: a wildcard next to {m.group(0)} would also match longer"
+                        " identifiers; put a fixed separator between them"
+                    )
+        return v
+
+
+class _Template:
+    """One key template, compiled for a subject into a MATCH pattern and an exact regex."""
+
+    def __init__(self, name: str, template: str, separator: str, case_insensitive: bool):
+        self.name = name
+        self.template = template
+        self.separator = separator
+        self.case_insensitive = case_insensitive
+
+    def _identifier(self, value: str, *, glob: bool) -> str:
+        out = []
+        for ch in value:
+            if self.case_insensitive and ch.isascii() and ch.isalpha():
+                pair = ch.lower() + ch.upper()
+                out.append(f"[{pair}]")
+            elif glob:
+                out.append(glob_escape(ch))
+            else:
+                out.append(re.escape(ch))
+        return "".join(out)
+
+    def _literal(self, text: str, *, glob: bool) -> str:
+        if glob:
+            return text
+        sep = re.escape(self.separator)
+        return "".join(
+            f"[^{sep}]*" if ch == "*" else f"[^{sep}]" if ch == "?" else re.escape(ch)
+            for ch in text
+        )
+
+    def compile(self, subject: Subject) -> tuple[str, re.Pattern[bytes]] | None:
+        """(MATCH pattern, exact regex), or None if the subject lacks an identifier."""
+        glob_parts: list[str] = []
+        regex_parts: list[str] = []
+        pos = 0
+        for m in _PLACEHOLDER.finditer(self.template):
+            raw = subject.get(m.group(1))
+            if raw is None or not raw.strip():
+                return None  # an absent or empty identifier never matches anything
+            value = raw.strip()
+            literal = self.template[pos : m.start()]
+            glob_parts += [self._literal(literal, glob=True), self._identifier(value, glob=True)]
+            regex_parts += [self._literal(literal, glob=False), self._identifier(value, glob=False)]
+            pos = m.end()
+        tail = self.template[pos:]
+        glob_parts.append(self._literal(tail, glob=True))
+        regex_parts.append(self._literal(tail, glob=False))
+        regex = re.compile("".join(regex_parts).encode(), re.DOTALL)
+        return "".join(glob_parts), regex
+
+
+class RedisConnector(BaseConnector):
+    kind: ClassVar[str] = "redis"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
+    )
+    Options: ClassVar[type[ConnectorOptions]] = RedisOptions
+
+    def __init__(self, name: str, options: ConnectorOptions) -> None:
+        assert isinstance(options, RedisOptions)
+        super().__init__(name, options)
+        self.opts = options
+        self._templates = [
+            _Template(n, t, options.separator, options.case_insensitive)
+            for n, t in options.keys.items()
+        ]
+        self._client: aioredis.Redis | None = None
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(
+                self.opts.url, socket_timeout=10, socket_connect_timeout=5
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _translate(self, exc: Exception) -> Exception:
+        text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        transient = (
+            redis_errors.ConnectionError,
+            redis_errors.TimeoutError,
+            redis_errors.BusyLoadingError,
+            redis_errors.TryAgainError,
+            OSError,
+        )
+        if isinstance(exc, transient) and not isinstance(exc, redis_errors.AuthenticationError):
+            return TransientError(f"{self.name}: redis unavailable ({text})")
+        return PermanentError(f"{self.name}: redis refused the command ({text})")
+
+    def _receipt_key(self, request_id: str) -> str:
+        return f"{self.opts.receipt_prefix}{self.name}:{request_id}"
+
+    async def _matching(self, subject: Subject) -> dict[str, list[bytes]]:
+        """The subject's keys by template name (each key under the first name matching it)."""
+        found: dict[str, list[bytes]] = {}
+        seen: set[bytes] = set()
+        client = self._redis()
+        for template in self._templates:
+            compiled = template.compile(subject)
+            if compiled is None:
+                continue
+            pattern, exact = compiled
+            mine = []
+            async for key in client.scan_iter(match=pattern, count=self.opts.scan_count):
+                if key not in seen and exact.fullmatch(key):
+                    seen.add(key)
+                    mine.append(key)
+            if mine:
+                found[template.name] = sorted(mine)
+        return found
+
+    def _plan_from(self, found: dict[str, list[bytes]]) -> Plan:
+        counts = {f"{name}.unlinked": len(keys) for name, keys in found.items()}
+        retained = {"snapshots.retained": 1} if counts and self.opts.snapshot_retention_days else {}
+        return Plan(counts=counts, retained_counts=retained, limit=self.opts.max_items)
+
+    async def check(self) -> None:
+        try:
+            await self._redis().ping()
+        except (redis_errors.RedisError, OSError) as exc:
+            raise self._translate(exc) from None
+
+    async def plan(self, subject: Subject) -> Plan:
+        try:
+            return self._plan_from(await self._matching(subject))
+        except (redis_errors.RedisError, OSError) as exc:
+            raise self._translate(exc) from None
+
+    async def verify(self, subject: Subject) -> Residual:
+        try:
+            found = await self._matching(subject)
+        except (redis_errors.RedisError, OSError) as exc:
+            raise self._translate(exc) from None
+        return Residual(remaining={f"{n}.remaining": len(k) for n, k in found.items()})
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        try:
+            receipt = await self._redis().get(self._receipt_key(request_id))
+            if receipt is not None:
+                return self._outcome(json.loads(receipt), replayed=True)
+            found = await self._matching(subject)
+            plan = self._plan_from(found)
+            if plan.empty:
+                return NotFound(evidence={"patterns_scanned": len(self._templates)})
+            guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="keys")
+            record = await self._unlink(found, request_id)
+        except (redis_errors.RedisError, OSError) as exc:
+            raise self._translate(exc) from None
+        return self._outcome(record, replayed=False)
+
+    async def _unlink(self, found: dict[str, list[bytes]], request_id: str) -> dict[str, Any]:
+        """UNLINK every key and write the receipt, in one MULTI/EXEC: both happen or neither.
+
+        The receipt (counts and the retention date, never an identifier) holds the counts of
+        keys found; a key that expired between SCAN and UNLINK is gone all the same.
+        """
+        retained_until = (
+            (date.today() + timedelta(days=self.opts.snapshot_retention_days)).isoformat()
+            if self.opts.snapshot_retention_days
+            else None
+        )
+        record: dict[str, Any] = {
+            "counts": {f"{name}.unlinked": len(keys) for name, keys in found.items()},
+            "retained_until": retained_until,
+        }
+        async with self._redis().pipeline(transaction=True) as pipe:
+            for keys in found.values():
+                for chunk in _chunks(keys, _UNLINK_CHUNK):
+                    pipe.unlink(*chunk)
+            pipe.set(
+                self._receipt_key(request_id),
+                json.dumps(record),
+                ex=int(timedelta(days=self.opts.receipt_days).total_seconds()),
+            )
+            results = await pipe.execute()
+        record["unlinked_now"] = sum(int(n) for n in results[:-1])
+        return record
+
+    def _outcome(self, record: dict[str, Any], *, replayed: bool) -> Outcome:
+        counts = {k: int(v) for k, v in record.get("counts", {}).items()}
+        evidence: dict[str, Any] = {"keys_found": sum(counts.values())}
+        if "unlinked_now" in record:
+            evidence["keys_unlinked"] = record["unlinked_now"]
+        if replayed:
+            evidence["replayed_from_receipt"] = True
+        until = record.get("retained_until")
+        if not until:
+            return Erased(counts=counts, evidence=evidence)
+        return Retained(
+            legal_basis=LegalBasis.BACKUP_ROTATION.value,
+            note=(
+                "Redis snapshot (RDB/AOF) copies taken before the erase keep these keys until"
+                " they are rewritten or rotated; a restore must be followed by a new erasure"
+            ),
+            retained_until=date.fromisoformat(until),
+            retained_counts={"snapshots.retained": 1},
+            counts=counts,
+            evidence=evidence,
+        )
+
+
+def _chunks(values: Sequence[bytes], size: int) -> list[Sequence[bytes]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]

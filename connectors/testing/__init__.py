@@ -1,0 +1,67 @@
+"""The conformance kit: pytest base classes that prove a connector right before it meets
+production. Adopt it in a few lines::
+
+    from connectors.testing import ConformanceSuite, Harness
+
+    class TestAcme(ConformanceSuite):
+        kind = "acme"
+
+        @pytest.fixture
+        def harness(self, tmp_path) -> Harness:
+            return AcmeHarness(tmp_path)     # build(**options), seed(people), snapshot()
+
+The suite seeds a subject and near-duplicate bystanders, erases, and checks: the subject is
+gone and every bystander's record is byte-identical; erasing again is a no-op with the same
+outcome (``connectors.repeat_problem``); ``verify`` sees nothing left; ``plan`` matched the
+erase; an unknown subject and wildcard identifiers give ``NotFound``; faults raise
+``TransientError``/``PermanentError`` (when you provide ``transient_fault``/``permanent_fault``
+fixtures; skipped otherwise); an erase beyond ``max_items`` is refused and changes nothing;
+and a hypothesis property test shows that no bystander ever changes. Tests of capabilities the
+connector does not claim are skipped, not failed. Parts can be used alone (``EraseTests``,
+``PlanTests``…), but a registered connector needs the whole ``ConformanceSuite``.
+
+Needs pytest, pytest-asyncio (``asyncio_mode = "auto"``) and hypothesis.
+"""
+
+from ._harness import FaultInjector, Harness, RecordKey, Seeded, carries_trace
+from ._people import BYSTANDERS, HOSTILE, SUBJECT, UNKNOWN, Person, people
+from ._suite import (
+    AsyncTests,
+    BlastRadiusTests,
+    BystanderPropertyTests,
+    ConformanceSuite,
+    ConnectorKit,
+    EraseTests,
+    FaultTests,
+    IdentifierSafetyTests,
+    NotFoundTests,
+    PlanTests,
+    RepeatTests,
+    VerifyTests,
+)
+
+__all__ = [
+    "BYSTANDERS",
+    "HOSTILE",
+    "SUBJECT",
+    "UNKNOWN",
+    "AsyncTests",
+    "BlastRadiusTests",
+    "BystanderPropertyTests",
+    "ConformanceSuite",
+    "ConnectorKit",
+    "EraseTests",
+    "FaultInjector",
+    "FaultTests",
+    "Harness",
+    "IdentifierSafetyTests",
+    "NotFoundTests",
+    "Person",
+    "PlanTests",
+    "RecordKey",
+    "RepeatTests",
+    "Seeded",
+    "VerifyTests",
+    "carries_trace",
+    "people",
+]

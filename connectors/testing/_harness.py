@@ -1,0 +1,72 @@
+"""What a connector author gives the kit: a way to build the connector and to fill and read a
+test instance of the system."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .._protocol import Connector
+from ._people import Person
+
+__all__ = ["FaultInjector", "Harness", "RecordKey", "Seeded", "carries_trace"]
+
+#: Names one record of the system: ``("users", 7)``, a Redis key, an object path.
+RecordKey = Hashable
+
+#: Called by a fault test: the context yields a connector that meets the fault while it lasts.
+FaultInjector = Callable[[], AbstractAsyncContextManager[Connector]]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What ``Harness.seed`` put where.
+
+    ``records``   for each person, the records that hold or point at their data
+    ``traces``    for each person, the strings that identify them in the system (address,
+                  user name, IP…): a record of theirs that survives an erase must hold none
+    ``retained``  records the configuration keeps on purpose (must stay byte-identical)
+    """
+
+    records: Mapping[Person, frozenset[RecordKey]]
+    traces: Mapping[Person, frozenset[str]] = field(default_factory=dict)
+    retained: frozenset[RecordKey] = frozenset()
+
+
+class Harness(Protocol):
+    """A test instance of the system, and the connector pointed at it."""
+
+    def build(self, **options: Any) -> Connector:
+        """A new connector for the test system; ``options`` override the test configuration
+        (the kit passes ``max_items``). The kit closes what it builds."""
+
+    async def seed(self, people: Sequence[Person]) -> Seeded:
+        """Make the system hold exactly these people's data (replacing any earlier seed)."""
+
+    async def snapshot(self) -> Mapping[RecordKey, Any]:
+        """Every record of the system, by key, as comparable values (rows as tuples, bytes as
+        bytes). Leave out the connector's own bookkeeping (receipts), if it keeps any."""
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, Mapping):
+        return [leaf for k, v in value.items() for leaf in (*_leaves(k), *_leaves(v))]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def carries_trace(value: Any, traces: frozenset[str]) -> str | None:
+    """The trace a record still holds as a whole field (case-insensitively), or None."""
+    wanted = {t.lower() for t in traces if t.strip()}
+    for leaf in _leaves(value):
+        if isinstance(leaf, bytes):
+            try:
+                leaf = leaf.decode()
+            except UnicodeDecodeError:
+                continue
+        if isinstance(leaf, str) and leaf.lower() in wanted:
+            return leaf
+    return None

@@ -1,0 +1,389 @@
+"""The conformance suite, split by operation. Subclass :class:`ConformanceSuite` (or single
+parts) in a class named ``Test…``, set ``kind`` and override the ``harness`` fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Hashable, Mapping
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from .._errors import BlastRadiusExceeded, PermanentError, TransientError
+from .._idempotency import repeat_problem
+from .._outcomes import Erased, NotFound, Outcome, Pending, Retained
+from .._protocol import Capability, Connector
+from .._registry import ConnectorRegistry
+from .._subject import Subject
+from ._harness import FaultInjector, Harness, Seeded, carries_trace
+from ._people import BYSTANDERS, HOSTILE, SUBJECT, UNKNOWN, Person, people
+
+__all__ = [
+    "AsyncTests",
+    "BlastRadiusTests",
+    "BystanderPropertyTests",
+    "ConformanceSuite",
+    "ConnectorKit",
+    "EraseTests",
+    "FaultTests",
+    "IdentifierSafetyTests",
+    "NotFoundTests",
+    "PlanTests",
+    "RepeatTests",
+    "VerifyTests",
+]
+
+#: Examples per property test; raise it locally with LETHE_KIT_EXAMPLES=200.
+PROPERTY_EXAMPLES = int(os.environ.get("LETHE_KIT_EXAMPLES", "12"))
+_COUNT_KEY = re.compile(r"^[A-Za-z0-9_$.\-]+\.[a-z_]+$")
+_REQUEST = "er-kit-0001"
+
+
+class ConnectorKit:
+    """Fixtures every part of the suite shares. Override ``harness``; the rest is optional."""
+
+    #: The registered kind under test (the meta-test finds suites by it).
+    kind: ClassVar[str] = ""
+    #: The people seeded for the example-based tests.
+    cast: ClassVar[tuple[Person, ...]] = (SUBJECT, *BYSTANDERS)
+    #: How many times ``status(ticket)`` is asked before a Pending erase counts as stuck.
+    max_polls: ClassVar[int] = 50
+
+    @pytest.fixture
+    def harness(self) -> Harness:
+        pytest.fail(
+            f"{type(self).__name__}: override the `harness` fixture to return a Harness "
+            "(build, seed, snapshot) for a test instance of the system"
+        )
+
+    @pytest.fixture
+    async def connector(self, harness: Harness) -> AsyncIterator[Connector]:
+        c = harness.build()
+        try:
+            yield c
+        finally:
+            await c.aclose()
+
+    @pytest.fixture
+    async def seeded(self, harness: Harness) -> Seeded:
+        return await harness.seed(self.cast)
+
+    @pytest.fixture
+    def transient_fault(self) -> FaultInjector:
+        pytest.skip(f"{type(self).__name__} provides no transient_fault fixture")
+
+    @pytest.fixture
+    def permanent_fault(self) -> FaultInjector:
+        pytest.skip(f"{type(self).__name__} provides no permanent_fault fixture")
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def requires(connector: Connector, capability: Capability) -> None:
+        if capability not in connector.capabilities:
+            pytest.skip(f"{connector.kind!r} does not claim the {capability.value} capability")
+
+    async def settle(self, connector: Connector, outcome: Outcome) -> Outcome:
+        """Poll ``status`` until a Pending outcome finishes (ASYNC connectors)."""
+        polls = 0
+        while isinstance(outcome, Pending):
+            assert Capability.ASYNC in connector.capabilities, (
+                f"{connector.kind} returned Pending without claiming the async capability"
+            )
+            assert outcome.ticket, "a Pending outcome needs a ticket"
+            polls += 1
+            assert polls <= self.max_polls, f"still pending after {self.max_polls} polls"
+            await asyncio.sleep(min(outcome.poll_after.total_seconds(), 0.05))
+            outcome = await connector.status(outcome.ticket)
+        return outcome
+
+    async def erase_settled(
+        self, connector: Connector, subject: Subject, request_id: str = _REQUEST
+    ) -> Outcome:
+        return await self.settle(connector, await connector.erase(subject, request_id))
+
+    @staticmethod
+    def assert_only_subject_changed(
+        seeded: Seeded,
+        subject: Person,
+        before: Mapping[Hashable, Any],
+        after: Mapping[Hashable, Any],
+    ) -> None:
+        """Bystanders byte-identical, nothing new, the subject's records gone or trace-free."""
+        theirs = seeded.records.get(subject, frozenset())
+        appeared = set(after) - set(before)
+        assert not appeared, f"records appeared: {sorted(map(repr, appeared))[:5]}"
+        changed = [k for k in before if k not in theirs and after.get(k) != before[k]]
+        assert not changed, f"a bystander's records changed: {sorted(map(repr, changed))[:5]}"
+        traces = seeded.traces.get(subject, frozenset())
+        for key in theirs:
+            if key in seeded.retained:
+                assert after.get(key) == before[key], f"retained record {key!r} changed"
+            elif key in after:
+                left = carries_trace(after[key], traces)
+                assert left is None, f"record {key!r} still holds the subject ({left!r})"
+
+    @staticmethod
+    def assert_outcome_is_auditable(outcome: Outcome, traces: frozenset[str]) -> None:
+        for counts in (getattr(outcome, "counts", {}), getattr(outcome, "retained_counts", {})):
+            for key, n in counts.items():
+                assert _COUNT_KEY.match(key), f"count key {key!r} is not '<what>.<action>'"
+                assert isinstance(n, int) and n >= 0, f"count {key!r} is {n!r}"
+        text = repr(outcome).lower()
+        for trace in traces:
+            if len(trace.strip()) >= 3:
+                assert trace.strip().lower() not in text, "the outcome names the subject"
+
+
+class EraseTests(ConnectorKit):
+    def test_kind_and_capabilities_are_declared(self, connector: Connector) -> None:
+        assert self.kind, f"{type(self).__name__}: set kind = '<registered kind>'"
+        assert connector.kind == self.kind
+        ConnectorRegistry.validate_class(self.kind, type(connector))
+        assert Capability.ERASE in connector.capabilities
+
+    async def test_erase_removes_the_subject_and_spares_bystanders(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        before = await harness.snapshot()
+        outcome = await self.erase_settled(connector, SUBJECT.subject())
+        after = await harness.snapshot()
+        assert isinstance(outcome, Erased | Retained), f"expected erased/retained, got {outcome}"
+        self.assert_only_subject_changed(seeded, SUBJECT, before, after)
+        self.assert_outcome_is_auditable(outcome, seeded.traces.get(SUBJECT, frozenset()))
+
+    async def test_erase_reports_what_it_changed(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        outcome = await self.erase_settled(connector, SUBJECT.subject())
+        changeable = seeded.records[SUBJECT] - seeded.retained
+        if changeable:
+            assert isinstance(outcome, Erased | Retained)
+            assert sum(outcome.counts.values()) >= 1, "records changed but no count says so"
+        if seeded.retained & seeded.records[SUBJECT]:
+            assert isinstance(outcome, Retained), "declared retention must be reported"
+            assert sum(outcome.retained_counts.values()) >= 1
+
+
+class RepeatTests(ConnectorKit):
+    async def test_erase_again_is_a_no_op_with_the_same_outcome(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        subject = SUBJECT.subject()
+        first = await connector.erase(subject, _REQUEST)
+        settled = await self.settle(connector, first)
+        between = await harness.snapshot()
+        repeat = await connector.erase(subject, _REQUEST)
+        assert await harness.snapshot() == between, "erasing again changed the system"
+        problem = repeat_problem(first, repeat) or (
+            None
+            if first is settled
+            else repeat_problem(settled, await self.settle(connector, repeat))
+        )
+        assert problem is None, problem
+
+
+class VerifyTests(ConnectorKit):
+    async def test_verify_sees_the_subject_before_and_nothing_after(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        self.requires(connector, Capability.VERIFY)
+        subject = SUBJECT.subject()
+        if seeded.records[SUBJECT] - seeded.retained:
+            assert not (await connector.verify(subject)).clean, "verify missed the seeded subject"
+        await self.erase_settled(connector, subject)
+        residual = await connector.verify(subject)
+        assert residual.clean, f"verify after erase: {dict(residual.remaining)}"
+
+    async def test_verify_changes_nothing(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        self.requires(connector, Capability.VERIFY)
+        before = await harness.snapshot()
+        await connector.verify(SUBJECT.subject())
+        assert await harness.snapshot() == before
+
+
+class PlanTests(ConnectorKit):
+    async def test_plan_changes_nothing_and_matches_the_erase(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        self.requires(connector, Capability.PLAN)
+        subject = SUBJECT.subject()
+        before = await harness.snapshot()
+        plan = await connector.plan(subject)
+        assert await harness.snapshot() == before, "plan changed the system"
+        changeable = seeded.records[SUBJECT] - seeded.retained
+        assert plan.would_change >= len(changeable), "plan counts fewer changes than seeded"
+        outcome = await self.erase_settled(connector, subject)
+        assert isinstance(outcome, Erased | Retained)
+        assert {k: v for k, v in plan.counts.items() if v} == {
+            k: v for k, v in outcome.counts.items() if v
+        }, "plan and erase disagree on what changes"
+        kept = getattr(outcome, "retained_counts", {})
+        assert {k: v for k, v in plan.retained_counts.items() if v} == {
+            k: v for k, v in kept.items() if v
+        }, "plan and erase disagree on what is kept"
+
+    async def test_plan_of_an_unknown_subject_is_empty(
+        self, connector: Connector, seeded: Seeded
+    ) -> None:
+        self.requires(connector, Capability.PLAN)
+        assert (await connector.plan(UNKNOWN.subject())).empty
+
+
+class NotFoundTests(ConnectorKit):
+    async def test_unknown_subject_is_not_found_and_nothing_changes(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        before = await harness.snapshot()
+        outcome = await self.erase_settled(connector, UNKNOWN.subject())
+        assert isinstance(outcome, NotFound), f"expected not_found, got {outcome}"
+        assert await harness.snapshot() == before
+        if Capability.VERIFY in connector.capabilities:
+            assert (await connector.verify(UNKNOWN.subject())).clean
+
+
+class IdentifierSafetyTests(ConnectorKit):
+    @pytest.mark.parametrize("hostile", HOSTILE, ids=lambda p: repr(p.email))
+    async def test_patterns_and_blanks_in_identifiers_match_nothing(
+        self, harness: Harness, connector: Connector, seeded: Seeded, hostile: Person
+    ) -> None:
+        before = await harness.snapshot()
+        outcome = await self.erase_settled(connector, hostile.subject())
+        assert isinstance(outcome, NotFound), f"{hostile.email!r} matched: {outcome}"
+        assert await harness.snapshot() == before
+
+
+class FaultTests(ConnectorKit):
+    async def test_transient_fault_raises_transient_error_and_changes_nothing(
+        self, harness: Harness, seeded: Seeded, transient_fault: FaultInjector
+    ) -> None:
+        before = await harness.snapshot()
+        async with transient_fault() as faulty:
+            with pytest.raises(TransientError) as err:
+                await faulty.erase(SUBJECT.subject(), _REQUEST)
+        retry_after = err.value.retry_after
+        assert retry_after is None or retry_after >= timedelta(0)
+        assert await harness.snapshot() == before
+        self.assert_message_is_clean(str(err.value), seeded)
+        # Once the fault clears, the retry does the work.
+        healthy = harness.build()
+        try:
+            outcome = await self.erase_settled(healthy, SUBJECT.subject())
+        finally:
+            await healthy.aclose()
+        assert not isinstance(outcome, NotFound)
+
+    async def test_permanent_fault_raises_permanent_error_and_changes_nothing(
+        self, harness: Harness, seeded: Seeded, permanent_fault: FaultInjector
+    ) -> None:
+        before = await harness.snapshot()
+        async with permanent_fault() as faulty:
+            with pytest.raises(PermanentError) as err:
+                await faulty.erase(SUBJECT.subject(), _REQUEST)
+        assert not isinstance(err.value, TransientError)
+        assert await harness.snapshot() == before
+        self.assert_message_is_clean(str(err.value), seeded)
+
+    @staticmethod
+    def assert_message_is_clean(message: str, seeded: Seeded) -> None:
+        for trace in seeded.traces.get(SUBJECT, frozenset()):
+            if len(trace.strip()) >= 3:
+                assert trace.strip().lower() not in message.lower(), "message names the subject"
+
+
+class BlastRadiusTests(ConnectorKit):
+    async def test_erase_beyond_the_limit_is_refused_and_changes_nothing(
+        self, harness: Harness, seeded: Seeded
+    ) -> None:
+        changeable = seeded.records[SUBJECT] - seeded.retained
+        if len(changeable) < 2:
+            pytest.skip("the seeded subject has fewer than two records this connector changes")
+        before = await harness.snapshot()
+        tight = harness.build(max_items=1)
+        try:
+            with pytest.raises(BlastRadiusExceeded) as err:
+                await tight.erase(SUBJECT.subject(), _REQUEST)
+        finally:
+            await tight.aclose()
+        assert await harness.snapshot() == before, "a refused erase changed something"
+        assert err.value.limit == 1 and err.value.would_touch > 1
+        assert "nothing was changed" in str(err.value)
+
+    async def test_erase_exactly_at_the_limit_proceeds(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        self.requires(connector, Capability.PLAN)
+        plan = await connector.plan(SUBJECT.subject())
+        if not plan.would_change:
+            pytest.skip("the connector changes nothing for the seeded subject")
+        exact = harness.build(max_items=plan.would_change)
+        try:
+            assert not (await exact.plan(SUBJECT.subject())).refused
+            outcome = await self.erase_settled(exact, SUBJECT.subject())
+        finally:
+            await exact.aclose()
+        assert isinstance(outcome, Erased | Retained)
+
+
+class AsyncTests(ConnectorKit):
+    async def test_pending_erase_finishes_through_status(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        self.requires(connector, Capability.ASYNC)
+        before = await harness.snapshot()
+        first = await connector.erase(SUBJECT.subject(), _REQUEST)
+        assert isinstance(first, Pending), "an async connector should answer Pending"
+        again = await connector.erase(SUBJECT.subject(), _REQUEST)
+        assert not isinstance(again, Pending) or again.ticket == first.ticket, "second job"
+        final = await self.settle(connector, first)
+        assert isinstance(final, Erased | Retained)
+        self.assert_only_subject_changed(seeded, SUBJECT, before, await harness.snapshot())
+
+
+class BystanderPropertyTests(ConnectorKit):
+    @settings(
+        max_examples=PROPERTY_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,  # seed() replaces the system every example
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,  # one test method, one subclass per system
+        ],
+    )
+    @given(cast=people())
+    async def test_no_bystander_ever_changes(
+        self, harness: Harness, cast: tuple[Person, list[Person]]
+    ) -> None:
+        subject, bystanders = cast
+        seeded = await harness.seed([subject, *bystanders])
+        before = await harness.snapshot()
+        connector = harness.build()
+        try:
+            # A new request each example: a connector may remember request ids (receipts, jobs).
+            await self.erase_settled(connector, subject.subject(), f"er-kit-{uuid.uuid4().hex}")
+        finally:
+            await connector.aclose()
+        self.assert_only_subject_changed(seeded, subject, before, await harness.snapshot())
+
+
+class ConformanceSuite(
+    EraseTests,
+    RepeatTests,
+    VerifyTests,
+    PlanTests,
+    NotFoundTests,
+    IdentifierSafetyTests,
+    FaultTests,
+    BlastRadiusTests,
+    AsyncTests,
+    BystanderPropertyTests,
+):
+    """Every part of the kit. A registered connector needs a ``Test…`` subclass of this."""

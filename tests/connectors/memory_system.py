@@ -1,0 +1,149 @@
+"""An in-memory system and connectors for it, to test the conformance kit itself.
+
+``MemoryConnector`` is correct; the subclasses each break one rule, and the kit must catch
+each. ``AsyncMemoryConnector`` answers ``Pending`` and finishes through ``status``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar
+
+from connectors import (
+    BaseConnector,
+    Capability,
+    ConnectorOptions,
+    Erased,
+    NotFound,
+    Outcome,
+    Pending,
+    Plan,
+    Residual,
+    Subject,
+    guard_blast_radius,
+)
+
+#: Systems by name: record key -> (email, username, text).
+SYSTEMS: dict[str, dict[Any, tuple[str, str, str]]] = {}
+_tickets = itertools.count(1)
+
+
+class MemoryOptions(ConnectorOptions):
+    system: str
+
+
+class MemoryConnector(BaseConnector):
+    kind: ClassVar[str] = "memory"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
+    )
+    Options: ClassVar[type[ConnectorOptions]] = MemoryOptions
+
+    @property
+    def data(self) -> dict[Any, tuple[str, str, str]]:
+        assert isinstance(self.options, MemoryOptions)
+        return SYSTEMS[self.options.system]
+
+    def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
+        email = subject.email.strip().lower()
+        return bool(email) and record[0].strip().lower() == email
+
+    def _mine(self, subject: Subject) -> list[Any]:
+        return [k for k, r in self.data.items() if self.matches(r, subject)]
+
+    async def plan(self, subject: Subject) -> Plan:
+        mine = self._mine(subject)
+        counts = {"records.deleted": len(mine)} if mine else {}
+        return Plan(counts=counts, limit=self.options.max_items)
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        mine = self._mine(subject)
+        if not mine:
+            return NotFound()
+        guard_blast_radius(len(mine), self.options, where=self.name)
+        for key in mine:
+            del self.data[key]
+        return Erased(counts={"records.deleted": len(mine)})
+
+    async def verify(self, subject: Subject) -> Residual:
+        mine = self._mine(subject)
+        return Residual(remaining={"records.remaining": len(mine)} if mine else {})
+
+
+class SubstringConnector(MemoryConnector):
+    """Broken: matches addresses that merely contain the subject's."""
+
+    def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
+        return bool(subject.email.strip()) and subject.email.lower() in record[0].lower()
+
+
+class UnguardedConnector(MemoryConnector):
+    """Broken: ignores max_items."""
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        mine = self._mine(subject)
+        for key in mine:
+            del self.data[key]
+        return Erased(counts={"records.deleted": len(mine)}) if mine else NotFound()
+
+
+class ForgetfulConnector(MemoryConnector):
+    """Broken: a repeat claims to have erased again."""
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        outcome = await super().erase(subject, request_id)
+        return Erased(counts={"records.deleted": 1}) if isinstance(outcome, NotFound) else outcome
+
+
+class OverPlanningConnector(MemoryConnector):
+    """Broken: the dry run counts one record too many."""
+
+    async def plan(self, subject: Subject) -> Plan:
+        plan = await super().plan(subject)
+        return Plan(counts={k: v + 1 for k, v in plan.counts.items()}, limit=plan.limit)
+
+
+class EraseOnlyConnector(MemoryConnector):
+    """Correct, but claims nothing beyond erase: the kit must skip verify and plan tests."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ERASE})
+
+
+class AsyncMemoryConnector(MemoryConnector):
+    """Correct and asynchronous: the work happens when the ticket is polled the second time."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.ERASE, Capability.VERIFY, Capability.PLAN, Capability.ASYNC}
+    )
+    jobs: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        for ticket, job in self.jobs.items():
+            if job["request_id"] == request_id and job["system"] is self.data:
+                return job["outcome"] or Pending(ticket=ticket)
+        mine = self._mine(subject)
+        if not mine:
+            return NotFound()
+        guard_blast_radius(len(mine), self.options, where=self.name)
+        ticket = f"job-{next(_tickets)}"
+        self.jobs[ticket] = {
+            "request_id": request_id,
+            "system": self.data,
+            "keys": mine,
+            "polls": 0,
+            "outcome": None,
+        }
+        return Pending(ticket=ticket)
+
+    async def status(self, ticket: str) -> Outcome:
+        job = self.jobs[ticket]
+        if job["outcome"] is not None:
+            return job["outcome"]  # type: ignore[no-any-return]
+        job["polls"] += 1
+        if job["polls"] < 2:
+            return Pending(ticket=ticket)
+        for key in job["keys"]:
+            self.data.pop(key, None)
+        job["outcome"] = Erased(counts={"records.deleted": len(job["keys"])})
+        return job["outcome"]  # type: ignore[no-any-return]

@@ -1,0 +1,188 @@
+"""The conformance kit against the redis connector, on the local Redis server.
+
+Every test works under its own key prefix (never FLUSHDB: the server is shared). The test
+application keeps a profile hash per address, session tokens per user name, a cart list per
+address, and keys that belong to nobody; the connector is configured with three templates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from connectors import Connector, ConnectorConfigError, ConnectorRegistry, Retained
+from connectors.redis import glob_escape
+from connectors.testing import SUBJECT, ConformanceSuite, FaultInjector, Harness, Person, Seeded
+from tests.conftest import REDIS_URL, require_service
+
+
+class RedisHarness:
+    def __init__(self, client: aioredis.Redis, prefix: str, **extra: Any) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.receipts = f"{prefix}lethe:"
+        self.options: dict[str, Any] = {
+            "url": REDIS_URL,
+            "keys": {
+                "profile": f"{prefix}user:{{email}}",
+                "sessions": f"{prefix}session:{{username}}:*",
+                "cart": f"{prefix}cart:{{email}}",
+            },
+            "receipt_prefix": self.receipts,
+            "scan_count": 500,
+            **extra,
+        }
+
+    def build(self, **options: Any) -> Connector:
+        registry = ConnectorRegistry.from_entry_points()
+        return registry.build("cache", "redis", {**self.options, **options})
+
+    async def _ours(self) -> list[bytes]:
+        return [k async for k in self.client.scan_iter(match=glob_escape(self.prefix) + "*")]
+
+    async def clear(self) -> None:
+        keys = await self._ours()
+        if keys:
+            await self.client.delete(*keys)
+
+    async def seed(self, people: Sequence[Person]) -> Seeded:
+        await self.clear()
+        records: dict[Person, frozenset[Any]] = {}
+        traces: dict[Person, frozenset[str]] = {}
+        p = self.prefix
+        await self.client.set(f"{p}stats:visits", "1234")
+        await self.client.hset(f"{p}config", mapping={"theme": "dark"})
+        for n, person in enumerate(people):
+            email = person.email.strip().lower()  # the application stores addresses normalised
+            profile = f"{p}user:{email}".encode()
+            await self.client.hset(
+                profile, mapping={"name": person.name, "username": person.username}
+            )
+            sessions = [f"{p}session:{person.username}:t{n}x{k}".encode() for k in (1, 2)]
+            for s in sessions:
+                await self.client.set(s, f"10.2.{n}.1")
+            cart = f"{p}cart:{email}".encode()
+            await self.client.rpush(cart, "book", "pen")
+            records[person] = frozenset({profile, *sessions, cart})
+            traces[person] = frozenset({email, person.username, f"10.2.{n}.1"})
+        return Seeded(records=records, traces=traces)
+
+    async def snapshot(self) -> Mapping[Any, Any]:
+        out: dict[Any, Any] = {}
+        for key in await self._ours():
+            if key.startswith(self.receipts.encode()):
+                continue  # the connector's own receipts
+            kind = (await self.client.type(key)).decode()
+            if kind == "string":
+                value: Any = await self.client.get(key)
+            elif kind == "hash":
+                value = tuple(sorted((await self.client.hgetall(key)).items()))
+            elif kind == "list":
+                value = tuple(await self.client.lrange(key, 0, -1))
+            else:
+                value = kind
+            out[key] = (kind, value)
+        return out
+
+
+class TestRedis(ConformanceSuite):
+    kind = "redis"
+
+    @pytest.fixture
+    async def client(self) -> AsyncIterator[aioredis.Redis]:
+        require_service("Redis", "127.0.0.1", 6379)
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    @pytest.fixture
+    async def harness(self, client: aioredis.Redis) -> AsyncIterator[Harness]:
+        h = RedisHarness(client, f"t{uuid.uuid4().hex[:10]}:")
+        try:
+            yield h
+        finally:
+            await h.clear()
+
+    @pytest.fixture
+    def transient_fault(self, harness: RedisHarness) -> FaultInjector:
+        @asynccontextmanager
+        async def unreachable() -> AsyncIterator[Connector]:
+            c = harness.build(url="redis://127.0.0.1:1/0")
+            try:
+                yield c
+            finally:
+                await c.aclose()
+
+        return unreachable
+
+    @pytest.fixture
+    def permanent_fault(self, harness: RedisHarness) -> FaultInjector:
+        @asynccontextmanager
+        async def no_such_database() -> AsyncIterator[Connector]:
+            c = harness.build(url=REDIS_URL.rsplit("/", 1)[0] + "/9999")
+            try:
+                yield c
+            finally:
+                await c.aclose()
+
+        return no_such_database
+
+
+class TestRedisWithSnapshots(TestRedis):
+    """The same, with RDB/AOF copies declared: every erase is a retained exception."""
+
+    @pytest.fixture
+    async def harness(self, client: aioredis.Redis) -> AsyncIterator[Harness]:
+        h = RedisHarness(client, f"t{uuid.uuid4().hex[:10]}:", snapshot_retention_days=7)
+        try:
+            yield h
+        finally:
+            await h.clear()
+
+    async def test_snapshots_are_a_retained_exception(
+        self, harness: RedisHarness, seeded: Seeded
+    ) -> None:
+        c = harness.build()
+        try:
+            outcome = await c.erase(SUBJECT.subject(), "er-snap")
+            again = await c.erase(SUBJECT.subject(), "er-snap")
+        finally:
+            await c.aclose()
+        assert isinstance(outcome, Retained) and outcome.legal_basis == "backup-rotation"
+        assert outcome.retained_until == date.today() + timedelta(days=7)
+        assert outcome.counts == {"profile.unlinked": 1, "sessions.unlinked": 2, "cart.unlinked": 1}
+        assert isinstance(again, Retained) and again.counts == outcome.counts
+        assert again.evidence.get("replayed_from_receipt") is True
+
+
+def test_glob_metacharacters_are_escaped() -> None:
+    assert glob_escape("a*b?c[d]e\\f") == "a\\*b\\?c\\[d\\]e\\\\f"
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"all": "*"}, "needs an identifier"),
+        ({"p": "user:{email}*"}, "wildcard next to"),
+        ({"p": "*{email}"}, "wildcard next to"),
+        ({"p": "user:{shoe_size}"}, "unknown identifier"),
+        ({"p": "user:[a]{email}"}, "only * and ?"),
+        ({"bad name": "user:{email}"}, "plain identifier"),
+    ],
+)
+def test_bad_templates_fail_at_load_with_the_system_name(
+    keys: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConnectorConfigError) as err:
+        ConnectorRegistry.from_entry_points().build(
+            "cache", "redis", {"url": "redis://127.0.0.1:6379/0", "keys": keys}
+        )
+    assert "system 'cache'" in str(err.value) and message in str(err.value)
