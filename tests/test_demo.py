@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,32 +16,41 @@ pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 LETHE = str(Path(sys.executable).parent / "lethe")
 
 
-def temporal_servers() -> set[int]:
+def temporal_servers(tag: str | None = None) -> set[int]:
+    """PIDs of running `temporal server start-dev` processes; with ``tag``, only those whose
+    environment carries ``LETHE_TEST_TAG=tag`` (i.e. started by the process we launched, not by
+    some other test run sharing the machine)."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmd = (entry / "cmdline").read_bytes().split(b"\0")
+                if not (len(cmd) > 2 and cmd[0].endswith(b"temporal")):
+                    continue
+                if cmd[1:3] != [b"server", b"start-dev"]:
+                    continue
+                if tag is not None:
+                    environ = (entry / "environ").read_bytes().split(b"\0")
+                    if f"LETHE_TEST_TAG={tag}".encode() not in environ:
+                        continue
             except OSError:
                 continue
-            if (
-                len(cmd) > 2
-                and cmd[0].endswith(b"temporal")
-                and cmd[1:3] == [b"server", b"start-dev"]
-            ):
-                pids.add(int(entry.name))
+            pids.add(int(entry.name))
     return pids
+
+
+TAG = uuid.uuid4().hex
 
 
 def lethe(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
+    env["LETHE_TEST_TAG"] = TAG
     return subprocess.run(
         [LETHE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
 def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
-    before = temporal_servers()
     demo = lethe(tmp_path, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
@@ -49,7 +59,7 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "Final status: completed_with_exceptions" in out
     assert "Bystander check passed" in out
     assert "GDPR Art. 17(3)(b)" in out and "until" in out
-    assert temporal_servers() <= before, "the demo left a Temporal server running"
+    assert not temporal_servers(TAG), "the demo left a Temporal server running"
 
     listed = lethe(tmp_path, "list", "--json")
     [request] = json.loads(listed.stdout)
@@ -89,7 +99,8 @@ def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
-    before = temporal_servers()
+    tag = uuid.uuid4().hex
+    env["LETHE_TEST_TAG"] = tag
     dev = subprocess.Popen(
         [LETHE, "dev", "--port", str(port), "--ui-port", str(port + 1)],
         cwd=tmp_path,
@@ -102,7 +113,7 @@ def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
         assert dev.stdout is not None
         line = dev.stdout.readline()
         assert f"127.0.0.1:{port}" in line, line
-        started = temporal_servers() - before
+        started = temporal_servers(tag)
         assert len(started) == 1
     finally:
         dev.send_signal(signal.SIGKILL)  # no chance to clean up: the kernel must do it
