@@ -3,6 +3,7 @@
 The ledger imports nothing of Temporal: the CLI and auditors read it without a cluster.
 """
 
+from .audit_schema import ProofLeaf, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, upgrade_schema
 from .models import (
     Base,
@@ -12,25 +13,38 @@ from .models import (
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
+from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
+from .proof_log import LogCheck, ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
 from .store import Ledger, LedgerError, OutcomeEntry, SystemStart
 from .vault import SealedSubject, SubjectVault, VaultError
 
 __all__ = [
     "Base",
+    "CertificateCheck",
     "ErasureRequestRecord",
     "Ledger",
     "LedgerError",
+    "LogCheck",
     "OutcomeEntry",
+    "ProofError",
+    "ProofLeaf",
+    "ProofLog",
+    "ProofLogError",
     "Pseudonymizer",
     "RequestEvent",
     "RetainedException",
+    "SealedReceipts",
     "SealedSubject",
+    "SignedTreeHeadRecord",
     "SubjectVault",
     "SubjectVaultEntry",
     "SystemOutcomeRecord",
     "SystemStart",
+    "TreeHead",
+    "TreeHeadSigner",
     "VaultError",
+    "check_certificate",
     "create_ledger_engine",
     "schema_is_current",
     "upgrade_schema",

@@ -1,0 +1,526 @@
+"""The proof log in the ledger: sealing receipts, certificates, and the whole-log check.
+
+Sealing a request appends a receipt for each of its final outcomes that the log does not hold
+yet (and one for the request's state), then signs a new tree head, in one transaction. Appends
+are serialised: an advisory lock on PostgreSQL, SQLite's single writer lock elsewhere, and the
+leaf index as primary key behind both, so two workers can never give two receipts one index.
+
+``verify`` recomputes everything from the stored receipts: each leaf hash, each receipt's
+signed commitment to its index, the root at every signed head, and the consistency proof
+between consecutive heads. It names the first index where the record stops being what was
+signed. A log cut back together with its newest heads cannot be told from an older log by the
+database alone; that is what the heads inside certificates handed out are for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .audit_schema import ProofLeaf, SignedTreeHeadRecord
+from .merkle import CompactRange, MerkleTree, leaf_hash, verify_consistency
+from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .proof import (
+    CERTIFICATE_FORMAT,
+    ProofError,
+    TreeHead,
+    TreeHeadSigner,
+    canonical_json,
+    check_certificate,
+    deadline_state,
+    key_fingerprint,
+    parse_receipt,
+    verify_receipt_commitment,
+)
+from .receipts import SEALABLE_OUTCOMES, outcome_receipt, request_receipt
+from .store import Ledger, LedgerError
+
+__all__ = ["LogCheck", "LogProblem", "ProofLog", "ProofLogError", "SealedReceipts"]
+
+# pg_advisory_xact_lock key: the first 8 bytes of SHA-256("lethe.proof_log"), as a signed int.
+_PG_LOCK_KEY = 0x3A6F1B2D5C8E4F71
+_APPEND_ATTEMPTS = 5
+
+
+class ProofLogError(LedgerError):
+    """The proof log cannot do what was asked (not sealed yet, or its state is inconsistent)."""
+
+
+@dataclass(frozen=True)
+class SealedReceipts:
+    request_id: str
+    leaf_indices: tuple[int, ...]
+    head: TreeHead | None  # the newest head (None: the log is empty)
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    index: int | None  # the leaf it concerns, if any
+    message: str
+
+
+@dataclass
+class LogCheck:
+    receipts: int = 0
+    heads: int = 0
+    problems: list[LogProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_index(self) -> int | None:
+        indices = [p.index for p in self.problems if p.index is not None]
+        return min(indices) if indices else None
+
+    def add(self, index: int | None, message: str) -> None:
+        self.problems.append(LogProblem(index, message))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "receipts": self.receipts,
+            "signed_heads": self.heads,
+            "first_bad_index": self.first_bad_index,
+            "problems": [{"index": p.index, "message": p.message} for p in self.problems],
+        }
+
+
+def _head_from(rec: SignedTreeHeadRecord) -> TreeHead:
+    return TreeHead(
+        tree_size=rec.tree_size,
+        root_hash=bytes.fromhex(rec.root_hash),
+        timestamp_ms=rec.timestamp_ms,
+        signature=base64.b64decode(rec.signature),
+        key_fingerprint=rec.key_fingerprint,
+    )
+
+
+def _compact_range(rec: SignedTreeHeadRecord | None) -> CompactRange:
+    """The stored right edge of the newest head, trusted only if it folds to its signed root."""
+    if rec is None:
+        return CompactRange()
+    try:
+        edge = CompactRange([(int(s), bytes.fromhex(h)) for s, h in rec.compact_range])
+    except (TypeError, ValueError) as exc:
+        raise ProofLogError(f"the newest tree head's compact range is unreadable ({exc})") from None
+    if edge.size != rec.tree_size or edge.root().hex() != rec.root_hash:
+        raise ProofLogError(
+            "the newest tree head's compact range does not match its root; "
+            "run `lethe audit verify --log`"
+        )
+    return edge
+
+
+class ProofLog:
+    """The proof log of one ledger. ``signer`` is needed to seal, not to read or verify."""
+
+    def __init__(self, ledger: Ledger, signer: TreeHeadSigner | None = None) -> None:
+        self._ledger = ledger
+        self._signer = signer
+
+    @property
+    def public_key(self) -> Ed25519PublicKey | None:
+        return self._signer.public_key if self._signer else None
+
+    # -- appending ----------------------------------------------------------------------------
+
+    async def _lock(self, s: AsyncSession) -> None:
+        """Make this transaction the only appender until it ends."""
+        dialect = self._ledger.engine.dialect.name
+        if dialect == "postgresql":
+            await s.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        elif dialect == "sqlite":
+            # A write as the transaction's first statement takes SQLite's writer lock now
+            # (waiting out busy_timeout), before anything is read: no stale snapshot can follow.
+            await s.execute(
+                sa.update(SignedTreeHeadRecord)
+                .where(sa.false())
+                .values(tree_size=SignedTreeHeadRecord.tree_size)
+            )
+        else:
+            await s.execute(
+                sa.select(SignedTreeHeadRecord.tree_size)
+                .order_by(SignedTreeHeadRecord.tree_size.desc())
+                .limit(1)
+                .with_for_update()
+            )
+
+    async def seal(self, request_id: str, *, at: datetime, actor: str = "lethe") -> SealedReceipts:
+        """Append the request's unsealed receipts and sign a new head. Idempotent."""
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            try:
+                return await self._seal_once(request_id, at=at, actor=actor)
+            except IntegrityError:
+                # Another appender took the same index (a backend without a lock): retry.
+                if attempt == _APPEND_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _seal_once(self, request_id: str, *, at: datetime, actor: str) -> SealedReceipts:
+        if self._signer is None:
+            raise ProofLogError("this proof log was opened without the signing key")
+        signer = self._signer
+        async with self._ledger.session() as s, s.begin():
+            await self._lock(s)
+            req = await s.get(ErasureRequestRecord, request_id)
+            if req is None:
+                raise LedgerError(f"no erasure request with id {request_id!r}")
+            newest = (
+                await s.scalars(
+                    sa.select(SignedTreeHeadRecord)
+                    .order_by(SignedTreeHeadRecord.tree_size.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            size = newest.tree_size if newest else 0
+            last = await s.scalar(sa.select(sa.func.max(ProofLeaf.leaf_index)))
+            if (last if last is not None else -1) != size - 1:
+                raise ProofLogError(
+                    f"the proof log holds receipts up to index {last} but its newest signed "
+                    f"head covers {size}; run `lethe audit verify --log`"
+                )
+            edge = _compact_range(newest)
+
+            sealed = set(
+                (
+                    await s.scalars(
+                        sa.select(ProofLeaf.leaf_hash).where(ProofLeaf.request_id == request_id)
+                    )
+                ).all()
+            )
+            outcomes = (
+                await s.scalars(
+                    sa.select(SystemOutcomeRecord)
+                    .where(
+                        SystemOutcomeRecord.request_id == request_id,
+                        SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+                    )
+                    .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
+                )
+            ).all()
+            new: list[tuple[bytes, SystemOutcomeRecord | None]] = []
+            for o in outcomes:
+                data = canonical_json(outcome_receipt(o))
+                if leaf_hash(data).hex() not in sealed:
+                    new.append((data, o))
+            if outcomes:
+                data = canonical_json(request_receipt(req))
+                if leaf_hash(data).hex() not in sealed:
+                    new.append((data, None))
+            if not new:
+                return SealedReceipts(request_id, (), _head_from(newest) if newest else None)
+
+            indices: list[int] = []
+            for data, rec in new:
+                index, h = size + len(indices), leaf_hash(data)
+                s.add(
+                    ProofLeaf(
+                        leaf_index=index,
+                        request_id=request_id,
+                        outcome_id=rec.id if rec else None,
+                        kind="system_outcome" if rec else "request_status",
+                        system=rec.system if rec else None,
+                        round=rec.round if rec else None,
+                        receipt=data.decode("utf-8"),
+                        leaf_hash=h.hex(),
+                        commitment=base64.b64encode(signer.commit_receipt(index, h)).decode(),
+                        appended_at=at,
+                    )
+                )
+                edge.append(h)
+                indices.append(index)
+            # Tree head timestamps never go backwards, whatever the workers' clocks say.
+            stamp = max(int(at.timestamp() * 1000), newest.timestamp_ms if newest else 0)
+            head = signer.sign_head(edge.size, edge.root(), stamp)
+            s.add(
+                SignedTreeHeadRecord(
+                    tree_size=head.tree_size,
+                    root_hash=head.root_hash.hex(),
+                    timestamp_ms=head.timestamp_ms,
+                    signature=base64.b64encode(head.signature).decode(),
+                    key_fingerprint=head.key_fingerprint,
+                    compact_range=[[n, h.hex()] for n, h in edge.subtrees],
+                    request_id=request_id,
+                    signed_at=at,
+                )
+            )
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind="sealed",
+                    actor=actor,
+                    detail={
+                        "leaf_indices": indices,
+                        "tree_size": head.tree_size,
+                        "root_hash": head.root_hash.hex(),
+                    },
+                )
+            )
+            return SealedReceipts(request_id, tuple(indices), head)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def newest_head(self) -> TreeHead | None:
+        async with self._ledger.session() as s:
+            rec = (
+                await s.scalars(
+                    sa.select(SignedTreeHeadRecord)
+                    .order_by(SignedTreeHeadRecord.tree_size.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+        return _head_from(rec) if rec else None
+
+    async def leaves_of(self, request_id: str) -> list[ProofLeaf]:
+        async with self._ledger.session() as s:
+            q = (
+                sa.select(ProofLeaf)
+                .where(ProofLeaf.request_id == request_id)
+                .order_by(ProofLeaf.leaf_index)
+            )
+            return list((await s.scalars(q)).all())
+
+    async def _tree(self, size: int) -> MerkleTree:
+        """The tree of the first ``size`` stored leaf hashes."""
+        tree = MerkleTree()
+        async with self._ledger.session() as s:
+            rows = await s.stream_scalars(
+                sa.select(ProofLeaf.leaf_hash)
+                .where(ProofLeaf.leaf_index < size)
+                .order_by(ProofLeaf.leaf_index)
+                .execution_options(yield_per=5000)
+            )
+            async for h in rows:
+                tree.append(bytes.fromhex(h))
+        if tree.size != size:
+            raise ProofLogError(
+                f"the proof log holds {tree.size} receipts below its signed size {size}; "
+                "run `lethe audit verify --log`"
+            )
+        return tree
+
+    async def certificate(self, request_id: str, *, issued_at: datetime) -> dict[str, Any]:
+        """A certificate of erasure: the request's receipts, each with its inclusion proof in
+        the newest signed head, and the request summary its newest request receipt proves."""
+        leaves = await self.leaves_of(request_id)
+        if not leaves:
+            raise ProofLogError(f"{request_id} has not been sealed yet: no receipts in the log")
+        head = await self.newest_head()
+        assert head is not None  # leaves exist, so a head covering them does
+        tree = await self._tree(head.tree_size)
+        entries = []
+        status: dict[str, Any] | None = None
+        for leaf in leaves:
+            receipt = parse_receipt(leaf.receipt)
+            entries.append(
+                {
+                    "leaf_index": leaf.leaf_index,
+                    "receipt": receipt,
+                    "inclusion_proof": [
+                        p.hex() for p in tree.inclusion_proof(leaf.leaf_index, head.tree_size)
+                    ],
+                }
+            )
+            if receipt["kind"] == "request_status":
+                status = receipt
+        if status is None:
+            raise ProofLogError(f"{request_id} has no sealed request receipt")
+        cert = {
+            "format": CERTIFICATE_FORMAT,
+            "issued_at": issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "request": {
+                "request_id": status["request_id"],
+                "jurisdiction": status["jurisdiction"],
+                "channel": status["channel"],
+                "systems": status["systems"],
+                "status": status["status"],
+                "received_at": status["received_at"],
+                "due_at": status["due_at"],
+                "completed_at": status["completed_at"],
+                "deadline": deadline_state(status["due_at"], status["completed_at"]),
+            },
+            "receipts": entries,
+            "tree_head": head.to_dict(),
+            "public_key_fingerprint": head.key_fingerprint,
+        }
+        # Never hand out a certificate that does not check: with our key if we hold it.
+        check = check_certificate(cert, self.public_key)
+        problems = [
+            p for p in check.problems if self.public_key is not None or "no public key" not in p
+        ]
+        if problems:
+            raise ProofLogError(
+                f"the certificate for {request_id} does not check ({problems[0]}); "
+                "run `lethe audit verify --log`"
+            )
+        return cert
+
+    # -- the whole-log check ------------------------------------------------------------------
+
+    async def verify(self, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
+        """Recompute the log from its receipts; check commitments, heads and consistency."""
+        keys = {key_fingerprint(k): k for k in public_keys}
+        check = LogCheck()
+        tree = MerkleTree()
+        async with self._ledger.session() as s:
+            heads = list(
+                (
+                    await s.scalars(
+                        sa.select(SignedTreeHeadRecord).order_by(SignedTreeHeadRecord.tree_size)
+                    )
+                ).all()
+            )
+            check.heads = len(heads)
+            # Which key signed the receipts: the key of the first head that covers them.
+            signer_at: list[tuple[int, str]] = [(h.tree_size, h.key_fingerprint) for h in heads]
+            rows = await s.stream_scalars(
+                sa.select(ProofLeaf)
+                .order_by(ProofLeaf.leaf_index)
+                .execution_options(yield_per=2000)
+            )
+            async for leaf in rows:
+                self._check_leaf(leaf, tree.size, keys, signer_at, check)
+                if leaf.leaf_index != tree.size:
+                    break  # everything after a gap is misplaced: stop counting there
+                tree.append(leaf_hash(leaf.receipt.encode("utf-8")))
+            check.receipts = tree.size
+            await self._check_drift(s, check)
+        self._check_heads(heads, tree, keys, check)
+        return check
+
+    @staticmethod
+    def _check_leaf(
+        leaf: ProofLeaf,
+        expected: int,
+        keys: dict[str, Ed25519PublicKey],
+        signer_at: list[tuple[int, str]],
+        check: LogCheck,
+    ) -> None:
+        if leaf.leaf_index != expected:
+            check.add(
+                expected,
+                f"receipt {expected} is missing (the next stored receipt is {leaf.leaf_index})",
+            )
+            return
+        i = expected
+        data = leaf.receipt.encode("utf-8")
+        h = leaf_hash(data)
+        if h.hex() != leaf.leaf_hash:
+            check.add(i, f"receipt {i} does not match its recorded leaf hash (edited)")
+        fingerprint = next((fp for size, fp in signer_at if size > i), None)
+        if fingerprint is None:
+            check.add(i, f"receipt {i} is not covered by any signed tree head (inserted?)")
+        elif fingerprint in keys:
+            try:
+                commitment = base64.b64decode(leaf.commitment, validate=True)
+            except (binascii.Error, ValueError):
+                commitment = b""
+            if not verify_receipt_commitment(keys[fingerprint], i, h, commitment):
+                check.add(
+                    i,
+                    f"receipt {i} is not the receipt the log signed at this index "
+                    "(edited, reordered or inserted)",
+                )
+        try:
+            receipt = parse_receipt(data)
+        except ProofError as exc:
+            check.add(i, f"receipt {i} is not a canonical receipt ({exc})")
+            return
+        expected_cols = (
+            receipt.get("request_id"),
+            receipt.get("kind"),
+            receipt.get("system"),
+            receipt.get("round"),
+        )
+        if (leaf.request_id, leaf.kind, leaf.system, leaf.round) != expected_cols:
+            check.add(i, f"receipt {i}'s index columns disagree with the receipt itself")
+
+    @staticmethod
+    async def _check_drift(s: AsyncSession, check: LogCheck) -> None:
+        """Final outcomes must still say what their newest sealed receipt says."""
+        newest = (
+            sa.select(ProofLeaf.outcome_id, sa.func.max(ProofLeaf.leaf_index).label("idx"))
+            .where(ProofLeaf.outcome_id.is_not(None))
+            .group_by(ProofLeaf.outcome_id)
+            .subquery()
+        )
+        q = (
+            sa.select(SystemOutcomeRecord, ProofLeaf.leaf_index, ProofLeaf.receipt)
+            .join(newest, newest.c.outcome_id == SystemOutcomeRecord.id)
+            .join(ProofLeaf, ProofLeaf.leaf_index == newest.c.idx)
+            .where(SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)))
+            .execution_options(yield_per=2000)
+        )
+        async for o, index, receipt in await s.stream(q):
+            if canonical_json(outcome_receipt(o)).decode("utf-8") != receipt:
+                check.add(
+                    index,
+                    f"the ledger's outcome of {o.request_id}/{o.system} (round {o.round}) "
+                    f"no longer says what its sealed receipt {index} says (edited after sealing)",
+                )
+
+    @staticmethod
+    def _check_heads(
+        heads: list[SignedTreeHeadRecord],
+        tree: MerkleTree,
+        keys: dict[str, Ed25519PublicKey],
+        check: LogCheck,
+    ) -> None:
+        previous: TreeHead | None = None
+        for rec in heads:
+            try:
+                head = _head_from(rec)
+            except (ValueError, binascii.Error):
+                check.add(None, f"signed head of size {rec.tree_size} is unreadable")
+                continue
+            n = head.tree_size
+            key = keys.get(head.key_fingerprint)
+            if key is None:
+                check.add(
+                    None,
+                    f"signed head of size {n} was signed by key {head.key_fingerprint[:16]}…, "
+                    "which is not among the given public keys",
+                )
+            elif not head.verify(key):
+                check.add(None, f"the signature of the head of size {n} does not verify")
+            if n > tree.size:
+                check.add(
+                    tree.size,
+                    f"signed head of size {n} covers receipts from index {tree.size} on, "
+                    "which are missing or out of place",
+                )
+            elif tree.root(n) != head.root_hash:
+                # Which receipt below n is wrong is the commitments' job; a head only bounds it.
+                check.add(
+                    None, f"the receipts below index {n} do not hash to the head signed for {n}"
+                )
+            if previous is not None and n <= tree.size and previous.tree_size <= tree.size:
+                proof = tree.consistency_proof(previous.tree_size, n)
+                if not verify_consistency(
+                    previous.tree_size, n, previous.root_hash, head.root_hash, proof
+                ):
+                    check.add(
+                        None,
+                        f"the head of size {n} is not consistent with the head of size "
+                        f"{previous.tree_size}",
+                    )
+            previous = head
+        if heads and heads[-1].tree_size < tree.size:
+            check.add(
+                heads[-1].tree_size,
+                f"receipts from index {heads[-1].tree_size} on are not covered by a signed head",
+            )
