@@ -5,6 +5,7 @@ The ledger imports nothing of Temporal: the CLI and auditors read it without a c
 
 from .audit_schema import ProofLeaf, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, upgrade_schema
+from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
     ErasureRequestRecord,
@@ -14,7 +15,7 @@ from .models import (
     SystemOutcomeRecord,
 )
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
-from .proof_log import LogCheck, ProofLog, ProofLogError, SealedReceipts
+from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
 from .store import Ledger, LedgerError, OutcomeEntry, SystemStart
 from .vault import SealedSubject, SubjectVault, VaultError
@@ -26,6 +27,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LogCheck",
+    "LogProblem",
     "OutcomeEntry",
     "ProofError",
     "ProofLeaf",

@@ -77,48 +77,45 @@ class ProofError(ValueError):
 # -- canonical JSON ---------------------------------------------------------------------------
 
 
-def _string(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ProofError("a string holds a lone surrogate, which UTF-8 cannot encode") from None
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _encode(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+def _normal(value: Any) -> Any:
+    """``value`` with every float, date and datetime in its canonical JSON type."""
+    if value is None or isinstance(value, bool | str):
+        return value
     if isinstance(value, int):
-        return str(int(value))
+        return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ProofError("NaN and infinities have no canonical JSON form")
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, str):
-        return _string(value)
+        return int(value) if value.is_integer() else value
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ProofError("naive datetimes have no canonical form; use UTC-aware ones")
-        return _string(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
-        return _string(value.isoformat())
+        return value.isoformat()
     if isinstance(value, Mapping):
         if not all(isinstance(k, str) for k in value):
             raise ProofError("object keys must be strings")
-        items = sorted(value.items())
-        return "{" + ",".join(f"{_string(k)}:{_encode(v)}" for k, v in items) + "}"
+        return {k: _normal(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_encode(v) for v in value) + "]"
+        return [_normal(v) for v in value]
     raise ProofError(f"{type(value).__name__} has no canonical JSON form")
 
 
 def canonical_json(value: Any) -> bytes:
-    """The canonical bytes of ``value`` (see the module docstring for the rules)."""
-    return _encode(value).encode("utf-8")
+    """The canonical bytes of ``value`` (see the module docstring for the rules).
+
+    Python's encoder writes exactly those rules once floats, dates and datetimes are
+    normalised: keys sorted by code point, ``,``/``:``, only the escapes JSON requires
+    (``ensure_ascii=False``), floats by ``repr``.
+    """
+    text = json.dumps(
+        _normal(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProofError("a string holds a lone surrogate, which UTF-8 cannot encode") from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -138,16 +135,29 @@ def read_json(text: str) -> Any:
         raise ProofError(f"not JSON: {exc}") from None
 
 
+def _canonical_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value.is_integer():
+        raise ProofError(f"the number {text} is not written canonically")
+    return value
+
+
 def parse_receipt(data: bytes | str) -> dict[str, Any]:
     """Read canonical receipt bytes back; refuse anything that is not exactly canonical."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        value = read_json(raw.decode("utf-8"))
+        value = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_float=_canonical_float
+        )
     except UnicodeDecodeError as exc:
         raise ProofError(f"not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ProofError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ProofError("a receipt is a JSON object")
-    if canonical_json(value) != raw:
+    # Parsed JSON holds no dates and no whole floats, so it needs no normalising.
+    again = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if again.encode("utf-8") != raw:
         raise ProofError("not in canonical form")
     return value
 

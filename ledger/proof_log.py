@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,24 +27,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .audit_schema import ProofLeaf, SignedTreeHeadRecord
-from .merkle import CompactRange, MerkleTree, leaf_hash, verify_consistency
+from .log_check import LogCheck, check_log, head_from_record
+from .merkle import CompactRange, MerkleTree, leaf_hash
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import (
     CERTIFICATE_FORMAT,
-    ProofError,
     TreeHead,
     TreeHeadSigner,
     canonical_json,
     check_certificate,
     deadline_state,
-    key_fingerprint,
     parse_receipt,
-    verify_receipt_commitment,
 )
 from .receipts import SEALABLE_OUTCOMES, outcome_receipt, request_receipt
 from .store import Ledger, LedgerError
 
-__all__ = ["LogCheck", "LogProblem", "ProofLog", "ProofLogError", "SealedReceipts"]
+__all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("lethe.proof_log"), as a signed int.
 _PG_LOCK_KEY = 0x3A6F1B2D5C8E4F71
@@ -61,50 +58,6 @@ class SealedReceipts:
     request_id: str
     leaf_indices: tuple[int, ...]
     head: TreeHead | None  # the newest head (None: the log is empty)
-
-
-@dataclass(frozen=True)
-class LogProblem:
-    index: int | None  # the leaf it concerns, if any
-    message: str
-
-
-@dataclass
-class LogCheck:
-    receipts: int = 0
-    heads: int = 0
-    problems: list[LogProblem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def first_bad_index(self) -> int | None:
-        indices = [p.index for p in self.problems if p.index is not None]
-        return min(indices) if indices else None
-
-    def add(self, index: int | None, message: str) -> None:
-        self.problems.append(LogProblem(index, message))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "receipts": self.receipts,
-            "signed_heads": self.heads,
-            "first_bad_index": self.first_bad_index,
-            "problems": [{"index": p.index, "message": p.message} for p in self.problems],
-        }
-
-
-def _head_from(rec: SignedTreeHeadRecord) -> TreeHead:
-    return TreeHead(
-        tree_size=rec.tree_size,
-        root_hash=bytes.fromhex(rec.root_hash),
-        timestamp_ms=rec.timestamp_ms,
-        signature=base64.b64decode(rec.signature),
-        key_fingerprint=rec.key_fingerprint,
-    )
 
 
 def _compact_range(rec: SignedTreeHeadRecord | None) -> CompactRange:
@@ -221,7 +174,7 @@ class ProofLog:
                 if leaf_hash(data).hex() not in sealed:
                     new.append((data, None))
             if not new:
-                return SealedReceipts(request_id, (), _head_from(newest) if newest else None)
+                return SealedReceipts(request_id, (), head_from_record(newest) if newest else None)
 
             indices: list[int] = []
             for data, rec in new:
@@ -283,7 +236,7 @@ class ProofLog:
                     .limit(1)
                 )
             ).one_or_none()
-        return _head_from(rec) if rec else None
+        return head_from_record(rec) if rec else None
 
     async def leaves_of(self, request_id: str) -> list[ProofLeaf]:
         async with self._ledger.session() as s:
@@ -293,6 +246,30 @@ class ProofLog:
                 .order_by(ProofLeaf.leaf_index)
             )
             return list((await s.scalars(q)).all())
+
+    async def unsealed_outcomes(self, request_id: str) -> list[SystemOutcomeRecord]:
+        """Final outcomes of the request whose current receipt is not in the log."""
+        async with self._ledger.session() as s:
+            sealed = set(
+                (
+                    await s.scalars(
+                        sa.select(ProofLeaf.leaf_hash).where(ProofLeaf.request_id == request_id)
+                    )
+                ).all()
+            )
+            outcomes = (
+                await s.scalars(
+                    sa.select(SystemOutcomeRecord)
+                    .where(
+                        SystemOutcomeRecord.request_id == request_id,
+                        SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+                    )
+                    .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
+                )
+            ).all()
+        return [
+            o for o in outcomes if leaf_hash(canonical_json(outcome_receipt(o))).hex() not in sealed
+        ]
 
     async def _tree(self, size: int) -> MerkleTree:
         """The tree of the first ``size`` stored leaf hashes."""
@@ -372,155 +349,6 @@ class ProofLog:
     # -- the whole-log check ------------------------------------------------------------------
 
     async def verify(self, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
-        """Recompute the log from its receipts; check commitments, heads and consistency."""
-        keys = {key_fingerprint(k): k for k in public_keys}
-        check = LogCheck()
-        tree = MerkleTree()
+        """Recompute the log from its receipts and check it against every signed head."""
         async with self._ledger.session() as s:
-            heads = list(
-                (
-                    await s.scalars(
-                        sa.select(SignedTreeHeadRecord).order_by(SignedTreeHeadRecord.tree_size)
-                    )
-                ).all()
-            )
-            check.heads = len(heads)
-            # Which key signed the receipts: the key of the first head that covers them.
-            signer_at: list[tuple[int, str]] = [(h.tree_size, h.key_fingerprint) for h in heads]
-            rows = await s.stream_scalars(
-                sa.select(ProofLeaf)
-                .order_by(ProofLeaf.leaf_index)
-                .execution_options(yield_per=2000)
-            )
-            async for leaf in rows:
-                self._check_leaf(leaf, tree.size, keys, signer_at, check)
-                if leaf.leaf_index != tree.size:
-                    break  # everything after a gap is misplaced: stop counting there
-                tree.append(leaf_hash(leaf.receipt.encode("utf-8")))
-            check.receipts = tree.size
-            await self._check_drift(s, check)
-        self._check_heads(heads, tree, keys, check)
-        return check
-
-    @staticmethod
-    def _check_leaf(
-        leaf: ProofLeaf,
-        expected: int,
-        keys: dict[str, Ed25519PublicKey],
-        signer_at: list[tuple[int, str]],
-        check: LogCheck,
-    ) -> None:
-        if leaf.leaf_index != expected:
-            check.add(
-                expected,
-                f"receipt {expected} is missing (the next stored receipt is {leaf.leaf_index})",
-            )
-            return
-        i = expected
-        data = leaf.receipt.encode("utf-8")
-        h = leaf_hash(data)
-        if h.hex() != leaf.leaf_hash:
-            check.add(i, f"receipt {i} does not match its recorded leaf hash (edited)")
-        fingerprint = next((fp for size, fp in signer_at if size > i), None)
-        if fingerprint is None:
-            check.add(i, f"receipt {i} is not covered by any signed tree head (inserted?)")
-        elif fingerprint in keys:
-            try:
-                commitment = base64.b64decode(leaf.commitment, validate=True)
-            except (binascii.Error, ValueError):
-                commitment = b""
-            if not verify_receipt_commitment(keys[fingerprint], i, h, commitment):
-                check.add(
-                    i,
-                    f"receipt {i} is not the receipt the log signed at this index "
-                    "(edited, reordered or inserted)",
-                )
-        try:
-            receipt = parse_receipt(data)
-        except ProofError as exc:
-            check.add(i, f"receipt {i} is not a canonical receipt ({exc})")
-            return
-        expected_cols = (
-            receipt.get("request_id"),
-            receipt.get("kind"),
-            receipt.get("system"),
-            receipt.get("round"),
-        )
-        if (leaf.request_id, leaf.kind, leaf.system, leaf.round) != expected_cols:
-            check.add(i, f"receipt {i}'s index columns disagree with the receipt itself")
-
-    @staticmethod
-    async def _check_drift(s: AsyncSession, check: LogCheck) -> None:
-        """Final outcomes must still say what their newest sealed receipt says."""
-        newest = (
-            sa.select(ProofLeaf.outcome_id, sa.func.max(ProofLeaf.leaf_index).label("idx"))
-            .where(ProofLeaf.outcome_id.is_not(None))
-            .group_by(ProofLeaf.outcome_id)
-            .subquery()
-        )
-        q = (
-            sa.select(SystemOutcomeRecord, ProofLeaf.leaf_index, ProofLeaf.receipt)
-            .join(newest, newest.c.outcome_id == SystemOutcomeRecord.id)
-            .join(ProofLeaf, ProofLeaf.leaf_index == newest.c.idx)
-            .where(SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)))
-            .execution_options(yield_per=2000)
-        )
-        async for o, index, receipt in await s.stream(q):
-            if canonical_json(outcome_receipt(o)).decode("utf-8") != receipt:
-                check.add(
-                    index,
-                    f"the ledger's outcome of {o.request_id}/{o.system} (round {o.round}) "
-                    f"no longer says what its sealed receipt {index} says (edited after sealing)",
-                )
-
-    @staticmethod
-    def _check_heads(
-        heads: list[SignedTreeHeadRecord],
-        tree: MerkleTree,
-        keys: dict[str, Ed25519PublicKey],
-        check: LogCheck,
-    ) -> None:
-        previous: TreeHead | None = None
-        for rec in heads:
-            try:
-                head = _head_from(rec)
-            except (ValueError, binascii.Error):
-                check.add(None, f"signed head of size {rec.tree_size} is unreadable")
-                continue
-            n = head.tree_size
-            key = keys.get(head.key_fingerprint)
-            if key is None:
-                check.add(
-                    None,
-                    f"signed head of size {n} was signed by key {head.key_fingerprint[:16]}…, "
-                    "which is not among the given public keys",
-                )
-            elif not head.verify(key):
-                check.add(None, f"the signature of the head of size {n} does not verify")
-            if n > tree.size:
-                check.add(
-                    tree.size,
-                    f"signed head of size {n} covers receipts from index {tree.size} on, "
-                    "which are missing or out of place",
-                )
-            elif tree.root(n) != head.root_hash:
-                # Which receipt below n is wrong is the commitments' job; a head only bounds it.
-                check.add(
-                    None, f"the receipts below index {n} do not hash to the head signed for {n}"
-                )
-            if previous is not None and n <= tree.size and previous.tree_size <= tree.size:
-                proof = tree.consistency_proof(previous.tree_size, n)
-                if not verify_consistency(
-                    previous.tree_size, n, previous.root_hash, head.root_hash, proof
-                ):
-                    check.add(
-                        None,
-                        f"the head of size {n} is not consistent with the head of size "
-                        f"{previous.tree_size}",
-                    )
-            previous = head
-        if heads and heads[-1].tree_size < tree.size:
-            check.add(
-                heads[-1].tree_size,
-                f"receipts from index {heads[-1].tree_size} on are not covered by a signed head",
-            )
+            return await check_log(s, public_keys)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from .models import ErasureRequestRecord, SystemOutcomeRecord
 
 __all__ = [
@@ -42,8 +44,9 @@ def _actions(*count_maps: dict[str, Any]) -> list[str]:
     return sorted({key.rsplit(".", 1)[-1] for counts in count_maps for key in counts})
 
 
-def outcome_receipt(o: SystemOutcomeRecord) -> dict[str, Any]:
-    """The receipt of a system's final outcome (after its post-erase check)."""
+def outcome_receipt(o: SystemOutcomeRecord | sa.Row[Any]) -> dict[str, Any]:
+    """The receipt of a system's final outcome (after its post-erase check). ``o`` is the
+    ledger's row, as an ORM object or a plain result row of ``system_outcomes``."""
     checked = o.verified_at is not None
     return {
         "kind": "system_outcome",

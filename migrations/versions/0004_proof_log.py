@@ -67,9 +67,6 @@ def upgrade() -> None:
             ["jurisdiction", "received_at"],
             unique=False,
         )
-        batch_op.create_index(
-            "ix_erasure_requests_open_due", ["completed_at", "due_at"], unique=False
-        )
 
     with op.batch_alter_table("retained_exceptions", schema=None) as batch_op:
         batch_op.create_index(
@@ -98,7 +95,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_retained_exceptions_open_until")
 
     with op.batch_alter_table("erasure_requests", schema=None) as batch_op:
-        batch_op.drop_index("ix_erasure_requests_open_due")
         batch_op.drop_index("ix_erasure_requests_jurisdiction_received")
 
     with op.batch_alter_table("proof_leaves", schema=None) as batch_op:

@@ -206,8 +206,8 @@ def naive_path(m: int, leaves: list[bytes]) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m < k:
-        return naive_path(m, leaves[:k]) + [naive_mth(leaves[k:])]
-    return naive_path(m - k, leaves[k:]) + [naive_mth(leaves[:k])]
+        return [*naive_path(m, leaves[:k]), naive_mth(leaves[k:])]
+    return [*naive_path(m - k, leaves[k:]), naive_mth(leaves[:k])]
 
 
 def naive_subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
@@ -218,8 +218,8 @@ def naive_subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m <= k:
-        return naive_subproof(m, leaves[:k], whole) + [naive_mth(leaves[k:])]
-    return naive_subproof(m - k, leaves[k:], False) + [naive_mth(leaves[:k])]
+        return [*naive_subproof(m, leaves[:k], whole), naive_mth(leaves[k:])]
+    return [*naive_subproof(m - k, leaves[k:], False), naive_mth(leaves[:k])]
 
 
 trees = st.lists(st.binary(max_size=12), min_size=1, max_size=70)
