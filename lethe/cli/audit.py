@@ -364,7 +364,12 @@ def _csv_cell(name: str, value: Any) -> str:
 
 @audit.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True, help="File format."
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
