@@ -3,7 +3,7 @@
 The ledger imports nothing of Temporal: the CLI and auditors read it without a cluster.
 """
 
-from .audit_schema import ProofLeaf, SignedTreeHeadRecord
+from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, upgrade_schema
 from .log_check import LogCheck, LogProblem
 from .models import (
@@ -33,6 +33,7 @@ __all__ = [
     "ProofLeaf",
     "ProofLog",
     "ProofLogError",
+    "ProofNode",
     "Pseudonymizer",
     "RequestEvent",
     "RetainedException",

@@ -5,6 +5,8 @@
                         signed commitment to (index, hash)
     signed_tree_heads   one per seal: tree size, root, time, Ed25519 signature, and the
                         compact range that lets the next seal append without reading the log
+    proof_nodes         the hash of every complete subtree above the leaves (a cache: inclusion
+                        proofs read O(log² n) rows instead of every leaf; verify recomputes it)
 
 Neither holds personal data: receipts carry request ids, never the person.
 The indexes on the older tables serve ``ledger.queries`` (``lethe audit list``/``export``).
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 
-__all__ = ["ProofLeaf", "SignedTreeHeadRecord"]
+__all__ = ["ProofLeaf", "ProofNode", "SignedTreeHeadRecord"]
 
 
 class ProofLeaf(Base):
@@ -53,6 +55,16 @@ class SignedTreeHeadRecord(Base):
     compact_range: Mapped[list[Any]] = mapped_column(sa.JSON)
     request_id: Mapped[str | None] = mapped_column(sa.String(40))
     signed_at: Mapped[datetime]
+
+
+class ProofNode(Base):
+    """The hash of leaves [index * 2**level, (index + 1) * 2**level), level >= 1."""
+
+    __tablename__ = "proof_nodes"
+
+    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    node_index: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(sa.String(64))
 
 
 # Auditors' queries (ledger.queries): each semi-join is answered from a covering index, either

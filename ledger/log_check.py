@@ -11,6 +11,8 @@
    every receipt, so the commitments need no checking there (an untouched log costs one
    signature check per head, not per receipt).
 4. Every final outcome in the ledger still says what its newest sealed receipt says.
+5. The cached subtree hashes (``proof_nodes``) are those of the recomputed tree: certificates
+   drawn from them would verify.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .audit_schema import ProofLeaf, SignedTreeHeadRecord
+from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .merkle import MerkleTree, leaf_hash, verify_consistency
 from .models import SystemOutcomeRecord
 from .proof import (
@@ -108,6 +110,7 @@ async def check_log(s: AsyncSession, public_keys: Sequence[Ed25519PublicKey]) ->
     if vouched is not None:
         await _commitments(s, heads, tree, keys, vouched, check)
     await _drift(s, check)
+    await _nodes(s, tree, check)
     return check
 
 
@@ -259,3 +262,29 @@ async def _drift(s: AsyncSession, check: LogCheck) -> None:
                 f"no longer says what its sealed receipt {row.leaf_index} says "
                 "(edited after sealing)",
             )
+
+
+async def _nodes(s: AsyncSession, tree: MerkleTree, check: LogCheck) -> None:
+    """Step 5: the subtree cache against the recomputed tree (one summary line, since a
+    changed receipt makes every cached node above it differ too)."""
+    rows = await s.stream(
+        sa.select(ProofNode.level, ProofNode.node_index, ProofNode.hash).execution_options(
+            yield_per=_BATCH
+        )
+    )
+    matching = differing = 0
+    async for level, index, stored in rows:
+        want = tree.subtree(level, index)
+        if want is not None and want.hex() == stored:
+            matching += 1
+        else:
+            differing += 1
+    if differing:
+        check.add(
+            None,
+            f"{differing} cached subtree hashes differ from the receipts "
+            "(certificates drawn from them would not verify)",
+        )
+    missing = tree.subtree_count() - matching
+    if missing > 0 and not differing:
+        check.add(None, f"{missing} cached subtree hashes are missing")

@@ -18,12 +18,13 @@ the generators: a bug in one is caught by the other.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
     "CompactRange",
     "MerkleTree",
+    "PartialTree",
     "leaf_hash",
     "node_hash",
     "verify_consistency",
@@ -46,40 +47,20 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-class MerkleTree:
-    """A whole tree over leaf hashes, with every complete aligned subtree's hash kept.
+class _Subtrees:
+    """RFC 6962's recursion over a source of complete, aligned subtree hashes.
 
-    ``_levels[h][j]`` is the hash of leaves ``[j * 2**h, (j + 1) * 2**h)``. Every subtree the
-    RFC's recursion visits is either such a block or a right edge made of such blocks, so a
-    root or a proof at any earlier size costs O(log² n) hashes once the levels exist.
+    ``_perfect(h, j)`` is the hash of leaves ``[j * 2**h, (j + 1) * 2**h)``. Every subtree the
+    recursion visits is either such a block or a right edge made of such blocks, so a root or
+    a proof at any size costs O(log² n) hashes once the blocks are known.
     """
-
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
-        self._levels: list[list[bytes]] = [[]]
-        for h in leaf_hashes:
-            self.append(h)
 
     @property
     def size(self) -> int:
-        return len(self._levels[0])
+        raise NotImplementedError
 
-    def append(self, leaf: bytes) -> int:
-        """Add a leaf hash; return its index."""
-        if len(leaf) != 32:
-            raise ValueError("a leaf hash is 32 bytes")
-        self._levels[0].append(leaf)
-        index = len(self._levels[0]) - 1
-        level, j = 0, index
-        while j % 2 == 1:  # the block just completed a pair: hash the pair one level up
-            left, right = self._levels[level][j - 1], self._levels[level][j]
-            level, j = level + 1, j // 2
-            if len(self._levels) == level:
-                self._levels.append([])
-            self._levels[level].append(node_hash(left, right))
-        return index
-
-    def leaf(self, index: int) -> bytes:
-        return self._levels[0][index]
+    def _perfect(self, level: int, index: int) -> bytes:
+        raise NotImplementedError
 
     def _hash(self, lo: int, hi: int) -> bytes:
         """MTH of leaves [lo, hi)."""
@@ -87,7 +68,7 @@ class MerkleTree:
         if n == 0:
             return EMPTY_ROOT
         if n & (n - 1) == 0 and lo % n == 0:
-            return self._levels[n.bit_length() - 1][lo // n]
+            return self._perfect(n.bit_length() - 1, lo // n)
         k = _split(n)
         return node_hash(self._hash(lo, lo + k), self._hash(lo + k, hi))
 
@@ -136,6 +117,90 @@ class MerkleTree:
         return [*self._subproof(m - k, lo + k, hi, False), self._hash(lo, lo + k)]
 
 
+class MerkleTree(_Subtrees):
+    """A whole tree over leaf hashes, keeping every complete aligned subtree's hash."""
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        for h in leaf_hashes:
+            self.append(h)
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    def append(self, leaf: bytes) -> int:
+        """Add a leaf hash; return its index."""
+        if len(leaf) != 32:
+            raise ValueError("a leaf hash is 32 bytes")
+        self._levels[0].append(leaf)
+        index = len(self._levels[0]) - 1
+        level, j = 0, index
+        while j % 2 == 1:  # the block just completed a pair: hash the pair one level up
+            left, right = self._levels[level][j - 1], self._levels[level][j]
+            level, j = level + 1, j // 2
+            if len(self._levels) == level:
+                self._levels.append([])
+            self._levels[level].append(node_hash(left, right))
+        return index
+
+    def leaf(self, index: int) -> bytes:
+        return self._levels[0][index]
+
+    def _perfect(self, level: int, index: int) -> bytes:
+        return self._levels[level][index]
+
+    def subtree(self, level: int, index: int) -> bytes | None:
+        """The hash of complete subtree ``index`` at ``level``, if the tree has it."""
+        if 0 <= level < len(self._levels) and 0 <= index < len(self._levels[level]):
+            return self._levels[level][index]
+        return None
+
+    def subtree_count(self) -> int:
+        """How many complete subtrees there are above the leaves."""
+        return sum(len(hashes) for hashes in self._levels[1:])
+
+
+class PartialTree(_Subtrees):
+    """A tree of ``size`` leaves of which only some complete subtrees are at hand: enough
+    for the proofs ``needed_for_inclusion`` names (the proof log stores them all)."""
+
+    def __init__(self, size: int, known: Mapping[tuple[int, int], bytes]) -> None:
+        self._size = size
+        self._known = known
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _perfect(self, level: int, index: int) -> bytes:
+        try:
+            return self._known[(level, index)]
+        except KeyError:
+            raise ValueError(f"the hash of subtree {index} at level {level} is missing") from None
+
+    @staticmethod
+    def needed_for_inclusion(index: int, size: int) -> set[tuple[int, int]]:
+        """The (level, index) of every complete subtree an inclusion proof reads."""
+        recorder = _Recorder(size)
+        recorder.inclusion_proof(index, size)
+        return recorder.seen
+
+
+class _Recorder(_Subtrees):
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self.seen: set[tuple[int, int]] = set()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _perfect(self, level: int, index: int) -> bytes:
+        self.seen.add((level, index))
+        return EMPTY_ROOT  # any 32 bytes: which subtrees are read does not depend on hashes
+
+
 class CompactRange:
     """The right edge of a tree: the hashes of its complete subtrees, largest first.
 
@@ -159,11 +224,17 @@ class CompactRange:
     def subtrees(self) -> list[tuple[int, bytes]]:
         return list(self._subtrees)
 
-    def append(self, leaf: bytes) -> None:
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf hash; return the subtrees it completed, as (level, index, hash)."""
+        end = self.size + 1
         self._subtrees.append((1, leaf))
+        completed = []
         while len(self._subtrees) > 1 and self._subtrees[-1][0] == self._subtrees[-2][0]:
             (s, right), (_, left) = self._subtrees.pop(), self._subtrees.pop()
-            self._subtrees.append((2 * s, node_hash(left, right)))
+            merged = node_hash(left, right)
+            self._subtrees.append((2 * s, merged))
+            completed.append(((2 * s).bit_length() - 1, (end - 2 * s) // (2 * s), merged))
+        return completed
 
     def root(self) -> bytes:
         if not self._subtrees:

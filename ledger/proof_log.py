@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .audit_schema import ProofLeaf, SignedTreeHeadRecord
+from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .log_check import LogCheck, check_log, head_from_record
-from .merkle import CompactRange, MerkleTree, leaf_hash
+from .merkle import CompactRange, PartialTree, leaf_hash
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import (
     CERTIFICATE_FORMAT,
@@ -193,7 +193,8 @@ class ProofLog:
                         appended_at=at,
                     )
                 )
-                edge.append(h)
+                for level, node_index, node in edge.append(h):
+                    s.add(ProofNode(level=level, node_index=node_index, hash=node.hex()))
                 indices.append(index)
             # Tree head timestamps never go backwards, whatever the workers' clocks say.
             stamp = max(int(at.timestamp() * 1000), newest.timestamp_ms if newest else 0)
@@ -271,24 +272,33 @@ class ProofLog:
             o for o in outcomes if leaf_hash(canonical_json(outcome_receipt(o))).hex() not in sealed
         ]
 
-    async def _tree(self, size: int) -> MerkleTree:
-        """The tree of the first ``size`` stored leaf hashes."""
-        tree = MerkleTree()
+    async def _partial_tree(self, size: int, indices: Sequence[int]) -> PartialTree:
+        """Enough of the tree of ``size`` leaves to prove the inclusion of ``indices``."""
+        needed: set[tuple[int, int]] = set()
+        for i in indices:
+            needed |= PartialTree.needed_for_inclusion(i, size)
+        known: dict[tuple[int, int], bytes] = {}
+        leaves = sorted(j for level, j in needed if level == 0)
+        nodes = sorted(key for key in needed if key[0] > 0)
         async with self._ledger.session() as s:
-            rows = await s.stream_scalars(
-                sa.select(ProofLeaf.leaf_hash)
-                .where(ProofLeaf.leaf_index < size)
-                .order_by(ProofLeaf.leaf_index)
-                .execution_options(yield_per=5000)
-            )
-            async for h in rows:
-                tree.append(bytes.fromhex(h))
-        if tree.size != size:
+            for chunk in range(0, len(leaves), 500):
+                q = sa.select(ProofLeaf.leaf_index, ProofLeaf.leaf_hash).where(
+                    ProofLeaf.leaf_index.in_(leaves[chunk : chunk + 500])
+                )
+                for j, h in await s.execute(q):
+                    known[(0, j)] = bytes.fromhex(h)
+            for chunk in range(0, len(nodes), 500):
+                q2 = sa.select(ProofNode.level, ProofNode.node_index, ProofNode.hash).where(
+                    sa.tuple_(ProofNode.level, ProofNode.node_index).in_(nodes[chunk : chunk + 500])
+                )
+                for level, j, h in await s.execute(q2):
+                    known[(level, j)] = bytes.fromhex(h)
+        if len(known) != len(needed):
             raise ProofLogError(
-                f"the proof log holds {tree.size} receipts below its signed size {size}; "
-                "run `lethe audit verify --log`"
+                f"the proof log lacks {len(needed) - len(known)} of the subtree hashes a proof "
+                "needs; run `lethe audit verify --log`"
             )
-        return tree
+        return PartialTree(size, known)
 
     async def certificate(self, request_id: str, *, issued_at: datetime) -> dict[str, Any]:
         """A certificate of erasure: the request's receipts, each with its inclusion proof in
@@ -298,7 +308,7 @@ class ProofLog:
             raise ProofLogError(f"{request_id} has not been sealed yet: no receipts in the log")
         head = await self.newest_head()
         assert head is not None  # leaves exist, so a head covering them does
-        tree = await self._tree(head.tree_size)
+        tree = await self._partial_tree(head.tree_size, [x.leaf_index for x in leaves])
         entries = []
         status: dict[str, Any] | None = None
         for leaf in leaves:

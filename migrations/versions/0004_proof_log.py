@@ -18,6 +18,13 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "proof_nodes",
+        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("node_index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("level", "node_index", name=op.f("pk_proof_nodes")),
+    )
+    op.create_table(
         "signed_tree_heads",
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("root_hash", sa.String(length=64), nullable=False),
@@ -103,3 +110,4 @@ def downgrade() -> None:
 
     op.drop_table("proof_leaves")
     op.drop_table("signed_tree_heads")
+    op.drop_table("proof_nodes")

@@ -17,6 +17,7 @@ from ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MerkleTree,
+    PartialTree,
     leaf_hash,
     node_hash,
     verify_consistency,
@@ -252,7 +253,16 @@ def test_random_trees_agree_with_the_naive_recomputation(
     )
 
     edge = CompactRange()
+    completed = {}
     for d in leaves[:size]:
-        edge.append(leaf_hash(d))
+        completed.update({(lv, j): h for lv, j, h in edge.append(leaf_hash(d))})
     assert edge.root() == tree.root(size)
     assert CompactRange(edge.subtrees).root() == edge.root()
+    # What the appends completed is every complete subtree, and it is all a proof needs.
+    prefix = MerkleTree(leaf_hash(d) for d in leaves[:size])
+    assert len(completed) == prefix.subtree_count()
+    assert all(prefix.subtree(lv, j) == h for (lv, j), h in completed.items())
+    needed = PartialTree.needed_for_inclusion(index, size)
+    known = {(0, j): prefix.leaf(j) for lv, j in needed if lv == 0}
+    known.update({key: completed[key] for key in needed if key[0] > 0})
+    assert PartialTree(size, known).inclusion_proof(index) == path

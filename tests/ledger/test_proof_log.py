@@ -21,6 +21,7 @@ from ledger import (
     ProofLeaf,
     ProofLog,
     ProofLogError,
+    ProofNode,
     SignedTreeHeadRecord,
     SubjectVault,
     TreeHeadSigner,
@@ -301,6 +302,26 @@ async def test_a_forged_head_and_the_wrong_key_are_reported(sqlite_ledger: Ledge
     assert [p.message for p in check.problems] == [
         "the signature of the head of size 6 does not verify"
     ]
+
+
+async def test_a_damaged_subtree_cache_is_caught_not_certified(sqlite_ledger: Ledger) -> None:
+    log = await sealed_log(sqlite_ledger)
+    await execute(
+        sqlite_ledger,
+        sa.update(ProofNode).where(ProofNode.level == 2).values(hash="ab" * 32),
+    )
+    with pytest.raises(ProofLogError, match="does not check"):
+        await log.certificate("er-c", issued_at=NOW)
+    check = await log.verify([KEY.public_key()])
+    assert [p.message for p in check.problems] == [
+        "2 cached subtree hashes differ from the receipts "
+        "(certificates drawn from them would not verify)"
+    ]
+    await execute(sqlite_ledger, sa.delete(ProofNode))
+    with pytest.raises(ProofLogError, match="lacks"):
+        await log.certificate("er-c", issued_at=NOW)
+    missing = await log.verify([KEY.public_key()])
+    assert [p.message for p in missing.problems] == ["7 cached subtree hashes are missing"]
 
 
 async def test_sealing_refuses_a_log_whose_newest_head_does_not_match(
