@@ -5,17 +5,18 @@ yet (and one for the request's state), then signs a new tree head, in one transa
 are serialised: an advisory lock on PostgreSQL, SQLite's single writer lock elsewhere, and the
 leaf index as primary key behind both, so two workers can never give two receipts one index.
 
-``verify`` recomputes everything from the stored receipts: each leaf hash, each receipt's
-signed commitment to its index, the root at every signed head, and the consistency proof
-between consecutive heads. It names the first index where the record stops being what was
-signed. A log cut back together with its newest heads cannot be told from an older log by the
-database alone; that is what the heads inside certificates handed out are for.
+Certificates read only the O(log² n) subtree hashes their inclusion proofs need (from
+``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
+whole log from the stored receipts (``ledger.log_check``). A log cut back together with its
+newest heads cannot be told from an older log by the database alone; that is what the heads
+inside certificates handed out are for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ from .store import Ledger, LedgerError
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("lethe.proof_log"), as a signed int.
-_PG_LOCK_KEY = 0x3A6F1B2D5C8E4F71
+_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"lethe.proof_log").digest()[:8], "big", signed=True)
 _APPEND_ATTEMPTS = 5
 
 

@@ -114,6 +114,7 @@ def filter_options(fn: Any) -> Any:
         click.option(
             "--system",
             callback=_system_name,
+            metavar="SYSTEM",
             help="Requests that reached this system.",
         ),
         click.option(
@@ -121,8 +122,10 @@ def filter_options(fn: Any) -> Any:
             type=click.Choice(OUTCOMES),
             help="Requests with a system outcome of this kind (of --system, if given).",
         ),
-        click.option("--jurisdiction", "-j", type=click.Choice(JURISDICTIONS)),
-        click.option("--status", type=click.Choice(STATUSES)),
+        click.option(
+            "--jurisdiction", "-j", type=click.Choice(JURISDICTIONS), help="Under this law."
+        ),
+        click.option("--status", type=click.Choice(STATUSES), help="With this status."),
         click.option("--overdue", is_flag=True, help="Past due and unanswered, or answered late."),
         click.option(
             "--exceptions-expiring-before",
@@ -506,7 +509,10 @@ def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
 @click.option("--log", "whole_log", is_flag=True, help="Check the whole proof log in the ledger.")
 @json_option
 def verify(file: Path | None, public_keys: Sequence[Path], whole_log: bool, as_json: bool) -> None:
-    """Check a certificate offline (FILE, with --public-key), or the whole log (--log)."""
+    """Check a certificate offline (FILE, with --public-key), or the whole log (--log).
+
+    Exits 3 when what is checked does not hold, naming the first problem.
+    """
     if (file is None) == (not whole_log):
         raise click.UsageError("give a certificate FILE or --log (one of them)")
     if file is not None:
