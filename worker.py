@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import ErasureActivities, RecordingActivities
+from activities import ErasureActivities, RecordingActivities, SealingActivities
 from connectors import Connector
-from ledger import Ledger
+from ledger import Ledger, ProofLog, TreeHeadSigner
+from lethe.keys import load_signing_key
 from lethe.runtime import Runtime, connect_when_ready, load_registry
 from lethe.settings import Settings, build_connectors, load_settings
 from workflows import ALL_WORKFLOWS
@@ -35,11 +37,18 @@ def build_worker(
     connectors: Mapping[str, Connector],
     heartbeat_every: float = 5.0,
     max_concurrent_activities: int = 50,
+    signing_key: Ed25519PrivateKey,
     extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
-    """A Worker with every workflow and activity of an erasure registered."""
+    """A Worker with every workflow and activity of an erasure registered.
+
+    ``signing_key`` signs the proof log's tree heads; every worker of a ledger must share it
+    (``lethe.keys.load_signing_key``). It is required on purpose: heads signed by a key nobody
+    kept would make the whole log unverifiable.
+    """
     erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
     recording = RecordingActivities(ledger)
+    sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
     return Worker(
         client,
         task_queue=task_queue,
@@ -50,6 +59,7 @@ def build_worker(
             erasure.verify_in_system,
             recording.record_status,
             recording.record_system_failure,
+            sealing.seal_request,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
@@ -79,6 +89,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             task_queue=settings.temporal.task_queue,
             ledger=runtime.ledger,
             connectors=connectors,
+            signing_key=load_signing_key(settings.home),
         )
         async with worker:
             log.warning(

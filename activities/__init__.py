@@ -6,6 +6,7 @@ through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never 
 
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
 from .recording import RecordingActivities
+from .sealing import SealingActivities, SealResult
 from .types import (
     FINAL_OUTCOMES,
     StatusChange,
@@ -19,6 +20,8 @@ __all__ = [
     "FINAL_OUTCOMES",
     "ErasureActivities",
     "RecordingActivities",
+    "SealResult",
+    "SealingActivities",
     "StatusChange",
     "SystemFailure",
     "SystemOutcome",

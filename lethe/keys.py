@@ -4,9 +4,14 @@
     vault       master key that wraps each request's data key in the subject vault
     payload     AES key of the Temporal payload codec (a second layer over every payload)
 
+    signing     Ed25519 seed that signs the proof log's tree heads (its public half is what
+                auditors verify certificates with: ``lethe audit public-key``)
+
 Each is 32 random bytes: ``LETHE_<NAME>_KEY`` (base64) if set, else ``<home>/keys/<name>.key``,
 created with mode 0600 on first use. Every worker and every CLI that talks to the same ledger
-and cluster must share them; losing the vault key makes open requests unreadable.
+and cluster must share them; losing the vault key makes open requests unreadable, and losing
+the signing key means new tree heads are signed by a new key (old certificates still verify
+with the old public key).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from .errors import ConfigError
 
-__all__ = ["KEY_NAMES", "Keyring", "load_keyring"]
+__all__ = ["KEY_NAMES", "Keyring", "load_keyring", "load_signing_key"]
 
 KEY_NAMES = ("pseudonym", "vault", "payload")
 
@@ -70,3 +77,17 @@ def load_keyring(
             else _from_file(name, home / "keys" / f"{name}.key", create)
         )
     return Keyring(**keys)
+
+
+def load_signing_key(
+    home: Path, env: Mapping[str, str] | None = None, *, create: bool = True
+) -> Ed25519PrivateKey:
+    """The proof log's Ed25519 key: ``LETHE_SIGNING_KEY`` or ``<home>/keys/signing.key``."""
+    env = os.environ if env is None else env
+    value = env.get("LETHE_SIGNING_KEY")
+    seed = (
+        _from_env("signing", value)
+        if value
+        else _from_file("signing", home / "keys" / "signing.key", create)
+    )
+    return Ed25519PrivateKey.from_private_bytes(seed)

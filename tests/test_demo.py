@@ -76,6 +76,33 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "ada@example.org" not in shown.stdout
     assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
 
+    # The certificate: written under .lethe/, checked by the demo, and checkable by anyone
+    # with the public key alone, in a directory that has nothing else.
+    rid = request["request_id"]
+    cert_json = tmp_path / ".lethe" / "certificates" / f"{rid}.json"
+    cert_html = cert_json.with_suffix(".html")
+    key = tmp_path / ".lethe" / "proof-log-public-key.pem"
+    assert f"Certificate of erasure: {cert_json}" in out and str(cert_html) in out
+    assert "only: VERIFIED" in out
+    cert = json.loads(cert_json.read_text())
+    assert cert["request"]["request_id"] == rid and cert["request"]["deadline"] == "met"
+    assert {r["receipt"].get("system") for r in cert["receipts"]} == {
+        "forum",
+        "crm",
+        "newsletter",
+        "backups",
+        None,  # the request's own receipt
+    }
+    elsewhere = tmp_path / "auditor"
+    elsewhere.mkdir()
+    for path in (cert_json, cert_html):
+        checked = lethe(elsewhere, "audit", "verify", str(path), "--public-key", str(key))
+        assert checked.returncode == 0 and "VERIFIED" in checked.stdout, checked.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert "ada@example.org" not in cert_json.read_text() + cert_html.read_text()
+    whole = lethe(tmp_path, "audit", "verify", "--log", "--json")
+    assert whole.returncode == 0 and json.loads(whole.stdout)["receipts"] == 5, whole.stderr
+
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     first = lethe(tmp_path, "demo", "--json")
@@ -83,11 +110,15 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
+    assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == 10
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.
     assert a["request"]["subject_ref"] == b["request"]["subject_ref"]
     listed = json.loads(lethe(tmp_path, "list", "--json").stdout)
     assert len(listed) == 2
+    # Two seals, one log: each head consistent with the one before.
+    whole = json.loads(lethe(tmp_path, "audit", "verify", "--log", "--json").stdout)
+    assert whole["ok"] and whole["signed_heads"] == 2 and whole["receipts"] == 10
 
 
 def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
@@ -60,7 +61,11 @@ async def test_demo_systems_end_to_end_without_plaintext_in_history(
     client = dev_server_env.client
     try:
         async with worker_module.build_worker(
-            client, task_queue=task_queue, ledger=ledger, connectors=connectors
+            client,
+            task_queue=task_queue,
+            ledger=ledger,
+            connectors=connectors,
+            signing_key=Ed25519PrivateKey.generate(),
         ):
             draft = validate_request(settings, email=SUBJECT.email.upper(), verification="operator")
             done = await submit_request(

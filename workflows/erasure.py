@@ -20,7 +20,13 @@ from temporalio.exceptions import ChildWorkflowError
 # Data classes come from the host, not the sandbox: the sandbox's proxied ``datetime`` is not
 # a class Temporal's converter can fill in.
 with workflow.unsafe.imports_passed_through():
-    from activities import RecordingActivities, StatusChange, SystemFailure, SystemOutcome
+    from activities import (
+        RecordingActivities,
+        SealingActivities,
+        StatusChange,
+        SystemFailure,
+        SystemOutcome,
+    )
 
     from .types import (
         ErasureRequest,
@@ -154,8 +160,23 @@ class ErasureWorkflow:
         await self._record(
             StatusChange(request.request_id, status, actor=actor, reason=reason, detail=counts)
         )
+        if outcomes:
+            await self._seal(request.request_id)
         workflow.logger.info("erasure finished", extra={"status": status})
         return ErasureResult(request.request_id, status, reason, outcomes)
+
+    async def _seal(self, request_id: str) -> None:
+        """Proof: the request's receipts go into the proof log under a new signed tree head.
+
+        After the final status is recorded, so that the sealed request receipt carries it.
+        Idempotent; a later round that adds outcomes seals again the same way.
+        """
+        await workflow.execute_activity_method(
+            SealingActivities.seal_request,
+            request_id,
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
 
     async def _record(self, change: StatusChange) -> None:
         await workflow.execute_activity_method(

@@ -17,11 +17,15 @@ from typing import Any
 
 from rich.console import Console
 
+from ledger import ProofLog, TreeHeadSigner
+from ledger.proof import load_public_key, public_key_pem
 from workflows import ErasureWorkflow, OperatorApproval
 
+from ..certificates import check_certificate_file, write_certificate
 from ..devserver import DevServer
 from ..errors import LetheError
 from ..intake import submit_request, validate_request
+from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
 from ..runtime import Runtime, connect_when_ready, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
@@ -85,6 +89,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         )
         say(f"Temporal dev server on {server.address} (in memory, stopped when the demo ends).")
         rt = await Runtime.open(local)
+        signing_key = load_signing_key(local.home)
         connectors = build_connectors(local.systems, load_registry())
         client = await connect_when_ready(local, rt.keys)
         import worker as worker_module  # the composition root, shared with `lethe worker`
@@ -95,6 +100,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             ledger=rt.ledger,
             connectors=connectors,
             heartbeat_every=1.0,
+            signing_key=signing_key,
         )
         async with w:
             draft = validate_request(
@@ -133,6 +139,10 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         outcomes = await rt.ledger.outcomes(done.request_id)
         exceptions = await rt.ledger.exceptions(done.request_id)
         events = await rt.ledger.events(done.request_id)
+        # Proof: the workflow sealed the receipts; write the certificate and the public key.
+        cert = await ProofLog(rt.ledger, TreeHeadSigner(signing_key)).certificate(
+            done.request_id, issued_at=datetime.now(UTC)
+        )
     except BaseException:
         # The demo's server lives in memory: a request it leaves unfinished can never finish.
         if rt is not None and submitted is not None:
@@ -145,8 +155,11 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         server.stop()
 
     checked, problems = check_bystanders(seeded)
+    certificate = _write_and_check_certificate(
+        settings.home, cert, public_key_pem(signing_key.public_key())
+    )
     elapsed = time.monotonic() - started
-    ok = result.status == EXPECTED_STATUS and not problems
+    ok = result.status == EXPECTED_STATUS and not problems and certificate["verified"]
     if as_json:
         from ._json import emit
 
@@ -155,6 +168,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
                 "ok": ok,
                 "request": request_to_dict(rec, outcomes, exceptions, events),
                 "bystanders": {"checked": checked, "problems": problems},
+                "certificate": certificate,
                 "ledger": settings.database_url,
                 "seconds": round(elapsed, 1),
             }
@@ -172,17 +186,55 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         console.print(
             f"Bystander check passed: {checked} rows and backup copies of other people unchanged."
         )
+    # Paths are printed whole (soft_wrap): they are for copying.
+    console.print(f"Certificate of erasure: {certificate['json']}", soft_wrap=True)
+    console.print(f"                        {certificate['html']}", soft_wrap=True)
+    verdict = "[green]VERIFIED[/]" if certificate["verified"] else "[bold red]FAILED[/]"
+    console.print(
+        f"Checked offline with the public key {certificate['public_key']} only: {verdict}"
+        f" ({certificate['receipts']} receipts in a signed log of {certificate['tree_size']})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for problem in certificate["problems"]:
+        console.print(f"  - {problem}")
     console.print(f"Final status: [bold]{result.status}[/] (in {elapsed:.1f} s)")
-    console.print(f"The record is in the ledger at {settings.database_url}")
-    console.print(f"  lethe status {rec.request_id}    ·    lethe list")
+    console.print(f"The record is in the ledger at {settings.database_url}", soft_wrap=True)
+    console.print(f"  lethe status {rec.request_id}    ·    lethe audit show {rec.request_id}")
+    console.print(
+        f"  lethe audit verify {certificate['html']} --public-key {certificate['public_key']}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if not ok:
         console.print(
             "[bold red]Demo did not end as expected[/]"
-            f" (wanted {EXPECTED_STATUS}, bystanders intact)"
+            f" (wanted {EXPECTED_STATUS}, bystanders intact, a certificate that verifies)"
         )
         return 1
     console.print("Done.")
     return 0
+
+
+def _write_and_check_certificate(home: Path, cert: dict[str, Any], pem: str) -> dict[str, Any]:
+    """Write the certificate (JSON and HTML) and the log's public key under ``home``, then
+    check the page the way an auditor would: the file and the public key, nothing else."""
+    rid = cert["request"]["request_id"]
+    paths = {suffix: home / "certificates" / f"{rid}.{suffix}" for suffix in ("json", "html")}
+    for path in paths.values():
+        write_certificate(cert, path)
+    key_path = home / "proof-log-public-key.pem"
+    key_path.write_text(pem)
+    check = check_certificate_file(paths["html"], load_public_key(key_path.read_bytes()))
+    return {
+        "json": str(paths["json"]),
+        "html": str(paths["html"]),
+        "public_key": str(key_path),
+        "verified": check.ok,
+        "problems": check.problems,
+        "receipts": check.receipts,
+        "tree_size": check.tree_size,
+    }
 
 
 async def _abandon(rt: Runtime, request_id: str) -> None:

@@ -1,32 +1,43 @@
-"""`make bench`: benchmarks reported as ratios against a baseline measured in the same run.
-
-Never timed assertions: the machine is shared and noisy; a ratio of two numbers measured
-moments apart on the same machine is what can be compared between runs.
-"""
+"""Run the benchmarks: ``python -m tests.bench [NAME ...] [--scale X]``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
 
-from lethe.logs import configure_logging
-
-from . import workflow_throughput
+from tests.bench import Bench
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench")
-    parser.add_argument("--requests", type=int, default=100, help="requests per measurement")
-    args = parser.parse_args()
-    configure_logging(level="WARNING")
-    r = asyncio.run(workflow_throughput.measure(args.requests))
-    print(
-        f"workflow throughput: {r.requests} requests x 4 systems on the dev server\n"
-        f"  bare Temporal (4 no-op activities per workflow): {r.baseline_per_s:6.1f} /s\n"
-        f"  Lethe (intake, vault, ledger, 1+4 workflows):    {r.lethe_per_s:6.1f} /s\n"
-        f"  ratio Lethe / bare:                              {r.ratio:6.2f}"
+def available() -> list[str]:
+    here = Path(__file__).parent
+    return sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
     )
 
 
+def main(argv: list[str] | None = None) -> int:
+    names = available()
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all: {names})")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size")
+    args = parser.parse_args(argv)
+    chosen = args.names or names
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; there are: {', '.join(names)}")
+    for name in chosen:
+        module = importlib.import_module(f"tests.bench.bench_{name}")
+        bench = Bench(name, scale=args.scale)
+        asyncio.run(module.run(bench))
+        print(bench.report(), flush=True)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,7 +19,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import StatusChange, SystemFailure, SystemOutcome, SystemTask, Verification
+from activities import (
+    SealResult,
+    StatusChange,
+    SystemFailure,
+    SystemOutcome,
+    SystemTask,
+    Verification,
+)
 from workflows import (
     ALL_WORKFLOWS,
     ErasurePolicy,
@@ -51,6 +58,8 @@ class Fakes:
     polls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     statuses: list[StatusChange] = field(default_factory=list)
     failures: list[SystemFailure] = field(default_factory=list)
+    # (request id, the last status recorded when sealing was asked for)
+    seals: list[tuple[str, str | None]] = field(default_factory=list)
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
@@ -78,6 +87,11 @@ class Fakes:
         self.failures.append(failure)
         return SystemOutcome(failure.system, "failed", error=failure.error)
 
+    @activity.defn(name="seal_request")
+    async def seal_request(self, request_id: str) -> SealResult:
+        self.seals.append((request_id, self.statuses[-1].status if self.statuses else None))
+        return SealResult(request_id, appended=1, tree_size=len(self.seals))
+
     def all(self) -> list[object]:
         return [
             self.erase_in_system,
@@ -85,6 +99,7 @@ class Fakes:
             self.verify_in_system,
             self.record_status,
             self.record_system_failure,
+            self.seal_request,
         ]
 
 
@@ -139,6 +154,8 @@ async def test_all_systems_erased_is_completed(
     assert sorted(o.system for o in result.systems) == ["crm", "forum", "newsletter"]
     assert dict(fakes.erase_calls) == {"forum": 1, "crm": 1, "newsletter": 1}
     assert [s.status for s in fakes.statuses] == ["awaiting_verification", "erasing", "completed"]
+    # Sealed once, after the final status is recorded (the request receipt carries it).
+    assert fakes.seals == [(result.request_id, "completed")]
     verified = fakes.statuses[1]
     assert verified.event == "verified" and verified.actor == "operator:kim"
     assert verified.reason == "passport checked"
@@ -174,6 +191,7 @@ async def test_unverified_request_is_rejected_and_nothing_erased(
     assert "not verified within 72 hours" in (result.reason or "")
     assert fakes.erase_calls == {}
     assert fakes.statuses[-1].status == "rejected"
+    assert fakes.seals == []  # nothing was erased, so there is nothing to seal
 
 
 async def test_preverified_requests_skip_the_wait(
@@ -212,6 +230,7 @@ async def test_one_permanent_failure_does_not_block_the_others(
         time_skipping_env, fakes, request(("forum", "crm", "newsletter")), task_queue
     )
     assert result.status == "partially_failed"
+    assert fakes.seals == [(result.request_id, "partially_failed")]  # failures are sealed too
     by_system = {o.system: o.outcome for o in result.systems}
     assert by_system == {"forum": "erased", "crm": "failed", "newsletter": "erased"}
     assert fakes.erase_calls["crm"] == 1  # not retried

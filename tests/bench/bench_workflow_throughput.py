@@ -21,7 +21,9 @@ from typing import ClassVar
 from temporalio import activity, workflow
 from temporalio.worker import Worker
 
-__all__ = ["ThroughputResult", "measure"]
+from tests.bench import Bench, Measurement
+
+__all__ = ["ThroughputResult", "measure", "run"]
 
 
 @activity.defn(name="bench_noop")
@@ -89,7 +91,7 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
     import worker as worker_module
     from connectors import BaseConnector, NotFound, Outcome, Subject
     from lethe.intake import Submitted, submit_request, validate_request
-    from lethe.keys import load_keyring
+    from lethe.keys import load_keyring, load_signing_key
     from lethe.runtime import open_ledger
     from lethe.settings import Settings, SystemConfig, TemporalSettings
     from workflows import ErasureWorkflow
@@ -114,7 +116,11 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
     connectors = {s: Instant(s, BaseConnector.Options()) for s in SYSTEMS}
     try:
         async with worker_module.build_worker(
-            client, task_queue=queue, ledger=ledger, connectors=connectors
+            client,
+            task_queue=queue,
+            ledger=ledger,
+            connectors=connectors,
+            signing_key=load_signing_key(home),
         ):
             start = time.perf_counter()
             gate = asyncio.Semaphore(20)  # like an intake API under load, not one CLI call
@@ -157,3 +163,17 @@ async def measure(n: int = 100) -> ThroughputResult:
             baseline = await _baseline(client, n)
             lethe = await _lethe(client, n, home)
     return ThroughputResult(n, baseline, lethe)
+
+
+async def run(bench: Bench) -> None:
+    """``make bench`` entry: seconds per request, Lethe against bare Temporal."""
+    from lethe.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    r = await measure(bench.scaled(100))
+    base = "bare Temporal: 1 workflow, 4 no-op activities"
+    bench.notes.append(f"{r.requests} requests x 4 systems, in-memory dev server, SQLite ledger")
+    bench.results.append(Measurement(base, 1 / r.baseline_per_s, None))
+    bench.results.append(
+        Measurement("Lethe: intake, vault, ledger, 1+4 workflows", 1 / r.lethe_per_s, base)
+    )

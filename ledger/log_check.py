@@ -1,0 +1,290 @@
+"""The whole-log check behind ``lethe audit verify --log``: recompute, compare, name the index.
+
+1. Every stored receipt, in index order: no gap, canonical JSON, its stored leaf hash and
+   index columns agree with it. Its leaf hash is recomputed from the receipt, never read.
+2. Every signed head: signed by a given key, its root equal to the root of the recomputed
+   tree at its size, and consistent with the head before (RFC 6962 consistency proof).
+   Receipts past the newest head are not covered by any signature.
+3. Once a head's root stops matching, the receipts from the last matching head on are checked
+   against the log's signed commitment to (index, leaf hash): that names the first receipt
+   edited, removed, reordered or inserted. Below a matching head, the head itself vouches for
+   every receipt, so the commitments need no checking there (an untouched log costs one
+   signature check per head, not per receipt).
+4. Every final outcome in the ledger still says what its newest sealed receipt says.
+5. The cached subtree hashes (``proof_nodes``) are those of the recomputed tree: certificates
+   drawn from them would verify.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
+from .merkle import MerkleTree, leaf_hash, verify_consistency
+from .models import SystemOutcomeRecord
+from .proof import (
+    ProofError,
+    TreeHead,
+    canonical_json,
+    key_fingerprint,
+    parse_receipt,
+    verify_receipt_commitment,
+)
+from .receipts import SEALABLE_OUTCOMES, outcome_receipt
+
+__all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
+
+_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    index: int | None  # the receipt it names, when it names one
+    message: str
+
+
+@dataclass
+class LogCheck:
+    receipts: int = 0
+    heads: int = 0
+    problems: list[LogProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_index(self) -> int | None:
+        indices = [p.index for p in self.problems if p.index is not None]
+        return min(indices) if indices else None
+
+    def add(self, index: int | None, message: str) -> None:
+        self.problems.append(LogProblem(index, message))
+
+    def ordered(self) -> list[LogProblem]:
+        """Problems naming a receipt first, lowest index first."""
+        return sorted(self.problems, key=lambda p: (p.index is None, p.index or 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "receipts": self.receipts,
+            "signed_heads": self.heads,
+            "first_bad_index": self.first_bad_index,
+            "problems": [{"index": p.index, "message": p.message} for p in self.ordered()],
+        }
+
+
+def head_from_record(rec: SignedTreeHeadRecord) -> TreeHead:
+    return TreeHead(
+        tree_size=rec.tree_size,
+        root_hash=bytes.fromhex(rec.root_hash),
+        timestamp_ms=rec.timestamp_ms,
+        signature=base64.b64decode(rec.signature),
+        key_fingerprint=rec.key_fingerprint,
+    )
+
+
+async def check_log(s: AsyncSession, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
+    keys = {key_fingerprint(k): k for k in public_keys}
+    check = LogCheck()
+    heads = list(
+        (
+            await s.scalars(
+                sa.select(SignedTreeHeadRecord).order_by(SignedTreeHeadRecord.tree_size)
+            )
+        ).all()
+    )
+    check.heads = len(heads)
+    tree = await _receipts(s, check)
+    check.receipts = tree.size
+    vouched = _heads(heads, tree, keys, check)
+    if vouched is not None:
+        await _commitments(s, heads, tree, keys, vouched, check)
+    await _drift(s, check)
+    await _nodes(s, tree, check)
+    return check
+
+
+async def _receipts(s: AsyncSession, check: LogCheck) -> MerkleTree:
+    """Step 1: the tree recomputed from the stored receipts, up to the first gap."""
+    tree = MerkleTree()
+    p = ProofLeaf
+    rows = await s.stream(
+        sa.select(p.leaf_index, p.receipt, p.leaf_hash, p.request_id, p.kind, p.system, p.round)
+        .order_by(p.leaf_index)
+        .execution_options(yield_per=_BATCH)
+    )
+    async for row in rows:
+        i = tree.size
+        if row.leaf_index != i:
+            check.add(i, f"receipt {i} is missing (the next stored receipt is {row.leaf_index})")
+            break  # what follows a gap is out of place; the heads say the rest
+        data = row.receipt.encode("utf-8")
+        h = leaf_hash(data)
+        tree.append(h)
+        if h.hex() != row.leaf_hash:
+            check.add(i, f"receipt {i} does not match its recorded leaf hash (edited)")
+        try:
+            receipt = parse_receipt(data)
+        except ProofError as exc:
+            check.add(i, f"receipt {i} is not a canonical receipt ({exc})")
+            continue
+        said = tuple(receipt.get(k) for k in ("request_id", "kind", "system", "round"))
+        if (row.request_id, row.kind, row.system, row.round) != said:
+            check.add(i, f"receipt {i}'s index columns disagree with the receipt itself")
+    return tree
+
+
+def _heads(
+    heads: list[SignedTreeHeadRecord],
+    tree: MerkleTree,
+    keys: dict[str, Ed25519PublicKey],
+    check: LogCheck,
+) -> int | None:
+    """Step 2. Returns None if every head matches the receipts; otherwise the size of the
+    last head that does (every receipt below it is vouched for)."""
+    previous: TreeHead | None = None
+    vouched: int | None = None  # set at the first head that does not match
+    good = 0  # the size of the last head that matched before that
+    for rec in heads:
+        try:
+            head = head_from_record(rec)
+        except (ValueError, binascii.Error):
+            check.add(None, f"the signed head of size {rec.tree_size} is unreadable")
+            vouched = good if vouched is None else vouched
+            continue
+        n = head.tree_size
+        key = keys.get(head.key_fingerprint)
+        if key is None:
+            check.add(
+                None,
+                f"the head of size {n} was signed by key {head.key_fingerprint[:16]}…, "
+                "which is not among the given public keys",
+            )
+        elif not head.verify(key):
+            check.add(None, f"the signature of the head of size {n} does not verify")
+        matches = n <= tree.size and tree.root(n) == head.root_hash
+        if n > tree.size:
+            check.add(
+                tree.size,
+                f"the head signed for {n} receipts covers receipts from index {tree.size} on, "
+                "which are missing or out of place",
+            )
+        elif not matches:
+            # Which receipt below n is wrong is for the commitments to say.
+            check.add(None, f"the receipts below index {n} do not hash to the head signed for {n}")
+        if vouched is None:
+            if matches:
+                good = n
+            else:
+                vouched = good
+        if previous is not None and previous.tree_size <= n <= tree.size:
+            proof = tree.consistency_proof(previous.tree_size, n)
+            if not verify_consistency(
+                previous.tree_size, n, previous.root_hash, head.root_hash, proof
+            ):
+                check.add(
+                    None,
+                    f"the head of size {n} is not consistent with the head of size "
+                    f"{previous.tree_size}",
+                )
+        previous = head
+    last = heads[-1].tree_size if heads else 0
+    if last < tree.size:
+        check.add(last, f"receipts from index {last} on are not covered by any signed head")
+        vouched = good if vouched is None else vouched
+    return vouched
+
+
+async def _commitments(
+    s: AsyncSession,
+    heads: list[SignedTreeHeadRecord],
+    tree: MerkleTree,
+    keys: dict[str, Ed25519PublicKey],
+    start: int,
+    check: LogCheck,
+) -> None:
+    """Step 3: each receipt from ``start`` on against the log's signed (index, hash)."""
+    signers = [(h.tree_size, h.key_fingerprint) for h in heads]
+    rows = await s.stream(
+        sa.select(ProofLeaf.leaf_index, ProofLeaf.commitment)
+        .where(ProofLeaf.leaf_index >= start, ProofLeaf.leaf_index < tree.size)
+        .order_by(ProofLeaf.leaf_index)
+        .execution_options(yield_per=_BATCH)
+    )
+    async for i, commitment in rows:
+        fingerprint = next((fp for size, fp in signers if size > i), None)
+        key = keys.get(fingerprint or "")
+        if key is None:
+            continue  # not covered by a head, or by an unknown key: reported already
+        try:
+            signature = base64.b64decode(commitment, validate=True)
+        except (binascii.Error, ValueError):
+            signature = b""
+        if not verify_receipt_commitment(key, i, tree.leaf(i), signature):
+            check.add(
+                i,
+                f"receipt {i} is not the receipt the log signed at this index "
+                "(edited, reordered or inserted)",
+            )
+
+
+async def _drift(s: AsyncSession, check: LogCheck) -> None:
+    """Step 4: final outcomes still say what their newest sealed receipt says."""
+    newest = (
+        sa.select(ProofLeaf.outcome_id, sa.func.max(ProofLeaf.leaf_index).label("idx"))
+        .where(ProofLeaf.outcome_id.is_not(None))
+        .group_by(ProofLeaf.outcome_id)
+        .subquery()
+    )
+    o = SystemOutcomeRecord.__table__
+    q = (
+        sa.select(o, ProofLeaf.leaf_index, ProofLeaf.receipt)
+        .join(newest, newest.c.outcome_id == o.c.id)
+        .join(ProofLeaf, ProofLeaf.leaf_index == newest.c.idx)
+        .where(o.c.outcome.in_(sorted(SEALABLE_OUTCOMES)))
+        .execution_options(yield_per=_BATCH)
+    )
+    async for row in await s.stream(q):
+        if canonical_json(outcome_receipt(row)).decode("utf-8") != row.receipt:
+            check.add(
+                row.leaf_index,
+                f"the ledger's outcome of {row.request_id}/{row.system} (round {row.round}) "
+                f"no longer says what its sealed receipt {row.leaf_index} says "
+                "(edited after sealing)",
+            )
+
+
+async def _nodes(s: AsyncSession, tree: MerkleTree, check: LogCheck) -> None:
+    """Step 5: the subtree cache against the recomputed tree (one summary line, since a
+    changed receipt makes every cached node above it differ too)."""
+    rows = await s.stream(
+        sa.select(ProofNode.level, ProofNode.node_index, ProofNode.hash).execution_options(
+            yield_per=_BATCH
+        )
+    )
+    matching = differing = 0
+    async for level, index, stored in rows:
+        want = tree.subtree(level, index)
+        if want is not None and want.hex() == stored:
+            matching += 1
+        else:
+            differing += 1
+    if differing:
+        check.add(
+            None,
+            f"{differing} cached subtree hashes differ from the receipts "
+            "(certificates drawn from them would not verify)",
+        )
+    missing = tree.subtree_count() - matching
+    if missing > 0 and not differing:
+        check.add(None, f"{missing} cached subtree hashes are missing")

@@ -1,0 +1,365 @@
+"""The proof log in the ledger: sealing receipts, certificates, and the whole-log check.
+
+Sealing a request appends a receipt for each of its final outcomes that the log does not hold
+yet (and one for the request's state), then signs a new tree head, in one transaction. Appends
+are serialised: an advisory lock on PostgreSQL, SQLite's single writer lock elsewhere, and the
+leaf index as primary key behind both, so two workers can never give two receipts one index.
+
+Certificates read only the O(log² n) subtree hashes their inclusion proofs need (from
+``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
+whole log from the stored receipts (``ledger.log_check``). A log cut back together with its
+newest heads cannot be told from an older log by the database alone; that is what the heads
+inside certificates handed out are for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
+from .log_check import LogCheck, check_log, head_from_record
+from .merkle import CompactRange, PartialTree, leaf_hash
+from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .proof import (
+    CERTIFICATE_FORMAT,
+    TreeHead,
+    TreeHeadSigner,
+    canonical_json,
+    check_certificate,
+    deadline_state,
+    parse_receipt,
+)
+from .receipts import SEALABLE_OUTCOMES, outcome_receipt, request_receipt
+from .store import Ledger, LedgerError
+
+__all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
+
+# pg_advisory_xact_lock key: the first 8 bytes of SHA-256("lethe.proof_log"), as a signed int.
+_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"lethe.proof_log").digest()[:8], "big", signed=True)
+_APPEND_ATTEMPTS = 5
+
+
+class ProofLogError(LedgerError):
+    """The proof log cannot do what was asked (not sealed yet, or its state is inconsistent)."""
+
+
+@dataclass(frozen=True)
+class SealedReceipts:
+    request_id: str
+    leaf_indices: tuple[int, ...]
+    head: TreeHead | None  # the newest head (None: the log is empty)
+
+
+def _compact_range(rec: SignedTreeHeadRecord | None) -> CompactRange:
+    """The stored right edge of the newest head, trusted only if it folds to its signed root."""
+    if rec is None:
+        return CompactRange()
+    try:
+        edge = CompactRange([(int(s), bytes.fromhex(h)) for s, h in rec.compact_range])
+    except (TypeError, ValueError) as exc:
+        raise ProofLogError(f"the newest tree head's compact range is unreadable ({exc})") from None
+    if edge.size != rec.tree_size or edge.root().hex() != rec.root_hash:
+        raise ProofLogError(
+            "the newest tree head's compact range does not match its root; "
+            "run `lethe audit verify --log`"
+        )
+    return edge
+
+
+class ProofLog:
+    """The proof log of one ledger. ``signer`` is needed to seal, not to read or verify."""
+
+    def __init__(self, ledger: Ledger, signer: TreeHeadSigner | None = None) -> None:
+        self._ledger = ledger
+        self._signer = signer
+
+    @property
+    def public_key(self) -> Ed25519PublicKey | None:
+        return self._signer.public_key if self._signer else None
+
+    # -- appending ----------------------------------------------------------------------------
+
+    async def _lock(self, s: AsyncSession) -> None:
+        """Make this transaction the only appender until it ends."""
+        dialect = self._ledger.engine.dialect.name
+        if dialect == "postgresql":
+            await s.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        elif dialect == "sqlite":
+            # A write as the transaction's first statement takes SQLite's writer lock now
+            # (waiting out busy_timeout), before anything is read: no stale snapshot can follow.
+            await s.execute(
+                sa.update(SignedTreeHeadRecord)
+                .where(sa.false())
+                .values(tree_size=SignedTreeHeadRecord.tree_size)
+            )
+        else:
+            await s.execute(
+                sa.select(SignedTreeHeadRecord.tree_size)
+                .order_by(SignedTreeHeadRecord.tree_size.desc())
+                .limit(1)
+                .with_for_update()
+            )
+
+    async def seal(self, request_id: str, *, at: datetime, actor: str = "lethe") -> SealedReceipts:
+        """Append the request's unsealed receipts and sign a new head. Idempotent."""
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            try:
+                return await self._seal_once(request_id, at=at, actor=actor)
+            except IntegrityError:
+                # Another appender took the same index (a backend without a lock): retry.
+                if attempt == _APPEND_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _seal_once(self, request_id: str, *, at: datetime, actor: str) -> SealedReceipts:
+        if self._signer is None:
+            raise ProofLogError("this proof log was opened without the signing key")
+        signer = self._signer
+        async with self._ledger.session() as s, s.begin():
+            await self._lock(s)
+            req = await s.get(ErasureRequestRecord, request_id)
+            if req is None:
+                raise LedgerError(f"no erasure request with id {request_id!r}")
+            newest = (
+                await s.scalars(
+                    sa.select(SignedTreeHeadRecord)
+                    .order_by(SignedTreeHeadRecord.tree_size.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            size = newest.tree_size if newest else 0
+            last = await s.scalar(sa.select(sa.func.max(ProofLeaf.leaf_index)))
+            if (last if last is not None else -1) != size - 1:
+                raise ProofLogError(
+                    f"the proof log holds receipts up to index {last} but its newest signed "
+                    f"head covers {size}; run `lethe audit verify --log`"
+                )
+            edge = _compact_range(newest)
+
+            sealed = set(
+                (
+                    await s.scalars(
+                        sa.select(ProofLeaf.leaf_hash).where(ProofLeaf.request_id == request_id)
+                    )
+                ).all()
+            )
+            outcomes = (
+                await s.scalars(
+                    sa.select(SystemOutcomeRecord)
+                    .where(
+                        SystemOutcomeRecord.request_id == request_id,
+                        SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+                    )
+                    .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
+                )
+            ).all()
+            new: list[tuple[bytes, SystemOutcomeRecord | None]] = []
+            for o in outcomes:
+                data = canonical_json(outcome_receipt(o))
+                if leaf_hash(data).hex() not in sealed:
+                    new.append((data, o))
+            if outcomes:
+                data = canonical_json(request_receipt(req))
+                if leaf_hash(data).hex() not in sealed:
+                    new.append((data, None))
+            if not new:
+                return SealedReceipts(request_id, (), head_from_record(newest) if newest else None)
+
+            indices: list[int] = []
+            for data, rec in new:
+                index, h = size + len(indices), leaf_hash(data)
+                s.add(
+                    ProofLeaf(
+                        leaf_index=index,
+                        request_id=request_id,
+                        outcome_id=rec.id if rec else None,
+                        kind="system_outcome" if rec else "request_status",
+                        system=rec.system if rec else None,
+                        round=rec.round if rec else None,
+                        receipt=data.decode("utf-8"),
+                        leaf_hash=h.hex(),
+                        commitment=base64.b64encode(signer.commit_receipt(index, h)).decode(),
+                        appended_at=at,
+                    )
+                )
+                for level, node_index, node in edge.append(h):
+                    s.add(ProofNode(level=level, node_index=node_index, hash=node.hex()))
+                indices.append(index)
+            # Tree head timestamps never go backwards, whatever the workers' clocks say.
+            stamp = max(int(at.timestamp() * 1000), newest.timestamp_ms if newest else 0)
+            head = signer.sign_head(edge.size, edge.root(), stamp)
+            s.add(
+                SignedTreeHeadRecord(
+                    tree_size=head.tree_size,
+                    root_hash=head.root_hash.hex(),
+                    timestamp_ms=head.timestamp_ms,
+                    signature=base64.b64encode(head.signature).decode(),
+                    key_fingerprint=head.key_fingerprint,
+                    compact_range=[[n, h.hex()] for n, h in edge.subtrees],
+                    request_id=request_id,
+                    signed_at=at,
+                )
+            )
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind="sealed",
+                    actor=actor,
+                    detail={
+                        "leaf_indices": indices,
+                        "tree_size": head.tree_size,
+                        "root_hash": head.root_hash.hex(),
+                    },
+                )
+            )
+            return SealedReceipts(request_id, tuple(indices), head)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def newest_head(self) -> TreeHead | None:
+        async with self._ledger.session() as s:
+            rec = (
+                await s.scalars(
+                    sa.select(SignedTreeHeadRecord)
+                    .order_by(SignedTreeHeadRecord.tree_size.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+        return head_from_record(rec) if rec else None
+
+    async def leaves_of(self, request_id: str) -> list[ProofLeaf]:
+        async with self._ledger.session() as s:
+            q = (
+                sa.select(ProofLeaf)
+                .where(ProofLeaf.request_id == request_id)
+                .order_by(ProofLeaf.leaf_index)
+            )
+            return list((await s.scalars(q)).all())
+
+    async def unsealed_outcomes(self, request_id: str) -> list[SystemOutcomeRecord]:
+        """Final outcomes of the request whose current receipt is not in the log."""
+        async with self._ledger.session() as s:
+            sealed = set(
+                (
+                    await s.scalars(
+                        sa.select(ProofLeaf.leaf_hash).where(ProofLeaf.request_id == request_id)
+                    )
+                ).all()
+            )
+            outcomes = (
+                await s.scalars(
+                    sa.select(SystemOutcomeRecord)
+                    .where(
+                        SystemOutcomeRecord.request_id == request_id,
+                        SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+                    )
+                    .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
+                )
+            ).all()
+        return [
+            o for o in outcomes if leaf_hash(canonical_json(outcome_receipt(o))).hex() not in sealed
+        ]
+
+    async def _partial_tree(self, size: int, indices: Sequence[int]) -> PartialTree:
+        """Enough of the tree of ``size`` leaves to prove the inclusion of ``indices``."""
+        needed: set[tuple[int, int]] = set()
+        for i in indices:
+            needed |= PartialTree.needed_for_inclusion(i, size)
+        known: dict[tuple[int, int], bytes] = {}
+        leaves = sorted(j for level, j in needed if level == 0)
+        nodes = sorted(key for key in needed if key[0] > 0)
+        async with self._ledger.session() as s:
+            for chunk in range(0, len(leaves), 500):
+                q = sa.select(ProofLeaf.leaf_index, ProofLeaf.leaf_hash).where(
+                    ProofLeaf.leaf_index.in_(leaves[chunk : chunk + 500])
+                )
+                for j, h in await s.execute(q):
+                    known[(0, j)] = bytes.fromhex(h)
+            for chunk in range(0, len(nodes), 500):
+                q2 = sa.select(ProofNode.level, ProofNode.node_index, ProofNode.hash).where(
+                    sa.tuple_(ProofNode.level, ProofNode.node_index).in_(nodes[chunk : chunk + 500])
+                )
+                for level, j, h in await s.execute(q2):
+                    known[(level, j)] = bytes.fromhex(h)
+        if len(known) != len(needed):
+            raise ProofLogError(
+                f"the proof log lacks {len(needed) - len(known)} of the subtree hashes a proof "
+                "needs; run `lethe audit verify --log`"
+            )
+        return PartialTree(size, known)
+
+    async def certificate(self, request_id: str, *, issued_at: datetime) -> dict[str, Any]:
+        """A certificate of erasure: the request's receipts, each with its inclusion proof in
+        the newest signed head, and the request summary its newest request receipt proves."""
+        leaves = await self.leaves_of(request_id)
+        if not leaves:
+            raise ProofLogError(f"{request_id} has not been sealed yet: no receipts in the log")
+        head = await self.newest_head()
+        assert head is not None  # leaves exist, so a head covering them does
+        tree = await self._partial_tree(head.tree_size, [x.leaf_index for x in leaves])
+        entries = []
+        status: dict[str, Any] | None = None
+        for leaf in leaves:
+            receipt = parse_receipt(leaf.receipt)
+            entries.append(
+                {
+                    "leaf_index": leaf.leaf_index,
+                    "receipt": receipt,
+                    "inclusion_proof": [
+                        p.hex() for p in tree.inclusion_proof(leaf.leaf_index, head.tree_size)
+                    ],
+                }
+            )
+            if receipt["kind"] == "request_status":
+                status = receipt
+        if status is None:
+            raise ProofLogError(f"{request_id} has no sealed request receipt")
+        cert = {
+            "format": CERTIFICATE_FORMAT,
+            "issued_at": issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "request": {
+                "request_id": status["request_id"],
+                "jurisdiction": status["jurisdiction"],
+                "channel": status["channel"],
+                "systems": status["systems"],
+                "status": status["status"],
+                "received_at": status["received_at"],
+                "due_at": status["due_at"],
+                "completed_at": status["completed_at"],
+                "deadline": deadline_state(status["due_at"], status["completed_at"]),
+            },
+            "receipts": entries,
+            "tree_head": head.to_dict(),
+            "public_key_fingerprint": head.key_fingerprint,
+        }
+        # Never hand out a certificate that does not check: with our key if we hold it.
+        check = check_certificate(cert, self.public_key)
+        problems = [
+            p for p in check.problems if self.public_key is not None or "no public key" not in p
+        ]
+        if problems:
+            raise ProofLogError(
+                f"the certificate for {request_id} does not check ({problems[0]}); "
+                "run `lethe audit verify --log`"
+            )
+        return cert
+
+    # -- the whole-log check ------------------------------------------------------------------
+
+    async def verify(self, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
+        """Recompute the log from its receipts and check it against every signed head."""
+        async with self._ledger.session() as s:
+            return await check_log(s, public_keys)

@@ -1,0 +1,191 @@
+"""Auditors' questions, as queries: which requests, filtered how, and the record of each.
+
+Every filter is a condition the database answers from an index (``ledger.audit_schema``):
+a time range on ``received_at``, a law, a system and its outcome, open or late deadlines,
+exceptions that expire before a date. Lists are newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
+from .receipts import FINAL_STATUSES
+from .store import Ledger
+
+__all__ = [
+    "OUTCOMES",
+    "STATUSES",
+    "AuditFilter",
+    "AuditRecord",
+    "audit_records",
+    "list_requests",
+    "request_conditions",
+]
+
+OUTCOMES = ("erased", "not_found", "retained", "pending", "referred", "failed", "in_progress")
+STATUSES = ("received", "awaiting_verification", "erasing", *sorted(FINAL_STATUSES))
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to select. Empty means everything. Times are UTC-aware."""
+
+    received_from: datetime | None = None  # inclusive
+    received_before: datetime | None = None  # exclusive
+    system: str | None = None
+    outcome: str | None = None  # with ``system``: that system's outcome
+    jurisdiction: str | None = None
+    status: str | None = None
+    overdue: bool = False  # open past its due date, or answered after it
+    exceptions_expiring_before: date | None = None  # an open exception kept until before
+
+
+#: Below this many matching rows, a semi-join is answered from the list of matches; above
+#: it, by walking requests newest first and stopping at the page's end. (SQLite has no
+#: statistics to choose by itself; PostgreSQL plans both forms alike.)
+_FEW_MATCHES = 5000
+
+_SemiJoin = tuple[type[SystemOutcomeRecord] | type[RetainedException], list[Any]]
+
+
+def _semi_joins(f: AuditFilter) -> list[_SemiJoin]:
+    """Filters on rows of other tables that belong to the request."""
+    joins: list[_SemiJoin] = []
+    if f.system is not None or f.outcome is not None:
+        o = SystemOutcomeRecord
+        conds = [o.system == f.system] if f.system is not None else []
+        if f.outcome is not None:
+            conds.append(o.outcome == f.outcome)
+        joins.append((o, conds))
+    if f.exceptions_expiring_before is not None:
+        e = RetainedException
+        joins.append((e, [e.state == "open", e.retained_until < f.exceptions_expiring_before]))
+    return joins
+
+
+def request_conditions(
+    f: AuditFilter, *, now: datetime, from_matches: Sequence[bool] = ()
+) -> list[sa.ColumnElement[bool]]:
+    """The filter as WHERE conditions on ``erasure_requests``.
+
+    ``from_matches[i]`` answers the i-th semi-join (system/outcome, then exceptions) with
+    ``request_id IN (matches)``; otherwise it is a correlated ``EXISTS``.
+    """
+    r = ErasureRequestRecord
+    conds: list[sa.ColumnElement[bool]] = []
+    if f.received_from is not None:
+        conds.append(r.received_at >= f.received_from)
+    if f.received_before is not None:
+        conds.append(r.received_at < f.received_before)
+    if f.jurisdiction is not None:
+        conds.append(r.jurisdiction == f.jurisdiction)
+    if f.status is not None:
+        conds.append(r.status == f.status)
+    if f.overdue:
+        conds.append(
+            sa.or_(
+                sa.and_(r.completed_at.is_(None), r.due_at < now),
+                r.completed_at > r.due_at,
+            )
+        )
+    for i, (model, where) in enumerate(_semi_joins(f)):
+        if i < len(from_matches) and from_matches[i]:
+            conds.append(r.request_id.in_(sa.select(model.request_id).where(*where)))
+        else:
+            conds.append(sa.exists().where(model.request_id == r.request_id, *where))
+    return conds
+
+
+_NEWEST_FIRST = (ErasureRequestRecord.received_at.desc(), ErasureRequestRecord.request_id.desc())
+
+
+async def list_requests(
+    ledger: Ledger, f: AuditFilter, *, now: datetime, limit: int = 50
+) -> list[ErasureRequestRecord]:
+    """The ``limit`` newest requests that match."""
+    async with ledger.session() as s:
+        from_matches = []
+        for model, where in _semi_joins(f):
+            few = sa.select(model.request_id).where(*where).limit(_FEW_MATCHES).subquery()
+            n = await s.scalar(sa.select(sa.func.count()).select_from(few))
+            from_matches.append((n or 0) < _FEW_MATCHES)
+        q = (
+            sa.select(ErasureRequestRecord)
+            .where(*request_conditions(f, now=now, from_matches=from_matches))
+            .order_by(*_NEWEST_FIRST)
+            .limit(limit)
+        )
+        return list((await s.scalars(q)).all())
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One request as a record keeper sees it (CCPA regulations §7101)."""
+
+    request: ErasureRequestRecord
+    outcomes: Sequence[SystemOutcomeRecord]
+    exceptions: Sequence[RetainedException]
+
+    def deadline(self) -> str:
+        r = self.request
+        if r.completed_at is None:
+            return "open"
+        return "met" if r.completed_at <= r.due_at else "missed"
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.request
+        return {
+            "request_id": r.request_id,
+            "jurisdiction": r.jurisdiction,
+            "channel": r.channel,
+            "status": r.status,
+            "received_at": r.received_at.isoformat(),
+            "due_at": r.due_at.isoformat(),
+            "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+            "deadline": self.deadline(),
+        }
+
+
+async def audit_records(
+    ledger: Ledger, f: AuditFilter, *, now: datetime, batch: int = 500
+) -> AsyncIterator[AuditRecord]:
+    """Every selected request with its outcomes and exceptions, newest first, a page at a
+    time (keyset pagination: each page is an index range scan, however deep the export)."""
+    r = ErasureRequestRecord
+    after: tuple[datetime, str] | None = None
+    conds = request_conditions(f, now=now)  # EXISTS: every page is a short index walk
+    while True:
+        q = sa.select(r).where(*conds).order_by(*_NEWEST_FIRST).limit(batch)
+        if after is not None:
+            q = q.where(
+                r.received_at <= after[0],
+                sa.or_(r.received_at < after[0], r.request_id < after[1]),
+            )
+        async with ledger.session() as s:
+            page = list((await s.scalars(q)).all())
+            if not page:
+                return
+            ids = [x.request_id for x in page]
+            outcomes: dict[str, list[SystemOutcomeRecord]] = {i: [] for i in ids}
+            for o in await s.scalars(
+                sa.select(SystemOutcomeRecord)
+                .where(SystemOutcomeRecord.request_id.in_(ids))
+                .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
+            ):
+                outcomes[o.request_id].append(o)
+            exceptions: dict[str, list[RetainedException]] = {i: [] for i in ids}
+            for e in await s.scalars(
+                sa.select(RetainedException)
+                .where(RetainedException.request_id.in_(ids))
+                .order_by(RetainedException.id)
+            ):
+                exceptions[e.request_id].append(e)
+        for x in page:
+            yield AuditRecord(x, outcomes[x.request_id], exceptions[x.request_id])
+        after = (page[-1].received_at, page[-1].request_id)

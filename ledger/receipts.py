@@ -1,0 +1,99 @@
+"""Receipts: what the proof log records about a request, one leaf each.
+
+    system_outcome   one system's final answer for one round: what it did, kept and why,
+                     with its evidence and the check made after the erase
+    request_status   the request as it stood when sealed: law, channel, dates, final status
+                     (so that "deadline met" is proven, not just printed)
+
+A receipt carries the request id, never the person: no identifier and not even the pseudonym,
+because a leaf can never be erased from an append-only log and a stable pseudonym is still
+personal data. The request id leads back to the ledger's row for whoever may see it. Evidence
+is identifier-free by the connector contract (API ids, status codes, row counts, key ids).
+
+Every field is always present (``null`` when empty), so receipts of one kind have one shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from .models import ErasureRequestRecord, SystemOutcomeRecord
+
+__all__ = [
+    "FINAL_STATUSES",
+    "RECEIPT_VERSION",
+    "SEALABLE_OUTCOMES",
+    "outcome_receipt",
+    "request_receipt",
+]
+
+RECEIPT_VERSION = 1
+
+#: Outcomes that end a system's round; ``pending`` and ``in_progress`` are not sealed.
+SEALABLE_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred", "failed"})
+
+FINAL_STATUSES = frozenset(
+    {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
+)
+
+
+def _actions(*count_maps: dict[str, Any]) -> list[str]:
+    """What was done, from count keys like ``contacts.deleted`` or ``copies.retained``."""
+    return sorted({key.rsplit(".", 1)[-1] for counts in count_maps for key in counts})
+
+
+def outcome_receipt(o: SystemOutcomeRecord | sa.Row[Any]) -> dict[str, Any]:
+    """The receipt of a system's final outcome (after its post-erase check). ``o`` is the
+    ledger's row, as an ORM object or a plain result row of ``system_outcomes``."""
+    checked = o.verified_at is not None
+    return {
+        "kind": "system_outcome",
+        "version": RECEIPT_VERSION,
+        "request_id": o.request_id,
+        "system": o.system,
+        "round": o.round,
+        "connector": o.connector,
+        "connector_version": o.connector_version,
+        "outcome": o.outcome,
+        "actions": _actions(o.counts, o.retained_counts),
+        "counts": dict(o.counts),
+        "retained_counts": dict(o.retained_counts),
+        "legal_basis": o.legal_basis,
+        "basis_note": o.basis_note,
+        "retained_until": o.retained_until,
+        "review_on": o.review_on,
+        "ticket": o.ticket,
+        "controller": o.controller,
+        "error": o.error,
+        "evidence": dict(o.evidence),
+        "attempts": o.attempts,
+        "started_at": o.started_at,
+        "finished_at": o.finished_at,
+        "verification": {
+            "checked": checked,
+            "verified_at": o.verified_at,
+            "residual": dict(o.residual or {}),
+            "clean": (not any((o.residual or {}).values())) if checked else None,
+        },
+    }
+
+
+def request_receipt(r: ErasureRequestRecord) -> dict[str, Any]:
+    """The receipt of a request's state when sealed. No operator names or free-text reasons:
+    those may mention the person; the ledger's events keep them for whoever may read them."""
+    return {
+        "kind": "request_status",
+        "version": RECEIPT_VERSION,
+        "request_id": r.request_id,
+        "jurisdiction": r.jurisdiction,
+        "channel": r.channel,
+        "verification_method": r.verification_method,
+        "systems": list(r.systems),
+        "status": r.status,
+        "received_at": r.received_at,
+        "due_at": r.due_at,
+        "verified_at": r.verified_at,
+        "completed_at": r.completed_at,
+    }

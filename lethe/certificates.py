@@ -1,0 +1,282 @@
+"""Certificates of erasure as files: JSON for machines, a self-contained HTML page for people.
+
+The HTML page embeds the JSON certificate it was rendered from, so ``lethe audit verify``
+checks a page as it checks a JSON file; and because rendering is deterministic, it also
+re-renders the page and refuses one whose visible text was edited afterwards.
+Everything shown is escaped; the page loads nothing from anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from connectors import describe_basis
+from ledger import CertificateCheck, ProofError, check_certificate
+from ledger.merkle import leaf_hash
+from ledger.proof import canonical_json, read_json
+
+from .errors import LetheError
+
+__all__ = [
+    "CERTIFICATE_SUFFIXES",
+    "check_certificate_file",
+    "load_certificate",
+    "render_html",
+    "write_certificate",
+]
+
+CERTIFICATE_SUFFIXES = (".json", ".html")
+GENERATOR = "lethe certificate-html/1"
+_EMBED = re.compile(
+    r'<script type="application/json" id="lethe-certificate">(.*?)</script>', re.DOTALL
+)
+_GENERATOR = re.compile(r'<meta name="generator" content="([^"]*)">')
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1b1b;
+max-width:62rem;margin:2rem auto;padding:0 1rem}
+h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ccc}
+.id{font-family:ui-monospace,monospace;color:#555;margin-top:0}
+table{border-collapse:collapse;width:100%;margin:.6rem 0 1.2rem}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5;width:14rem;font-weight:600}
+code,.mono{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
+.met,.clean,.erased,.not_found{color:#176b2c;font-weight:600}
+.missed,.failed,.left{color:#b00020;font-weight:600}
+.retained,.referred,.open{color:#8a5a00;font-weight:600}
+.note{color:#555}
+"""
+
+
+def _e(value: Any) -> str:
+    """Escaped text for any value; empty values show as a dash."""
+    if value is None or value == "" or value == {} or value == []:
+        return "—"
+    if isinstance(value, Mapping | list):
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return html.escape(str(value), quote=True)
+
+
+def _when(value: Any) -> str:
+    """``2026-01-31T12:00:00.000000Z`` as ``2026-01-31 12:00 UTC``."""
+    if not value:
+        return "—"
+    text = str(value)
+    if "T" in text:
+        text = text.replace("T", " ")[:16] + " UTC"
+    return html.escape(text)
+
+
+def _counts(counts: Any) -> str:
+    if not counts:
+        return "—"
+    return "<br>".join(f"{_e(k)}: {_e(v)}" for k, v in sorted(dict(counts).items()))
+
+
+def _row(label: str, cell: str, cls: str = "") -> str:
+    attr = f' class="{html.escape(cls)}"' if cls else ""
+    return f"<tr><th>{html.escape(label)}</th><td{attr}>{cell}</td></tr>"
+
+
+def _basis(code: Any) -> str:
+    if not code:
+        return "—"
+    return f"{_e(describe_basis(str(code)))} <code>{_e(code)}</code>"
+
+
+def _check_cell(receipt: Mapping[str, Any]) -> tuple[str, str]:
+    v = receipt.get("verification") or {}
+    if not v.get("checked"):
+        return "not checked (the system cannot be asked)", ""
+    if v.get("clean"):
+        return f"nothing left ({_when(v.get('verified_at'))})", "clean"
+    return f"items left: {_e(v.get('residual'))} ({_when(v.get('verified_at'))})", "left"
+
+
+def _system_table(entry: Mapping[str, Any]) -> str:
+    r = entry["receipt"]
+    check, check_cls = _check_cell(r)
+    outcome = str(r.get("outcome"))
+    rows = [
+        _row("Outcome", _e(outcome), re.sub(r"[^a-z_]", "", outcome)),
+        _row("Round", _e(r.get("round"))),
+        _row("Connector", f"{_e(r.get('connector'))} version {_e(r.get('connector_version'))}"),
+        _row("Erased (rows/items)", _counts(r.get("counts"))),
+        _row("Kept", _counts(r.get("retained_counts"))),
+        _row("Legal basis for keeping", _basis(r.get("legal_basis"))),
+        _row("Why", _e(r.get("basis_note"))),
+        _row("Kept until", _e(r.get("retained_until"))),
+        _row("Review on", _e(r.get("review_on"))),
+        _row("Check after erasure", check, check_cls),
+        _row("Referred to", _e(r.get("controller"))),
+        _row("Ticket", _e(r.get("ticket"))),
+        _row("Error", _e(r.get("error"))),
+        _row("Evidence", f"<code>{_e(r.get('evidence'))}</code>"),
+        _row("Attempts", _e(r.get("attempts"))),
+        _row("Started", _when(r.get("started_at"))),
+        _row("Finished", _when(r.get("finished_at"))),
+        _row(
+            "Receipt in the proof log",
+            f"leaf {_e(entry.get('leaf_index'))}, hash "
+            f"<code>{_e(leaf_hash(canonical_json(r)).hex())}</code>",
+        ),
+    ]
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def render_html(cert: Mapping[str, Any]) -> str:
+    """The certificate as one readable page. Deterministic: same certificate, same bytes."""
+    req = cert["request"]
+    head = cert["tree_head"]
+    rid = _e(req.get("request_id"))
+    deadline = str(req.get("deadline"))
+    summary = "".join(
+        [
+            _row("Request", f"<code>{rid}</code>"),
+            _row("Law", _e(str(req.get("jurisdiction", "")).upper())),
+            _row("Received through", _e(req.get("channel"))),
+            _row("Received", _when(req.get("received_at"))),
+            _row("Answer due", _when(req.get("due_at"))),
+            _row("Answered", _when(req.get("completed_at"))),
+            _row("Deadline", _e(deadline), re.sub(r"[^a-z]", "", deadline)),
+            _row("Final status", _e(req.get("status"))),
+            _row("Systems", _e(", ".join(str(s) for s in req.get("systems") or []))),
+        ]
+    )
+    entries = [e for e in cert["receipts"] if e["receipt"].get("kind") == "system_outcome"]
+    systems: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in sorted(entries, key=lambda e: (str(e["receipt"].get("system")), e["leaf_index"])):
+        systems.setdefault(str(entry["receipt"].get("system")), []).append(entry)
+    parts = []
+    for system, items in systems.items():
+        parts.append(f"<h3>{_e(system)}</h3>")
+        parts.extend(_system_table(entry) for entry in items)
+    kept = [e["receipt"] for e in entries if e["receipt"].get("outcome") == "retained"]
+    if kept:
+        exception_rows = "".join(
+            "<tr>"
+            f"<td>{_e(r.get('system'))}</td><td>{_basis(r.get('legal_basis'))}</td>"
+            f"<td>{_counts(r.get('retained_counts'))}</td>"
+            f"<td>{_e(r.get('retained_until'))}</td><td>{_e(r.get('review_on'))}</td>"
+            f"<td>{_e(r.get('basis_note'))}</td>"
+            "</tr>"
+            for r in kept
+        )
+        exceptions = (
+            "<table><tr><th>System</th><th>Legal basis</th><th>What is kept</th>"
+            "<th>Until</th><th>Review on</th><th>Why</th></tr>" + exception_rows + "</table>"
+        )
+    else:
+        exceptions = "<p>None: nothing was kept.</p>"
+    proof = "".join(
+        [
+            _row("Receipts in this certificate", _e(len(cert["receipts"]))),
+            _row("Signed tree head: size", _e(head.get("tree_size"))),
+            _row("Root hash (RFC 6962, SHA-256)", f"<code>{_e(head.get('root_hash'))}</code>"),
+            _row("Signed at", _e(head.get("timestamp"))),
+            _row("Signature (Ed25519)", f"<code>{_e(head.get('signature'))}</code>"),
+            _row("Key fingerprint", f"<code>{_e(cert.get('public_key_fingerprint'))}</code>"),
+            _row("Certificate issued", _when(cert.get("issued_at"))),
+        ]
+    )
+    embedded = (
+        json.dumps(cert, indent=1, ensure_ascii=False)
+        .replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+    )
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<meta name="generator" content="{GENERATOR}">'
+        f"<title>Certificate of erasure {rid}</title><style>{_CSS}</style></head>\n<body>\n"
+        f'<h1>Certificate of erasure</h1><p class="id">{rid}</p>\n'
+        "<p>What each system holding this person's data did with the request, what was kept "
+        "and under which legal basis, and a signed proof that this record is the one in "
+        "the erasure log. The person is not named here.</p>\n"
+        f"<h2>The request</h2><table>{summary}</table>\n"
+        f"<h2>What each system did</h2>\n{''.join(parts) or '<p>No system receipts.</p>'}\n"
+        f"<h2>Exceptions: what is kept, and why</h2>\n{exceptions}\n"
+        f"<h2>Proof</h2><table>{proof}</table>\n"
+        '<p class="note">To check this page offline: <code>lethe audit verify THIS_FILE '
+        "--public-key KEY.pem</code>, with the log's public key from its operator "
+        "(<code>lethe audit public-key</code>).</p>\n"
+        f'<script type="application/json" id="lethe-certificate">{embedded}</script>\n'
+        "</body></html>\n"
+    )
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in CERTIFICATE_SUFFIXES:
+        raise LetheError(f"{path.name}: a certificate file ends in .json or .html")
+    return suffix
+
+
+def write_certificate(cert: Mapping[str, Any], path: Path) -> None:
+    """Write atomically: a reader never sees half a certificate."""
+    text = (
+        render_html(cert)
+        if _suffix(path) == ".html"
+        else json.dumps(cert, indent=2, ensure_ascii=False) + "\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_certificate(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The certificate in a .json or .html file, and the page's text if it is a page."""
+    suffix = _suffix(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LetheError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LetheError(f"{path}: cannot read it ({type(exc).__name__})") from None
+    page = None
+    if suffix == ".html":
+        found = _EMBED.search(text)
+        if found is None:
+            raise LetheError(f"{path.name}: no embedded certificate in this page")
+        page, text = text, found.group(1)
+    try:
+        cert = read_json(text)
+    except ProofError as exc:
+        raise LetheError(f"{path.name}: {exc}") from None
+    if not isinstance(cert, dict):
+        raise LetheError(f"{path.name}: not a certificate (expected a JSON object)")
+    return cert, page
+
+
+def check_certificate_file(path: Path, public_key: Ed25519PublicKey) -> CertificateCheck:
+    """Check a certificate file with the public key alone (no ledger, no settings)."""
+    cert, page = load_certificate(path)
+    check = check_certificate(cert, public_key)
+    if page is not None and check.ok:
+        generator = _GENERATOR.search(page)
+        if generator is None or generator.group(1) != GENERATOR:
+            check.notes.append(
+                "page made by another Lethe version: only its embedded certificate was checked"
+            )
+        elif render_html(cert) != page:
+            check.problems.append(
+                "the page's visible text differs from the certificate it embeds (edited)"
+            )
+    return check

@@ -1,0 +1,616 @@
+"""``lethe audit``: what an auditor asks of the record, and how they check it.
+
+    show ID            one request: clock, outcomes, exceptions, events, and its receipts
+    list               requests filtered by time, law, system, outcome, deadline, exceptions
+    export             the request records CCPA §7101 asks for, as CSV or JSON Lines
+    certificate ID     a certificate of erasure, as JSON and/or a readable HTML page
+    verify FILE        check a certificate offline, with the log's public key and nothing else
+    verify --log       recompute the whole proof log from the ledger and check every head
+    public-key         the log's public key, to hand to auditors
+
+``verify`` exits 3 when what it checks does not hold (1 is a mistake in what was typed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from connectors import describe_basis
+from ledger import LedgerError, ProofError, ProofLog, TreeHeadSigner
+from ledger.proof import key_fingerprint, load_public_key, public_key_pem
+from ledger.queries import OUTCOMES, STATUSES, AuditFilter, AuditRecord, audit_records
+from ledger.queries import list_requests as query_requests
+
+from ..certificates import CERTIFICATE_SUFFIXES, check_certificate_file, write_certificate
+from ..deadlines import JURISDICTIONS
+from ..errors import ConfigError, LetheError, NotFoundError
+from ..keys import load_signing_key
+from ..render import outcome_table, request_summary, request_to_dict
+from ..runtime import Runtime
+from ..settings import SYSTEM_NAME, load_settings
+from ._app import app, console, emit_json, json_option, run, with_runtime
+
+__all__ = ["VerificationFailed", "audit"]
+
+
+class VerificationFailed(LetheError):
+    """What was checked does not hold: a certificate or the log was altered."""
+
+    exit_code = 3
+
+
+@app.group()
+def audit() -> None:
+    """For auditors: each request's record, its proof, and offline verification."""
+
+
+# -- option types -------------------------------------------------------------------------------
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A date (``2026-01-31``) or an ISO datetime; naive ones are UTC."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date like 2026-01-31 or an ISO datetime, not {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _system_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not SYSTEM_NAME.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not a system name (lower-case letters, digits, - or _)"
+        )
+    return value
+
+
+def _start(value: date | datetime | None) -> datetime | None:
+    """A bound that includes the whole of a given day."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(), tzinfo=UTC)
+
+
+def _end(value: date | datetime | None) -> datetime | None:
+    """An exclusive upper bound: a date means up to the end of that day."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def filter_options(fn: Any) -> Any:
+    options = [
+        click.option(
+            "--since",
+            callback=_moment,
+            metavar="DATE",
+            help="Received on or after this date (or ISO datetime).",
+        ),
+        click.option(
+            "--until",
+            callback=_moment,
+            metavar="DATE",
+            help="Received on or before this date (or before an ISO datetime).",
+        ),
+        click.option(
+            "--system",
+            callback=_system_name,
+            metavar="SYSTEM",
+            help="Requests that reached this system.",
+        ),
+        click.option(
+            "--outcome",
+            type=click.Choice(OUTCOMES),
+            help="Requests with a system outcome of this kind (of --system, if given).",
+        ),
+        click.option(
+            "--jurisdiction", "-j", type=click.Choice(JURISDICTIONS), help="Under this law."
+        ),
+        click.option("--status", type=click.Choice(STATUSES), help="With this status."),
+        click.option("--overdue", is_flag=True, help="Past due and unanswered, or answered late."),
+        click.option(
+            "--exceptions-expiring-before",
+            "expiring",
+            callback=_moment,
+            metavar="DATE",
+            help="Requests with an open retained exception that ends before this date.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _filter(
+    since: date | datetime | None,
+    until: date | datetime | None,
+    system: str | None,
+    outcome: str | None,
+    jurisdiction: str | None,
+    status: str | None,
+    overdue: bool,
+    expiring: date | datetime | None,
+) -> AuditFilter:
+    start, end = _start(since), _end(until)
+    if start is not None and end is not None and start >= end:
+        raise LetheError("--since must come before --until")
+    return AuditFilter(
+        received_from=start,
+        received_before=end,
+        system=system,
+        outcome=outcome,
+        jurisdiction=jurisdiction,
+        status=status,
+        overdue=overdue,
+        exceptions_expiring_before=(
+            expiring.date() if isinstance(expiring, datetime) else expiring
+        ),
+    )
+
+
+def _signer(rt: Runtime) -> TreeHeadSigner | None:
+    """The local signing key if this machine has one (certificates self-check with it)."""
+    try:
+        return TreeHeadSigner(load_signing_key(rt.settings.home, create=False))
+    except ConfigError:
+        return None
+
+
+# -- show, list ---------------------------------------------------------------------------------
+
+
+@audit.command()
+@click.argument("request_id")
+@json_option
+def show(request_id: str, as_json: bool) -> None:
+    """One request's record: clock, outcomes, exceptions, events, and its sealed receipts."""
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id.strip())
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id.strip()!r}")
+        rid = rec.request_id
+        outcomes = await rt.ledger.outcomes(rid)
+        exceptions = await rt.ledger.exceptions(rid)
+        events = await rt.ledger.events(rid)
+        log = ProofLog(rt.ledger)
+        leaves = await log.leaves_of(rid)
+        unsealed = await log.unsealed_outcomes(rid)
+        head = await log.newest_head()
+        proof = {
+            "sealed": bool(leaves) and not unsealed,
+            "receipts": [
+                {
+                    "leaf_index": x.leaf_index,
+                    "kind": x.kind,
+                    "system": x.system,
+                    "round": x.round,
+                    "leaf_hash": x.leaf_hash,
+                    "appended_at": x.appended_at.isoformat(),
+                }
+                for x in leaves
+            ],
+            "unsealed": [{"system": o.system, "round": o.round} for o in unsealed],
+            "newest_tree_head": head.to_dict() if head else None,
+        }
+        if as_json:
+            emit_json({**request_to_dict(rec, outcomes, exceptions, events), "proof": proof})
+            return
+        console.print(request_summary(rec))
+        if outcomes:
+            console.print(outcome_table(outcomes))
+        for x in exceptions:
+            until = x.retained_until.isoformat() if x.retained_until else "no end date"
+            console.print(
+                f"Kept by {x.system} until {until} ({x.state}): "
+                f"{describe_basis(x.legal_basis)} — {x.basis_note}"
+            )
+        for ev in events:
+            console.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {ev.actor}", style="dim")
+        if leaves:
+            where = ", ".join(str(x.leaf_index) for x in leaves)
+            console.print(f"Sealed in the proof log: {len(leaves)} receipts (leaves {where}).")
+        else:
+            console.print("Not sealed: no receipt of this request is in the proof log.")
+        if unsealed:
+            names = ", ".join(f"{o.system} (round {o.round})" for o in unsealed)
+            console.print(f"[yellow]Outcomes not sealed yet[/]: {names}")
+
+    run(with_runtime(go))
+
+
+def _deadline(rec: Any) -> str:
+    if rec.completed_at is None:
+        return "open"
+    return "met" if rec.completed_at <= rec.due_at else "missed"
+
+
+@audit.command("list")
+@filter_options
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="At most this many.",
+)
+@json_option
+def list_command(limit: int, as_json: bool, **filters: Any) -> None:
+    """Requests, newest first, filtered by time, law, system, outcome, deadline, exceptions."""
+    f = _filter(**filters)
+
+    async def go(rt: Runtime) -> None:
+        recs = await query_requests(rt.ledger, f, now=datetime.now(UTC), limit=limit)
+        if as_json:
+            emit_json([{**request_to_dict(r), "deadline": _deadline(r)} for r in recs])
+            return
+        if not recs:
+            console.print("No request matches.")
+            return
+        table = Table(header_style="bold")
+        for col in ("request", "status", "law", "received", "due", "answered", "deadline"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("systems")
+        for r in recs:
+            verdict = _deadline(r)
+            table.add_row(
+                r.request_id,
+                r.status,
+                r.jurisdiction,
+                f"{r.received_at:%Y-%m-%d %H:%M}",
+                f"{r.due_at:%Y-%m-%d}",
+                f"{r.completed_at:%Y-%m-%d %H:%M}" if r.completed_at else "—",
+                Text(verdict, style={"met": "green", "missed": "bold red"}.get(verdict, "")),
+                ", ".join(r.systems),
+            )
+        console.print(table)
+
+    run(with_runtime(go))
+
+
+# -- export -------------------------------------------------------------------------------------
+
+EXPORT_FIELDS = (
+    "request_id",
+    "date_of_request",
+    "nature_of_request",
+    "manner_of_request",
+    "jurisdiction",
+    "date_due",
+    "date_of_response",
+    "deadline",
+    "response",
+    "status",
+    "basis_for_denial",
+    "systems",
+    "systems_failed",
+)
+
+_RESPONSES = {
+    "completed": "deleted",
+    "completed_with_exceptions": "deleted in part; the rest kept under the bases given",
+    "partially_failed": "deletion failed in some systems",
+    "rejected": "denied",
+    "cancelled": "withdrawn",
+}
+
+
+def export_row(record: AuditRecord) -> dict[str, Any]:
+    """One request as CCPA regulations §7101(a) lists it: date, nature and manner of the
+    request, date and nature of the response, and the basis for any denial."""
+    r = record.request
+    basis: list[dict[str, Any]] = [
+        {
+            "system": e.system,
+            "legal_basis": e.legal_basis,
+            "description": describe_basis(e.legal_basis),
+            "retained_until": e.retained_until.isoformat() if e.retained_until else None,
+            "review_on": e.review_on.isoformat() if e.review_on else None,
+            "note": e.basis_note,
+        }
+        for e in record.exceptions
+    ]
+    if r.status == "rejected":
+        basis.append({"system": None, "legal_basis": None, "description": r.status_reason})
+    return {
+        "request_id": r.request_id,
+        "date_of_request": r.received_at.isoformat(),
+        "nature_of_request": "deletion",
+        "manner_of_request": r.channel,
+        "jurisdiction": r.jurisdiction,
+        "date_due": r.due_at.isoformat(),
+        "date_of_response": r.completed_at.isoformat() if r.completed_at else None,
+        "deadline": record.deadline(),
+        "response": _RESPONSES.get(r.status, "not answered yet"),
+        "status": r.status,
+        "basis_for_denial": basis,
+        "systems": list(r.systems),
+        "systems_failed": sorted({o.system for o in record.outcomes if o.outcome == "failed"}),
+    }
+
+
+def _csv_cell(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name == "basis_for_denial":
+        parts = []
+        for b in value:
+            text = b["description"] or ""
+            if b.get("system"):
+                until = b.get("retained_until") or f"review {b.get('review_on') or '?'}"
+                text = f"{b['system']}: {text} [{b['legal_basis']}], kept until {until}"
+            parts.append(text)
+        return "; ".join(parts)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+@audit.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
+)
+@filter_options
+@json_option
+def export(fmt: str, output: Path | None, as_json: bool, **filters: Any) -> None:
+    """The request records CCPA §7101 asks to keep, one row per request, newest first."""
+    f = _filter(**filters)
+    if as_json and output is None:
+        raise LetheError("--json reports on the file written: give -o FILE with it")
+
+    async def go(rt: Runtime) -> int:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS) if fmt == "csv" else None
+        if writer is not None:
+            writer.writeheader()
+        rows = 0
+        async for record in audit_records(rt.ledger, f, now=datetime.now(UTC)):
+            row = export_row(record)
+            if writer is not None:
+                writer.writerow({k: _csv_cell(k, v) for k, v in row.items()})
+            else:
+                buffer.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            rows += 1
+        if output is None:
+            sys.stdout.write(buffer.getvalue())
+        else:
+            try:
+                output.write_text(buffer.getvalue(), encoding="utf-8")
+            except OSError as exc:
+                raise LetheError(f"cannot write {output}: {exc.strerror}") from None
+        return rows
+
+    rows = run(with_runtime(go))
+    if output is not None:
+        if as_json:
+            emit_json({"format": fmt, "rows": rows, "path": str(output)})
+        else:
+            console.print(f"Wrote {rows} request records to {output} ({fmt}).")
+
+
+# -- certificate, verify, public-key --------------------------------------------------------------
+
+
+@audit.command()
+@click.argument("request_id")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    required=True,
+    help="FILE.json or FILE.html; repeat for both.",
+)
+@json_option
+def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None:
+    """Write a certificate of erasure for a sealed request (JSON and/or readable HTML)."""
+    for path in outputs:
+        if path.suffix.lower() not in CERTIFICATE_SUFFIXES:
+            raise LetheError(f"{path.name}: a certificate file ends in .json or .html")
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        rid = request_id.strip()
+        if await rt.ledger.get_request(rid) is None:
+            raise NotFoundError(f"no erasure request with id {rid!r}")
+        try:
+            cert = await ProofLog(rt.ledger, _signer(rt)).certificate(
+                rid, issued_at=datetime.now(UTC)
+            )
+        except LedgerError as exc:
+            raise LetheError(str(exc)) from None
+        for path in outputs:
+            write_certificate(cert, path)
+        return cert
+
+    cert = run(with_runtime(go))
+    info = {
+        "request_id": cert["request"]["request_id"],
+        "files": [str(p) for p in outputs],
+        "receipts": len(cert["receipts"]),
+        "tree_size": cert["tree_head"]["tree_size"],
+        "public_key_fingerprint": cert["public_key_fingerprint"],
+        "deadline": cert["request"]["deadline"],
+        "status": cert["request"]["status"],
+    }
+    if as_json:
+        emit_json(info)
+    else:
+        for path in outputs:
+            console.print(f"Wrote {path}")
+        console.print(
+            f"{info['receipts']} receipts, proven in the log of {info['tree_size']}; "
+            f"key {info['public_key_fingerprint'][:16]}…"
+        )
+
+
+def _read_key(path: Path) -> Any:
+    try:
+        return load_public_key(path.read_bytes())
+    except OSError as exc:
+        raise LetheError(f"cannot read the public key {path}: {exc.strerror}") from None
+    except ProofError as exc:
+        raise LetheError(f"{path}: {exc}") from None
+
+
+def _fail(message: str, *, as_json: bool) -> None:
+    if as_json:
+        print(f"lethe: error: {message}", file=sys.stderr)
+        raise click.exceptions.Exit(VerificationFailed.exit_code)
+    raise VerificationFailed(message)
+
+
+def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
+    for p in problems[:20]:
+        console.print(f"  [red]✗[/] {p}", highlight=False)
+    if len(problems) > 20:
+        console.print(f"  … and {len(problems) - 20} more")
+    for n in notes:
+        console.print(f"  [yellow]![/] {n}", highlight=False)
+
+
+@audit.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="KEY",
+    help="The log's public key (PEM); repeat for heads signed by an earlier key.",
+)
+@click.option("--log", "whole_log", is_flag=True, help="Check the whole proof log in the ledger.")
+@json_option
+def verify(file: Path | None, public_keys: Sequence[Path], whole_log: bool, as_json: bool) -> None:
+    """Check a certificate offline (FILE, with --public-key), or the whole log (--log).
+
+    Exits 3 when what is checked does not hold, naming the first problem.
+    """
+    if (file is None) == (not whole_log):
+        raise click.UsageError("give a certificate FILE or --log (one of them)")
+    if file is not None:
+        if len(public_keys) != 1:
+            raise click.UsageError("checking a certificate needs exactly one --public-key KEY")
+        _verify_certificate(file, _read_key(public_keys[0]), as_json=as_json)
+    else:
+        _verify_log([_read_key(p) for p in public_keys], as_json=as_json)
+
+
+def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
+    """No settings, no ledger, no network: the file and the key."""
+    check = check_certificate_file(path, key)
+    if as_json:
+        emit_json({**check.to_dict(), "file": str(path), "key_fingerprint": key_fingerprint(key)})
+    else:
+        verdict = "[green]VERIFIED[/]" if check.ok else "[bold red]FAILED[/]"
+        console.print(
+            f"Certificate {path.name}: {verdict} — request {check.request_id}, "
+            f"{check.receipts} receipts proven in a log of {check.tree_size}, "
+            f"key {key_fingerprint(key)[:16]}…",
+            highlight=False,
+        )
+        _print_problems(check.problems, check.notes)
+    if not check.ok:
+        _fail(f"certificate {path.name} does not verify: {check.problems[0]}", as_json=as_json)
+
+
+def _verify_log(keys: list[Any], *, as_json: bool) -> None:
+    settings = load_settings()
+
+    async def go(rt: Runtime) -> Any:
+        if not keys:
+            try:
+                keys.append(load_signing_key(rt.settings.home, create=False).public_key())
+            except ConfigError as exc:
+                raise LetheError(
+                    f"no public key to check against: give --public-key ({exc})"
+                ) from None
+        return await ProofLog(rt.ledger).verify(keys)
+
+    check = run(with_runtime(go, settings))
+    if as_json:
+        emit_json(check.to_dict())
+    elif check.ok:
+        console.print(
+            f"Proof log: [green]VERIFIED[/] — {check.receipts} receipts, {check.heads} signed "
+            "heads, each consistent with the one before."
+        )
+    else:
+        console.print(
+            f"Proof log: [bold red]FAILED[/] — first bad index {check.first_bad_index}",
+            highlight=False,
+        )
+        ordered = sorted(
+            check.problems, key=lambda p: (p.index is None, p.index if p.index is not None else 0)
+        )
+        _print_problems([p.message for p in ordered], [])
+    if not check.ok:
+        first = check.first_bad_index
+        where = f"first bad index {first}" if first is not None else "no receipt named"
+        top = min(
+            check.problems, key=lambda p: (p.index is None, p.index if p.index is not None else 0)
+        )
+        _fail(f"the proof log does not verify: {where}: {top.message}", as_json=as_json)
+
+
+@audit.command("public-key")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the PEM here."
+)
+@json_option
+def public_key(output: Path | None, as_json: bool) -> None:
+    """The proof log's public key (PEM), which auditors verify certificates with."""
+    settings = load_settings()
+    try:
+        key = load_signing_key(settings.home, create=False).public_key()
+    except ConfigError as exc:
+        raise ConfigError(
+            "no signing key yet: a worker creates it on first run, "
+            f"or set LETHE_SIGNING_KEY ({exc})"
+        ) from None
+    pem = public_key_pem(key)
+    if output is not None:
+        try:
+            output.write_text(pem)
+        except OSError as exc:
+            raise LetheError(f"cannot write {output}: {exc.strerror}") from None
+    if as_json:
+        emit_json(
+            {
+                "algorithm": "Ed25519",
+                "fingerprint": key_fingerprint(key),
+                "public_key_pem": pem,
+                "path": str(output) if output else None,
+            }
+        )
+    elif output is not None:
+        console.print(f"Wrote {output} (fingerprint {key_fingerprint(key)})")
+    else:
+        sys.stdout.write(pem)

@@ -1,0 +1,357 @@
+"""The proof log in the ledger: sealing, certificates, concurrent appends, tamper detection."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+import ledger.proof_log as proof_log_module
+from ledger import (
+    Ledger,
+    OutcomeEntry,
+    ProofLeaf,
+    ProofLog,
+    ProofLogError,
+    ProofNode,
+    SignedTreeHeadRecord,
+    SubjectVault,
+    TreeHeadSigner,
+    check_certificate,
+    create_ledger_engine,
+    upgrade_schema,
+)
+from ledger.merkle import MerkleTree, leaf_hash
+from ledger.models import RequestEvent, SystemOutcomeRecord
+from lethe.keys import Keyring
+from tests.conftest import POSTGRES_URL, postgres_schema
+from tests.support.requests import NOW, finished_request
+
+KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def proof_log(ledger: Ledger) -> ProofLog:
+    return ProofLog(ledger, TreeHeadSigner(KEY))
+
+
+async def test_sealing_appends_each_final_outcome_once(ledger: Ledger, proof_log: ProofLog) -> None:
+    await finished_request(ledger, "er-a")
+    first = await proof_log.seal("er-a", at=NOW)
+    assert first.leaf_indices == (0, 1, 2)  # crm, forum, then the request's own receipt
+    assert first.head is not None and first.head.tree_size == 3
+    again = await proof_log.seal("er-a", at=NOW)
+    assert again.leaf_indices == () and again.head == first.head
+    leaves = await proof_log.leaves_of("er-a")
+    assert [(x.kind, x.system) for x in leaves] == [
+        ("system_outcome", "crm"),
+        ("system_outcome", "forum"),
+        ("request_status", None),
+    ]
+    events = [e for e in await ledger.events("er-a") if e.kind == "sealed"]
+    assert len(events) == 1 and events[0].detail["leaf_indices"] == [0, 1, 2]
+
+    # A later round (the sweeper, a retry) adds an outcome: only that receipt is appended.
+    await ledger.begin_system("er-a", "crm", 1, connector="sql", connector_version="1", at=NOW)
+    await ledger.finish_system("er-a", "crm", 1, OutcomeEntry("not_found"), at=NOW)
+    later = await proof_log.seal("er-a", at=NOW + timedelta(days=1))
+    assert later.leaf_indices == (3,)
+    assert later.head is not None and later.head.tree_size == 4
+    check = await proof_log.verify([KEY.public_key()])
+    assert check.ok, check.problems
+    assert check.receipts == 4 and check.heads == 2
+
+
+async def test_pending_outcomes_and_unknown_requests(ledger: Ledger, proof_log: ProofLog) -> None:
+    await finished_request(
+        ledger, "er-p", {"crm": OutcomeEntry("pending", ticket="t-1")}, status="erasing"
+    )
+    nothing = await proof_log.seal("er-p", at=NOW)
+    assert nothing.leaf_indices == () and nothing.head is None
+    with pytest.raises(ProofLogError, match="not been sealed"):
+        await proof_log.certificate("er-p", issued_at=NOW)
+    with pytest.raises(Exception, match="no erasure request"):
+        await proof_log.seal("er-nope", at=NOW)
+    with pytest.raises(ProofLogError, match="without the signing key"):
+        await ProofLog(ledger).seal("er-p", at=NOW)
+
+
+async def test_certificate_checks_with_the_public_key_alone(
+    ledger: Ledger, proof_log: ProofLog
+) -> None:
+    await finished_request(ledger, "er-a")
+    await finished_request(ledger, "er-b", took=timedelta(days=40))
+    await proof_log.seal("er-a", at=NOW)
+    await proof_log.seal("er-b", at=NOW)
+    cert = json.loads(json.dumps(await proof_log.certificate("er-a", issued_at=NOW)))
+    assert cert["request"]["deadline"] == "met"
+    assert cert["tree_head"]["tree_size"] == 6
+    check = check_certificate(cert, KEY.public_key())
+    assert check.ok and check.receipts == 3, check.problems
+    late = await proof_log.certificate("er-b", issued_at=NOW)
+    assert late["request"]["deadline"] == "missed"
+    assert "ada@example.org" not in json.dumps(cert)
+
+
+@asynccontextmanager
+async def two_workers(backend: str, tmp_path: Path, keys: Keyring) -> AsyncIterator[list[Ledger]]:
+    """Two ledgers on one database, as two worker processes would have."""
+    async with AsyncExitStack() as stack:
+        if backend == "sqlite":
+            url, kwargs = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}", {}
+        else:
+            schema = await stack.enter_async_context(postgres_schema())
+            url = POSTGRES_URL
+            kwargs = {"connect_args": {"server_settings": {"search_path": schema}}}
+        ledgers = [
+            Ledger(create_ledger_engine(url, **kwargs), SubjectVault(keys.vault)) for _ in range(2)
+        ]
+        for led in ledgers:
+            stack.push_async_callback(led.dispose)
+        await upgrade_schema(ledgers[0].engine)
+        yield ledgers
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_concurrent_workers_never_collide(
+    backend: str, tmp_path: Path, keys: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers (two engines, many connections) seal at once: the lock serialises them,
+    so no append needs a second attempt, and the log stays one consistent sequence."""
+    monkeypatch.setattr(proof_log_module, "_APPEND_ATTEMPTS", 1)
+    async with two_workers(backend, tmp_path, keys) as (first, second):
+        ids = [f"er-{i:02d}" for i in range(16)]
+        for rid in ids:
+            await finished_request(first, rid)
+        logs = [ProofLog(first, TreeHeadSigner(KEY)), ProofLog(second, TreeHeadSigner(KEY))]
+        results = await asyncio.gather(
+            *(logs[i % 2].seal(rid, at=NOW) for i, rid in enumerate(ids)),
+            *(logs[(i + 1) % 2].seal(rid, at=NOW) for i, rid in enumerate(ids)),
+        )
+        indices = sorted(i for r in results for i in r.leaf_indices)
+        assert indices == list(range(3 * len(ids)))  # each receipt once, no gap
+        check = await logs[0].verify([KEY.public_key()])
+        assert check.ok and check.receipts == 48 and check.heads == 16, check.problems
+
+
+# -- tampering ---------------------------------------------------------------------------------
+
+
+async def sealed_log(ledger: Ledger) -> ProofLog:
+    log = ProofLog(ledger, TreeHeadSigner(KEY))
+    for rid in ("er-a", "er-b", "er-c"):
+        await finished_request(ledger, rid)
+        await log.seal(rid, at=NOW)
+    assert (await log.verify([KEY.public_key()])).ok
+    return log
+
+
+async def execute(ledger: Ledger, *statements: sa.Executable) -> None:
+    async with ledger.engine.begin() as conn:
+        for stmt in statements:
+            await conn.execute(stmt)
+
+
+async def receipt_at(ledger: Ledger, index: int) -> str:
+    async with ledger.session() as s:
+        leaf = await s.get(ProofLeaf, index)
+        assert leaf is not None
+        return leaf.receipt
+
+
+def set_leaf(index: int, **values: object) -> sa.Executable:
+    return sa.update(ProofLeaf).where(ProofLeaf.leaf_index == index).values(**values)
+
+
+async def edit_one_byte(ledger: Ledger) -> int:
+    text = await receipt_at(ledger, 4)
+    at = text.index('"contacts.deleted":1') + len('"contacts.deleted":')
+    await execute(ledger, set_leaf(4, receipt=text[:at] + "7" + text[at + 1 :]))
+    return 4
+
+
+async def edit_and_rehash(ledger: Ledger) -> int:
+    """A careful forger also updates the stored hash; the signed commitment still differs."""
+    text = (await receipt_at(ledger, 3)).replace('"retained"', '"erased"', 1)
+    await execute(ledger, set_leaf(3, receipt=text, leaf_hash=leaf_hash(text.encode()).hex()))
+    return 3
+
+
+async def delete_one(ledger: Ledger) -> int:
+    await execute(ledger, sa.delete(ProofLeaf).where(ProofLeaf.leaf_index == 5))
+    return 5
+
+
+async def delete_and_renumber(ledger: Ledger) -> int:
+    await execute(
+        ledger,
+        sa.delete(ProofLeaf).where(ProofLeaf.leaf_index == 2),
+        sa.update(ProofLeaf)
+        .where(ProofLeaf.leaf_index >= 3)
+        .values(leaf_index=ProofLeaf.leaf_index + 1000),
+    )
+    await execute(
+        ledger,
+        sa.update(ProofLeaf)
+        .where(ProofLeaf.leaf_index >= 1000)
+        .values(leaf_index=ProofLeaf.leaf_index - 1001),
+    )
+    return 2
+
+
+async def swap_two(ledger: Ledger) -> int:
+    """Swap the contents of two rows: each index now holds the other's receipt."""
+    async with ledger.session() as s:
+        a, b = await s.get(ProofLeaf, 1), await s.get(ProofLeaf, 6)
+        assert a is not None and b is not None
+        cols = ("receipt", "leaf_hash", "commitment", "request_id", "kind", "system", "round")
+        va, vb = ({c: getattr(x, c) for c in cols} for x in (a, b))
+    await execute(ledger, set_leaf(1, **vb), set_leaf(6, **va))
+    return 1
+
+
+async def insert_one(ledger: Ledger) -> int:
+    """A receipt slipped in at the end, with a commitment signed by someone else's key."""
+    text = await receipt_at(ledger, 0)
+    forger = TreeHeadSigner(Ed25519PrivateKey.generate())
+    h = leaf_hash(text.encode())
+    await execute(
+        ledger,
+        sa.insert(ProofLeaf).values(
+            leaf_index=9,
+            request_id="er-a",
+            outcome_id=None,
+            kind="system_outcome",
+            system="crm",
+            round=0,
+            receipt=text,
+            leaf_hash=h.hex(),
+            commitment=base64.b64encode(forger.commit_receipt(9, h)).decode(),
+            appended_at=NOW,
+        ),
+    )
+    return 9
+
+
+async def truncate(ledger: Ledger) -> int:
+    await execute(ledger, sa.delete(ProofLeaf).where(ProofLeaf.leaf_index >= 7))
+    return 7
+
+
+async def edit_outcome_after_sealing(ledger: Ledger) -> int:
+    await execute(
+        ledger,
+        sa.update(SystemOutcomeRecord)
+        .where(SystemOutcomeRecord.request_id == "er-b", SystemOutcomeRecord.system == "forum")
+        .values(counts={"contacts.deleted": 9}),
+    )
+    return 4
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        edit_one_byte,
+        edit_and_rehash,
+        delete_one,
+        delete_and_renumber,
+        swap_two,
+        insert_one,
+        truncate,
+        edit_outcome_after_sealing,
+    ],
+)
+async def test_tampering_is_detected_at_the_first_bad_index(
+    sqlite_ledger: Ledger, tamper: Callable[[Ledger], Awaitable[int]]
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    bad = await tamper(sqlite_ledger)
+    check = await log.verify([KEY.public_key()])
+    assert not check.ok
+    assert check.first_bad_index == bad, check.problems
+
+
+async def test_tampering_on_postgresql_too(ledger: Ledger) -> None:
+    log = await sealed_log(ledger)
+    assert await swap_two(ledger) == 1
+    check = await log.verify([KEY.public_key()])
+    assert check.first_bad_index == 1
+
+
+async def test_a_forged_head_and_the_wrong_key_are_reported(sqlite_ledger: Ledger) -> None:
+    log = await sealed_log(sqlite_ledger)
+    other = Ed25519PrivateKey.generate()
+    check = await log.verify([other.public_key()])
+    assert not check.ok and check.first_bad_index is None
+    assert all("not among the given public keys" in p.message for p in check.problems)
+    await execute(
+        sqlite_ledger,
+        sa.update(SignedTreeHeadRecord)
+        .where(SignedTreeHeadRecord.tree_size == 6)
+        .values(timestamp_ms=SignedTreeHeadRecord.timestamp_ms + 1),
+    )
+    check = await log.verify([KEY.public_key()])
+    assert [p.message for p in check.problems] == [
+        "the signature of the head of size 6 does not verify"
+    ]
+
+
+async def test_a_damaged_subtree_cache_is_caught_not_certified(sqlite_ledger: Ledger) -> None:
+    log = await sealed_log(sqlite_ledger)
+    await execute(
+        sqlite_ledger,
+        sa.update(ProofNode).where(ProofNode.level == 2).values(hash="ab" * 32),
+    )
+    with pytest.raises(ProofLogError, match="does not check"):
+        await log.certificate("er-c", issued_at=NOW)
+    check = await log.verify([KEY.public_key()])
+    assert [p.message for p in check.problems] == [
+        "2 cached subtree hashes differ from the receipts "
+        "(certificates drawn from them would not verify)"
+    ]
+    await execute(sqlite_ledger, sa.delete(ProofNode))
+    with pytest.raises(ProofLogError, match="lacks"):
+        await log.certificate("er-c", issued_at=NOW)
+    missing = await log.verify([KEY.public_key()])
+    assert [p.message for p in missing.problems] == ["7 cached subtree hashes are missing"]
+
+
+async def test_sealing_refuses_a_log_whose_newest_head_does_not_match(
+    sqlite_ledger: Ledger,
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    await execute(
+        sqlite_ledger,
+        sa.update(SignedTreeHeadRecord)
+        .where(SignedTreeHeadRecord.tree_size == 9)
+        .values(compact_range=[[8, "00" * 32], [1, "11" * 32]]),
+    )
+    await finished_request(sqlite_ledger, "er-d")
+    with pytest.raises(ProofLogError, match="compact range does not match"):
+        await log.seal("er-d", at=NOW)
+    await truncate(sqlite_ledger)
+    with pytest.raises(ProofLogError, match="run `lethe audit verify --log`"):
+        await log.seal("er-d", at=NOW)
+
+
+async def test_roots_are_those_of_the_rfc_tree_over_the_stored_receipts(
+    sqlite_ledger: Ledger,
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    async with sqlite_ledger.session() as s:
+        texts = (await s.scalars(sa.select(ProofLeaf.receipt).order_by("leaf_index"))).all()
+        events = (
+            await s.scalars(sa.select(RequestEvent).where(RequestEvent.kind == "sealed"))
+        ).all()
+    head = await log.newest_head()
+    assert head is not None
+    assert MerkleTree(leaf_hash(t.encode()) for t in texts).root() == head.root_hash
+    assert [e.detail["tree_size"] for e in events] == [3, 6, 9]

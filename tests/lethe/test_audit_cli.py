@@ -1,0 +1,292 @@
+"""``lethe audit``: an auditor's commands on a real ledger, and offline verification."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ledger import (
+    Ledger,
+    OutcomeEntry,
+    ProofLog,
+    SubjectVault,
+    TreeHeadSigner,
+    create_ledger_engine,
+    upgrade_schema,
+)
+from lethe.cli import main
+from lethe.keys import load_keyring, load_signing_key
+from tests.support.requests import ERASED, NOW, RETAINED, finished_request
+
+LETHE = str(Path(sys.executable).parent / "lethe")
+
+
+def lethe(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lethe: error: "), err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+async def _seed(home: Path) -> None:
+    keys = load_keyring(home)
+    engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+    await upgrade_schema(engine)
+    ledger = Ledger(engine, SubjectVault(keys.vault))
+    log = ProofLog(ledger, TreeHeadSigner(load_signing_key(home)))
+    try:
+        await finished_request(ledger, "er-a", email="ada@example.org")
+        await finished_request(
+            ledger,
+            "er-b",
+            {"forum": ERASED},
+            jurisdiction="ccpa",
+            received_at=NOW + timedelta(days=1),
+            took=timedelta(days=60),
+        )
+        await finished_request(
+            ledger,
+            "er-c",
+            {"crm": OutcomeEntry("failed", error="connection refused")},
+            received_at=NOW + timedelta(days=2),
+        )
+        for rid in ("er-a", "er-b", "er-c"):
+            await log.seal(rid, at=NOW)
+        await finished_request(ledger, "er-d", {"crm": RETAINED}, received_at=NOW + timedelta(3))
+    finally:
+        await ledger.dispose()
+
+
+@pytest.fixture
+def home(lethe_home: Path) -> Path:
+    asyncio.run(_seed(lethe_home))
+    return lethe_home
+
+
+def sql(home: Path, statement: str, *args: object) -> None:
+    with sqlite3.connect(home / "lethe.db") as conn:
+        conn.execute(statement, args)
+
+
+def test_certificate_verifies_offline_with_the_public_key_alone(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert (
+        lethe("audit", "certificate", "er-a", "-o", str(out / "a.json"), "-o", str(out / "a.html"))
+        == 0
+    )
+    assert lethe("audit", "public-key", "-o", str(out / "log.pem")) == 0
+    capsys.readouterr()
+
+    # An auditor's machine: a fresh directory, no ledger, no config, no LETHE_* variables.
+    auditor = tmp_path / "auditor"
+    auditor.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
+    for name in ("a.json", "a.html"):
+        done = subprocess.run(
+            [LETHE, "audit", "verify", str(out / name), "--public-key", str(out / "log.pem")],
+            cwd=auditor,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "VERIFIED" in done.stdout and "er-a" in done.stdout
+    assert list(auditor.iterdir()) == []  # it read nothing and wrote nothing there
+
+    cert = json.loads((out / "a.json").read_text())
+    assert cert["request"]["deadline"] == "met"
+    assert {r["receipt"].get("system") for r in cert["receipts"]} == {"crm", "forum", None}
+    page = (out / "a.html").read_text()
+    assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page and 'class="met"' in page
+    for text in (cert, page):
+        assert "ada@example.org" not in json.dumps(text)
+
+
+def test_a_late_answer_is_shown_as_missed(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    assert lethe("audit", "certificate", "er-b", "-o", str(path), "--json") == 0
+    assert json.loads(path.read_text())["request"]["deadline"] == "missed"
+
+
+@pytest.mark.parametrize("where", ["receipt", "summary", "page", "key"])
+def test_an_altered_certificate_fails(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    json_path, html_path, pem = tmp_path / "a.json", tmp_path / "a.html", tmp_path / "k.pem"
+    assert lethe("audit", "certificate", "er-a", "-o", str(json_path), "-o", str(html_path)) == 0
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    target = json_path
+    if where == "receipt":
+        cert = json.loads(json_path.read_text())
+        cert["receipts"][0]["receipt"]["retained_counts"]["invoices.retained"] = 1
+        json_path.write_text(json.dumps(cert))
+    elif where == "summary":
+        cert = json.loads(json_path.read_text())
+        cert["request"]["status"] = "completed"
+        json_path.write_text(json.dumps(cert))
+    elif where == "page":
+        target = html_path
+        html_path.write_text(html_path.read_text().replace("2036-01-31", "2026-03-01", 1))
+    else:
+        pem.write_text(
+            "-----BEGIN PUBLIC KEY-----\n"
+            "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+            "-----END PUBLIC KEY-----\n"
+        )
+    capsys.readouterr()
+    assert lethe("audit", "verify", str(target), "--public-key", str(pem)) == 3
+    out = capsys.readouterr()
+    assert "FAILED" in out.out
+    assert out.err.startswith("lethe: error: certificate") and len(out.err.splitlines()) == 1
+
+
+def test_verify_log_names_the_first_bad_index(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lethe("audit", "verify", "--log") == 0
+    # er-a: receipts 0-2 (crm, forum, request); er-b: 3-4; er-c: 5-6.
+    assert "VERIFIED — 7 receipts, 3 signed heads" in capsys.readouterr().out
+
+    edit = "UPDATE proof_leaves SET receipt = replace(receipt, ?, ?) WHERE leaf_index = 3"
+    sql(home, edit, '"round":0', '"round":1')  # one byte of one stored receipt
+    assert lethe("audit", "verify", "--log", "--json") == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["first_bad_index"] == 3
+
+    sql(home, "DELETE FROM proof_leaves WHERE leaf_index = 2")
+    assert lethe("audit", "verify", "--log") == 3
+    assert "first bad index 2" in one_line_error(capsys)
+
+
+def test_verify_log_catches_a_swap(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql(home, "UPDATE proof_leaves SET leaf_index = -1 WHERE leaf_index = 3")
+    sql(home, "UPDATE proof_leaves SET leaf_index = 3 WHERE leaf_index = 6")
+    sql(home, "UPDATE proof_leaves SET leaf_index = 6 WHERE leaf_index = -1")
+    assert lethe("audit", "verify", "--log") == 3
+    assert "first bad index 3" in one_line_error(capsys)
+
+
+def test_list_filters_and_show(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def listed(*args: str) -> list[str]:
+        capsys.readouterr()
+        assert lethe("audit", "list", "--json", *args) == 0
+        return [r["request_id"] for r in json.loads(capsys.readouterr().out)]
+
+    assert listed() == ["er-d", "er-c", "er-b", "er-a"]
+    assert listed("--jurisdiction", "ccpa") == ["er-b"]
+    assert listed("--system", "crm", "--outcome", "retained") == ["er-d", "er-a"]
+    assert listed("--outcome", "failed") == ["er-c"]
+    assert listed("--overdue") == ["er-b"]
+    assert listed("--since", "2026-02-01", "--until", "2026-02-02") == ["er-c", "er-b"]
+    assert listed("--exceptions-expiring-before", "2040-01-01") == ["er-d", "er-a"]
+    assert listed("--exceptions-expiring-before", "2030-01-01") == []
+
+    assert lethe("audit", "show", "er-a", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["proof"]["sealed"] is True
+    assert [r["leaf_index"] for r in shown["proof"]["receipts"]] == [0, 1, 2]
+    assert lethe("audit", "show", "er-d") == 0
+    assert "Not sealed" in capsys.readouterr().out
+
+
+def test_export_has_the_ccpa_record_fields(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert lethe("audit", "export", "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["request_id"] for r in rows] == ["er-d", "er-c", "er-b", "er-a"]
+    a = rows[-1]
+    assert a["nature_of_request"] == "deletion" and a["manner_of_request"] == "cli"
+    assert a["date_of_request"].startswith("2026-01-31") and a["date_of_response"]
+    assert a["deadline"] == "met" and a["response"].startswith("deleted in part")
+    assert "GDPR Art. 17(3)(b)" in a["basis_for_denial"] and "2036-01-31" in a["basis_for_denial"]
+    assert rows[1]["systems_failed"] == "crm"
+
+    path = tmp_path / "export.jsonl"
+    assert (
+        lethe("audit", "export", "--format", "jsonl", "-o", str(path), "--json", "-j", "ccpa") == 0
+    )
+    assert json.loads(capsys.readouterr().out) == {"format": "jsonl", "rows": 1, "path": str(path)}
+    [b] = [json.loads(line) for line in path.read_text().splitlines()]
+    assert b["request_id"] == "er-b" and b["deadline"] == "missed"
+    assert "ada@example.org" not in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("audit", "list", "--since", "yesterday"), 2, "expected a date like 2026-01-31"),
+        (
+            ("audit", "list", "--since", "2026-03-01", "--until", "2026-02-01"),
+            1,
+            "--since must come before",
+        ),
+        (("audit", "list", "--outcome", "vanished"), 2, "'vanished' is not one of"),
+        (("audit", "list", "--system", "Bad Name"), 2, "is not a system name"),
+        (("audit", "list", "--jurisdiction", "mars"), 2, "'mars' is not one of"),
+        (("audit", "export", "--format", "xml"), 2, "'xml' is not one of"),
+        (("audit", "export", "--format", "csv", "--json"), 1, "give -o FILE"),
+        (("audit", "certificate", "er-a", "-o", "cert.pdf"), 1, "ends in .json or .html"),
+        (("audit", "certificate", "er-zz", "-o", "c.json"), 4, "no erasure request"),
+        (("audit", "certificate", "er-d", "-o", "c.json"), 1, "has not been sealed yet"),
+        (("audit", "verify"), 2, "give a certificate FILE or --log"),
+        (("audit", "verify", "c.json"), 2, "exactly one --public-key"),
+        (
+            ("audit", "verify", "c.json", "--public-key", "nope.pem"),
+            1,
+            "cannot read the public key",
+        ),
+        (("audit", "show", "er-zz"), 4, "no erasure request"),
+    ],
+)
+def test_bad_input_is_one_line(
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    code: int,
+    message: str,
+) -> None:
+    assert lethe(*args) == code
+    assert message in one_line_error(capsys)
+    assert not Path("cert.pdf").exists() and not Path("c.json").exists()
+
+
+def test_public_key_needs_a_key(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lethe("audit", "public-key") == 78
+    assert "no signing key yet" in one_line_error(capsys)
+
+
+def test_unreadable_certificate_and_key(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pem = tmp_path / "k.pem"
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "lethe-erasure-certificate/1", "format": "x"}')
+    capsys.readouterr()
+    assert lethe("audit", "verify", str(bad), "--public-key", str(pem)) == 1
+    assert "appears twice" in one_line_error(capsys)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    assert lethe("audit", "verify", str(bad), "--public-key", str(junk)) == 1
+    assert "not an Ed25519 public key" in one_line_error(capsys)

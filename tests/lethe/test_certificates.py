@@ -1,0 +1,75 @@
+"""Certificate files: the HTML page escapes everything and embeds exactly its certificate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger import Ledger, OutcomeEntry, ProofLog, TreeHeadSigner, check_certificate
+from lethe.certificates import (
+    check_certificate_file,
+    load_certificate,
+    render_html,
+    write_certificate,
+)
+from lethe.errors import LetheError
+from tests.support.requests import NOW, finished_request
+
+HOSTILE = '<script>alert("x")</script> & <img src=x onerror=1>'
+
+
+async def test_the_page_escapes_what_systems_said(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    entry = OutcomeEntry(
+        "retained",
+        retained_counts={"rows.retained": 1},
+        evidence={"note": HOSTILE, "</script>": 1},
+        legal_basis="contract",
+        basis_note=HOSTILE,
+    )
+    await finished_request(sqlite_ledger, "er-x", {"crm": entry})
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(key))
+    await log.seal("er-x", at=NOW)
+    cert = await log.certificate("er-x", issued_at=NOW)
+
+    page = render_html(cert)
+    assert page == render_html(json.loads(json.dumps(cert)))  # deterministic
+    assert "<script>alert" not in page and "<img" not in page
+    assert page.count("<script") == 1 and page.count("</script>") == 1  # only the embedded JSON
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img" in page
+
+    path = tmp_path / "x.html"
+    write_certificate(cert, path)
+    embedded, text = load_certificate(path)
+    assert embedded == json.loads(json.dumps(cert)) and text == page
+    assert check_certificate_file(path, key.public_key()).ok
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # written atomically
+
+
+async def test_a_certificate_cannot_borrow_another_request_s_receipt(
+    sqlite_ledger: Ledger,
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(key))
+    for rid in ("er-a", "er-b"):
+        await finished_request(sqlite_ledger, rid)
+        await log.seal(rid, at=NOW)
+    a = await log.certificate("er-a", issued_at=NOW)
+    b = await log.certificate("er-b", issued_at=NOW)
+    a["receipts"].append(b["receipts"][0])  # a genuine receipt, of another request
+    check = check_certificate(a, key.public_key())
+    assert check.problems == ["receipt at leaf 3: belongs to request 'er-b'"]
+    unsigned = check_certificate(b, None)
+    assert unsigned.problems == ["no public key given: the tree head's signature was not checked"]
+
+
+def test_only_json_and_html(tmp_path: Path) -> None:
+    with pytest.raises(LetheError, match=r"ends in \.json or \.html"):
+        load_certificate(tmp_path / "x.pdf")
+    page = tmp_path / "p.html"
+    page.write_text("<html>no certificate here</html>")
+    with pytest.raises(LetheError, match="no embedded certificate"):
+        load_certificate(page)
