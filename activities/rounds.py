@@ -75,7 +75,7 @@ class RoundActivities:
     @activity.defn(name="find_due_rounds")
     async def find_due_rounds(self, query: DueQuery) -> DueRounds:
         as_of = datetime.fromisoformat(query.as_of)
-        due = await self._rounds.due(as_of.date(), limit=query.limit)
+        due = await self._rounds.due(as_of, limit=query.limit)
         log.info("sweep.due", count=len(due))
         return DueRounds(
             tuple(

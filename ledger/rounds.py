@@ -14,7 +14,7 @@ Nothing here waits: the sweeper asks :meth:`ErasureRounds.due` what to do today.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,9 @@ __all__ = ["DueSystem", "ErasureRounds"]
 
 #: Latest outcomes after which nothing of the subject is left in the system.
 GONE = frozenset({"erased", "not_found"})
+
+#: How soon a system whose retention date has passed is asked again after its last round.
+RECHECK_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ class ErasureRounds:
                 )
             )
 
-    async def due(self, as_of: date, *, limit: int = 200) -> list[DueSystem]:
+    async def due(self, as_of: datetime, *, limit: int = 200) -> list[DueSystem]:
         """Systems of finished requests whose retention has ended by ``as_of``.
 
         Due: an exception kept ``retained_until`` a day before ``as_of``; an indefinite one
@@ -244,7 +247,12 @@ class ErasureRounds:
         An exception kept by a hold that is still active is not due, whatever its review
         date says (``lethe hold list`` shows overdue reviews). Systems with a round still
         under way are left to it.
+
+        A system that answers a round with a date already past (backups not rotated on
+        time, say) is asked again a day later, not at every sweep: a date-based exception is
+        due only once its round is at least :data:`RECHECK_AFTER` old.
         """
+        today = as_of.date()
         q = (
             sa.select(
                 RetainedException,
@@ -257,6 +265,7 @@ class ErasureRounds:
                 ErasureRequestRecord,
                 ErasureRequestRecord.request_id == RetainedException.request_id,
             )
+            .join(SystemOutcomeRecord, SystemOutcomeRecord.id == RetainedException.outcome_id)
             .outerjoin(HoldRetention, HoldRetention.exception_id == RetainedException.id)
             .outerjoin(LegalHold, LegalHold.hold_id == HoldRetention.hold_id)
             .where(
@@ -267,14 +276,15 @@ class ErasureRounds:
                     sa.and_(
                         LegalHold.hold_id.is_(None),
                         sa.or_(
-                            RetainedException.retained_until < as_of,
-                            RetainedException.review_on <= as_of,
+                            RetainedException.retained_until < today,
+                            RetainedException.review_on <= today,
                         ),
+                        SystemOutcomeRecord.finished_at <= as_of - RECHECK_AFTER,
                     ),
                     sa.and_(
                         LegalHold.hold_id.is_not(None),
                         sa.or_(
-                            LegalHold.released_at.is_not(None), LegalHold.retained_until < as_of
+                            LegalHold.released_at.is_not(None), LegalHold.retained_until < today
                         ),
                     ),
                 ),

@@ -15,12 +15,12 @@ import traceback
 import click
 
 from ..errors import LetheError
-from . import requests, runtime
+from . import holds, referrals, requests, rounds, runtime
 from ._app import app
 
 __all__ = ["app", "main"]
 
-_ = (requests, runtime)  # importing them registers their commands
+_ = (holds, referrals, requests, rounds, runtime)  # importing them registers their commands
 
 
 def _error(message: str, *, as_json: bool) -> None:

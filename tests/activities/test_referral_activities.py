@@ -1,17 +1,12 @@
 """Referral activities against a real SQLite ledger and a local HTTP receiver that checks each
-notice exactly as docs/controller-webhook.md tells a controller to (written from the document,
-not from Lethe's sender)."""
+notice exactly as docs/controller-webhook.md tells a controller to
+(tests/support/controller_receiver.py, written from the document, not from Lethe's sender)."""
 
 from __future__ import annotations
 
-import hmac
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,58 +17,17 @@ from activities import ControllerEndpoint, InstructionRecord, PlanInput, Referra
 from activities.planning import PlanningActivities
 from activities.referral import ReferralActivities
 from ledger import ControllerReferrals, Ledger, LegalHolds
+from tests.support.controller_receiver import Receiver, controller_receiver
 
 NOW = datetime.now(UTC)
 SECRET = b"s3cret-shared-with-acme"
 EMAIL = "ada@example.org"
 
 
-@dataclass
-class Receiver:
-    """A controller's endpoint. ``answer`` is the status it replies with."""
-
-    url: str = ""
-    answer: int = 202
-    accepted: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
-    deliveries: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    rx = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            ts = self.headers.get("X-Lethe-Timestamp", "")
-            given = self.headers.get("X-Lethe-Signature", "")
-            expected = "v1=" + hmac.new(SECRET, ts.encode() + b"." + body, "sha256").hexdigest()
-            if not hmac.compare_digest(given, expected):
-                rx.rejected.append("bad signature")
-                self.send_response(401)
-            elif abs(time.time() - int(ts)) > 300:
-                rx.rejected.append("stale")
-                self.send_response(401)
-            else:
-                rx.deliveries.append(self.headers["X-Lethe-Delivery"])
-                rx.accepted.append(json.loads(body))
-                self.send_response(rx.answer)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    rx.url = f"http://127.0.0.1:{server.server_address[1]}/dsr"
-    try:
+    with controller_receiver(SECRET) as rx:
         yield rx
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

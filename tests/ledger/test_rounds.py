@@ -9,6 +9,7 @@ from ledger import ErasureRounds, Ledger, LegalHolds, OutcomeEntry
 from .test_store import NOW, open_request
 
 TODAY = NOW.date()
+LATER = NOW + timedelta(days=1)  # a sweep a day after the rounds were recorded
 
 
 def kept(until: date | None = None, review: date | None = None) -> OutcomeEntry:
@@ -30,9 +31,9 @@ async def test_what_is_due_and_why(ledger: Ledger) -> None:
     rounds, holds = ErasureRounds(ledger), LegalHolds(ledger)
     await finished(ledger, "er-1")
     await ledger.finish_system("er-1", "crm", 0, kept(until=TODAY - timedelta(days=1)), at=NOW)
-    await ledger.finish_system("er-1", "forum", 0, kept(until=TODAY), at=NOW)  # kept today too
+    await ledger.finish_system("er-1", "forum", 0, kept(until=LATER.date()), at=NOW)  # kept today
     await finished(ledger, "er-2", "ps_2")
-    await ledger.finish_system("er-2", "crm", 0, kept(review=TODAY), at=NOW)
+    await ledger.finish_system("er-2", "crm", 0, kept(review=LATER.date()), at=NOW)
     hold = await holds.place(
         subject_ref="ps_2",
         legal_basis="legal-hold",
@@ -47,13 +48,15 @@ async def test_what_is_due_and_why(ledger: Ledger) -> None:
     await open_request(ledger, "er-3", "ps_3")  # still running: never due
     await ledger.finish_system("er-3", "crm", 0, kept(until=TODAY - timedelta(days=9)), at=NOW)
 
-    due = {(d.request_id, d.system): d for d in await rounds.due(TODAY)}
+    # A round recorded minutes ago is not asked again at once, even if its date has passed.
+    assert await rounds.due(NOW + timedelta(hours=1)) == []
+    due = {(d.request_id, d.system): d for d in await rounds.due(LATER)}
     assert set(due) == {("er-1", "crm"), ("er-2", "crm")}
     assert (due["er-1", "crm"].trigger, due["er-1", "crm"].round) == ("retention_expired", 1)
     assert due["er-2", "crm"].trigger == "review_due" and due["er-2", "crm"].subject_ref == "ps_2"
 
     await holds.release(hold.hold_id, released_by="operator:kim", reason="settled", at=NOW)
-    due = {(d.request_id, d.system): d for d in await rounds.due(TODAY)}
+    due = {(d.request_id, d.system): d for d in await rounds.due(LATER)}
     assert due["er-2", "forum"].trigger == "hold_released"
     assert hold.hold_id in due["er-2", "forum"].reason
 
@@ -69,9 +72,9 @@ async def test_what_is_due_and_why(ledger: Ledger) -> None:
         workflow_id="w",
         at=NOW,
     )
-    assert ("er-1", "crm") not in {(d.request_id, d.system) for d in await rounds.due(TODAY)}
+    assert ("er-1", "crm") not in {(d.request_id, d.system) for d in await rounds.due(LATER)}
     assert await rounds.next_round("er-1", "crm") == 1  # resume it, not a new one
-    assert len(await rounds.due(TODAY, limit=1)) == 1
+    assert len(await rounds.due(LATER, limit=1)) == 1
 
 
 async def test_closing_a_round_settles_earlier_exceptions(ledger: Ledger) -> None:

@@ -9,6 +9,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import DueRound
+from lethe.keys import Keyring
+from tests.support.clock import own_time_skipping_env
 from workflows import (
     ALL_WORKFLOWS,
     ControllerInstruction,
@@ -77,9 +79,13 @@ async def test_a_round_on_a_still_held_system_calls_no_connector(
 
 
 async def test_a_sweep_starts_due_rounds_and_does_not_wait_for_them(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    keys: Keyring, task_queue: str
 ) -> None:
-    env = time_skipping_env
+    async with own_time_skipping_env(keys) as env:  # abandoned children: see tests/support/clock
+        await _sweep_starts_due_rounds(env, task_queue)
+
+
+async def _sweep_starts_due_rounds(env: WorkflowEnvironment, task_queue: str) -> None:
     rid = f"er-{uuid.uuid4().hex[:12]}"
     fakes = Fakes(
         processors={"lms": "acme-university"},
