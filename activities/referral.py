@@ -196,7 +196,7 @@ class ReferralActivities:
         entry = OutcomeEntry(
             "retained",
             legal_basis=record.legal_basis,
-            basis_note=f"retained on the instruction of {controller}: {record.reason}",
+            basis_note=f"retained on the instruction of {controller}: {record.reason}"[:1000],
             retained_until=_date(record.retained_until),
             review_on=_date(record.review_on),
             evidence={

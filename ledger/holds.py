@@ -75,6 +75,8 @@ class LegalHolds:
             retained_until=retained_until,
             review_on=review_on,
         )
+        if len(reason.strip()) > 500:
+            raise LedgerError("a hold's reason is at most 500 characters (a case reference)")
         hold = LegalHold(
             hold_id=new_hold_id(),
             subject_ref=subject_ref,
@@ -118,7 +120,7 @@ class LegalHolds:
         entry = OutcomeEntry(
             "retained",
             legal_basis=hold.legal_basis,
-            basis_note=f"legal hold {hold.hold_id}: {hold.reason}",
+            basis_note=f"legal hold {hold.hold_id}: {hold.reason}"[:1000],
             retained_until=hold.retained_until,
             review_on=hold.review_on,
             evidence={"hold_id": hold.hold_id, "connector_called": False},
@@ -148,8 +150,8 @@ class LegalHolds:
         self, hold_id: str, *, released_by: str, reason: str, at: datetime
     ) -> HoldRelease:
         """Release a hold; the open exceptions it caused become due for re-erasure."""
-        if not reason.strip():
-            raise LedgerError("releasing a hold needs a reason")
+        if not reason.strip() or len(reason.strip()) > 500:
+            raise LedgerError("releasing a hold needs a reason of at most 500 characters")
         async with self._ledger.session() as s, s.begin():
             hold = await s.get(LegalHold, hold_id, with_for_update=True)
             if hold is None:

@@ -11,7 +11,15 @@ from ledger import LEGAL_BASES
 
 from ..errors import LetheError
 
-__all__ = ["PSEUDONYM", "legal_basis", "one_date", "parse_date", "pseudonym", "systems_among"]
+__all__ = [
+    "PSEUDONYM",
+    "legal_basis",
+    "one_date",
+    "parse_date",
+    "pseudonym",
+    "reason_text",
+    "systems_among",
+]
 
 PSEUDONYM = re.compile(r"^ps_[0-9a-f]{32}$")
 
@@ -75,3 +83,13 @@ def systems_among(raw: str | None, known: Sequence[str], *, what: str) -> list[s
         listed = ", ".join(known) or "none"
         raise LetheError(f"unknown system {unknown[0]!r}: {what} are {listed}")
     return chosen
+
+
+def reason_text(reason: str, what: str) -> str:
+    """A non-empty ``--reason`` of at most 500 characters (a reference, not a story)."""
+    text = reason.strip()
+    if not text:
+        raise LetheError(f"--reason must say {what}")
+    if len(text) > 500:
+        raise LetheError("--reason is at most 500 characters: give a reference, not the file")
+    return text

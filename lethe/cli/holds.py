@@ -23,7 +23,7 @@ from ..intake import OPEN_STATUSES
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date, pseudonym, systems_among
+from ._values import legal_basis, one_date, pseudonym, reason_text, systems_among
 from .requests import _operator
 
 __all__ = ["hold", "hold_to_dict"]
@@ -93,8 +93,7 @@ def hold_add(
     settings = load_settings()
     email, subject_ref = pseudonym(subject, ps)
     code = legal_basis(basis)
-    if not reason.strip():
-        raise LetheError("--reason must say why the data is kept")
+    reason = reason_text(reason, "why the data is kept")
     held = systems_among(systems, list(settings.systems), what="configured systems")
     today = datetime.now(UTC).date()
     kept, review = one_date(until, review_on, today=today)
@@ -183,8 +182,7 @@ def hold_list(include_released: bool, as_json: bool) -> None:
 @json_option
 def hold_release(hold_id: str, reason: str, operator: str | None, as_json: bool) -> None:
     """Release a hold. What it kept becomes due for erasure at the next sweep."""
-    if not reason.strip():
-        raise LetheError("--reason must say why the hold ends")
+    reason = reason_text(reason, "why the hold ends")
     who = _operator(operator)
 
     async def go(rt: Runtime) -> None:

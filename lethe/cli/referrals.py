@@ -19,7 +19,7 @@ from workflows import ControllerInstruction, SystemErasureWorkflow
 from ..errors import LetheError, NotFoundError
 from ..runtime import Runtime
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date
+from ._values import legal_basis, one_date, reason_text
 from .requests import _operator
 
 __all__ = ["controller_instruction"]
@@ -51,8 +51,7 @@ def controller_instruction(
     """Carry out a controller's instruction for a referred system."""
     if erase == retain:
         raise LetheError("give exactly one of --erase or --retain")
-    if not reason.strip():
-        raise LetheError("--reason must say what the controller said")
+    reason = reason_text(reason, "what the controller said")
     code = None
     kept = review = None
     if retain:

@@ -17,7 +17,7 @@ from ..runtime import Runtime
 from ..settings import load_settings
 from ..sweeper import RoundRefused, install_sweeper, run_sweep_once, schedule_id, start_round
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import PSEUDONYM, systems_among
+from ._values import PSEUDONYM, reason_text, systems_among
 from .requests import _operator
 
 __all__ = ["backups", "retry", "sweeper"]
@@ -160,8 +160,7 @@ def retry(
     as_json: bool,
 ) -> None:
     """Erase a failed system again, as the next round of the same request."""
-    if not reason.strip():
-        raise LetheError("--reason must say why a retry should work now")
+    reason = reason_text(reason, "why a retry should work now")
     who = _operator(operator)
     settings = load_settings()
     request_id, system = request_id.strip(), system.strip()
@@ -276,8 +275,7 @@ def backups_replay(
         raise LetheError("name what to replay with one of --pseudonym ps_… or --request ID")
     if ps is not None and not PSEUDONYM.match(ps.strip()):
         raise LetheError("a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)")
-    if not reason.strip():
-        raise LetheError("--reason must name the restore (system and backup date)")
+    reason = reason_text(reason, "which restore (system and backup date)")
     who = _operator(operator)
     settings = load_settings()
 

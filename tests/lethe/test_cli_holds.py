@@ -122,6 +122,7 @@ def test_a_hold_is_placed_by_pseudonym_listed_and_released(
         (("hold", "add", "--pseudonym", "ps_xyz", "--reason", "r"), "32 hex digits"),
         (("hold", "add", "--subject", "a@b.org", "--reason", "r", "--basis", "vibes"), "vibes"),
         (("hold", "add", "--subject", "a@b.org", "--reason", "  "), "--reason must say why"),
+        (("hold", "add", "--subject", "a@b.org", "--reason", "x" * 501), "at most 500"),
         (("hold", "add", "--subject", "a@b.org"), "Missing option '--reason'"),
         (
             ("hold", "add", "--subject", "a@b.org", "--reason", "r", "--systems", "crm,erp"),
