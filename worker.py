@@ -14,17 +14,34 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities import ErasureActivities, RecordingActivities, SealingActivities
+from activities import (
+    ControllerEndpoint,
+    ErasureActivities,
+    PlanningActivities,
+    RecordingActivities,
+    ReferralActivities,
+    RoundActivities,
+    SealingActivities,
+)
 from connectors import Connector
 from ledger import Ledger, ProofLog, TreeHeadSigner
 from lethe.keys import load_signing_key
 from lethe.runtime import Runtime, connect_when_ready, load_registry
 from lethe.settings import Settings, build_connectors, load_settings
+from lethe.sweeper import install_sweeper
 from workflows import ALL_WORKFLOWS
 
-__all__ = ["build_worker", "close_connectors", "main", "run_worker"]
+__all__ = [
+    "build_worker",
+    "close_connectors",
+    "controller_endpoints",
+    "main",
+    "processor_systems",
+    "run_worker",
+]
 
 log = structlog.get_logger("lethe.worker")
 
@@ -39,16 +56,25 @@ def build_worker(
     max_concurrent_activities: int = 50,
     signing_key: Ed25519PrivateKey,
     extra_activities: Sequence[Callable[..., Any]] = (),
+    processors: Mapping[str, str] | None = None,
+    controllers: Mapping[str, ControllerEndpoint] | None = None,
+    shred_grace_days: float = 30.0,
 ) -> Worker:
     """A Worker with every workflow and activity of an erasure registered.
 
     ``signing_key`` signs the proof log's tree heads; every worker of a ledger must share it
     (``lethe.keys.load_signing_key``). It is required on purpose: heads signed by a key nobody
     kept would make the whole log unverifiable.
+
+    ``processors``: processor-held systems and their controllers; ``controllers``: how each
+    controller is notified (see :func:`processor_systems`, :func:`controller_endpoints`).
     """
     erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
     recording = RecordingActivities(ledger)
     sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
+    planning = PlanningActivities(ledger, processors)
+    referral = ReferralActivities(ledger, controllers)
+    rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
     return Worker(
         client,
         task_queue=task_queue,
@@ -60,10 +86,44 @@ def build_worker(
             recording.record_status,
             recording.record_system_failure,
             sealing.seal_request,
+            planning.plan_erasure,
+            referral.open_referral,
+            referral.notify_controller,
+            referral.escalate_referral,
+            referral.record_instruction,
+            referral.record_instructed_retention,
+            rounds.open_round,
+            rounds.close_round,
+            rounds.record_round_status,
+            rounds.find_due_rounds,
+            rounds.shred_expired,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
     )
+
+
+def processor_systems(settings: Settings) -> dict[str, str]:
+    """Processor-held systems and the controller each holds data for."""
+    return {
+        name: cfg.controller
+        for name, cfg in settings.systems.items()
+        if cfg.role == "processor" and cfg.controller
+    }
+
+
+def controller_endpoints(settings: Settings) -> dict[str, ControllerEndpoint]:
+    return {
+        name: ControllerEndpoint(
+            name=name,
+            webhook_url=c.webhook_url,
+            secret=c.secret.encode(),
+            answer_within_days=c.answer_within_days,
+            disclose=c.disclose,
+            status_callback=c.status_callback,
+        )
+        for name, c in settings.controllers.items()
+    }
 
 
 async def close_connectors(connectors: Mapping[str, Connector]) -> None:
@@ -90,7 +150,16 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             ledger=runtime.ledger,
             connectors=connectors,
             signing_key=load_signing_key(settings.home),
+            processors=processor_systems(settings),
+            controllers=controller_endpoints(settings),
+            shred_grace_days=settings.retention.shred_grace_days,
         )
+        if settings.retention.install_schedule:
+            try:
+                how = await install_sweeper(client, settings)
+                log.info("sweeper.schedule", schedule=how)
+            except RPCError as exc:  # the worker is still useful; the operator is told
+                log.warning("sweeper.schedule_failed", error=str(exc)[:200])
         async with worker:
             log.warning(
                 "worker.started",

@@ -4,8 +4,29 @@ Activities are methods of classes whose dependencies (ledger, configured connect
 through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never the reverse.
 """
 
+from .controller_webhook import ControllerEndpoint
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
+from .planning import PlanningActivities
 from .recording import RecordingActivities
+from .referral import ReferralActivities
+from .round_types import (
+    DueQuery,
+    DueRound,
+    DueRounds,
+    ErasurePlan,
+    InstructionRecord,
+    PlanInput,
+    ReferralEscalation,
+    ReferralOpened,
+    ReferralTask,
+    RoundClosed,
+    RoundStatus,
+    RoundTask,
+    ShredQuery,
+    ShredReport,
+    SystemPlan,
+)
+from .rounds import RoundActivities
 from .sealing import SealingActivities, SealResult
 from .types import (
     FINAL_OUTCOMES,
@@ -18,13 +39,32 @@ from .types import (
 
 __all__ = [
     "FINAL_OUTCOMES",
+    "ControllerEndpoint",
+    "DueQuery",
+    "DueRound",
+    "DueRounds",
     "ErasureActivities",
+    "ErasurePlan",
+    "InstructionRecord",
+    "PlanInput",
+    "PlanningActivities",
     "RecordingActivities",
+    "ReferralActivities",
+    "ReferralEscalation",
+    "ReferralOpened",
+    "ReferralTask",
+    "RoundActivities",
+    "RoundClosed",
+    "RoundStatus",
+    "RoundTask",
     "SealResult",
     "SealingActivities",
+    "ShredQuery",
+    "ShredReport",
     "StatusChange",
     "SystemFailure",
     "SystemOutcome",
+    "SystemPlan",
     "SystemTask",
     "Verification",
     "entry_from_outcome",

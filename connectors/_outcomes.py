@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from ._legal_basis import LegalBasis
+
 __all__ = [
     "Erased",
     "NotFound",
@@ -27,6 +29,8 @@ __all__ = [
     "Residual",
     "Retained",
 ]
+
+_BASES = frozenset(b.value for b in LegalBasis)
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,10 @@ class NotFound:
 class Retained:
     """Data kept under an exception. ``counts`` is what *was* erased alongside it.
 
-    Exactly one of ``retained_until`` (a date when the exception lapses) or ``review_on``
-    (an indefinite retention, reviewed on that date) must be given.
+    ``legal_basis`` is a code of :class:`~connectors.LegalBasis` and ``note`` says why in
+    words. Exactly one of ``retained_until`` (a date when the exception lapses) or
+    ``review_on`` (an indefinite retention, reviewed on that date) must be given. The ledger
+    refuses a retention that breaks these rules, whoever writes it.
     """
 
     legal_basis: str
@@ -62,6 +68,12 @@ class Retained:
     def __post_init__(self) -> None:
         if not self.legal_basis:
             raise ValueError("a Retained outcome needs a legal basis")
+        if self.legal_basis not in _BASES:
+            raise ValueError(
+                f"unknown legal basis {self.legal_basis!r}: use a code of connectors.LegalBasis"
+            )
+        if not self.note or not self.note.strip():
+            raise ValueError("a Retained outcome needs a note saying why the data is kept")
         if (self.retained_until is None) == (self.review_on is None):
             raise ValueError("a Retained outcome needs exactly one of retained_until or review_on")
 

@@ -5,6 +5,7 @@ The ledger imports nothing of Temporal: the CLI and auditors read it without a c
 
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, upgrade_schema
+from .holds import HoldRelease, LegalHolds, choose_hold
 from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
@@ -17,15 +18,32 @@ from .models import (
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
+from .referrals import INSTRUCTIONS, ControllerReferrals
+from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
+from .retention_rules import LEGAL_BASES, RetentionRuleError, check_retention
+from .rounds import DueSystem, ErasureRounds
+from .shredding import FINISHED_STATUSES, VaultShredding
 from .store import Ledger, LedgerError, OutcomeEntry, SystemStart
 from .vault import SealedSubject, SubjectVault, VaultError
 
 __all__ = [
+    "FINISHED_STATUSES",
+    "INSTRUCTIONS",
+    "LEGAL_BASES",
     "Base",
     "CertificateCheck",
+    "ControllerReferral",
+    "ControllerReferrals",
+    "DueSystem",
     "ErasureRequestRecord",
+    "ErasureRound",
+    "ErasureRounds",
+    "HoldRelease",
+    "HoldRetention",
     "Ledger",
     "LedgerError",
+    "LegalHold",
+    "LegalHolds",
     "LogCheck",
     "LogProblem",
     "OutcomeEntry",
@@ -37,6 +55,7 @@ __all__ = [
     "Pseudonymizer",
     "RequestEvent",
     "RetainedException",
+    "RetentionRuleError",
     "SealedReceipts",
     "SealedSubject",
     "SignedTreeHeadRecord",
@@ -47,7 +66,10 @@ __all__ = [
     "TreeHead",
     "TreeHeadSigner",
     "VaultError",
+    "VaultShredding",
     "check_certificate",
+    "check_retention",
+    "choose_hold",
     "create_ledger_engine",
     "schema_is_current",
     "upgrade_schema",

@@ -33,6 +33,7 @@ _STYLE = {
     "partially_failed": "bold red",
     "rejected": "red",
     "cancelled": "dim",
+    "escalated": "bold magenta",
 }
 
 
@@ -112,6 +113,8 @@ def request_to_dict(
 
 
 def _retained_cell(o: SystemOutcomeRecord) -> Text:
+    if o.outcome == "referred":
+        return Text(f"referred to {o.controller or '?'}", style="magenta")
     if o.outcome != "retained":
         return Text(o.error or "—", style="red" if o.error else "dim")
     when = (

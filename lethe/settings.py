@@ -13,6 +13,11 @@
 Systems are declared in ``lethe.toml`` as ``[systems.NAME]`` with ``connector = "…"`` and the
 connector's options. Secrets are never written inline: an option ``x_env = "VAR"`` takes the
 value of option ``x`` from the environment variable ``VAR``.
+
+A system is controller-held (the default) or processor-held for a named controller
+(``role = "processor"``, ``controller = "NAME"``); each such controller has a
+``[controllers.NAME]`` section saying how it is told (``webhook_url_env``, ``secret_env``)
+and how long it has to answer. ``[retention]`` tunes the sweeper and crypto-shredding.
 """
 
 from __future__ import annotations
@@ -29,13 +34,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from connectors import Connector, ConnectorConfigError, ConnectorRegistry, format_validation_error
+from connectors import (
+    IDENTIFIER_KINDS,
+    Connector,
+    ConnectorConfigError,
+    ConnectorRegistry,
+    format_validation_error,
+)
 
 from .deadlines import JURISDICTIONS
 from .errors import ConfigError
 
 __all__ = [
+    "ControllerConfig",
     "ErasureDefaults",
+    "RetentionSettings",
     "Settings",
     "SystemConfig",
     "TemporalSettings",
@@ -74,6 +87,31 @@ class SystemConfig:
     name: str
     connector: str
     options: Mapping[str, Any] = field(repr=False)
+    role: str = "controller"  # controller | processor
+    controller: str | None = None  # processor-held: the controller whose data it is
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """A controller we hold data for as a processor, and how a referral reaches it."""
+
+    name: str
+    webhook_url: str = field(repr=False)
+    secret: str = field(repr=False)
+    answer_within_days: float = 14.0
+    disclose: tuple[str, ...] = ()  # identifiers the contract lets us send (default: none)
+    status_callback: str | None = None
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """The retention sweeper (a Temporal Schedule) and crypto-shredding."""
+
+    sweep_every_minutes: int = 60
+    sweep_limit: int = 200
+    shred_grace_days: float = 30.0
+    hold_review_days: int = 90
+    install_schedule: bool = True  # create/update the Schedule when a worker starts
 
 
 @dataclass(frozen=True)
@@ -84,6 +122,8 @@ class Settings:
     erasure: ErasureDefaults = field(default_factory=ErasureDefaults)
     systems: Mapping[str, SystemConfig] = field(default_factory=dict)
     config_path: Path | None = None
+    controllers: Mapping[str, ControllerConfig] = field(default_factory=dict)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 # -- the file's shape -----------------------------------------------------------------------
@@ -118,11 +158,29 @@ class _ErasureSection(_Section):
     heartbeat_timeout_seconds: int | None = Field(default=None, ge=1)
 
 
+class _ControllerSection(_Section):
+    webhook_url_env: str
+    secret_env: str
+    answer_within_days: float = Field(default=14.0, gt=0)
+    disclose: list[str] = Field(default_factory=list)
+    status_callback: str | None = None
+
+
+class _RetentionSection(_Section):
+    sweep_every_minutes: int | None = Field(default=None, ge=1)
+    sweep_limit: int | None = Field(default=None, ge=1, le=2000)
+    shred_grace_days: float | None = Field(default=None, ge=0)
+    hold_review_days: int | None = Field(default=None, ge=1)
+    install_schedule: bool | None = None
+
+
 class _File(_Section):
     ledger: _LedgerSection = Field(default_factory=_LedgerSection)
     temporal: _TemporalSection = Field(default_factory=_TemporalSection)
     erasure: _ErasureSection = Field(default_factory=_ErasureSection)
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    controllers: dict[str, _ControllerSection] = Field(default_factory=dict)
+    retention: _RetentionSection = Field(default_factory=_RetentionSection)
 
 
 # -- resolution -------------------------------------------------------------------------------
@@ -268,6 +326,7 @@ def load_settings(
             f"[erasure] default_jurisdiction must be one of {', '.join(JURISDICTIONS)}"
         )
 
+    controllers = _controllers(cfg.controllers, env)
     systems: dict[str, SystemConfig] = {}
     for name, raw in cfg.systems.items():
         if not SYSTEM_NAME.match(name):
@@ -278,8 +337,20 @@ def load_settings(
         connector = options.pop("connector", None)
         if not isinstance(connector, str) or not connector:
             raise ConfigError(f'system {name!r}: missing connector = "…"')
-        systems[name] = SystemConfig(name, connector, _resolve_options(name, options, env))
+        role, controller = _role(name, options.pop("role", "controller"), options, controllers)
+        options.pop("controller", None)
+        systems[name] = SystemConfig(
+            name, connector, _resolve_options(name, options, env), role, controller
+        )
 
+    r, rd = cfg.retention, RetentionSettings()
+    retention = RetentionSettings(
+        sweep_every_minutes=r.sweep_every_minutes or rd.sweep_every_minutes,
+        sweep_limit=r.sweep_limit or rd.sweep_limit,
+        shred_grace_days=rd.shred_grace_days if r.shred_grace_days is None else r.shred_grace_days,
+        hold_review_days=r.hold_review_days or rd.hold_review_days,
+        install_schedule=rd.install_schedule if r.install_schedule is None else r.install_schedule,
+    )
     return Settings(
         home=home,
         database_url=database_url,
@@ -287,7 +358,66 @@ def load_settings(
         erasure=erasure,
         systems=systems,
         config_path=path,
+        controllers=controllers,
+        retention=retention,
     )
+
+
+def _controllers(
+    sections: Mapping[str, _ControllerSection], env: Mapping[str, str]
+) -> dict[str, ControllerConfig]:
+    out: dict[str, ControllerConfig] = {}
+    for name, c in sections.items():
+        where = f"[controllers.{name}]"
+        if not SYSTEM_NAME.match(name):
+            raise ConfigError(
+                f"controller name {name!r} must be lower-case letters, digits, '-' or '_'"
+            )
+        url = _env_ref(f"{where} webhook_url_env", c.webhook_url_env, env)
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ConfigError(f"{where}: ${c.webhook_url_env} is not an http(s) URL")
+        unknown = sorted(set(c.disclose) - IDENTIFIER_KINDS)
+        if unknown:
+            raise ConfigError(
+                f"{where} disclose: unknown identifier {unknown[0]!r} "
+                f"(known: {', '.join(sorted(IDENTIFIER_KINDS))})"
+            )
+        out[name] = ControllerConfig(
+            name=name,
+            webhook_url=url,
+            secret=_env_ref(f"{where} secret_env", c.secret_env, env),
+            answer_within_days=c.answer_within_days,
+            disclose=tuple(c.disclose),
+            status_callback=c.status_callback,
+        )
+    return out
+
+
+def _role(
+    system: str,
+    role: Any,
+    options: Mapping[str, Any],
+    controllers: Mapping[str, ControllerConfig],
+) -> tuple[str, str | None]:
+    """A system is controller-held (default) or processor-held for a declared controller."""
+    controller = options.get("controller")
+    if role == "controller":
+        if controller is not None:
+            raise ConfigError(
+                f'system {system!r}: controller = … needs role = "processor" (data we hold '
+                "for another controller)"
+            )
+        return "controller", None
+    if role != "processor":
+        raise ConfigError(f'system {system!r}: role must be "controller" or "processor"')
+    if not isinstance(controller, str) or not controller:
+        raise ConfigError(f'system {system!r}: role = "processor" needs controller = "NAME"')
+    if controller not in controllers:
+        raise ConfigError(
+            f"system {system!r} is held for controller {controller!r}, which has no "
+            f"[controllers.{controller}] section (webhook_url_env, secret_env)"
+        )
+    return "processor", controller
 
 
 def build_connectors(

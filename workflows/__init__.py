@@ -1,8 +1,11 @@
 """Deterministic orchestration of erasure requests. No IO, no clock, no randomness here."""
 
 from .erasure import VERIFICATION_METHODS, ErasureWorkflow, workflow_id_for
+from .retention_sweep import RetentionSweepWorkflow
+from .round_types import ControllerInstruction, StartedRound, Sweep, SweepResult, SystemRound
 from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow
+from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
 from .types import (
     ErasurePolicy,
     ErasureRequest,
@@ -15,17 +18,31 @@ from .types import (
 __all__ = [
     "FINAL_STATUSES",
     "VERIFICATION_METHODS",
+    "ControllerInstruction",
     "ErasurePolicy",
     "ErasureRequest",
     "ErasureResult",
     "ErasureWorkflow",
     "OperatorApproval",
     "Progress",
+    "RetentionSweepWorkflow",
+    "StartedRound",
+    "Sweep",
+    "SweepResult",
     "SystemErasure",
     "SystemErasureWorkflow",
+    "SystemRound",
+    "SystemRoundWorkflow",
     "final_status",
+    "round_workflow_id",
+    "system_erasure_id",
     "workflow_id_for",
 ]
 
 #: Every workflow class a worker must register.
-ALL_WORKFLOWS = [ErasureWorkflow, SystemErasureWorkflow]
+ALL_WORKFLOWS = [
+    ErasureWorkflow,
+    SystemErasureWorkflow,
+    SystemRoundWorkflow,
+    RetentionSweepWorkflow,
+]

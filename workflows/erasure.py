@@ -1,6 +1,8 @@
 """One erasure request, from receipt to a final status.
 
-    received ─▶ identity gate ─▶ fan out: one SystemErasureWorkflow per system ─▶ final status
+    received ─▶ identity gate ─▶ plan ─▶ fan out: one SystemErasureWorkflow per system ─▶ status
+                 │                 └─ legal holds ⇒ Retained, connector never called;
+                 │                    processor-held systems ⇒ referred to their controller
                  └─ not verified in time ⇒ rejected, nothing erased
 
 The workflow is deterministic orchestration only: every read and write happens in an
@@ -21,6 +23,8 @@ from temporalio.exceptions import ChildWorkflowError
 # a class Temporal's converter can fill in.
 with workflow.unsafe.imports_passed_through():
     from activities import (
+        PlanInput,
+        PlanningActivities,
         RecordingActivities,
         SealingActivities,
         StatusChange,
@@ -93,9 +97,7 @@ class ErasureWorkflow:
                 detail={"method": request.verification_method},
             )
         )
-        outcomes = await asyncio.gather(
-            *(self._erase_system(request, system) for system in request.systems)
-        )
+        outcomes = await self._plan_and_erase(request)
         status = final_status(o.outcome for o in outcomes)
         return await self._finish(request, status, None, tuple(outcomes), actor="lethe")
 
@@ -125,8 +127,31 @@ class ErasureWorkflow:
         assert self._approval is not None
         return True, f"operator:{self._approval.operator}", self._approval.reason
 
-    async def _erase_system(self, request: ErasureRequest, system: str) -> SystemOutcome:
-        job = SystemErasure(request.request_id, system, 0, request.policy)
+    async def _plan_and_erase(self, request: ErasureRequest) -> tuple[SystemOutcome, ...]:
+        """The plan step, then the fan-out. Held systems are decided by the plan (their
+        ``Retained`` is already recorded) and get no child: their connectors are never called."""
+        plan = await workflow.execute_activity_method(
+            PlanningActivities.plan_erasure,
+            PlanInput(request.request_id, request.systems, 0),
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        steps = {step.system: step for step in plan.systems}
+
+        async def one(system: str) -> SystemOutcome:
+            step = steps.get(system)
+            if step is not None and step.outcome is not None:
+                self._systems[system] = step.outcome.outcome
+                return step.outcome
+            refer_to = step.controller if step is not None and step.action == "refer" else None
+            return await self._erase_system(request, system, refer_to)
+
+        return tuple(await asyncio.gather(*(one(system) for system in request.systems)))
+
+    async def _erase_system(
+        self, request: ErasureRequest, system: str, refer_to: str | None = None
+    ) -> SystemOutcome:
+        job = SystemErasure(request.request_id, system, 0, request.policy, refer_to=refer_to)
         try:
             outcome = await workflow.execute_child_workflow(
                 SystemErasureWorkflow.run,

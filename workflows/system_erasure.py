@@ -2,6 +2,15 @@
 
 A child workflow per system keeps each system's retries, timers and history apart: one slow or
 broken system never holds up the others, and can be retried alone.
+
+A processor-held system (``job.refer_to``), or one whose connector answers ``Referred``, is
+referred to its controller instead:
+
+    record the referral ─▶ notify the controller (signed webhook) ─▶ wait for its instruction
+        └─ no answer by the deadline, or it cannot be notified ⇒ escalated to an operator,
+           who gives the instruction instead (the wait goes on without a timer)
+    erase  ⇒ the next round erases through the connector (erase → poll → verify)
+    retain ⇒ the next round records Retained with the instruction's basis and date
 """
 
 from __future__ import annotations
@@ -17,12 +26,17 @@ from temporalio.exceptions import TimeoutError as TemporalTimeout
 with workflow.unsafe.imports_passed_through():
     from activities import (
         ErasureActivities,
+        InstructionRecord,
         RecordingActivities,
+        ReferralActivities,
+        ReferralEscalation,
+        ReferralTask,
         SystemFailure,
         SystemOutcome,
         SystemTask,
     )
 
+    from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
 
 __all__ = ["SystemErasureWorkflow", "describe_activity_failure"]
@@ -36,7 +50,12 @@ PERMANENT_ERRORS = [
     "SubjectUnavailable",
 ]
 
+#: ... and those of telling a controller about a referral.
+NOTICE_ERRORS = [*PERMANENT_ERRORS, "ControllerRefused", "ControllerNotConfigured"]
+
 _MAX_POLLS = 1000
+_LEDGER_TIMEOUT = timedelta(seconds=60)
+_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 
 
 def describe_activity_failure(err: ActivityError) -> str:
@@ -52,13 +71,13 @@ def describe_activity_failure(err: ActivityError) -> str:
     return what
 
 
-def _retry(policy: ErasurePolicy) -> RetryPolicy:
+def _retry(policy: ErasurePolicy, permanent: list[str] = PERMANENT_ERRORS) -> RetryPolicy:
     return RetryPolicy(
         initial_interval=timedelta(seconds=policy.retry_initial_seconds),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=policy.retry_max_interval_seconds),
         maximum_attempts=policy.attempt_limit,
-        non_retryable_error_types=PERMANENT_ERRORS,
+        non_retryable_error_types=permanent,
     )
 
 
@@ -66,18 +85,45 @@ def _retry(policy: ErasurePolicy) -> RetryPolicy:
 class SystemErasureWorkflow:
     def __init__(self) -> None:
         self._stage = "erasing"
+        self._instruction: ControllerInstruction | None = None
 
     @workflow.query
     def stage(self) -> str:
         return self._stage
 
+    @workflow.signal
+    def controller_instruction(self, instruction: ControllerInstruction) -> None:
+        """The controller's answer to a referral. Only the first well-formed one counts."""
+        if self._instruction is not None:
+            return
+        if not instruction.operator.strip() or not instruction.reason.strip():
+            return
+        dated = (instruction.retained_until is None) != (instruction.review_on is None)
+        if instruction.action == "erase" or (
+            instruction.action == "retain" and instruction.legal_basis and dated
+        ):
+            self._instruction = instruction
+
     @workflow.run
     async def run(self, job: SystemErasure) -> SystemOutcome:
+        if job.refer_to is not None:
+            # Processor-held: the controller decides first; the connector is not called.
+            return await self._refer(job, job.round, job.refer_to, connector_called=False)
+        outcome = await self._erase(job, job.round)
+        if outcome.outcome == "referred":
+            return await self._refer(
+                job, job.round, outcome.controller or "", connector_called=True
+            )
+        return outcome
+
+    async def _erase(self, job: SystemErasure, round_: int) -> SystemOutcome:
+        """erase → (poll while pending) → verify, for one round; failures are recorded."""
         policy = job.policy
-        task = SystemTask(job.request_id, job.system, job.round)
+        task = SystemTask(job.request_id, job.system, round_)
         timeout = timedelta(seconds=policy.erase_timeout_seconds)
         heartbeat = timedelta(seconds=policy.heartbeat_timeout_seconds)
         retry = _retry(policy)
+        self._stage = "erasing"
         try:
             outcome = await workflow.execute_activity_method(
                 ErasureActivities.erase_in_system,
@@ -115,14 +161,97 @@ class SystemErasureWorkflow:
                         error=f"verification after erase found items left: {left}",
                     )
         except ActivityError as err:
-            self._stage = "failed"
-            return await workflow.execute_activity_method(
-                RecordingActivities.record_system_failure,
-                SystemFailure(
-                    job.request_id, job.system, job.round, describe_activity_failure(err)
-                ),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
-            )
+            return await self._fail(job, round_, describe_activity_failure(err))
         self._stage = outcome.outcome
         return outcome
+
+    async def _refer(
+        self, job: SystemErasure, round_: int, controller: str, *, connector_called: bool
+    ) -> SystemOutcome:
+        """Refer the system to its controller and carry out the instruction that comes back."""
+        self._stage = "referred"
+        task = ReferralTask(job.request_id, job.system, round_, controller, connector_called)
+        opened = await workflow.execute_activity_method(
+            ReferralActivities.open_referral,
+            task,
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        trouble = opened.why_not
+        if trouble is None:
+            try:
+                await workflow.execute_activity_method(
+                    ReferralActivities.notify_controller,
+                    task,
+                    start_to_close_timeout=timedelta(seconds=job.policy.erase_timeout_seconds),
+                    retry_policy=_retry(job.policy, NOTICE_ERRORS),
+                )
+            except ActivityError as err:
+                trouble = f"the controller could not be notified: {describe_activity_failure(err)}"
+        if trouble is None:
+            within = timedelta(seconds=opened.answer_within_seconds)
+            try:
+                if within > timedelta(0):
+                    await workflow.wait_condition(
+                        lambda: self._instruction is not None, timeout=within
+                    )
+            except TimeoutError:
+                pass
+            if self._instruction is None:
+                days = opened.answer_within_seconds / 86400
+                trouble = f"no instruction from {controller} within {days:g} days"
+        if self._instruction is None:
+            await workflow.execute_activity_method(
+                ReferralActivities.escalate_referral,
+                ReferralEscalation(job.request_id, job.system, round_, trouble or "no answer"),
+                start_to_close_timeout=_LEDGER_TIMEOUT,
+                retry_policy=_LEDGER_RETRY,
+            )
+            self._stage = "escalated"
+            # An operator decides now. No timer: the wait adds nothing to the history.
+            await workflow.wait_condition(lambda: self._instruction is not None)
+        instruction = self._instruction
+        assert instruction is not None
+        record = InstructionRecord(
+            job.request_id,
+            job.system,
+            round_,
+            instruction.action,
+            instruction.operator,
+            instruction.reason,
+            legal_basis=instruction.legal_basis,
+            retained_until=instruction.retained_until,
+            review_on=instruction.review_on,
+        )
+        await workflow.execute_activity_method(
+            ReferralActivities.record_instruction,
+            record,
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        if instruction.action == "erase":
+            # A connector that answers Referred again ends referred: no second referral.
+            return await self._erase(job, round_ + 1)
+        try:
+            outcome = await workflow.execute_activity_method(
+                ReferralActivities.record_instructed_retention,
+                record,
+                start_to_close_timeout=_LEDGER_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    maximum_interval=timedelta(seconds=60),
+                    non_retryable_error_types=PERMANENT_ERRORS,
+                ),
+            )
+        except ActivityError as err:
+            return await self._fail(job, round_ + 1, describe_activity_failure(err))
+        self._stage = outcome.outcome
+        return outcome
+
+    async def _fail(self, job: SystemErasure, round_: int, error: str) -> SystemOutcome:
+        self._stage = "failed"
+        return await workflow.execute_activity_method(
+            RecordingActivities.record_system_failure,
+            SystemFailure(job.request_id, job.system, round_, error),
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )

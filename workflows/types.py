@@ -46,12 +46,17 @@ class ErasureRequest:
 
 @dataclass(frozen=True)
 class SystemErasure:
-    """Input of the per-system child workflow."""
+    """Input of the per-system child workflow.
+
+    ``refer_to``: the system is processor-held for that controller; it is referred without
+    calling its connector, and erased only on the controller's instruction.
+    """
 
     request_id: str
     system: str
     round: int = 0
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
+    refer_to: str | None = None
 
 
 @dataclass(frozen=True)

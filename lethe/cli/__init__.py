@@ -15,12 +15,12 @@ import traceback
 import click
 
 from ..errors import LetheError
-from . import audit, connectors_cmd, requests, runtime
+from . import audit, connectors_cmd, holds, referrals, requests, rounds, runtime
 from ._app import app
 
 __all__ = ["app", "main"]
 
-_ = (audit, connectors_cmd, requests, runtime)  # importing them registers their commands
+_ = (audit, connectors_cmd, holds, referrals, requests, rounds, runtime)  # they register commands
 
 
 def _error(message: str, *, as_json: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ async def test_the_page_escapes_what_systems_said(sqlite_ledger: Ledger, tmp_pat
         evidence={"note": HOSTILE, "</script>": 1},
         legal_basis="contract",
         basis_note=HOSTILE,
+        retained_until=date(2030, 1, 1),
     )
     await finished_request(sqlite_ledger, "er-x", {"crm": entry})
     log = ProofLog(sqlite_ledger, TreeHeadSigner(key))

@@ -20,10 +20,25 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import (
+    DueQuery,
+    DueRound,
+    DueRounds,
+    ErasurePlan,
+    InstructionRecord,
+    PlanInput,
+    ReferralEscalation,
+    ReferralOpened,
+    ReferralTask,
+    RoundClosed,
+    RoundStatus,
+    RoundTask,
     SealResult,
+    ShredQuery,
+    ShredReport,
     StatusChange,
     SystemFailure,
     SystemOutcome,
+    SystemPlan,
     SystemTask,
     Verification,
 )
@@ -55,15 +70,35 @@ class Fakes:
     scripts: dict[str, Script] = field(default_factory=dict)
     residue: dict[str, dict[str, int]] = field(default_factory=dict)
     erase_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    erase_rounds: list[tuple[str, int]] = field(default_factory=list)
     polls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     statuses: list[StatusChange] = field(default_factory=list)
     failures: list[SystemFailure] = field(default_factory=list)
     # (request id, the last status recorded when sealing was asked for)
     seals: list[tuple[str, str | None]] = field(default_factory=list)
+    # The plan step: systems under a legal hold (system -> hold id), processor-held systems.
+    holds: dict[str, str] = field(default_factory=dict)
+    processors: dict[str, str] = field(default_factory=dict)
+    plans: list[PlanInput] = field(default_factory=list)
+    # Controller referrals.
+    answer_within_seconds: float = 14 * 86400
+    notify_error: ApplicationError | None = None
+    referrals: list[ReferralTask] = field(default_factory=list)
+    notices: list[ReferralTask] = field(default_factory=list)
+    escalations: list[ReferralEscalation] = field(default_factory=list)
+    instructions: list[InstructionRecord] = field(default_factory=list)
+    # Later rounds and the sweep.
+    latest: dict[str, str] = field(default_factory=dict)
+    rounds_opened: list[RoundTask] = field(default_factory=list)
+    rounds_closed: list[RoundTask] = field(default_factory=list)
+    round_statuses: list[RoundStatus] = field(default_factory=list)
+    due: list[DueRound] = field(default_factory=list)
+    shred: tuple[str, ...] = ()
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
         self.erase_calls[task.system] += 1
+        self.erase_rounds.append((task.system, task.round))
         return self.scripts.get(task.system, erased)(task, self.erase_calls[task.system])
 
     @activity.defn(name="poll_system")
@@ -92,6 +127,80 @@ class Fakes:
         self.seals.append((request_id, self.statuses[-1].status if self.statuses else None))
         return SealResult(request_id, appended=1, tree_size=len(self.seals))
 
+    @activity.defn(name="plan_erasure")
+    async def plan_erasure(self, plan: PlanInput) -> ErasurePlan:
+        self.plans.append(plan)
+        steps = []
+        for system in plan.systems:
+            if system in self.holds:
+                kept = SystemOutcome(
+                    system,
+                    "retained",
+                    legal_basis="legal-hold",
+                    review_on="2027-01-31",
+                    note=f"legal hold {self.holds[system]}: litigation",
+                )
+                steps.append(SystemPlan(system, "hold", hold_id=self.holds[system], outcome=kept))
+            elif system in self.processors:
+                steps.append(SystemPlan(system, "refer", controller=self.processors[system]))
+            else:
+                steps.append(SystemPlan(system, "erase"))
+        return ErasurePlan(tuple(steps))
+
+    @activity.defn(name="open_referral")
+    async def open_referral(self, task: ReferralTask) -> ReferralOpened:
+        self.referrals.append(task)
+        known = task.controller != "nobody-knows"
+        return ReferralOpened(
+            self.answer_within_seconds, known, None if known else "controller not configured"
+        )
+
+    @activity.defn(name="notify_controller")
+    async def notify_controller(self, task: ReferralTask) -> None:
+        self.notices.append(task)
+        if self.notify_error is not None:
+            raise self.notify_error
+
+    @activity.defn(name="escalate_referral")
+    async def escalate_referral(self, escalation: ReferralEscalation) -> None:
+        self.escalations.append(escalation)
+
+    @activity.defn(name="record_instruction")
+    async def record_instruction(self, record: InstructionRecord) -> None:
+        self.instructions.append(record)
+
+    @activity.defn(name="record_instructed_retention")
+    async def record_instructed_retention(self, record: InstructionRecord) -> SystemOutcome:
+        return SystemOutcome(
+            record.system,
+            "retained",
+            legal_basis=record.legal_basis,
+            retained_until=record.retained_until,
+            review_on=record.review_on,
+            note=record.reason,
+        )
+
+    @activity.defn(name="open_round")
+    async def open_round(self, task: RoundTask) -> None:
+        self.rounds_opened.append(task)
+
+    @activity.defn(name="close_round")
+    async def close_round(self, task: RoundTask) -> RoundClosed:
+        self.rounds_closed.append(task)
+        return RoundClosed(dict(self.latest))
+
+    @activity.defn(name="record_round_status")
+    async def record_round_status(self, status: RoundStatus) -> None:
+        self.round_statuses.append(status)
+
+    @activity.defn(name="find_due_rounds")
+    async def find_due_rounds(self, query: DueQuery) -> DueRounds:
+        return DueRounds(tuple(self.due))
+
+    @activity.defn(name="shred_expired")
+    async def shred_expired(self, query: ShredQuery) -> ShredReport:
+        return ShredReport(self.shred)
+
     def all(self) -> list[object]:
         return [
             self.erase_in_system,
@@ -100,6 +209,17 @@ class Fakes:
             self.record_status,
             self.record_system_failure,
             self.seal_request,
+            self.plan_erasure,
+            self.open_referral,
+            self.notify_controller,
+            self.escalate_referral,
+            self.record_instruction,
+            self.record_instructed_retention,
+            self.open_round,
+            self.close_round,
+            self.record_round_status,
+            self.find_due_rounds,
+            self.shred_expired,
         ]
 
 
@@ -156,6 +276,8 @@ async def test_all_systems_erased_is_completed(
     assert [s.status for s in fakes.statuses] == ["awaiting_verification", "erasing", "completed"]
     # Sealed once, after the final status is recorded (the request receipt carries it).
     assert fakes.seals == [(result.request_id, "completed")]
+    [plan] = fakes.plans  # the plan step ran once, after verification, for round 0
+    assert plan.systems == ("forum", "crm", "newsletter") and plan.round == 0
     verified = fakes.statuses[1]
     assert verified.event == "verified" and verified.actor == "operator:kim"
     assert verified.reason == "passport checked"
@@ -189,7 +311,7 @@ async def test_unverified_request_is_rejected_and_nothing_erased(
     )
     assert result.status == "rejected"
     assert "not verified within 72 hours" in (result.reason or "")
-    assert fakes.erase_calls == {}
+    assert fakes.erase_calls == {} and fakes.plans == []  # no hold is even looked up
     assert fakes.statuses[-1].status == "rejected"
     assert fakes.seals == []  # nothing was erased, so there is nothing to seal
 

@@ -1,0 +1,95 @@
+"""Parsing what an operator types for holds, rounds and referrals: one clear error each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from connectors import normalise_email
+from ledger import LEGAL_BASES
+
+from ..errors import LetheError
+
+__all__ = [
+    "PSEUDONYM",
+    "legal_basis",
+    "one_date",
+    "parse_date",
+    "pseudonym",
+    "reason_text",
+    "systems_among",
+]
+
+PSEUDONYM = re.compile(r"^ps_[0-9a-f]{32}$")
+
+
+def parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise LetheError(f"{option} must be a date like 2027-01-31, not {value!r}") from None
+
+
+def one_date(
+    until: str | None, review_on: str | None, *, today: date
+) -> tuple[date | None, date | None]:
+    """``--until`` or ``--review-on`` (not both), neither in the past."""
+    if until and review_on:
+        raise LetheError("give --until DATE or --review-on DATE, not both")
+    kept = parse_date(until, "--until") if until else None
+    review = parse_date(review_on, "--review-on") if review_on else None
+    for name, day in (("--until", kept), ("--review-on", review)):
+        if day is not None and day < today:
+            raise LetheError(f"{name} {day} is in the past")
+    return kept, review
+
+
+def legal_basis(code: str) -> str:
+    code = code.strip()
+    if code not in LEGAL_BASES:
+        raise LetheError(
+            f"unknown legal basis {code!r}: use one of {', '.join(sorted(LEGAL_BASES))}"
+        )
+    return code
+
+
+def pseudonym(subject: str | None, ps: str | None) -> tuple[str | None, str | None]:
+    """Exactly one of an email (normalised) or a pseudonym (checked)."""
+    if (subject is None) == (ps is None):
+        raise LetheError("name the person with one of --subject EMAIL or --pseudonym ps_…")
+    if subject is not None:
+        try:
+            return normalise_email(subject), None
+        except ValueError:
+            raise LetheError(
+                "invalid email address: expected something like name@example.org"
+            ) from None
+    assert ps is not None
+    if not PSEUDONYM.match(ps.strip()):
+        raise LetheError("a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)")
+    return None, ps.strip()
+
+
+def systems_among(raw: str | None, known: Sequence[str], *, what: str) -> list[str] | None:
+    """``--systems a,b`` checked against ``known``; None when not given."""
+    if raw is None:
+        return None
+    chosen = list(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
+    if not chosen:
+        raise LetheError("--systems names no system")
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        listed = ", ".join(known) or "none"
+        raise LetheError(f"unknown system {unknown[0]!r}: {what} are {listed}")
+    return chosen
+
+
+def reason_text(reason: str, what: str) -> str:
+    """A non-empty ``--reason`` of at most 500 characters (a reference, not a story)."""
+    text = reason.strip()
+    if not text:
+        raise LetheError(f"--reason must say {what}")
+    if len(text) > 500:
+        raise LetheError("--reason is at most 500 characters: give a reference, not the file")
+    return text

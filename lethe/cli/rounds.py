@@ -1,0 +1,339 @@
+"""Verbs that erase a system again, as a later round of the same request:
+``lethe sweeper install|run-once``, ``lethe retry``, ``lethe backups replay``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from ledger import ErasureRequestRecord, ErasureRounds, SubjectVaultEntry
+from workflows import StartedRound, SystemRoundWorkflow
+
+from ..errors import LetheError, NotFoundError
+from ..runtime import Runtime
+from ..settings import load_settings
+from ..sweeper import RoundRefused, install_sweeper, run_sweep_once, schedule_id, start_round
+from ._app import app, console, emit_json, json_option, run, with_runtime
+from ._values import PSEUDONYM, reason_text, systems_among
+from .requests import _operator
+
+__all__ = ["backups", "retry", "sweeper"]
+
+_TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds --wait waits at most.",
+)
+
+
+def _started(s: StartedRound) -> dict[str, Any]:
+    return {
+        "request_id": s.request_id,
+        "system": s.system,
+        "round": s.round,
+        "trigger": s.trigger,
+        "workflow_id": s.workflow_id,
+    }
+
+
+async def _wait_rounds(rt: Runtime, started: list[StartedRound], timeout: float) -> dict[str, str]:
+    client = await rt.client()
+
+    async def all_of() -> dict[str, str]:
+        out = {}
+        for s in started:
+            handle = client.get_workflow_handle_for(SystemRoundWorkflow.run, s.workflow_id)
+            out[s.workflow_id] = (await handle.result()).outcome
+        return out
+
+    try:
+        return await asyncio.wait_for(all_of(), timeout=timeout)
+    except TimeoutError:
+        raise LetheError(
+            f"the rounds did not finish within {timeout:g} s; they go on (lethe status ID)"
+        ) from None
+
+
+# -- sweeper ----------------------------------------------------------------------------------
+
+
+@app.group()
+def sweeper() -> None:
+    """The retention sweeper: re-erases what was kept once its date passes."""
+
+
+@sweeper.command("install")
+@json_option
+def sweeper_install(as_json: bool) -> None:
+    """Create or update the sweeper's Temporal Schedule (workers also do it at start)."""
+    settings = load_settings()
+
+    async def go(rt: Runtime) -> None:
+        how = await install_sweeper(await rt.client(), settings)
+        info = {
+            "schedule_id": schedule_id(settings.temporal.task_queue),
+            "result": how,
+            "every_minutes": settings.retention.sweep_every_minutes,
+            "task_queue": settings.temporal.task_queue,
+        }
+        if as_json:
+            emit_json(info)
+        else:
+            console.print(
+                f"Schedule {info['schedule_id']} {how}: a sweep every "
+                f"{info['every_minutes']} minutes on task queue {info['task_queue']}."
+            )
+
+    run(with_runtime(go, settings))
+
+
+@sweeper.command("run-once")
+@click.option("--wait", is_flag=True, help="Also wait for the rounds the sweep starts.")
+@_TIMEOUT
+@json_option
+def sweeper_run_once(wait: bool, timeout: float, as_json: bool) -> None:
+    """Run one sweep now (a worker must be running)."""
+    settings = load_settings()
+
+    async def go(rt: Runtime) -> None:
+        client = await rt.client()
+        try:
+            done = await asyncio.wait_for(
+                run_sweep_once(client, settings, wait=wait), timeout=timeout
+            )
+        except TimeoutError:
+            raise LetheError(
+                f"the sweep did not finish within {timeout:g} s: is a worker running on "
+                f"task queue {settings.temporal.task_queue}?"
+            ) from None
+        r = done.result
+        if as_json:
+            emit_json(
+                {
+                    "workflow_id": done.workflow_id,
+                    "started": [_started(s) for s in r.started],
+                    "already_running": list(r.already_running),
+                    "shredded": list(r.shredded),
+                    "finished": done.finished,
+                }
+            )
+            return
+        if not r.started and not r.already_running:
+            console.print("Nothing is due.")
+        for s in r.started:
+            outcome = done.finished.get(s.workflow_id)
+            console.print(
+                f"{s.request_id} {s.system}: round {s.round} ({s.trigger})"
+                + (f" → {outcome}" if outcome else " started")
+            )
+        for wid in r.already_running:
+            console.print(f"{wid}: already running")
+        if r.shredded:
+            console.print(f"Identifiers shredded for {len(r.shredded)} finished request(s).")
+
+    run(with_runtime(go, settings))
+
+
+# -- retry ------------------------------------------------------------------------------------
+
+
+@app.command()
+@click.argument("request_id")
+@click.option("--system", "system", required=True, help="The system that failed.")
+@click.option("--reason", required=True, help="Why a retry should work now.")
+@click.option("--operator", help="Who retries (default: LETHE_OPERATOR or your login).")
+@click.option("--wait", is_flag=True, help="Wait for the round to finish.")
+@_TIMEOUT
+@json_option
+def retry(
+    request_id: str,
+    system: str,
+    reason: str,
+    operator: str | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Erase a failed system again, as the next round of the same request."""
+    reason = reason_text(reason, "why a retry should work now")
+    who = _operator(operator)
+    settings = load_settings()
+    request_id, system = request_id.strip(), system.strip()
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        if system not in rec.systems:
+            raise LetheError(
+                f"{request_id} has no system {system!r} (its systems: {', '.join(rec.systems)})"
+            )
+        if rec.completed_at is None:
+            raise LetheError(f"{request_id} is still {rec.status}; retry once it has finished")
+        rounds = ErasureRounds(rt.ledger)
+        latest = (await rounds.latest_outcomes(request_id)).get(system)
+        unfinished = await rounds.unfinished(request_id, system)
+        if unfinished is None and (latest is None or latest.outcome != "failed"):
+            said = latest.outcome if latest is not None else "none"
+            raise LetheError(
+                f"{system} did not fail in {request_id} (its latest outcome is {said}); "
+                "nothing to retry"
+            )
+        try:
+            started = await start_round(
+                await rt.client(),
+                settings,
+                rt.ledger,
+                request_id=request_id,
+                system=system,
+                trigger="retry",
+                actor=f"operator:{who}",
+                reason=reason.strip(),
+            )
+        except RoundRefused as exc:
+            raise LetheError(str(exc)) from None
+        finished = await _wait_rounds(rt, [started], timeout) if wait else {}
+        if as_json:
+            emit_json({**_started(started), "outcome": finished.get(started.workflow_id)})
+            return
+        console.print(
+            f"Retrying {system} of {request_id} as round {started.round} "
+            f"({started.workflow_id})" + (f": {finished[started.workflow_id]}" if finished else ".")
+        )
+
+    run(with_runtime(go, settings))
+
+
+# -- backups replay ---------------------------------------------------------------------------
+
+
+@app.group()
+def backups() -> None:
+    """After restoring a backup: erase again what the restore brought back."""
+
+
+async def _shredded(rt: Runtime, request_id: str) -> bool:
+    async with rt.ledger.session() as s:
+        entry = await s.get(SubjectVaultEntry, request_id)
+    return entry is None or entry.wrapped_key is None
+
+
+async def _replay_targets(
+    rt: Runtime, ps: str | None, request_id: str | None
+) -> list[ErasureRequestRecord]:
+    if request_id is not None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        return [rec]
+    async with rt.ledger.session() as s:
+        found = list(
+            (
+                await s.scalars(
+                    sa.select(ErasureRequestRecord)
+                    .where(ErasureRequestRecord.subject_ref == ps)
+                    .order_by(ErasureRequestRecord.received_at)
+                )
+            ).all()
+        )
+    if not found:
+        raise NotFoundError(f"no erasure request for pseudonym {ps}")
+    return found
+
+
+@backups.command("replay")
+@click.option("--pseudonym", "ps", help="Every finished request of this person (ps_…).")
+@click.option("--request", "request_id", help="One request.")
+@click.option("--systems", help="Only these systems (default: all of the request's).")
+@click.option("--reason", required=True, help="Which restore (system, backup date).")
+@click.option("--operator", help="Who replays (default: LETHE_OPERATOR or your login).")
+@click.option("--wait", is_flag=True, help="Wait for the rounds to finish.")
+@_TIMEOUT
+@json_option
+def backups_replay(
+    ps: str | None,
+    request_id: str | None,
+    systems: str | None,
+    reason: str,
+    operator: str | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Re-run erasure for requests whose subject a restored backup may bring back.
+
+    The ledger's pseudonyms are the tombstones: every finished request of the person (or the
+    one given) gets a new round in the chosen systems. Requests whose identifiers were
+    already shredded cannot be replayed and are listed as such.
+    """
+    if (ps is None) == (request_id is None):
+        raise LetheError("name what to replay with one of --pseudonym ps_… or --request ID")
+    if ps is not None and not PSEUDONYM.match(ps.strip()):
+        raise LetheError("a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)")
+    reason = reason_text(reason, "which restore (system and backup date)")
+    who = _operator(operator)
+    settings = load_settings()
+
+    async def go(rt: Runtime) -> None:
+        targets = await _replay_targets(
+            rt, ps.strip() if ps else None, request_id.strip() if request_id else None
+        )
+        plan: list[tuple[ErasureRequestRecord, list[str]]] = []
+        skipped: list[dict[str, str]] = []
+        for rec in targets:
+            chosen = systems_among(systems, rec.systems, what=f"{rec.request_id}'s systems")
+            if rec.completed_at is None:
+                skipped.append({"request_id": rec.request_id, "why": f"still {rec.status}"})
+            elif rec.status in {"rejected", "cancelled"}:
+                skipped.append({"request_id": rec.request_id, "why": f"{rec.status}: never erased"})
+            elif await _shredded(rt, rec.request_id):
+                skipped.append(
+                    {"request_id": rec.request_id, "why": "identifiers already shredded"}
+                )
+            else:
+                plan.append((rec, chosen or list(rec.systems)))
+        if not plan:
+            why = "; ".join(f"{s['request_id']}: {s['why']}" for s in skipped)
+            raise LetheError(f"nothing to replay ({why})")
+        client = await rt.client()
+        started: list[StartedRound] = []
+        for rec, names in plan:
+            for name in names:
+                try:
+                    started.append(
+                        await start_round(
+                            client,
+                            settings,
+                            rt.ledger,
+                            request_id=rec.request_id,
+                            system=name,
+                            trigger="backup_restore",
+                            actor=f"operator:{who}",
+                            reason=reason.strip(),
+                        )
+                    )
+                except RoundRefused as exc:
+                    skipped.append({"request_id": rec.request_id, "why": str(exc)})
+        finished = await _wait_rounds(rt, started, timeout) if wait else {}
+        if as_json:
+            emit_json(
+                {
+                    "started": [
+                        {**_started(s), "outcome": finished.get(s.workflow_id)} for s in started
+                    ],
+                    "skipped": skipped,
+                }
+            )
+            return
+        for s in started:
+            tail = f" → {finished[s.workflow_id]}" if s.workflow_id in finished else " started"
+            console.print(f"{s.request_id} {s.system}: round {s.round}{tail}")
+        for sk in skipped:
+            console.print(f"{sk['request_id']}: skipped ({sk['why']})")
+
+    run(with_runtime(go, settings))

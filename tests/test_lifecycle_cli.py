@@ -1,0 +1,241 @@
+"""The operator's verbs for what comes after a request's first pass, as an operator types them,
+against the real dev server, the real worker and a local controller webhook:
+``sweeper install|run-once``, ``controller-instruction``, ``retry``, ``backups replay``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from temporalio.testing import WorkflowEnvironment
+
+import worker as worker_module
+from ledger import ControllerReferrals, Ledger
+from lethe.keys import Keyring
+from lethe.runtime import load_registry, open_ledger
+from lethe.settings import build_connectors, load_settings
+from lethe.sweeper import schedule_id
+from tests.support.controller_receiver import controller_receiver
+from workflows import ErasureWorkflow
+
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+
+LETHE = str(Path(sys.executable).parent / "lethe")
+SECRET = "acme-shared-secret"
+EMAIL = "ada@example.org"
+
+CONFIG = """
+[systems.lms]
+connector = "sql"
+role = "processor"
+controller = "acme-university"
+url = "sqlite+aiosqlite:///{root}/lms.db"
+[[systems.lms.tables]]
+table = "learners"
+key = "email"
+identifier = "email"
+action = "delete"
+
+[systems.mailer]
+connector = "sql"
+url = "sqlite+aiosqlite:///{root}/mailer.db"
+[[systems.mailer.tables]]
+table = "recipients"
+key = "email"
+identifier = "email"
+action = "delete"
+
+[controllers.acme-university]
+webhook_url_env = "ACME_DSR_URL"
+secret_env = "ACME_DSR_SECRET"
+answer_within_days = 14
+
+[retention]
+install_schedule = false
+"""
+
+
+def seed(path: Path, table: str) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+        conn.executemany(
+            f"INSERT INTO {table} (email) VALUES (?)", [(EMAIL,), ("grace@example.org",)]
+        )
+
+
+def rows(path: Path, table: str) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return sorted(r[0] for r in conn.execute(f"SELECT email FROM {table}"))
+
+
+async def wait_until_notified(ledger: Ledger, request_id: str) -> None:
+    for _ in range(300):
+        ref = await ControllerReferrals(ledger).waiting(request_id, "lms")
+        if ref is not None and ref.notified_at is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the controller was never notified")
+
+
+async def test_the_operator_verbs_after_the_first_pass(
+    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+) -> None:
+    seed(tmp_path / "lms.db", "learners")
+    (tmp_path / "lethe.toml").write_text(CONFIG.format(root=tmp_path))
+    with controller_receiver(SECRET.encode()) as receiver:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("LETHE_")},
+            "LETHE_HOME": str(tmp_path / ".lethe"),
+            "LETHE_CONFIG": str(tmp_path / "lethe.toml"),
+            "LETHE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
+            "LETHE_TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+            "LETHE_TASK_QUEUE": task_queue,
+            "LETHE_PSEUDONYM_KEY": base64.b64encode(keys.pseudonym).decode(),
+            "LETHE_VAULT_KEY": base64.b64encode(keys.vault).decode(),
+            "LETHE_PAYLOAD_KEY": base64.b64encode(keys.payload).decode(),
+            "LETHE_OPERATOR": "kim",
+            "ACME_DSR_URL": receiver.url,
+            "ACME_DSR_SECRET": SECRET,
+        }
+
+        async def lethe(*args: str) -> tuple[int, str, str]:
+            proc = await asyncio.create_subprocess_exec(
+                LETHE,
+                *args,
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+            assert proc.returncode is not None
+            return proc.returncode, out.decode(), err.decode()
+
+        settings = load_settings(env)
+        ledger = await open_ledger(settings, keys)
+        connectors = build_connectors(settings.systems, load_registry())
+        client = dev_server_env.client
+        try:
+            async with worker_module.build_worker(
+                client,
+                task_queue=task_queue,
+                ledger=ledger,
+                connectors=connectors,
+                signing_key=Ed25519PrivateKey.generate(),
+                processors=worker_module.processor_systems(settings),
+                controllers=worker_module.controller_endpoints(settings),
+                shred_grace_days=settings.retention.shred_grace_days,
+            ):
+                # The sweeper's Schedule: created, then brought up to date (idempotent).
+                code, out, _ = await lethe("sweeper", "install", "--json")
+                assert code == 0 and json.loads(out)["result"] == "created"
+                code, out, _ = await lethe("sweeper", "install", "--json")
+                assert code == 0 and json.loads(out)["result"] == "updated"
+                schedule = client.get_schedule_handle(schedule_id(task_queue))
+                described = await schedule.describe()
+                assert described.schedule.spec.intervals[0].every.total_seconds() == 3600
+
+                code, out, err = await lethe(
+                    "submit", EMAIL, "--verification", "preverified", "--json"
+                )
+                assert code == 0, err
+                rid = json.loads(out)["request_id"]
+                await wait_until_notified(ledger, rid)
+                # The controller got a signed notice naming the request and the pseudonym only.
+                [notice] = receiver.accepted
+                assert receiver.rejected == [] and notice["subject_request_id"] == rid
+                assert EMAIL not in json.dumps(notice)
+                assert rows(tmp_path / "lms.db", "learners") == sorted([EMAIL, "grace@example.org"])
+
+                code, _, err = await lethe("retry", rid, "--system", "mailer", "--reason", "x")
+                assert code == 1 and "retry once it has finished" in err
+                code, _, err = await lethe(
+                    "controller-instruction", rid, "--system", "mailer", "--erase", "--reason", "x"
+                )
+                assert code == 1 and "not waiting for a controller's instruction" in err
+                code, out, err = await lethe(
+                    "controller-instruction",
+                    rid,
+                    "--system",
+                    "lms",
+                    "--erase",
+                    "--reason",
+                    "acme DPO, ticket 4411",
+                )
+                assert code == 0, err
+                handle = client.get_workflow_handle_for(ErasureWorkflow.run, f"erasure/{rid}")
+                result = await asyncio.wait_for(handle.result(), timeout=60)
+                # mailer had no table yet: failed. lms: erased on the controller's word.
+                assert result.status == "partially_failed"
+                assert rows(tmp_path / "lms.db", "learners") == ["grace@example.org"]
+
+                # The mailer's table is back: retry it, as round 1 of the same request.
+                seed(tmp_path / "mailer.db", "recipients")
+                code, out, err = await lethe(
+                    "retry",
+                    rid,
+                    "--system",
+                    "mailer",
+                    "--reason",
+                    "table restored",
+                    "--wait",
+                    "--json",
+                )
+                assert code == 0, err
+                retried = json.loads(out)
+                assert (retried["round"], retried["outcome"]) == (1, "erased")
+                assert rows(tmp_path / "mailer.db", "recipients") == ["grace@example.org"]
+                code, _, err = await lethe("retry", rid, "--system", "mailer", "--reason", "again")
+                assert code == 1 and "did not fail" in err and len(err.splitlines()) == 1
+
+                code, out, _ = await lethe("sweeper", "run-once", "--wait", "--json")
+                assert code == 0
+                assert json.loads(out)["started"] == [] and json.loads(out)["shredded"] == []
+
+                # A restore of the mailer brings the person back; replay erases them again.
+                with sqlite3.connect(tmp_path / "mailer.db") as conn:
+                    conn.execute("INSERT INTO recipients (email) VALUES (?)", (EMAIL,))
+                code, out, err = await lethe(
+                    "backups",
+                    "replay",
+                    "--request",
+                    rid,
+                    "--systems",
+                    "mailer",
+                    "--reason",
+                    "mailer restored from the 1 March backup",
+                    "--wait",
+                    "--json",
+                )
+                assert code == 0, err
+                [replayed] = json.loads(out)["started"]
+                assert (replayed["round"], replayed["outcome"]) == (2, "erased")
+                assert rows(tmp_path / "mailer.db", "recipients") == ["grace@example.org"]
+
+                code, out, _ = await lethe("status", rid, "--json")
+                record = json.loads(out)
+                await schedule.delete()
+        finally:
+            await worker_module.close_connectors(connectors)
+            await ledger.dispose()
+
+    assert EMAIL not in out
+    assert record["status"] == "completed"
+    assert [(o["system"], o["round"], o["outcome"]) for o in record["outcomes"]] == [
+        ("lms", 0, "referred"),
+        ("mailer", 0, "failed"),
+        ("lms", 1, "erased"),
+        ("mailer", 1, "erased"),
+        ("mailer", 2, "erased"),
+    ]
+    kinds = [e["kind"] for e in record["events"]]
+    assert "controller_notified" in kinds and "controller_instruction" in kinds
+    # Each round ends by recording the status, then sealing its receipt into the proof log.
+    assert kinds.count("round_started") == 2 and kinds[-2:] == ["status_after_round", "sealed"]

@@ -1,0 +1,165 @@
+"""Later rounds and the retention sweep, on the time-skipping server with fake activities."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import DueRound
+from lethe.keys import Keyring
+from tests.support.clock import own_time_skipping_env
+from workflows import (
+    ALL_WORKFLOWS,
+    ControllerInstruction,
+    RetentionSweepWorkflow,
+    Sweep,
+    SystemErasureWorkflow,
+    SystemRound,
+    SystemRoundWorkflow,
+    round_workflow_id,
+)
+
+from .test_erasure_workflow import FAST, Fakes
+
+
+def a_round(system: str = "crm", round_: int = 1, trigger: str = "retry") -> SystemRound:
+    return SystemRound(
+        f"er-{uuid.uuid4().hex[:12]}",
+        system,
+        round_,
+        trigger,
+        "operator:kim",
+        "the CRM was back up",
+        policy=FAST,
+    )
+
+
+async def test_a_round_erases_and_settles_the_request(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env = time_skipping_env
+    fakes = Fakes(latest={"crm": "erased", "forum": "erased", "backups": "retained"})
+    job = a_round()
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        out = await env.client.execute_workflow(
+            SystemRoundWorkflow.run,
+            job,
+            id=round_workflow_id(job.request_id, job.system, job.round),
+            task_queue=task_queue,
+        )
+    assert out.outcome == "erased"
+    assert fakes.erase_rounds == [("crm", 1)]
+    [opened] = fakes.rounds_opened
+    assert (opened.round, opened.trigger, opened.actor) == (1, "retry", "operator:kim")
+    assert [p.round for p in fakes.plans] == [1]  # holds are checked again for every round
+    assert len(fakes.rounds_closed) == 1
+    [status] = fakes.round_statuses
+    assert status.status == "completed_with_exceptions"  # backups still retains
+
+
+async def test_a_round_on_a_still_held_system_calls_no_connector(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env = time_skipping_env
+    fakes = Fakes(holds={"crm": "lh-2"}, latest={"crm": "retained"})
+    job = a_round(trigger="retention_expired")
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        out = await env.client.execute_workflow(
+            SystemRoundWorkflow.run, job, id=f"round-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert out.outcome == "retained" and fakes.erase_calls == {}
+    assert fakes.round_statuses[0].status == "completed_with_exceptions"
+
+
+async def test_a_sweep_starts_due_rounds_and_does_not_wait_for_them(
+    keys: Keyring, task_queue: str
+) -> None:
+    async with own_time_skipping_env(keys) as env:  # abandoned children: see tests/support/clock
+        await _sweep_starts_due_rounds(env, task_queue)
+
+
+async def _sweep_starts_due_rounds(env: WorkflowEnvironment, task_queue: str) -> None:
+    rid = f"er-{uuid.uuid4().hex[:12]}"
+    fakes = Fakes(
+        processors={"lms": "acme-university"},
+        latest={"crm": "erased", "lms": "erased"},
+        due=[
+            DueRound(rid, "crm", 1, "hold_released", "legal hold lh-1 was released", 7),
+            DueRound(rid, "lms", 2, "retention_expired", "retained until 2026-01-01", 8),
+        ],
+        shred=("er-old",),
+    )
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        first = await env.client.execute_workflow(
+            RetentionSweepWorkflow.run,
+            Sweep(policy=FAST),
+            id=f"sweep-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        assert [(s.system, s.round, s.trigger) for s in first.started] == [
+            ("crm", 1, "hold_released"),
+            ("lms", 2, "retention_expired"),
+        ]
+        assert first.shredded == ("er-old",)
+        # crm's round finished on its own; lms's round waits for the controller, and the
+        # sweep that started it is already over.
+        crm = env.client.get_workflow_handle_for(
+            SystemRoundWorkflow.run, first.started[0].workflow_id
+        )
+        assert (await crm.result()).outcome == "erased"
+        lms = env.client.get_workflow_handle_for(
+            SystemRoundWorkflow.run, first.started[1].workflow_id
+        )
+        assert (await lms.describe()).status == WorkflowExecutionStatus.RUNNING
+
+        # A second sweep finds lms due again: the running round is the guard, no second one.
+        fakes.due = fakes.due[1:]
+        second = await env.client.execute_workflow(
+            RetentionSweepWorkflow.run,
+            Sweep(policy=FAST, shred=False),
+            id=f"sweep-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        assert second.started == () and second.already_running == (first.started[1].workflow_id,)
+
+        child = env.client.get_workflow_handle_for(
+            SystemErasureWorkflow.run, f"erasure/{rid}/lms/2"
+        )
+        await child.signal(
+            SystemErasureWorkflow.controller_instruction,
+            ControllerInstruction("erase", "kim", "acme said erase"),
+        )
+        assert (await lms.result()).outcome == "erased"
+    assert ("lms", 3) in fakes.erase_rounds  # the instruction is carried out in the next round
+    assert {r.trigger for r in fakes.rounds_opened} == {"hold_released", "retention_expired"}
+
+
+async def test_a_sweep_with_nothing_due_is_short(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env = time_skipping_env
+    fakes = Fakes()
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await env.client.start_workflow(
+            RetentionSweepWorkflow.run,
+            Sweep(policy=FAST),
+            id=f"sweep-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+        history = await handle.fetch_history()
+    assert result.started == () and result.shredded == ()
+    # Two activities and nothing else: no timers, nothing that grows with waiting.
+    assert len(history.events) < 20
+    assert not any(e.HasField("timer_started_event_attributes") for e in history.events)

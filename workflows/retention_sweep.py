@@ -1,0 +1,83 @@
+"""One retention sweep: a short workflow that a Temporal Schedule starts every so often.
+
+    find what is due today (ledger) ─▶ start one SystemRoundWorkflow per due system (abandoned:
+    the sweep does not wait for them) ─▶ shred the vault keys of requests that no longer need
+    them ─▶ done
+
+Years of retention never live in one workflow's history: the dates are in the ledger, each
+sweep reads them afresh and ends within seconds. A system found due twice (two sweeps, or a
+round still running) gets one round: the round's workflow id is the guard.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import DueQuery, RoundActivities, ShredQuery, ShredReport
+
+    from .round_types import StartedRound, Sweep, SweepResult, SystemRound
+
+from .system_round import SystemRoundWorkflow, round_workflow_id
+
+__all__ = ["RetentionSweepWorkflow"]
+
+_LEDGER_TIMEOUT = timedelta(seconds=120)
+_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60), maximum_attempts=10)
+
+
+@workflow.defn(name="RetentionSweepWorkflow")
+class RetentionSweepWorkflow:
+    @workflow.run
+    async def run(self, sweep: Sweep) -> SweepResult:
+        now = workflow.now().isoformat()
+        due = await workflow.execute_activity_method(
+            RoundActivities.find_due_rounds,
+            DueQuery(now, sweep.limit),
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        started: list[StartedRound] = []
+        running: list[str] = []
+        for item in due.rounds:
+            wid = round_workflow_id(item.request_id, item.system, item.round)
+            try:
+                await workflow.start_child_workflow(
+                    SystemRoundWorkflow.run,
+                    SystemRound(
+                        item.request_id,
+                        item.system,
+                        item.round,
+                        item.trigger,
+                        "sweeper",
+                        item.reason,
+                        item.exception_id,
+                        sweep.policy,
+                    ),
+                    id=wid,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                running.append(wid)
+                continue
+            started.append(
+                StartedRound(item.request_id, item.system, item.round, item.trigger, wid)
+            )
+        shredded = ShredReport()
+        if sweep.shred:
+            shredded = await workflow.execute_activity_method(
+                RoundActivities.shred_expired,
+                ShredQuery(now),
+                start_to_close_timeout=_LEDGER_TIMEOUT,
+                retry_policy=_LEDGER_RETRY,
+            )
+        workflow.logger.info(
+            "sweep finished",
+            extra={"started": len(started), "running": len(running)},
+        )
+        return SweepResult(tuple(started), tuple(running), shredded.shredded)
