@@ -9,20 +9,28 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import ErasureActivities, RecordingActivities
+from activities import (
+    DeadlineActivities,
+    ErasureActivities,
+    Mailer,
+    RecordingActivities,
+    SmtpConfig,
+    SmtpMailer,
+    VerificationActivities,
+)
 from connectors import Connector
 from ledger import Ledger
 from lethe.runtime import Runtime, connect_when_ready, load_registry
 from lethe.settings import Settings, build_connectors, load_settings
 from workflows import ALL_WORKFLOWS
 
-__all__ = ["build_worker", "close_connectors", "main", "run_worker"]
+__all__ = ["build_mailer", "build_worker", "close_connectors", "main", "run_worker"]
 
 log = structlog.get_logger("lethe.worker")
 
@@ -36,10 +44,17 @@ def build_worker(
     heartbeat_every: float = 5.0,
     max_concurrent_activities: int = 50,
     extra_activities: Sequence[Callable[..., Any]] = (),
+    mailer: Mailer | None = None,
 ) -> Worker:
-    """A Worker with every workflow and activity of an erasure registered."""
+    """A Worker with every workflow and activity of an erasure registered.
+
+    ``mailer`` carries verification codes and acknowledgements; without one, requests that
+    need a code are rejected (the code cannot be sent) and acknowledgements escalate.
+    """
     erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
     recording = RecordingActivities(ledger)
+    verification = VerificationActivities(ledger, mailer)
+    deadlines = DeadlineActivities(ledger, mailer)
     return Worker(
         client,
         task_queue=task_queue,
@@ -50,9 +65,35 @@ def build_worker(
             erasure.verify_in_system,
             recording.record_status,
             recording.record_system_failure,
+            verification.send_verification_code,
+            verification.check_verification_code,
+            verification.confirm_portal_assertion,
+            deadlines.send_acknowledgement,
+            deadlines.record_deadline_event,
+            deadlines.record_deadline_extension,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
+    )
+
+
+def build_mailer(settings: Settings) -> Mailer | None:
+    """The SMTP mailer of ``[mail]``, or None when no server is configured."""
+    m = settings.mail
+    if not m.smtp_host:
+        return None
+    security: Literal["starttls", "tls", "none"] = (
+        "tls" if m.smtp_security == "tls" else "none" if m.smtp_security == "none" else "starttls"
+    )
+    return SmtpMailer(
+        SmtpConfig(
+            host=m.smtp_host,
+            port=m.smtp_port,
+            sender=m.sender,
+            security=security,
+            username=m.smtp_username,
+            password=m.smtp_password,
+        )
     )
 
 
@@ -64,8 +105,11 @@ async def close_connectors(connectors: Mapping[str, Connector]) -> None:
             log.warning("connector.close_failed", system=name, error_type=type(exc).__name__)
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives."""
+async def run_worker(
+    settings: Settings, *, stop: asyncio.Event | None = None, mailer: Mailer | None = None
+) -> None:
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives. ``mailer`` overrides ``[mail]``
+    (``lethe dev`` passes the console mailer)."""
     connectors = build_connectors(settings.systems, load_registry())
     runtime = await Runtime.open(settings)
     stop = stop or asyncio.Event()
@@ -79,6 +123,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             task_queue=settings.temporal.task_queue,
             ledger=runtime.ledger,
             connectors=connectors,
+            mailer=mailer or build_mailer(settings),
         )
         async with worker:
             log.warning(

@@ -19,7 +19,21 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import StatusChange, SystemFailure, SystemOutcome, SystemTask, Verification
+from activities import (
+    AcknowledgementNotice,
+    AssertionEvidence,
+    CodeAttempt,
+    CodeChallenge,
+    CodeSent,
+    CodeVerdict,
+    DeadlineEvent,
+    ExtensionOrder,
+    StatusChange,
+    SystemFailure,
+    SystemOutcome,
+    SystemTask,
+    Verification,
+)
 from workflows import (
     ALL_WORKFLOWS,
     ErasurePolicy,
@@ -51,6 +65,14 @@ class Fakes:
     polls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     statuses: list[StatusChange] = field(default_factory=list)
     failures: list[SystemFailure] = field(default_factory=list)
+    # The identity gate and the clock (tests/workflows/test_identity_gate.py runs the real ones).
+    assertions_on_record: bool = True
+    challenges: list[CodeChallenge] = field(default_factory=list)
+    code: str = "31415926"
+    code_attempts: list[str] = field(default_factory=list)
+    acknowledgements: list[AcknowledgementNotice] = field(default_factory=list)
+    deadline_events: list[DeadlineEvent] = field(default_factory=list)
+    extensions: list[ExtensionOrder] = field(default_factory=list)
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
@@ -78,6 +100,41 @@ class Fakes:
         self.failures.append(failure)
         return SystemOutcome(failure.system, "failed", error=failure.error)
 
+    @activity.defn(name="send_verification_code")
+    async def send_verification_code(self, challenge: CodeChallenge) -> CodeSent:
+        self.challenges.append(challenge)
+        return CodeSent(True)
+
+    @activity.defn(name="check_verification_code")
+    async def check_verification_code(self, attempt: CodeAttempt) -> CodeVerdict:
+        self.code_attempts.append(attempt.code)
+        limit = self.challenges[-1].attempt_limit
+        wrong = sum(1 for c in self.code_attempts if c != self.code)
+        if attempt.code == self.code and wrong < limit:
+            return CodeVerdict("accepted", wrong, limit - wrong)
+        return CodeVerdict("locked" if wrong >= limit else "wrong_code", wrong, limit - wrong)
+
+    @activity.defn(name="confirm_portal_assertion")
+    async def confirm_portal_assertion(self, request_id: str) -> AssertionEvidence:
+        if not self.assertions_on_record:
+            return AssertionEvidence(False)
+        return AssertionEvidence(True, "portal", "k1", ("pwd",))
+
+    @activity.defn(name="send_acknowledgement")
+    async def send_acknowledgement(self, notice: AcknowledgementNotice) -> bool:
+        self.acknowledgements.append(notice)
+        return True
+
+    @activity.defn(name="record_deadline_event")
+    async def record_deadline_event(self, event: DeadlineEvent) -> datetime:
+        self.deadline_events.append(event)
+        return self.extensions[-1].answer_by if self.extensions else event.due
+
+    @activity.defn(name="record_deadline_extension")
+    async def record_deadline_extension(self, order: ExtensionOrder) -> datetime:
+        self.extensions.append(order)
+        return order.answer_by
+
     def all(self) -> list[object]:
         return [
             self.erase_in_system,
@@ -85,6 +142,12 @@ class Fakes:
             self.verify_in_system,
             self.record_status,
             self.record_system_failure,
+            self.send_verification_code,
+            self.check_verification_code,
+            self.confirm_portal_assertion,
+            self.send_acknowledgement,
+            self.record_deadline_event,
+            self.record_deadline_extension,
         ]
 
 
