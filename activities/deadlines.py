@@ -145,4 +145,33 @@ class DeadlineActivities:
             answer_by=order.answer_by.isoformat(),
             previous=previous.isoformat(),
         )
+        await self._tell_of_extension(order)
         return previous
+
+    async def _tell_of_extension(self, order: ExtensionOrder) -> None:
+        """The requester must hear of an extension and its reasons (GDPR Art. 12(3)). Best
+        effort: a failure is recorded for the operator, and the extension stands."""
+        rid = order.request_id
+        why = "no mail server is configured on the worker"
+        if self._mailer is not None:
+            try:
+                _, ids = await self._ledger.read_identifiers(rid)
+                msg = EmailMessage()
+                msg["From"] = self._mailer.sender
+                msg["To"] = ids["email"]
+                msg["Subject"] = f"Your erasure request {rid}: we need more time"
+                msg.set_content(
+                    f"We need more time to answer your erasure request {rid}. We will answer"
+                    f" by {order.answer_by:%d %B %Y}.\n\nThe reason: {order.reason}\n"
+                )
+                await self._mailer.send(msg)
+                await self._ledger.add_event(
+                    rid, "extension_notice_sent", at=_now(), actor="lethe", detail={}
+                )
+                return
+            except (LedgerError, MailRejected, MailUnavailable) as exc:
+                why = redact(str(exc))
+        await self._ledger.add_event(
+            rid, "extension_notice_not_sent", at=_now(), actor="lethe", detail={"reason": why}
+        )
+        log.warning("deadline.extension_notice_not_sent", request_id=rid)

@@ -144,12 +144,19 @@ class DeadlineRecords:
         self, request_id: str, *, new_due: datetime, reason: str, actor: str, at: datetime
     ) -> datetime:
         """Move the answer deadline once; LedgerError if already extended or closed.
-        Returns the previous deadline."""
+        Returns the previous deadline. Recording the same extension again (a retried
+        activity) changes nothing and answers the same."""
         async with self._ledger.session() as s, s.begin():
             req = await s.get(ErasureRequestRecord, request_id, with_for_update=True)
             clock = await s.get(RequestClock, request_id, with_for_update=True)
             if req is None or clock is None:
                 raise LedgerError(f"no deadlines recorded for {request_id!r}")
+            if (
+                clock.extended_at is not None
+                and req.due_at == new_due
+                and clock.extension_reason == reason[:1000]
+            ):
+                return clock.original_due_at
             if clock.extended_at is not None:
                 raise LedgerError(
                     f"{request_id} was already extended on {clock.extended_at:%Y-%m-%d}"

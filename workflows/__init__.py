@@ -4,6 +4,9 @@ from .erasure import VERIFICATION_METHODS, ErasureWorkflow, workflow_id_for
 from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow
 from .types import (
+    CodeCheck,
+    CodeSubmission,
+    DeadlineExtension,
     ErasurePolicy,
     ErasureRequest,
     ErasureResult,
@@ -15,6 +18,9 @@ from .types import (
 __all__ = [
     "FINAL_STATUSES",
     "VERIFICATION_METHODS",
+    "CodeCheck",
+    "CodeSubmission",
+    "DeadlineExtension",
     "ErasurePolicy",
     "ErasureRequest",
     "ErasureResult",

@@ -87,6 +87,11 @@ FINAL_STAGES = frozenset(
 )
 
 
+def _digits(code: str) -> str:
+    """A code as typed ("3141 5926", "3141-5926") as the digits it stands for."""
+    return "".join(ch for ch in code.strip() if ch not in " -")
+
+
 def workflow_id_for(request_id: str) -> str:
     return f"erasure/{request_id}"
 
@@ -130,7 +135,7 @@ class ErasureWorkflow:
         once. Only ``accepted`` opens the gate; ``locked`` and ``expired`` close it."""
         verdict = await workflow.execute_activity_method(
             VerificationActivities.check_verification_code,
-            CodeAttempt(self._request_id, submission.code, submission.actor),
+            CodeAttempt(self._request_id, _digits(submission.code), submission.actor.strip()),
             start_to_close_timeout=_LEDGER_TIMEOUT,
             retry_policy=_LEDGER_RETRY,
         )
@@ -160,7 +165,7 @@ class ErasureWorkflow:
             raise ValueError("the request was rejected; no code can verify it any more")
         if not self._code_sent:
             raise ValueError("no code has been sent for this request yet; try again shortly")
-        digits = "".join(ch for ch in submission.code if ch not in " -")
+        digits = _digits(submission.code)
         if not (digits.isdigit() and len(digits) == 8):
             raise ValueError("a code is the 8 digits from the message")
         if not submission.actor.strip():
@@ -205,6 +210,7 @@ class ErasureWorkflow:
             answer_by=self._clock.answer_by,
             extended=self._clock.extended,
             acknowledged=self._clock.acknowledged,
+            code_sent=self._code_sent,
         )
 
     # -- the request ------------------------------------------------------------------------

@@ -119,3 +119,5 @@ class Progress:
     answer_by: datetime | None = None
     extended: bool = False
     acknowledged: bool = False
+    #: For the email method: the code went out, and codes are now accepted for checking.
+    code_sent: bool = False

@@ -15,12 +15,12 @@ import traceback
 import click
 
 from ..errors import LetheError
-from . import requests, runtime
+from . import deadlines, requests, runtime, verification
 from ._app import app
 
 __all__ = ["app", "main"]
 
-_ = (requests, runtime)  # importing them registers their commands
+_ = (deadlines, requests, runtime, verification)  # importing them registers their commands
 
 
 def _error(message: str, *, as_json: bool) -> None:

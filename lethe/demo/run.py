@@ -2,14 +2,18 @@
 
 Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
 SQLite ledger under ``.lethe/``; seeds four local systems; files a GDPR request for the demo
-person; approves it as an operator; waits; checks that nobody else's data changed; prints
-the outcome table and where the record is. Every process it started is stopped on the way out.
+person, verified by an emailed code (a console mailer prints the message instead of sending
+it, and the demo reads the code from it); gives a wrong code first, to show it refused, then
+the right one; waits; checks that nobody else's data changed; prints the outcome table and
+where the record is. Every process it started is stopped on the way out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +21,8 @@ from typing import Any
 
 from rich.console import Console
 
-from workflows import ErasureWorkflow, OperatorApproval
+from activities import ConsoleMailer
+from workflows import CodeSubmission, ErasureWorkflow
 
 from ..devserver import DevServer
 from ..errors import LetheError
@@ -89,16 +94,20 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         client = await connect_when_ready(local, rt.keys)
         import worker as worker_module  # the composition root, shared with `lethe worker`
 
+        mailer = ConsoleMailer(
+            (lambda text: print(text, file=sys.stderr)) if as_json else console.print
+        )
         w = worker_module.build_worker(
             client,
             task_queue=local.temporal.task_queue,
             ledger=rt.ledger,
             connectors=connectors,
             heartbeat_every=1.0,
+            mailer=mailer,
         )
         async with w:
             draft = validate_request(
-                local, email=SUBJECT.email, jurisdiction="gdpr", verification="operator"
+                local, email=SUBJECT.email, jurisdiction="gdpr", verification="email"
             )
             done = await submit_request(
                 draft,
@@ -117,11 +126,17 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
                 f" carries only the pseudonym {done.subject_ref}."
             )
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
-            await handle.signal(
-                ErasureWorkflow.approve,
-                OperatorApproval("demo-operator", "demo: identity confirmed by the operator"),
-            )
-            say("Identity approved by operator 'demo-operator'; erasing from 4 systems …")
+            say("A verification code goes to the address on file (console mailer: not sent):")
+            code = await _code_from(mailer)
+            while not (await handle.query(ErasureWorkflow.progress)).code_sent:
+                await asyncio.sleep(0.05)  # the mail is out; the workflow is about to hear so
+            wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
+            for given in (wrong, code):
+                check = await handle.execute_update(
+                    ErasureWorkflow.submit_code, CodeSubmission(given, "demo-operator")
+                )
+                say(f"Code {given} given back: {check.message}")
+            say("Erasing from 4 systems …")
             try:
                 result = await asyncio.wait_for(handle.result(), timeout=120)
             except TimeoutError:
@@ -183,6 +198,17 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         return 1
     console.print("Done.")
     return 0
+
+
+async def _code_from(mailer: ConsoleMailer, within: float = 30.0) -> str:
+    """The code in the (only) message the demo's console mailer printed."""
+    for _ in range(int(within / 0.1)):
+        for message in mailer.outbox:
+            found = re.search(r"\b\d{8}\b", message.get_content())
+            if found:
+                return found.group()
+        await asyncio.sleep(0.1)
+    raise LetheError(f"no verification code was mailed within {within:g} s")
 
 
 async def _abandon(rt: Runtime, request_id: str) -> None:

@@ -71,6 +71,7 @@ class Fakes:
     code: str = "31415926"
     code_attempts: list[str] = field(default_factory=list)
     acknowledgements: list[AcknowledgementNotice] = field(default_factory=list)
+    mail_configured: bool = True
     deadline_events: list[DeadlineEvent] = field(default_factory=list)
     extensions: list[ExtensionOrder] = field(default_factory=list)
 
@@ -123,7 +124,7 @@ class Fakes:
     @activity.defn(name="send_acknowledgement")
     async def send_acknowledgement(self, notice: AcknowledgementNotice) -> bool:
         self.acknowledgements.append(notice)
-        return True
+        return self.mail_configured
 
     @activity.defn(name="record_deadline_event")
     async def record_deadline_event(self, event: DeadlineEvent) -> datetime:
