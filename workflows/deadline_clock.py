@@ -8,8 +8,9 @@ Each is one durable timer and, when it fires, one activity that records the even
 ledger: a request's history grows by a handful of events, never by a polling loop. An
 extension moves the answer deadline: the waiting timer is cancelled and the next one set
 for the new date (the reminder goes out again before it). When the request finishes, the
-clock stops and timers that have not fired are cancelled: a finished request needs no
-reminder, and a request finished late was already recorded as overdue when it became so.
+workflow completes without waiting for the clock: the timers that have not fired go with the
+execution (a finished request needs no reminder; one finished late was recorded as overdue
+when it became so), and ``stop()`` keeps a clock that wakes at that moment from recording.
 
 The ledger stays the authority on the deadline: if a timer fires for a date the ledger has
 since moved (an extension recorded while the workflow did not hear of it), the activity
@@ -101,6 +102,8 @@ class DeadlineClock:
                     continue  # stopped, moved or acknowledged: look again
                 except TimeoutError:
                     pass
+            if self._closing:
+                return
             self.fired.append(kind)
             deadline = at if kind == "acknowledgement_overdue" else self.answer_by
             current = await workflow.execute_activity_method(

@@ -217,8 +217,11 @@ class ErasureWorkflow:
 
     @workflow.run
     async def run(self, request: ErasureRequest) -> ErasureResult:
-        self._clock_task = asyncio.create_task(self._clock.run())
-        self._ack_task = asyncio.create_task(self._acknowledge(request))
+        # Both run alongside the gate and the erasure; neither is awaited (see _stop_the_clock).
+        self._background = (
+            asyncio.create_task(self._clock.run()),
+            asyncio.create_task(self._acknowledge(request)),
+        )
         verified, actor, reason = await self._identity_gate(request)
         self._verified = verified
         if not verified:
@@ -392,13 +395,13 @@ class ErasureWorkflow:
         return ErasureResult(request.request_id, status, reason, outcomes)
 
     async def _stop_the_clock(self) -> None:
-        """Cancel the acknowledgement if still trying; let the clock record what it is
-        recording, then stop it (its pending timers are cancelled)."""
-        self._ack_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._ack_task
+        """The request is decided: its clock has nothing more to say.
+
+        Nothing is cancelled: the workflow completes, and the server drops the timers that
+        have not fired (and an acknowledgement still retrying) with the execution. Cancelling
+        them would race a timer or an activity finishing at the same moment, for nothing.
+        """
         self._clock.stop()
-        await self._clock_task
 
     async def _record(self, change: StatusChange) -> None:
         await workflow.execute_activity_method(

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from temporalio.client import WorkflowHandle
 
 from activities import ConsoleMailer
-from workflows import CodeSubmission, ErasureWorkflow
+from workflows import CodeSubmission, ErasureResult, ErasureWorkflow
 
 from ..devserver import DevServer
 from ..errors import LetheError
@@ -128,8 +129,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
             say("A verification code goes to the address on file (console mailer: not sent):")
             code = await _code_from(mailer)
-            while not (await handle.query(ErasureWorkflow.progress)).code_sent:
-                await asyncio.sleep(0.05)  # the mail is out; the workflow is about to hear so
+            await _until_code_sent(handle)
             wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
             for given in (wrong, code):
                 check = await handle.execute_update(
@@ -209,6 +209,15 @@ async def _code_from(mailer: ConsoleMailer, within: float = 30.0) -> str:
                 return found.group()
         await asyncio.sleep(0.1)
     raise LetheError(f"no verification code was mailed within {within:g} s")
+
+
+async def _until_code_sent(handle: WorkflowHandle[ErasureWorkflow, ErasureResult]) -> None:
+    """The mail is out; wait (briefly) until the workflow has heard so too."""
+    for _ in range(600):
+        if (await handle.query(ErasureWorkflow.progress)).code_sent:
+            return
+        await asyncio.sleep(0.05)
+    raise LetheError("the demo request never reported its code as sent")
 
 
 async def _abandon(rt: Runtime, request_id: str) -> None:
