@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, ErasureRequestRecord, RequestEvent
@@ -63,6 +64,16 @@ class DeadlineTerms:
     no_extension_because: str | None
 
 
+async def _lock(s: AsyncSession, request_id: str) -> None:
+    """Take the clock row's write lock first, on every backend (SQLite ignores FOR UPDATE,
+    and two concurrent writers would both see "not yet extended")."""
+    await s.execute(
+        sa.update(RequestClock)
+        .where(RequestClock.request_id == request_id)
+        .values(timezone=RequestClock.timezone)
+    )
+
+
 class DeadlineRecords:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
@@ -91,6 +102,7 @@ class DeadlineRecords:
     ) -> bool:
         """Record that the requester was told we have their request. False if already so."""
         async with self._ledger.session() as s, s.begin():
+            await _lock(s, request_id)
             clock = await s.get(RequestClock, request_id, with_for_update=True)
             if clock is None:
                 raise LedgerError(f"no deadlines recorded for {request_id!r}")
@@ -121,6 +133,7 @@ class DeadlineRecords:
         if kind not in DEADLINE_EVENTS:
             raise LedgerError(f"unknown deadline event {kind!r}")
         async with self._ledger.session() as s, s.begin():
+            await _lock(s, request_id)
             req = await s.get(ErasureRequestRecord, request_id)
             clock = await s.get(RequestClock, request_id, with_for_update=True)
             if req is None or clock is None:
@@ -147,6 +160,7 @@ class DeadlineRecords:
         Returns the previous deadline. Recording the same extension again (a retried
         activity) changes nothing and answers the same."""
         async with self._ledger.session() as s, s.begin():
+            await _lock(s, request_id)
             req = await s.get(ErasureRequestRecord, request_id, with_for_update=True)
             clock = await s.get(RequestClock, request_id, with_for_update=True)
             if req is None or clock is None:

@@ -164,9 +164,18 @@ class IdentityRecords:
         A wrong code counts against the attempt limit; reaching it locks the request.
         """
         async with self._ledger.session() as s, s.begin():
+            # Take the row's write lock before reading it, on every backend: SQLite ignores
+            # FOR UPDATE and would let two concurrent checks both accept one code.
+            await s.execute(
+                sa.update(VerificationCode)
+                .where(VerificationCode.request_id == request_id)
+                .values(attempts=VerificationCode.attempts)
+            )
             if await s.get(ErasureRequestRecord, request_id) is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")
-            row = await s.get(VerificationCode, request_id, with_for_update=True)
+            row = await s.get(
+                VerificationCode, request_id, with_for_update=True, populate_existing=True
+            )
             if row is None or row.sent_at is None:
                 result = CodeCheckResult("no_code", 0, 0)
             else:
