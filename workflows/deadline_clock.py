@@ -62,6 +62,7 @@ class DeadlineClock:
         self._version += 1
 
     def stop(self) -> None:
+        """Record nothing more (a timer firing as the request finishes stays quiet)."""
         self._closing = True
 
     # -- the timers -------------------------------------------------------------------------
@@ -84,7 +85,9 @@ class DeadlineClock:
         return kind, at
 
     def _changed_since(self, version: int) -> Callable[[], bool]:
-        return lambda: self._closing or self._version != version
+        # Not ``_closing``: stopping must not wake the clock, whose timer would then be
+        # cancelled in the very task that completes the workflow (see the module's doc).
+        return lambda: self._version != version
 
     async def run(self) -> None:
         """Until ``stop()``: wait for the next deadline (or a change), record it, repeat."""

@@ -189,6 +189,8 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
     """Confirm the requester's identity (verification method 'operator')."""
     if not reason.strip():
         raise LetheError("--reason must say how the identity was confirmed")
+    if len(reason.strip()) > 500:
+        raise LetheError("--reason is longer than 500 characters")
     who = _operator(operator)
 
     async def go(rt: Runtime) -> None:

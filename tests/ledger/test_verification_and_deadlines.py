@@ -249,3 +249,25 @@ async def test_withdrawing_a_request_takes_its_clock_and_evidence_along(ledger: 
     async with ledger.session() as s:
         for model in (RequestClock, VerificationCode, PortalAssertionRecord):
             assert (await s.execute(sa.select(sa.func.count()).select_from(model))).scalar() == 0
+
+
+async def test_concurrent_extensions_move_the_deadline_once(ledger: Ledger) -> None:
+    await open_request(ledger, "er-1")
+    clock = DeadlineRecords(ledger)
+    results = await asyncio.gather(
+        *(
+            clock.extend(
+                "er-1",
+                new_due=NOW + timedelta(days=40 + i),
+                reason=f"reason {i}",
+                actor="kim",
+                at=NOW,
+            )
+            for i in range(3)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, LedgerError) for r in results if isinstance(r, Exception))
+    events = [e.kind for e in await ledger.events("er-1")]
+    assert events.count("deadline_extended") == 1
