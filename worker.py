@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,12 +19,17 @@ from temporalio.worker import Worker
 
 from activities import (
     ControllerEndpoint,
+    DeadlineActivities,
     ErasureActivities,
+    Mailer,
     PlanningActivities,
     RecordingActivities,
     ReferralActivities,
     RoundActivities,
     SealingActivities,
+    SmtpConfig,
+    SmtpMailer,
+    VerificationActivities,
 )
 from connectors import Connector
 from ledger import Ledger, ProofLog, TreeHeadSigner
@@ -35,6 +40,7 @@ from lethe.sweeper import install_sweeper
 from workflows import ALL_WORKFLOWS
 
 __all__ = [
+    "build_mailer",
     "build_worker",
     "close_connectors",
     "controller_endpoints",
@@ -59,6 +65,7 @@ def build_worker(
     processors: Mapping[str, str] | None = None,
     controllers: Mapping[str, ControllerEndpoint] | None = None,
     shred_grace_days: float = 30.0,
+    mailer: Mailer | None = None,
 ) -> Worker:
     """A Worker with every workflow and activity of an erasure registered.
 
@@ -68,6 +75,9 @@ def build_worker(
 
     ``processors``: processor-held systems and their controllers; ``controllers``: how each
     controller is notified (see :func:`processor_systems`, :func:`controller_endpoints`).
+
+    ``mailer`` carries verification codes and acknowledgements; without one, requests that
+    need a code are rejected (the code cannot be sent) and acknowledgements escalate.
     """
     erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
     recording = RecordingActivities(ledger)
@@ -75,6 +85,8 @@ def build_worker(
     planning = PlanningActivities(ledger, processors)
     referral = ReferralActivities(ledger, controllers)
     rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
+    verification = VerificationActivities(ledger, mailer)
+    deadlines = DeadlineActivities(ledger, mailer)
     return Worker(
         client,
         task_queue=task_queue,
@@ -97,6 +109,12 @@ def build_worker(
             rounds.record_round_status,
             rounds.find_due_rounds,
             rounds.shred_expired,
+            verification.send_verification_code,
+            verification.check_verification_code,
+            verification.confirm_portal_assertion,
+            deadlines.send_acknowledgement,
+            deadlines.record_deadline_event,
+            deadlines.record_deadline_extension,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
@@ -126,6 +144,26 @@ def controller_endpoints(settings: Settings) -> dict[str, ControllerEndpoint]:
     }
 
 
+def build_mailer(settings: Settings) -> Mailer | None:
+    """The SMTP mailer of ``[mail]``, or None when no server is configured."""
+    m = settings.mail
+    if not m.smtp_host:
+        return None
+    security: Literal["starttls", "tls", "none"] = (
+        "tls" if m.smtp_security == "tls" else "none" if m.smtp_security == "none" else "starttls"
+    )
+    return SmtpMailer(
+        SmtpConfig(
+            host=m.smtp_host,
+            port=m.smtp_port,
+            sender=m.sender,
+            security=security,
+            username=m.smtp_username,
+            password=m.smtp_password,
+        )
+    )
+
+
 async def close_connectors(connectors: Mapping[str, Connector]) -> None:
     for name, connector in connectors.items():
         try:
@@ -134,8 +172,11 @@ async def close_connectors(connectors: Mapping[str, Connector]) -> None:
             log.warning("connector.close_failed", system=name, error_type=type(exc).__name__)
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives."""
+async def run_worker(
+    settings: Settings, *, stop: asyncio.Event | None = None, mailer: Mailer | None = None
+) -> None:
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives. ``mailer`` overrides ``[mail]``
+    (``lethe dev`` passes the console mailer)."""
     connectors = build_connectors(settings.systems, load_registry())
     runtime = await Runtime.open(settings)
     stop = stop or asyncio.Event()
@@ -153,6 +194,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             processors=processor_systems(settings),
             controllers=controller_endpoints(settings),
             shred_grace_days=settings.retention.shred_grace_days,
+            mailer=mailer or build_mailer(settings),
         )
         if settings.retention.install_schedule:
             try:

@@ -5,7 +5,9 @@ through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never 
 """
 
 from .controller_webhook import ControllerEndpoint
+from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
+from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConfig, SmtpMailer
 from .planning import PlanningActivities
 from .recording import RecordingActivities
 from .referral import ReferralActivities
@@ -36,16 +38,37 @@ from .types import (
     SystemTask,
     Verification,
 )
+from .verification import (
+    AssertionEvidence,
+    CodeAttempt,
+    CodeChallenge,
+    CodeSent,
+    CodeVerdict,
+    VerificationActivities,
+)
 
 __all__ = [
     "FINAL_OUTCOMES",
+    "AcknowledgementNotice",
+    "AssertionEvidence",
+    "CodeAttempt",
+    "CodeChallenge",
+    "CodeSent",
+    "CodeVerdict",
+    "ConsoleMailer",
     "ControllerEndpoint",
+    "DeadlineActivities",
+    "DeadlineEvent",
     "DueQuery",
     "DueRound",
     "DueRounds",
     "ErasureActivities",
     "ErasurePlan",
+    "ExtensionOrder",
     "InstructionRecord",
+    "MailRejected",
+    "MailUnavailable",
+    "Mailer",
     "PlanInput",
     "PlanningActivities",
     "RecordingActivities",
@@ -61,12 +84,15 @@ __all__ = [
     "SealingActivities",
     "ShredQuery",
     "ShredReport",
+    "SmtpConfig",
+    "SmtpMailer",
     "StatusChange",
     "SystemFailure",
     "SystemOutcome",
     "SystemPlan",
     "SystemTask",
     "Verification",
+    "VerificationActivities",
     "entry_from_outcome",
     "outcome_from_record",
 ]

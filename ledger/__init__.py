@@ -5,6 +5,7 @@ The ledger imports nothing of Temporal: the CLI and auditors read it without a c
 
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, upgrade_schema
+from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .log_check import LogCheck, LogProblem
 from .models import (
@@ -25,21 +26,34 @@ from .rounds import DueSystem, ErasureRounds
 from .shredding import FINISHED_STATUSES, VaultShredding
 from .store import Ledger, LedgerError, OutcomeEntry, SystemStart
 from .vault import SealedSubject, SubjectVault, VaultError
+from .verification import (
+    CODE_OUTCOMES,
+    CodeCheckResult,
+    IdentityRecords,
+    PortalAssertionRecord,
+    VerificationCode,
+)
 
 __all__ = [
+    "CODE_OUTCOMES",
+    "DEADLINE_EVENTS",
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
     "LEGAL_BASES",
     "Base",
     "CertificateCheck",
+    "CodeCheckResult",
     "ControllerReferral",
     "ControllerReferrals",
+    "DeadlineRecords",
+    "DeadlineTerms",
     "DueSystem",
     "ErasureRequestRecord",
     "ErasureRound",
     "ErasureRounds",
     "HoldRelease",
     "HoldRetention",
+    "IdentityRecords",
     "Ledger",
     "LedgerError",
     "LegalHold",
@@ -47,12 +61,14 @@ __all__ = [
     "LogCheck",
     "LogProblem",
     "OutcomeEntry",
+    "PortalAssertionRecord",
     "ProofError",
     "ProofLeaf",
     "ProofLog",
     "ProofLogError",
     "ProofNode",
     "Pseudonymizer",
+    "RequestClock",
     "RequestEvent",
     "RetainedException",
     "RetentionRuleError",
@@ -67,6 +83,7 @@ __all__ = [
     "TreeHeadSigner",
     "VaultError",
     "VaultShredding",
+    "VerificationCode",
     "check_certificate",
     "check_retention",
     "choose_hold",

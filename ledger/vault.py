@@ -9,6 +9,7 @@ backup that holds the ciphertext: crypto-shredding.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -39,7 +40,13 @@ class SubjectVault:
         if len(master_key) != 32:
             raise ValueError("the vault master key must be 32 bytes")
         self._kek = AESGCM(master_key)
+        self._derivation = hmac.new(master_key, b"lethe/derive", hashlib.sha256).digest()
         self.key_id = key_id_of(master_key)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. hashing verification codes), derived from the
+        master key: one secret to keep, and no purpose's key reveals another's."""
+        return hmac.new(self._derivation, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, request_id: str, identifiers: dict[str, str]) -> SealedSubject:
         dek = AESGCM.generate_key(bit_length=256)

@@ -1,9 +1,14 @@
 """Intake: turn "please forget me" into a recorded request and a running workflow.
 
-The receipt is recorded first (the statutory clock starts now, not at verification); the
-identifiers go into the subject vault, encrypted; the workflow starts with the request id and
-the pseudonym only. If the workflow cannot start, the receipt is withdrawn: nothing is left
-half-written.
+The receipt is recorded first (the statutory clock starts now, not at verification) with
+every deadline the rules set; the identifiers go into the subject vault, encrypted; a portal's
+signed assertion is checked before anything is written, and its nonce spent with the receipt;
+the workflow starts with the request id and the pseudonym only. If any of it fails, the
+receipt is withdrawn: nothing is left half-written.
+
+What intake asks of the person is what verification needs and no more (EDPB Guidelines
+01/2022): an email address, and then a code, a portal login, or an operator's call. No
+copies of identity documents.
 """
 
 from __future__ import annotations
@@ -11,13 +16,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from connectors import normalise_email
-from ledger import Ledger, Pseudonymizer, SubjectVault
+from ledger import (
+    DeadlineRecords,
+    DeadlineTerms,
+    IdentityRecords,
+    Ledger,
+    LedgerError,
+    Pseudonymizer,
+    SubjectVault,
+)
 from workflows import (
     VERIFICATION_METHODS,
     ErasurePolicy,
@@ -26,7 +39,8 @@ from workflows import (
     workflow_id_for,
 )
 
-from .deadlines import JURISDICTIONS, answer_due
+from .assertions import AssertionRejected, PortalAssertion, read_public_keys, verify_assertion
+from .deadlines import JURISDICTIONS, plan_deadlines
 from .errors import LetheError, UnreachableError
 from .keys import Keyring
 from .settings import Settings
@@ -51,12 +65,15 @@ def new_request_id() -> str:
 
 
 def policy_from(settings: Settings) -> ErasurePolicy:
-    e = settings.erasure
+    e, v = settings.erasure, settings.verification
     return ErasurePolicy(
         verification_timeout_seconds=int(e.verification_timeout_hours * 3600),
         attempt_limit=e.attempt_limit,
         erase_timeout_seconds=e.erase_timeout_seconds,
         heartbeat_timeout_seconds=e.heartbeat_timeout_seconds,
+        code_ttl_seconds=int(v.code_ttl_hours * 3600),
+        code_attempts=v.code_attempts,
+        reminder_lead_seconds=int(settings.deadlines.reminder_days * 86400),
     )
 
 
@@ -69,6 +86,7 @@ class Submitted:
     received_at: datetime
     due_at: datetime
     verification_method: str
+    acknowledge_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,8 @@ class RequestDraft:
     systems: tuple[str, ...]
     verification: str
     extra_identifiers: tuple[tuple[str, str], ...] = ()
+    #: A checked portal assertion (``preverified``); its nonce is spent at submission.
+    assertion: PortalAssertion | None = None
 
 
 def validate_request(
@@ -90,6 +110,8 @@ def validate_request(
     systems: Sequence[str] | None = None,
     verification: str | None = None,
     extra_identifiers: Mapping[str, str] | None = None,
+    assertion: str | None = None,
+    now: datetime | None = None,
 ) -> RequestDraft:
     """Check everything the user typed, before any server is contacted."""
     try:
@@ -103,7 +125,9 @@ def validate_request(
         raise LetheError(
             f"unknown jurisdiction {jurisdiction!r}: use one of {', '.join(JURISDICTIONS)}"
         )
-    verification = verification or settings.erasure.verification
+    if assertion is not None and not assertion.strip():
+        raise LetheError("--assertion is empty: give the token the privacy portal signed")
+    verification = verification or ("preverified" if assertion else settings.erasure.verification)
     if verification not in VERIFICATION_METHODS:
         raise LetheError(
             f"unknown verification method {verification!r}: "
@@ -121,7 +145,36 @@ def validate_request(
             f"unknown system {unknown[0]!r}: configured systems are {', '.join(configured)}"
         )
     extra = tuple(sorted((k, v.strip()) for k, v in (extra_identifiers or {}).items() if v.strip()))
-    return RequestDraft(normalised, jurisdiction, tuple(chosen), verification, extra)
+    checked = _check_assertion(settings, verification, assertion, normalised, now)
+    return RequestDraft(normalised, jurisdiction, tuple(chosen), verification, extra, checked)
+
+
+def _check_assertion(
+    settings: Settings,
+    verification: str,
+    token: str | None,
+    normalised_email: str,
+    now: datetime | None,
+) -> PortalAssertion | None:
+    if verification != "preverified":
+        if token:
+            raise LetheError(
+                f"an assertion only goes with --verification preverified, not {verification}"
+            )
+        return None
+    if not token:
+        raise LetheError(
+            "a pre-verified request needs the privacy portal's signed assertion: --assertion TOKEN"
+        )
+    v = settings.verification
+    return verify_assertion(
+        token,
+        normalised_email=normalised_email,
+        trusted_keys=read_public_keys(v.portal_public_keys),
+        audience=v.portal_audience,
+        max_lifetime=timedelta(seconds=v.assertion_max_lifetime_seconds),
+        now=now,
+    )
 
 
 async def submit_request(
@@ -147,10 +200,16 @@ async def submit_request(
                 " pass --allow-duplicate to file another"
             )
 
+    identity = IdentityRecords(ledger)
+    if draft.assertion is not None and await identity.nonce_seen(draft.assertion.nonce):
+        raise AssertionRejected("this portal assertion was already used (its nonce is spent)")
+
     request_id = new_request_id()
     workflow_id = workflow_id_for(request_id)
     received_at = datetime.now(UTC)
-    due_at = answer_due(draft.jurisdiction, received_at)
+    dl = settings.deadlines
+    plan = plan_deadlines(draft.jurisdiction, received_at, policy=dl.policy(), timezone=dl.timezone)
+    due_at = plan.answer_by
     sealed = SubjectVault(keys.vault).seal(
         request_id, {"email": draft.email, **dict(draft.extra_identifiers)}
     )
@@ -168,6 +227,37 @@ async def submit_request(
         actor=actor,
     )
     try:
+        await DeadlineRecords(ledger).open_clock(
+            request_id,
+            DeadlineTerms(
+                timezone=dl.timezone,
+                answer_rule=plan.answer_rule,
+                due_at=due_at,
+                acknowledge_by=plan.acknowledge_by,
+                acknowledge_rule=plan.acknowledge_rule,
+                extension_limit=plan.extension_limit,
+                no_extension_because=plan.no_extension_because,
+            ),
+        )
+        if draft.assertion is not None:
+            a = draft.assertion
+            await identity.record_assertion(
+                request_id,
+                nonce=a.nonce,
+                issuer=a.issuer,
+                key_id=a.key_id,
+                methods=list(a.methods),
+                issued_at=a.issued_at,
+                expires_at=a.expires_at,
+                at=received_at,
+            )
+    except LedgerError as exc:
+        await ledger.withdraw_request(request_id)
+        raise AssertionRejected(str(exc)) from None
+    except BaseException:
+        await ledger.withdraw_request(request_id)
+        raise
+    try:
         await client.start_workflow(
             ErasureWorkflow.run,
             ErasureRequest(
@@ -179,6 +269,7 @@ async def submit_request(
                 received_at=received_at,
                 due_at=due_at,
                 policy=policy or policy_from(settings),
+                acknowledge_by=plan.acknowledge_by,
             ),
             id=workflow_id,
             task_queue=settings.temporal.task_queue,
@@ -190,5 +281,12 @@ async def submit_request(
         await ledger.withdraw_request(request_id)
         raise
     return Submitted(
-        request_id, workflow_id, subject_ref, draft.systems, received_at, due_at, draft.verification
+        request_id,
+        workflow_id,
+        subject_ref,
+        draft.systems,
+        received_at,
+        due_at,
+        draft.verification,
+        plan.acknowledge_by,
     )

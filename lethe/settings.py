@@ -9,6 +9,15 @@
     LETHE_TEMPORAL_TLS          1 to use TLS (implied by the client certificate or API key)
     LETHE_TEMPORAL_TLS_CA / _TLS_CERT / _TLS_KEY   PEM files for mTLS
     LETHE_TEMPORAL_API_KEY      API key (Temporal Cloud)
+    LETHE_SMTP_HOST / _PORT     the mail server for verification codes and acknowledgements
+    LETHE_PORTAL_PUBLIC_KEYS    comma-separated base64 Ed25519 keys of trusted privacy portals
+
+Identity verification (``[verification]``: code_ttl_hours 72, code_attempts 5,
+portal_public_keys, portal_audience "lethe", assertion_max_lifetime_seconds 600), mail
+(``[mail]``: smtp_host, smtp_port 587, smtp_security starttls|tls|none, smtp_username,
+smtp_password_env, sender) and deadlines (``[deadlines]``: timezone "UTC", reminder_days 7,
+and the policy's own promise: policy_acknowledge_hours 24, policy_answer_days 45,
+policy_extension_days 0) have sections of their own.
 
 Systems are declared in ``lethe.toml`` as ``[systems.NAME]`` with ``connector = "…"`` and the
 connector's options. Secrets are never written inline: an option ``x_env = "VAR"`` takes the
@@ -42,16 +51,20 @@ from connectors import (
     format_validation_error,
 )
 
-from .deadlines import JURISDICTIONS
+from .assertions import read_public_keys
+from .deadlines import JURISDICTIONS, Rule, policy_rule, zone
 from .errors import ConfigError
 
 __all__ = [
     "ControllerConfig",
+    "DeadlineSettings",
     "ErasureDefaults",
+    "MailSettings",
     "RetentionSettings",
     "Settings",
     "SystemConfig",
     "TemporalSettings",
+    "VerificationSettings",
     "build_connectors",
     "load_settings",
 ]
@@ -80,6 +93,45 @@ class ErasureDefaults:
     attempt_limit: int = 6
     erase_timeout_seconds: int = 900
     heartbeat_timeout_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    """How identity is verified: emailed codes, and which privacy portals are trusted."""
+
+    code_ttl_hours: float = 72.0
+    code_attempts: int = 5
+    portal_public_keys: tuple[str, ...] = ()
+    portal_audience: str = "lethe"
+    assertion_max_lifetime_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The SMTP server that carries codes and acknowledgements; none configured: no mail."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    sender: str = "privacy@localhost"
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    """The controller's time zone, the reminder's lead, and the policy's own promise."""
+
+    timezone: str = "UTC"
+    reminder_days: float = 7.0
+    policy_acknowledge_hours: int = 24
+    policy_answer_days: int = 45
+    policy_extension_days: int = 0
+
+    def policy(self) -> Rule:
+        return policy_rule(
+            self.policy_acknowledge_hours, self.policy_answer_days, self.policy_extension_days
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +176,9 @@ class Settings:
     config_path: Path | None = None
     controllers: Mapping[str, ControllerConfig] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    verification: VerificationSettings = field(default_factory=VerificationSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
 
 
 # -- the file's shape -----------------------------------------------------------------------
@@ -174,6 +229,31 @@ class _RetentionSection(_Section):
     install_schedule: bool | None = None
 
 
+class _VerificationSection(_Section):
+    code_ttl_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+    code_attempts: int | None = Field(default=None, ge=1, le=20)
+    portal_public_keys: list[str] | None = None
+    portal_audience: str | None = Field(default=None, min_length=1)
+    assertion_max_lifetime_seconds: int | None = Field(default=None, ge=10, le=3600)
+
+
+class _MailSection(_Section):
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: str | None = None
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    sender: str | None = None
+
+
+class _DeadlinesSection(_Section):
+    timezone: str | None = None
+    reminder_days: float | None = Field(default=None, ge=0, le=90)
+    policy_acknowledge_hours: int | None = Field(default=None, ge=0, le=24 * 30)
+    policy_answer_days: int | None = Field(default=None, ge=1, le=365)
+    policy_extension_days: int | None = Field(default=None, ge=0, le=365)
+
+
 class _File(_Section):
     ledger: _LedgerSection = Field(default_factory=_LedgerSection)
     temporal: _TemporalSection = Field(default_factory=_TemporalSection)
@@ -181,6 +261,9 @@ class _File(_Section):
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict)
     controllers: dict[str, _ControllerSection] = Field(default_factory=dict)
     retention: _RetentionSection = Field(default_factory=_RetentionSection)
+    verification: _VerificationSection = Field(default_factory=_VerificationSection)
+    mail: _MailSection = Field(default_factory=_MailSection)
+    deadlines: _DeadlinesSection = Field(default_factory=_DeadlinesSection)
 
 
 # -- resolution -------------------------------------------------------------------------------
@@ -360,6 +443,76 @@ def load_settings(
         config_path=path,
         controllers=controllers,
         retention=retention,
+        verification=_verification(cfg.verification, env),
+        mail=_mail(cfg.mail, env),
+        deadlines=_deadlines(cfg.deadlines),
+    )
+
+
+def _verification(v: _VerificationSection, env: Mapping[str, str]) -> VerificationSettings:
+    d = VerificationSettings()
+    from_env = env.get("LETHE_PORTAL_PUBLIC_KEYS")
+    keys = (
+        tuple(k.strip() for k in from_env.split(",") if k.strip())
+        if from_env
+        else tuple(v.portal_public_keys or ())
+    )
+    read_public_keys(keys)  # a bad key is a configuration error now, not at the first request
+    return VerificationSettings(
+        code_ttl_hours=v.code_ttl_hours or d.code_ttl_hours,
+        code_attempts=v.code_attempts or d.code_attempts,
+        portal_public_keys=keys,
+        portal_audience=v.portal_audience or d.portal_audience,
+        assertion_max_lifetime_seconds=(
+            v.assertion_max_lifetime_seconds or d.assertion_max_lifetime_seconds
+        ),
+    )
+
+
+def _mail(m: _MailSection, env: Mapping[str, str]) -> MailSettings:
+    d = MailSettings()
+    security = m.smtp_security or d.smtp_security
+    if security not in {"starttls", "tls", "none"}:
+        raise ConfigError("[mail] smtp_security must be starttls, tls or none")
+    port = env.get("LETHE_SMTP_PORT")
+    try:
+        smtp_port = int(port) if port else (m.smtp_port or d.smtp_port)
+    except ValueError:
+        raise ConfigError("LETHE_SMTP_PORT must be a port number") from None
+    sender = m.sender or d.sender
+    if "@" not in sender:
+        raise ConfigError("[mail] sender must be an email address")
+    return MailSettings(
+        smtp_host=env.get("LETHE_SMTP_HOST") or m.smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=security,
+        smtp_username=m.smtp_username,
+        smtp_password=(
+            _env_ref("[mail] smtp_password_env", m.smtp_password_env, env)
+            if m.smtp_password_env
+            else None
+        ),
+        sender=sender,
+    )
+
+
+def _deadlines(dl: _DeadlinesSection) -> DeadlineSettings:
+    d = DeadlineSettings()
+    timezone = dl.timezone or d.timezone
+    try:
+        zone(timezone)
+    except ValueError as exc:
+        raise ConfigError(f"[deadlines] timezone: {exc}") from None
+
+    def pick(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    return DeadlineSettings(
+        timezone=timezone,
+        reminder_days=pick(dl.reminder_days, d.reminder_days),
+        policy_acknowledge_hours=int(pick(dl.policy_acknowledge_hours, d.policy_acknowledge_hours)),
+        policy_answer_days=dl.policy_answer_days or d.policy_answer_days,
+        policy_extension_days=int(pick(dl.policy_extension_days, d.policy_extension_days)),
     )
 
 

@@ -16,14 +16,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
+from lethe.assertions import mint_assertion, public_key_text
 from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
-from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from lethe.settings import (
+    Settings,
+    SystemConfig,
+    TemporalSettings,
+    VerificationSettings,
+    build_connectors,
+)
 from workflows import ErasurePolicy, ErasureWorkflow, OperatorApproval
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+
+PORTAL = Ed25519PrivateKey.generate()
 
 FAST = ErasurePolicy(
     heartbeat_timeout_seconds=3, retry_initial_seconds=0.5, retry_max_interval_seconds=1
@@ -44,6 +53,9 @@ def settings_for(
             address=env.client.service_client.config.target_host, task_queue=task_queue
         ),
         systems=systems,
+        verification=VerificationSettings(
+            portal_public_keys=(public_key_text(PORTAL.public_key()),)
+        ),
     )
 
 
@@ -210,7 +222,12 @@ async def test_killing_the_worker_mid_request_erases_every_system_once(
     second = None
     try:
         client = dev_server_env.client
-        draft = validate_request(settings, email=SUBJECT.email, verification="preverified")
+        draft = validate_request(
+            settings,
+            email=SUBJECT.email,
+            assertion=mint_assertion(PORTAL, SUBJECT.email, audience="lethe"),
+        )
+        assert draft.verification == "preverified"
         done = await submit_request(
             draft, settings=settings, ledger=ledger, client=client, keys=keys, policy=FAST
         )

@@ -18,11 +18,13 @@ from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
 from ledger import ControllerReferrals, Ledger
+from lethe.assertions import mint_assertion, public_key_text
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import build_connectors, load_settings
 from lethe.sweeper import schedule_id
 from tests.support.controller_receiver import controller_receiver
+from tests.support.portal import PORTAL
 from workflows import ErasureWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
@@ -101,6 +103,7 @@ async def test_the_operator_verbs_after_the_first_pass(
             "LETHE_VAULT_KEY": base64.b64encode(keys.vault).decode(),
             "LETHE_PAYLOAD_KEY": base64.b64encode(keys.payload).decode(),
             "LETHE_OPERATOR": "kim",
+            "LETHE_PORTAL_PUBLIC_KEYS": public_key_text(PORTAL.public_key()),
             "ACME_DSR_URL": receiver.url,
             "ACME_DSR_SECRET": SECRET,
         }
@@ -142,9 +145,8 @@ async def test_the_operator_verbs_after_the_first_pass(
                 described = await schedule.describe()
                 assert described.schedule.spec.intervals[0].every.total_seconds() == 3600
 
-                code, out, err = await lethe(
-                    "submit", EMAIL, "--verification", "preverified", "--json"
-                )
+                token = mint_assertion(PORTAL, EMAIL, audience="lethe")
+                code, out, err = await lethe("submit", EMAIL, "--assertion", token, "--json")
                 assert code == 0, err
                 rid = json.loads(out)["request_id"]
                 await wait_until_notified(ledger, rid)

@@ -26,12 +26,13 @@ from temporalio.testing import WorkflowEnvironment
 import worker as worker_module
 from ledger.models import Base
 from lethe.demo.systems import seed_demo_systems
-from lethe.intake import submit_request, validate_request
+from lethe.intake import submit_request
 from lethe.keys import Keyring
 from lethe.logs import configure_logging
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, TemporalSettings, build_connectors
 from tests.support.canary import Canary, find
+from tests.support.portal import portal_verification, preverified_draft
 from workflows import ErasurePolicy, ErasureWorkflow
 
 pytestmark = [pytest.mark.slow]
@@ -107,6 +108,7 @@ async def test_no_canary_anywhere_in_the_record(
         database_url=f"sqlite+aiosqlite:///{tmp_path / '.lethe' / 'lethe.db'}",
         temporal=TemporalSettings(task_queue=task_queue),
         systems=demo.systems,
+        verification=portal_verification(),
     )
     signing_key = Ed25519PrivateKey.generate()
     seed = signing_key.private_bytes(
@@ -129,11 +131,8 @@ async def test_no_canary_anywhere_in_the_record(
             signing_key=signing_key,
         ):
             for person in people:
-                draft = validate_request(
-                    settings,
-                    email=person.email.upper(),
-                    verification="preverified",
-                    extra_identifiers={"name": person.name},
+                draft = preverified_draft(
+                    settings, person.email.upper(), extra_identifiers={"name": person.name}
                 )
                 done = await submit_request(
                     draft, settings=settings, ledger=ledger, client=client, keys=keys, policy=FAST

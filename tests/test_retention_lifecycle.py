@@ -31,13 +31,14 @@ from ledger import (
     TreeHeadSigner,
 )
 from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
-from lethe.intake import submit_request, validate_request
+from lethe.intake import submit_request
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from lethe.sweeper import run_sweep_once
 from tests.support import tripwire
 from tests.support.clock import own_time_skipping_env
+from tests.support.portal import portal_verification, preverified_draft
 from workflows import ErasurePolicy, ErasureWorkflow
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -87,6 +88,7 @@ async def test_hold_release_sweep_and_shred(keys: Keyring, tmp_path: Path, task_
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
         temporal=TemporalSettings(task_queue=task_queue),
         systems=systems,
+        verification=portal_verification(),
     )
     ledger = await open_ledger(settings, keys)
     connectors = build_connectors(settings.systems, load_registry())
@@ -129,9 +131,7 @@ async def test_hold_release_sweep_and_shred(keys: Keyring, tmp_path: Path, task_
             client = env.client
 
             async def erase(email: str, chosen: list[str] | None = None) -> str:
-                draft = validate_request(
-                    settings, email=email, systems=chosen, verification="preverified"
-                )
+                draft = preverified_draft(settings, email, chosen)
                 done = await submit_request(
                     draft, settings=settings, ledger=ledger, client=client, keys=keys, policy=FAST
                 )

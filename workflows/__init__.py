@@ -7,6 +7,9 @@ from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow
 from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
 from .types import (
+    CodeCheck,
+    CodeSubmission,
+    DeadlineExtension,
     ErasurePolicy,
     ErasureRequest,
     ErasureResult,
@@ -18,7 +21,10 @@ from .types import (
 __all__ = [
     "FINAL_STATUSES",
     "VERIFICATION_METHODS",
+    "CodeCheck",
+    "CodeSubmission",
     "ControllerInstruction",
+    "DeadlineExtension",
     "ErasurePolicy",
     "ErasureRequest",
     "ErasureResult",

@@ -3,7 +3,17 @@
     received ─▶ identity gate ─▶ plan ─▶ fan out: one SystemErasureWorkflow per system ─▶ status
                  │                 └─ legal holds ⇒ Retained, connector never called;
                  │                    processor-held systems ⇒ referred to their controller
-                 └─ not verified in time ⇒ rejected, nothing erased
+                 └─ not verified in time, locked, or no evidence ⇒ rejected, nothing erased
+    alongside:  the deadline clock (acknowledgement, reminder, overdue; moved by an extension)
+    at the end: seal — the request's receipts enter the proof log under a signed tree head
+
+Identity gate, by the request's verification method:
+    email        a code mailed to the address on file; the requester's code comes back as the
+                 ``submit_code`` update, checked by an activity; ``code_attempts`` wrong codes
+                 lock the request, and after ``code_ttl_seconds`` it is rejected as unverified
+    preverified  a portal assertion that intake checked and recorded; the gate confirms the
+                 ledger holds it (a workflow started without one is rejected)
+    operator     a named operator approves with a reason (the ``approve`` signal)
 
 The workflow is deterministic orchestration only: every read and write happens in an
 activity, time comes from ``workflow.now()`` and timers, logs go through ``workflow.logger``.
@@ -13,16 +23,22 @@ Its input and history hold a request id and a pseudonym, never an identifier.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 # Data classes come from the host, not the sandbox: the sandbox's proxied ``datetime`` is not
 # a class Temporal's converter can fill in.
 with workflow.unsafe.imports_passed_through():
     from activities import (
+        AcknowledgementNotice,
+        CodeAttempt,
+        CodeChallenge,
+        DeadlineActivities,
+        ExtensionOrder,
         PlanInput,
         PlanningActivities,
         RecordingActivities,
@@ -30,9 +46,13 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         SystemFailure,
         SystemOutcome,
+        VerificationActivities,
     )
 
     from .types import (
+        CodeCheck,
+        CodeSubmission,
+        DeadlineExtension,
         ErasureRequest,
         ErasureResult,
         OperatorApproval,
@@ -40,18 +60,42 @@ with workflow.unsafe.imports_passed_through():
         SystemErasure,
     )
 
+from .deadline_clock import DeadlineClock
 from .status import final_status
-from .system_erasure import SystemErasureWorkflow
+from .system_erasure import SystemErasureWorkflow, describe_activity_failure
 
 __all__ = ["VERIFICATION_METHODS", "ErasureWorkflow", "workflow_id_for"]
 
-#: How a requester's identity can be established. ``preverified``: the intake channel (a
-#: logged-in privacy portal) already did it. ``operator``: a named operator approves.
-VERIFICATION_METHODS = ("operator", "preverified")
+#: How a requester's identity can be established. ``email``: a one-time code mailed to the
+#: address on file. ``preverified``: a privacy portal that authenticated the person signed an
+#: assertion, checked at intake. ``operator``: a named operator approves, with a reason.
+VERIFICATION_METHODS = ("email", "operator", "preverified")
 
 # Ledger writes: short, and retried until the database is back (they are idempotent).
 _LEDGER_TIMEOUT = timedelta(seconds=60)
 _LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
+# Mail: retried while the server is down; a refused recipient is final.
+_MAIL_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["MailNotConfigured", "MailRejected", "SubjectUnavailable"],
+)
+_CODE_OUTCOMES = {
+    "accepted": "code accepted: identity verified, erasure starts",
+    "wrong_code": "wrong code",
+    "locked": "too many wrong codes: the request is locked and will be rejected, nothing erased",
+    "expired": "the code has expired: the request is rejected as unverified, nothing erased",
+    "used": "this code was already used; a code is good once",
+    "no_code": "no code has been sent for this request yet",
+}
+_FINAL_VERDICTS = ("accepted", "locked", "expired")
+FINAL_STAGES = frozenset(
+    {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
+)
+
+
+def _digits(code: str) -> str:
+    """A code as typed ("3141 5926", "3141-5926") as the digits it stands for."""
+    return "".join(ch for ch in code.strip() if ch not in " -")
 
 
 def workflow_id_for(request_id: str) -> str:
@@ -60,28 +104,132 @@ def workflow_id_for(request_id: str) -> str:
 
 @workflow.defn(name="ErasureWorkflow")
 class ErasureWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: ErasureRequest) -> None:
+        # The input is known here so that a signal or update arriving with the first task
+        # (before ``run`` starts) is judged against the right request.
         self._stage = "received"
+        self._request_id = request.request_id
+        self._method = request.verification_method
         self._approval: OperatorApproval | None = None
         self._systems: dict[str, str] = {}
+        self._clock = DeadlineClock(request)
+        self._code_sent = False
+        self._code_verdict: str | None = None  # accepted | locked | expired, once decided
+        self._verified: bool | None = None  # decided by the identity gate
 
-    # -- signals and queries ----------------------------------------------------------------
+    # -- signals, updates and queries -------------------------------------------------------
 
     @workflow.signal
     def approve(self, approval: OperatorApproval) -> None:
-        """An operator confirms the requester's identity. Only the first approval counts."""
-        if self._approval is None and approval.operator.strip() and approval.reason.strip():
-            self._approval = approval
+        """An operator confirms the requester's identity. Only the first approval counts, and
+        only for a request verified by an operator, while its gate is open."""
+        if (
+            self._approval is None
+            and self._method == "operator"
+            and self._verified is None
+            and approval.operator.strip()
+            and approval.reason.strip()
+        ):
+            self._approval = OperatorApproval(
+                approval.operator.strip()[:100], approval.reason.strip()[:500]
+            )
+
+    @workflow.update
+    async def submit_code(self, submission: CodeSubmission) -> CodeCheck:
+        """The requester's emailed code: checked (and recorded) by an activity; answered at
+        once. Only ``accepted`` opens the gate; ``locked`` and ``expired`` close it."""
+        verdict = await workflow.execute_activity_method(
+            VerificationActivities.check_verification_code,
+            CodeAttempt(self._request_id, _digits(submission.code), submission.actor.strip()),
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        if verdict.outcome in _FINAL_VERDICTS and self._code_verdict is None:
+            self._code_verdict = verdict.outcome
+        message = _CODE_OUTCOMES.get(verdict.outcome, verdict.outcome)
+        if verdict.outcome == "wrong_code":
+            message += f" ({verdict.attempts_left} attempt(s) left)"
+        return CodeCheck(
+            verdict.outcome == "accepted", verdict.outcome, message, verdict.attempts_left
+        )
+
+    @submit_code.validator
+    def _refuse_code_early(self, submission: CodeSubmission) -> None:
+        """Refusals that need no look at the code (not recorded in the history; the caller
+        records them in the ledger)."""
+        if self._method != "email":
+            raise ValueError(
+                f"this request is verified by {self._method or 'another method'}, "
+                "not by an emailed code"
+            )
+        if self._code_verdict == "accepted" or self._verified:
+            raise ValueError("identity is already verified: a code is good once")
+        if self._code_verdict == "locked":
+            raise ValueError("locked after too many wrong codes: nothing will be erased")
+        if self._code_verdict == "expired" or self._verified is False:
+            raise ValueError("the request was rejected; no code can verify it any more")
+        if not self._code_sent:
+            raise ValueError("no code has been sent for this request yet; try again shortly")
+        digits = _digits(submission.code)
+        if not (digits.isdigit() and len(digits) == 8):
+            raise ValueError("a code is the 8 digits from the message")
+        if not submission.actor.strip():
+            raise ValueError("say who passes the code on")
+
+    @workflow.update
+    async def extend_deadline(self, extension: DeadlineExtension) -> str:
+        """Move the answer deadline (once). The ledger records it; the timers follow."""
+        await workflow.execute_activity_method(
+            DeadlineActivities.record_deadline_extension,
+            ExtensionOrder(
+                self._request_id,
+                extension.answer_by,
+                extension.reason.strip(),
+                extension.actor.strip(),
+            ),
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        self._clock.move(extension.answer_by)
+        return extension.answer_by.isoformat()
+
+    @extend_deadline.validator
+    def _refuse_extension(self, extension: DeadlineExtension) -> None:
+        clock = self._clock
+        if self._stage in FINAL_STAGES:
+            raise ValueError("the request has already finished")
+        if clock.extended:
+            raise ValueError("the deadline was already extended; the rules allow one extension")
+        if workflow.now() >= clock.answer_by:
+            raise ValueError("too late: an extension must be announced before the deadline")
+        if extension.answer_by <= clock.answer_by:
+            raise ValueError("the new deadline must be later than the current one")
+        if not extension.reason.strip() or not extension.actor.strip():
+            raise ValueError("an extension needs a reason and who decided it")
 
     @workflow.query
     def progress(self) -> Progress:
-        return Progress(stage=self._stage, systems=dict(self._systems))
+        return Progress(
+            stage=self._stage,
+            systems=dict(self._systems),
+            answer_by=self._clock.answer_by,
+            extended=self._clock.extended,
+            acknowledged=self._clock.acknowledged,
+            code_sent=self._code_sent,
+        )
 
     # -- the request ------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: ErasureRequest) -> ErasureResult:
+        # Both run alongside the gate and the erasure; neither is awaited (see _stop_the_clock).
+        self._background = (
+            asyncio.create_task(self._clock.run()),
+            asyncio.create_task(self._acknowledge(request)),
+        )
         verified, actor, reason = await self._identity_gate(request)
+        self._verified = verified
         if not verified:
             return await self._finish(request, "rejected", reason, (), actor=actor)
 
@@ -105,8 +253,8 @@ class ErasureWorkflow:
         """Whether the requester is who they say. Nothing is erased before this returns True."""
         method = request.verification_method
         if method == "preverified":
-            return True, "intake", "identity verified by the intake channel"
-        if method != "operator":
+            return await self._portal_gate(request)
+        if method not in ("operator", "email"):
             return False, "lethe", f"unknown verification method {method!r}"
 
         self._stage = "awaiting_verification"
@@ -118,6 +266,8 @@ class ErasureWorkflow:
                 detail={"method": method},
             )
         )
+        if method == "email":
+            return await self._email_gate(request)
         timeout = timedelta(seconds=request.policy.verification_timeout_seconds)
         try:
             await workflow.wait_condition(lambda: self._approval is not None, timeout=timeout)
@@ -126,6 +276,87 @@ class ErasureWorkflow:
             return False, "lethe", f"identity not verified within {hours:g} hours; nothing erased"
         assert self._approval is not None
         return True, f"operator:{self._approval.operator}", self._approval.reason
+
+    async def _portal_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
+        """Intake checked the portal's signed assertion; its evidence must be in the ledger."""
+        evidence = await workflow.execute_activity_method(
+            VerificationActivities.confirm_portal_assertion,
+            request.request_id,
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        if not evidence.found:
+            return (
+                False,
+                "lethe",
+                "no accepted portal assertion is on record for this request; nothing erased",
+            )
+        how = ", ".join(evidence.methods) or "unspecified method"
+        return True, f"portal:{evidence.issuer}", f"signed portal assertion ({how})"
+
+    async def _email_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
+        """Mail a code; wait for the right one, too many wrong ones, or expiry."""
+        policy = request.policy
+        ttl = timedelta(seconds=policy.code_ttl_seconds)
+        expires_at = workflow.now() + ttl
+        try:
+            await workflow.execute_activity_method(
+                VerificationActivities.send_verification_code,
+                CodeChallenge(request.request_id, expires_at, policy.code_attempts, request.due_at),
+                start_to_close_timeout=timedelta(minutes=2),
+                schedule_to_close_timeout=ttl,
+                retry_policy=_MAIL_RETRY,
+            )
+        except ActivityError as err:
+            why = describe_activity_failure(err)
+            return (
+                False,
+                "lethe",
+                f"the verification code could not be sent ({why}); nothing erased",
+            )
+        self._code_sent = True
+        self._clock.acknowledge()  # the code's message tells the requester we have it
+        remaining = expires_at - workflow.now()
+        if remaining > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._code_verdict is not None, timeout=remaining
+                )
+        # Let a check under way finish before the verdict is read.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        hours = policy.code_ttl_seconds / 3600
+        if self._code_verdict == "accepted":
+            return True, "requester:email-code", "the emailed code was given back"
+        if self._code_verdict == "locked":
+            return (
+                False,
+                "lethe",
+                f"locked: too many wrong codes ({policy.code_attempts}); identity not verified;"
+                " nothing erased",
+            )
+        self._code_verdict = self._code_verdict or "expired"
+        return (
+            False,
+            "lethe",
+            f"identity not verified: the emailed code expired after {hours:g} hours;"
+            " nothing erased",
+        )
+
+    async def _acknowledge(self, request: ErasureRequest) -> None:
+        """Tell the requester we have their request (the code's message does, for ``email``)."""
+        if request.verification_method == "email" or request.acknowledge_by is None:
+            return
+        try:
+            done = await workflow.execute_activity_method(
+                DeadlineActivities.send_acknowledgement,
+                AcknowledgementNotice(request.request_id, request.due_at),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_MAIL_RETRY,
+            )
+        except ActivityError:
+            return  # recorded by the activity's failure; the acknowledgement timer escalates
+        if done:
+            self._clock.acknowledge()
 
     async def _plan_and_erase(self, request: ErasureRequest) -> tuple[SystemOutcome, ...]:
         """The plan step, then the fan-out. Held systems are decided by the plan (their
@@ -178,6 +409,7 @@ class ErasureWorkflow:
         *,
         actor: str,
     ) -> ErasureResult:
+        await self._stop_the_clock()
         self._stage = status
         counts: dict[str, int] = {}
         for o in outcomes:
@@ -188,6 +420,7 @@ class ErasureWorkflow:
         if outcomes:
             await self._seal(request.request_id)
         workflow.logger.info("erasure finished", extra={"status": status})
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return ErasureResult(request.request_id, status, reason, outcomes)
 
     async def _seal(self, request_id: str) -> None:
@@ -202,6 +435,15 @@ class ErasureWorkflow:
             start_to_close_timeout=_LEDGER_TIMEOUT,
             retry_policy=_LEDGER_RETRY,
         )
+
+    async def _stop_the_clock(self) -> None:
+        """The request is decided: its clock has nothing more to say.
+
+        Nothing is cancelled: the workflow completes, and the server drops the timers that
+        have not fired (and an acknowledgement still retrying) with the execution. Cancelling
+        them would race a timer or an activity finishing at the same moment, for nothing.
+        """
+        self._clock.stop()
 
     async def _record(self, change: StatusChange) -> None:
         await workflow.execute_activity_method(

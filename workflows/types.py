@@ -11,6 +11,9 @@ from datetime import datetime
 from activities.types import SystemOutcome
 
 __all__ = [
+    "CodeCheck",
+    "CodeSubmission",
+    "DeadlineExtension",
     "ErasurePolicy",
     "ErasureRequest",
     "ErasureResult",
@@ -30,6 +33,12 @@ class ErasurePolicy:
     heartbeat_timeout_seconds: int = 60
     retry_initial_seconds: float = 5.0
     retry_max_interval_seconds: float = 600.0
+    #: An emailed code is good this long; then the request is rejected as unverified.
+    code_ttl_seconds: int = 72 * 3600
+    #: Wrong codes allowed before the request is locked (and rejected).
+    code_attempts: int = 5
+    #: How long before the answer deadline the reminder goes out.
+    reminder_lead_seconds: int = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class ErasureRequest:
     received_at: datetime
     due_at: datetime
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
+    #: When receipt must be acknowledged (the strictest rule); None if no rule asks.
+    acknowledge_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,35 @@ class OperatorApproval:
 
 
 @dataclass(frozen=True)
+class CodeSubmission:
+    """Update: a code the requester gave, passed on by whoever typed it (``actor``)."""
+
+    code: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The answer to a code submission. ``outcome`` is one of accepted, wrong_code, locked,
+    expired, used, no_code."""
+
+    accepted: bool
+    outcome: str
+    message: str
+    attempts_left: int = 0
+
+
+@dataclass(frozen=True)
+class DeadlineExtension:
+    """Update: move the answer deadline to ``answer_by`` (decided by the rules at the CLI,
+    checked again by the workflow), with the reason the requester is told."""
+
+    answer_by: datetime
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
 class ErasureResult:
     request_id: str
     status: str
@@ -81,3 +121,8 @@ class Progress:
 
     stage: str
     systems: dict[str, str] = field(default_factory=dict)
+    answer_by: datetime | None = None
+    extended: bool = False
+    acknowledged: bool = False
+    #: For the email method: the code went out, and codes are now accepted for checking.
+    code_sent: bool = False

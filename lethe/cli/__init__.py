@@ -15,12 +15,23 @@ import traceback
 import click
 
 from ..errors import LetheError
-from . import audit, connectors_cmd, holds, referrals, requests, rounds, runtime
+from . import (
+    audit,
+    connectors_cmd,
+    deadlines,
+    holds,
+    referrals,
+    requests,
+    rounds,
+    runtime,
+    verification,
+)
 from ._app import app
 
 __all__ = ["app", "main"]
 
-_ = (audit, connectors_cmd, holds, referrals, requests, rounds, runtime)  # they register commands
+# Importing the command modules registers their verbs on the group.
+_ = (audit, connectors_cmd, deadlines, holds, referrals, requests, rounds, runtime, verification)
 
 
 def _error(message: str, *, as_json: bool) -> None:

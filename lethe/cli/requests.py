@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
+from ledger import DeadlineRecords
 from workflows import ErasureWorkflow, OperatorApproval
 
+from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..intake import submit_request, validate_request
 from ..render import outcome_table, request_summary, request_table, request_to_dict
@@ -63,7 +68,17 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
 @click.argument("email")
 @click.option("--jurisdiction", "-j", help="gdpr or ccpa (default from lethe.toml: gdpr).")
 @click.option("--systems", help="Comma-separated systems to erase from (default: all configured).")
-@click.option("--verification", help="How identity is established: operator or preverified.")
+@click.option(
+    "--verification",
+    help="How identity is established: email (a code to the address), operator, or"
+    " preverified (with --assertion).",
+)
+@click.option("--assertion", help="The privacy portal's signed assertion (pre-verified).")
+@click.option(
+    "--assertion-file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read the assertion from a file ('-' for stdin) instead of the command line.",
+)
 @click.option("--wait", is_flag=True, help="Wait for the request to finish.")
 @click.option(
     "--timeout",
@@ -81,6 +96,8 @@ def submit(
     jurisdiction: str | None,
     systems: str | None,
     verification: str | None,
+    assertion: str | None,
+    assertion_file: str | None,
     wait: bool,
     timeout: float,
     allow_duplicate: bool,
@@ -89,8 +106,22 @@ def submit(
     """Receive an erasure request for EMAIL and start it. Prints the request id."""
     settings = load_settings()
     chosen = systems.split(",") if systems is not None else None
+    if assertion is not None and assertion_file is not None:
+        raise LetheError("give --assertion or --assertion-file, not both")
+    if assertion_file is not None:
+        try:
+            assertion = (
+                sys.stdin.read() if assertion_file == "-" else Path(assertion_file).read_text()
+            )
+        except OSError as exc:
+            raise LetheError(f"cannot read {assertion_file}: {exc.strerror}") from None
     draft = validate_request(
-        settings, email=email, jurisdiction=jurisdiction, systems=chosen, verification=verification
+        settings,
+        email=email,
+        jurisdiction=jurisdiction,
+        systems=chosen,
+        verification=verification,
+        assertion=assertion,
     )
     # Options typos fail now, with the system's name, not halfway through a request.
     build_connectors({n: settings.systems[n] for n in draft.systems}, load_registry())
@@ -114,6 +145,11 @@ def submit(
                 console.print(
                     f"Waiting for identity verification: lethe approve {done.request_id} "
                     "--reason '…'"
+                )
+            elif done.verification_method == "email":
+                console.print(
+                    "A code goes to the address on file; when the requester gives it back: "
+                    f"lethe verify {done.request_id} --code …"
                 )
         if wait:
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
@@ -153,6 +189,8 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
     """Confirm the requester's identity (verification method 'operator')."""
     if not reason.strip():
         raise LetheError("--reason must say how the identity was confirmed")
+    if len(reason.strip()) > 500:
+        raise LetheError("--reason is longer than 500 characters")
     who = _operator(operator)
 
     async def go(rt: Runtime) -> None:
@@ -195,6 +233,8 @@ def status(request_id: str, events: bool, as_json: bool) -> None:
 
 @app.command("list")
 @click.option("--status", "status_filter", help="Only requests with this status.")
+@click.option("--overdue", is_flag=True, help="Only open requests past their deadline.")
+@click.option("--due-within", help="Only open requests due within this time (7d, 36h, 2w).")
 @click.option(
     "--limit",
     type=click.IntRange(1, 100_000),
@@ -203,16 +243,36 @@ def status(request_id: str, events: bool, as_json: bool) -> None:
     help="At most this many.",
 )
 @json_option
-def list_requests(status_filter: str | None, limit: int, as_json: bool) -> None:
-    """List requests, newest first."""
+def list_requests(
+    status_filter: str | None,
+    overdue: bool,
+    due_within: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List requests, newest first (with --overdue or --due-within: soonest deadline first)."""
+    try:
+        within = parse_duration(due_within) if due_within is not None else None
+    except ValueError as exc:
+        raise LetheError(f"--due-within: {exc}") from None
 
     async def go(rt: Runtime) -> None:
-        recs = await rt.ledger.list_requests(status=status_filter, limit=limit)
+        if overdue or within is not None:
+            recs = [
+                r
+                for r in await DeadlineRecords(rt.ledger).due_requests(
+                    now=datetime.now(UTC), overdue=overdue, within=within, limit=limit
+                )
+                if status_filter is None or r.status == status_filter
+            ]
+        else:
+            recs = await rt.ledger.list_requests(status=status_filter, limit=limit)
         if as_json:
             emit_json([request_to_dict(r) for r in recs])
         elif recs:
             console.print(request_table(recs))
         else:
-            console.print("No requests yet.")
+            filtered = overdue or within is not None or status_filter is not None
+            console.print("No request matches." if filtered else "No requests yet.")
 
     run(with_runtime(go))

@@ -8,6 +8,8 @@ import signal
 
 import click
 
+from activities import ConsoleMailer
+
 from ..devserver import DevServer
 from ..settings import load_settings
 from ._app import app, console, emit_json, json_option, run
@@ -64,8 +66,13 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                 console.print(
                     "Systems: " + (", ".join(sorted(settings.systems)) or "none (add lethe.toml)")
                 )
+                console.print(
+                    "Mail to requesters (codes, acknowledgements) is printed here by a console"
+                    " mailer, NOT sent."
+                )
                 console.print("Worker running. Ctrl-C to stop.")
-            await worker_module.run_worker(local)
+            # The console mailer writes to stderr, so that --json output stays clean.
+            await worker_module.run_worker(local, mailer=ConsoleMailer())
         finally:
             server.stop()
 

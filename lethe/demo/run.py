@@ -2,24 +2,30 @@
 
 Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
 SQLite ledger under ``.lethe/``; seeds four local systems; files a GDPR request for the demo
-person; approves it as an operator; waits; checks that nobody else's data changed; prints
-the outcome table and where the record is. Every process it started is stopped on the way out.
+person, verified by an emailed code (a console mailer prints the message instead of sending
+it, and the demo reads the code from it); gives a wrong code first, to show it refused, then
+the right one; waits; checks that nobody else's data changed; prints the outcome table and
+where the record is. Every process it started is stopped on the way out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from temporalio.client import WorkflowHandle
 
+from activities import ConsoleMailer
 from ledger import ProofLog, TreeHeadSigner
 from ledger.proof import load_public_key, public_key_pem
-from workflows import ErasureWorkflow, OperatorApproval
+from workflows import CodeSubmission, ErasureResult, ErasureWorkflow
 
 from ..certificates import check_certificate_file, write_certificate
 from ..devserver import DevServer
@@ -94,6 +100,9 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         client = await connect_when_ready(local, rt.keys)
         import worker as worker_module  # the composition root, shared with `lethe worker`
 
+        mailer = ConsoleMailer(
+            (lambda text: print(text, file=sys.stderr)) if as_json else console.print
+        )
         w = worker_module.build_worker(
             client,
             task_queue=local.temporal.task_queue,
@@ -101,10 +110,11 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             connectors=connectors,
             heartbeat_every=1.0,
             signing_key=signing_key,
+            mailer=mailer,
         )
         async with w:
             draft = validate_request(
-                local, email=SUBJECT.email, jurisdiction="gdpr", verification="operator"
+                local, email=SUBJECT.email, jurisdiction="gdpr", verification="email"
             )
             done = await submit_request(
                 draft,
@@ -123,11 +133,16 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
                 f" carries only the pseudonym {done.subject_ref}."
             )
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
-            await handle.signal(
-                ErasureWorkflow.approve,
-                OperatorApproval("demo-operator", "demo: identity confirmed by the operator"),
-            )
-            say("Identity approved by operator 'demo-operator'; erasing from 4 systems …")
+            say("A verification code goes to the address on file (console mailer: not sent):")
+            code = await _code_from(mailer)
+            await _until_code_sent(handle)
+            wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
+            for given in (wrong, code):
+                check = await handle.execute_update(
+                    ErasureWorkflow.submit_code, CodeSubmission(given, "demo-operator")
+                )
+                say(f"Code {given} given back: {check.message}")
+            say("Erasing from 4 systems …")
             try:
                 result = await asyncio.wait_for(handle.result(), timeout=120)
             except TimeoutError:
@@ -235,6 +250,26 @@ def _write_and_check_certificate(home: Path, cert: dict[str, Any], pem: str) -> 
         "receipts": check.receipts,
         "tree_size": check.tree_size,
     }
+
+
+async def _code_from(mailer: ConsoleMailer, within: float = 30.0) -> str:
+    """The code in the (only) message the demo's console mailer printed."""
+    for _ in range(int(within / 0.1)):
+        for message in mailer.outbox:
+            found = re.search(r"\b\d{8}\b", message.get_content())
+            if found:
+                return found.group()
+        await asyncio.sleep(0.1)
+    raise LetheError(f"no verification code was mailed within {within:g} s")
+
+
+async def _until_code_sent(handle: WorkflowHandle[ErasureWorkflow, ErasureResult]) -> None:
+    """The mail is out; wait (briefly) until the workflow has heard so too."""
+    for _ in range(600):
+        if (await handle.query(ErasureWorkflow.progress)).code_sent:
+            return
+        await asyncio.sleep(0.05)
+    raise LetheError("the demo request never reported its code as sent")
 
 
 async def _abandon(rt: Runtime, request_id: str) -> None:

@@ -20,10 +20,18 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import (
+    AcknowledgementNotice,
+    AssertionEvidence,
+    CodeAttempt,
+    CodeChallenge,
+    CodeSent,
+    CodeVerdict,
+    DeadlineEvent,
     DueQuery,
     DueRound,
     DueRounds,
     ErasurePlan,
+    ExtensionOrder,
     InstructionRecord,
     PlanInput,
     ReferralEscalation,
@@ -94,6 +102,15 @@ class Fakes:
     round_statuses: list[RoundStatus] = field(default_factory=list)
     due: list[DueRound] = field(default_factory=list)
     shred: tuple[str, ...] = ()
+    # The identity gate and the clock (tests/workflows/test_identity_gate.py runs the real ones).
+    assertions_on_record: bool = True
+    challenges: list[CodeChallenge] = field(default_factory=list)
+    code: str = "31415926"
+    code_attempts: list[str] = field(default_factory=list)
+    acknowledgements: list[AcknowledgementNotice] = field(default_factory=list)
+    mail_configured: bool = True
+    deadline_events: list[DeadlineEvent] = field(default_factory=list)
+    extensions: list[ExtensionOrder] = field(default_factory=list)
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
@@ -201,6 +218,41 @@ class Fakes:
     async def shred_expired(self, query: ShredQuery) -> ShredReport:
         return ShredReport(self.shred)
 
+    @activity.defn(name="send_verification_code")
+    async def send_verification_code(self, challenge: CodeChallenge) -> CodeSent:
+        self.challenges.append(challenge)
+        return CodeSent(True)
+
+    @activity.defn(name="check_verification_code")
+    async def check_verification_code(self, attempt: CodeAttempt) -> CodeVerdict:
+        self.code_attempts.append(attempt.code)
+        limit = self.challenges[-1].attempt_limit
+        wrong = sum(1 for c in self.code_attempts if c != self.code)
+        if attempt.code == self.code and wrong < limit:
+            return CodeVerdict("accepted", wrong, limit - wrong)
+        return CodeVerdict("locked" if wrong >= limit else "wrong_code", wrong, limit - wrong)
+
+    @activity.defn(name="confirm_portal_assertion")
+    async def confirm_portal_assertion(self, request_id: str) -> AssertionEvidence:
+        if not self.assertions_on_record:
+            return AssertionEvidence(False)
+        return AssertionEvidence(True, "portal", "k1", ("pwd",))
+
+    @activity.defn(name="send_acknowledgement")
+    async def send_acknowledgement(self, notice: AcknowledgementNotice) -> bool:
+        self.acknowledgements.append(notice)
+        return self.mail_configured
+
+    @activity.defn(name="record_deadline_event")
+    async def record_deadline_event(self, event: DeadlineEvent) -> datetime:
+        self.deadline_events.append(event)
+        return self.extensions[-1].answer_by if self.extensions else event.due
+
+    @activity.defn(name="record_deadline_extension")
+    async def record_deadline_extension(self, order: ExtensionOrder) -> datetime:
+        self.extensions.append(order)
+        return order.answer_by
+
     def all(self) -> list[object]:
         return [
             self.erase_in_system,
@@ -220,6 +272,12 @@ class Fakes:
             self.record_round_status,
             self.find_due_rounds,
             self.shred_expired,
+            self.send_verification_code,
+            self.check_verification_code,
+            self.confirm_portal_assertion,
+            self.send_acknowledgement,
+            self.record_deadline_event,
+            self.record_deadline_extension,
         ]
 
 

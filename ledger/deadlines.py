@@ -1,0 +1,222 @@
+"""A request's statutory clock: which rule set each deadline, acknowledgement, extension.
+
+    request_deadlines   one row per request, written at receipt: when the acknowledgement
+                        and the answer are due and which rule decided it, how far one
+                        extension could go (or why none can), and, once they happen, the
+                        acknowledgement, the extension (who, why, when), the reminder and the
+                        overdue escalation
+
+``erasure_requests.due_at`` stays the one answer deadline everything reads; an extension
+moves it and keeps the original here. Reminders and escalations are also request events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base, ErasureRequestRecord, RequestEvent
+from .store import Ledger, LedgerError
+
+__all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms", "RequestClock"]
+
+#: Events the workflow's timers record.
+DEADLINE_EVENTS = ("acknowledgement_overdue", "deadline_reminder", "deadline_overdue")
+
+
+class RequestClock(Base):
+    __tablename__ = "request_deadlines"
+
+    request_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    answer_rule: Mapped[str] = mapped_column(sa.String(16))
+    original_due_at: Mapped[datetime]
+    acknowledge_by: Mapped[datetime | None]
+    acknowledge_rule: Mapped[str | None] = mapped_column(sa.String(16))
+    acknowledged_at: Mapped[datetime | None]
+    extension_limit: Mapped[datetime | None]
+    no_extension_because: Mapped[str | None] = mapped_column(sa.String(300))
+    extended_at: Mapped[datetime | None]
+    extended_by: Mapped[str | None] = mapped_column(sa.String(120))
+    extension_reason: Mapped[str | None] = mapped_column(sa.String(1000))
+    reminded_at: Mapped[datetime | None]
+    overdue_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class DeadlineTerms:
+    """What intake decided (see ``lethe.deadlines.plan_deadlines``)."""
+
+    timezone: str
+    answer_rule: str
+    due_at: datetime
+    acknowledge_by: datetime | None
+    acknowledge_rule: str | None
+    extension_limit: datetime | None
+    no_extension_because: str | None
+
+
+async def _lock(s: AsyncSession, request_id: str) -> None:
+    """Take the clock row's write lock first, on every backend (SQLite ignores FOR UPDATE,
+    and two concurrent writers would both see "not yet extended")."""
+    await s.execute(
+        sa.update(RequestClock)
+        .where(RequestClock.request_id == request_id)
+        .values(timezone=RequestClock.timezone)
+    )
+
+
+class DeadlineRecords:
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    async def open_clock(self, request_id: str, terms: DeadlineTerms) -> None:
+        async with self._ledger.session() as s, s.begin():
+            s.add(
+                RequestClock(
+                    request_id=request_id,
+                    timezone=terms.timezone,
+                    answer_rule=terms.answer_rule,
+                    original_due_at=terms.due_at,
+                    acknowledge_by=terms.acknowledge_by,
+                    acknowledge_rule=terms.acknowledge_rule,
+                    extension_limit=terms.extension_limit,
+                    no_extension_because=terms.no_extension_because,
+                )
+            )
+
+    async def clock(self, request_id: str) -> RequestClock | None:
+        async with self._ledger.session() as s:
+            return await s.get(RequestClock, request_id)
+
+    async def mark_acknowledged(
+        self, request_id: str, *, at: datetime, how: str, actor: str = "lethe"
+    ) -> bool:
+        """Record that the requester was told we have their request. False if already so."""
+        async with self._ledger.session() as s, s.begin():
+            await _lock(s, request_id)
+            clock = await s.get(RequestClock, request_id, with_for_update=True)
+            if clock is None:
+                raise LedgerError(f"no deadlines recorded for {request_id!r}")
+            if clock.acknowledged_at is not None:
+                return False
+            clock.acknowledged_at = at
+            on_time = clock.acknowledge_by is None or at <= clock.acknowledge_by
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind="acknowledged",
+                    actor=actor,
+                    detail={"how": how, "on_time": on_time},
+                )
+            )
+            return True
+
+    async def record_deadline_event(
+        self, request_id: str, kind: str, *, at: datetime, due: datetime
+    ) -> datetime:
+        """Record a reminder or escalation that fell due at ``due``; return the request's
+        current answer deadline (the caller re-arms if it moved since the timer was set).
+
+        An escalation for a deadline that has moved (an extension the timer had not heard
+        of) is not recorded.
+        """
+        if kind not in DEADLINE_EVENTS:
+            raise LedgerError(f"unknown deadline event {kind!r}")
+        async with self._ledger.session() as s, s.begin():
+            await _lock(s, request_id)
+            req = await s.get(ErasureRequestRecord, request_id)
+            clock = await s.get(RequestClock, request_id, with_for_update=True)
+            if req is None or clock is None:
+                raise LedgerError(f"no deadlines recorded for {request_id!r}")
+            if kind != "acknowledgement_overdue" and req.due_at > due:
+                return req.due_at
+            if kind == "acknowledgement_overdue" and clock.acknowledged_at is not None:
+                return req.due_at
+            column = {"deadline_reminder": "reminded_at", "deadline_overdue": "overdue_at"}
+            if kind in column:
+                if getattr(clock, column[kind]) is not None:
+                    return req.due_at  # recorded already (a retried activity)
+                setattr(clock, column[kind], at)
+            detail: dict[str, Any] = {"due": due.isoformat(), "status": req.status}
+            s.add(
+                RequestEvent(request_id=request_id, at=at, kind=kind, actor="lethe", detail=detail)
+            )
+            return req.due_at
+
+    async def extend(
+        self, request_id: str, *, new_due: datetime, reason: str, actor: str, at: datetime
+    ) -> datetime:
+        """Move the answer deadline once; LedgerError if already extended or closed.
+        Returns the previous deadline. Recording the same extension again (a retried
+        activity) changes nothing and answers the same."""
+        async with self._ledger.session() as s, s.begin():
+            await _lock(s, request_id)
+            req = await s.get(ErasureRequestRecord, request_id, with_for_update=True)
+            clock = await s.get(RequestClock, request_id, with_for_update=True)
+            if req is None or clock is None:
+                raise LedgerError(f"no deadlines recorded for {request_id!r}")
+            if (
+                clock.extended_at is not None
+                and req.due_at == new_due
+                and clock.extension_reason == reason[:1000]
+            ):
+                return clock.original_due_at
+            if clock.extended_at is not None:
+                raise LedgerError(
+                    f"{request_id} was already extended on {clock.extended_at:%Y-%m-%d}"
+                )
+            if req.completed_at is not None:
+                raise LedgerError(f"{request_id} has already finished ({req.status})")
+            previous = req.due_at
+            req.due_at = new_due
+            clock.extended_at, clock.extended_by = at, actor[:120]
+            clock.extension_reason = reason[:1000]
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind="deadline_extended",
+                    actor=actor[:120],
+                    detail={
+                        "from": previous.isoformat(),
+                        "to": new_due.isoformat(),
+                        "reason": reason[:1000],
+                    },
+                )
+            )
+            return previous
+
+    async def due_requests(
+        self,
+        *,
+        now: datetime,
+        overdue: bool = False,
+        within: timedelta | None = None,
+        limit: int = 50,
+    ) -> Sequence[ErasureRequestRecord]:
+        """Open (unfinished) requests, soonest deadline first: past their deadline
+        (``overdue``), due in the next ``within``, or both."""
+        horizon = now + within if within is not None else now
+        q = (
+            sa.select(ErasureRequestRecord)
+            .where(
+                ErasureRequestRecord.completed_at.is_(None),
+                ErasureRequestRecord.due_at <= horizon,
+            )
+            .order_by(ErasureRequestRecord.due_at, ErasureRequestRecord.request_id)
+            .limit(limit)
+        )
+        if not overdue:
+            q = q.where(ErasureRequestRecord.due_at > now)
+        async with self._ledger.session() as s:
+            return list((await s.scalars(q)).all())

@@ -1,0 +1,275 @@
+"""Identity verification evidence: email codes (as keyed hashes) and used portal assertions.
+
+    verification_codes  one code per request: a salted HMAC of it (keyed by a key derived
+                        from the vault master key, bound to the request id), its expiry, how
+                        many wrong tries it took, and when it was used or locked
+    portal_assertions   the claims of each accepted portal assertion; its nonce is the
+                        primary key, so a token can open one request only
+
+Neither table holds the code, the email address or the assertion's subject digest: what is
+left once a request is over proves that verification happened, not who the person was.
+Every check appends a ``request_events`` row (accepted or refused, with the reason).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base, ErasureRequestRecord, RequestEvent
+from .store import Ledger, LedgerError
+
+__all__ = [
+    "CODE_OUTCOMES",
+    "CodeCheckResult",
+    "IdentityRecords",
+    "PortalAssertionRecord",
+    "VerificationCode",
+]
+
+#: What a code check can come to. Only ``accepted`` moves a request forward.
+CODE_OUTCOMES = ("accepted", "wrong_code", "locked", "expired", "used", "no_code")
+
+
+class VerificationCode(Base):
+    __tablename__ = "verification_codes"
+
+    request_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), primary_key=True
+    )
+    salt: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    attempt_limit: Mapped[int]
+    used_at: Mapped[datetime | None]
+    locked_at: Mapped[datetime | None]
+
+
+class PortalAssertionRecord(Base):
+    __tablename__ = "portal_assertions"
+
+    nonce: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), unique=True
+    )
+    issuer: Mapped[str] = mapped_column(sa.String(100))
+    key_id: Mapped[str] = mapped_column(sa.String(32))
+    methods: Mapped[list[str]]
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class CodeCheckResult:
+    outcome: str  # one of CODE_OUTCOMES
+    attempts: int
+    attempts_left: int
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == "accepted"
+
+
+class IdentityRecords:
+    """Reads and writes verification evidence. Codes are hashed here, never stored."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        if ledger.vault is None:
+            raise LedgerError("verification codes need the vault key (their hashing key)")
+        self._ledger = ledger
+        self._key = ledger.vault.derive_key("verification-code/v1")
+
+    def _hash(self, request_id: str, salt: bytes, code: str) -> str:
+        msg = b"\x00".join((b"lethe/verification-code", request_id.encode(), salt, code.encode()))
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    # -- email codes ------------------------------------------------------------------------
+
+    async def code(self, request_id: str) -> VerificationCode | None:
+        async with self._ledger.session() as s:
+            return await s.get(VerificationCode, request_id)
+
+    async def issue_code(
+        self,
+        request_id: str,
+        code: str,
+        *,
+        at: datetime,
+        expires_at: datetime,
+        attempt_limit: int,
+    ) -> bool:
+        """Store the hash of a new code. False (and nothing changed) if one was already sent:
+        a retried send must not mail a second, different code."""
+        async with self._ledger.session() as s, s.begin():
+            if await s.get(ErasureRequestRecord, request_id) is None:
+                raise LedgerError(f"no erasure request with id {request_id!r}")
+            row = await s.get(VerificationCode, request_id, with_for_update=True)
+            if row is not None and row.sent_at is not None:
+                return False
+            salt = os.urandom(16)
+            values: dict[str, Any] = {
+                "salt": salt,
+                "code_hash": self._hash(request_id, salt, code),
+                "issued_at": at,
+                "expires_at": expires_at,
+                "attempts": 0,
+                "attempt_limit": attempt_limit,
+                "used_at": None,
+                "locked_at": None,
+                "sent_at": None,
+            }
+            if row is None:
+                s.add(VerificationCode(request_id=request_id, **values))
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+            return True
+
+    async def mark_code_sent(self, request_id: str, *, at: datetime) -> None:
+        async with self._ledger.session() as s, s.begin():
+            row = await s.get(VerificationCode, request_id, with_for_update=True)
+            if row is None:
+                raise LedgerError(f"no verification code was issued for {request_id!r}")
+            if row.sent_at is None:
+                row.sent_at = at
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=at,
+                        kind="verification_code_sent",
+                        actor="lethe",
+                        detail={"expires_at": row.expires_at.isoformat()},
+                    )
+                )
+
+    async def check_code(
+        self, request_id: str, code: str, *, at: datetime, actor: str
+    ) -> CodeCheckResult:
+        """Compare ``code`` with the request's code (constant time) and record the result.
+
+        Refusals are final for that try and never move the request: a used code is not
+        accepted twice, an expired code never, a locked request not even with the right code.
+        A wrong code counts against the attempt limit; reaching it locks the request.
+        """
+        async with self._ledger.session() as s, s.begin():
+            # Take the row's write lock before reading it, on every backend: SQLite ignores
+            # FOR UPDATE and would let two concurrent checks both accept one code.
+            await s.execute(
+                sa.update(VerificationCode)
+                .where(VerificationCode.request_id == request_id)
+                .values(attempts=VerificationCode.attempts)
+            )
+            if await s.get(ErasureRequestRecord, request_id) is None:
+                raise LedgerError(f"no erasure request with id {request_id!r}")
+            row = await s.get(
+                VerificationCode, request_id, with_for_update=True, populate_existing=True
+            )
+            if row is None or row.sent_at is None:
+                result = CodeCheckResult("no_code", 0, 0)
+            else:
+                result = self._judge(row, request_id, code, at)
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind=(
+                        "verification_code_accepted"
+                        if result.accepted
+                        else "verification_code_refused"
+                    ),
+                    actor=actor[:120],
+                    detail={
+                        "outcome": result.outcome,
+                        "attempts": result.attempts,
+                        "attempts_left": result.attempts_left,
+                    },
+                )
+            )
+            return result
+
+    def _judge(
+        self, row: VerificationCode, request_id: str, code: str, at: datetime
+    ) -> CodeCheckResult:
+        def left() -> int:
+            return max(row.attempt_limit - row.attempts, 0)
+
+        # Compare first, whatever the state, so that timing says nothing about the state.
+        matches = hmac.compare_digest(self._hash(request_id, row.salt, code), row.code_hash)
+        if row.used_at is not None:
+            return CodeCheckResult("used", row.attempts, 0)
+        if row.locked_at is not None or row.attempts >= row.attempt_limit:
+            return CodeCheckResult("locked", row.attempts, 0)
+        if at >= row.expires_at:
+            return CodeCheckResult("expired", row.attempts, left())
+        if matches:
+            row.used_at = at
+            return CodeCheckResult("accepted", row.attempts, left())
+        row.attempts += 1
+        if row.attempts >= row.attempt_limit:
+            row.locked_at = at
+            return CodeCheckResult("locked", row.attempts, 0)
+        return CodeCheckResult("wrong_code", row.attempts, left())
+
+    # -- portal assertions ------------------------------------------------------------------
+
+    async def nonce_seen(self, nonce: str) -> bool:
+        async with self._ledger.session() as s:
+            return await s.get(PortalAssertionRecord, nonce) is not None
+
+    async def record_assertion(
+        self,
+        request_id: str,
+        *,
+        nonce: str,
+        issuer: str,
+        key_id: str,
+        methods: list[str],
+        issued_at: datetime,
+        expires_at: datetime,
+        at: datetime,
+    ) -> None:
+        """Keep an accepted assertion's evidence. LedgerError if its nonce was used before."""
+        try:
+            async with self._ledger.session() as s, s.begin():
+                s.add(
+                    PortalAssertionRecord(
+                        nonce=nonce,
+                        request_id=request_id,
+                        issuer=issuer,
+                        key_id=key_id,
+                        methods=list(methods),
+                        issued_at=issued_at,
+                        expires_at=expires_at,
+                        accepted_at=at,
+                    )
+                )
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=at,
+                        kind="portal_assertion_accepted",
+                        actor=f"portal:{issuer}"[:120],
+                        detail={"key_id": key_id, "methods": list(methods)},
+                    )
+                )
+        except IntegrityError:
+            raise LedgerError(
+                "this portal assertion was already used (its nonce is spent)"
+            ) from None
+
+    async def assertion_for(self, request_id: str) -> PortalAssertionRecord | None:
+        q = sa.select(PortalAssertionRecord).where(PortalAssertionRecord.request_id == request_id)
+        async with self._ledger.session() as s:
+            return (await s.scalars(q)).one_or_none()

@@ -1,0 +1,110 @@
+"""Verbs of the statutory clock: extend (one extension, with a reason, when the rules allow).
+
+``lethe list --overdue`` and ``--due-within`` live with ``list`` in ``requests.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import click
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from ledger import DeadlineRecords
+from workflows import DeadlineExtension, ErasureWorkflow
+
+from ..deadlines import STATUTES, ExtensionRefused, decide_extension, zone
+from ..errors import LetheError, NotFoundError
+from ..runtime import Runtime
+from ._app import app, console, emit_json, json_option, run, with_runtime
+from .requests import _operator
+from .verification import failure_text
+
+__all__ = ["extend", "parse_until"]
+
+
+def parse_until(text: str, timezone: str) -> datetime:
+    """``2026-03-15`` (the end of that day in the controller's zone) or an ISO date-time."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time(23, 59, 59), zone(timezone)).astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise LetheError(f"--until: cannot read {text!r} as a date (YYYY-MM-DD)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(timezone))
+    return moment.astimezone(UTC)
+
+
+@app.command()
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why more time is needed (the requester is told).")
+@click.option("--until", help="A date earlier than the most the rules allow (YYYY-MM-DD).")
+@click.option("--operator", help="Who decides (default: LETHE_OPERATOR or your login).")
+@json_option
+def extend(
+    request_id: str, reason: str, until: str | None, operator: str | None, as_json: bool
+) -> None:
+    """Extend a request's answer deadline once, as far as the rules that apply allow."""
+    reason = reason.strip()
+    if not reason:
+        raise LetheError("--reason must say why more time is needed")
+    if len(reason) > 1000:
+        raise LetheError("--reason is longer than 1000 characters")
+    who = _operator(operator)
+    request_id = request_id.strip()
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        clock = await DeadlineRecords(rt.ledger).clock(request_id)
+        if clock is None or rec.jurisdiction not in STATUTES:
+            raise LetheError(
+                f"cannot extend {request_id}: no deadline rule is known for it"
+                f" (jurisdiction {rec.jurisdiction})"
+            )
+        if rec.completed_at is not None:
+            raise LetheError(f"cannot extend {request_id}: it has finished ({rec.status})")
+        wanted = parse_until(until, clock.timezone) if until else None
+        try:
+            new_due = decide_extension(
+                answer_by=rec.due_at,
+                extension_limit=clock.extension_limit,
+                no_extension_because=clock.no_extension_because,
+                extended_at=clock.extended_at,
+                now=datetime.now(UTC),
+                until=wanted,
+            )
+        except ExtensionRefused as exc:
+            raise LetheError(f"cannot extend {request_id}: {exc}") from None
+        client = await rt.client()
+        handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+        try:
+            await handle.execute_update(
+                ErasureWorkflow.extend_deadline, DeadlineExtension(new_due, reason, who)
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise LetheError(f"cannot extend {request_id}: {failure_text(exc)}") from None
+        except RPCError as exc:
+            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+        if as_json:
+            emit_json(
+                {
+                    "request_id": request_id,
+                    "due_at": new_due.isoformat(),
+                    "previous_due_at": rec.due_at.isoformat(),
+                    "extended_by": who,
+                    "reason": reason,
+                }
+            )
+        else:
+            console.print(
+                f"Extended {request_id}: answer due {new_due:%Y-%m-%d %H:%M} UTC"
+                f" (was {rec.due_at:%Y-%m-%d %H:%M}). The requester is told, with the reason."
+            )
+
+    run(with_runtime(go))

@@ -1,0 +1,159 @@
+"""Verbs of identity verification: verify (an emailed code), dev-assertion (a test portal).
+
+``lethe verify`` answers at once: the code goes to the request's workflow as a Temporal
+update, an activity compares it with the stored hash and records the result, and the answer
+comes back on the same call. Every refusal is recorded in the request's events, including
+those refused before any comparison (a closed request, a malformed or replayed code).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from connectors import normalise_email
+from workflows import CodeSubmission, ErasureWorkflow
+
+from ..assertions import dev_portal_key, key_id, mint_assertion, public_key_text
+from ..deadlines import parse_duration
+from ..errors import LetheError, NotFoundError
+from ..runtime import Runtime
+from ..settings import load_settings
+from ._app import app, console, emit_json, json_option, run, with_runtime
+from .requests import _operator
+
+__all__ = ["dev_assertion", "failure_text", "verify"]
+
+
+def failure_text(exc: BaseException) -> str:
+    """The innermost message of a Temporal failure chain (validator, activity, application)."""
+    while getattr(exc, "cause", None) is not None:
+        exc = exc.cause  # type: ignore[attr-defined]
+    return getattr(exc, "message", None) or str(exc)
+
+
+async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> LetheError:
+    await rt.ledger.add_event(
+        request_id,
+        "verification_code_refused",
+        at=datetime.now(UTC),
+        actor=who[:120],
+        detail={"outcome": "refused_before_check", "reason": reason[:300]},
+    )
+    return LetheError(f"{request_id}: code refused: {reason}")
+
+
+@app.command()
+@click.argument("request_id")
+@click.option("--code", required=True, help="The code from the requester's message.")
+@click.option("--operator", help="Who passes the code on (default: LETHE_OPERATOR or login).")
+@json_option
+def verify(request_id: str, code: str, operator: str | None, as_json: bool) -> None:
+    """Check the code the requester received by email (verification method 'email')."""
+    who = f"operator:{_operator(operator)}"
+    request_id = request_id.strip()
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        if rec.verification_method != "email":
+            raise await _refused(
+                rt, request_id, who, f"it is verified by {rec.verification_method}, not by a code"
+            )
+        if rec.completed_at is not None:
+            raise await _refused(rt, request_id, who, f"the request is closed ({rec.status})")
+        client = await rt.client()
+        handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+        try:
+            check = await handle.execute_update(
+                ErasureWorkflow.submit_code, CodeSubmission(code, who)
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise await _refused(rt, request_id, who, failure_text(exc)) from None
+        except RPCError as exc:
+            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+        if as_json:
+            emit_json(
+                {
+                    "request_id": request_id,
+                    "accepted": check.accepted,
+                    "outcome": check.outcome,
+                    "message": check.message,
+                    "attempts_left": check.attempts_left,
+                }
+            )
+            if not check.accepted:
+                raise click.exceptions.Exit(1)
+            return
+        if not check.accepted:
+            raise LetheError(f"{request_id}: code refused: {check.message}")
+        console.print(f"{request_id}: {check.message}.")
+
+    run(with_runtime(go))
+
+
+@app.command("dev-assertion")
+@click.argument("email", required=False)
+@click.option("--audience", help="The aud claim (default: [verification] portal_audience).")
+@click.option("--issuer", default="dev-portal", show_default=True, help="The iss claim.")
+@click.option("--lifetime", default="5m", show_default=True, help="How long it is valid.")
+@click.option("--public-key", is_flag=True, help="Print the dev portal's public key instead.")
+@json_option
+def dev_assertion(
+    email: str | None,
+    audience: str | None,
+    issuer: str,
+    lifetime: str,
+    public_key: bool,
+    as_json: bool,
+) -> None:
+    """Sign a portal assertion for EMAIL with a development key (for tests and trying out).
+
+    The key lives in <home>/keys/portal-dev.key. Lethe trusts it only once its public key is
+    in [verification] portal_public_keys (or LETHE_PORTAL_PUBLIC_KEYS): see --public-key.
+    """
+    settings = load_settings()
+    key = dev_portal_key(settings.home)
+    public = public_key_text(key.public_key())
+    if public_key:
+        if as_json:
+            emit_json({"public_key": public, "key_id": key_id(key.public_key())})
+        else:
+            print(public)
+        return
+    if not email:
+        raise LetheError("give the EMAIL the assertion is about (or --public-key)")
+    try:
+        normalised = normalise_email(email)
+    except ValueError:
+        raise LetheError(
+            "invalid email address: expected something like name@example.org"
+        ) from None
+    try:
+        life = parse_duration(lifetime)
+    except ValueError as exc:
+        raise LetheError(f"--lifetime: {exc}") from None
+    if life > timedelta(hours=1):
+        raise LetheError("--lifetime: an assertion is short-lived; one hour at most")
+    token = mint_assertion(
+        key,
+        normalised,
+        audience=audience or settings.verification.portal_audience,
+        issuer=issuer,
+        lifetime=life,
+    )
+    if as_json:
+        emit_json({"assertion": token, "public_key": public, "key_id": key_id(key.public_key())})
+    else:
+        print(token)
+    if public not in settings.verification.portal_public_keys:
+        print(
+            "lethe: note: this Lethe does not trust the dev portal key yet; set "
+            f"LETHE_PORTAL_PUBLIC_KEYS={public} (or portal_public_keys in lethe.toml)",
+            file=sys.stderr,
+        )

@@ -1,0 +1,192 @@
+"""Verification and deadlines as an operator meets them: the `lethe` command against a real
+Temporal dev server, the real worker and ledger, and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from temporalio.testing import WorkflowEnvironment
+
+import worker as worker_module
+from activities import SmtpConfig, SmtpMailer
+from ledger import Ledger
+from lethe.demo.run import write_demo_config
+from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
+from lethe.keys import Keyring
+from lethe.runtime import load_registry, open_ledger
+from lethe.settings import Settings, TemporalSettings, build_connectors
+from tests.support.smtp import smtp_server
+
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+
+LETHE = str(Path(sys.executable).parent / "lethe")
+
+
+class Cli:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env, self.cwd = env, cwd
+
+    async def __call__(self, *args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            LETHE,
+            *args,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    async def ok(self, *args: str) -> object:
+        code, out, err = await self(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    async def refused(self, *args: str, code: int = 1) -> str:
+        got, _, err = await self(*args)
+        assert got == code, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("lethe: error: "), err
+        return lines[0]
+
+
+def cli_env(
+    tmp_path: Path, settings: Settings, keys: Keyring, extra: dict[str, str]
+) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LETHE_")},
+        "LETHE_HOME": str(settings.home),
+        "LETHE_CONFIG": str(tmp_path / "lethe.toml"),
+        "LETHE_DATABASE_URL": settings.database_url,
+        "LETHE_TEMPORAL_ADDRESS": settings.temporal.address,
+        "LETHE_TASK_QUEUE": settings.temporal.task_queue,
+        "LETHE_PSEUDONYM_KEY": base64.b64encode(keys.pseudonym).decode(),
+        "LETHE_VAULT_KEY": base64.b64encode(keys.vault).decode(),
+        "LETHE_PAYLOAD_KEY": base64.b64encode(keys.payload).decode(),
+        "LETHE_OPERATOR": "kim",
+        **extra,
+    }
+
+
+async def finished(ledger: Ledger, request_id: str, within: float = 60) -> str:
+    for _ in range(int(within / 0.2)):
+        rec = await ledger.require_request(request_id)
+        if rec.completed_at is not None:
+            return rec.status
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{request_id} did not finish")
+
+
+async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
+    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+) -> None:
+    demo = seed_demo_systems(tmp_path / "systems")
+    write_demo_config(tmp_path / "lethe.toml", dict(demo.systems))
+    settings = Settings(
+        home=tmp_path / ".lethe",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
+        temporal=TemporalSettings(
+            address=dev_server_env.client.service_client.config.target_host,
+            task_queue=task_queue,
+        ),
+        systems=demo.systems,
+    )
+    ledger = await open_ledger(settings, keys)
+    connectors = build_connectors(settings.systems, load_registry())
+    base = cli_env(tmp_path, settings, keys, {})
+    portal_key = (await Cli(base, tmp_path).ok("dev-assertion", "--public-key"))["public_key"]  # type: ignore[index]
+    lethe = Cli({**base, "LETHE_PORTAL_PUBLIC_KEYS": portal_key}, tmp_path)
+    try:
+        with smtp_server() as inbox:
+            mailer = SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none"))
+            async with worker_module.build_worker(
+                dev_server_env.client,
+                task_queue=task_queue,
+                ledger=ledger,
+                connectors=connectors,
+                signing_key=Ed25519PrivateKey.generate(),
+                mailer=mailer,
+            ):
+                await _email_code_path(lethe, ledger, inbox, dev_server_env)
+                await _portal_assertion_path(lethe, ledger)
+    finally:
+        await worker_module.close_connectors(connectors)
+        await ledger.dispose()
+    assert check_bystanders(demo)[1] == []
+
+
+async def _email_code_path(
+    lethe: Cli, ledger: Ledger, inbox: object, env: WorkflowEnvironment
+) -> None:
+    submitted = await lethe.ok("submit", SUBJECT.email, "--verification", "email")
+    rid = submitted["request_id"]  # type: ignore[index]
+    received = datetime.fromisoformat(submitted["received_at"])  # type: ignore[index]
+    [message] = await inbox.wait_for(1)  # type: ignore[attr-defined]
+    assert message["To"] == SUBJECT.email
+    code = inbox.code_in(message)  # type: ignore[attr-defined]
+    wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
+
+    assert "wrong code (4 attempt(s) left)" in await lethe.refused("verify", rid, "--code", wrong)
+    assert "8 digits" in await lethe.refused("verify", rid, "--code", "123")
+    assert await ledger.outcomes(rid) == []  # nothing erased before verification
+
+    assert [r["request_id"] for r in await lethe.ok("list", "--due-within", "40d")] == [rid]  # type: ignore[attr-defined,index]
+    assert await lethe.ok("list", "--overdue") == []
+    assert "cannot read '7x' as a duration" in await lethe.refused("list", "--due-within", "7x")
+
+    extended = await lethe.ok("extend", rid, "--reason", "fourteen systems to search")
+    assert datetime.fromisoformat(extended["due_at"]) == received + timedelta(days=45)  # type: ignore[index]
+    again = await lethe.refused("extend", rid, "--reason", "still more")
+    assert "already extended" in again
+
+    accepted = await lethe.ok("verify", rid, "--code", code)
+    assert accepted["accepted"] and accepted["outcome"] == "accepted"  # type: ignore[index]
+    assert await finished(ledger, rid) == "completed_with_exceptions"
+    assert "the request is closed" in await lethe.refused("verify", rid, "--code", code)
+
+    record = await lethe.ok("status", rid)
+    events = [e["kind"] for e in record["events"]]  # type: ignore[index]
+    assert events.count("verification_code_refused") == 3
+    for kind in (
+        "verification_code_sent",
+        "acknowledged",
+        "verification_code_accepted",
+        "deadline_extended",
+        "extension_notice_sent",
+        "verified",
+    ):
+        assert kind in events, kind
+    assert SUBJECT.email not in json.dumps(record) and code not in json.dumps(record)
+    notice = inbox.messages[-1]  # type: ignore[attr-defined]
+    assert "fourteen systems to search" in notice.get_content()
+    history = await env.client.get_workflow_handle(record["workflow_id"]).fetch_history()  # type: ignore[index]
+    assert SUBJECT.email.encode() not in history.to_json().encode()
+
+
+async def _portal_assertion_path(lethe: Cli, ledger: Ledger) -> None:
+    email = "katherine@example.com"  # in none of the demo systems
+    token = (await lethe.ok("dev-assertion", email))["assertion"]  # type: ignore[index]
+    first = await lethe.ok("submit", email, "--assertion", token, "--allow-duplicate")
+    assert first["verification_method"] == "preverified"  # type: ignore[index]
+    before = len(await lethe.ok("list"))  # type: ignore[arg-type]
+    replay = await lethe.refused("submit", email, "--assertion", token, "--allow-duplicate")
+    assert "already used" in replay
+    other = await lethe.refused(
+        "submit", "mallory@example.org", "--assertion", token, "--allow-duplicate"
+    )
+    assert "someone else" in other
+    assert len(await lethe.ok("list")) == before  # type: ignore[arg-type]  # nothing half-written
+    rid = first["request_id"]  # type: ignore[index]
+    assert await finished(ledger, rid) == "completed"  # found nowhere: nothing kept
+    verified = [e for e in await ledger.events(rid) if e.kind == "verified"]
+    assert verified and verified[0].actor == "portal:dev-portal"
