@@ -55,7 +55,9 @@ __all__ = [
     "validate_request",
 ]
 
-OPEN_STATUSES = frozenset({"received", "awaiting_verification", "erasing"})
+#: A request in one of these is still being worked on (``escalated``: a controller did not
+#: answer a referral in time and an operator must act).
+OPEN_STATUSES = frozenset({"received", "awaiting_verification", "erasing", "escalated"})
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
 
