@@ -170,7 +170,9 @@ class ProofLog:
                 data = canonical_json(outcome_receipt(o))
                 if leaf_hash(data).hex() not in sealed:
                     new.append((data, o))
-            if outcomes:
+            # A decided request's own state is sealed even when no system was touched: a
+            # refusal (rejected, cancelled) answered on time is something an auditor must see.
+            if req.completed_at is not None:
                 data = canonical_json(request_receipt(req))
                 if leaf_hash(data).hex() not in sealed:
                     new.append((data, None))

@@ -119,6 +119,7 @@ async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
             ):
                 await _email_code_path(lethe, ledger, inbox, dev_server_env)
                 await _portal_assertion_path(lethe, ledger)
+                await _cancel_path(lethe, ledger)
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
@@ -190,3 +191,19 @@ async def _portal_assertion_path(lethe: Cli, ledger: Ledger) -> None:
     assert await finished(ledger, rid) == "completed"  # found nowhere: nothing kept
     verified = [e for e in await ledger.events(rid) if e.kind == "verified"]
     assert verified and verified[0].actor == "portal:dev-portal"
+
+
+async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
+    """Withdrawn before verification: cancelled, sealed, nothing touched; then refusals."""
+    made = await lethe.ok("submit", "carol@example.org", "--verification", "operator")
+    rid = made["request_id"]  # type: ignore[index]
+    done = await lethe.ok("cancel", rid, "--reason", "filed twice by mistake")
+    assert done == {"request_id": rid, "status": "cancelled", "cancelled_by": "kim"}
+    assert await finished(ledger, rid) == "cancelled"
+    assert await ledger.outcomes(rid) == []
+    kinds = [e.kind for e in await ledger.events(rid)]
+    assert kinds[-2:] == ["cancelled", "sealed"]
+    again = await lethe.refused("cancel", rid, "--reason", "again")
+    assert "has already finished (cancelled)" in again
+    assert "no erasure request" in await lethe.refused("cancel", "er-nope", "--reason", "x", code=4)
+    assert "Missing option '--reason'" in await lethe.refused("cancel", rid, code=2)

@@ -7,6 +7,7 @@ from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow
 from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
 from .types import (
+    CancelOrder,
     CodeCheck,
     CodeSubmission,
     DeadlineExtension,
@@ -21,6 +22,7 @@ from .types import (
 __all__ = [
     "FINAL_STATUSES",
     "VERIFICATION_METHODS",
+    "CancelOrder",
     "CodeCheck",
     "CodeSubmission",
     "ControllerInstruction",

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
     from .types import (
+        CancelOrder,
         CodeCheck,
         CodeSubmission,
         DeadlineExtension,
@@ -117,6 +118,7 @@ class ErasureWorkflow:
         self._code_sent = False
         self._code_verdict: str | None = None  # accepted | locked | expired, once decided
         self._verified: bool | None = None  # decided by the identity gate
+        self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
 
     # -- signals, updates and queries -------------------------------------------------------
 
@@ -178,6 +180,27 @@ class ErasureWorkflow:
             raise ValueError("say who passes the code on")
 
     @workflow.update
+    def cancel_request(self, order: CancelOrder) -> str:
+        """Withdraw the request before anything is erased. The gate stops waiting; the
+        request ends ``cancelled`` (its state is sealed like any other answer)."""
+        self._cancel = CancelOrder(order.operator.strip()[:100], order.reason.strip()[:500])
+        return "cancelled before verification: nothing was erased"
+
+    @cancel_request.validator
+    def _refuse_cancel(self, order: CancelOrder) -> None:
+        if self._cancel is not None:
+            raise ValueError("the request is already being cancelled")
+        if self._stage in FINAL_STAGES:
+            raise ValueError(f"the request has already finished ({self._stage})")
+        if self._verified is not None:
+            raise ValueError(
+                "identity is verified and erasure is under way: what is erased cannot be called"
+                " back (place a legal hold to keep what is not erased yet)"
+            )
+        if not order.operator.strip() or not order.reason.strip():
+            raise ValueError("a cancellation needs who decided it and why")
+
+    @workflow.update
     async def extend_deadline(self, extension: DeadlineExtension) -> str:
         """Move the answer deadline (once). The ledger records it; the timers follow."""
         await workflow.execute_activity_method(
@@ -229,6 +252,15 @@ class ErasureWorkflow:
             asyncio.create_task(self._acknowledge(request)),
         )
         verified, actor, reason = await self._identity_gate(request)
+        if self._cancel is not None:  # accepted while the gate was open: it wins
+            self._verified = False
+            return await self._finish(
+                request,
+                "cancelled",
+                f"withdrawn before verification: {self._cancel.reason}",
+                (),
+                actor=f"operator:{self._cancel.operator}",
+            )
         self._verified = verified
         if not verified:
             return await self._finish(request, "rejected", reason, (), actor=actor)
@@ -270,11 +302,14 @@ class ErasureWorkflow:
             return await self._email_gate(request)
         timeout = timedelta(seconds=request.policy.verification_timeout_seconds)
         try:
-            await workflow.wait_condition(lambda: self._approval is not None, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: self._approval is not None or self._cancel is not None, timeout=timeout
+            )
         except TimeoutError:
             hours = request.policy.verification_timeout_seconds / 3600
             return False, "lethe", f"identity not verified within {hours:g} hours; nothing erased"
-        assert self._approval is not None
+        if self._approval is None:  # woken by a cancellation: ``run`` finishes it
+            return False, "lethe", "withdrawn before verification"
         return True, f"operator:{self._approval.operator}", self._approval.reason
 
     async def _portal_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
@@ -320,7 +355,8 @@ class ErasureWorkflow:
         if remaining > timedelta(0):
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._code_verdict is not None, timeout=remaining
+                    lambda: self._code_verdict is not None or self._cancel is not None,
+                    timeout=remaining,
                 )
         # Let a check under way finish before the verdict is read.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -417,8 +453,7 @@ class ErasureWorkflow:
         await self._record(
             StatusChange(request.request_id, status, actor=actor, reason=reason, detail=counts)
         )
-        if outcomes:
-            await self._seal(request.request_id)
+        await self._seal(request.request_id)
         workflow.logger.info("erasure finished", extra={"status": status})
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ErasureResult(request.request_id, status, reason, outcomes)
@@ -426,7 +461,9 @@ class ErasureWorkflow:
     async def _seal(self, request_id: str) -> None:
         """Proof: the request's receipts go into the proof log under a new signed tree head.
 
-        After the final status is recorded, so that the sealed request receipt carries it.
+        Every final status is sealed, refusals included (a rejected request's receipt proves
+        it was answered, and when). After the final status is recorded, so that the sealed
+        request receipt carries it.
         Idempotent; a later round that adds outcomes seals again the same way.
         """
         await workflow.execute_activity_method(

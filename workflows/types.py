@@ -11,6 +11,7 @@ from datetime import datetime
 from activities.types import SystemOutcome
 
 __all__ = [
+    "CancelOrder",
     "CodeCheck",
     "CodeSubmission",
     "DeadlineExtension",
@@ -73,6 +74,16 @@ class SystemErasure:
 @dataclass(frozen=True)
 class OperatorApproval:
     """Signal: a named operator vouches for the requester's identity, with a reason."""
+
+    operator: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    """Update: a named operator withdraws a request before its identity gate has decided
+    (the requester changed their mind, or it was filed twice). After that, erasure may be
+    under way, and what is erased cannot be called back."""
 
     operator: str
     reason: str

@@ -15,7 +15,15 @@ from ..logs import configure_logging
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
 
-__all__ = ["app", "console", "emit_json", "json_option", "run", "with_runtime"]
+__all__ = [
+    "app",
+    "console",
+    "emit_json",
+    "failure_text",
+    "json_option",
+    "run",
+    "with_runtime",
+]
 
 T = TypeVar("T")
 
@@ -37,6 +45,13 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--json", "as_json", is_flag=True, help="Machine-readable output on stdout."
     )(fn)
+
+
+def failure_text(exc: BaseException) -> str:
+    """The innermost message of a Temporal failure chain (validator, activity, application)."""
+    while getattr(exc, "cause", None) is not None:
+        exc = exc.cause  # type: ignore[attr-defined]
+    return getattr(exc, "message", None) or str(exc)
 
 
 def emit_json(value: Any) -> None:

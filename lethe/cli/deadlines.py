@@ -17,9 +17,8 @@ from workflows import DeadlineExtension, ErasureWorkflow
 from ..deadlines import STATUTES, ExtensionRefused, decide_extension, zone
 from ..errors import LetheError, NotFoundError
 from ..runtime import Runtime
-from ._app import app, console, emit_json, json_option, run, with_runtime
+from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from .requests import _operator
-from .verification import failure_text
 
 __all__ = ["extend", "parse_until"]
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from ledger import DeadlineRecords
-from workflows import ErasureWorkflow, OperatorApproval
+from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
@@ -22,9 +22,9 @@ from ..intake import submit_request, validate_request
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime, load_registry
 from ..settings import build_connectors, load_settings
-from ._app import app, console, emit_json, json_option, run, with_runtime
+from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 
-__all__ = ["approve", "list_requests", "status", "submit"]
+__all__ = ["approve", "cancel", "list_requests", "status", "submit"]
 
 
 def _operator(explicit: str | None) -> str:
@@ -214,6 +214,58 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
             emit_json({"request_id": request_id, "approved_by": who, "reason": reason.strip()})
         else:
             console.print(f"Approved {request_id} as {who}; erasure starts now.")
+
+    run(with_runtime(go))
+
+
+@app.command()
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why the request is withdrawn.")
+@click.option("--operator", help="Who cancels (default: LETHE_OPERATOR or your login).")
+@json_option
+def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) -> None:
+    """Withdraw a request before its identity is verified (nothing has been erased yet).
+
+    Once identity is verified, erasure may be under way and cannot be called back: use
+    `lethe hold add` to keep what has not been erased yet.
+    """
+    if not reason.strip():
+        raise LetheError("--reason must say why the request is withdrawn")
+    if len(reason.strip()) > 500:
+        raise LetheError("--reason is longer than 500 characters")
+    who = _operator(operator)
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        if rec.completed_at is not None:
+            raise LetheError(f"{request_id} has already finished ({rec.status})")
+        if rec.status not in {"received", "awaiting_verification"}:
+            raise LetheError(
+                f"{request_id} is {rec.status}: what is erased cannot be called back"
+                " (place a legal hold to keep what is not erased yet)"
+            )
+        client = await rt.client()
+        handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+        try:
+            await handle.execute_update(
+                ErasureWorkflow.cancel_request, CancelOrder(who, reason.strip())
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise LetheError(f"{request_id}: not cancelled: {failure_text(exc)}") from None
+        except RPCError as exc:
+            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+        # The workflow records the final status itself; wait (briefly) to report it.
+        for _ in range(100):
+            rec = await rt.ledger.require_request(request_id)
+            if rec.status == "cancelled":
+                break
+            await asyncio.sleep(0.1)
+        if as_json:
+            emit_json({"request_id": request_id, "status": rec.status, "cancelled_by": who})
+        else:
+            console.print(f"Cancelled {request_id} as {who}: nothing was erased ({rec.status}).")
 
     run(with_runtime(go))
 

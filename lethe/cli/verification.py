@@ -23,17 +23,10 @@ from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..runtime import Runtime
 from ..settings import load_settings
-from ._app import app, console, emit_json, json_option, run, with_runtime
+from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from .requests import _operator
 
-__all__ = ["dev_assertion", "failure_text", "verify"]
-
-
-def failure_text(exc: BaseException) -> str:
-    """The innermost message of a Temporal failure chain (validator, activity, application)."""
-    while getattr(exc, "cause", None) is not None:
-        exc = exc.cause  # type: ignore[attr-defined]
-    return getattr(exc, "message", None) or str(exc)
+__all__ = ["dev_assertion", "verify"]
 
 
 async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> LetheError:

@@ -84,6 +84,19 @@ async def test_pending_outcomes_and_unknown_requests(ledger: Ledger, proof_log: 
         await ProofLog(ledger).seal("er-p", at=NOW)
 
 
+async def test_a_refusal_is_sealed_and_certified_too(ledger: Ledger, proof_log: ProofLog) -> None:
+    # Identity never verified: no system touched, but the answer itself is on the record.
+    await finished_request(ledger, "er-r", {}, status="rejected")
+    sealed = await proof_log.seal("er-r", at=NOW)
+    assert sealed.leaf_indices == (0,)
+    [leaf] = await proof_log.leaves_of("er-r")
+    assert leaf.kind == "request_status" and json.loads(leaf.receipt)["status"] == "rejected"
+    cert = json.loads(json.dumps(await proof_log.certificate("er-r", issued_at=NOW)))
+    check = check_certificate(cert, KEY.public_key())
+    assert check.ok and check.receipts == 1, check.problems
+    assert cert["request"]["status"] == "rejected" and cert["request"]["deadline"] == "met"
+
+
 async def test_certificate_checks_with_the_public_key_alone(
     ledger: Ledger, proof_log: ProofLog
 ) -> None:

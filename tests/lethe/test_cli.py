@@ -137,5 +137,5 @@ def test_list_and_status_on_an_empty_ledger(
 def test_help_lists_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     assert lethe("--help") == 0
     out = capsys.readouterr().out
-    for verb in ("submit", "approve", "status", "list", "dev", "worker", "demo"):
+    for verb in ("submit", "approve", "cancel", "status", "list", "dev", "worker", "demo"):
         assert verb in out

@@ -6,6 +6,7 @@ production; what each system answers is scripted per test.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -14,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -52,6 +54,7 @@ from activities import (
 )
 from workflows import (
     ALL_WORKFLOWS,
+    CancelOrder,
     ErasurePolicy,
     ErasureRequest,
     ErasureResult,
@@ -371,7 +374,8 @@ async def test_unverified_request_is_rejected_and_nothing_erased(
     assert "not verified within 72 hours" in (result.reason or "")
     assert fakes.erase_calls == {} and fakes.plans == []  # no hold is even looked up
     assert fakes.statuses[-1].status == "rejected"
-    assert fakes.seals == []  # nothing was erased, so there is nothing to seal
+    # The refusal itself is sealed: proof that the request was answered, and when.
+    assert fakes.seals == [(result.request_id, "rejected")]
 
 
 async def test_preverified_requests_skip_the_wait(
@@ -487,3 +491,71 @@ async def test_fan_out_scales_with_the_systems(
     fakes = Fakes()
     result = await run(time_skipping_env, fakes, request(systems), task_queue)
     assert result.status == "completed" and len(result.systems) == len(systems)
+
+
+async def test_a_request_can_be_withdrawn_before_verification(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    env = time_skipping_env
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await start(env.client, request(("forum", "crm")), task_queue)
+        await env.sleep(timedelta(hours=2))
+        answer = await handle.execute_update(
+            ErasureWorkflow.cancel_request, CancelOrder("kim", "filed twice by mistake")
+        )
+        assert "nothing was erased" in answer
+        result = await handle.result()
+        # Finished: a second cancellation has nothing to act on.
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+            await handle.execute_update(ErasureWorkflow.cancel_request, CancelOrder("kim", "again"))
+    assert result.status == "cancelled" and "filed twice" in (result.reason or "")
+    assert fakes.erase_calls == {} and fakes.plans == []
+    assert fakes.statuses[-1].status == "cancelled"
+    assert fakes.statuses[-1].actor == "operator:kim"
+    assert fakes.seals == [(result.request_id, "cancelled")]
+
+
+async def test_once_verified_a_request_cannot_be_cancelled(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    def accepted(task: SystemTask, _: int) -> SystemOutcome:
+        return SystemOutcome(task.system, "pending", ticket="t-1", poll_after_seconds=3600)
+
+    fakes = Fakes(scripts={"processor": accepted})
+    env = time_skipping_env
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await start(env.client, request(("processor",)), task_queue)
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
+        while fakes.erase_calls.get("processor", 0) == 0:
+            await asyncio.sleep(0.05)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                ErasureWorkflow.cancel_request, CancelOrder("kim", "changed my mind")
+            )
+        assert "cannot be called" in str(refused.value.cause)
+        result = await handle.result()
+    assert result.status == "completed" and fakes.polls["processor"] == 3
+
+
+async def test_withdrawing_while_an_emailed_code_is_outstanding(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = Fakes()
+    env = time_skipping_env
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await start(env.client, request(("forum",), "email"), task_queue)
+        while not (await handle.query(ErasureWorkflow.progress)).code_sent:
+            await asyncio.sleep(0.05)
+        await handle.execute_update(
+            ErasureWorkflow.cancel_request, CancelOrder("kim", "requester withdrew by phone")
+        )
+        result = await handle.result()
+    assert result.status == "cancelled" and fakes.erase_calls == {}
+    assert len(fakes.challenges) == 1 and fakes.code_attempts == []
