@@ -25,7 +25,9 @@ for non-ASCII identifiers, since SQLite and C-locale PostgreSQL only fold ASCII)
 candidate value is confirmed in Python, and rows are changed only where the column holds one of
 the confirmed values exactly. On MySQL/MariaDB, whose default collations call ``ådä`` equal to
 ``ada`` and ignore trailing spaces, "exactly" means byte-equal (``HEX(CONVERT(col USING
-utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact.
+utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact. A key column that
+holds numbers (``customer_no = 42``) is compared by its text form: ``"42"`` matches, ``"042"``
+does not.
 
 Table and column names come only from configuration and must be plain SQL identifiers.
 Cascades declared in the schema (``ON DELETE CASCADE``) happen too, uncounted: list such tables
@@ -427,7 +429,7 @@ class SqlConnector(BaseConnector):
 
     async def _direct_values(
         self, conn: AsyncConnection, rule: TableRule, subject: Subject
-    ) -> list[str]:
+    ) -> list[Any]:
         """The exact values of ``rule.key`` that hold the subject's identifier."""
         assert rule.identifier is not None
         raw = subject.get(rule.identifier)
@@ -435,20 +437,24 @@ class SqlConnector(BaseConnector):
             return []  # an absent or empty identifier never matches anything
         wanted = raw.strip().lower() if rule.case_insensitive else raw.strip()
         col: sa.ColumnClause[Any] = sa.column(rule.key)
+        # Identifiers are text, but the key column may hold numbers (user_id = 42): compare
+        # its text form, and change rows by the values as the database holds them.
+        as_text = sa.cast(col, sa.String)
         if not rule.case_insensitive:
-            candidates: sa.ColumnElement[bool] = col == wanted
+            candidates: sa.ColumnElement[bool] = as_text == wanted
         elif wanted.isascii():
-            candidates = sa.func.lower(col) == wanted
+            candidates = sa.func.lower(as_text) == wanted
         else:
-            candidates = sa.func.lower(col).like(_like_exact(wanted), escape=_LIKE_ESCAPE)
+            candidates = sa.func.lower(as_text).like(_like_exact(wanted), escape=_LIKE_ESCAPE)
         query = sa.select(col).select_from(_table(rule.table, rule.key)).where(candidates)
-        found = set()
+        found: set[Any] = set()
         for value in (await conn.execute(query)).scalars():
-            if not isinstance(value, str):
-                continue
-            if (value.lower() if rule.case_insensitive else value) == wanted:
+            if value is None or isinstance(value, bytes | bool | float):
+                continue  # no text form that an identifier could equal exactly
+            text = value if isinstance(value, str) else str(value)
+            if (text.lower() if rule.case_insensitive else text) == wanted:
                 found.add(value)
-        return sorted(found)
+        return sorted(found, key=repr)
 
     async def _conditions(
         self, conn: AsyncConnection, subject: Subject
