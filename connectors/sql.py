@@ -80,6 +80,11 @@ _PERMANENT_HINTS = (
     "read-only",
 )
 
+#: PostgreSQL SQLSTATEs (classes or codes) that a later attempt may not meet: lost connections,
+#: serialization failures and deadlocks, lack of resources, lock and statement timeouts, shutdown.
+#: asyncpg's errors reach SQLAlchemy as a generic ``DBAPIError``, so the class cannot tell.
+_TRANSIENT_SQLSTATES = ("08", "40", "53", "55P03", "57014", "57P01", "57P02", "57P03")
+
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -335,6 +340,13 @@ def _short(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {text}"[:300]
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE a PostgreSQL driver attached to the error, if any."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) and len(code) == 5 else None
+
+
 def _like_exact(value: str) -> str:
     """A LIKE pattern matching ``value`` literally, with each non-ASCII character left open.
 
@@ -399,6 +411,9 @@ class SqlConnector(BaseConnector):
         text = _short(exc)
         if isinstance(exc, OSError | TimeoutError):
             return TransientError(f"{self.name}: database unreachable ({text})")
+        sqlstate = _sqlstate(exc)
+        if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return TransientError(f"{self.name}: database busy, try again ({text})")
         if any(hint in text.lower() for hint in _PERMANENT_HINTS):
             return PermanentError(f"{self.name}: database refused the statement ({text})")
         if isinstance(exc, DBAPIError) and (

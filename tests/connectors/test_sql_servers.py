@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors import ConnectorRegistry, Erased, NotFound, Subject
+from connectors import (
+    ConnectorError,
+    ConnectorRegistry,
+    Erased,
+    NotFound,
+    PermanentError,
+    Subject,
+    TransientError,
+)
 from connectors.sql import SqlConnector
 from tests.connectors.databases import BACKENDS, SystemDatabase, provision
 
@@ -71,3 +79,56 @@ async def test_a_numeric_key_column_matches_an_identifier_exactly(
         assert await rows(db, accounts) == [tuple(r) for r in ACCOUNTS[1:]]
     finally:
         await c.aclose()
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    ("sqlstate", "retried"),
+    [
+        ("40P01", True),  # deadlock_detected
+        ("40001", True),  # serialization_failure
+        ("55P03", True),  # lock_not_available (lock_timeout)
+        ("57014", True),  # query_canceled (statement_timeout)
+        ("42501", False),  # insufficient_privilege
+        ("23503", False),  # foreign_key_violation
+    ],
+)
+async def test_postgresql_errors_are_retried_by_their_sqlstate(
+    tmp_path: Path, sqlstate: str, retried: bool
+) -> None:
+    # asyncpg's errors reach SQLAlchemy as a bare DBAPIError: before, a deadlock or a
+    # serialization failure was PermanentError, and the system failed without a retry.
+    async with provision("postgresql", tmp_path) as db:
+        md = sa.MetaData(schema=db.schema)
+        accounts = sa.Table(
+            "accounts",
+            md,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("customer_no", sa.BigInteger, nullable=False),
+            sa.Column("email", sa.String(255), nullable=False),
+        )
+        await db.create(md)
+        table = db.qualify("accounts")
+        async with db.engine.begin() as conn:
+            await conn.execute(accounts.insert(), [{"id": 1, "customer_no": 1, "email": "a@b.org"}])
+            await conn.execute(
+                sa.text(
+                    f"CREATE FUNCTION {db.schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    f"$$ BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = '{sqlstate}'; END $$"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    f"CREATE TRIGGER refuse BEFORE DELETE ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION {db.schema}.refuse()"
+                )
+            )
+        c = build(db, key="email", identifier="email")
+        try:
+            with pytest.raises(ConnectorError) as err:
+                await c.erase(Subject("ps_x", "a@b.org"), "er-1")
+        finally:
+            await c.aclose()
+        assert isinstance(err.value, TransientError) is retried, repr(err.value)
+        assert isinstance(err.value, PermanentError) is not retried
+        assert await rows(db, accounts) == [(1, 1, "a@b.org")]
