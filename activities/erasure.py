@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -209,18 +210,26 @@ class ErasureActivities:
                 type="PermanentError",
                 non_retryable=True,
             )
+        verifiable = Capability.VERIFY in connector.capabilities
         rec = next(
             r
             for r in await self._ledger.outcomes(task.request_id)
             if r.system == task.system and r.round == task.round
         )
+        if rec.outcome != "pending" or rec.ticket is None:
+            # A retry after this poll already recorded the final outcome: replay it, as
+            # erase_in_system does, instead of asking the system about no ticket at all.
+            return outcome_from_record(rec, verifiable=verifiable, replayed=True)
+        ticket = rec.ticket
         subject = await self._subject(task.request_id)
-        outcome = await self._call(task.system, subject, status(rec.ticket))
+        outcome = await self._call(task.system, subject, status(ticket))
         entry = entry_from_outcome(outcome)
+        # The ticket is evidence of how the system did it: keep it on the final outcome.
+        entry = replace(entry, ticket=entry.ticket or ticket)
         rec = await self._ledger.finish_system(
             task.request_id, task.system, task.round, entry, at=_now()
         )
-        return outcome_from_record(rec, verifiable=Capability.VERIFY in connector.capabilities)
+        return outcome_from_record(rec, verifiable=verifiable)
 
     @activity.defn(name="verify_in_system")
     async def verify_in_system(self, task: SystemTask) -> Verification:

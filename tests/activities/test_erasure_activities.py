@@ -18,6 +18,7 @@ from connectors import (
     Erased,
     NotFound,
     Outcome,
+    Pending,
     PermanentError,
     Residual,
     Subject,
@@ -157,3 +158,43 @@ async def test_verify_records_the_residual(opened: Ledger) -> None:
     check = await env.run(acts.verify_in_system, SystemTask("er-1", "crm"))
     [row] = await opened.outcomes("er-1")
     assert check.clean and row.residual == {} and row.verified_at is not None
+
+
+class Ticketed(Scripted):
+    """An asynchronous system: erase opens job-7, which finishes on the second status call."""
+
+    capabilities = frozenset({Capability.ERASE, Capability.VERIFY, Capability.ASYNC})
+
+    def __init__(self) -> None:
+        super().__init__(lambda s: Pending(ticket="job-7", poll_after=timedelta(seconds=30)))
+        self.asked: list[str | None] = []
+
+    async def status(self, ticket: str) -> Outcome:
+        self.asked.append(ticket)
+        if ticket != "job-7":
+            raise PermanentError(f"no such job {ticket!r}")
+        if len(self.asked) < 2:
+            return Pending(ticket=ticket)
+        return Erased(counts={"contacts.deleted": 2}, evidence={"job_state": "done"})
+
+
+async def test_polls_finish_a_pending_erase_and_keep_its_ticket(opened: Ledger) -> None:
+    connector = Ticketed()
+    acts = ErasureActivities(opened, {"crm": connector})
+    env = ActivityEnvironment()
+    task = SystemTask("er-1", "crm")
+    first = await env.run(acts.erase_in_system, task)
+    assert (first.outcome, first.ticket, first.poll_after_seconds) == ("pending", "job-7", 30)
+    assert (await env.run(acts.poll_system, task)).outcome == "pending"
+    done = await env.run(acts.poll_system, task)
+    assert done.outcome == "erased" and done.counts == {"contacts.deleted": 2} and done.verifiable
+    [row] = await opened.outcomes("er-1")
+    # The job id is the evidence of how the system erased: it stays on the final record.
+    assert row.outcome == "erased" and row.ticket == "job-7"
+    assert row.evidence == {"job_state": "done"}
+
+    # A poll retried after its outcome was recorded (the worker died before reporting it)
+    # replays the record; it does not ask the system about a ticket again.
+    again = await env.run(acts.poll_system, task)
+    assert again.replayed and again.outcome == "erased" and again.counts == done.counts
+    assert connector.asked == ["job-7", "job-7"]
