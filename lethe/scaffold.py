@@ -188,7 +188,8 @@ class Test{cls}(ConformanceSuite):
     def harness(self, tmp_path: Any) -> Harness:
         return {cls[: -len("Connector")]}Harness(tmp_path)
 
-    # Optional: transient_fault / permanent_fault fixtures (see connectors.testing).
+    # Optional: transient_fault, permanent_fault and (HTTP APIs) rate_limit_fault fixtures:
+    # async context managers yielding a connector that meets the fault (see connectors.testing).
 ''',
         "README.md": f"""# {dist}
 
