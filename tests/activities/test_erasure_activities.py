@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -21,6 +21,7 @@ from connectors import (
     Pending,
     PermanentError,
     Residual,
+    Retained,
     Subject,
     TransientError,
 )
@@ -198,3 +199,29 @@ async def test_polls_finish_a_pending_erase_and_keep_its_ticket(opened: Ledger) 
     again = await env.run(acts.poll_system, task)
     assert again.replayed and again.outcome == "erased" and again.counts == done.counts
     assert connector.asked == ["job-7", "job-7"]
+
+
+async def test_identifiers_in_evidence_never_reach_the_ledger(opened: Ledger) -> None:
+    # Evidence and notes go into receipts, and receipts into the proof log, which is never
+    # erased: a connector that slips an identifier in must not make it permanent.
+    def careless(s: Subject) -> Outcome:
+        return Retained(
+            legal_basis="backup-rotation",
+            note="copy export-Ada Byron.json kept until rotation",
+            retained_until=date(2026, 6, 1),
+            retained_counts={"copies.retained": 1},
+            evidence={
+                "copies": [{"name": "export-ADA@example.org.json", "taken_on": "2026-02-01"}],
+                "ada@example.org": {"found_by": "other@example.net", "rows": 2},
+                "job": "j-17",
+            },
+        )
+
+    acts = ErasureActivities(opened, {"crm": Scripted(careless)})
+    out = await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    [row] = await opened.outcomes("er-1")
+    stored = repr((row.evidence, row.basis_note, out)).lower()
+    for identifier in ("ada@example.org", "ada byron", "other@example.net"):
+        assert identifier not in stored
+    assert row.evidence["job"] == "j-17" and row.evidence["copies"][0]["taken_on"] == "2026-02-01"
+    assert row.retained_counts == {"copies.retained": 1}
