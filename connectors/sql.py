@@ -558,15 +558,36 @@ class SqlConnector(BaseConnector):
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
+    def _not_searched(self, subject: Subject) -> dict[str, Any]:
+        """Evidence naming the rules this request could not apply: it lacks their identifier.
+
+        ``lethe submit`` carries only the address; a rule keyed by ``username`` then finds
+        nothing, and the record must say so rather than look complete.
+        """
+        missing = sorted(
+            {
+                f"{r.name} (no {r.identifier})"
+                for r in self._ordered
+                if r.identifier is not None
+                and not (subject.get(r.identifier) or "").strip()
+            }
+        )
+        return {"not_searched": missing} if missing else {}
+
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         try:
             async with self._get_engine().begin() as conn:
                 plan, counts = await self._erase_in(conn, subject)
             if plan.empty:
-                return NotFound(evidence={"rules_checked": len(self._ordered)})
+                return NotFound(
+                    evidence={"rules_checked": len(self._ordered), **self._not_searched(subject)}
+                )
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
-        evidence: dict[str, Any] = {"rows_changed": sum(counts.values())}
+        evidence: dict[str, Any] = {
+            "rows_changed": sum(counts.values()),
+            **self._not_searched(subject),
+        }
         # The change is committed: a failing check afterwards is evidence, not an error (an
         # error would make Lethe retry an erase that already happened).
         try:
