@@ -17,6 +17,8 @@ from connectors import (
     Erased,
     NotFound,
     Outcome,
+    Pending,
+    Referred,
     Subject,
     TransientError,
     repeat_problem,
@@ -199,6 +201,10 @@ def test_repeat_rule() -> None:
     assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 2})) is None
     assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 1}))
     assert repeat_problem(NotFound(), Erased(counts={"a.deleted": 1}))
+    assert repeat_problem(Pending(ticket="j1"), Pending(ticket="j1")) is None
+    assert repeat_problem(Pending(ticket="j1"), Erased(counts={"a.deleted": 1})) is None
+    assert "same ticket" in (repeat_problem(Pending(ticket="j1"), Pending(ticket="j2")) or "")
+    assert "got referred" in (repeat_problem(Pending(ticket="j1"), Referred("acme")) or "")
 
 
 def test_traces_are_whole_fields_case_insensitive() -> None:
