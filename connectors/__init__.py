@@ -12,6 +12,7 @@ from ._errors import (
     ConnectorError,
     PermanentError,
     TransientError,
+    parse_retry_after,
 )
 from ._idempotency import repeat_problem
 from ._legal_basis import LegalBasis, describe_basis
@@ -58,6 +59,7 @@ __all__ = [
     "format_validation_error",
     "guard_blast_radius",
     "normalise_email",
+    "parse_retry_after",
     "redact",
     "repeat_problem",
 ]

@@ -12,7 +12,8 @@ The activity layer scrubs messages again before they reach Temporal or the ledge
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 __all__ = [
     "BlastRadiusExceeded",
@@ -20,6 +21,7 @@ __all__ = [
     "ConnectorError",
     "PermanentError",
     "TransientError",
+    "parse_retry_after",
 ]
 
 
@@ -63,3 +65,27 @@ class BlastRadiusExceeded(PermanentError):
 
 class ConnectorConfigError(PermanentError):
     """A system's options do not validate. Raised when the configuration is loaded."""
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
+    """An HTTP ``Retry-After`` header as the delay for :class:`TransientError`, or None.
+
+    The header is either whole seconds (``120``) or an HTTP date
+    (``Wed, 21 Oct 2026 07:28:00 GMT``); a date in the past means "now" (zero). Anything else,
+    a missing header included, gives None: Lethe then backs off by its own retry policy. ::
+
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        raise TransientError(f"{self.name}: rate limited (429)", retry_after=wait)
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return timedelta(seconds=int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT
+    return max(when - (now or datetime.now(UTC)), timedelta(0))

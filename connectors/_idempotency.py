@@ -70,9 +70,13 @@ def repeat_problem(first: Outcome, repeat: Outcome) -> str | None:
             return f"a repeat erased something again: {counts}"
         return None
     if isinstance(first, Pending):
-        if not isinstance(repeat, Pending) or repeat.ticket == first.ticket:
-            return None
-        return "after pending, a repeat must return the same ticket (no second job)"
+        if isinstance(repeat, Pending):
+            if repeat.ticket == first.ticket:
+                return None
+            return "after pending, a repeat must return the same ticket (no second job)"
+        if isinstance(repeat, Erased | Retained | NotFound):
+            return None  # the job finished: what status(ticket) reports (checked by the caller)
+        return f"after pending, a repeat must be the same ticket or its end; got {repeat.kind}"
     if isinstance(first, Referred):
         if isinstance(repeat, Referred) and repeat.controller == first.controller:
             return None

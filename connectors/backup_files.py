@@ -7,15 +7,17 @@ the newest such copy is rotated away (its age plus ``retention_days``). The copi
 erasure. When the retention date passes and the copies are gone, erasing again says
 ``NotFound``.
 
-A copy "contains" the subject if any of the subject's identifiers appears in its bytes,
-case-insensitively (plain SQL dumps, SQLite files, JSON and CSV exports all qualify). The
-match is a substring match and errs towards retention (see ``_contains``).
+A copy "contains" the subject if any of the subject's identifiers appears in its text (read as
+UTF-8), case-insensitively as Python folds case, accented letters included (plain SQL dumps,
+SQLite files, JSON and CSV exports all qualify). The match is a substring match and errs
+towards retention (see ``_contains``).
 Compressed or encrypted archives are out of reach of this connector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -48,23 +50,31 @@ class BackupFilesOptions(ConnectorOptions):
         return v
 
 
-def _contains(path: Path, needles: list[bytes]) -> bool:
-    """Whether any needle occurs in the file, read block by block (lower-cased).
+def _contains(path: Path, needles: list[str]) -> bool:
+    """Whether any (lower-cased) needle occurs in the file, read block by block as UTF-8.
 
     Plain substring search, on purpose: backups are often binary (SQLite pages, dumps) where
     fields sit next to each other with no separator, so word boundaries would miss real
     copies. It errs towards retention: a copy holding ``nada@example.org`` is also reported
     for ``ada@example.org``. Over-reporting lists a copy as retained; it never erases.
+
+    The text is decoded (bytes that are not UTF-8 become U+FFFD) and lower-cased as Python
+    does, so ``ÁDÁ@EXAMPLE.ORG`` in a copy is found for ``ádá@example.org``; lower-casing the
+    bytes would fold ASCII letters only. The incremental decoder keeps a character split
+    between two blocks whole.
     """
     overlap = max(len(n) for n in needles) - 1
-    tail = b""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    tail = ""
     with path.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            window = tail + block.lower()
+        while True:
+            block = fh.read(_BLOCK)
+            window = tail + decoder.decode(block, final=not block).lower()
             if any(n in window for n in needles):
                 return True
-            tail = window[-overlap:] if overlap else b""
-    return False
+            if not block:
+                return False
+            tail = window[-overlap:] if overlap else ""
 
 
 class BackupFilesConnector(BaseConnector):
@@ -88,7 +98,7 @@ class BackupFilesConnector(BaseConnector):
         if not root.is_dir():
             raise TransientError(f"{self.name}: backup directory is not reachable")
         needles = [
-            v.strip().lower().encode()
+            v.strip().lower()
             for kind in self.opts.identifiers
             if (v := subject.get(kind)) and v.strip()
         ]

@@ -247,12 +247,28 @@ class RedisConnector(BaseConnector):
             found = await self._matching(subject)
             plan = self._plan_from(found)
             if plan.empty:
-                return NotFound(evidence={"patterns_scanned": len(self._templates)})
+                return NotFound(
+                    evidence={
+                        "patterns_scanned": len(self._templates),
+                        **self._not_searched(subject),
+                    }
+                )
             guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="keys")
             record = await self._unlink(found, request_id)
+            record.update(self._not_searched(subject))
         except (redis_errors.RedisError, OSError) as exc:
             raise self._translate(exc) from None
         return self._outcome(record, replayed=False)
+
+    def _not_searched(self, subject: Subject) -> dict[str, Any]:
+        """Evidence naming the templates this request lacks an identifier for (``lethe
+        submit`` carries only the address): their keys were not looked for."""
+        missing = sorted(
+            f"{t.name} (no {', '.join(sorted(set(_PLACEHOLDER.findall(t.template))))})"
+            for t in self._templates
+            if t.compile(subject) is None
+        )
+        return {"not_searched": missing} if missing else {}
 
     async def _unlink(self, found: dict[str, list[bytes]], request_id: str) -> dict[str, Any]:
         """UNLINK every key and write the receipt, in one MULTI/EXEC: both happen or neither.
@@ -287,6 +303,8 @@ class RedisConnector(BaseConnector):
         evidence: dict[str, Any] = {"keys_found": sum(counts.values())}
         if "unlinked_now" in record:
             evidence["keys_unlinked"] = record["unlinked_now"]
+        if record.get("not_searched"):
+            evidence["not_searched"] = record["not_searched"]
         if replayed:
             evidence["replayed_from_receipt"] = True
         until = record.get("retained_until")

@@ -25,7 +25,9 @@ for non-ASCII identifiers, since SQLite and C-locale PostgreSQL only fold ASCII)
 candidate value is confirmed in Python, and rows are changed only where the column holds one of
 the confirmed values exactly. On MySQL/MariaDB, whose default collations call ``ådä`` equal to
 ``ada`` and ignore trailing spaces, "exactly" means byte-equal (``HEX(CONVERT(col USING
-utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact.
+utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact. A key column that
+holds numbers (``customer_no = 42``) is compared by its text form: ``"42"`` matches, ``"042"``
+does not.
 
 Table and column names come only from configuration and must be plain SQL identifiers.
 Cascades declared in the schema (``ON DELETE CASCADE``) happen too, uncounted: list such tables
@@ -77,6 +79,11 @@ _PERMANENT_HINTS = (
     "readonly database",
     "read-only",
 )
+
+#: PostgreSQL SQLSTATEs (classes or codes) that a later attempt may not meet: lost connections,
+#: serialization failures and deadlocks, lack of resources, lock and statement timeouts, shutdown.
+#: asyncpg's errors reach SQLAlchemy as a generic ``DBAPIError``, so the class cannot tell.
+_TRANSIENT_SQLSTATES = ("08", "40", "53", "55P03", "57014", "57P01", "57P02", "57P03")
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -333,6 +340,13 @@ def _short(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {text}"[:300]
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE a PostgreSQL driver attached to the error, if any."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) and len(code) == 5 else None
+
+
 def _like_exact(value: str) -> str:
     """A LIKE pattern matching ``value`` literally, with each non-ASCII character left open.
 
@@ -397,6 +411,9 @@ class SqlConnector(BaseConnector):
         text = _short(exc)
         if isinstance(exc, OSError | TimeoutError):
             return TransientError(f"{self.name}: database unreachable ({text})")
+        sqlstate = _sqlstate(exc)
+        if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return TransientError(f"{self.name}: database busy, try again ({text})")
         if any(hint in text.lower() for hint in _PERMANENT_HINTS):
             return PermanentError(f"{self.name}: database refused the statement ({text})")
         if isinstance(exc, DBAPIError) and (
@@ -427,7 +444,7 @@ class SqlConnector(BaseConnector):
 
     async def _direct_values(
         self, conn: AsyncConnection, rule: TableRule, subject: Subject
-    ) -> list[str]:
+    ) -> list[Any]:
         """The exact values of ``rule.key`` that hold the subject's identifier."""
         assert rule.identifier is not None
         raw = subject.get(rule.identifier)
@@ -435,20 +452,24 @@ class SqlConnector(BaseConnector):
             return []  # an absent or empty identifier never matches anything
         wanted = raw.strip().lower() if rule.case_insensitive else raw.strip()
         col: sa.ColumnClause[Any] = sa.column(rule.key)
+        # Identifiers are text, but the key column may hold numbers (user_id = 42): compare
+        # its text form, and change rows by the values as the database holds them.
+        as_text = sa.cast(col, sa.String)
         if not rule.case_insensitive:
-            candidates: sa.ColumnElement[bool] = col == wanted
+            candidates: sa.ColumnElement[bool] = as_text == wanted
         elif wanted.isascii():
-            candidates = sa.func.lower(col) == wanted
+            candidates = sa.func.lower(as_text) == wanted
         else:
-            candidates = sa.func.lower(col).like(_like_exact(wanted), escape=_LIKE_ESCAPE)
+            candidates = sa.func.lower(as_text).like(_like_exact(wanted), escape=_LIKE_ESCAPE)
         query = sa.select(col).select_from(_table(rule.table, rule.key)).where(candidates)
-        found = set()
+        found: set[Any] = set()
         for value in (await conn.execute(query)).scalars():
-            if not isinstance(value, str):
-                continue
-            if (value.lower() if rule.case_insensitive else value) == wanted:
+            if value is None or isinstance(value, bytes | bool | float):
+                continue  # no text form that an identifier could equal exactly
+            text = value if isinstance(value, str) else str(value)
+            if (text.lower() if rule.case_insensitive else text) == wanted:
                 found.add(value)
-        return sorted(found)
+        return sorted(found, key=repr)
 
     async def _conditions(
         self, conn: AsyncConnection, subject: Subject
@@ -537,15 +558,36 @@ class SqlConnector(BaseConnector):
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
+    def _not_searched(self, subject: Subject) -> dict[str, Any]:
+        """Evidence naming the rules this request could not apply: it lacks their identifier.
+
+        ``lethe submit`` carries only the address; a rule keyed by ``username`` then finds
+        nothing, and the record must say so rather than look complete.
+        """
+        missing = sorted(
+            {
+                f"{r.name} (no {r.identifier})"
+                for r in self._ordered
+                if r.identifier is not None
+                and not (subject.get(r.identifier) or "").strip()
+            }
+        )
+        return {"not_searched": missing} if missing else {}
+
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         try:
             async with self._get_engine().begin() as conn:
                 plan, counts = await self._erase_in(conn, subject)
             if plan.empty:
-                return NotFound(evidence={"rules_checked": len(self._ordered)})
+                return NotFound(
+                    evidence={"rules_checked": len(self._ordered), **self._not_searched(subject)}
+                )
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
-        evidence: dict[str, Any] = {"rows_changed": sum(counts.values())}
+        evidence: dict[str, Any] = {
+            "rows_changed": sum(counts.values()),
+            **self._not_searched(subject),
+        }
         # The change is committed: a failing check afterwards is evidence, not an error (an
         # error would make Lethe retry an erase that already happened).
         try:

@@ -60,7 +60,10 @@ name = "{dist}"
 version = "0.1.0"
 description = "Lethe connector for {kind}"
 requires-python = ">=3.11"
-dependencies = ["lethe"]
+# Lethe itself is not listed: install this package into the environment Lethe runs in. (Lethe
+# is not published on PyPI; the PyPI project called "lethe" is an unrelated library, and
+# listing it here would install that instead.)
+dependencies = []
 
 [project.optional-dependencies]
 test = ["pytest>=8.2", "pytest-asyncio>=1.0", "hypothesis>=6.100"]
@@ -185,14 +188,15 @@ class Test{cls}(ConformanceSuite):
     def harness(self, tmp_path: Any) -> Harness:
         return {cls[: -len("Connector")]}Harness(tmp_path)
 
-    # Optional: transient_fault / permanent_fault fixtures (see connectors.testing).
+    # Optional: transient_fault, permanent_fault and (HTTP APIs) rate_limit_fault fixtures:
+    # async context managers yielding a connector that meets the fault (see connectors.testing).
 ''',
         "README.md": f"""# {dist}
 
-A [Lethe](https://pypi.org/project/lethe/) connector for {kind}.
+A Lethe connector for {kind}.
 
 ```sh
-pip install -e '.[test]'
+pip install -e '.[test]'     # into the environment where Lethe is installed
 pytest                       # the conformance kit; fails until connector.py is written
 lethe connectors list        # {kind} appears once the package is installed
 ```

@@ -53,7 +53,6 @@ PERMANENT_ERRORS = [
 #: ... and those of telling a controller about a referral.
 NOTICE_ERRORS = [*PERMANENT_ERRORS, "ControllerRefused", "ControllerNotConfigured"]
 
-_MAX_POLLS = 1000
 _LEDGER_TIMEOUT = timedelta(seconds=60)
 _LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 
@@ -133,7 +132,7 @@ class SystemErasureWorkflow:
                 retry_policy=retry,
             )
             polls = 0
-            while outcome.outcome == "pending" and polls < _MAX_POLLS:
+            while outcome.outcome == "pending" and polls < policy.pending_poll_limit:
                 self._stage = "pending"
                 await workflow.sleep(timedelta(seconds=outcome.poll_after_seconds or 300))
                 outcome = await workflow.execute_activity_method(
@@ -144,6 +143,14 @@ class SystemErasureWorkflow:
                     retry_policy=retry,
                 )
                 polls += 1
+            if outcome.outcome == "pending":
+                # Not finished is not done: a request must not end "completed" on a promise.
+                return await self._fail(
+                    job,
+                    round_,
+                    f"still pending after {polls} status polls (ticket {outcome.ticket}); "
+                    "lethe retry asks the system again",
+                )
             if outcome.outcome in {"erased", "retained"} and outcome.verifiable:
                 self._stage = "verifying"
                 check = await workflow.execute_activity_method(

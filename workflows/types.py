@@ -40,6 +40,9 @@ class ErasurePolicy:
     code_attempts: int = 5
     #: How long before the answer deadline the reminder goes out.
     reminder_lead_seconds: int = 7 * 86400
+    #: How often a system that answered Pending is asked for its ticket's status before the
+    #: system is recorded as failed (an operator's ``lethe retry`` asks again).
+    pending_poll_limit: int = 1000
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,13 @@ production. Adopt it in a few lines::
 The suite seeds a subject and near-duplicate bystanders, erases, and checks: the subject is
 gone and every bystander's record is byte-identical; erasing again is a no-op with the same
 outcome (``connectors.repeat_problem``); ``verify`` sees nothing left; ``plan`` matched the
-erase; an unknown subject and wildcard identifiers give ``NotFound``; faults raise
+erase; a subject behind ``crowd_size`` near-duplicates is still found (every page read); an
+unknown subject and wildcard identifiers give ``NotFound``; faults raise
 ``TransientError``/``PermanentError`` (when you provide ``transient_fault``/``permanent_fault``
-fixtures; skipped otherwise); an erase beyond ``max_items`` is refused and changes nothing;
-and a hypothesis property test shows that no bystander ever changes. Tests of capabilities the
+fixtures; skipped otherwise) and a rate limit passes its Retry-After on as ``retry_after``
+(``rate_limit_fault``); an erase beyond ``max_items`` is refused and changes nothing; an async
+connector's ticket can be polled by another instance, and again after it finished; and a
+hypothesis property test shows that no bystander ever changes. Tests of capabilities the
 connector does not claim are skipped, not failed. Parts can be used alone (``EraseTests``,
 ``PlanTests``…), but a registered connector needs the whole ``ConformanceSuite``.
 

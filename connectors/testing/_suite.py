@@ -53,6 +53,10 @@ class ConnectorKit:
     cast: ClassVar[tuple[Person, ...]] = (SUBJECT, *BYSTANDERS)
     #: How many times ``status(ticket)`` is asked before a Pending erase counts as stuck.
     max_polls: ClassVar[int] = 50
+    #: How many near-duplicates of the subject the crowd test seeds ahead of them. Keep it
+    #: above one page of your system's search results (make the test instance's pages small),
+    #: so that a connector reading only the first page is caught.
+    crowd_size: ClassVar[int] = 30
 
     @pytest.fixture
     def harness(self) -> Harness:
@@ -80,6 +84,10 @@ class ConnectorKit:
     @pytest.fixture
     def permanent_fault(self) -> FaultInjector:
         pytest.skip(f"{type(self).__name__} provides no permanent_fault fixture")
+
+    @pytest.fixture
+    def rate_limit_fault(self) -> FaultInjector:
+        pytest.skip(f"{type(self).__name__} provides no rate_limit_fault fixture")
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -168,6 +176,29 @@ class EraseTests(ConnectorKit):
         if seeded.retained & seeded.records[SUBJECT]:
             assert isinstance(outcome, Retained), "declared retention must be reported"
             assert sum(outcome.retained_counts.values()) >= 1
+
+
+    async def test_subject_behind_a_crowd_of_near_duplicates_is_erased(
+        self, harness: Harness, connector: Connector
+    ) -> None:
+        # Addresses and names that contain the subject's fill the first pages of any search,
+        # ahead of the subject: a connector that reads only the first page misses them.
+        crowd = [
+            Person(f"{n}ada@example.org", f"ada_b{n}", f"Crowd {n}")
+            for n in range(self.crowd_size)
+        ]
+        seeded = await harness.seed([*crowd, SUBJECT])
+        before = await harness.snapshot()
+        outcome = await self.erase_settled(connector, SUBJECT.subject())
+        after = await harness.snapshot()
+        assert isinstance(outcome, Erased | Retained), (
+            f"behind {self.crowd_size} near-duplicates the subject was missed ({outcome}): "
+            "does the connector read every page of results?"
+        )
+        self.assert_only_subject_changed(seeded, SUBJECT, before, after)
+        if Capability.VERIFY in connector.capabilities:
+            residual = await connector.verify(SUBJECT.subject())
+            assert residual.clean, f"verify after erase: {dict(residual.remaining)}"
 
 
 class RepeatTests(ConnectorKit):
@@ -291,6 +322,21 @@ class FaultTests(ConnectorKit):
         assert await harness.snapshot() == before
         self.assert_message_is_clean(str(err.value), seeded)
 
+    async def test_rate_limit_raises_transient_error_with_its_retry_after(
+        self, harness: Harness, seeded: Seeded, rate_limit_fault: FaultInjector
+    ) -> None:
+        before = await harness.snapshot()
+        async with rate_limit_fault() as limited:
+            with pytest.raises(TransientError) as err:
+                await limited.erase(SUBJECT.subject(), _REQUEST)
+        retry_after = err.value.retry_after
+        assert retry_after is not None and retry_after > timedelta(0), (
+            "the system said when to come back (Retry-After); pass it on as retry_after "
+            "(connectors.parse_retry_after)"
+        )
+        assert await harness.snapshot() == before
+        self.assert_message_is_clean(str(err.value), seeded)
+
     @staticmethod
     def assert_message_is_clean(message: str, seeded: Seeded) -> None:
         for trace in seeded.traces.get(SUBJECT, frozenset()):
@@ -345,6 +391,33 @@ class AsyncTests(ConnectorKit):
         final = await self.settle(connector, first)
         assert isinstance(final, Erased | Retained)
         self.assert_only_subject_changed(seeded, SUBJECT, before, await harness.snapshot())
+
+    async def test_status_needs_only_the_ticket_and_can_be_asked_again(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        # Lethe keeps the ticket in its ledger; the poll may run on another worker, after a
+        # restart, and be retried after the job finished.
+        self.requires(connector, Capability.ASYNC)
+        first = await connector.erase(SUBJECT.subject(), _REQUEST)
+        assert isinstance(first, Pending), "an async connector should answer Pending"
+        elsewhere = harness.build()
+        try:
+            try:
+                final = await self.settle(elsewhere, first)
+            except Exception as exc:
+                pytest.fail(
+                    "another instance of the connector (another worker) cannot poll the ticket: "
+                    f"{type(exc).__name__}: {exc}; keep what status() needs in the ticket or "
+                    "in the system, not in the connector object"
+                )
+            assert isinstance(final, Erased | Retained), f"expected erased/retained, got {final}"
+            between = await harness.snapshot()
+            again = await elsewhere.status(first.ticket)
+        finally:
+            await elsewhere.aclose()
+        assert await harness.snapshot() == between, "asking the status again changed the system"
+        problem = repeat_problem(final, again)
+        assert problem is None, f"status after the job finished: {problem}"
 
 
 class BystanderPropertyTests(ConnectorKit):

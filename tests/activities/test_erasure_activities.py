@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -18,8 +18,10 @@ from connectors import (
     Erased,
     NotFound,
     Outcome,
+    Pending,
     PermanentError,
     Residual,
+    Retained,
     Subject,
     TransientError,
 )
@@ -157,3 +159,69 @@ async def test_verify_records_the_residual(opened: Ledger) -> None:
     check = await env.run(acts.verify_in_system, SystemTask("er-1", "crm"))
     [row] = await opened.outcomes("er-1")
     assert check.clean and row.residual == {} and row.verified_at is not None
+
+
+class Ticketed(Scripted):
+    """An asynchronous system: erase opens job-7, which finishes on the second status call."""
+
+    capabilities = frozenset({Capability.ERASE, Capability.VERIFY, Capability.ASYNC})
+
+    def __init__(self) -> None:
+        super().__init__(lambda s: Pending(ticket="job-7", poll_after=timedelta(seconds=30)))
+        self.asked: list[str | None] = []
+
+    async def status(self, ticket: str) -> Outcome:
+        self.asked.append(ticket)
+        if ticket != "job-7":
+            raise PermanentError(f"no such job {ticket!r}")
+        if len(self.asked) < 2:
+            return Pending(ticket=ticket)
+        return Erased(counts={"contacts.deleted": 2}, evidence={"job_state": "done"})
+
+
+async def test_polls_finish_a_pending_erase_and_keep_its_ticket(opened: Ledger) -> None:
+    connector = Ticketed()
+    acts = ErasureActivities(opened, {"crm": connector})
+    env = ActivityEnvironment()
+    task = SystemTask("er-1", "crm")
+    first = await env.run(acts.erase_in_system, task)
+    assert (first.outcome, first.ticket, first.poll_after_seconds) == ("pending", "job-7", 30)
+    assert (await env.run(acts.poll_system, task)).outcome == "pending"
+    done = await env.run(acts.poll_system, task)
+    assert done.outcome == "erased" and done.counts == {"contacts.deleted": 2} and done.verifiable
+    [row] = await opened.outcomes("er-1")
+    # The job id is the evidence of how the system erased: it stays on the final record.
+    assert row.outcome == "erased" and row.ticket == "job-7"
+    assert row.evidence == {"job_state": "done"}
+
+    # A poll retried after its outcome was recorded (the worker died before reporting it)
+    # replays the record; it does not ask the system about a ticket again.
+    again = await env.run(acts.poll_system, task)
+    assert again.replayed and again.outcome == "erased" and again.counts == done.counts
+    assert connector.asked == ["job-7", "job-7"]
+
+
+async def test_identifiers_in_evidence_never_reach_the_ledger(opened: Ledger) -> None:
+    # Evidence and notes go into receipts, and receipts into the proof log, which is never
+    # erased: a connector that slips an identifier in must not make it permanent.
+    def careless(s: Subject) -> Outcome:
+        return Retained(
+            legal_basis="backup-rotation",
+            note="copy export-Ada Byron.json kept until rotation",
+            retained_until=date(2026, 6, 1),
+            retained_counts={"copies.retained": 1},
+            evidence={
+                "copies": [{"name": "export-ADA@example.org.json", "taken_on": "2026-02-01"}],
+                "ada@example.org": {"found_by": "other@example.net", "rows": 2},
+                "job": "j-17",
+            },
+        )
+
+    acts = ErasureActivities(opened, {"crm": Scripted(careless)})
+    out = await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    [row] = await opened.outcomes("er-1")
+    stored = repr((row.evidence, row.basis_note, out)).lower()
+    for identifier in ("ada@example.org", "ada byron", "other@example.net"):
+        assert identifier not in stored
+    assert row.evidence["job"] == "j-17" and row.evidence["copies"][0]["taken_on"] == "2026-02-01"
+    assert row.retained_counts == {"copies.retained": 1}

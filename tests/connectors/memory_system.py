@@ -104,6 +104,15 @@ class OverPlanningConnector(MemoryConnector):
         return Plan(counts={k: v + 1 for k, v in plan.counts.items()}, limit=plan.limit)
 
 
+class FirstPageConnector(MemoryConnector):
+    """Broken: searches like an HTTP API (substring, pages of 20) and reads the first page only."""
+
+    def _mine(self, subject: Subject) -> list[Any]:
+        email = subject.email.strip().lower()
+        hits = sorted(k for k, r in self.data.items() if email and email in r[0].lower())
+        return [k for k in hits[:20] if self.matches(self.data[k], subject)]
+
+
 class EraseOnlyConnector(MemoryConnector):
     """Correct, but claims nothing beyond erase: the kit must skip verify and plan tests."""
 
@@ -147,3 +156,11 @@ class AsyncMemoryConnector(MemoryConnector):
             self.data.pop(key, None)
         job["outcome"] = Erased(counts={"records.deleted": len(job["keys"])})
         return job["outcome"]  # type: ignore[no-any-return]
+
+
+class InstanceJobsConnector(AsyncMemoryConnector):
+    """Broken: keeps its jobs in the instance, so another worker cannot poll the ticket."""
+
+    def __init__(self, name: str, options: ConnectorOptions) -> None:
+        super().__init__(name, options)
+        self.jobs = {}  # type: ignore[misc]

@@ -57,6 +57,20 @@ async def test_match_spanning_read_blocks(tmp_path: Path, monkeypatch: pytest.Mo
     assert isinstance(await build(tmp_path).erase(ADA, "er-1"), Retained)
 
 
+@pytest.mark.parametrize("block", [8, 9, 1 << 20])  # 9: 'Á' is split between two reads
+async def test_non_ascii_letters_are_found_in_any_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # The copy holds what the person typed; the request carries it lower-cased. Folding the
+    # bytes only folded ASCII, so this copy was reported NotFound.
+    monkeypatch.setattr("connectors.backup_files._BLOCK", block)
+    copy(tmp_path, "dump.sql", b"\xff\xfe INSERT ('x', '\xc3\x81D\xc3\x81@EXAMPLE.ORG');", 2)
+    copy(tmp_path, "other.sql", b"INSERT ('ada@example.org');", 2)
+    outcome = await build(tmp_path).erase(Subject(ref="ps", email="ádá@example.org"), "er-1")
+    assert isinstance(outcome, Retained)
+    assert [c["name"] for c in outcome.evidence["copies"]] == ["dump.sql"]
+
+
 async def test_no_copy_holds_the_subject(tmp_path: Path) -> None:
     copy(tmp_path, "a.sql", b"grace@example.org", 1)
     outcome = await build(tmp_path).erase(ADA, "er-1")

@@ -4,17 +4,33 @@ and it catches each broken one, in the test that names the broken rule."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, ClassVar
 
 import pytest
 
-from connectors import Connector, ConnectorRegistry, Erased, NotFound, repeat_problem
+from connectors import (
+    Connector,
+    ConnectorRegistry,
+    Erased,
+    NotFound,
+    Outcome,
+    Pending,
+    Referred,
+    Subject,
+    TransientError,
+    repeat_problem,
+)
 from connectors.testing import (
     SUBJECT,
+    AsyncTests,
     BlastRadiusTests,
     ConformanceSuite,
     EraseTests,
+    FaultInjector,
+    FaultTests,
     Harness,
     Person,
     PlanTests,
@@ -27,7 +43,9 @@ from tests.connectors.memory_system import (
     SYSTEMS,
     AsyncMemoryConnector,
     EraseOnlyConnector,
+    FirstPageConnector,
     ForgetfulConnector,
+    InstanceJobsConnector,
     MemoryConnector,
     OverPlanningConnector,
     SubstringConnector,
@@ -75,15 +93,38 @@ class TestAsyncMemoryConnector(ConformanceSuite):
         return MemoryHarness(AsyncMemoryConnector)
 
 
-async def _run(part: type[Any], test: str, cls: type[MemoryConnector]) -> None:
+async def _run(part: type[Any], test: str, cls: type[MemoryConnector], **fixtures: Any) -> None:
     """Run one kit test against ``cls`` outside pytest's collection, as a subclass would."""
     harness = MemoryHarness(cls)
     connector = harness.build()
     seeded = await harness.seed(part.cast)
     method = getattr(part(), test)
     params = method.__code__.co_varnames[1 : method.__code__.co_argcount]
-    available = {"harness": harness, "connector": connector, "seeded": seeded}
+    available = {"harness": harness, "connector": connector, "seeded": seeded, **fixtures}
     await method(**{name: available[name] for name in params})
+
+
+class RateLimited(MemoryConnector):
+    """Answers every erase as a 429 with Retry-After: 7 would, passing the delay on."""
+
+    retry_after: ClassVar[timedelta | None] = timedelta(seconds=7)
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        raise TransientError(f"{self.name}: rate limited (429)", retry_after=self.retry_after)
+
+
+class DropsRetryAfter(RateLimited):
+    """Broken: says "try again" but drops the Retry-After the system sent."""
+
+    retry_after = None
+
+
+def _meets(cls: type[MemoryConnector]) -> FaultInjector:
+    @asynccontextmanager
+    async def fault() -> AsyncIterator[Connector]:
+        yield MemoryHarness(cls).build()
+
+    return fault
 
 
 @pytest.mark.parametrize(
@@ -113,15 +154,35 @@ async def _run(part: type[Any], test: str, cls: type[MemoryConnector]) -> None:
             OverPlanningConnector,
             "plan and erase disagree",
         ),
+        (
+            EraseTests,
+            "test_subject_behind_a_crowd_of_near_duplicates_is_erased",
+            FirstPageConnector,
+            "does the connector read every page",
+        ),
+        (
+            AsyncTests,
+            "test_status_needs_only_the_ticket_and_can_be_asked_again",
+            InstanceJobsConnector,
+            "another instance of the connector",
+        ),
     ],
 )
 async def test_the_kit_catches_a_broken_connector(
     part: type[Any], test: str, broken: type[MemoryConnector], message: str
 ) -> None:
-    await _run(part, test, MemoryConnector)  # the same test passes a correct connector
+    correct = AsyncMemoryConnector if issubclass(broken, AsyncMemoryConnector) else MemoryConnector
+    await _run(part, test, correct)  # the same test passes a correct connector
     with pytest.raises((AssertionError, pytest.fail.Exception)) as err:
         await _run(part, test, broken)
     assert message in str(err.value)
+
+
+async def test_the_kit_wants_a_rate_limits_retry_after_passed_on() -> None:
+    test = "test_rate_limit_raises_transient_error_with_its_retry_after"
+    await _run(FaultTests, test, MemoryConnector, rate_limit_fault=_meets(RateLimited))
+    with pytest.raises(AssertionError, match="Retry-After"):
+        await _run(FaultTests, test, MemoryConnector, rate_limit_fault=_meets(DropsRetryAfter))
 
 
 async def test_capabilities_not_claimed_are_skipped_not_failed() -> None:
@@ -140,6 +201,10 @@ def test_repeat_rule() -> None:
     assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 2})) is None
     assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 1}))
     assert repeat_problem(NotFound(), Erased(counts={"a.deleted": 1}))
+    assert repeat_problem(Pending(ticket="j1"), Pending(ticket="j1")) is None
+    assert repeat_problem(Pending(ticket="j1"), Erased(counts={"a.deleted": 1})) is None
+    assert "same ticket" in (repeat_problem(Pending(ticket="j1"), Pending(ticket="j2")) or "")
+    assert "got referred" in (repeat_problem(Pending(ticket="j1"), Referred("acme")) or "")
 
 
 def test_traces_are_whole_fields_case_insensitive() -> None:

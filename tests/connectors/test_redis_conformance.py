@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from connectors import Connector, ConnectorConfigError, ConnectorRegistry, Retained
+from connectors import (
+    Connector,
+    ConnectorConfigError,
+    ConnectorRegistry,
+    Retained,
+    Subject,
+)
 from connectors.redis import glob_escape
 from connectors.testing import SUBJECT, ConformanceSuite, FaultInjector, Harness, Person, Seeded
 from tests.conftest import REDIS_URL, require_service
@@ -161,6 +167,22 @@ class TestRedisWithSnapshots(TestRedis):
         assert outcome.counts == {"profile.unlinked": 1, "sessions.unlinked": 2, "cart.unlinked": 1}
         assert isinstance(again, Retained) and again.counts == outcome.counts
         assert again.evidence.get("replayed_from_receipt") is True
+
+    async def test_templates_a_request_has_no_identifier_for_are_named(
+        self, harness: RedisHarness, seeded: Seeded
+    ) -> None:
+        # `lethe submit` carries only the address: the sessions (keyed by user name) are not
+        # looked for, and the outcome must say so instead of looking complete.
+        only_email = Subject(ref="ps_kit", email=SUBJECT.subject().email)
+        c = harness.build()
+        try:
+            outcome = await c.erase(only_email, "er-email-only")
+            nothing = await c.erase(Subject(ref="ps_x", email="nobody@example.net"), "er-x")
+        finally:
+            await c.aclose()
+        assert isinstance(outcome, Retained) and "sessions.unlinked" not in outcome.counts
+        assert outcome.evidence["not_searched"] == ["sessions (no username)"]
+        assert nothing.evidence["not_searched"] == ["sessions (no username)"]
 
 
 def test_glob_metacharacters_are_escaped() -> None:

@@ -424,3 +424,31 @@ async def test_plan_reports_a_refusal_before_the_erase(db: Path) -> None:
 def test_rules_on_one_table_are_checked(db: Path, rules: list[Any], message: str) -> None:
     with pytest.raises(ConnectorConfigError, match=message):
         build(db, tables=rules)
+
+
+async def test_rules_a_request_has_no_identifier_for_are_named(db: Path) -> None:
+    # `lethe submit` carries only the address: a rule keyed by user name finds nothing, and
+    # the outcome must say it was not searched rather than look complete.
+    rules = [
+        *tables(),
+        {
+            "table": "invoices",
+            "key": "amount",
+            "identifier": "username",
+            "action": "delete",
+            "label": "invoices_by_name",
+        },
+    ]
+    connector = build(db, tables=rules)
+    try:
+        outcome = await connector.erase(SUBJECT, "er-1")
+        nobody = await connector.erase(Subject(ref="ps_x", email="x@example.net"), "er-2")
+        named = await connector.erase(
+            Subject(ref="ps_y", email="grace@example.org", identifiers={"username": "-1"}),
+            "er-3",
+        )
+    finally:
+        await connector.aclose()
+    assert outcome.evidence["not_searched"] == ["invoices_by_name (no username)"]
+    assert nobody.evidence["not_searched"] == ["invoices_by_name (no username)"]
+    assert "not_searched" not in named.evidence

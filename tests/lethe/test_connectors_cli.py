@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,23 @@ def test_new_refuses_to_overwrite(lethe_home: Path, capsys: pytest.CaptureFixtur
     assert [p.name for p in target.iterdir()] == ["mine.txt"]
     assert lethe("connectors", "new", "acme", "--dir", "no/such/dir") == 1
     assert "not a directory" in one_line_error(capsys)
+
+
+def test_new_package_does_not_depend_on_the_unrelated_pypi_lethe(
+    lethe_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Lethe is not on PyPI; the project called "lethe" there is another library. A scaffold
+    # that lists it would install that library in a fresh environment.
+    assert lethe("connectors", "new", "acme", "--json") == 0
+    package = Path(json.loads(capsys.readouterr().out)["path"])
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    requirements = [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]
+    names = {re.split(r"[\s<>=!~\[;@]", r, maxsplit=1)[0].lower() for r in requirements}
+    assert "lethe" not in names, requirements
+    assert "pypi.org/project/lethe" not in (package / "README.md").read_text()
 
 
 WRITTEN_CONNECTOR = """

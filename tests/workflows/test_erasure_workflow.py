@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,6 +114,8 @@ class Fakes:
     mail_configured: bool = True
     deadline_events: list[DeadlineEvent] = field(default_factory=list)
     extensions: list[ExtensionOrder] = field(default_factory=list)
+    # How many status polls a pending system needs before it finishes.
+    polls_until_done: int = 3
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
@@ -124,7 +126,7 @@ class Fakes:
     @activity.defn(name="poll_system")
     async def poll_system(self, task: SystemTask) -> SystemOutcome:
         self.polls[task.system] += 1
-        if self.polls[task.system] < 3:
+        if self.polls[task.system] < self.polls_until_done:
             return SystemOutcome(task.system, "pending", ticket="t-1", poll_after_seconds=3600)
         return SystemOutcome(task.system, "erased", counts={"jobs.done": 1})
 
@@ -482,6 +484,27 @@ async def test_pending_systems_are_polled_with_timers(
     fakes = Fakes(scripts={"processor": accepted})
     result = await run(time_skipping_env, fakes, request(("processor",)), task_queue)
     assert result.status == "completed" and fakes.polls["processor"] == 3
+
+
+async def test_a_system_pending_past_the_poll_limit_fails_and_says_so(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Before, the request ended "completed_with_exceptions" with the system still pending,
+    # unsealed and forgotten: no failure for an operator to see, nothing for `lethe retry`.
+    def accepted(task: SystemTask, _: int) -> SystemOutcome:
+        return SystemOutcome(task.system, "pending", ticket="t-1", poll_after_seconds=3600)
+
+    fakes = Fakes(scripts={"processor": accepted}, polls_until_done=10**6)
+    req = request(("processor", "forum"))
+    req = replace(req, policy=replace(req.policy, pending_poll_limit=4))
+    result = await run(time_skipping_env, fakes, req, task_queue)
+    processor = next(o for o in result.systems if o.system == "processor")
+    assert result.status == "partially_failed" and fakes.polls["processor"] == 4
+    assert processor.outcome == "failed" and "still pending after 4 status polls" in (
+        processor.error or ""
+    )
+    assert [f.system for f in fakes.failures] == ["processor"]
+    assert "t-1" in fakes.failures[0].error
 
 
 @pytest.mark.parametrize("systems", [("a",), tuple(f"s{i}" for i in range(12))])

@@ -1,0 +1,174 @@
+"""Erase a data subject from Acme CRM, an HTTP API (CONTRACT.md): a template for HTTP systems.
+
+What every HTTP connector has to get right, and where this one does it:
+
+* find by the API's search, then **confirm exactly**: the search matches substrings, so
+  ``nada@example.org`` comes back for ``ada@example.org`` (``_find``);
+* read **every page** of results (``_find``);
+* **count first**, refuse beyond ``max_items``, then delete (``erase``);
+* 429 and 5xx are ``TransientError``, with the server's ``Retry-After`` passed on; 401/403 and
+  other 4xx are ``PermanentError`` (``_request``);
+* a contact already gone (404 on DELETE) is not an error: an earlier attempt may have deleted
+  it before failing, and the retry finishes the job (``erase``);
+* messages name the system and the status, never the person.
+
+It uses only the standard library (urllib in a thread); a real connector may prefer httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from connectors import (
+    BaseConnector,
+    Capability,
+    ConnectorOptions,
+    Erased,
+    NotFound,
+    Outcome,
+    PermanentError,
+    Plan,
+    Residual,
+    Subject,
+    TransientError,
+    guard_blast_radius,
+    parse_retry_after,
+)
+
+__all__ = ["AcmeConnector", "AcmeOptions"]
+
+#: Statuses worth trying again later (408 timeout, 425 too early, 429 rate limit, 5xx).
+_TRANSIENT = frozenset({408, 425, 429})
+
+
+class AcmeOptions(ConnectorOptions):
+    """``[systems.NAME]`` with ``connector = "acme"``: ``url_env`` and ``api_token_env`` name
+    environment variables (secrets are never written inline)."""
+
+    url: str = Field(description="Base URL of the Acme API, e.g. https://acme.example/api")
+    api_token: SecretStr
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class AcmeConnector(BaseConnector):
+    kind: ClassVar[str] = "acme"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
+    )
+    Options: ClassVar[type[ConnectorOptions]] = AcmeOptions
+
+    @property
+    def opts(self) -> AcmeOptions:
+        assert isinstance(self.options, AcmeOptions)
+        return self.options
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, expect: tuple[int, ...]) -> tuple[int, Any]:
+        """(status, JSON body) for an expected status; the right exception for any other."""
+        request = urllib.request.Request(  # noqa: S310 (http/https only: checked at load)
+            self.opts.url + path,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.opts.api_token.get_secret_value()}",
+                "Accept": "application/json",
+            },
+        )
+        timeout = self.opts.timeout_seconds
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+            if status not in expect:
+                what = f"{self.name}: acme answered {status} to {method} {path.split('?')[0]}"
+                if status in _TRANSIENT or status >= 500:
+                    wait = parse_retry_after(err.headers.get("Retry-After"))
+                    raise TransientError(what, retry_after=wait) from None
+                raise PermanentError(what) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as err:
+            # Refused, reset, timed out, DNS: the next attempt may get through.
+            raise TransientError(f"{self.name}: acme unreachable ({type(err).__name__})") from None
+        if status not in expect:
+            raise PermanentError(f"{self.name}: acme answered {status} to {method}")
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            raise PermanentError(f"{self.name}: acme answered {status} without JSON") from None
+
+    async def _call(self, method: str, path: str, *expect: int) -> tuple[int, Any]:
+        return await asyncio.to_thread(self._request, method, path, expect or (200,))
+
+    async def _find(self, subject: Subject) -> list[str]:
+        """Ids of the contacts whose address is the subject's, compared case-insensitively."""
+        email = subject.email.strip().lower()
+        if not email:
+            return []  # an empty identifier matches nothing (the API would list everyone)
+        ids: list[str] = []
+        page: int | None = 1
+        while page is not None:
+            query = urlencode({"email_contains": email, "page": page})
+            _, body = await self._call("GET", f"/v1/contacts?{query}")
+            try:
+                for contact in body["contacts"]:
+                    # The search matches substrings: keep only the subject's own address.
+                    if str(contact["email"]).strip().lower() == email:
+                        ids.append(str(contact["id"]))
+                next_page = body.get("next_page")
+            except (KeyError, TypeError, AttributeError):
+                raise PermanentError(f"{self.name}: unexpected search answer") from None
+            page = next_page if isinstance(next_page, int) and next_page > page else None
+        return ids
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    async def check(self) -> None:
+        await self._call("GET", "/v1/contacts?" + urlencode({"email_contains": "@"}))
+
+    async def plan(self, subject: Subject) -> Plan:
+        found = await self._find(subject)
+        return Plan(
+            counts={"contacts.deleted": len(found)} if found else {}, limit=self.opts.max_items
+        )
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        # Stateless, so a repeat meets the erase-twice rule by construction: what was deleted
+        # is not found again (NotFound). request_id would go in an Idempotency-Key header if
+        # the API created jobs.
+        found = await self._find(subject)
+        if not found:
+            return NotFound(evidence={"searched_by": "email"})
+        guard_blast_radius(len(found), self.opts, where=self.name, unit="contacts")
+        deleted: list[str] = []
+        for contact_id in found:
+            status, _ = await self._call(
+                "DELETE", f"/v1/contacts/{quote(contact_id, safe='')}", 204, 404
+            )
+            if status == 204:
+                deleted.append(contact_id)
+        if not deleted:
+            # Every one was gone by the time we asked: an earlier attempt got there first.
+            return NotFound(evidence={"searched_by": "email", "already_deleted": found})
+        return Erased(
+            counts={"contacts.deleted": len(deleted)},
+            evidence={"deleted_contact_ids": deleted, "already_deleted": len(found) - len(deleted)},
+        )
+
+    async def verify(self, subject: Subject) -> Residual:
+        found = await self._find(subject)
+        return Residual(remaining={"contacts.remaining": len(found)} if found else {})
