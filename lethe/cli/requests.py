@@ -222,6 +222,7 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
     if len(reason.strip()) > 500:
         raise LetheError("--reason is longer than 500 characters")
     who = _operator(operator)
+    request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
         rec = await rt.ledger.get_request(request_id)
@@ -264,6 +265,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
     if len(reason.strip()) > 500:
         raise LetheError("--reason is longer than 500 characters")
     who = _operator(operator)
+    request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
         rec = await rt.ledger.get_request(request_id)

@@ -285,3 +285,17 @@ def test_an_instruction_for_a_system_the_request_does_not_have(
     args = ("controller-instruction", "er-wait", "--system", "lsm", "--erase", "--reason", "x")
     assert lethe(*args) == 1
     assert "er-wait has no system 'lsm' (its systems: crm)" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("verb", ["approve", "cancel"])
+def test_a_pasted_request_id_with_spaces_is_found(
+    configured: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    verb: str,
+) -> None:
+    """As status, verify, extend and retry do: the id is found, then Temporal is needed."""
+    seed(configured, "er-wait", status="awaiting_verification", due_in=timedelta(days=10))
+    monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
+    assert lethe(verb, " er-wait ", "--reason", "called back") == 69
+    assert "cannot reach Temporal" in one_line_error(capsys)
