@@ -105,7 +105,8 @@ def next_steps(
             )
         elif ref.state == "escalated":
             steps.append(
-                f"{ref.system}: {ref.controller} did not answer; an operator decides: "
+                f"{ref.system}: {ref.controller} did not answer in time or could not be told;"
+                " an operator decides: "
                 f"lethe controller-instruction {rid} --system {ref.system} --erase | --retain "
                 "--basis … --until …"
             )

@@ -13,14 +13,17 @@ from pathlib import Path
 import pytest
 
 from ledger import (
+    ControllerReferral,
     DeadlineRecords,
     DeadlineTerms,
+    ErasureRequestRecord,
     Ledger,
     OutcomeEntry,
     SubjectVault,
     create_ledger_engine,
     upgrade_schema,
 )
+from lethe.attention import next_steps
 from lethe.cli import main
 from lethe.devserver import DevServer, free_port
 from lethe.errors import UnreachableError
@@ -299,3 +302,25 @@ def test_a_pasted_request_id_with_spaces_is_found(
     monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
     assert lethe(verb, " er-wait ", "--reason", "called back") == 69
     assert "cannot reach Temporal" in one_line_error(capsys)
+
+
+def test_next_steps_for_referrals_waiting_and_escalated() -> None:
+    now = datetime.now(UTC)
+    rec = ErasureRequestRecord(
+        request_id="er-ref",
+        status="escalated",
+        verification_method="operator",
+        completed_at=None,
+    )
+
+    def referral(state: str) -> ControllerReferral:
+        return ControllerReferral(
+            request_id="er-ref", system="lms", controller="acme", state=state, answer_by=now
+        )
+
+    [waiting] = next_steps(rec, {}, [referral("awaiting")])
+    assert waiting.startswith("lms: acme's instruction (asked until ")
+    assert "lethe controller-instruction er-ref --system lms" in waiting
+    [escalated] = next_steps(rec, {}, [referral("escalated")])
+    assert "an operator decides: lethe controller-instruction er-ref --system lms" in escalated
+    assert next_steps(rec, {}, [referral("instructed")]) == []
