@@ -366,6 +366,8 @@ def list_requests(
             )
         elif recs:
             console.print(request_table(recs))
+            if len(recs) == limit:
+                console.print(f"Showing the first {limit}; --limit N shows more.", style="dim")
         else:
             filtered = overdue or within is not None or status_filter is not None
             console.print("No request matches." if filtered else "No requests yet.")

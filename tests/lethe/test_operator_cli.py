@@ -248,6 +248,10 @@ def test_list_filters_by_status_before_the_limit(
     assert found["request_id"] == "er-late2"
     # A summary: the outcomes and events are status's (no empty lists that look like "none").
     assert "outcomes" not in found and "events" not in found and found["status"]
+    assert lethe("list", "--limit", "2") == 0
+    assert "Showing the first 2; --limit N shows more." in capsys.readouterr().out
+    assert lethe("list", "--limit", "3") == 0
+    assert "--limit N" not in capsys.readouterr().out
     assert lethe("list", "--status", "escalated", "--json") == 0
     assert [r["request_id"] for r in json.loads(capsys.readouterr().out)] == ["er-stuck"]
     assert lethe("audit", "list", "--status", "escalated", "--json") == 0
