@@ -350,11 +350,12 @@ def list_requests(
                     overdue=overdue,
                     within=within,
                     status=status_filter,
-                    limit=limit,
+                    limit=limit + 1,
                 )
             )
         else:
-            recs = await rt.ledger.list_requests(status=status_filter, limit=limit)
+            recs = await rt.ledger.list_requests(status=status_filter, limit=limit + 1)
+        more, recs = len(recs) > limit, recs[:limit]  # one more than shown: are there others?
         if as_json:
             # A summary per request; `lethe status ID --json` adds its outcomes and events
             # (empty lists here would claim a finished request had none).
@@ -366,7 +367,7 @@ def list_requests(
             )
         elif recs:
             console.print(request_table(recs))
-            if len(recs) == limit:
+            if more:
                 console.print(f"Showing the first {limit}; --limit N shows more.", style="dim")
         else:
             filtered = overdue or within is not None or status_filter is not None
