@@ -202,10 +202,12 @@ class DeadlineRecords:
         now: datetime,
         overdue: bool = False,
         within: timedelta | None = None,
+        status: str | None = None,
         limit: int = 50,
     ) -> Sequence[ErasureRequestRecord]:
         """Open (unfinished) requests, soonest deadline first: past their deadline
-        (``overdue``), due in the next ``within``, or both."""
+        (``overdue``), due in the next ``within``, or both; only those in ``status`` if given
+        (filtered before the ``limit``, so a filter never hides a match)."""
         horizon = now + within if within is not None else now
         q = (
             sa.select(ErasureRequestRecord)
@@ -218,5 +220,7 @@ class DeadlineRecords:
         )
         if not overdue:
             q = q.where(ErasureRequestRecord.due_at > now)
+        if status is not None:
+            q = q.where(ErasureRequestRecord.status == status)
         async with self._ledger.session() as s:
             return list((await s.scalars(q)).all())

@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 OUTCOMES = ("erased", "not_found", "retained", "pending", "referred", "failed", "in_progress")
-STATUSES = ("received", "awaiting_verification", "erasing", *sorted(FINAL_STATUSES))
+#: Every status a request can have (``escalated``: a controller did not answer a referral in
+#: time, or could not be told, and an operator must decide).
+STATUSES = ("received", "awaiting_verification", "erasing", "escalated", *sorted(FINAL_STATUSES))
 
 
 @dataclass(frozen=True)

@@ -271,6 +271,7 @@ def decide_extension(
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_LONGEST = 100 * 366 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -282,4 +283,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
     if seconds <= 0:
         raise ValueError(f"the duration {text!r} must be longer than zero")
+    if seconds > _LONGEST:
+        # No deadline or lifetime is that far off; past year 9999 the date arithmetic overflows.
+        raise ValueError(f"the duration {text!r} is longer than 100 years")
     return timedelta(seconds=seconds)

@@ -104,6 +104,12 @@ class DevServer:
         if _port_in_use(self.port):
             raise UnreachableError(
                 f"port {self.port} is already in use: is another Temporal server running?"
+                " (lethe dev --port N picks another)"
+            )
+        if self.ui and self.ui_port and _port_in_use(self.ui_port):
+            raise UnreachableError(
+                f"the UI port {self.ui_port} is already in use (lethe dev --ui-port N picks"
+                " another)"
             )
         args = [
             binary,

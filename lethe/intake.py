@@ -122,14 +122,20 @@ def validate_request(
         raise LetheError(
             "invalid email address: expected something like name@example.org"
         ) from None
-    jurisdiction = jurisdiction or settings.erasure.jurisdiction
+    # An empty value is a mistake (an unset shell variable), not a request for the default.
+    jurisdiction = (
+        settings.erasure.jurisdiction if jurisdiction is None else jurisdiction.strip().lower()
+    )
     if jurisdiction not in JURISDICTIONS:
         raise LetheError(
             f"unknown jurisdiction {jurisdiction!r}: use one of {', '.join(JURISDICTIONS)}"
         )
     if assertion is not None and not assertion.strip():
         raise LetheError("--assertion is empty: give the token the privacy portal signed")
-    verification = verification or ("preverified" if assertion else settings.erasure.verification)
+    if verification is None:
+        verification = "preverified" if assertion else settings.erasure.verification
+    else:
+        verification = verification.strip().lower()
     if verification not in VERIFICATION_METHODS:
         raise LetheError(
             f"unknown verification method {verification!r}: "

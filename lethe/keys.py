@@ -54,14 +54,29 @@ def _from_env(name: str, value: str) -> bytes:
 
 
 def _from_file(name: str, path: Path, create: bool) -> bytes:
-    if not path.exists():
-        if not create:
-            raise ConfigError(f"{name} key missing: set LETHE_{name.upper()}_KEY or create {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
-    return _from_env(name, path.read_text().strip())
+    try:
+        if not path.exists():
+            if not create:
+                raise ConfigError(
+                    f"{name} key missing: set LETHE_{name.upper()}_KEY or create {path}"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        # A home that cannot hold the keys (LETHE_HOME on a read-only or missing path, a file
+        # where a directory should be) is a setting to fix, not a bug.
+        why = exc.strerror if isinstance(exc, OSError) else "not text"
+        raise ConfigError(
+            f"cannot keep the {name} key at {path}: {why} (set LETHE_HOME to a writable "
+            f"directory, or LETHE_{name.upper()}_KEY)"
+        ) from None
+    try:
+        return _from_env(name, text)
+    except ConfigError:
+        raise ConfigError(f"{path} does not hold a base64 32-byte key") from None
 
 
 def load_keyring(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
@@ -29,7 +30,16 @@ def load_registry() -> ConnectorRegistry:
 
 async def open_ledger(settings: Settings, keys: Keyring, *, migrate: bool = True) -> Ledger:
     """The ledger, its schema brought up to date (idempotent)."""
-    engine = create_ledger_engine(settings.database_url)
+    try:
+        engine = create_ledger_engine(settings.database_url)
+    except (ImportError, InvalidRequestError, ArgumentError) as exc:
+        # A sync driver (postgresql://, sqlite:///) or one that is not installed: the URL is
+        # wrong, not Lethe. Name the driver only: the URL may hold a password.
+        raise ConfigError(
+            f"the ledger database URL needs an installed async driver, not "
+            f"{make_url(settings.database_url).drivername!r} ({str(exc).splitlines()[0]}): "
+            "use postgresql+asyncpg://, mysql+aiomysql:// or sqlite+aiosqlite:///"
+        ) from None
     if migrate:
         try:
             await upgrade_schema(engine)

@@ -70,6 +70,8 @@ __all__ = [
 ]
 
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# host:port, the host a name, an IPv4 address or a bracketed IPv6 address; no scheme.
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "private_key")
 
 
@@ -319,6 +321,8 @@ def _read_file(path: Path) -> _File:
         raw = tomllib.loads(path.read_text())
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (TOML files are UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
@@ -393,6 +397,13 @@ def load_settings(
         tls_key=tls_key,
         api_key=api_key,
     )
+
+    address = _HOST_PORT.match(temporal.address)
+    if address is None or not 1 <= int(address.group(1)) <= 65535:
+        raise ConfigError(
+            f"the Temporal address must be host:port, like 127.0.0.1:7233, not "
+            f"{temporal.address!r} (LETHE_TEMPORAL_ADDRESS or [temporal] address)"
+        )
 
     e = cfg.erasure
     d = ErasureDefaults()

@@ -144,6 +144,9 @@ def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
         assert dev.stdout is not None
         line = dev.stdout.readline()
         assert f"127.0.0.1:{port}" in line, line
+        # Not the default port: other shells are told how to find it.
+        hint = dev.stdout.readline()
+        assert f"export LETHE_TEMPORAL_ADDRESS=127.0.0.1:{port}" in hint, hint
         started = temporal_servers(tag)
         assert len(started) == 1
     finally:

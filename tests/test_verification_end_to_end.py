@@ -106,6 +106,10 @@ async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
     base = cli_env(tmp_path, settings, keys, {})
     portal_key = (await Cli(base, tmp_path).ok("dev-assertion", "--public-key"))["public_key"]  # type: ignore[index]
     lethe = Cli({**base, "LETHE_PORTAL_PUBLIC_KEYS": portal_key}, tmp_path)
+    # A namespace the server does not have: the server's refusal in one line, not a traceback.
+    elsewhere = Cli({**base, "LETHE_TEMPORAL_NAMESPACE": "no-such-namespace"}, tmp_path)
+    refused = await elsewhere.refused("sweeper", "install", code=69)
+    assert "Temporal refused: Namespace no-such-namespace is not found" in refused
     try:
         with smtp_server() as inbox:
             mailer = SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none"))
@@ -139,6 +143,11 @@ async def _email_code_path(
 
     assert "wrong code (4 attempt(s) left)" in await lethe.refused("verify", rid, "--code", wrong)
     assert "8 digits" in await lethe.refused("verify", rid, "--code", "123")
+    # With --json the answer is on stdout, and the refusal still one line on stderr.
+    got, out, err = await lethe("verify", rid, "--code", wrong, "--json")
+    assert got == 1 and json.loads(out)["outcome"] == "wrong_code"
+    said = f"lethe: error: {rid}: code refused: wrong code (3 attempt(s) left)"
+    assert err.splitlines() == [said]
     assert await ledger.outcomes(rid) == []  # nothing erased before verification
 
     assert [r["request_id"] for r in await lethe.ok("list", "--due-within", "40d")] == [rid]  # type: ignore[attr-defined,index]
@@ -157,7 +166,7 @@ async def _email_code_path(
 
     record = await lethe.ok("status", rid)
     events = [e["kind"] for e in record["events"]]  # type: ignore[index]
-    assert events.count("verification_code_refused") == 3
+    assert events.count("verification_code_refused") == 4
     for kind in (
         "verification_code_sent",
         "acknowledged",

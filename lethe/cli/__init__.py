@@ -7,12 +7,14 @@ shows it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import traceback
 
 import click
+from temporalio.service import RPCError
 
 from ..errors import LetheError
 from . import (
@@ -40,6 +42,15 @@ def _error(message: str, *, as_json: bool) -> None:
     print(f"lethe: error: {message}", file=sys.stderr)
 
 
+def _missing_command(exc: click.exceptions.NoArgsIsHelpError) -> int:
+    """``lethe`` or ``lethe hold`` alone: the help on stdout, one line on stderr."""
+    ctx = exc.ctx
+    assert ctx is not None
+    print(ctx.get_help())
+    print(f"lethe: error: `{ctx.command_path}` needs a command (listed above)", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in args
@@ -48,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        code = _missing_command(exc)
     except click.ClickException as exc:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
@@ -59,6 +72,13 @@ def main(argv: list[str] | None = None) -> None:
     except LetheError as exc:
         _error(str(exc), as_json=as_json)
         code = exc.exit_code
+    except RPCError as exc:
+        # The server answered and said no (a namespace that does not exist, no permission):
+        # a setting to fix, not a bug in Lethe.
+        hint = " (check LETHE_TEMPORAL_NAMESPACE)" if "amespace" in exc.message else ""
+        first = exc.message.splitlines()[0] if exc.message else exc.status.name
+        _error(f"Temporal refused: {first}{hint}", as_json=as_json)
+        code = 69
     except Exception as exc:
         if os.environ.get("LETHE_DEBUG"):
             traceback.print_exc()
@@ -69,4 +89,13 @@ def main(argv: list[str] | None = None) -> None:
             as_json=as_json,
         )
         code = 70
+    if argv is None:
+        # Run as the `lethe` program: leave without interpreter teardown. The Temporal client's
+        # Rust threads can outlive the event loop, and tearing down under them aborts the
+        # process ("Fatal Python error: PyGILState_Release", temporalio/sdk-python#300), seen
+        # here after a failed DNS lookup of the Temporal host. Everything is closed by now.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe (`lethe list | head`)
+                stream.flush()
+        os._exit(code)
     sys.exit(code)

@@ -35,10 +35,11 @@ def one_date(
     until: str | None, review_on: str | None, *, today: date
 ) -> tuple[date | None, date | None]:
     """``--until`` or ``--review-on`` (not both), neither in the past."""
-    if until and review_on:
+    if until is not None and review_on is not None:
         raise LetheError("give --until DATE or --review-on DATE, not both")
-    kept = parse_date(until, "--until") if until else None
-    review = parse_date(review_on, "--review-on") if review_on else None
+    # An empty value is a mistake (an unset shell variable), never "no date".
+    kept = parse_date(until, "--until") if until is not None else None
+    review = parse_date(review_on, "--review-on") if review_on is not None else None
     for name, day in (("--until", kept), ("--review-on", review)):
         if day is not None and day < today:
             raise LetheError(f"{name} {day} is in the past")

@@ -53,6 +53,12 @@ def extend(
         raise LetheError("--reason must say why more time is needed")
     if len(reason) > 1000:
         raise LetheError("--reason is longer than 1000 characters")
+    if until is not None and not until.strip():
+        # Never read as "no --until": that would spend the one extension on the maximum.
+        raise LetheError(
+            "--until is empty: give a date (YYYY-MM-DD), or leave it out for the most the"
+            " rules allow"
+        )
     who = _operator(operator)
     request_id = request_id.strip()
 
@@ -68,7 +74,7 @@ def extend(
             )
         if rec.completed_at is not None:
             raise LetheError(f"cannot extend {request_id}: it has finished ({rec.status})")
-        wanted = parse_until(until, clock.timezone) if until else None
+        wanted = parse_until(until, clock.timezone) if until is not None else None
         try:
             new_due = decide_extension(
                 answer_by=rec.due_at,

@@ -61,7 +61,7 @@ def controller_instruction(
         kept, review = one_date(until, review_on, today=datetime.now(UTC).date())
         if kept is None and review is None:
             raise LetheError("--retain needs --until DATE or --review-on DATE")
-    elif basis or until or review_on:
+    elif basis is not None or until is not None or review_on is not None:
         raise LetheError("--basis, --until and --review-on go with --retain, not --erase")
     who = _operator(operator)
     request_id, system = request_id.strip(), system.strip()
@@ -70,6 +70,10 @@ def controller_instruction(
         rec = await rt.ledger.get_request(request_id)
         if rec is None:
             raise NotFoundError(f"no erasure request with id {request_id!r}")
+        if system not in rec.systems:
+            raise LetheError(
+                f"{request_id} has no system {system!r} (its systems: {', '.join(rec.systems)})"
+            )
         referral = await ControllerReferrals(rt.ledger).waiting(request_id, system)
         if referral is None:
             raise LetheError(

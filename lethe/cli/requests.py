@@ -13,9 +13,11 @@ import click
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from ledger import DeadlineRecords
+from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds
+from ledger.queries import STATUSES
 from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 
+from ..attention import clock_lines, clock_to_dict, next_steps
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..intake import submit_request, validate_request
@@ -26,16 +28,30 @@ from ._app import app, console, emit_json, failure_text, json_option, run, with_
 
 __all__ = ["approve", "cancel", "list_requests", "status", "submit"]
 
+_DETAIL_KEYS = frozenset({"outcomes", "retained_exceptions", "events"})
+
 
 def _operator(explicit: str | None) -> str:
-    name = explicit or os.environ.get("LETHE_OPERATOR")
-    if not name:
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError):
-            name = ""
-    if not name or not name.strip():
+    """Who acts: ``--operator``, else ``LETHE_OPERATOR``, else the login name.
+
+    An empty ``--operator ""`` is refused rather than replaced by the login: the record must
+    name whom the operator meant. A name is at most 100 characters (the ledger keeps that).
+    """
+    if explicit is not None:
+        name = explicit
+        if not name.strip():
+            raise LetheError("--operator is empty: give your name")
+    else:
+        name = os.environ.get("LETHE_OPERATOR") or ""
+        if not name.strip():
+            try:
+                name = getpass.getuser()
+            except (KeyError, OSError):
+                name = ""
+    if not name.strip():
         raise LetheError("say who you are: --operator NAME or LETHE_OPERATOR")
+    if len(name.strip()) > 100:
+        raise LetheError("the operator's name is at most 100 characters")
     return name.strip()
 
 
@@ -44,21 +60,31 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
     if rec is None:
         raise NotFoundError(f"no erasure request with id {request_id!r}")
     outcomes = await rt.ledger.outcomes(request_id)
+    clock = await DeadlineRecords(rt.ledger).clock(request_id)
     if as_json:
         emit_json(
-            request_to_dict(
-                rec,
-                outcomes,
-                await rt.ledger.exceptions(request_id),
-                await rt.ledger.events(request_id),
-            )
+            {
+                **request_to_dict(
+                    rec,
+                    outcomes,
+                    await rt.ledger.exceptions(request_id),
+                    await rt.ledger.events(request_id),
+                ),
+                "clock": clock_to_dict(clock),
+            }
         )
         return
     console.print(request_summary(rec))
+    for line in clock_lines(rec, clock, datetime.now(UTC)):
+        console.print(f"  {line}")
     if outcomes:
         console.print(outcome_table(outcomes))
     elif rec.status in {"received", "awaiting_verification"}:
         console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
+    latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
+    referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
+    for step in next_steps(rec, latest, referrals):
+        console.print(f"Next: {step}")
     if events:
         for e in await rt.ledger.events(request_id):
             console.print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<24} {e.actor}", style="dim")
@@ -169,9 +195,13 @@ def submit(
                     "request_id": done.request_id,
                     "workflow_id": done.workflow_id,
                     "subject_ref": done.subject_ref,
+                    "jurisdiction": draft.jurisdiction,
                     "systems": list(done.systems),
                     "received_at": done.received_at.isoformat(),
                     "due_at": done.due_at.isoformat(),
+                    "acknowledge_by": (
+                        done.acknowledge_by.isoformat() if done.acknowledge_by else None
+                    ),
                     "verification_method": done.verification_method,
                     "status": "received",
                 }
@@ -192,6 +222,7 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
     if len(reason.strip()) > 500:
         raise LetheError("--reason is longer than 500 characters")
     who = _operator(operator)
+    request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
         rec = await rt.ledger.get_request(request_id)
@@ -234,6 +265,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
     if len(reason.strip()) > 500:
         raise LetheError("--reason is longer than 500 characters")
     who = _operator(operator)
+    request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
         rec = await rt.ledger.get_request(request_id)
@@ -284,7 +316,9 @@ def status(request_id: str, events: bool, as_json: bool) -> None:
 
 
 @app.command("list")
-@click.option("--status", "status_filter", help="Only requests with this status.")
+@click.option(
+    "--status", "status_filter", type=click.Choice(STATUSES), help="Only requests with this status."
+)
 @click.option("--overdue", is_flag=True, help="Only open requests past their deadline.")
 @click.option("--due-within", help="Only open requests due within this time (7d, 36h, 2w).")
 @click.option(
@@ -310,19 +344,31 @@ def list_requests(
 
     async def go(rt: Runtime) -> None:
         if overdue or within is not None:
-            recs = [
-                r
-                for r in await DeadlineRecords(rt.ledger).due_requests(
-                    now=datetime.now(UTC), overdue=overdue, within=within, limit=limit
+            recs = list(
+                await DeadlineRecords(rt.ledger).due_requests(
+                    now=datetime.now(UTC),
+                    overdue=overdue,
+                    within=within,
+                    status=status_filter,
+                    limit=limit + 1,
                 )
-                if status_filter is None or r.status == status_filter
-            ]
+            )
         else:
-            recs = await rt.ledger.list_requests(status=status_filter, limit=limit)
+            recs = await rt.ledger.list_requests(status=status_filter, limit=limit + 1)
+        more, recs = len(recs) > limit, recs[:limit]  # one more than shown: are there others?
         if as_json:
-            emit_json([request_to_dict(r) for r in recs])
+            # A summary per request; `lethe status ID --json` adds its outcomes and events
+            # (empty lists here would claim a finished request had none).
+            emit_json(
+                [
+                    {k: v for k, v in request_to_dict(r).items() if k not in _DETAIL_KEYS}
+                    for r in recs
+                ]
+            )
         elif recs:
             console.print(request_table(recs))
+            if more:
+                console.print(f"Showing the first {limit}; --limit N shows more.", style="dim")
         else:
             filtered = overdue or within is not None or status_filter is not None
             console.print("No request matches." if filtered else "No requests yet.")

@@ -62,6 +62,11 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                 emit_json(info)
             else:
                 console.print(f"Temporal dev server on {server.address}; UI at {server.ui_url}")
+                if settings.temporal.address != server.address:
+                    # Otherwise `lethe submit` in another shell looks for the default port.
+                    console.print(
+                        f"Other lethe commands need: export LETHE_TEMPORAL_ADDRESS={server.address}"
+                    )
                 console.print(f"Ledger: {settings.database_url}")
                 console.print(
                     "Systems: " + (", ".join(sorted(settings.systems)) or "none (add lethe.toml)")

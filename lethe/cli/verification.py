@@ -81,6 +81,8 @@ def verify(request_id: str, code: str, operator: str | None, as_json: bool) -> N
                 }
             )
             if not check.accepted:
+                # The answer is on stdout; the refusal is still one line on stderr.
+                print(f"lethe: error: {request_id}: code refused: {check.message}", file=sys.stderr)
                 raise click.exceptions.Exit(1)
             return
         if not check.accepted:
