@@ -568,8 +568,7 @@ class SqlConnector(BaseConnector):
             {
                 f"{r.name} (no {r.identifier})"
                 for r in self._ordered
-                if r.identifier is not None
-                and not (subject.get(r.identifier) or "").strip()
+                if r.identifier is not None and not (subject.get(r.identifier) or "").strip()
             }
         )
         return {"not_searched": missing} if missing else {}

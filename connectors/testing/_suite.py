@@ -177,15 +177,13 @@ class EraseTests(ConnectorKit):
             assert isinstance(outcome, Retained), "declared retention must be reported"
             assert sum(outcome.retained_counts.values()) >= 1
 
-
     async def test_subject_behind_a_crowd_of_near_duplicates_is_erased(
         self, harness: Harness, connector: Connector
     ) -> None:
         # Addresses and names that contain the subject's fill the first pages of any search,
         # ahead of the subject: a connector that reads only the first page misses them.
         crowd = [
-            Person(f"{n}ada@example.org", f"ada_b{n}", f"Crowd {n}")
-            for n in range(self.crowd_size)
+            Person(f"{n}ada@example.org", f"ada_b{n}", f"Crowd {n}") for n in range(self.crowd_size)
         ]
         seeded = await harness.seed([*crowd, SUBJECT])
         before = await harness.snapshot()
