@@ -90,14 +90,15 @@ def _patterns(subject: Subject) -> list[re.Pattern[str]]:
     return found
 
 
-def redact(text: str, subject: Subject | None = None) -> str:
+def redact(text: str, subject: Subject | None = None, *, any_address: bool = True) -> str:
     """``text`` with the subject's identifiers and anything shaped like an email replaced.
 
     Each identifier is found in any case, URL-encoded or JSON-escaped; each word of a name
     (three letters or more) on its own too. Use it on any message that may leave the
-    connector (errors, logs, evidence).
+    connector (errors, logs, evidence). ``any_address=False`` leaves other people's
+    addresses alone (an operator signing with their own).
     """
     if subject is not None:
         for pattern in _patterns(subject):
             text = pattern.sub("[redacted]", text)
-    return _ANY_EMAIL.sub("[email redacted]", text)
+    return _ANY_EMAIL.sub("[email redacted]", text) if any_address else text
