@@ -15,6 +15,7 @@ from ..free_text import PersonText
 
 __all__ = [
     "PSEUDONYM",
+    "address_argument",
     "legal_basis",
     "one_date",
     "parse_date",
@@ -57,13 +58,24 @@ def legal_basis(code: str) -> str:
     return code
 
 
+def address_argument(value: str) -> str:
+    """An address as given, or read from the first line of stdin for ``-``: a command line is
+    visible to every user of the machine (``ps``) and kept in shell histories; stdin is not."""
+    if value.strip() != "-":
+        return value
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise LetheError("'-' reads the address from stdin, and stdin gave none")
+    return line
+
+
 def pseudonym(subject: str | None, ps: str | None) -> tuple[str | None, str | None]:
     """Exactly one of an email (normalised) or a pseudonym (checked)."""
     if (subject is None) == (ps is None):
         raise LetheError("name the person with one of --subject EMAIL or --pseudonym ps_…")
     if subject is not None:
         try:
-            return normalise_email(subject), None
+            return normalise_email(address_argument(subject)), None
         except ValueError:
             raise LetheError(
                 "invalid email address: expected something like name@example.org"

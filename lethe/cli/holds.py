@@ -70,7 +70,10 @@ def hold() -> None:
 
 
 @hold.command("add")
-@click.option("--subject", help="The person's email address (only its pseudonym is stored).")
+@click.option(
+    "--subject",
+    help="The person's email address ('-': from stdin); only its pseudonym is stored.",
+)
 @click.option("--pseudonym", "ps", help="The person's pseudonym (ps_…, as lethe status shows).")
 @click.option("--basis", default="legal-hold", show_default=True, help="Legal basis code.")
 @click.option(

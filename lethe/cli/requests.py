@@ -24,7 +24,7 @@ from ..render import outcome_table, request_summary, request_table, request_to_d
 from ..runtime import Runtime, load_registry
 from ..settings import build_connectors, load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import reason_text, scrubbed
+from ._values import address_argument, reason_text, scrubbed
 
 __all__ = ["approve", "cancel", "list_requests", "status", "submit"]
 
@@ -105,11 +105,17 @@ def submit(
     allow_duplicate: bool,
     as_json: bool,
 ) -> None:
-    """Receive an erasure request for EMAIL and start it. Prints the request id."""
+    """Receive an erasure request for EMAIL and start it. Prints the request id.
+
+    EMAIL '-' reads the address from stdin, out of the process list and shell history.
+    """
     settings = load_settings()
     chosen = systems.split(",") if systems is not None else None
     if assertion is not None and assertion_file is not None:
         raise LetheError("give --assertion or --assertion-file, not both")
+    if email.strip() == "-" and assertion_file == "-":
+        raise LetheError("EMAIL and --assertion-file cannot both come from stdin")
+    email = address_argument(email)
     if assertion_file is not None:
         try:
             assertion = (

@@ -25,6 +25,7 @@ from ..free_text import PersonText
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
+from ._values import address_argument
 from .requests import _operator
 
 __all__ = ["dev_assertion", "verify"]
@@ -107,7 +108,8 @@ def dev_assertion(
     public_key: bool,
     as_json: bool,
 ) -> None:
-    """Sign a portal assertion for EMAIL with a development key (for tests and trying out).
+    """Sign a portal assertion for EMAIL ('-': from stdin) with a development key (for tests
+    and trying out).
 
     The key lives in <home>/keys/portal-dev.key. Lethe trusts it only once its public key is
     in [verification] portal_public_keys (or LETHE_PORTAL_PUBLIC_KEYS): see --public-key.
@@ -124,7 +126,7 @@ def dev_assertion(
     if not email:
         raise LetheError("give the EMAIL the assertion is about (or --public-key)")
     try:
-        normalised = normalise_email(email)
+        normalised = normalise_email(address_argument(email))
     except ValueError:
         raise LetheError(
             "invalid email address: expected something like name@example.org"
