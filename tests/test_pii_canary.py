@@ -373,7 +373,7 @@ async def test_no_canary_anywhere_in_the_record(
     for path in sorted(out.iterdir()):
         hits += find(people, path.name, path.read_bytes())
     for wid, raw, _ in recorded:
-        hits += find(people, f"history of {wid}", raw)
+        hits += find(people, f"history of {wid}", wid.encode() + b"\n" + raw)
     hits += find(people, "commands' output and log lines (stdout)", logs.out)
     hits += find(people, "commands' output and log lines (stderr)", logs.err)
     assert hits == []
