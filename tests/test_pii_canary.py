@@ -15,9 +15,9 @@ server), through every door personal data has been seen to come in by:
 
 Then every ledger table, the ledger's database files (and its write-ahead log), everything
 under the Lethe home, certificates (JSON and HTML), exports (CSV and JSON Lines), the
-auditor's and operator's views, every command's output, every log line and every Temporal
-history of the task queue (each payload must be ciphertext; workflow ids, search attributes
-and failures are read raw) are searched for the canaries, in plain text (any case) and in
+auditor's and operator's views, every command's output, every log line, every Temporal
+history of the task queue and the retention sweeper's schedule (each payload must be
+ciphertext; workflow ids, search attributes and failures are read raw) are searched for the canaries, in plain text (any case) and in
 common encodings.
 """
 
@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.api.workflowservice.v1 import DescribeScheduleRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -55,6 +56,7 @@ from lethe.keys import Keyring
 from lethe.logs import configure_logging
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import ErasurePolicy, ErasureWorkflow
@@ -334,6 +336,16 @@ async def test_no_canary_anywhere_in_the_record(
 
     # Temporal's own record: every payload ciphertext; ids, attributes and failures clean.
     recorded = await histories(client, task_queue)
+    sweeper = schedule_id(task_queue)
+    await install_sweeper(client, settings)
+    try:
+        described = await client.workflow_service.describe_schedule(
+            DescribeScheduleRequest(namespace=client.namespace, schedule_id=sweeper)
+        )
+    finally:
+        await client.get_schedule_handle(sweeper).delete()
+    recorded.append((sweeper, described.SerializeToString(), list(payloads(described))))
+    assert recorded[-1][2], "the schedule's action carries its input as a payload"
     assert len(recorded) >= 4 + 3 + 1 + 1  # requests, their systems' children, a round
     clear = [
         f"{wid}: {p.metadata.get('encoding', b'')!r}"
