@@ -17,8 +17,8 @@ Then every ledger table, the ledger's database files (and its write-ahead log), 
 under the Lethe home, certificates (JSON and HTML), exports (CSV and JSON Lines), the
 auditor's and operator's views, every command's output, every log line, every Temporal
 history of the task queue and the retention sweeper's schedule (each payload must be
-ciphertext; workflow ids, search attributes and failures are read raw) are searched for the canaries, in plain text (any case) and in
-common encodings.
+ciphertext; workflow ids, search attributes and failures are read raw) are searched for the
+canaries, in plain text (any case) and in common encodings.
 """
 
 from __future__ import annotations
