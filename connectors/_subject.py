@@ -82,6 +82,10 @@ def _patterns(subject: Subject) -> list[re.Pattern[str]]:
         whole |= _spellings(value)
         if kind in _WORDY_KINDS:
             words |= {w for w in re.split(r"[\s,.;:()'\"-]+", value) if len(w) >= 3}
+        elif kind == "email":
+            # ada.lovelace@… names Ada Lovelace: each word of the local part on its own.
+            local = value.rsplit("@", 1)[0]
+            words |= {w for w in re.split(r"[._+\-]+", local) if len(w) >= 3 and w.isalpha()}
     found = [re.compile(re.escape(v), re.IGNORECASE) for v in sorted(whole, key=len, reverse=True)]
     found += [
         re.compile(rf"(?<!\w){re.escape(w)}(?!\w)", re.IGNORECASE)
@@ -94,9 +98,9 @@ def redact(text: str, subject: Subject | None = None, *, any_address: bool = Tru
     """``text`` with the subject's identifiers and anything shaped like an email replaced.
 
     Each identifier is found in any case, URL-encoded or JSON-escaped; each word of a name
-    (three letters or more) on its own too. Use it on any message that may leave the
-    connector (errors, logs, evidence). ``any_address=False`` leaves other people's
-    addresses alone (an operator signing with their own).
+    or of an address's local part (three letters or more) on its own too. Use it on any
+    message that may leave the connector (errors, logs, evidence). ``any_address=False``
+    leaves other people's addresses alone (an operator signing with their own).
     """
     if subject is not None:
         for pattern in _patterns(subject):

@@ -84,6 +84,11 @@ def test_redaction_finds_identifiers_as_systems_quote_them() -> None:
     assert redact("POST /u/ada%40example.org: 500") == "POST /u/[email redacted]: 500"
     # Words of a name are matched as words: a longer word that contains one is left alone.
     assert redact("Zoë's ticket in zoetrope", s) == "[redacted]'s ticket in zoetrope"
+    # An address's local part names the person too, word by word.
+    ada = Subject(ref="ps_2", email="ada.lovelace@example.org")
+    assert redact("Lovelace called; Ada's ticket 4411", ada) == (
+        "[redacted] called; [redacted]'s ticket 4411"
+    )
 
 
 def test_a_claimed_capability_needs_its_method() -> None:
