@@ -9,6 +9,7 @@ A retried call first asks the ledger whether the system already finished, and re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -72,6 +73,28 @@ def entry_from_outcome(outcome: Outcome, *, interrupted_before: bool = False) ->
         case Referred():
             return OutcomeEntry("referred", evidence=evidence, controller=outcome.controller)
     raise PermanentError(f"connector returned {type(outcome).__name__}, which is not an outcome")
+
+
+def _scrub_values(value: Any, subject: Subject) -> Any:
+    if isinstance(value, str):
+        return redact(value, subject)
+    if isinstance(value, dict):
+        return {k: _scrub_values(v, subject) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_values(v, subject) for v in value]
+    return value
+
+
+def _named_nobody(entry: OutcomeEntry, subject: Subject) -> OutcomeEntry:
+    """An outcome's note and evidence go into a receipt that is never erased: whatever a
+    connector put there, it leaves without the subject (the contract says it names nobody;
+    this holds a connector that forgets to it). The ticket is left as given: the connector
+    needs it back to ask for the status."""
+    return dataclasses.replace(
+        entry,
+        basis_note=redact(entry.basis_note, subject) if entry.basis_note else entry.basis_note,
+        evidence=_scrub_values(entry.evidence, subject),
+    )
 
 
 def outcome_from_record(
@@ -191,7 +214,9 @@ class ErasureActivities:
         subject = await self._subject(task.request_id)
         bound.info("erase.start", connector=connector.kind, attempt=start.attempts)
         outcome = await self._call(task.system, subject, connector.erase(subject, task.request_id))
-        entry = entry_from_outcome(outcome, interrupted_before=start.interrupted_before)
+        entry = _named_nobody(
+            entry_from_outcome(outcome, interrupted_before=start.interrupted_before), subject
+        )
         rec = await self._ledger.finish_system(
             task.request_id, task.system, task.round, entry, at=_now()
         )
@@ -216,7 +241,7 @@ class ErasureActivities:
         )
         subject = await self._subject(task.request_id)
         outcome = await self._call(task.system, subject, status(rec.ticket))
-        entry = entry_from_outcome(outcome)
+        entry = _named_nobody(entry_from_outcome(outcome), subject)
         rec = await self._ledger.finish_system(
             task.request_id, task.system, task.round, entry, at=_now()
         )

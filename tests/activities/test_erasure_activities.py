@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -20,6 +20,7 @@ from connectors import (
     Outcome,
     PermanentError,
     Residual,
+    Retained,
     Subject,
     TransientError,
 )
@@ -157,3 +158,24 @@ async def test_verify_records_the_residual(opened: Ledger) -> None:
     check = await env.run(acts.verify_in_system, SystemTask("er-1", "crm"))
     [row] = await opened.outcomes("er-1")
     assert check.clean and row.residual == {} and row.verified_at is not None
+
+
+async def test_a_connector_that_names_the_subject_in_its_outcome_is_overruled(
+    opened: Ledger,
+) -> None:
+    """Note and evidence are sealed into receipts that are never erased."""
+    connector = Scripted(
+        lambda s: Retained(
+            legal_basis="contract",
+            note=f"open invoices of {s.get('name')}",
+            retained_until=date(2030, 1, 1),
+            counts={"contacts.deleted": 1},
+            evidence={"api_id": "x-17", "log": [f"DELETE /users/{s.email}: 204"]},
+        )
+    )
+    await ActivityEnvironment().run(
+        ErasureActivities(opened, {"crm": connector}).erase_in_system, SystemTask("er-1", "crm")
+    )
+    [row] = await opened.outcomes("er-1")
+    assert row.basis_note == "open invoices of [redacted]"
+    assert row.evidence == {"api_id": "x-17", "log": ["DELETE /users/[redacted]: 204"]}
