@@ -1,4 +1,11 @@
-"""Activities that write the request's own story to the ledger (status, failures)."""
+"""Activities that write the request's own story to the ledger (status, failures).
+
+Their texts come through Temporal from places Lethe does not write itself: a failure's
+message, the reason a child workflow was terminated with, a signal sent by another client.
+So each is scrubbed here, where it enters the ledger, of the request's identifiers (read from
+its vault) and of anything shaped like an address: the reason an operator types has been
+scrubbed already (``lethe/free_text.py``); this is the same rule for everything else.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,8 @@ from datetime import UTC, datetime
 import structlog
 from temporalio import activity
 
-from ledger import Ledger, OutcomeEntry
+from connectors import Subject, redact
+from ledger import Ledger, LedgerError, OutcomeEntry
 
 from .erasure import outcome_from_record
 from .types import StatusChange, SystemFailure, SystemOutcome
@@ -21,14 +29,22 @@ class RecordingActivities:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
+    async def _person(self, request_id: str) -> Subject | None:
+        try:
+            ref, ids = await self._ledger.read_identifiers(request_id)
+        except LedgerError:
+            return None  # shredded: only the shapes are left to catch
+        return Subject(ref=ref, email=ids.pop("email", ""), identifiers=ids)
+
     @activity.defn(name="record_status")
     async def record_status(self, change: StatusChange) -> None:
+        person = await self._person(change.request_id)
         await self._ledger.set_status(
             change.request_id,
             change.status,
             at=datetime.now(UTC),
-            actor=change.actor,
-            reason=change.reason,
+            actor=redact(change.actor, person, any_address=False),
+            reason=redact(change.reason, person) if change.reason else change.reason,
             event=change.event,
             detail=dict(change.detail),
         )
@@ -40,7 +56,9 @@ class RecordingActivities:
             failure.request_id,
             failure.system,
             failure.round,
-            OutcomeEntry("failed", error=failure.error[:1000]),
+            OutcomeEntry(
+                "failed", error=redact(failure.error, await self._person(failure.request_id))[:1000]
+            ),
             at=datetime.now(UTC),
         )
         log.warning("erase.failed", request_id=failure.request_id, system=failure.system)

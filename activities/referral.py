@@ -193,15 +193,19 @@ class ReferralActivities:
         """The controller said keep it: ``Retained`` in the next round, its basis and date."""
         ref = await self._referrals.get(record.request_id, record.system, record.round)
         controller = ref.controller if ref is not None else "the controller"
+        # Who entered it and their words stay with the referral and its event: the outcome
+        # is sealed into the append-only proof log, where no name or free text may go.
         entry = OutcomeEntry(
             "retained",
             legal_basis=record.legal_basis,
-            basis_note=f"retained on the instruction of {controller}: {record.reason}"[:1000],
+            basis_note=(
+                f"retained on the instruction of {controller} (referral of round"
+                f" {record.round}; the instruction is kept with the referral)"
+            ),
             retained_until=_date(record.retained_until),
             review_on=_date(record.review_on),
             evidence={
                 "connector_called": False,
-                "instructed_by": f"operator:{record.operator}",
                 "controller": controller,
                 "referral_round": record.round,
             },

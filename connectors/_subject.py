@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
 
 __all__ = ["IDENTIFIER_KINDS", "Subject", "normalise_email", "redact"]
 
@@ -49,16 +51,58 @@ class Subject:
     __str__ = __repr__
 
 
-_ANY_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+#: An address, also with its ``@`` URL-encoded (``ada%40example.org``, as HTTP errors quote
+#: the URL they failed on).
+_ANY_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", flags=re.IGNORECASE
+)
+#: Identifier kinds that are names made of words: each word names the person too.
+_WORDY_KINDS = frozenset({"name"})
 
 
-def redact(text: str, subject: Subject | None = None) -> str:
+def _spellings(value: str) -> set[str]:
+    """``value`` as it appears in text a system sends back: plain, URL-encoded, or escaped
+    inside JSON (``Zo\\u00eb``)."""
+    return {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+    }
+
+
+def _patterns(subject: Subject) -> list[re.Pattern[str]]:
+    """Longest first, so that a full value is replaced before any word of it."""
+    whole: set[str] = set()
+    words: set[str] = set()
+    for kind, value in (("email", subject.email), *subject.identifiers.items()):
+        value = value.strip() if value else ""
+        if len(value) < 3:
+            continue
+        whole |= _spellings(value)
+        if kind in _WORDY_KINDS:
+            words |= {w for w in re.split(r"[\s,.;:()'\"-]+", value) if len(w) >= 3}
+        elif kind == "email":
+            # ada.lovelace@… names Ada Lovelace: each word of the local part on its own.
+            local = value.rsplit("@", 1)[0]
+            words |= {w for w in re.split(r"[._+\-]+", local) if len(w) >= 3 and w.isalpha()}
+    found = [re.compile(re.escape(v), re.IGNORECASE) for v in sorted(whole, key=len, reverse=True)]
+    found += [
+        re.compile(rf"(?<!\w){re.escape(w)}(?!\w)", re.IGNORECASE)
+        for w in sorted(words, key=len, reverse=True)
+    ]
+    return found
+
+
+def redact(text: str, subject: Subject | None = None, *, any_address: bool = True) -> str:
     """``text`` with the subject's identifiers and anything shaped like an email replaced.
 
-    Use it on any message that may leave the connector (errors, logs, evidence).
+    Each identifier is found in any case, URL-encoded or JSON-escaped; each word of a name
+    or of an address's local part (three letters or more) on its own too. Use it on any
+    message that may leave the connector (errors, logs, evidence). ``any_address=False``
+    leaves other people's addresses alone (an operator signing with their own).
     """
     if subject is not None:
-        for value in sorted(subject.values(), key=len, reverse=True):
-            if len(value.strip()) >= 3:
-                text = re.sub(re.escape(value.strip()), "[redacted]", text, flags=re.IGNORECASE)
-    return _ANY_EMAIL.sub("[email redacted]", text)
+        for pattern in _patterns(subject):
+            text = pattern.sub("[redacted]", text)
+    return _ANY_EMAIL.sub("[email redacted]", text) if any_address else text

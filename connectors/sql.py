@@ -104,6 +104,14 @@ def async_url(url: str) -> sa.URL:
     return parsed.set(drivername=driver) if driver else parsed
 
 
+def _zero_freed_space(dbapi_conn: Any, _record: Any) -> None:
+    """SQLite keeps a deleted row's bytes in the file's free pages unless told to zero them
+    (some builds do by default, many do not): an erased person would stay readable there."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
 def keyed_hash(secret: str, value: str) -> str:
     """HMAC-SHA256 of the trimmed, lower-cased value: the same person always hashes the same.
 
@@ -394,6 +402,8 @@ class SqlConnector(BaseConnector):
                 )
             except (NoSuchModuleError, ImportError) as exc:
                 raise ConnectorConfigError(f"database driver not installed: {exc}") from None
+            if self._engine.dialect.name == "sqlite":
+                sa.event.listen(self._engine.sync_engine, "connect", _zero_freed_space)
         return self._engine
 
     async def aclose(self) -> None:

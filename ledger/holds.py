@@ -117,10 +117,12 @@ class LegalHolds:
 
         Idempotent: a second call returns the recorded row and links nothing twice.
         """
+        # The hold's reason is an operator's words: it stays with the hold. The outcome is
+        # sealed into the append-only proof log, where nothing typed by a person may go.
         entry = OutcomeEntry(
             "retained",
             legal_basis=hold.legal_basis,
-            basis_note=f"legal hold {hold.hold_id}: {hold.reason}"[:1000],
+            basis_note=f"legal hold {hold.hold_id} (its reason is kept with the hold)",
             retained_until=hold.retained_until,
             review_on=hold.review_on,
             evidence={"hold_id": hold.hold_id, "connector_called": False},

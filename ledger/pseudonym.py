@@ -3,6 +3,12 @@
 A pseudonym is a keyed HMAC-SHA256 of the normalised identifier. The same person gets the
 same pseudonym in every request (so holds and tombstones can match), and without the key
 nobody can tell whose pseudonym it is, or confirm a guess.
+
+With the key, anyone can: addresses are easy to guess, so a list of likely addresses and the
+key re-identify every record, shredded or not. The pseudonym key is as secret as the vault
+key, and a pseudonym is still personal data (GDPR Recital 26); that is why receipts and the
+proof log never carry one. Changing the key changes every pseudonym (holds and tombstones
+stop matching): there is no rotation.
 """
 
 from __future__ import annotations

@@ -15,6 +15,14 @@ Caveat, said plainly: a copy of the ledger's database taken before the shredding
 the wrapped key; restoring such a copy restores the ability to read the identifiers. Keep
 ledger backups on a rotation no longer than the grace period, or hold the vault master key
 elsewhere and rotate it.
+
+Old versions of the row are copies too. On SQLite the ledger zeroes freed space
+(``secure_delete``) and, after each shredding, copies the write-ahead log back and truncates
+it, so no file of the ledger keeps the wrapped key (best effort: a long-running reader can
+hold the log; the next shredding tries again). On PostgreSQL the old row version stays in the
+table's pages until VACUUM reclaims it (autovacuum does, in time) and in WAL segments and
+their archives until those are recycled: keep WAL archives, like backups, on a rotation
+shorter than the grace period.
 """
 
 from __future__ import annotations
@@ -136,4 +144,12 @@ class VaultShredding:
                     detail={"vault_key_id": entry.key_id, "reason": reason},
                 )
             )
+        await self._forget_old_versions()
         return True
+
+    async def _forget_old_versions(self) -> None:
+        """SQLite: write the log back into the (zeroed-on-free) file and truncate it."""
+        if self._ledger.engine.dialect.name != "sqlite":
+            return
+        async with self._ledger.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -213,7 +213,9 @@ class Ledger:
             if req is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")
             req.status = status
-            req.status_reason = reason
+            # The column holds 500 characters (a cancellation's reason alone may); the event
+            # keeps the whole text.
+            req.status_reason = reason[:500] if reason else reason
             if status == "erasing" and req.verified_at is None:
                 req.verified_at = at
             if status in {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
@@ -93,13 +93,17 @@ class Submitted:
 
 @dataclass(frozen=True)
 class RequestDraft:
-    """A request that passed validation and has not touched anything yet."""
+    """A request that passed validation and has not touched anything yet.
 
-    email: str
+    It holds the identifiers in the clear until they are sealed in the vault, so its ``repr``
+    (a log line, a traceback, a failed assertion) shows none of them.
+    """
+
+    email: str = field(repr=False)
     jurisdiction: str
     systems: tuple[str, ...]
     verification: str
-    extra_identifiers: tuple[tuple[str, str], ...] = ()
+    extra_identifiers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: A checked portal assertion (``preverified``); its nonce is spent at submission.
     assertion: PortalAssertion | None = None
 

@@ -2,7 +2,12 @@
 
 structlog renders Lethe's own events; the standard library's records (Temporal's worker,
 SQLAlchemy, Alembic) pass through the same redaction. Anything shaped like an email address
-becomes ``[email redacted]``, in event values and in plain messages alike.
+becomes ``[email redacted]``, in event values, plain messages and tracebacks alike: an
+exception is rendered to plain text (no local variables) and scrubbed before it is written.
+
+Libraries that log the values bound to a query never log below INFO, whatever the level:
+aiosqlite's DEBUG lines carry every parameter (names, usernames, the vault's wrapped keys),
+which SQLAlchemy's ``hide_parameters`` cannot reach.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -18,7 +24,10 @@ import structlog
 
 from connectors import redact
 
-__all__ = ["configure_logging", "redact_event"]
+__all__ = ["QUIET_LOGGERS", "configure_logging", "redact_event"]
+
+#: Loggers whose DEBUG lines print the parameters of every query: never below INFO.
+QUIET_LOGGERS = ("aiosqlite",)
 
 
 def _scrub(value: Any) -> Any:
@@ -31,10 +40,27 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+def _exception_text(exc_info: Any) -> str | None:
+    """A traceback as plain text, or None. No local variables: only the frames and the
+    message, which the caller scrubs like any other text."""
+    if exc_info is None or exc_info is False:
+        return None
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    elif not isinstance(exc_info, tuple):
+        exc_info = sys.exc_info()
+    if exc_info[0] is None:
+        return None
+    return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+
+
 def redact_event(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: scrub every value of the event."""
+    """structlog processor: scrub every value of the event, its traceback included."""
+    text = _exception_text(event.pop("exc_info", None))
+    if text is not None:
+        event["exception"] = text
     for key, value in list(event.items()):
         event[key] = _scrub(value)
     return event
@@ -67,9 +93,20 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 class _RedactingFilter(logging.Filter):
+    """Scrubs the message and the traceback (which the formatter would append unscrubbed)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        text = record.getMessage()
+        trace = _exception_text(record.exc_info) if record.exc_info else record.exc_text
+        if trace:
+            text += "\n" + trace
+        if record.stack_info:
+            text += "\n" + record.stack_info
+        record.msg = redact(text)
         record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
         return True
 
 
@@ -104,3 +141,5 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.INFO))

@@ -31,6 +31,7 @@ and how long it has to answer. ``[retention]`` tunes the sweeper and crypto-shre
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -38,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import make_url
@@ -527,6 +529,20 @@ def _deadlines(dl: _DeadlinesSection) -> DeadlineSettings:
     )
 
 
+def _private_channel(url: str) -> bool:
+    """https, or plain http that never leaves this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _controllers(
     sections: Mapping[str, _ControllerSection], env: Mapping[str, str]
 ) -> dict[str, ControllerConfig]:
@@ -545,6 +561,11 @@ def _controllers(
             raise ConfigError(
                 f"{where} disclose: unknown identifier {unknown[0]!r} "
                 f"(known: {', '.join(sorted(IDENTIFIER_KINDS))})"
+            )
+        if c.disclose and not _private_channel(url):
+            raise ConfigError(
+                f"{where} disclose sends the person's identifiers: ${c.webhook_url_env} must be"
+                " an https URL (plain http only to a loopback address)"
             )
         out[name] = ControllerConfig(
             name=name,

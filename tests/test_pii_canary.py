@@ -1,49 +1,75 @@
 """The record holds no personal data: canary identifiers go in, and come out nowhere.
 
-Two people with unique, never-seen-before identifiers are seeded into the demo systems and
-erased end to end (real worker, real activities, real connectors, real ledger; Temporal's
-time-skipping server). Then every ledger table, the ledger's database files, certificates
-(JSON and HTML), exports (CSV and JSON Lines), the auditor's views and every log line are
-searched for the canaries, in plain text (any case) and in common encodings.
+People with unique, never-seen-before identifiers are seeded into the demo systems and erased
+end to end (real worker, real activities, real connectors, real ledger, the Temporal dev
+server), through every door personal data has been seen to come in by:
+
+    the request itself      two pre-verified requests, as a portal files them
+    operator free text      an operator-verified request: ``hold add``, ``approve``, ``retry``
+                            and ``hold release`` each with a reason (and an operator name)
+                            naming the person, their address and a phone number; a second one
+                            ``extend``-ed and ``cancel``-led the same way
+    error paths             a system whose database refuses the delete with an error that
+                            quotes the person's name and address (a trigger), queried by name
+                            at DEBUG log level (drivers log bound values there)
+
+Then every ledger table, the ledger's database files (and its write-ahead log), everything
+under the Lethe home, certificates (JSON and HTML), exports (CSV and JSON Lines), the
+auditor's and operator's views, every command's output, every log line, every Temporal
+history of the task queue and the retention sweeper's schedule (each payload must be
+ciphertext; workflow ids, search attributes and failures are read raw) are searched for the
+canaries, in plain text (any case) and in common encodings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import io
 import os
-import shutil
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.api.workflowservice.v1 import DescribeScheduleRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
+from ledger import LegalHolds
 from ledger.models import Base
+from lethe.cli import main
+from lethe.codec import ENCODING
+from lethe.demo.run import write_demo_config
 from lethe.demo.systems import seed_demo_systems
-from lethe.intake import submit_request
+from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.logs import configure_logging
 from lethe.runtime import load_registry, open_ledger
-from lethe.settings import Settings, TemporalSettings, build_connectors
+from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import ErasurePolicy, ErasureWorkflow
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
-LETHE = str(Path(sys.executable).parent / "lethe")
 FAST = ErasurePolicy(retry_initial_seconds=0.5, retry_max_interval_seconds=1)
+PHONE = "+44 20 7946 0958"
 
 
 def plant(root: Path, people: list[Canary]) -> None:
-    """Put the canaries into the forum, CRM (contacts, notes, invoices), newsletter, and a
-    nightly backup copy of the CRM."""
+    """Put the canaries into the forum, CRM (contacts, notes, invoices), newsletter, a
+    nightly backup copy of the CRM, and a directory whose database refuses to delete them."""
     with sqlite3.connect(root / "forum.db") as db:
         for n, p in enumerate(people):
             uid = 900 + n
@@ -67,21 +93,53 @@ def plant(root: Path, people: list[Canary]) -> None:
                 "INSERT INTO invoices VALUES (?, ?, ?, 1200, '2025-02-01')",
                 (9000 + n, p.email, p.name),
             )
-    shutil.copyfile(root / "crm.db", root / "backups" / "crm-nightly-canary.db")
+    (root / "backups" / "crm-nightly-canary.db").write_bytes((root / "crm.db").read_bytes())
     with sqlite3.connect(root / "newsletter.db") as db:
         for n, p in enumerate(people):
             db.execute(
                 "INSERT INTO subscribers VALUES (?, ?, '2025-01-01', 'active')", (900 + n, p.email)
             )
             db.execute("INSERT INTO deliveries VALUES (?, ?, 'spring')", (9000 + n, 900 + n))
+    with sqlite3.connect(root / "directory.db") as db:
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, full_name TEXT, email TEXT)")
+        # SQLite quotes a bad JSON path in its error: a database error that names the person
+        # (the "no such column" makes the connector treat it as permanent, so no retries).
+        db.execute(
+            "CREATE TRIGGER keep BEFORE DELETE ON people BEGIN SELECT json_extract('{}',"
+            " 'no such column: ' || OLD.full_name || ' <' || OLD.email || '>'); END"
+        )
+        db.executemany(
+            "INSERT INTO people (full_name, email) VALUES (?, ?)",
+            [(p.name, p.email) for p in people],
+        )
 
 
-def lethe_env(settings: Settings, keys: Keyring, signing_seed: bytes) -> dict[str, str]:
+def directory(root: Path) -> SystemConfig:
+    """Keyed by name, so the name is a bound value of every query; every delete fails."""
+    return SystemConfig(
+        "directory",
+        "sql",
+        {
+            "url": f"sqlite+aiosqlite:///{root / 'directory.db'}",
+            "max_rows": 10,
+            "tables": [
+                {"table": "people", "key": "full_name", "identifier": "name", "action": "delete"}
+            ],
+        },
+    )
+
+
+def lethe_env(
+    settings: Settings, keys: Keyring, signing_seed: bytes, config: Path
+) -> dict[str, str]:
     b64 = base64.b64encode
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("LETHE_")},
         "LETHE_HOME": str(settings.home),
+        "LETHE_CONFIG": str(config),
         "LETHE_DATABASE_URL": settings.database_url,
+        "LETHE_TEMPORAL_ADDRESS": settings.temporal.address,
+        "LETHE_TASK_QUEUE": settings.temporal.task_queue,
         "LETHE_PSEUDONYM_KEY": b64(keys.pseudonym).decode(),
         "LETHE_VAULT_KEY": b64(keys.vault).decode(),
         "LETHE_PAYLOAD_KEY": b64(keys.payload).decode(),
@@ -90,36 +148,89 @@ def lethe_env(settings: Settings, keys: Keyring, signing_seed: bytes) -> dict[st
     }
 
 
+def payloads(message: Message) -> Iterator[Payload]:
+    """Every Payload anywhere inside a protobuf message (repeated and map fields too)."""
+    if isinstance(message, Payload):
+        yield message
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            items: Any = value.values()
+        elif field.is_repeated:
+            items = value
+        else:
+            items = [value]
+        for item in items:
+            if isinstance(item, Message):
+                yield from payloads(item)
+
+
+async def histories(client: Client, task_queue: str) -> list[tuple[str, bytes, list[Payload]]]:
+    """Each workflow of the task queue: its id, its raw history, and every payload in it."""
+    out = []
+    async for wf in client.list_workflows(f'TaskQueue="{task_queue}"'):
+        history = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
+        proto = History(events=history.events)
+        out.append((wf.id, proto.SerializeToString(), list(payloads(proto))))
+    return out
+
+
 async def test_no_canary_anywhere_in_the_record(
-    time_skipping_env: WorkflowEnvironment,
+    dev_server_env: WorkflowEnvironment,
     keys: Keyring,
     tmp_path: Path,
     task_queue: str,
     capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    people = [Canary.new(), Canary.new()]
+    people = [Canary.new() for _ in range(4)]
+    portal_a, portal_b, called, withdrawn = people
     demo = seed_demo_systems(tmp_path / "systems")
     plant(demo.root, people)
     # The scanner works, and the canaries really are in the systems before the erasure.
     assert find(people, "crm.db", (demo.root / "crm.db").read_bytes())
 
+    client = dev_server_env.client
+    systems = {**demo.systems, "directory": directory(demo.root)}
     settings = Settings(
         home=tmp_path / ".lethe",
         database_url=f"sqlite+aiosqlite:///{tmp_path / '.lethe' / 'lethe.db'}",
-        temporal=TemporalSettings(task_queue=task_queue),
-        systems=demo.systems,
+        temporal=TemporalSettings(
+            address=client.service_client.config.target_host, task_queue=task_queue
+        ),
+        systems=systems,
         verification=portal_verification(),
     )
+    config = tmp_path / "lethe.toml"
+    write_demo_config(config, systems)
     signing_key = Ed25519PrivateKey.generate()
     seed = signing_key.private_bytes(
         serialization.Encoding.Raw,
         serialization.PrivateFormat.Raw,
         serialization.NoEncryption(),
     )
+    for name, value in lethe_env(settings, keys, seed, config).items():
+        monkeypatch.setenv(name, value)
+
+    async def lethe(*args: str, stdin: str = "") -> None:
+        """The command line, as an operator types it (in a thread of this process: a process
+        each would double the test's time; the code that runs is the same)."""
+
+        def call() -> int:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                return int(exc.code or 0)
+            return 0
+
+        assert await asyncio.to_thread(call) == 0, args
+
     configure_logging(level="DEBUG")
     ledger = await open_ledger(settings, keys)
     connectors = build_connectors(settings.systems, load_registry())
-    client = time_skipping_env.client
     request_ids = []
     try:
         async with worker_module.build_worker(
@@ -130,9 +241,13 @@ async def test_no_canary_anywhere_in_the_record(
             heartbeat_every=0.5,
             signing_key=signing_key,
         ):
-            for person in people:
+            # The request itself: as a privacy portal files it (identifiers in any case).
+            for person in (portal_a, portal_b):
                 draft = preverified_draft(
-                    settings, person.email.upper(), extra_identifiers={"name": person.name}
+                    settings,
+                    person.email.upper(),
+                    systems=list(demo.systems),
+                    extra_identifiers={"name": person.name},
                 )
                 done = await submit_request(
                     draft, settings=settings, ledger=ledger, client=client, keys=keys, policy=FAST
@@ -141,69 +256,148 @@ async def test_no_canary_anywhere_in_the_record(
                 result = await handle.result()
                 assert result.status == "completed_with_exceptions", result
                 request_ids.append(done.request_id)
+
+            # Operator free text, on a request verified by an operator: held, approved, one
+            # system failing with the person's name in the database's error, retried.
+            def operator_request(person: Canary, systems: list[str]) -> Any:
+                return validate_request(
+                    settings,
+                    email=person.email,
+                    systems=systems,
+                    verification="operator",
+                    extra_identifiers={"name": person.name},
+                )
+
+            done = await submit_request(
+                operator_request(called, ["newsletter", "crm", "directory"]),
+                settings=settings,
+                ledger=ledger,
+                client=client,
+                keys=keys,
+                policy=FAST,
+            )
+            request_ids.append(done.request_id)
+            rid, surname = done.request_id, called.name.split()[-1]
+            until = (datetime.now(UTC) + timedelta(days=400)).date().isoformat()
+            await lethe(
+                "hold", "add", "--subject", "-", "--systems", "newsletter", "--until", until,
+                "--reason", f"litigation: {called.name} <{called.email}> v. us, case 17",
+                "--operator", "counsel", stdin=called.email + "\n",
+            )  # fmt: skip
+            await lethe(
+                "approve", rid, "--operator", f"desk ({surname})",
+                "--reason", f"called {called.email.upper()} back on {PHONE}; {called.name} ok",
+            )  # fmt: skip
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            assert (await handle.result()).status == "partially_failed"
+            await lethe(
+                "retry", rid, "--system", "directory", "--wait", "--operator", "desk",
+                "--reason", f"{surname} asked again from {called.email}",
+            )  # fmt: skip
+            [hold] = await LegalHolds(ledger).list_holds()
+            await lethe(
+                "hold", "release", hold.hold_id, "--operator", "counsel",
+                "--reason", f"case 17 settled, {called.name} told",
+            )  # fmt: skip
+
+            # ... and a request extended, then withdrawn, each with the person in the reason.
+            done = await submit_request(
+                operator_request(withdrawn, ["crm"]),
+                settings=settings,
+                ledger=ledger,
+                client=client,
+                keys=keys,
+                policy=FAST,
+            )
+            request_ids.append(done.request_id)
+            await lethe(
+                "extend", done.request_id, "--operator", "desk",
+                "--reason", f"waiting for {withdrawn.name} ({withdrawn.email}) to call back",
+            )  # fmt: skip
+            await lethe(
+                "cancel", done.request_id, "--operator", "desk",
+                "--reason", f"{withdrawn.name} withdrew by phone from {PHONE}",
+            )  # fmt: skip
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            assert (await handle.result()).status == "cancelled"
+
         # Every table of the ledger, every row, every column.
         dump: list[str] = []
         async with ledger.engine.connect() as conn:
             for table in Base.metadata.sorted_tables:
                 for row in await conn.execute(sa.select(table)):
                     dump.append(f"{table.name}: {tuple(row)!r}")
+        failed = [o for o in await ledger.outcomes(request_ids[2]) if o.system == "directory"]
+        verified = [e for e in await ledger.events(request_ids[2]) if e.kind == "verified"]
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
     assert any(line.startswith("proof_leaves:") for line in dump)  # sealed, so it is scanned
 
-    # The auditor's outputs, through the command line, from the same ledger.
+    # Temporal's own record: every payload ciphertext; ids, attributes and failures clean.
+    recorded = await histories(client, task_queue)
+    sweeper = schedule_id(task_queue)
+    await install_sweeper(client, settings)
+    try:
+        described = await client.workflow_service.describe_schedule(
+            DescribeScheduleRequest(namespace=client.namespace, schedule_id=sweeper)
+        )
+    finally:
+        await client.get_schedule_handle(sweeper).delete()
+    recorded.append((sweeper, described.SerializeToString(), list(payloads(described))))
+    assert recorded[-1][2], "the schedule's action carries its input as a payload"
+    assert len(recorded) >= 4 + 3 + 1 + 1  # requests, their systems' children, a round
+    clear = [
+        f"{wid}: {p.metadata.get('encoding', b'')!r}"
+        for wid, _, found in recorded
+        for p in found
+        if p.metadata.get("encoding") != ENCODING
+    ]
+    assert clear == []
+    assert sum(len(found) for _, _, found in recorded) > 50
+
+    # The auditor's and the operator's outputs, through the command line, from the same ledger.
     out = tmp_path / "out"
-    env = lethe_env(settings, keys, seed)
-    cli_output = []
-    for rid in request_ids:
-        for args in (
-            [
-                "audit",
-                "certificate",
-                rid,
-                "-o",
-                str(out / f"{rid}.json"),
-                "-o",
-                str(out / f"{rid}.html"),
-            ],
-            ["audit", "show", rid, "--json"],
-            ["status", rid, "--json", "--events"],
-        ):
-            done_cli = subprocess.run(
-                [LETHE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-            )
-            assert done_cli.returncode == 0, done_cli.stderr
-            cli_output.append((f"lethe {args[0]} {args[1]}", done_cli.stdout + done_cli.stderr))
-    for args in (
+    out.mkdir()
+    readers = [
         ["audit", "export", "--format", "csv", "-o", str(out / "export.csv")],
         ["audit", "export", "--format", "jsonl", "-o", str(out / "export.jsonl")],
         ["audit", "list", "--json"],
         ["list", "--json"],
+        ["hold", "list", "--all", "--json"],
         ["audit", "verify", "--log"],
-    ):
-        done_cli = subprocess.run(
-            [LETHE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-        )
-        assert done_cli.returncode == 0, done_cli.stderr
-        cli_output.append((f"lethe {' '.join(args[:2])}", done_cli.stdout + done_cli.stderr))
+    ]
+    for rid in request_ids:
+        files = ["-o", str(out / f"{rid}.json"), "-o", str(out / f"{rid}.html")]
+        readers += [
+            ["audit", "certificate", rid, *files],
+            ["audit", "show", rid, "--json"],
+            ["status", rid, "--json", "--events"],
+        ]
+    for args in readers:
+        await lethe(*args)
 
     logs = capfd.readouterr()
     hits: list[str] = []
     hits += find(people, "ledger tables", "\n".join(dump))
-    for path in sorted((tmp_path / ".lethe").glob("lethe.db*")):
-        hits += find(people, path.name, path.read_bytes())
+    for path in sorted(p for p in settings.home.rglob("*") if p.is_file()):
+        hits += find(people, str(path.relative_to(tmp_path)), path.read_bytes())
     for path in sorted(out.iterdir()):
         hits += find(people, path.name, path.read_bytes())
-    for where, text in cli_output:
-        hits += find(people, where, text)
-    hits += find(people, "log lines (stdout)", logs.out)
-    hits += find(people, "log lines (stderr)", logs.err)
+    for wid, raw, _ in recorded:
+        hits += find(people, f"history of {wid}", wid.encode() + b"\n" + raw)
+    hits += find(people, "commands' output and log lines (stdout)", logs.out)
+    hits += find(people, "commands' output and log lines (stderr)", logs.err)
     assert hits == []
 
+    # What was fed in went through: the database's error, the operator's reason.
+    assert [o.outcome for o in failed] == ["failed", "failed"]
+    assert all("[redacted] <[redacted]>" in (o.error or "") for o in failed), failed
+    assert "called [redacted] back on [phone redacted]" in verified[0].detail["reason"]
     # What was scanned is not empty: the outputs exist and say what they should.
-    assert len(list(out.glob("*.html"))) == 2 and (out / "export.csv").read_text().count("\n") == 3
+    assert len(list(out.glob("*.html"))) == 4 and (out / "export.csv").read_text().count("\n") == 5
     assert "request.sealed" in logs.err  # the worker's log lines were captured
+    assert any(p.name == "lethe.db" for p in settings.home.iterdir())
 
 
 def test_the_scanner_sees_through_encodings() -> None:
@@ -222,3 +416,16 @@ def test_the_scanner_sees_through_encodings() -> None:
     for what, blob in leaks.items():
         assert find([person], what, b"..." + blob + b"..."), what
     assert find([person], "clean", b"ps_0123 er-abc [email redacted]") == []
+
+
+def test_the_history_walk_finds_every_payload() -> None:
+    """The check that every payload of a history is ciphertext sees nested, repeated and
+    map fields (a memo, a header), so a plaintext payload cannot hide from it."""
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"x"')
+    event = HistoryEvent()
+    attrs = event.workflow_execution_started_event_attributes
+    attrs.input.payloads.append(plain)
+    attrs.memo.fields["who"].CopyFrom(plain)
+    attrs.header.fields["h"].CopyFrom(plain)
+    found = list(payloads(History(events=[event, event])))
+    assert len(found) == 6 and all(p == plain for p in found)

@@ -16,6 +16,8 @@ import traceback
 import click
 from temporalio.service import RPCError
 
+from connectors import redact
+
 from ..errors import LetheError
 from . import (
     audit,
@@ -80,11 +82,13 @@ def main(argv: list[str] | None = None) -> None:
         _error(f"Temporal refused: {first}{hint}", as_json=as_json)
         code = 69
     except Exception as exc:
+        # A bug's text is nobody's choice: it may quote what it failed on (an address). It
+        # goes where logs go (cron mail, CI logs), so it is scrubbed like a log line.
         if os.environ.get("LETHE_DEBUG"):
-            traceback.print_exc()
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
         first = str(exc).splitlines()[0] if str(exc) else ""
         _error(
-            f"internal error: {type(exc).__name__}: {first}"
+            f"internal error: {type(exc).__name__}: {redact(first)}"
             " (a bug in Lethe; rerun with LETHE_DEBUG=1 for the traceback)",
             as_json=as_json,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from datetime import date
 
@@ -10,14 +11,17 @@ from connectors import normalise_email
 from ledger import LEGAL_BASES
 
 from ..errors import LetheError
+from ..free_text import PersonText
 
 __all__ = [
     "PSEUDONYM",
+    "address_argument",
     "legal_basis",
     "one_date",
     "parse_date",
     "pseudonym",
     "reason_text",
+    "scrubbed",
     "systems_among",
 ]
 
@@ -55,13 +59,24 @@ def legal_basis(code: str) -> str:
     return code
 
 
+def address_argument(value: str) -> str:
+    """An address as given, or read from the first line of stdin for ``-``: a command line is
+    visible to every user of the machine (``ps``) and kept in shell histories; stdin is not."""
+    if value.strip() != "-":
+        return value
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise LetheError("'-' reads the address from stdin, and stdin gave none")
+    return line
+
+
 def pseudonym(subject: str | None, ps: str | None) -> tuple[str | None, str | None]:
     """Exactly one of an email (normalised) or a pseudonym (checked)."""
     if (subject is None) == (ps is None):
         raise LetheError("name the person with one of --subject EMAIL or --pseudonym ps_…")
     if subject is not None:
         try:
-            return normalise_email(subject), None
+            return normalise_email(address_argument(subject)), None
         except ValueError:
             raise LetheError(
                 "invalid email address: expected something like name@example.org"
@@ -86,11 +101,32 @@ def systems_among(raw: str | None, known: Sequence[str], *, what: str) -> list[s
     return chosen
 
 
-def reason_text(reason: str, what: str) -> str:
-    """A non-empty ``--reason`` of at most 500 characters (a reference, not a story)."""
+def reason_text(reason: str, what: str, *, limit: int = 500) -> str:
+    """A non-empty ``--reason`` of at most ``limit`` characters (a reference, not a story)."""
     text = reason.strip()
     if not text:
         raise LetheError(f"--reason must say {what}")
-    if len(text) > 500:
-        raise LetheError("--reason is at most 500 characters: give a reference, not the file")
+    if len(text) > limit:
+        raise LetheError(f"--reason is at most {limit} characters: give a reference, not the file")
     return text
+
+
+def scrubbed(
+    person: PersonText, reason: str, operator: str, *, limit: int = 500
+) -> tuple[str, str]:
+    """The reason and the operator's name as Lethe keeps them (``lethe/free_text.py``): the
+    person's identifiers, addresses and phone numbers replaced. Says so on stderr when that
+    is not what was typed, so the operator knows what the record holds."""
+    kept_reason = person.reason(reason)[:limit]
+    kept_operator = person.operator(operator)[:100]
+    for what, typed, kept in (
+        ("--reason", reason, kept_reason),
+        ("the operator's name", operator, kept_operator),
+    ):
+        if typed.strip() != kept:
+            print(
+                f"lethe: note: {what} named the person, an address or a phone number;"
+                f" it is kept as {kept!r}",
+                file=sys.stderr,
+            )
+    return kept_reason, kept_operator

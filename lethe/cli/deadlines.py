@@ -16,8 +16,10 @@ from workflows import DeadlineExtension, ErasureWorkflow
 
 from ..deadlines import STATUTES, ExtensionRefused, decide_extension, zone
 from ..errors import LetheError, NotFoundError
+from ..free_text import PersonText
 from ..runtime import Runtime
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
+from ._values import reason_text, scrubbed
 from .requests import _operator
 
 __all__ = ["extend", "parse_until"]
@@ -40,7 +42,11 @@ def parse_until(text: str, timezone: str) -> datetime:
 
 @app.command()
 @click.argument("request_id")
-@click.option("--reason", required=True, help="Why more time is needed (the requester is told).")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why more time is needed (the requester is told; their details are removed).",
+)
 @click.option("--until", help="A date earlier than the most the rules allow (YYYY-MM-DD).")
 @click.option("--operator", help="Who decides (default: LETHE_OPERATOR or your login).")
 @json_option
@@ -48,11 +54,7 @@ def extend(
     request_id: str, reason: str, until: str | None, operator: str | None, as_json: bool
 ) -> None:
     """Extend a request's answer deadline once, as far as the rules that apply allow."""
-    reason = reason.strip()
-    if not reason:
-        raise LetheError("--reason must say why more time is needed")
-    if len(reason) > 1000:
-        raise LetheError("--reason is longer than 1000 characters")
+    reason = reason_text(reason, "why more time is needed", limit=1000)
     if until is not None and not until.strip():
         # Never read as "no --until": that would spend the one extension on the maximum.
         raise LetheError(
@@ -86,11 +88,13 @@ def extend(
             )
         except ExtensionRefused as exc:
             raise LetheError(f"cannot extend {request_id}: {exc}") from None
+        person = await PersonText.for_request(rt.ledger, request_id)
+        why, by = scrubbed(person, reason, who, limit=1000)
         client = await rt.client()
         handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
         try:
             await handle.execute_update(
-                ErasureWorkflow.extend_deadline, DeadlineExtension(new_due, reason, who)
+                ErasureWorkflow.extend_deadline, DeadlineExtension(new_due, why, by)
             )
         except WorkflowUpdateFailedError as exc:
             raise LetheError(f"cannot extend {request_id}: {failure_text(exc)}") from None
@@ -102,8 +106,8 @@ def extend(
                     "request_id": request_id,
                     "due_at": new_due.isoformat(),
                     "previous_due_at": rec.due_at.isoformat(),
-                    "extended_by": who,
-                    "reason": reason,
+                    "extended_by": by,
+                    "reason": why,
                 }
             )
         else:

@@ -15,15 +15,16 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from connectors import Subject, describe_basis, redact
+from connectors import describe_basis
 from ledger import LedgerError, LegalHold, LegalHolds, Pseudonymizer
 
 from ..errors import LetheError, NotFoundError
+from ..free_text import PersonText
 from ..intake import OPEN_STATUSES
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date, pseudonym, reason_text, systems_among
+from ._values import legal_basis, one_date, pseudonym, reason_text, scrubbed, systems_among
 from .requests import _operator
 
 __all__ = ["hold", "hold_to_dict"]
@@ -69,10 +70,17 @@ def hold() -> None:
 
 
 @hold.command("add")
-@click.option("--subject", help="The person's email address (only its pseudonym is stored).")
+@click.option(
+    "--subject",
+    help="The person's email address ('-': from stdin); only its pseudonym is stored.",
+)
 @click.option("--pseudonym", "ps", help="The person's pseudonym (ps_…, as lethe status shows).")
 @click.option("--basis", default="legal-hold", show_default=True, help="Legal basis code.")
-@click.option("--reason", required=True, help="Why (a case reference; no names or addresses).")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why (a case reference; the person's details are removed).",
+)
 @click.option("--systems", help="Comma-separated systems to hold (default: all).")
 @click.option("--until", help="The hold lapses after this date (YYYY-MM-DD).")
 @click.option("--review-on", help="Indefinite hold: the date it is reviewed.")
@@ -100,10 +108,11 @@ def hold_add(
     if kept is None and review is None:
         review = today + timedelta(days=settings.retention.hold_review_days)
     who = _operator(operator)
-    why = redact(reason.strip(), Subject(ref="", email=email) if email else None)
 
     async def go(rt: Runtime) -> None:
         ref = subject_ref or Pseudonymizer(rt.keys.pseudonym).subject_ref(email or "")
+        person = await PersonText.for_pseudonym(rt.ledger, ref, email=email)
+        why, by = scrubbed(person, reason, who)
         placed = await LegalHolds(rt.ledger).place(
             subject_ref=ref,
             legal_basis=code,
@@ -111,7 +120,7 @@ def hold_add(
             systems=held,
             retained_until=kept,
             review_on=review,
-            placed_by=f"operator:{who}",
+            placed_by=f"operator:{by}",
             at=datetime.now(UTC),
         )
         running = await rt.ledger.list_requests(subject_ref=ref, statuses=sorted(OPEN_STATUSES))
@@ -177,7 +186,9 @@ def hold_list(include_released: bool, as_json: bool) -> None:
 
 @hold.command("release")
 @click.argument("hold_id")
-@click.option("--reason", required=True, help="Why the hold ends.")
+@click.option(
+    "--reason", required=True, help="Why the hold ends (the person's details are removed)."
+)
 @click.option("--operator", help="Who releases it (default: LETHE_OPERATOR or your login).")
 @json_option
 def hold_release(hold_id: str, reason: str, operator: str | None, as_json: bool) -> None:
@@ -187,13 +198,16 @@ def hold_release(hold_id: str, reason: str, operator: str | None, as_json: bool)
 
     async def go(rt: Runtime) -> None:
         holds = LegalHolds(rt.ledger)
-        if await holds.get(hold_id.strip()) is None:
+        found = await holds.get(hold_id.strip())
+        if found is None:
             raise NotFoundError(f"no legal hold with id {hold_id.strip()!r}")
+        person = await PersonText.for_pseudonym(rt.ledger, found.subject_ref)
+        why, by = scrubbed(person, reason, who)
         try:
             done = await holds.release(
                 hold_id.strip(),
-                released_by=f"operator:{who}",
-                reason=reason.strip(),
+                released_by=f"operator:{by}",
+                reason=why,
                 at=datetime.now(UTC),
             )
         except LedgerError as exc:

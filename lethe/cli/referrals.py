@@ -17,9 +17,10 @@ from ledger import ControllerReferrals
 from workflows import ControllerInstruction, SystemErasureWorkflow
 
 from ..errors import LetheError, NotFoundError
+from ..free_text import PersonText
 from ..runtime import Runtime
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date, reason_text
+from ._values import legal_basis, one_date, reason_text, scrubbed
 from .requests import _operator
 
 __all__ = ["controller_instruction"]
@@ -30,7 +31,11 @@ __all__ = ["controller_instruction"]
 @click.option("--system", required=True, help="The referred (processor-held) system.")
 @click.option("--erase", "erase", is_flag=True, help="The controller says: erase it.")
 @click.option("--retain", "retain", is_flag=True, help="The controller says: keep it.")
-@click.option("--reason", required=True, help="What the controller said, and where (ticket).")
+@click.option(
+    "--reason",
+    required=True,
+    help="What the controller said, and where (ticket; the person's details are removed).",
+)
 @click.option("--basis", help="With --retain: the legal basis code.")
 @click.option("--until", help="With --retain: kept until this date.")
 @click.option("--review-on", help="With --retain: indefinite, reviewed on this date.")
@@ -79,10 +84,11 @@ def controller_instruction(
             raise LetheError(
                 f"{system} of {request_id} is not waiting for a controller's instruction"
             )
+        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
         instruction = ControllerInstruction(
             "erase" if erase else "retain",
-            who,
-            reason.strip(),
+            by,
+            why,
             legal_basis=code,
             retained_until=kept.isoformat() if kept else None,
             review_on=review.isoformat() if review else None,
@@ -100,7 +106,7 @@ def controller_instruction(
             "round": referral.round,
             "controller": referral.controller,
             "instruction": instruction.action,
-            "operator": who,
+            "operator": by,
             "carried_out_in_round": referral.round + 1,
         }
         if as_json:

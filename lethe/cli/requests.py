@@ -20,11 +20,13 @@ from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 from ..attention import clock_lines, clock_to_dict, next_steps
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
+from ..free_text import PersonText
 from ..intake import submit_request, validate_request
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime, load_registry
 from ..settings import build_connectors, load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
+from ._values import address_argument, reason_text, scrubbed
 
 __all__ = ["approve", "cancel", "list_requests", "status", "submit"]
 
@@ -129,11 +131,17 @@ def submit(
     allow_duplicate: bool,
     as_json: bool,
 ) -> None:
-    """Receive an erasure request for EMAIL and start it. Prints the request id."""
+    """Receive an erasure request for EMAIL and start it. Prints the request id.
+
+    EMAIL '-' reads the address from stdin, out of the process list and shell history.
+    """
     settings = load_settings()
     chosen = systems.split(",") if systems is not None else None
     if assertion is not None and assertion_file is not None:
         raise LetheError("give --assertion or --assertion-file, not both")
+    if email.strip() == "-" and assertion_file == "-":
+        raise LetheError("EMAIL and --assertion-file cannot both come from stdin")
+    email = address_argument(email)
     if assertion_file is not None:
         try:
             assertion = (
@@ -212,15 +220,16 @@ def submit(
 
 @app.command()
 @click.argument("request_id")
-@click.option("--reason", required=True, help="How the identity was confirmed.")
+@click.option(
+    "--reason",
+    required=True,
+    help="How the identity was confirmed (a reference; the person's details are removed).",
+)
 @click.option("--operator", help="Who approves (default: LETHE_OPERATOR or your login).")
 @json_option
 def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -> None:
     """Confirm the requester's identity (verification method 'operator')."""
-    if not reason.strip():
-        raise LetheError("--reason must say how the identity was confirmed")
-    if len(reason.strip()) > 500:
-        raise LetheError("--reason is longer than 500 characters")
+    reason = reason_text(reason, "how the identity was confirmed")
     who = _operator(operator)
     request_id = request_id.strip()
 
@@ -234,24 +243,29 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
             )
         if rec.status not in {"received", "awaiting_verification"}:
             raise LetheError(f"{request_id} is not waiting for verification (status {rec.status})")
+        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
         client = await rt.client()
         try:
             await client.get_workflow_handle(rec.workflow_id).signal(
-                ErasureWorkflow.approve, OperatorApproval(who, reason.strip())
+                ErasureWorkflow.approve, OperatorApproval(by, why)
             )
         except RPCError as exc:
             raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
         if as_json:
-            emit_json({"request_id": request_id, "approved_by": who, "reason": reason.strip()})
+            emit_json({"request_id": request_id, "approved_by": by, "reason": why})
         else:
-            console.print(f"Approved {request_id} as {who}; erasure starts now.")
+            console.print(f"Approved {request_id} as {by}; erasure starts now.")
 
     run(with_runtime(go))
 
 
 @app.command()
 @click.argument("request_id")
-@click.option("--reason", required=True, help="Why the request is withdrawn.")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why the request is withdrawn (a reference; the person's details are removed).",
+)
 @click.option("--operator", help="Who cancels (default: LETHE_OPERATOR or your login).")
 @json_option
 def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) -> None:
@@ -260,10 +274,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
     Once identity is verified, erasure may be under way and cannot be called back: use
     `lethe hold add` to keep what has not been erased yet.
     """
-    if not reason.strip():
-        raise LetheError("--reason must say why the request is withdrawn")
-    if len(reason.strip()) > 500:
-        raise LetheError("--reason is longer than 500 characters")
+    reason = reason_text(reason, "why the request is withdrawn")
     who = _operator(operator)
     request_id = request_id.strip()
 
@@ -278,12 +289,11 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
                 f"{request_id} is {rec.status}: what is erased cannot be called back"
                 " (place a legal hold to keep what is not erased yet)"
             )
+        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
         client = await rt.client()
         handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
         try:
-            await handle.execute_update(
-                ErasureWorkflow.cancel_request, CancelOrder(who, reason.strip())
-            )
+            await handle.execute_update(ErasureWorkflow.cancel_request, CancelOrder(by, why))
         except WorkflowUpdateFailedError as exc:
             raise LetheError(f"{request_id}: not cancelled: {failure_text(exc)}") from None
         except RPCError as exc:
@@ -295,9 +305,9 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
                 break
             await asyncio.sleep(0.1)
         if as_json:
-            emit_json({"request_id": request_id, "status": rec.status, "cancelled_by": who})
+            emit_json({"request_id": request_id, "status": rec.status, "cancelled_by": by})
         else:
-            console.print(f"Cancelled {request_id} as {who}: nothing was erased ({rec.status}).")
+            console.print(f"Cancelled {request_id} as {by}: nothing was erased ({rec.status}).")
 
     run(with_runtime(go))
 

@@ -13,11 +13,12 @@ from ledger import ErasureRequestRecord, ErasureRounds, SubjectVaultEntry
 from workflows import StartedRound, SystemRoundWorkflow
 
 from ..errors import LetheError, NotFoundError
+from ..free_text import PersonText
 from ..runtime import Runtime
 from ..settings import load_settings
 from ..sweeper import RoundRefused, install_sweeper, run_sweep_once, schedule_id, start_round
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import PSEUDONYM, reason_text, systems_among
+from ._values import PSEUDONYM, reason_text, scrubbed, systems_among
 from .requests import _operator
 
 __all__ = ["backups", "retry", "sweeper"]
@@ -145,7 +146,11 @@ def sweeper_run_once(wait: bool, timeout: float, as_json: bool) -> None:
 @app.command()
 @click.argument("request_id")
 @click.option("--system", "system", required=True, help="The system that failed.")
-@click.option("--reason", required=True, help="Why a retry should work now.")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why a retry should work now (the person's details are removed).",
+)
 @click.option("--operator", help="Who retries (default: LETHE_OPERATOR or your login).")
 @click.option("--wait", is_flag=True, help="Wait for the round to finish.")
 @_TIMEOUT
@@ -184,6 +189,7 @@ def retry(
                 f"{system} did not fail in {request_id} (its latest outcome is {said}); "
                 "nothing to retry"
             )
+        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
         try:
             started = await start_round(
                 await rt.client(),
@@ -192,8 +198,8 @@ def retry(
                 request_id=request_id,
                 system=system,
                 trigger="retry",
-                actor=f"operator:{who}",
-                reason=reason.strip(),
+                actor=f"operator:{by}",
+                reason=why,
             )
         except RoundRefused as exc:
             raise LetheError(str(exc)) from None
@@ -250,7 +256,11 @@ async def _replay_targets(
 @click.option("--pseudonym", "ps", help="Every finished request of this person (ps_…).")
 @click.option("--request", "request_id", help="One request.")
 @click.option("--systems", help="Only these systems (default: all of the request's).")
-@click.option("--reason", required=True, help="Which restore (system, backup date).")
+@click.option(
+    "--reason",
+    required=True,
+    help="Which restore (system, backup date; the person's details are removed).",
+)
 @click.option("--operator", help="Who replays (default: LETHE_OPERATOR or your login).")
 @click.option("--wait", is_flag=True, help="Wait for the rounds to finish.")
 @_TIMEOUT
@@ -298,8 +308,10 @@ def backups_replay(
             else:
                 plan.append((rec, chosen or list(rec.systems)))
         if not plan:
-            why = "; ".join(f"{s['request_id']}: {s['why']}" for s in skipped)
-            raise LetheError(f"nothing to replay ({why})")
+            why_not = "; ".join(f"{s['request_id']}: {s['why']}" for s in skipped)
+            raise LetheError(f"nothing to replay ({why_not})")
+        person = await PersonText.for_pseudonym(rt.ledger, targets[0].subject_ref)
+        why, by = scrubbed(person, reason, who)
         client = await rt.client()
         started: list[StartedRound] = []
         for rec, names in plan:
@@ -313,8 +325,8 @@ def backups_replay(
                             request_id=rec.request_id,
                             system=name,
                             trigger="backup_restore",
-                            actor=f"operator:{who}",
-                            reason=reason.strip(),
+                            actor=f"operator:{by}",
+                            reason=why,
                         )
                     )
                 except RoundRefused as exc:

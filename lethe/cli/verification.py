@@ -21,9 +21,11 @@ from workflows import CodeSubmission, ErasureWorkflow
 from ..assertions import dev_portal_key, key_id, mint_assertion, public_key_text
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
+from ..free_text import PersonText
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
+from ._values import address_argument
 from .requests import _operator
 
 __all__ = ["dev_assertion", "verify"]
@@ -47,13 +49,14 @@ async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> Lethe
 @json_option
 def verify(request_id: str, code: str, operator: str | None, as_json: bool) -> None:
     """Check the code the requester received by email (verification method 'email')."""
-    who = f"operator:{_operator(operator)}"
+    typed = _operator(operator)
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
         rec = await rt.ledger.get_request(request_id)
         if rec is None:
             raise NotFoundError(f"no erasure request with id {request_id!r}")
+        who = f"operator:{(await PersonText.for_request(rt.ledger, request_id)).operator(typed)}"
         if rec.verification_method != "email":
             raise await _refused(
                 rt, request_id, who, f"it is verified by {rec.verification_method}, not by a code"
@@ -107,7 +110,8 @@ def dev_assertion(
     public_key: bool,
     as_json: bool,
 ) -> None:
-    """Sign a portal assertion for EMAIL with a development key (for tests and trying out).
+    """Sign a portal assertion for EMAIL ('-': from stdin) with a development key (for tests
+    and trying out).
 
     The key lives in <home>/keys/portal-dev.key. Lethe trusts it only once its public key is
     in [verification] portal_public_keys (or LETHE_PORTAL_PUBLIC_KEYS): see --public-key.
@@ -124,7 +128,7 @@ def dev_assertion(
     if not email:
         raise LetheError("give the EMAIL the assertion is about (or --public-key)")
     try:
-        normalised = normalise_email(email)
+        normalised = normalise_email(address_argument(email))
     except ValueError:
         raise LetheError(
             "invalid email address: expected something like name@example.org"

@@ -225,3 +225,24 @@ async def test_identifiers_in_evidence_never_reach_the_ledger(opened: Ledger) ->
         assert identifier not in stored
     assert row.evidence["job"] == "j-17" and row.evidence["copies"][0]["taken_on"] == "2026-02-01"
     assert row.retained_counts == {"copies.retained": 1}
+
+
+async def test_a_connector_that_names_the_subject_in_its_outcome_is_overruled(
+    opened: Ledger,
+) -> None:
+    """Note and evidence are sealed into receipts that are never erased."""
+    connector = Scripted(
+        lambda s: Retained(
+            legal_basis="contract",
+            note=f"open invoices of {s.get('name')}",
+            retained_until=date(2030, 1, 1),
+            counts={"contacts.deleted": 1},
+            evidence={"api_id": "x-17", "log": [f"DELETE /users/{s.email}: 204"]},
+        )
+    )
+    await ActivityEnvironment().run(
+        ErasureActivities(opened, {"crm": connector}).erase_in_system, SystemTask("er-1", "crm")
+    )
+    [row] = await opened.outcomes("er-1")
+    assert row.basis_note == "open invoices of [redacted]"
+    assert row.evidence == {"api_id": "x-17", "log": ["DELETE /users/[redacted]: 204"]}

@@ -17,6 +17,8 @@ from activities import ControllerEndpoint, InstructionRecord, PlanInput, Referra
 from activities.planning import PlanningActivities
 from activities.referral import ReferralActivities
 from ledger import ControllerReferrals, Ledger, LegalHolds
+from ledger.proof import canonical_json
+from ledger.receipts import outcome_receipt
 from tests.support.controller_receiver import Receiver, controller_receiver
 
 NOW = datetime.now(UTC)
@@ -165,7 +167,12 @@ async def test_instructions_are_recorded_and_retention_needs_a_real_basis(
     rows = {(o.round, o.outcome) for o in await opened.outcomes("er-1")}
     assert rows == {(0, "referred"), (1, "retained")}
     [exc] = await opened.exceptions("er-1")
-    assert "acme-university" in exc.basis_note and "exam records" in exc.basis_note
+    assert "acme-university" in exc.basis_note
+    # The operator's words and name stay with the referral, out of the sealed receipt.
+    [row] = [o for o in await opened.outcomes("er-1") if o.round == 1]
+    receipt = canonical_json(outcome_receipt(row)).decode()
+    assert "exam records" not in receipt and "kim" not in receipt
+    assert "acme-university" in receipt
     ref = await ControllerReferrals(opened).get("er-1", "lms", 0)
     assert ref is not None and (ref.state, ref.instructed_by) == ("instructed", "operator:kim")
 

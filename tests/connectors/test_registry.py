@@ -66,6 +66,31 @@ def test_subject_repr_and_redaction_hide_identifiers() -> None:
     assert redact(text, s) == "failed for [redacted] ([redacted]); also [email redacted]"
 
 
+def test_redaction_finds_identifiers_as_systems_quote_them() -> None:
+    """Error texts come from databases and HTTP APIs: URLs, JSON bodies, parts of a name."""
+    s = Subject(ref="ps_1", email="zoe@example.org", identifiers={"name": "Zoë Kanarie"})
+    said = {
+        "url": "GET /users?email=zoe%40example.org failed: 404",
+        "url, +": "GET /search?q=Zo%C3%AB+Kanarie failed",
+        "json": 'HTTP 409 {"error": "exists", "name": "Zo\\u00eb Kanarie"}',
+        "surname": "no contact called KANARIE",
+        "first name": "Zoë asked for this",
+    }
+    for what, text in said.items():
+        out = redact(text, s)
+        assert "kanarie" not in out.lower() and "zo" not in out.lower().replace("[", ""), what
+        assert "[redacted]" in out or "[email redacted]" in out, what
+    # Without the subject, an address is still found, URL-encoded or not.
+    assert redact("POST /u/ada%40example.org: 500") == "POST /u/[email redacted]: 500"
+    # Words of a name are matched as words: a longer word that contains one is left alone.
+    assert redact("Zoë's ticket in zoetrope", s) == "[redacted]'s ticket in zoetrope"
+    # An address's local part names the person too, word by word.
+    ada = Subject(ref="ps_2", email="ada.lovelace@example.org")
+    assert redact("Lovelace called; Ada's ticket 4411", ada) == (
+        "[redacted] called; [redacted]'s ticket 4411"
+    )
+
+
 def test_a_claimed_capability_needs_its_method() -> None:
     from typing import ClassVar
 

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from ledger import Ledger, LedgerError, LegalHolds, choose_hold
+from ledger.proof import canonical_json
+from ledger.receipts import outcome_receipt
 from ledger.retention_models import LegalHold
 
 from .test_store import NOW, open_request
@@ -62,6 +64,9 @@ async def test_applying_a_hold_records_retained_without_a_connector(ledger: Ledg
     assert (row.outcome, row.connector, row.legal_basis) == ("retained", "", "legal-hold")
     assert row.retained_until == date(2030, 6, 30) and hold.hold_id in (row.basis_note or "")
     assert row.evidence == {"hold_id": hold.hold_id, "connector_called": False}
+    # The receipt sealed forever carries neither the operator's words nor their name.
+    receipt = canonical_json(outcome_receipt(row)).decode()
+    assert "counsel" not in receipt and "kim" not in receipt and hold.hold_id in receipt
     [exc] = await ledger.exceptions("er-1")  # one exception, linked once
     assert exc.state == "open" and exc.legal_basis == "legal-hold"
     kinds = [e.kind for e in await ledger.events("er-1")]

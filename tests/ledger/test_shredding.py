@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -121,3 +122,21 @@ async def test_what_keeps_the_identifiers(ledger: Ledger) -> None:
     await ledger.set_status("er-rejected", "rejected", at=NOW, actor="lethe")
 
     assert sorted(await ready(ledger)) == ["er-ok", "er-rejected"]
+
+
+async def test_no_file_of_a_sqlite_ledger_keeps_the_shredded_key(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """While the worker runs, the write-ahead log holds every page version written: the one
+    with the wrapped key included. Shredding must not leave it there (nor in freed space)."""
+    await done(sqlite_ledger, "er-1")
+    async with sqlite_ledger.engine.connect() as conn:
+        wrapped, sealed = (
+            await conn.execute(sa.text("SELECT wrapped_key, ciphertext FROM subject_vault"))
+        ).one()
+    files = sorted(tmp_path.glob("ledger.db*"))
+    assert any(wrapped in f.read_bytes() for f in files)  # the search can find it
+    assert await VaultShredding(sqlite_ledger).shred("er-1", at=LATER, actor="t", reason="r")
+    for f in sorted(tmp_path.glob("ledger.db*")):  # the ledger is still open, as in a worker
+        data = f.read_bytes()
+        assert wrapped not in data and sealed not in data, f.name

@@ -157,3 +157,14 @@ async def test_vault_key_mismatch_is_a_ledger_error(ledger: Ledger) -> None:
     other = Ledger(ledger.engine, SubjectVault(secrets.token_bytes(32)))
     with pytest.raises(LedgerError, match="sealed under vault key"):
         await other.read_identifiers("er-1")
+
+
+async def test_a_long_reason_fits_the_status_column(ledger: Ledger) -> None:
+    """``lethe cancel`` takes a reason of 500 characters and the workflow prefixes it: on
+    PostgreSQL the write failed, and the activity retried it for ever."""
+    await open_request(ledger)
+    reason = "withdrawn before verification: " + "x" * 500
+    await ledger.set_status("er-1", "cancelled", at=NOW, actor="operator:kim", reason=reason)
+    rec = await ledger.require_request("er-1")
+    assert rec.status == "cancelled" and rec.status_reason == reason[:500]
+    assert (await ledger.events("er-1"))[-1].detail["reason"] == reason

@@ -139,3 +139,21 @@ def test_help_lists_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for verb in ("submit", "approve", "cancel", "status", "list", "dev", "worker", "demo"):
         assert verb in out
+
+
+@pytest.mark.parametrize("debug", ["", "1"])
+def test_a_bug_does_not_print_the_address_it_failed_on(
+    configured: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    debug: str,
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("no entry for ada@example.org")
+
+    monkeypatch.setattr("lethe.cli.requests.validate_request", broken)
+    monkeypatch.setenv("LETHE_DEBUG", debug)
+    assert lethe("submit", "ada@example.org") == 70
+    err = capsys.readouterr().err
+    assert "internal error: KeyError: 'no entry for [email redacted]'" in err
+    assert "ada@example.org" not in err and ("Traceback" in err) == bool(debug)

@@ -3,6 +3,7 @@ non-zero exit, nothing written. (The verbs that need a cluster run in test_lifec
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,3 +233,22 @@ def test_help_lists_the_new_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for verb in ("hold", "retry", "sweeper", "backups", "controller-instruction"):
         assert verb in out
+
+
+def test_an_address_can_come_from_stdin_instead_of_the_command_line(
+    configured: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command line is in every user's ``ps`` and in shell histories; stdin is not."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("Ada@Example.org\n"))
+    assert lethe("hold", "add", "--subject", "-", "--reason", "case 17", "--json") == 0
+    by_stdin = json.loads(capsys.readouterr().out)["subject_ref"]
+    assert lethe("hold", "add", "--subject", "ada@example.org", "--reason", "r", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["subject_ref"] == by_stdin
+    monkeypatch.setattr("sys.stdin", io.StringIO("not an address\n"))
+    assert lethe("submit", "-") == 1
+    assert "invalid email address" in one_line_error(capsys)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert lethe("dev-assertion", "-") == 1
+    assert "stdin gave none" in one_line_error(capsys)
+    assert lethe("submit", "-", "--assertion-file", "-") == 1
+    assert "cannot both come from stdin" in one_line_error(capsys)

@@ -57,3 +57,19 @@ async def test_an_open_request_blocks_a_second_one(
             keys=keys,
         )
     assert [r.request_id for r in await sqlite_ledger.list_requests()] == ["er-first"]
+
+
+def test_a_draft_shows_no_identifier_in_its_repr(tmp_path: Any) -> None:
+    """A draft holds the address in the clear until intake seals it: a log line or a
+    traceback that shows it must not show the person."""
+    settings = Settings(
+        home=tmp_path, database_url="", systems={"crm": SystemConfig("crm", "sql", {})}
+    )
+    draft = validate_request(
+        settings,
+        email="ada@example.org",
+        verification="operator",
+        extra_identifiers={"name": "Ada Byron"},
+    )
+    assert draft.email == "ada@example.org" and "crm" in repr(draft)
+    assert "ada@" not in repr(draft) and "Byron" not in str(draft)

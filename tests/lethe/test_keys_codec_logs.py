@@ -8,9 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import structlog
 from temporalio.api.common.v1 import Payload
 
+from ledger import create_ledger_engine
 from lethe.codec import EncryptionCodec
 from lethe.errors import ConfigError
 from lethe.keys import load_keyring
@@ -62,3 +64,42 @@ def test_logs_never_carry_an_email(capsys: pytest.CaptureFixture[str]) -> None:
     assert "erase.start" in err and "activity failed" in err
     assert "ada@example.org" not in err and "b@c.io" not in err
     assert err.count("[email redacted]") == 3
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_tracebacks_are_scrubbed_like_messages(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Temporal logs a failed activity with its traceback; the exception's text is the part
+    most likely to name someone (a KeyError of an address, a database's DETAIL line)."""
+    configure_logging(level="INFO", fmt=fmt)
+    try:
+        raise KeyError("no row for ada@example.org")
+    except KeyError:
+        logging.getLogger("temporalio.activity").warning(
+            "Completing activity as failed", exc_info=True
+        )
+        structlog.get_logger("t").exception("erase.crashed")
+        structlog.get_logger("t").warning("erase.crashed_again", exc_info=True)
+    logging.getLogger("t").warning("with a stack", stack_info=True)
+    err = capsys.readouterr().err
+    assert "ada@example.org" not in err
+    assert err.count("KeyError: 'no row for [email redacted]'") == 3
+    assert "with a stack" in err and "test_tracebacks_are_scrubbed" in err  # the stack is kept
+
+
+async def test_query_parameters_never_reach_the_log_even_at_debug(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """aiosqlite logs each call with its bound values at DEBUG, past ``hide_parameters``."""
+    configure_logging(level="DEBUG")
+    engine = create_ledger_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with engine.connect() as conn:
+            value = await conn.scalar(sa.text("SELECT :name"), {"name": "Zoë Kanarie"})
+    finally:
+        await engine.dispose()
+    assert value == "Zoë Kanarie"
+    err = capfd.readouterr().err
+    assert "Kanarie" not in err
+    assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.INFO

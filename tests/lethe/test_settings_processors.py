@@ -53,6 +53,17 @@ def test_processor_systems_and_their_controllers(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/dsr", "http://[::1]/dsr", "http://localhost/dsr"]
+)
+def test_identifiers_may_go_over_plain_http_only_to_this_machine(tmp_path: Path, url: str) -> None:
+    (tmp_path / "lethe.toml").write_text(LMS + ACME)
+    assert load_settings({**ENV, "ACME_URL": url}, cwd=tmp_path).controllers
+    no_disclosure = ACME.replace('disclose = ["email"]\n', "")
+    (tmp_path / "lethe.toml").write_text(LMS + no_disclosure)  # a pseudonym may go anywhere
+    assert load_settings({**ENV, "ACME_URL": "http://acme.example/dsr"}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
     ("config", "env", "message"),
     [
         (LMS, ENV, "has no [controllers.acme-university] section"),
@@ -62,6 +73,8 @@ def test_processor_systems_and_their_controllers(tmp_path: Path) -> None:
         (LMS + ACME, {"ACME_URL": "https://acme.example/dsr"}, "$ACME_SECRET, which is not set"),
         (LMS + ACME, {**ENV, "ACME_URL": "ftp://acme"}, "not an http(s) URL"),
         (LMS + ACME.replace('["email"]', '["shoe_size"]'), ENV, "unknown identifier 'shoe_size'"),
+        (LMS + ACME, {**ENV, "ACME_URL": "http://acme.example/dsr"}, "must be an https URL"),
+        (LMS + ACME, {**ENV, "ACME_URL": "http://127.0.0.1.nip.io/dsr"}, "must be an https"),
         (LMS + ACME.replace("answer_within_days = 10", "answer_within_days = 0"), ENV, "greater"),
         (LMS + ACME + "[retention]\nsweep_every_minutes = 0\n", ENV, "sweep_every_minutes"),
         (LMS + ACME + "[controllers.acme-university.extra]\n", ENV, "extra"),
