@@ -2,7 +2,8 @@
 
 The HTML page embeds the JSON certificate it was rendered from, so ``lethe audit verify``
 checks a page as it checks a JSON file; and because rendering is deterministic, it also
-re-renders the page and refuses one whose visible text was edited afterwards.
+re-renders the page and refuses one whose visible text was edited afterwards, or that does
+not say it came from this renderer (its generator tag is as editable as its text).
 Everything shown is escaped; the page loads nothing from anywhere.
 """
 
@@ -272,8 +273,12 @@ def check_certificate_file(path: Path, public_key: Ed25519PublicKey) -> Certific
     if page is not None and check.ok:
         generator = _GENERATOR.search(page)
         if generator is None or generator.group(1) != GENERATOR:
-            check.notes.append(
-                "page made by another Lethe version: only its embedded certificate was checked"
+            # The visible text is only vouched for by re-rendering it; a page that does not say
+            # it came from this renderer (the tag is as editable as the text) cannot be.
+            made_by = f"made by {generator.group(1)!r}" if generator else "no generator tag"
+            check.problems.append(
+                f"the page's visible text cannot be checked ({made_by}; this Lethe renders "
+                f"{GENERATOR!r}): check its JSON certificate instead"
             )
         elif render_html(cert) != page:
             check.problems.append(

@@ -127,7 +127,9 @@ def test_a_late_answer_is_shown_as_missed(home: Path, tmp_path: Path) -> None:
     assert json.loads(path.read_text())["request"]["deadline"] == "missed"
 
 
-@pytest.mark.parametrize("where", ["receipt", "summary", "page", "key"])
+@pytest.mark.parametrize(
+    "where", ["receipt", "summary", "page", "page and its generator tag", "page untagged", "key"]
+)
 def test_an_altered_certificate_fails(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
@@ -143,9 +145,17 @@ def test_an_altered_certificate_fails(
         cert = json.loads(json_path.read_text())
         cert["request"]["status"] = "completed"
         json_path.write_text(json.dumps(cert))
-    elif where == "page":
+    elif where.startswith("page"):
+        # The visible text only: the embedded certificate still verifies on its own.
         target = html_path
-        html_path.write_text(html_path.read_text().replace("2036-01-31", "2026-03-01", 1))
+        page = html_path.read_text().replace("2036-01-31", "2026-03-01", 1)
+        tag = '<meta name="generator" content="lethe certificate-html/1">'
+        assert tag in page
+        if where == "page and its generator tag":
+            page = page.replace(tag, '<meta name="generator" content="lethe certificate-html/9">')
+        elif where == "page untagged":
+            page = page.replace(tag, "")
+        html_path.write_text(page)
     else:
         pem.write_text(
             "-----BEGIN PUBLIC KEY-----\n"
