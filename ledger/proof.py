@@ -433,7 +433,21 @@ def check_certificate(
             problems.append(f"request summary: {name} is not what the sealed receipt says")
     if summary.get("deadline") != deadline_state(latest.get("due_at"), latest.get("completed_at")):
         problems.append("request summary: the deadline verdict does not follow from its dates")
+    refused = latest.get("status") in {"rejected", "cancelled"}  # no system was asked
     for system in latest.get("systems") or []:
-        if system not in systems_with_receipts:
-            check.notes.append(f"no final receipt for system {system!r} (not finished yet)")
+        if system in systems_with_receipts or refused:
+            continue
+        if latest.get("status") == "completed":
+            # Completed means every system ended erased or not found, each sealed with the
+            # request: a certificate without that receipt leaves out what the system did.
+            problems.append(
+                f"no receipt for system {system!r} although the request is completed: "
+                "the certificate leaves out what that system did"
+            )
+        else:
+            check.notes.append(
+                f"no receipt for system {system!r} in this certificate: still unfinished when "
+                "the request was sealed, or left out (`lethe audit verify --log` with this "
+                "certificate tells which)"
+            )
     return check

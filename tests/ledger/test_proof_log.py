@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -33,7 +34,9 @@ from ledger.merkle import MerkleTree, leaf_hash
 from ledger.models import RequestEvent, SystemOutcomeRecord
 from lethe.keys import Keyring
 from tests.conftest import POSTGRES_URL, postgres_schema
-from tests.support.requests import NOW, finished_request
+from tests.support.requests import ERASED, NOW, RETAINED, finished_request
+
+FAILED = OutcomeEntry("failed", error="connection refused")
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -368,3 +371,32 @@ async def test_roots_are_those_of_the_rfc_tree_over_the_stored_receipts(
     assert head is not None
     assert MerkleTree(leaf_hash(t.encode()) for t in texts).root() == head.root_hash
     assert [e.detail["tree_size"] for e in events] == [3, 6, 9]
+
+
+async def test_a_certificate_cannot_leave_out_a_system(sqlite_ledger: Ledger) -> None:
+    """Dropping a system's receipt from a certificate keeps every proof valid; the request
+    receipt still names the system, so for a completed request the gap is a failure."""
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(KEY))
+    await finished_request(sqlite_ledger, "er-a", {"crm": ERASED, "forum": ERASED})
+    await finished_request(sqlite_ledger, "er-f", {"crm": RETAINED, "forum": FAILED})
+    await finished_request(sqlite_ledger, "er-r", {}, status="rejected")
+    for rid in ("er-a", "er-f", "er-r"):
+        await log.seal(rid, at=NOW)
+
+    def without_forum(cert: dict[str, Any]) -> dict[str, Any]:
+        kept = [e for e in cert["receipts"] if e["receipt"].get("system") != "forum"]
+        return {**cert, "receipts": kept}
+
+    whole = await log.certificate("er-a", issued_at=NOW)
+    assert check_certificate(whole, KEY.public_key()).ok
+    check = check_certificate(without_forum(whole), KEY.public_key())
+    assert check.problems == [
+        "no receipt for system 'forum' although the request is completed: "
+        "the certificate leaves out what that system did"
+    ]
+    # Partially failed: the summary already says a system failed; the gap is pointed out.
+    check = check_certificate(without_forum(await log.certificate("er-f", issued_at=NOW)), None)
+    [note] = check.notes
+    assert note.startswith("no receipt for system 'forum' in this certificate")
+    refused = check_certificate(await log.certificate("er-r", issued_at=NOW), KEY.public_key())
+    assert refused.ok and refused.notes == []
