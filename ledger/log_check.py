@@ -4,7 +4,9 @@
    index columns agree with it. Its leaf hash is recomputed from the receipt, never read.
 2. Every signed head: signed by a given key, its root equal to the root of the recomputed
    tree at its size, and consistent with the head before (RFC 6962 consistency proof).
-   Receipts past the newest head are not covered by any signature.
+   Receipts past the newest head are not covered by any signature. Heads kept outside the
+   ledger (in certificates handed out) must describe a prefix of the log too: that is what
+   catches a log cut back or rewritten together with its own heads.
 3. Once a head's root stops matching, the receipts from the last matching head on are checked
    against the log's signed commitment to (index, leaf hash): that names the first receipt
    edited, removed, reordered or inserted. Below a matching head, the head itself vouches for
@@ -99,7 +101,13 @@ def head_from_record(rec: SignedTreeHeadRecord) -> TreeHead:
     )
 
 
-async def check_log(s: AsyncSession, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
+async def check_log(
+    s: AsyncSession,
+    public_keys: Sequence[Ed25519PublicKey],
+    outside_heads: Sequence[tuple[str, TreeHead]] = (),
+) -> LogCheck:
+    """``outside_heads``: signed heads kept outside the ledger (those in the certificates
+    handed out), each with a name to report it by; see :func:`_outside_heads`."""
     keys = {key_fingerprint(k): k for k in public_keys}
     check = LogCheck()
     heads = list(
@@ -115,6 +123,7 @@ async def check_log(s: AsyncSession, public_keys: Sequence[Ed25519PublicKey]) ->
     vouched = _heads(heads, tree, keys, check)
     if vouched is not None:
         await _commitments(s, heads, tree, keys, vouched, check)
+    _outside_heads(outside_heads, tree, keys, check)
     await _drift(s, check)
     await _request_drift(s, check)
     await _exception_drift(s, check)
@@ -211,6 +220,36 @@ def _heads(
         check.add(last, f"receipts from index {last} on are not covered by any signed head")
         vouched = good if vouched is None else vouched
     return vouched
+
+
+def _outside_heads(
+    heads: Sequence[tuple[str, TreeHead]],
+    tree: MerkleTree,
+    keys: dict[str, Ed25519PublicKey],
+    check: LogCheck,
+) -> None:
+    """Step 2b: every head signed earlier must describe a prefix of the log as it is now.
+
+    A log cut back to an older state, or rewritten, together with its own heads, is
+    consistent with itself; it is not consistent with a head the log signed before that.
+    """
+    for name, head in heads:
+        n = head.tree_size
+        key = keys.get(head.key_fingerprint)
+        if key is None or not head.verify(key):
+            check.add(None, f"{name}: its head of size {n} is not signed by a given public key")
+        elif n > tree.size:
+            check.add(
+                tree.size,
+                f"{name}: the log signed a head of {n} receipts, but holds {tree.size} now "
+                "(cut back: receipts were removed)",
+            )
+        elif tree.root(n) != head.root_hash:
+            check.add(
+                None,
+                f"{name}: the log's first {n} receipts are not those it signed a head for "
+                "(rewritten)",
+            )
 
 
 async def _commitments(

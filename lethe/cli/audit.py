@@ -6,6 +6,7 @@
     certificate ID     a certificate of erasure, as JSON and/or a readable HTML page
     verify FILE        check a certificate offline, with the log's public key and nothing else
     verify --log       recompute the whole proof log from the ledger and check every head
+                       (and, given certificates handed out earlier, that their heads are in it)
     public-key         the log's public key, to hand to auditors
 
 ``verify`` exits 3 when what it checks does not hold (1 is a mistake in what was typed).
@@ -28,12 +29,17 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors import describe_basis
-from ledger import LedgerError, ProofError, ProofLog, TreeHeadSigner
+from ledger import LedgerError, ProofError, ProofLog, TreeHead, TreeHeadSigner
 from ledger.proof import key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import OUTCOMES, STATUSES, AuditFilter, AuditRecord, audit_records
 from ledger.queries import list_requests as query_requests
 
-from ..certificates import CERTIFICATE_SUFFIXES, check_certificate_file, write_certificate
+from ..certificates import (
+    CERTIFICATE_SUFFIXES,
+    check_certificate_file,
+    load_certificate,
+    write_certificate,
+)
 from ..deadlines import JURISDICTIONS
 from ..errors import ConfigError, LetheError, NotFoundError
 from ..keys import load_signing_key
@@ -497,7 +503,7 @@ def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
 
 
 @audit.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--public-key",
     "public_keys",
@@ -506,21 +512,34 @@ def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
     metavar="KEY",
     help="The log's public key (PEM); repeat for heads signed by an earlier key.",
 )
-@click.option("--log", "whole_log", is_flag=True, help="Check the whole proof log in the ledger.")
+@click.option(
+    "--log",
+    "whole_log",
+    is_flag=True,
+    help="Check the whole proof log in the ledger (and that each certificate FILE is in it).",
+)
 @json_option
-def verify(file: Path | None, public_keys: Sequence[Path], whole_log: bool, as_json: bool) -> None:
+def verify(
+    files: Sequence[Path], public_keys: Sequence[Path], whole_log: bool, as_json: bool
+) -> None:
     """Check a certificate offline (FILE, with --public-key), or the whole log (--log).
+
+    With --log, certificates handed out earlier (FILE ...) are checked against the log as it
+    is now: a log cut back or rewritten since then fails, and a certificate that no longer
+    shows everything the log holds for its request is pointed out.
 
     Exits 3 when what is checked does not hold, naming the first problem.
     """
-    if (file is None) == (not whole_log):
-        raise click.UsageError("give a certificate FILE or --log (one of them)")
-    if file is not None:
+    if not whole_log:
+        if not files:
+            raise click.UsageError("give a certificate FILE or --log (one of them)")
+        if len(files) > 1:
+            raise click.UsageError("check one certificate at a time (or several with --log)")
         if len(public_keys) != 1:
             raise click.UsageError("checking a certificate needs exactly one --public-key KEY")
-        _verify_certificate(file, _read_key(public_keys[0]), as_json=as_json)
+        _verify_certificate(files[0], _read_key(public_keys[0]), as_json=as_json)
     else:
-        _verify_log([_read_key(p) for p in public_keys], as_json=as_json)
+        _verify_log([_read_key(p) for p in public_keys], files, as_json=as_json)
 
 
 def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
@@ -541,10 +560,17 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
         _fail(f"certificate {path.name} does not verify: {check.problems[0]}", as_json=as_json)
 
 
-def _verify_log(keys: list[Any], *, as_json: bool) -> None:
-    settings = load_settings()
+def _key_for(cert: dict[str, Any], keys: Sequence[Any]) -> Any:
+    """The given key that signed the certificate's head (else the first, which will fail)."""
+    wanted = (cert.get("tree_head") or {}).get("key_fingerprint")
+    return next((k for k in keys if key_fingerprint(k) == wanted), keys[0])
 
-    async def go(rt: Runtime) -> Any:
+
+def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> None:
+    settings = load_settings()
+    certs = [(path, load_certificate(path)[0]) for path in files]
+
+    async def go(rt: Runtime) -> tuple[Any, list[dict[str, Any]]]:
         if not keys:
             try:
                 keys.append(load_signing_key(rt.settings.home, create=False).public_key())
@@ -552,32 +578,58 @@ def _verify_log(keys: list[Any], *, as_json: bool) -> None:
                 raise LetheError(
                     f"no public key to check against: give --public-key ({exc})"
                 ) from None
-        return await ProofLog(rt.ledger).verify(keys)
+        log = ProofLog(rt.ledger)
+        heads, reports = [], []
+        for path, cert in certs:
+            found = check_certificate_file(path, _key_for(cert, keys))
+            report = {**found.to_dict(), "file": str(path), "newer_receipts": []}
+            reports.append(report)
+            if not found.ok or found.request_id is None:
+                continue
+            heads.append((f"certificate {path.name}", TreeHead.from_dict(cert["tree_head"])))
+            shown = {e["leaf_index"] for e in cert["receipts"]}
+            newer = [x.leaf_index for x in await log.leaves_of(found.request_id)]
+            report["newer_receipts"] = [i for i in newer if i not in shown]
+            if report["newer_receipts"]:
+                report["notes"].append(
+                    f"superseded: the log holds {len(report['newer_receipts'])} receipts of "
+                    f"{found.request_id} this certificate does not show (leaves "
+                    f"{', '.join(map(str, report['newer_receipts']))}): issue a new one"
+                )
+        return await log.verify(keys, heads), reports
 
-    check = run(with_runtime(go, settings))
+    check, reports = run(with_runtime(go, settings))
+    cert_problems = [
+        f"certificate {Path(r['file']).name}: {p}" for r in reports for p in r["problems"]
+    ]
+    ok = check.ok and not cert_problems
     if as_json:
-        emit_json(check.to_dict())
+        emit_json({**check.to_dict(), "ok": ok, "certificates": reports})
     elif check.ok:
         console.print(
             f"Proof log: [green]VERIFIED[/] — {check.receipts} receipts, {check.heads} signed "
-            "heads, each consistent with the one before."
+            "heads, each consistent with the one before"
+            + (
+                f"; the heads of the {len(certs)} certificate(s) given are in it." if certs else "."
+            ),
         )
     else:
         console.print(
             f"Proof log: [bold red]FAILED[/] — first bad index {check.first_bad_index}",
             highlight=False,
         )
-        ordered = sorted(
-            check.problems, key=lambda p: (p.index is None, p.index if p.index is not None else 0)
-        )
-        _print_problems([p.message for p in ordered], [])
+        _print_problems([p.message for p in check.ordered()], [])
+    for r in [] if as_json else reports:
+        if r["problems"] or r["notes"]:
+            console.print(f"Certificate {Path(r['file']).name}:", highlight=False)
+            _print_problems(r["problems"], r["notes"])
     if not check.ok:
         first = check.first_bad_index
         where = f"first bad index {first}" if first is not None else "no receipt named"
-        top = min(
-            check.problems, key=lambda p: (p.index is None, p.index if p.index is not None else 0)
-        )
+        top = check.ordered()[0]
         _fail(f"the proof log does not verify: {where}: {top.message}", as_json=as_json)
+    elif cert_problems:
+        _fail(cert_problems[0], as_json=as_json)
 
 
 @audit.command("public-key")

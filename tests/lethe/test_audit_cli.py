@@ -195,6 +195,63 @@ def test_verify_log_catches_a_swap(home: Path, capsys: pytest.CaptureFixture[str
     assert "first bad index 3" in one_line_error(capsys)
 
 
+async def _cut_back(home: Path, size: int) -> None:
+    """What an operator with database access could do: drop the newest receipts together
+    with the heads and cached subtrees that cover them. The rest is consistent with itself."""
+    with sqlite3.connect(home / "lethe.db") as conn:
+        conn.execute("DELETE FROM signed_tree_heads WHERE tree_size > ?", (size,))
+        conn.execute("DELETE FROM proof_leaves WHERE leaf_index >= ?", (size,))
+        conn.execute("DELETE FROM proof_nodes WHERE (node_index + 1) * (1 << level) > ?", (size,))
+
+
+def test_certificates_handed_out_catch_a_log_cut_back(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "a.html"
+    assert lethe("audit", "certificate", "er-a", "-o", str(cert)) == 0  # head of 7 receipts
+    assert lethe("audit", "verify", "--log", str(cert)) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "VERIFIED" in said and "the heads of the 1 certificate(s) given are in it" in said
+
+    asyncio.run(_cut_back(home, 5))  # er-c's receipts and the head of 7 are gone
+    assert lethe("audit", "verify", "--log") == 0  # from the database alone: an older log
+    capsys.readouterr()
+    assert lethe("audit", "verify", "--log", str(cert), "--json") == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["first_bad_index"] == 5
+    assert "signed a head of 7 receipts, but holds 5 now" in report["problems"][0]["message"]
+
+
+async def _later_round(home: Path) -> None:
+    keys = load_keyring(home)
+    engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+    ledger = Ledger(engine, SubjectVault(keys.vault))
+    try:
+        await ledger.begin_system("er-c", "crm", 1, connector="sql", connector_version="1", at=NOW)
+        await ledger.finish_system("er-c", "crm", 1, ERASED, at=NOW)
+        await ProofLog(ledger, TreeHeadSigner(load_signing_key(home))).seal("er-c", at=NOW)
+    finally:
+        await ledger.dispose()
+
+
+def test_a_superseded_certificate_is_pointed_out(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "c.json"
+    assert lethe("audit", "certificate", "er-c", "-o", str(old)) == 0
+    asyncio.run(_later_round(home))  # crm, failed in round 0, erased in round 1
+    pem = tmp_path / "k.pem"
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    capsys.readouterr()
+    # Offline, the old certificate is still a true statement of the past ...
+    assert lethe("audit", "verify", str(old), "--public-key", str(pem)) == 0
+    capsys.readouterr()
+    # ... and against the log, it shows as no longer the whole record.
+    assert lethe("audit", "verify", "--log", str(old), "--json") == 0
+    [report] = json.loads(capsys.readouterr().out)["certificates"]
+    assert report["newer_receipts"] == [7] and report["notes"][0].startswith("superseded")
+
+
 def test_list_filters_and_show(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def listed(*args: str) -> list[str]:
         capsys.readouterr()
@@ -260,6 +317,8 @@ def test_export_has_the_ccpa_record_fields(
         (("audit", "certificate", "er-zz", "-o", "c.json"), 4, "no erasure request"),
         (("audit", "certificate", "er-d", "-o", "c.json"), 1, "has not been sealed yet"),
         (("audit", "verify"), 2, "give a certificate FILE or --log"),
+        (("audit", "verify", "a.json", "b.json"), 2, "one certificate at a time"),
+        (("audit", "verify", "--log", "nope.json"), 1, "no such file"),
         (("audit", "verify", "c.json"), 2, "exactly one --public-key"),
         (
             ("audit", "verify", "c.json", "--public-key", "nope.pem"),
