@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from connectors import ConnectorConfigError, ConnectorRegistry
-from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
+from ledger import (
+    Ledger,
+    SubjectVault,
+    create_ledger_engine,
+    schema_is_current,
+    upgrade_schema,
+)
 
 from .errors import ConfigError, UnreachableError
 from .keys import Keyring, load_keyring
 from .settings import Settings
 from .temporal import connect
 
-__all__ = ["Runtime", "connect_when_ready", "load_registry", "open_ledger"]
+__all__ = [
+    "Runtime",
+    "connect_when_ready",
+    "load_registry",
+    "open_existing_ledger",
+    "open_ledger",
+]
 
 
 def load_registry() -> ConnectorRegistry:
@@ -41,6 +55,36 @@ async def open_ledger(settings: Settings, keys: Keyring, *, migrate: bool = True
                 f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
             ) from None
     return Ledger(engine, SubjectVault(keys.vault))
+
+
+async def open_existing_ledger(settings: Settings) -> Ledger:
+    """An existing ledger, to read: no keys needed or created, no schema changed.
+
+    What auditors' commands open. Pointed at the wrong place, they say so instead of
+    creating an empty ledger there (whose empty log would verify)."""
+    url = make_url(settings.database_url)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise ConfigError(
+            f"no ledger at {path}: run where the ledger is (LETHE_HOME) or set LETHE_DATABASE_URL"
+        )
+    engine = create_ledger_engine(settings.database_url)
+    try:
+        current = await schema_is_current(engine)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        await engine.dispose()
+        orig = getattr(exc, "orig", exc)
+        raise UnreachableError(
+            f"cannot open the ledger database ({type(orig).__name__}: "
+            f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
+        ) from None
+    if not current:
+        await engine.dispose()
+        raise ConfigError(
+            f"{url.render_as_string(hide_password=True)} holds no ledger of this Lethe version "
+            "(a worker creates or upgrades it on start)"
+        )
+    return Ledger(engine)
 
 
 async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float = 30.0) -> Client:

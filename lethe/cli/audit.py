@@ -19,17 +19,19 @@ import io
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import make_url
 
 from connectors import describe_basis
-from ledger import LedgerError, ProofError, ProofLog, TreeHead, TreeHeadSigner
+from ledger import Ledger, LedgerError, ProofError, ProofLog, TreeHead, TreeHeadSigner
 from ledger.proof import key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import OUTCOMES, STATUSES, AuditFilter, AuditRecord, audit_records
 from ledger.queries import list_requests as query_requests
@@ -44,17 +46,38 @@ from ..deadlines import JURISDICTIONS
 from ..errors import ConfigError, LetheError, NotFoundError
 from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
-from ..runtime import Runtime
-from ..settings import SYSTEM_NAME, load_settings
-from ._app import app, console, emit_json, json_option, run, with_runtime
+from ..runtime import open_existing_ledger
+from ..settings import SYSTEM_NAME, Settings, load_settings
+from ._app import app, console, emit_json, json_option, run
 
-__all__ = ["VerificationFailed", "audit"]
+__all__ = ["Reader", "VerificationFailed", "audit", "reading"]
 
 
 class VerificationFailed(LetheError):
     """What was checked does not hold: a certificate or the log was altered."""
 
     exit_code = 3
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Reader:
+    """What an auditor's command reads: the settings and an existing ledger, opened without
+    keys (an auditor needs none but the log's public key) and without changing it."""
+
+    settings: Settings
+    ledger: Ledger
+
+
+async def reading(fn: Callable[[Reader], Awaitable[T]], settings: Settings | None = None) -> T:
+    settings = settings or load_settings()
+    ledger = await open_existing_ledger(settings)
+    try:
+        return await fn(Reader(settings, ledger))
+    finally:
+        await ledger.dispose()
 
 
 @app.group()
@@ -173,7 +196,7 @@ def _filter(
     )
 
 
-def _signer(rt: Runtime) -> TreeHeadSigner | None:
+def _signer(rt: Reader) -> TreeHeadSigner | None:
     """The local signing key if this machine has one (certificates self-check with it)."""
     try:
         return TreeHeadSigner(load_signing_key(rt.settings.home, create=False))
@@ -190,7 +213,7 @@ def _signer(rt: Runtime) -> TreeHeadSigner | None:
 def show(request_id: str, as_json: bool) -> None:
     """One request's record: clock, outcomes, exceptions, events, and its sealed receipts."""
 
-    async def go(rt: Runtime) -> None:
+    async def go(rt: Reader) -> None:
         rec = await rt.ledger.get_request(request_id.strip())
         if rec is None:
             raise NotFoundError(f"no erasure request with id {request_id.strip()!r}")
@@ -241,7 +264,7 @@ def show(request_id: str, as_json: bool) -> None:
             names = ", ".join(f"{o.system} (round {o.round})" for o in unsealed)
             console.print(f"[yellow]Outcomes not sealed yet[/]: {names}")
 
-    run(with_runtime(go))
+    run(reading(go))
 
 
 def _deadline(rec: Any) -> str:
@@ -264,7 +287,7 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
     """Requests, newest first, filtered by time, law, system, outcome, deadline, exceptions."""
     f = _filter(**filters)
 
-    async def go(rt: Runtime) -> None:
+    async def go(rt: Reader) -> None:
         recs = await query_requests(rt.ledger, f, now=datetime.now(UTC), limit=limit)
         if as_json:
             emit_json([{**request_to_dict(r), "deadline": _deadline(r)} for r in recs])
@@ -290,7 +313,7 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
             )
         console.print(table)
 
-    run(with_runtime(go))
+    run(reading(go))
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -391,7 +414,7 @@ def export(fmt: str, output: Path | None, as_json: bool, **filters: Any) -> None
     if as_json and output is None:
         raise LetheError("--json reports on the file written: give -o FILE with it")
 
-    async def go(rt: Runtime) -> int:
+    async def go(rt: Reader) -> int:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS) if fmt == "csv" else None
         if writer is not None:
@@ -413,7 +436,7 @@ def export(fmt: str, output: Path | None, as_json: bool, **filters: Any) -> None
                 raise LetheError(f"cannot write {output}: {exc.strerror}") from None
         return rows
 
-    rows = run(with_runtime(go))
+    rows = run(reading(go))
     if output is not None:
         if as_json:
             emit_json({"format": fmt, "rows": rows, "path": str(output)})
@@ -442,7 +465,7 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         if path.suffix.lower() not in CERTIFICATE_SUFFIXES:
             raise LetheError(f"{path.name}: a certificate file ends in .json or .html")
 
-    async def go(rt: Runtime) -> dict[str, Any]:
+    async def go(rt: Reader) -> dict[str, Any]:
         rid = request_id.strip()
         if await rt.ledger.get_request(rid) is None:
             raise NotFoundError(f"no erasure request with id {rid!r}")
@@ -456,7 +479,7 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
             write_certificate(cert, path)
         return cert
 
-    cert = run(with_runtime(go))
+    cert = run(reading(go))
     info = {
         "request_id": cert["request"]["request_id"],
         "files": [str(p) for p in outputs],
@@ -570,7 +593,7 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
     settings = load_settings()
     certs = [(path, load_certificate(path)[0]) for path in files]
 
-    async def go(rt: Runtime) -> tuple[Any, list[dict[str, Any]]]:
+    async def go(rt: Reader) -> tuple[Any, list[dict[str, Any]]]:
         if not keys:
             try:
                 keys.append(load_signing_key(rt.settings.home, create=False).public_key())
@@ -598,7 +621,11 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
                 )
         return await log.verify(keys, heads), reports
 
-    check, reports = run(with_runtime(go, settings))
+    check, reports = run(reading(go, settings))
+    if check.ok and check.receipts == 0 and check.heads == 0:
+        # Nothing was checked: "verified" would be the wrong word for it.
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        check.add(None, f"the proof log is empty: nothing was ever sealed in {where}")
     cert_problems = [
         f"certificate {Path(r['file']).name}: {p}" for r in reports for p in r["problems"]
     ]

@@ -340,6 +340,35 @@ def test_bad_input_is_one_line(
     assert not Path("cert.pdf").exists() and not Path("c.json").exists()
 
 
+def test_auditors_commands_create_nothing_where_there_is_no_ledger(
+    lethe_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pointed at the wrong place, an auditor is told so: no empty ledger (whose empty log
+    would verify), no keys, nothing written."""
+    for args in (("verify", "--log"), ("list",), ("export",), ("show", "er-a")):
+        assert lethe("audit", *args) == 78
+        assert "no ledger at" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_log_is_not_verified(
+    lethe_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def empty() -> None:
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{lethe_home / 'lethe.db'}")
+        await upgrade_schema(engine)
+        await engine.dispose()
+
+    asyncio.run(empty())
+    load_signing_key(lethe_home)  # a worker ran once, and sealed nothing
+    assert lethe("audit", "verify", "--log") == 3
+    assert "the proof log is empty" in one_line_error(capsys)
+    (lethe_home / "elsewhere.db").write_bytes(b"")  # a file, but no ledger in it
+    monkeypatch.setenv("LETHE_DATABASE_URL", f"sqlite+aiosqlite:///{lethe_home / 'elsewhere.db'}")
+    assert lethe("audit", "list") == 78
+    assert "holds no ledger of this Lethe version" in one_line_error(capsys)
+
+
 def test_public_key_needs_a_key(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert lethe("audit", "public-key") == 78
     assert "no signing key yet" in one_line_error(capsys)
