@@ -321,9 +321,11 @@ SUMMARY_FIELDS = (
     "request_id",
     "jurisdiction",
     "channel",
+    "verification_method",
     "systems",
     "status",
     "received_at",
+    "verified_at",
     "due_at",
     "completed_at",
 )

@@ -24,6 +24,7 @@ from ledger import (
     create_ledger_engine,
     upgrade_schema,
 )
+from lethe.certificates import GENERATOR
 from lethe.cli import main
 from lethe.keys import load_keyring, load_signing_key
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
@@ -149,7 +150,7 @@ def test_an_altered_certificate_fails(
         # The visible text only: the embedded certificate still verifies on its own.
         target = html_path
         page = html_path.read_text().replace("2036-01-31", "2026-03-01", 1)
-        tag = '<meta name="generator" content="lethe certificate-html/1">'
+        tag = f'<meta name="generator" content="{GENERATOR}">'
         assert tag in page
         if where == "page and its generator tag":
             page = page.replace(tag, '<meta name="generator" content="lethe certificate-html/9">')
