@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .deadlines import RequestClock
 from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 from .receipts import FINAL_STATUSES
 from .store import Ledger
@@ -131,6 +132,15 @@ class AuditRecord:
     request: ErasureRequestRecord
     outcomes: Sequence[SystemOutcomeRecord]
     exceptions: Sequence[RetainedException]
+    clock: RequestClock | None = None  # acknowledgement, original deadline, extension
+
+    def latest_outcomes(self) -> dict[str, SystemOutcomeRecord]:
+        """Each system's outcome in its latest round: what stands now."""
+        latest: dict[str, SystemOutcomeRecord] = {}
+        for o in self.outcomes:
+            if o.system not in latest or o.round > latest[o.system].round:
+                latest[o.system] = o
+        return latest
 
     def deadline(self) -> str:
         r = self.request
@@ -186,6 +196,14 @@ async def audit_records(
                 .order_by(RetainedException.id)
             ):
                 exceptions[e.request_id].append(e)
+            clocks = {
+                c.request_id: c
+                for c in await s.scalars(
+                    sa.select(RequestClock).where(RequestClock.request_id.in_(ids))
+                )
+            }
         for x in page:
-            yield AuditRecord(x, outcomes[x.request_id], exceptions[x.request_id])
+            yield AuditRecord(
+                x, outcomes[x.request_id], exceptions[x.request_id], clocks.get(x.request_id)
+            )
         after = (page[-1].received_at, page[-1].request_id)

@@ -324,10 +324,14 @@ EXPORT_FIELDS = (
     "nature_of_request",
     "manner_of_request",
     "jurisdiction",
+    "verification_method",
+    "date_acknowledged",
+    "date_due_original",
     "date_due",
+    "extension_reason",
     "date_of_response",
     "deadline",
-    "response",
+    "nature_of_response",
     "status",
     "basis_for_denial",
     "systems",
@@ -343,10 +347,18 @@ _RESPONSES = {
 }
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def export_row(record: AuditRecord) -> dict[str, Any]:
-    """One request as CCPA regulations §7101(a) lists it: date, nature and manner of the
-    request, date and nature of the response, and the basis for any denial."""
+    """One request as CCPA regulations §7101(b) lists it: date, nature and manner of the
+    request, date and nature of the response, and the basis for any denial in whole or in
+    part (each exception with its state: an exception a later round ended stays listed, as
+    the basis of the answer given then). Also what §7021 asks to show: when receipt was
+    confirmed, and any extension of the deadline with its reason."""
     r = record.request
+    clock = record.clock
     basis: list[dict[str, Any]] = [
         {
             "system": e.system,
@@ -355,25 +367,31 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
             "retained_until": e.retained_until.isoformat() if e.retained_until else None,
             "review_on": e.review_on.isoformat() if e.review_on else None,
             "note": e.basis_note,
+            "state": e.state,
         }
         for e in record.exceptions
     ]
     if r.status == "rejected":
         basis.append({"system": None, "legal_basis": None, "description": r.status_reason})
+    latest = record.latest_outcomes()
     return {
         "request_id": r.request_id,
         "date_of_request": r.received_at.isoformat(),
         "nature_of_request": "deletion",
         "manner_of_request": r.channel,
         "jurisdiction": r.jurisdiction,
+        "verification_method": r.verification_method,
+        "date_acknowledged": _iso(clock.acknowledged_at) if clock else None,
+        "date_due_original": _iso(clock.original_due_at) if clock else r.due_at.isoformat(),
         "date_due": r.due_at.isoformat(),
-        "date_of_response": r.completed_at.isoformat() if r.completed_at else None,
+        "extension_reason": clock.extension_reason if clock else None,
+        "date_of_response": _iso(r.completed_at),
         "deadline": record.deadline(),
-        "response": _RESPONSES.get(r.status, "not answered yet"),
+        "nature_of_response": _RESPONSES.get(r.status, "not answered yet"),
         "status": r.status,
         "basis_for_denial": basis,
         "systems": list(r.systems),
-        "systems_failed": sorted({o.system for o in record.outcomes if o.outcome == "failed"}),
+        "systems_failed": sorted(s for s, o in latest.items() if o.outcome == "failed"),
     }
 
 
@@ -387,6 +405,8 @@ def _csv_cell(name: str, value: Any) -> str:
             if b.get("system"):
                 until = b.get("retained_until") or f"review {b.get('review_on') or '?'}"
                 text = f"{b['system']}: {text} [{b['legal_basis']}], kept until {until}"
+                if b.get("state") != "open":
+                    text += f" ({b.get('state')} by a later round)"
             parts.append(text)
         return "; ".join(parts)
     if isinstance(value, list):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ledger import (
+    ErasureRounds,
     Ledger,
     OutcomeEntry,
     ProofLog,
@@ -223,14 +224,18 @@ def test_certificates_handed_out_catch_a_log_cut_back(
     assert "signed a head of 7 receipts, but holds 5 now" in report["problems"][0]["message"]
 
 
-async def _later_round(home: Path) -> None:
+async def _later_round(home: Path, request_id: str = "er-c") -> None:
+    """crm erased in round 1 (a retry, or the sweeper), its round closed and sealed."""
     keys = load_keyring(home)
     engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
     ledger = Ledger(engine, SubjectVault(keys.vault))
     try:
-        await ledger.begin_system("er-c", "crm", 1, connector="sql", connector_version="1", at=NOW)
-        await ledger.finish_system("er-c", "crm", 1, ERASED, at=NOW)
-        await ProofLog(ledger, TreeHeadSigner(load_signing_key(home))).seal("er-c", at=NOW)
+        await ledger.begin_system(
+            request_id, "crm", 1, connector="sql", connector_version="1", at=NOW
+        )
+        await ledger.finish_system(request_id, "crm", 1, ERASED, at=NOW)
+        await ErasureRounds(ledger).close_round(request_id, "crm", 1, at=NOW)
+        await ProofLog(ledger, TreeHeadSigner(load_signing_key(home))).seal(request_id, at=NOW)
     finally:
         await ledger.dispose()
 
@@ -286,7 +291,8 @@ def test_export_has_the_ccpa_record_fields(
     a = rows[-1]
     assert a["nature_of_request"] == "deletion" and a["manner_of_request"] == "cli"
     assert a["date_of_request"].startswith("2026-01-31") and a["date_of_response"]
-    assert a["deadline"] == "met" and a["response"].startswith("deleted in part")
+    assert a["deadline"] == "met" and a["nature_of_response"].startswith("deleted in part")
+    assert a["verification_method"] == "operator"
     assert "GDPR Art. 17(3)(b)" in a["basis_for_denial"] and "2036-01-31" in a["basis_for_denial"]
     assert rows[1]["systems_failed"] == "crm"
 
@@ -298,6 +304,45 @@ def test_export_has_the_ccpa_record_fields(
     [b] = [json.loads(line) for line in path.read_text().splitlines()]
     assert b["request_id"] == "er-b" and b["deadline"] == "missed"
     assert "ada@example.org" not in path.read_text()
+
+
+def test_export_shows_acknowledgement_and_extension(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CCPA §7021: receipt confirmed within 10 business days; an extension told, with reasons."""
+    sql(
+        home,
+        "INSERT INTO request_deadlines (request_id, timezone, answer_rule, original_due_at,"
+        " acknowledged_at, extended_at, extended_by, extension_reason)"
+        " VALUES ('er-b', 'UTC', 'ccpa', '2026-03-17 12:00:00.123456',"
+        " '2026-02-01 13:00:00.000000', '2026-02-10 09:00:00.000000', 'operator:kim',"
+        " 'records in three archives')",
+    )
+    capsys.readouterr()
+    assert lethe("audit", "export", "--format", "jsonl", "-j", "ccpa") == 0
+    [b] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert b["date_acknowledged"] == "2026-02-01T13:00:00+00:00"
+    assert b["date_due_original"] == "2026-03-17T12:00:00.123456+00:00"
+    assert b["extension_reason"] == "records in three archives"
+    assert lethe("audit", "export", "--format", "csv", "-j", "gdpr") == 0
+    a = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))[-1]
+    assert a["date_acknowledged"] == "" and a["date_due_original"] == a["date_due"]
+
+
+def test_export_shows_what_stands_after_a_later_round(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """er-c's crm failed, then a retry erased it; er-a's crm exception ended in round 1."""
+    asyncio.run(_later_round(home, "er-c"))
+    asyncio.run(_later_round(home, "er-a"))
+    capsys.readouterr()
+    assert lethe("audit", "export", "--format", "csv") == 0
+    rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows["er-c"]["systems_failed"] == ""
+    assert rows["er-a"]["basis_for_denial"].endswith("(resolved by a later round)")
+    assert lethe("audit", "export", "--format", "jsonl") == 0
+    a = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"er-a"' in x)
+    assert [b["state"] for b in a["basis_for_denial"]] == ["resolved"]
 
 
 @pytest.mark.parametrize(
