@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from .deadlines import RequestClock
 from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
@@ -40,7 +41,7 @@ class AuditFilter:
     received_from: datetime | None = None  # inclusive
     received_before: datetime | None = None  # exclusive
     system: str | None = None
-    outcome: str | None = None  # with ``system``: that system's outcome
+    outcome: str | None = None  # a system's outcome in its latest round (of ``system``, if given)
     jurisdiction: str | None = None
     status: str | None = None
     overdue: bool = False  # open past its due date, or answered after it
@@ -55,14 +56,27 @@ _FEW_MATCHES = 5000
 _SemiJoin = tuple[type[SystemOutcomeRecord] | type[RetainedException], list[Any]]
 
 
-def _semi_joins(f: AuditFilter) -> list[_SemiJoin]:
-    """Filters on rows of other tables that belong to the request."""
+def _semi_joins(f: AuditFilter, *, latest: bool = True) -> list[_SemiJoin]:
+    """Filters on rows of other tables that belong to the request. ``latest=False`` leaves
+    out the check that an outcome is its system's latest (enough to count candidates)."""
     joins: list[_SemiJoin] = []
     if f.system is not None or f.outcome is not None:
         o = SystemOutcomeRecord
         conds = [o.system == f.system] if f.system is not None else []
         if f.outcome is not None:
             conds.append(o.outcome == f.outcome)
+        if f.outcome is not None and latest:
+            # What stands now: a system failed in round 0 and erased by a retry did not fail.
+            later = aliased(SystemOutcomeRecord)
+            conds.append(
+                ~sa.exists()
+                .where(
+                    later.request_id == o.request_id,
+                    later.system == o.system,
+                    later.round > o.round,
+                )
+                .correlate(o)
+            )
         joins.append((o, conds))
     if f.exceptions_expiring_before is not None:
         e = RetainedException
@@ -112,7 +126,7 @@ async def list_requests(
     """The ``limit`` newest requests that match."""
     async with ledger.session() as s:
         from_matches = []
-        for model, where in _semi_joins(f):
+        for model, where in _semi_joins(f, latest=False):  # later rounds are rare
             few = sa.select(model.request_id).where(*where).limit(_FEW_MATCHES).subquery()
             n = await s.scalar(sa.select(sa.func.count()).select_from(few))
             from_matches.append((n or 0) < _FEW_MATCHES)

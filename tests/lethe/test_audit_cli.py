@@ -345,6 +345,21 @@ def test_export_shows_what_stands_after_a_later_round(
     assert [b["state"] for b in a["basis_for_denial"]] == ["resolved"]
 
 
+def test_list_by_outcome_is_what_stands_now(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def listed(*args: str) -> list[str]:
+        capsys.readouterr()
+        assert lethe("audit", "list", "--json", *args) == 0
+        return [r["request_id"] for r in json.loads(capsys.readouterr().out)]
+
+    assert listed("--outcome", "failed") == ["er-c"]
+    asyncio.run(_later_round(home, "er-c"))  # crm: failed in round 0, erased by a retry
+    asyncio.run(_later_round(home, "er-a"))  # crm: kept in round 0, erased by the sweeper
+    assert listed("--outcome", "failed") == []
+    assert listed("--system", "crm", "--outcome", "erased") == ["er-c", "er-a"]
+    assert listed("--system", "crm", "--outcome", "retained") == ["er-d"]
+    assert listed("--system", "crm") == ["er-d", "er-c", "er-a"]  # reached crm, in any round
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
