@@ -16,7 +16,7 @@ from ledger import (
     Ledger,
     SubjectVault,
     create_ledger_engine,
-    schema_is_current,
+    schema_revisions,
     upgrade_schema,
 )
 
@@ -70,7 +70,7 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
         )
     engine = create_ledger_engine(settings.database_url)
     try:
-        current = await schema_is_current(engine)
+        found, wanted = await schema_revisions(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
         await engine.dispose()
         orig = getattr(exc, "orig", exc)
@@ -78,11 +78,14 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
             f"cannot open the ledger database ({type(orig).__name__}: "
             f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
         ) from None
-    if not current:
+    if found != wanted:
         await engine.dispose()
+        where = url.render_as_string(hide_password=True)
+        if not found:
+            raise ConfigError(f"{where} holds no Lethe ledger")
         raise ConfigError(
-            f"{url.render_as_string(hide_password=True)} holds no ledger of this Lethe version "
-            "(a worker creates or upgrades it on start)"
+            f"the ledger at {where} has schema {', '.join(sorted(found))}; this Lethe reads "
+            f"{', '.join(sorted(wanted))} (a worker of this version upgrades it on start)"
         )
     return Ledger(engine)
 

@@ -149,7 +149,7 @@ def filter_options(fn: Any) -> Any:
         click.option(
             "--outcome",
             type=click.Choice(OUTCOMES),
-            help="Requests with a system outcome of this kind (of --system, if given).",
+            help="Requests where a system's latest round ended so (that of --system, if given).",
         ),
         click.option(
             "--jurisdiction", "-j", type=click.Choice(JURISDICTIONS), help="Under this law."
@@ -296,20 +296,22 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
             console.print("No request matches.")
             return
         table = Table(header_style="bold")
-        for col in ("request", "status", "law", "received", "due", "answered", "deadline"):
+        # An auditor copies ids and reads statuses: those never shrink; the rest may wrap.
+        table.add_column("request", no_wrap=True, min_width=max(len(r.request_id) for r in recs))
+        table.add_column("status", no_wrap=True, min_width=max(len(r.status) for r in recs))
+        # Days, not times, and no systems: what fits a terminal; --json and show have the rest.
+        for col in ("law", "received", "due", "answered", "deadline"):
             table.add_column(col, no_wrap=True)
-        table.add_column("systems")
         for r in recs:
             verdict = _deadline(r)
             table.add_row(
                 r.request_id,
                 r.status,
                 r.jurisdiction,
-                f"{r.received_at:%Y-%m-%d %H:%M}",
+                f"{r.received_at:%Y-%m-%d}",
                 f"{r.due_at:%Y-%m-%d}",
-                f"{r.completed_at:%Y-%m-%d %H:%M}" if r.completed_at else "—",
+                f"{r.completed_at:%Y-%m-%d}" if r.completed_at else "—",
                 Text(verdict, style={"met": "green", "missed": "bold red"}.get(verdict, "")),
-                ", ".join(r.systems),
             )
         console.print(table)
 

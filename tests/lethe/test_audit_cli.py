@@ -345,6 +345,31 @@ def test_export_shows_what_stands_after_a_later_round(
     assert [b["state"] for b in a["basis_for_denial"]] == ["resolved"]
 
 
+def test_list_shows_whole_request_ids(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An auditor copies an id from the list into `audit show`: it must not be cut short."""
+
+    async def more() -> None:
+        keys = load_keyring(home)
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        systems = ["forum", "crm", "newsletter", "backups", "billing"]
+        try:
+            await finished_request(
+                ledger,
+                "er-q55y63yv44m1",
+                {s: RETAINED for s in systems},
+                received_at=NOW + timedelta(days=5),
+            )
+        finally:
+            await ledger.dispose()
+
+    asyncio.run(more())
+    capsys.readouterr()
+    assert lethe("audit", "list") == 0
+    out = capsys.readouterr().out
+    assert "er-q55y63yv44m1" in out and "completed_with_exceptions" in out
+
+
 def test_list_by_outcome_is_what_stands_now(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def listed(*args: str) -> list[str]:
         capsys.readouterr()
@@ -427,7 +452,17 @@ def test_an_empty_log_is_not_verified(
     (lethe_home / "elsewhere.db").write_bytes(b"")  # a file, but no ledger in it
     monkeypatch.setenv("LETHE_DATABASE_URL", f"sqlite+aiosqlite:///{lethe_home / 'elsewhere.db'}")
     assert lethe("audit", "list") == 78
-    assert "holds no ledger of this Lethe version" in one_line_error(capsys)
+    assert "holds no Lethe ledger" in one_line_error(capsys)
+
+    async def older() -> None:
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{lethe_home / 'older.db'}")
+        await upgrade_schema(engine, "0002_proof_log")
+        await engine.dispose()
+
+    asyncio.run(older())
+    monkeypatch.setenv("LETHE_DATABASE_URL", f"sqlite+aiosqlite:///{lethe_home / 'older.db'}")
+    assert lethe("audit", "list") == 78
+    assert "has schema 0002_proof_log; this Lethe reads" in one_line_error(capsys)
 
 
 def test_public_key_needs_a_key(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
