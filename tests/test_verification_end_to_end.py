@@ -146,6 +146,7 @@ async def _email_code_path(
     assert "cannot read '7x' as a duration" in await lethe.refused("list", "--due-within", "7x")
 
     extended = await lethe.ok("extend", rid, "--reason", "fourteen systems to search")
+    assert extended["extended_by"] == "operator:kim"  # type: ignore[index]
     assert datetime.fromisoformat(extended["due_at"]) == received + timedelta(days=45)  # type: ignore[index]
     again = await lethe.refused("extend", rid, "--reason", "still more")
     assert "already extended" in again
@@ -157,6 +158,8 @@ async def _email_code_path(
 
     record = await lethe.ok("status", rid)
     events = [e["kind"] for e in record["events"]]  # type: ignore[index]
+    actors = {e["kind"]: e["actor"] for e in record["events"]}  # type: ignore[index]
+    assert actors["deadline_extended"] == "operator:kim"  # as every operator's act is recorded
     assert events.count("verification_code_refused") == 3
     for kind in (
         "verification_code_sent",

@@ -53,7 +53,7 @@ def extend(
         raise LetheError("--reason must say why more time is needed")
     if len(reason) > 1000:
         raise LetheError("--reason is longer than 1000 characters")
-    who = _operator(operator)
+    who = f"operator:{_operator(operator)}"  # as every other operator's act is recorded
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
