@@ -254,7 +254,12 @@ def show(request_id: str, as_json: bool) -> None:
                 f"{describe_basis(x.legal_basis)} — {x.basis_note}"
             )
         for ev in events:
-            console.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {ev.actor}", style="dim")
+            console.print(
+                f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {ev.actor:<18} {_detail(ev.detail)}",
+                style="dim",
+                highlight=False,
+                soft_wrap=True,  # one event, one line (grep-able); the terminal wraps it
+            )
         if leaves:
             where = ", ".join(str(x.leaf_index) for x in leaves)
             console.print(f"Sealed in the proof log: {len(leaves)} receipts (leaves {where}).")
@@ -265,6 +270,19 @@ def show(request_id: str, as_json: bool) -> None:
             console.print(f"[yellow]Outcomes not sealed yet[/]: {names}")
 
     run(reading(go))
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """An event's detail in one line: who decided what and why is what an auditor reads."""
+    parts = []
+    for key, value in sorted(detail.items()):
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value, sort_keys=True)
+        text = str(value)
+        parts.append(f"{key}={text if len(text) <= 80 else text[:79] + '…'}")
+    return " ".join(parts)
 
 
 def _deadline(rec: Any) -> str:

@@ -345,6 +345,29 @@ def test_export_shows_what_stands_after_a_later_round(
     assert [b["state"] for b in a["basis_for_denial"]] == ["resolved"]
 
 
+def test_show_says_who_decided_what_and_why(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def approve() -> None:
+        keys = load_keyring(home)
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        try:
+            await ledger.add_event(
+                "er-d",
+                "verified",
+                at=NOW,
+                actor="operator:kim",
+                detail={"method": "operator", "reason": "called back on the number on file"},
+            )
+        finally:
+            await ledger.dispose()
+
+    asyncio.run(approve())
+    capsys.readouterr()
+    assert lethe("audit", "show", "er-d") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if " verified " in x)
+    assert "operator:kim" in line and "reason=called back on the number on file" in line
+
+
 def test_list_shows_whole_request_ids(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An auditor copies an id from the list into `audit show`: it must not be cut short."""
 
