@@ -321,11 +321,9 @@ SUMMARY_FIELDS = (
     "request_id",
     "jurisdiction",
     "channel",
-    "verification_method",
     "systems",
     "status",
     "received_at",
-    "verified_at",
     "due_at",
     "completed_at",
 )
@@ -339,6 +337,7 @@ class CertificateCheck:
     notes: list[str] = field(default_factory=list)
     request_id: str | None = None
     tree_size: int | None = None
+    signed_at: str | None = None  # when the log signed the head: what the certificate dates
     receipts: int = 0
 
     @property
@@ -350,6 +349,7 @@ class CertificateCheck:
             "ok": self.ok,
             "request_id": self.request_id,
             "tree_size": self.tree_size,
+            "signed_at": self.signed_at,
             "receipts": self.receipts,
             "problems": list(self.problems),
             "notes": list(self.notes),
@@ -376,6 +376,7 @@ def check_certificate(
         problems.append(f"tree head: {exc}")
         return check
     check.tree_size = head.tree_size
+    check.signed_at = _iso_ms(head.timestamp_ms)
     if cert.get("public_key_fingerprint") != head.key_fingerprint:
         problems.append("the certificate's key fingerprint differs from its tree head's")
     if public_key is None:

@@ -180,7 +180,10 @@ def render_html(cert: Mapping[str, Any]) -> str:
     head = cert["tree_head"]
     rid = _e(req.get("request_id"))
     deadline = str(req.get("deadline"))
-    method = str(req.get("verification_method"))
+    # How identity was verified, from the newest request receipt itself (proven by the log).
+    states = [e for e in cert["receipts"] if e["receipt"].get("kind") == "request_status"]
+    state = max(states, key=lambda e: e["leaf_index"])["receipt"] if states else {}
+    method = str(state.get("verification_method"))
     summary = "".join(
         [
             _row("Request", f"<code>{rid}</code>"),
@@ -191,7 +194,7 @@ def render_html(cert: Mapping[str, Any]) -> str:
                 "Identity verified by",
                 f"{_e(_VERIFIED_BY.get(method, method))} <code>{_e(method)}</code>",
             ),
-            _row("Identity verified", _when(req.get("verified_at"))),
+            _row("Identity verified", _when(state.get("verified_at"))),
             _row("Answer due", _when(req.get("due_at"))),
             _row("Answered", _when(req.get("completed_at"))),
             _row("Deadline", _e(deadline), re.sub(r"[^a-z]", "", deadline)),

@@ -614,13 +614,18 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
         verdict = "[green]VERIFIED[/]" if check.ok else "[bold red]FAILED[/]"
         console.print(
             f"Certificate {path.name}: {verdict} — request {check.request_id}, "
-            f"{check.receipts} receipts proven in a log of {check.tree_size}, "
-            f"key {key_fingerprint(key)[:16]}…",
+            f"{check.receipts} receipts proven in a log of {check.tree_size} "
+            f"signed {_when(check.signed_at)}, key {key_fingerprint(key)[:16]}…",
             highlight=False,
         )
         _print_problems(check.problems, check.notes)
     if not check.ok:
         _fail(f"certificate {path.name} does not verify: {check.problems[0]}", as_json=as_json)
+
+
+def _when(stamp: str | None) -> str:
+    """``2026-01-31T12:00:00.123000Z`` as ``2026-01-31 12:00:00 UTC``."""
+    return f"{stamp[:10]} {stamp[11:19]} UTC" if stamp else "at an unknown time"
 
 
 def _key_for(cert: dict[str, Any], keys: Sequence[Any]) -> Any:
@@ -675,7 +680,8 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
     elif check.ok:
         console.print(
             f"Proof log: [green]VERIFIED[/] — {check.receipts} receipts, {check.heads} signed "
-            "heads, each consistent with the one before"
+            f"heads (key {', '.join(key_fingerprint(k)[:16] + '…' for k in keys)}), "
+            "each consistent with the one before"
             + (
                 f"; the heads of the {len(certs)} certificate(s) given are in it." if certs else "."
             ),

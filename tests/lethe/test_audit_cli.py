@@ -25,6 +25,7 @@ from ledger import (
     create_ledger_engine,
     upgrade_schema,
 )
+from ledger.proof import key_fingerprint
 from lethe.certificates import GENERATOR
 from lethe.cli import main
 from lethe.keys import load_keyring, load_signing_key
@@ -111,7 +112,9 @@ def test_certificate_verifies_offline_with_the_public_key_alone(
             timeout=60,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "VERIFIED" in done.stdout and "er-a" in done.stdout
+        said = " ".join(done.stdout.split())
+        assert "VERIFIED" in said and "er-a" in said
+        assert "in a log of 7 signed 2026-01-31 12:00:00 UTC" in said  # what it certifies, when
     assert list(auditor.iterdir()) == []  # it read nothing and wrote nothing there
 
     cert = json.loads((out / "a.json").read_text())
@@ -176,7 +179,9 @@ def test_verify_log_names_the_first_bad_index(
 ) -> None:
     assert lethe("audit", "verify", "--log") == 0
     # er-a: receipts 0-2 (crm, forum, request); er-b: 3-4; er-c: 5-6.
-    assert "VERIFIED — 7 receipts, 3 signed heads" in capsys.readouterr().out
+    said = " ".join(capsys.readouterr().out.split())
+    fingerprint = key_fingerprint(load_signing_key(home).public_key())
+    assert f"VERIFIED — 7 receipts, 3 signed heads (key {fingerprint[:16]}…)" in said
 
     edit = "UPDATE proof_leaves SET receipt = replace(receipt, ?, ?) WHERE leaf_index = 3"
     sql(home, edit, '"round":0', '"round":1')  # one byte of one stored receipt
