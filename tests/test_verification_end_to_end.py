@@ -198,8 +198,15 @@ async def _portal_assertion_path(lethe: Cli, ledger: Ledger) -> None:
 
 async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
     """Withdrawn before verification: cancelled, sealed, nothing touched; then refusals."""
-    made = await lethe.ok("submit", "carol@example.org", "--verification", "operator")
+    made = await lethe.ok(
+        "submit", "carol@example.org", "--verification", "operator", "--channel", "phone"
+    )
     rid = made["request_id"]  # type: ignore[index]
+    record = await ledger.get_request(rid)
+    assert record is not None and record.channel == "phone"  # the manner the record keeps
+    assert "'fax' is not one of" in await lethe.refused(
+        "submit", "dan@example.org", "--channel", "fax", code=2
+    )
     done = await lethe.ok("cancel", rid, "--reason", "filed twice by mistake")
     assert done == {"request_id": rid, "status": "cancelled", "cancelled_by": "kim"}
     assert await finished(ledger, rid) == "cancelled"
