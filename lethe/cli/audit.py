@@ -351,6 +351,7 @@ EXPORT_FIELDS = (
     "extension_reason",
     "date_of_response",
     "deadline",
+    "date_systems_done",
     "nature_of_response",
     "status",
     "basis_for_denial",
@@ -365,6 +366,10 @@ _RESPONSES = {
     "rejected": "denied",
     "cancelled": "withdrawn",
 }
+
+
+#: A system's round ended with one of these (``failed`` waits for a retry).
+_ENDED = frozenset({"erased", "not_found", "retained", "referred"})
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -394,6 +399,10 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
     if r.status == "rejected":
         basis.append({"system": None, "legal_basis": None, "description": r.status_reason})
     latest = record.latest_outcomes()
+    # The answer can be on time while a failed system is erased by a retry weeks later: when
+    # every system's latest round had ended (not failed, not under way) is a date of its own.
+    done = [o.finished_at for o in latest.values() if o.outcome in _ENDED and o.finished_at]
+    systems_done = max(done) if latest and len(done) == len(latest) else None
     return {
         "request_id": r.request_id,
         "date_of_request": r.received_at.isoformat(),
@@ -407,6 +416,7 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
         "extension_reason": clock.extension_reason if clock else None,
         "date_of_response": _iso(r.completed_at),
         "deadline": record.deadline(),
+        "date_systems_done": _iso(systems_done),
         "nature_of_response": _RESPONSES.get(r.status, "not answered yet"),
         "status": r.status,
         "basis_for_denial": basis,

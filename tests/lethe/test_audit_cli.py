@@ -10,7 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -229,18 +229,18 @@ def test_certificates_handed_out_catch_a_log_cut_back(
     assert "signed a head of 7 receipts, but holds 5 now" in report["problems"][0]["message"]
 
 
-async def _later_round(home: Path, request_id: str = "er-c") -> None:
+async def _later_round(home: Path, request_id: str = "er-c", at: datetime = NOW) -> None:
     """crm erased in round 1 (a retry, or the sweeper), its round closed and sealed."""
     keys = load_keyring(home)
     engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
     ledger = Ledger(engine, SubjectVault(keys.vault))
     try:
         await ledger.begin_system(
-            request_id, "crm", 1, connector="sql", connector_version="1", at=NOW
+            request_id, "crm", 1, connector="sql", connector_version="1", at=at
         )
-        await ledger.finish_system(request_id, "crm", 1, ERASED, at=NOW)
-        await ErasureRounds(ledger).close_round(request_id, "crm", 1, at=NOW)
-        await ProofLog(ledger, TreeHeadSigner(load_signing_key(home))).seal(request_id, at=NOW)
+        await ledger.finish_system(request_id, "crm", 1, ERASED, at=at)
+        await ErasureRounds(ledger).close_round(request_id, "crm", 1, at=at)
+        await ProofLog(ledger, TreeHeadSigner(load_signing_key(home))).seal(request_id, at=at)
     finally:
         await ledger.dispose()
 
@@ -293,6 +293,7 @@ def test_export_has_the_ccpa_record_fields(
     assert lethe("audit", "export", "--format", "csv") == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["request_id"] for r in rows] == ["er-d", "er-c", "er-b", "er-a"]
+    assert rows[1]["date_systems_done"] == ""  # er-c: crm failed, no retry yet
     a = rows[-1]
     assert a["nature_of_request"] == "deletion" and a["manner_of_request"] == "cli"
     assert a["date_of_request"].startswith("2026-01-31") and a["date_of_response"]
@@ -338,12 +339,16 @@ def test_export_shows_what_stands_after_a_later_round(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """er-c's crm failed, then a retry erased it; er-a's crm exception ended in round 1."""
-    asyncio.run(_later_round(home, "er-c"))
-    asyncio.run(_later_round(home, "er-a"))
+    weeks_later = NOW + timedelta(days=60)
+    asyncio.run(_later_round(home, "er-c", weeks_later))
+    asyncio.run(_later_round(home, "er-a", weeks_later))
     capsys.readouterr()
     assert lethe("audit", "export", "--format", "csv") == 0
     rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert rows["er-c"]["systems_failed"] == ""
+    # Answered on time (partially failed); the failed system was erased by the retry, later.
+    assert rows["er-c"]["deadline"] == "met"
+    assert rows["er-c"]["date_systems_done"] == weeks_later.isoformat()
     assert rows["er-a"]["basis_for_denial"].endswith("(resolved by a later round)")
     assert lethe("audit", "export", "--format", "jsonl") == 0
     a = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"er-a"' in x)
