@@ -8,9 +8,12 @@ Canonical JSON (the bytes a receipt's leaf hash is taken over)
       \\r \\t`` in short form, the rest as ``\\u00xx`` in lower-case hex); all else is literal.
       Lone surrogates are refused.
     * ``null``, ``true``, ``false``; integers in plain decimal.
-    * Floats with a whole value are written as integers (``300.0`` → ``300``); other finite
-      floats in the shortest form that reads back to the same double (Python's ``repr``,
-      e.g. ``0.25``, ``1e-07``). NaN and infinities are refused.
+    * Floats with a whole value are written as integers (``300.0`` → ``300``, ``-0.0`` →
+      ``0``); other finite floats in the shortest form that reads back to the same double,
+      as Python's ``repr`` writes it: plain for 1e-4 <= |x| (``0.25``), else ``d.ddde-XX``
+      with at least two exponent digits (``1e-07``; every double from 2**53 up is whole).
+      Not RFC 8785, which writes ``1e-7`` and sorts keys by UTF-16 code units. NaN and
+      infinities are refused.
     * Dates are ``YYYY-MM-DD`` strings; datetimes are UTC strings with microseconds,
       ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive datetimes are refused. (Receipts carry them as
       strings, so reading a receipt back and re-encoding it gives the same bytes.)
