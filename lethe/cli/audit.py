@@ -646,6 +646,7 @@ def _key_for(cert: dict[str, Any], keys: Sequence[Any]) -> Any:
 
 def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> None:
     settings = load_settings()
+    own_key = not keys  # whoever can rewrite the log can replace this machine's key too
     certs = [(path, load_certificate(path)[0]) for path in files]
 
     async def go(rt: Reader) -> tuple[Any, list[dict[str, Any]]]:
@@ -686,7 +687,15 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
     ]
     ok = check.ok and not cert_problems
     if as_json:
-        emit_json({**check.to_dict(), "ok": ok, "certificates": reports})
+        emit_json(
+            {
+                **check.to_dict(),
+                "ok": ok,
+                "certificates": reports,
+                "key_fingerprints": [key_fingerprint(k) for k in keys],
+                "checked_against": "this machine's signing key" if own_key else "--public-key",
+            }
+        )
     elif check.ok:
         console.print(
             f"Proof log: [green]VERIFIED[/] — {check.receipts} receipts, {check.heads} signed "
@@ -702,6 +711,13 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
             highlight=False,
         )
         _print_problems([p.message for p in check.ordered()], [])
+    if own_key and not as_json:
+        console.print(
+            "  [yellow]![/] checked against this machine's own signing key: an auditor gives "
+            "the public key they were handed (--public-key), since whoever can rewrite the log "
+            "can replace that key too",
+            highlight=False,
+        )
     for r in [] if as_json else reports:
         if r["problems"] or r["notes"]:
             console.print(f"Certificate {Path(r['file']).name}:", highlight=False)

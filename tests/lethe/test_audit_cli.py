@@ -182,6 +182,7 @@ def test_verify_log_names_the_first_bad_index(
     said = " ".join(capsys.readouterr().out.split())
     fingerprint = key_fingerprint(load_signing_key(home).public_key())
     assert f"VERIFIED — 7 receipts, 3 signed heads (key {fingerprint[:16]}…)" in said
+    assert "checked against this machine's own signing key" in said
 
     edit = "UPDATE proof_leaves SET receipt = replace(receipt, ?, ?) WHERE leaf_index = 3"
     sql(home, edit, '"round":0', '"round":1')  # one byte of one stored receipt
