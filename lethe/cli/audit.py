@@ -515,21 +515,20 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         if path.suffix.lower() not in CERTIFICATE_SUFFIXES:
             raise LetheError(f"{path.name}: a certificate file ends in .json or .html")
 
-    async def go(rt: Reader) -> dict[str, Any]:
+    async def go(rt: Reader) -> tuple[dict[str, Any], list[str]]:
         rid = request_id.strip()
         if await rt.ledger.get_request(rid) is None:
             raise NotFoundError(f"no erasure request with id {rid!r}")
+        log = ProofLog(rt.ledger, _signer(rt))
         try:
-            cert = await ProofLog(rt.ledger, _signer(rt)).certificate(
-                rid, issued_at=datetime.now(UTC)
-            )
+            cert = await log.certificate(rid, issued_at=datetime.now(UTC))
         except LedgerError as exc:
             raise LetheError(str(exc)) from None
         for path in outputs:
             write_certificate(cert, path)
-        return cert
+        return cert, [f"{o.system} (round {o.round})" for o in await log.unsealed_outcomes(rid)]
 
-    cert = run(reading(go))
+    cert, unsealed = run(reading(go))
     info = {
         "request_id": cert["request"]["request_id"],
         "files": [str(p) for p in outputs],
@@ -538,6 +537,8 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         "public_key_fingerprint": cert["public_key_fingerprint"],
         "deadline": cert["request"]["deadline"],
         "status": cert["request"]["status"],
+        "signed_at": cert["tree_head"]["timestamp"],
+        "not_sealed_yet": unsealed,
     }
     if as_json:
         emit_json(info)
@@ -548,6 +549,12 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
             f"{info['receipts']} receipts, proven in the log of {info['tree_size']}; "
             f"key {info['public_key_fingerprint'][:16]}…"
         )
+        if unsealed:
+            console.print(
+                f"[yellow]Not in this certificate[/] (finished, not sealed yet): "
+                f"{', '.join(unsealed)}. It shows the request as last sealed.",
+                highlight=False,
+            )
 
 
 def _read_key(path: Path) -> Any:

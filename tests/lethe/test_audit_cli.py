@@ -246,6 +246,27 @@ async def _later_round(home: Path, request_id: str = "er-c", at: datetime = NOW)
         await ledger.dispose()
 
 
+def test_a_certificate_says_what_is_not_sealed_yet(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def unsealed_round() -> None:
+        keys = load_keyring(home)
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        try:
+            await ledger.begin_system(
+                "er-c", "crm", 1, connector="sql", connector_version="1", at=NOW
+            )
+            await ledger.finish_system("er-c", "crm", 1, ERASED, at=NOW)
+        finally:
+            await ledger.dispose()
+
+    asyncio.run(unsealed_round())
+    capsys.readouterr()
+    assert lethe("audit", "certificate", "er-c", "-o", str(tmp_path / "c.json"), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["not_sealed_yet"] == ["crm (round 1)"]
+
+
 def test_a_superseded_certificate_is_pointed_out(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
