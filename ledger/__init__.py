@@ -4,7 +4,7 @@ The ledger imports nothing of Temporal: the CLI and auditors read it without a c
 """
 
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
-from .database import create_ledger_engine, schema_is_current, upgrade_schema
+from .database import create_ledger_engine, schema_is_current, schema_revisions, upgrade_schema
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .log_check import LogCheck, LogProblem
@@ -89,5 +89,6 @@ __all__ = [
     "choose_hold",
     "create_ledger_engine",
     "schema_is_current",
+    "schema_revisions",
     "upgrade_schema",
 ]

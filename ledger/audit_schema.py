@@ -74,16 +74,20 @@ sa.Index(
     ErasureRequestRecord.jurisdiction,
     ErasureRequestRecord.received_at,
 )
+# The round too: an outcome filter keeps only each system's latest round (ledger.queries).
 sa.Index(
     "ix_system_outcomes_system_outcome_request",
     SystemOutcomeRecord.system,
     SystemOutcomeRecord.outcome,
     SystemOutcomeRecord.request_id,
+    SystemOutcomeRecord.round,
 )
 sa.Index(
     "ix_system_outcomes_outcome_request",
     SystemOutcomeRecord.outcome,
     SystemOutcomeRecord.request_id,
+    SystemOutcomeRecord.system,
+    SystemOutcomeRecord.round,
 )
 sa.Index(
     "ix_retained_exceptions_open_until",

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import migrations
 
-__all__ = ["alembic_config", "create_ledger_engine", "schema_is_current", "upgrade_schema"]
+__all__ = [
+    "alembic_config",
+    "create_ledger_engine",
+    "schema_is_current",
+    "schema_revisions",
+    "upgrade_schema",
+]
 
 
 def create_ledger_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -60,11 +66,17 @@ async def upgrade_schema(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(run)
 
 
-async def schema_is_current(engine: AsyncEngine) -> bool:
+async def schema_revisions(engine: AsyncEngine) -> tuple[set[str], set[str]]:
+    """The ledger's schema revisions, and those of this code (equal when current)."""
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
     def current(conn: sa.Connection) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
     async with engine.connect() as conn:
-        return await conn.run_sync(current) == heads
+        return await conn.run_sync(current), heads
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    found, wanted = await schema_revisions(engine)
+    return found == wanted

@@ -4,13 +4,20 @@
    index columns agree with it. Its leaf hash is recomputed from the receipt, never read.
 2. Every signed head: signed by a given key, its root equal to the root of the recomputed
    tree at its size, and consistent with the head before (RFC 6962 consistency proof).
-   Receipts past the newest head are not covered by any signature.
+   Receipts past the newest head are not covered by any signature. Heads kept outside the
+   ledger (in certificates handed out) must describe a prefix of the log too: that is what
+   catches a log cut back or rewritten together with its own heads.
 3. Once a head's root stops matching, the receipts from the last matching head on are checked
    against the log's signed commitment to (index, leaf hash): that names the first receipt
    edited, removed, reordered or inserted. Below a matching head, the head itself vouches for
    every receipt, so the commitments need no checking there (an untouched log costs one
    signature check per head, not per receipt).
-4. Every final outcome in the ledger still says what its newest sealed receipt says.
+4. Every final outcome in the ledger still says what its newest sealed receipt says; every
+   sealed request row still says what its newest request receipt says (its status only while
+   final; a request whose newest outcomes are still being sealed is left for the next check);
+   every retained outcome has its exception row, which says what the outcome says and is
+   closed only by a later round (the sweeper acts on these rows: an edited date or state would
+   keep data, or stop keeping it, without a trace in the log).
 5. The cached subtree hashes (``proof_nodes``) are those of the recomputed tree: certificates
    drawn from them would verify.
 """
@@ -26,10 +33,11 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .merkle import MerkleTree, leaf_hash, verify_consistency
-from .models import SystemOutcomeRecord
+from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 from .proof import (
     ProofError,
     TreeHead,
@@ -38,7 +46,7 @@ from .proof import (
     parse_receipt,
     verify_receipt_commitment,
 )
-from .receipts import SEALABLE_OUTCOMES, outcome_receipt
+from .receipts import FINAL_STATUSES, SEALABLE_OUTCOMES, outcome_receipt, request_receipt
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
 
@@ -93,7 +101,13 @@ def head_from_record(rec: SignedTreeHeadRecord) -> TreeHead:
     )
 
 
-async def check_log(s: AsyncSession, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
+async def check_log(
+    s: AsyncSession,
+    public_keys: Sequence[Ed25519PublicKey],
+    outside_heads: Sequence[tuple[str, TreeHead]] = (),
+) -> LogCheck:
+    """``outside_heads``: signed heads kept outside the ledger (those in the certificates
+    handed out), each with a name to report it by; see :func:`_outside_heads`."""
     keys = {key_fingerprint(k): k for k in public_keys}
     check = LogCheck()
     heads = list(
@@ -109,7 +123,10 @@ async def check_log(s: AsyncSession, public_keys: Sequence[Ed25519PublicKey]) ->
     vouched = _heads(heads, tree, keys, check)
     if vouched is not None:
         await _commitments(s, heads, tree, keys, vouched, check)
+    _outside_heads(outside_heads, tree, keys, check)
     await _drift(s, check)
+    await _request_drift(s, check)
+    await _exception_drift(s, check)
     await _nodes(s, tree, check)
     return check
 
@@ -205,6 +222,36 @@ def _heads(
     return vouched
 
 
+def _outside_heads(
+    heads: Sequence[tuple[str, TreeHead]],
+    tree: MerkleTree,
+    keys: dict[str, Ed25519PublicKey],
+    check: LogCheck,
+) -> None:
+    """Step 2b: every head signed earlier must describe a prefix of the log as it is now.
+
+    A log cut back to an older state, or rewritten, together with its own heads, is
+    consistent with itself; it is not consistent with a head the log signed before that.
+    """
+    for name, head in heads:
+        n = head.tree_size
+        key = keys.get(head.key_fingerprint)
+        if key is None or not head.verify(key):
+            check.add(None, f"{name}: its head of size {n} is not signed by a given public key")
+        elif n > tree.size:
+            check.add(
+                tree.size,
+                f"{name}: the log signed a head of {n} receipts, but holds {tree.size} now "
+                "(cut back: receipts were removed)",
+            )
+        elif tree.root(n) != head.root_hash:
+            check.add(
+                None,
+                f"{name}: the log's first {n} receipts are not those it signed a head for "
+                "(rewritten)",
+            )
+
+
 async def _commitments(
     s: AsyncSession,
     heads: list[SignedTreeHeadRecord],
@@ -261,6 +308,104 @@ async def _drift(s: AsyncSession, check: LogCheck) -> None:
                 f"the ledger's outcome of {row.request_id}/{row.system} (round {row.round}) "
                 f"no longer says what its sealed receipt {row.leaf_index} says "
                 "(edited after sealing)",
+            )
+
+
+async def _request_drift(s: AsyncSession, check: LogCheck) -> None:
+    """Step 4, requests: each sealed request row against its newest request receipt."""
+    newest = (
+        sa.select(ProofLeaf.request_id, sa.func.max(ProofLeaf.leaf_index).label("idx"))
+        .where(ProofLeaf.kind == "request_status")
+        .group_by(ProofLeaf.request_id)
+        .subquery()
+    )
+    o, leaf = aliased(SystemOutcomeRecord), aliased(ProofLeaf)
+    being_sealed = (
+        sa.exists()
+        .where(
+            o.request_id == ErasureRequestRecord.request_id,
+            o.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+            ~sa.exists().where(leaf.outcome_id == o.id).correlate(o),
+        )
+        .correlate(ErasureRequestRecord)
+    )
+    q = (
+        sa.select(ErasureRequestRecord, ProofLeaf.leaf_index, ProofLeaf.receipt)
+        .join(newest, newest.c.request_id == ErasureRequestRecord.request_id)
+        .join(ProofLeaf, ProofLeaf.leaf_index == newest.c.idx)
+        .where(~being_sealed)
+        .execution_options(yield_per=_BATCH)
+    )
+    async for req, index, text in await s.stream(q):
+        try:
+            sealed = parse_receipt(text)
+        except ProofError:
+            continue  # reported by step 1
+        now = request_receipt(req)
+        now_json = parse_receipt(canonical_json(now))
+        names = [k for k in sorted(now_json) if now_json[k] != sealed.get(k)]
+        if req.status not in FINAL_STATUSES:
+            names = [k for k in names if k != "status"]  # a later round is under way
+        if names:
+            check.add(
+                index,
+                f"the ledger's request {req.request_id} no longer says what its sealed receipt "
+                f"{index} says ({', '.join(names)} edited after sealing)",
+            )
+
+
+async def _exception_drift(s: AsyncSession, check: LogCheck) -> None:
+    """Step 4, exceptions: each retained outcome's exception row says what the outcome says
+    (itself checked against its receipt), and is closed only by a later round."""
+    o, e = SystemOutcomeRecord, RetainedException
+    later = aliased(SystemOutcomeRecord)
+    later_round = sa.exists().where(
+        later.request_id == o.request_id, later.system == o.system, later.round > o.round
+    )
+    sealed_at = (
+        sa.select(sa.func.max(ProofLeaf.leaf_index))
+        .where(ProofLeaf.outcome_id == o.id)
+        .scalar_subquery()
+    )
+    q = (
+        sa.select(
+            e.id,
+            e.state,
+            later_round.label("later"),
+            sealed_at.label("leaf"),
+            e.request_id.label("e_request"),
+            e.system.label("e_system"),
+            o.request_id,
+            o.system,
+            o.round,
+            o.outcome,
+            e.legal_basis,
+            e.basis_note,
+            e.retained_until,
+            e.review_on,
+            o.legal_basis.label("o_basis"),
+            o.basis_note.label("o_note"),
+            o.retained_until.label("o_until"),
+            o.review_on.label("o_review"),
+        )
+        .select_from(o)
+        .join(e, e.outcome_id == o.id, isouter=True)
+        .where(sa.or_(o.outcome == "retained", e.id.is_not(None)))
+        .execution_options(yield_per=_BATCH)
+    )
+    async for row in await s.stream(q):
+        what = f"{row.request_id}/{row.system} (round {row.round})"
+        if row.id is None:
+            check.add(row.leaf, f"the retained outcome of {what} has no exception row (deleted)")
+            continue
+        kept = (row.e_request, row.e_system, row.legal_basis, row.basis_note)
+        until = (row.retained_until, row.review_on)
+        said = (row.request_id, row.system, row.o_basis, row.o_note)
+        if row.outcome != "retained" or kept != said or until != (row.o_until, row.o_review):
+            check.add(row.leaf, f"the exception of {what} no longer says what its outcome says")
+        elif row.state != "open" and not row.later:
+            check.add(
+                row.leaf, f"the exception of {what} is {row.state} but no later round closed it"
             )
 
 

@@ -8,9 +8,12 @@ Canonical JSON (the bytes a receipt's leaf hash is taken over)
       \\r \\t`` in short form, the rest as ``\\u00xx`` in lower-case hex); all else is literal.
       Lone surrogates are refused.
     * ``null``, ``true``, ``false``; integers in plain decimal.
-    * Floats with a whole value are written as integers (``300.0`` → ``300``); other finite
-      floats in the shortest form that reads back to the same double (Python's ``repr``,
-      e.g. ``0.25``, ``1e-07``). NaN and infinities are refused.
+    * Floats with a whole value are written as integers (``300.0`` → ``300``, ``-0.0`` →
+      ``0``); other finite floats in the shortest form that reads back to the same double,
+      as Python's ``repr`` writes it: plain for 1e-4 <= |x| (``0.25``), else ``d.ddde-XX``
+      with at least two exponent digits (``1e-07``; every double from 2**53 up is whole).
+      Not RFC 8785, which writes ``1e-7`` and sorts keys by UTF-16 code units. NaN and
+      infinities are refused.
     * Dates are ``YYYY-MM-DD`` strings; datetimes are UTC strings with microseconds,
       ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive datetimes are refused. (Receipts carry them as
       strings, so reading a receipt back and re-encoding it gives the same bytes.)
@@ -337,6 +340,7 @@ class CertificateCheck:
     notes: list[str] = field(default_factory=list)
     request_id: str | None = None
     tree_size: int | None = None
+    signed_at: str | None = None  # when the log signed the head: what the certificate dates
     receipts: int = 0
 
     @property
@@ -348,6 +352,7 @@ class CertificateCheck:
             "ok": self.ok,
             "request_id": self.request_id,
             "tree_size": self.tree_size,
+            "signed_at": self.signed_at,
             "receipts": self.receipts,
             "problems": list(self.problems),
             "notes": list(self.notes),
@@ -374,6 +379,7 @@ def check_certificate(
         problems.append(f"tree head: {exc}")
         return check
     check.tree_size = head.tree_size
+    check.signed_at = _iso_ms(head.timestamp_ms)
     if cert.get("public_key_fingerprint") != head.key_fingerprint:
         problems.append("the certificate's key fingerprint differs from its tree head's")
     if public_key is None:
@@ -433,7 +439,21 @@ def check_certificate(
             problems.append(f"request summary: {name} is not what the sealed receipt says")
     if summary.get("deadline") != deadline_state(latest.get("due_at"), latest.get("completed_at")):
         problems.append("request summary: the deadline verdict does not follow from its dates")
+    refused = latest.get("status") in {"rejected", "cancelled"}  # no system was asked
     for system in latest.get("systems") or []:
-        if system not in systems_with_receipts:
-            check.notes.append(f"no final receipt for system {system!r} (not finished yet)")
+        if system in systems_with_receipts or refused:
+            continue
+        if latest.get("status") == "completed":
+            # Completed means every system ended erased or not found, each sealed with the
+            # request: a certificate without that receipt leaves out what the system did.
+            problems.append(
+                f"no receipt for system {system!r} although the request is completed: "
+                "the certificate leaves out what that system did"
+            )
+        else:
+            check.notes.append(
+                f"no receipt for system {system!r} in this certificate: still unfinished when "
+                "the request was sealed, or left out (`lethe audit verify --log` with this "
+                "certificate tells which)"
+            )
     return check

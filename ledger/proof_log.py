@@ -9,7 +9,7 @@ Certificates read only the O(log² n) subtree hashes their inclusion proofs need
 ``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
 whole log from the stored receipts (``ledger.log_check``). A log cut back together with its
 newest heads cannot be told from an older log by the database alone; that is what the heads
-inside certificates handed out are for.
+inside certificates handed out are for (``verify(keys, outside_heads)``).
 """
 
 from __future__ import annotations
@@ -361,7 +361,12 @@ class ProofLog:
 
     # -- the whole-log check ------------------------------------------------------------------
 
-    async def verify(self, public_keys: Sequence[Ed25519PublicKey]) -> LogCheck:
-        """Recompute the log from its receipts and check it against every signed head."""
+    async def verify(
+        self,
+        public_keys: Sequence[Ed25519PublicKey],
+        outside_heads: Sequence[tuple[str, TreeHead]] = (),
+    ) -> LogCheck:
+        """Recompute the log from its receipts and check it against every signed head, its
+        own and ``outside_heads`` (named heads from certificates handed out)."""
         async with self._ledger.session() as s:
-            return await check_log(s, public_keys)
+            return await check_log(s, public_keys, outside_heads)

@@ -13,7 +13,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
+from .deadlines import RequestClock
 from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 from .receipts import FINAL_STATUSES
 from .store import Ledger
@@ -41,7 +43,7 @@ class AuditFilter:
     received_from: datetime | None = None  # inclusive
     received_before: datetime | None = None  # exclusive
     system: str | None = None
-    outcome: str | None = None  # with ``system``: that system's outcome
+    outcome: str | None = None  # a system's outcome in its latest round (of ``system``, if given)
     jurisdiction: str | None = None
     status: str | None = None
     overdue: bool = False  # open past its due date, or answered after it
@@ -56,14 +58,27 @@ _FEW_MATCHES = 5000
 _SemiJoin = tuple[type[SystemOutcomeRecord] | type[RetainedException], list[Any]]
 
 
-def _semi_joins(f: AuditFilter) -> list[_SemiJoin]:
-    """Filters on rows of other tables that belong to the request."""
+def _semi_joins(f: AuditFilter, *, latest: bool = True) -> list[_SemiJoin]:
+    """Filters on rows of other tables that belong to the request. ``latest=False`` leaves
+    out the check that an outcome is its system's latest (enough to count candidates)."""
     joins: list[_SemiJoin] = []
     if f.system is not None or f.outcome is not None:
         o = SystemOutcomeRecord
         conds = [o.system == f.system] if f.system is not None else []
         if f.outcome is not None:
             conds.append(o.outcome == f.outcome)
+        if f.outcome is not None and latest:
+            # What stands now: a system failed in round 0 and erased by a retry did not fail.
+            later = aliased(SystemOutcomeRecord)
+            conds.append(
+                ~sa.exists()
+                .where(
+                    later.request_id == o.request_id,
+                    later.system == o.system,
+                    later.round > o.round,
+                )
+                .correlate(o)
+            )
         joins.append((o, conds))
     if f.exceptions_expiring_before is not None:
         e = RetainedException
@@ -113,7 +128,7 @@ async def list_requests(
     """The ``limit`` newest requests that match."""
     async with ledger.session() as s:
         from_matches = []
-        for model, where in _semi_joins(f):
+        for model, where in _semi_joins(f, latest=False):  # later rounds are rare
             few = sa.select(model.request_id).where(*where).limit(_FEW_MATCHES).subquery()
             n = await s.scalar(sa.select(sa.func.count()).select_from(few))
             from_matches.append((n or 0) < _FEW_MATCHES)
@@ -133,6 +148,15 @@ class AuditRecord:
     request: ErasureRequestRecord
     outcomes: Sequence[SystemOutcomeRecord]
     exceptions: Sequence[RetainedException]
+    clock: RequestClock | None = None  # acknowledgement, original deadline, extension
+
+    def latest_outcomes(self) -> dict[str, SystemOutcomeRecord]:
+        """Each system's outcome in its latest round: what stands now."""
+        latest: dict[str, SystemOutcomeRecord] = {}
+        for o in self.outcomes:
+            if o.system not in latest or o.round > latest[o.system].round:
+                latest[o.system] = o
+        return latest
 
     def deadline(self) -> str:
         r = self.request
@@ -188,6 +212,14 @@ async def audit_records(
                 .order_by(RetainedException.id)
             ):
                 exceptions[e.request_id].append(e)
+            clocks = {
+                c.request_id: c
+                for c in await s.scalars(
+                    sa.select(RequestClock).where(RequestClock.request_id.in_(ids))
+                )
+            }
         for x in page:
-            yield AuditRecord(x, outcomes[x.request_id], exceptions[x.request_id])
+            yield AuditRecord(
+                x, outcomes[x.request_id], exceptions[x.request_id], clocks.get(x.request_id)
+            )
         after = (page[-1].received_at, page[-1].request_id)

@@ -2,7 +2,8 @@
 
 The HTML page embeds the JSON certificate it was rendered from, so ``lethe audit verify``
 checks a page as it checks a JSON file; and because rendering is deterministic, it also
-re-renders the page and refuses one whose visible text was edited afterwards.
+re-renders the page and refuses one whose visible text was edited afterwards, or that does
+not say it came from this renderer (its generator tag is as editable as its text).
 Everything shown is escaped; the page loads nothing from anywhere.
 """
 
@@ -28,6 +29,7 @@ from .errors import LetheError
 
 __all__ = [
     "CERTIFICATE_SUFFIXES",
+    "GENERATOR",
     "check_certificate_file",
     "load_certificate",
     "render_html",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 CERTIFICATE_SUFFIXES = (".json", ".html")
-GENERATOR = "lethe certificate-html/1"
+GENERATOR = "lethe certificate-html/2"
 _EMBED = re.compile(
     r'<script type="application/json" id="lethe-certificate">(.*?)</script>', re.DOTALL
 )
@@ -102,14 +104,53 @@ def _check_cell(receipt: Mapping[str, Any]) -> tuple[str, str]:
     return f"items left: {_e(v.get('residual'))} ({_when(v.get('verified_at'))})", "left"
 
 
-def _system_table(entry: Mapping[str, Any]) -> str:
+#: How each verification method established who asked (what an auditor asks first).
+_VERIFIED_BY = {
+    "email": "a one-time code mailed to the address on file",
+    "preverified": "the privacy portal's signed assertion",
+    "operator": "a named operator, with a recorded reason",
+}
+
+#: What a refused request's page says instead of listing systems.
+_REFUSED = {
+    "rejected": "No system was asked to erase anything: the requester's identity was not "
+    "verified, so the request was refused.",
+    "cancelled": "No system was asked to erase anything: the request was withdrawn before "
+    "the requester's identity was verified.",
+}
+
+
+def _newest(entries: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """A system's receipt in force: its latest round (then its latest leaf)."""
+    return max(entries, key=lambda e: (int(e["receipt"].get("round") or 0), e["leaf_index"]))
+
+
+def _system_table(entry: Mapping[str, Any], superseded_by: Mapping[str, Any] | None) -> str:
     r = entry["receipt"]
     check, check_cls = _check_cell(r)
     outcome = str(r.get("outcome"))
+    later = (
+        [
+            _row(
+                "Superseded by",
+                f"round {_e(superseded_by['receipt'].get('round'))}: "
+                f"{_e(superseded_by['receipt'].get('outcome'))}",
+                "note",
+            )
+        ]
+        if superseded_by is not None
+        else []
+    )
     rows = [
+        *later,
         _row("Outcome", _e(outcome), re.sub(r"[^a-z_]", "", outcome)),
         _row("Round", _e(r.get("round"))),
-        _row("Connector", f"{_e(r.get('connector'))} version {_e(r.get('connector_version'))}"),
+        _row(
+            "Connector",
+            f"{_e(r.get('connector'))} version {_e(r.get('connector_version'))}"
+            if r.get("connector")
+            else "not called",
+        ),
         _row("Erased (rows/items)", _counts(r.get("counts"))),
         _row("Kept", _counts(r.get("retained_counts"))),
         _row("Legal basis for keeping", _basis(r.get("legal_basis"))),
@@ -139,12 +180,21 @@ def render_html(cert: Mapping[str, Any]) -> str:
     head = cert["tree_head"]
     rid = _e(req.get("request_id"))
     deadline = str(req.get("deadline"))
+    # How identity was verified, from the newest request receipt itself (proven by the log).
+    states = [e for e in cert["receipts"] if e["receipt"].get("kind") == "request_status"]
+    state = max(states, key=lambda e: e["leaf_index"])["receipt"] if states else {}
+    method = str(state.get("verification_method"))
     summary = "".join(
         [
             _row("Request", f"<code>{rid}</code>"),
             _row("Law", _e(str(req.get("jurisdiction", "")).upper())),
             _row("Received through", _e(req.get("channel"))),
             _row("Received", _when(req.get("received_at"))),
+            _row(
+                "Identity verified by",
+                f"{_e(_VERIFIED_BY.get(method, method))} <code>{_e(method)}</code>",
+            ),
+            _row("Identity verified", _when(state.get("verified_at"))),
             _row("Answer due", _when(req.get("due_at"))),
             _row("Answered", _when(req.get("completed_at"))),
             _row("Deadline", _e(deadline), re.sub(r"[^a-z]", "", deadline)),
@@ -156,11 +206,23 @@ def render_html(cert: Mapping[str, Any]) -> str:
     systems: dict[str, list[Mapping[str, Any]]] = {}
     for entry in sorted(entries, key=lambda e: (str(e["receipt"].get("system")), e["leaf_index"])):
         systems.setdefault(str(entry["receipt"].get("system")), []).append(entry)
+    in_force = {system: _newest(items) for system, items in systems.items()}
     parts = []
     for system, items in systems.items():
         parts.append(f"<h3>{_e(system)}</h3>")
-        parts.extend(_system_table(entry) for entry in items)
-    kept = [e["receipt"] for e in entries if e["receipt"].get("outcome") == "retained"]
+        newest = in_force[system]
+        parts.extend(_system_table(entry, None if entry is newest else newest) for entry in items)
+    refused = _REFUSED.get(str(req.get("status")))
+    if refused is not None:
+        parts.append(f"<p>{_e(refused)}</p>")
+    else:
+        for system in req.get("systems") or []:
+            if str(system) not in systems:
+                parts.append(
+                    f"<h3>{_e(system)}</h3><p>No receipt in this certificate: the system had "
+                    "not finished when the request was sealed.</p>"
+                )
+    kept = [e["receipt"] for e in in_force.values() if e["receipt"].get("outcome") == "retained"]
     if kept:
         exception_rows = "".join(
             "<tr>"
@@ -176,7 +238,24 @@ def render_html(cert: Mapping[str, Any]) -> str:
             "<th>Until</th><th>Review on</th><th>Why</th></tr>" + exception_rows + "</table>"
         )
     else:
-        exceptions = "<p>None: nothing was kept.</p>"
+        exceptions = "<p>None: nothing is kept.</p>"
+    ended = [
+        (e["receipt"], in_force[system]["receipt"])
+        for system, items in systems.items()
+        for e in items
+        if e is not in_force[system] and e["receipt"].get("outcome") == "retained"
+    ]
+    if ended:
+        exceptions += (
+            "<p>Exceptions that have since ended:</p><ul>"
+            + "".join(
+                f"<li>{_e(old.get('system'))}: kept under {_basis(old.get('legal_basis'))} "
+                f"(round {_e(old.get('round'))}); round {_e(new.get('round'))}: "
+                f"{_e(new.get('outcome'))}</li>"
+                for old, new in ended
+            )
+            + "</ul>"
+        )
     proof = "".join(
         [
             _row("Receipts in this certificate", _e(len(cert["receipts"]))),
@@ -272,8 +351,12 @@ def check_certificate_file(path: Path, public_key: Ed25519PublicKey) -> Certific
     if page is not None and check.ok:
         generator = _GENERATOR.search(page)
         if generator is None or generator.group(1) != GENERATOR:
-            check.notes.append(
-                "page made by another Lethe version: only its embedded certificate was checked"
+            # The visible text is only vouched for by re-rendering it; a page that does not say
+            # it came from this renderer (the tag is as editable as the text) cannot be.
+            made_by = f"made by {generator.group(1)!r}" if generator else "no generator tag"
+            check.problems.append(
+                f"the page's visible text cannot be checked ({made_by}; this Lethe renders "
+                f"{GENERATOR!r}): check its JSON certificate instead"
             )
         elif render_html(cert) != page:
             check.problems.append(

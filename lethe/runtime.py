@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
@@ -11,14 +12,26 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from connectors import ConnectorConfigError, ConnectorRegistry
-from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
+from ledger import (
+    Ledger,
+    SubjectVault,
+    create_ledger_engine,
+    schema_revisions,
+    upgrade_schema,
+)
 
 from .errors import ConfigError, UnreachableError
 from .keys import Keyring, load_keyring
 from .settings import Settings
 from .temporal import connect
 
-__all__ = ["Runtime", "connect_when_ready", "load_registry", "open_ledger"]
+__all__ = [
+    "Runtime",
+    "connect_when_ready",
+    "load_registry",
+    "open_existing_ledger",
+    "open_ledger",
+]
 
 
 def load_registry() -> ConnectorRegistry:
@@ -51,6 +64,39 @@ async def open_ledger(settings: Settings, keys: Keyring, *, migrate: bool = True
                 f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
             ) from None
     return Ledger(engine, SubjectVault(keys.vault))
+
+
+async def open_existing_ledger(settings: Settings) -> Ledger:
+    """An existing ledger, to read: no keys needed or created, no schema changed.
+
+    What auditors' commands open. Pointed at the wrong place, they say so instead of
+    creating an empty ledger there (whose empty log would verify)."""
+    url = make_url(settings.database_url)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise ConfigError(
+            f"no ledger at {path}: run where the ledger is (LETHE_HOME) or set LETHE_DATABASE_URL"
+        )
+    engine = create_ledger_engine(settings.database_url)
+    try:
+        found, wanted = await schema_revisions(engine)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        await engine.dispose()
+        orig = getattr(exc, "orig", exc)
+        raise UnreachableError(
+            f"cannot open the ledger database ({type(orig).__name__}: "
+            f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
+        ) from None
+    if found != wanted:
+        await engine.dispose()
+        where = url.render_as_string(hide_password=True)
+        if not found:
+            raise ConfigError(f"{where} holds no Lethe ledger")
+        raise ConfigError(
+            f"the ledger at {where} has schema {', '.join(sorted(found))}; this Lethe reads "
+            f"{', '.join(sorted(wanted))} (a worker of this version upgrades it on start)"
+        )
+    return Ledger(engine)
 
 
 async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float = 30.0) -> Client:

@@ -155,6 +155,7 @@ async def _email_code_path(
     assert "cannot read '7x' as a duration" in await lethe.refused("list", "--due-within", "7x")
 
     extended = await lethe.ok("extend", rid, "--reason", "fourteen systems to search")
+    assert extended["extended_by"] == "operator:kim"  # type: ignore[index]
     assert datetime.fromisoformat(extended["due_at"]) == received + timedelta(days=45)  # type: ignore[index]
     again = await lethe.refused("extend", rid, "--reason", "still more")
     assert "already extended" in again
@@ -166,6 +167,8 @@ async def _email_code_path(
 
     record = await lethe.ok("status", rid)
     events = [e["kind"] for e in record["events"]]  # type: ignore[index]
+    actors = {e["kind"]: e["actor"] for e in record["events"]}  # type: ignore[index]
+    assert actors["deadline_extended"] == "operator:kim"  # as every operator's act is recorded
     assert events.count("verification_code_refused") == 4
     for kind in (
         "verification_code_sent",
@@ -204,8 +207,15 @@ async def _portal_assertion_path(lethe: Cli, ledger: Ledger) -> None:
 
 async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
     """Withdrawn before verification: cancelled, sealed, nothing touched; then refusals."""
-    made = await lethe.ok("submit", "carol@example.org", "--verification", "operator")
+    made = await lethe.ok(
+        "submit", "carol@example.org", "--verification", "operator", "--channel", "phone"
+    )
     rid = made["request_id"]  # type: ignore[index]
+    record = await ledger.get_request(rid)
+    assert record is not None and record.channel == "phone"  # the manner the record keeps
+    assert "'fax' is not one of" in await lethe.refused(
+        "submit", "dan@example.org", "--channel", "fax", code=2
+    )
     done = await lethe.ok("cancel", rid, "--reason", "filed twice by mistake")
     assert done == {"request_id": rid, "status": "cancelled", "cancelled_by": "kim"}
     assert await finished(ledger, rid) == "cancelled"

@@ -6,6 +6,7 @@
     certificate ID     a certificate of erasure, as JSON and/or a readable HTML page
     verify FILE        check a certificate offline, with the log's public key and nothing else
     verify --log       recompute the whole proof log from the ledger and check every head
+                       (and, given certificates handed out earlier, that their heads are in it)
     public-key         the log's public key, to hand to auditors
 
 ``verify`` exits 3 when what it checks does not hold (1 is a mistake in what was typed).
@@ -18,37 +19,65 @@ import io
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import make_url
 
 from connectors import describe_basis
-from ledger import LedgerError, ProofError, ProofLog, TreeHeadSigner
+from ledger import Ledger, LedgerError, ProofError, ProofLog, TreeHead, TreeHeadSigner
 from ledger.proof import key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import OUTCOMES, STATUSES, AuditFilter, AuditRecord, audit_records
 from ledger.queries import list_requests as query_requests
 
-from ..certificates import CERTIFICATE_SUFFIXES, check_certificate_file, write_certificate
+from ..certificates import (
+    CERTIFICATE_SUFFIXES,
+    check_certificate_file,
+    load_certificate,
+    write_certificate,
+)
 from ..deadlines import JURISDICTIONS
 from ..errors import ConfigError, LetheError, NotFoundError
 from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
-from ..runtime import Runtime
-from ..settings import SYSTEM_NAME, load_settings
-from ._app import app, console, emit_json, json_option, run, with_runtime
+from ..runtime import open_existing_ledger
+from ..settings import SYSTEM_NAME, Settings, load_settings
+from ._app import app, console, emit_json, json_option, run
 
-__all__ = ["VerificationFailed", "audit"]
+__all__ = ["Reader", "VerificationFailed", "audit", "reading"]
 
 
 class VerificationFailed(LetheError):
     """What was checked does not hold: a certificate or the log was altered."""
 
     exit_code = 3
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Reader:
+    """What an auditor's command reads: the settings and an existing ledger, opened without
+    keys (an auditor needs none but the log's public key) and without changing it."""
+
+    settings: Settings
+    ledger: Ledger
+
+
+async def reading(fn: Callable[[Reader], Awaitable[T]], settings: Settings | None = None) -> T:
+    settings = settings or load_settings()
+    ledger = await open_existing_ledger(settings)
+    try:
+        return await fn(Reader(settings, ledger))
+    finally:
+        await ledger.dispose()
 
 
 @app.group()
@@ -120,7 +149,7 @@ def filter_options(fn: Any) -> Any:
         click.option(
             "--outcome",
             type=click.Choice(OUTCOMES),
-            help="Requests with a system outcome of this kind (of --system, if given).",
+            help="Requests where a system's latest round ended so (that of --system, if given).",
         ),
         click.option(
             "--jurisdiction", "-j", type=click.Choice(JURISDICTIONS), help="Under this law."
@@ -167,7 +196,7 @@ def _filter(
     )
 
 
-def _signer(rt: Runtime) -> TreeHeadSigner | None:
+def _signer(rt: Reader) -> TreeHeadSigner | None:
     """The local signing key if this machine has one (certificates self-check with it)."""
     try:
         return TreeHeadSigner(load_signing_key(rt.settings.home, create=False))
@@ -184,7 +213,7 @@ def _signer(rt: Runtime) -> TreeHeadSigner | None:
 def show(request_id: str, as_json: bool) -> None:
     """One request's record: clock, outcomes, exceptions, events, and its sealed receipts."""
 
-    async def go(rt: Runtime) -> None:
+    async def go(rt: Reader) -> None:
         rec = await rt.ledger.get_request(request_id.strip())
         if rec is None:
             raise NotFoundError(f"no erasure request with id {request_id.strip()!r}")
@@ -225,7 +254,12 @@ def show(request_id: str, as_json: bool) -> None:
                 f"{describe_basis(x.legal_basis)} — {x.basis_note}"
             )
         for ev in events:
-            console.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {ev.actor}", style="dim")
+            console.print(
+                f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {ev.actor:<18} {_detail(ev.detail)}",
+                style="dim",
+                highlight=False,
+                soft_wrap=True,  # one event, one line (grep-able); the terminal wraps it
+            )
         if leaves:
             where = ", ".join(str(x.leaf_index) for x in leaves)
             console.print(f"Sealed in the proof log: {len(leaves)} receipts (leaves {where}).")
@@ -235,7 +269,20 @@ def show(request_id: str, as_json: bool) -> None:
             names = ", ".join(f"{o.system} (round {o.round})" for o in unsealed)
             console.print(f"[yellow]Outcomes not sealed yet[/]: {names}")
 
-    run(with_runtime(go))
+    run(reading(go))
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """An event's detail in one line: who decided what and why is what an auditor reads."""
+    parts = []
+    for key, value in sorted(detail.items()):
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value, sort_keys=True)
+        text = str(value)
+        parts.append(f"{key}={text if len(text) <= 80 else text[:79] + '…'}")
+    return " ".join(parts)
 
 
 def _deadline(rec: Any) -> str:
@@ -258,7 +305,7 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
     """Requests, newest first, filtered by time, law, system, outcome, deadline, exceptions."""
     f = _filter(**filters)
 
-    async def go(rt: Runtime) -> None:
+    async def go(rt: Reader) -> None:
         recs = await query_requests(rt.ledger, f, now=datetime.now(UTC), limit=limit)
         if as_json:
             emit_json([{**request_to_dict(r), "deadline": _deadline(r)} for r in recs])
@@ -267,24 +314,26 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
             console.print("No request matches.")
             return
         table = Table(header_style="bold")
-        for col in ("request", "status", "law", "received", "due", "answered", "deadline"):
+        # An auditor copies ids and reads statuses: those never shrink; the rest may wrap.
+        table.add_column("request", no_wrap=True, min_width=max(len(r.request_id) for r in recs))
+        table.add_column("status", no_wrap=True, min_width=max(len(r.status) for r in recs))
+        # Days, not times, and no systems: what fits a terminal; --json and show have the rest.
+        for col in ("law", "received", "due", "answered", "deadline"):
             table.add_column(col, no_wrap=True)
-        table.add_column("systems")
         for r in recs:
             verdict = _deadline(r)
             table.add_row(
                 r.request_id,
                 r.status,
                 r.jurisdiction,
-                f"{r.received_at:%Y-%m-%d %H:%M}",
+                f"{r.received_at:%Y-%m-%d}",
                 f"{r.due_at:%Y-%m-%d}",
-                f"{r.completed_at:%Y-%m-%d %H:%M}" if r.completed_at else "—",
+                f"{r.completed_at:%Y-%m-%d}" if r.completed_at else "—",
                 Text(verdict, style={"met": "green", "missed": "bold red"}.get(verdict, "")),
-                ", ".join(r.systems),
             )
         console.print(table)
 
-    run(with_runtime(go))
+    run(reading(go))
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -295,10 +344,15 @@ EXPORT_FIELDS = (
     "nature_of_request",
     "manner_of_request",
     "jurisdiction",
+    "verification_method",
+    "date_acknowledged",
+    "date_due_original",
     "date_due",
+    "extension_reason",
     "date_of_response",
     "deadline",
-    "response",
+    "date_systems_done",
+    "nature_of_response",
     "status",
     "basis_for_denial",
     "systems",
@@ -314,10 +368,22 @@ _RESPONSES = {
 }
 
 
+#: A system's round ended with one of these (``failed`` waits for a retry).
+_ENDED = frozenset({"erased", "not_found", "retained", "referred"})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def export_row(record: AuditRecord) -> dict[str, Any]:
-    """One request as CCPA regulations §7101(a) lists it: date, nature and manner of the
-    request, date and nature of the response, and the basis for any denial."""
+    """One request as CCPA regulations §7101(b) lists it: date, nature and manner of the
+    request, date and nature of the response, and the basis for any denial in whole or in
+    part (each exception with its state: an exception a later round ended stays listed, as
+    the basis of the answer given then). Also what §7021 asks to show: when receipt was
+    confirmed, and any extension of the deadline with its reason."""
     r = record.request
+    clock = record.clock
     basis: list[dict[str, Any]] = [
         {
             "system": e.system,
@@ -326,25 +392,36 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
             "retained_until": e.retained_until.isoformat() if e.retained_until else None,
             "review_on": e.review_on.isoformat() if e.review_on else None,
             "note": e.basis_note,
+            "state": e.state,
         }
         for e in record.exceptions
     ]
     if r.status == "rejected":
         basis.append({"system": None, "legal_basis": None, "description": r.status_reason})
+    latest = record.latest_outcomes()
+    # The answer can be on time while a failed system is erased by a retry weeks later: when
+    # every system's latest round had ended (not failed, not under way) is a date of its own.
+    done = [o.finished_at for o in latest.values() if o.outcome in _ENDED and o.finished_at]
+    systems_done = max(done) if latest and len(done) == len(latest) else None
     return {
         "request_id": r.request_id,
         "date_of_request": r.received_at.isoformat(),
         "nature_of_request": "deletion",
         "manner_of_request": r.channel,
         "jurisdiction": r.jurisdiction,
+        "verification_method": r.verification_method,
+        "date_acknowledged": _iso(clock.acknowledged_at) if clock else None,
+        "date_due_original": _iso(clock.original_due_at) if clock else r.due_at.isoformat(),
         "date_due": r.due_at.isoformat(),
-        "date_of_response": r.completed_at.isoformat() if r.completed_at else None,
+        "extension_reason": clock.extension_reason if clock else None,
+        "date_of_response": _iso(r.completed_at),
         "deadline": record.deadline(),
-        "response": _RESPONSES.get(r.status, "not answered yet"),
+        "date_systems_done": _iso(systems_done),
+        "nature_of_response": _RESPONSES.get(r.status, "not answered yet"),
         "status": r.status,
         "basis_for_denial": basis,
         "systems": list(r.systems),
-        "systems_failed": sorted({o.system for o in record.outcomes if o.outcome == "failed"}),
+        "systems_failed": sorted(s for s, o in latest.items() if o.outcome == "failed"),
     }
 
 
@@ -358,6 +435,8 @@ def _csv_cell(name: str, value: Any) -> str:
             if b.get("system"):
                 until = b.get("retained_until") or f"review {b.get('review_on') or '?'}"
                 text = f"{b['system']}: {text} [{b['legal_basis']}], kept until {until}"
+                if b.get("state") != "open":
+                    text += f" ({b.get('state')} by a later round)"
             parts.append(text)
         return "; ".join(parts)
     if isinstance(value, list):
@@ -385,7 +464,7 @@ def export(fmt: str, output: Path | None, as_json: bool, **filters: Any) -> None
     if as_json and output is None:
         raise LetheError("--json reports on the file written: give -o FILE with it")
 
-    async def go(rt: Runtime) -> int:
+    async def go(rt: Reader) -> int:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS) if fmt == "csv" else None
         if writer is not None:
@@ -407,7 +486,7 @@ def export(fmt: str, output: Path | None, as_json: bool, **filters: Any) -> None
                 raise LetheError(f"cannot write {output}: {exc.strerror}") from None
         return rows
 
-    rows = run(with_runtime(go))
+    rows = run(reading(go))
     if output is not None:
         if as_json:
             emit_json({"format": fmt, "rows": rows, "path": str(output)})
@@ -436,21 +515,20 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         if path.suffix.lower() not in CERTIFICATE_SUFFIXES:
             raise LetheError(f"{path.name}: a certificate file ends in .json or .html")
 
-    async def go(rt: Runtime) -> dict[str, Any]:
+    async def go(rt: Reader) -> tuple[dict[str, Any], list[str]]:
         rid = request_id.strip()
         if await rt.ledger.get_request(rid) is None:
             raise NotFoundError(f"no erasure request with id {rid!r}")
+        log = ProofLog(rt.ledger, _signer(rt))
         try:
-            cert = await ProofLog(rt.ledger, _signer(rt)).certificate(
-                rid, issued_at=datetime.now(UTC)
-            )
+            cert = await log.certificate(rid, issued_at=datetime.now(UTC))
         except LedgerError as exc:
             raise LetheError(str(exc)) from None
         for path in outputs:
             write_certificate(cert, path)
-        return cert
+        return cert, [f"{o.system} (round {o.round})" for o in await log.unsealed_outcomes(rid)]
 
-    cert = run(with_runtime(go))
+    cert, unsealed = run(reading(go))
     info = {
         "request_id": cert["request"]["request_id"],
         "files": [str(p) for p in outputs],
@@ -459,6 +537,8 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         "public_key_fingerprint": cert["public_key_fingerprint"],
         "deadline": cert["request"]["deadline"],
         "status": cert["request"]["status"],
+        "signed_at": cert["tree_head"]["timestamp"],
+        "not_sealed_yet": unsealed,
     }
     if as_json:
         emit_json(info)
@@ -469,6 +549,12 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
             f"{info['receipts']} receipts, proven in the log of {info['tree_size']}; "
             f"key {info['public_key_fingerprint'][:16]}…"
         )
+        if unsealed:
+            console.print(
+                f"[yellow]Not in this certificate[/] (finished, not sealed yet): "
+                f"{', '.join(unsealed)}. It shows the request as last sealed.",
+                highlight=False,
+            )
 
 
 def _read_key(path: Path) -> Any:
@@ -497,7 +583,7 @@ def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
 
 
 @audit.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--public-key",
     "public_keys",
@@ -506,21 +592,34 @@ def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
     metavar="KEY",
     help="The log's public key (PEM); repeat for heads signed by an earlier key.",
 )
-@click.option("--log", "whole_log", is_flag=True, help="Check the whole proof log in the ledger.")
+@click.option(
+    "--log",
+    "whole_log",
+    is_flag=True,
+    help="Check the whole proof log in the ledger (and that each certificate FILE is in it).",
+)
 @json_option
-def verify(file: Path | None, public_keys: Sequence[Path], whole_log: bool, as_json: bool) -> None:
+def verify(
+    files: Sequence[Path], public_keys: Sequence[Path], whole_log: bool, as_json: bool
+) -> None:
     """Check a certificate offline (FILE, with --public-key), or the whole log (--log).
+
+    With --log, certificates handed out earlier (FILE ...) are checked against the log as it
+    is now: a log cut back or rewritten since then fails, and a certificate that no longer
+    shows everything the log holds for its request is pointed out.
 
     Exits 3 when what is checked does not hold, naming the first problem.
     """
-    if (file is None) == (not whole_log):
-        raise click.UsageError("give a certificate FILE or --log (one of them)")
-    if file is not None:
+    if not whole_log:
+        if not files:
+            raise click.UsageError("give a certificate FILE or --log (one of them)")
+        if len(files) > 1:
+            raise click.UsageError("check one certificate at a time (or several with --log)")
         if len(public_keys) != 1:
             raise click.UsageError("checking a certificate needs exactly one --public-key KEY")
-        _verify_certificate(file, _read_key(public_keys[0]), as_json=as_json)
+        _verify_certificate(files[0], _read_key(public_keys[0]), as_json=as_json)
     else:
-        _verify_log([_read_key(p) for p in public_keys], as_json=as_json)
+        _verify_log([_read_key(p) for p in public_keys], files, as_json=as_json)
 
 
 def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
@@ -532,8 +631,8 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
         verdict = "[green]VERIFIED[/]" if check.ok else "[bold red]FAILED[/]"
         console.print(
             f"Certificate {path.name}: {verdict} — request {check.request_id}, "
-            f"{check.receipts} receipts proven in a log of {check.tree_size}, "
-            f"key {key_fingerprint(key)[:16]}…",
+            f"{check.receipts} receipts proven in a log of {check.tree_size} "
+            f"signed {_when(check.signed_at)}, key {key_fingerprint(key)[:16]}…",
             highlight=False,
         )
         _print_problems(check.problems, check.notes)
@@ -541,10 +640,23 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
         _fail(f"certificate {path.name} does not verify: {check.problems[0]}", as_json=as_json)
 
 
-def _verify_log(keys: list[Any], *, as_json: bool) -> None:
-    settings = load_settings()
+def _when(stamp: str | None) -> str:
+    """``2026-01-31T12:00:00.123000Z`` as ``2026-01-31 12:00:00 UTC``."""
+    return f"{stamp[:10]} {stamp[11:19]} UTC" if stamp else "at an unknown time"
 
-    async def go(rt: Runtime) -> Any:
+
+def _key_for(cert: dict[str, Any], keys: Sequence[Any]) -> Any:
+    """The given key that signed the certificate's head (else the first, which will fail)."""
+    wanted = (cert.get("tree_head") or {}).get("key_fingerprint")
+    return next((k for k in keys if key_fingerprint(k) == wanted), keys[0])
+
+
+def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> None:
+    settings = load_settings()
+    own_key = not keys  # whoever can rewrite the log can replace this machine's key too
+    certs = [(path, load_certificate(path)[0]) for path in files]
+
+    async def go(rt: Reader) -> tuple[Any, list[dict[str, Any]]]:
         if not keys:
             try:
                 keys.append(load_signing_key(rt.settings.home, create=False).public_key())
@@ -552,32 +664,78 @@ def _verify_log(keys: list[Any], *, as_json: bool) -> None:
                 raise LetheError(
                     f"no public key to check against: give --public-key ({exc})"
                 ) from None
-        return await ProofLog(rt.ledger).verify(keys)
+        log = ProofLog(rt.ledger)
+        heads, reports = [], []
+        for path, cert in certs:
+            found = check_certificate_file(path, _key_for(cert, keys))
+            report = {**found.to_dict(), "file": str(path), "newer_receipts": []}
+            reports.append(report)
+            if not found.ok or found.request_id is None:
+                continue
+            heads.append((f"certificate {path.name}", TreeHead.from_dict(cert["tree_head"])))
+            shown = {e["leaf_index"] for e in cert["receipts"]}
+            newer = [x.leaf_index for x in await log.leaves_of(found.request_id)]
+            report["newer_receipts"] = [i for i in newer if i not in shown]
+            if report["newer_receipts"]:
+                report["notes"].append(
+                    f"superseded: the log holds {len(report['newer_receipts'])} receipts of "
+                    f"{found.request_id} this certificate does not show (leaves "
+                    f"{', '.join(map(str, report['newer_receipts']))}): issue a new one"
+                )
+        return await log.verify(keys, heads), reports
 
-    check = run(with_runtime(go, settings))
+    check, reports = run(reading(go, settings))
+    if check.ok and check.receipts == 0 and check.heads == 0:
+        # Nothing was checked: "verified" would be the wrong word for it.
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        check.add(None, f"the proof log is empty: nothing was ever sealed in {where}")
+    cert_problems = [
+        f"certificate {Path(r['file']).name}: {p}" for r in reports for p in r["problems"]
+    ]
+    ok = check.ok and not cert_problems
     if as_json:
-        emit_json(check.to_dict())
+        emit_json(
+            {
+                **check.to_dict(),
+                "ok": ok,
+                "certificates": reports,
+                "key_fingerprints": [key_fingerprint(k) for k in keys],
+                "checked_against": "this machine's signing key" if own_key else "--public-key",
+            }
+        )
     elif check.ok:
         console.print(
             f"Proof log: [green]VERIFIED[/] — {check.receipts} receipts, {check.heads} signed "
-            "heads, each consistent with the one before."
+            f"heads (key {', '.join(key_fingerprint(k)[:16] + '…' for k in keys)}), "
+            "each consistent with the one before"
+            + (
+                f"; the heads of the {len(certs)} certificate(s) given are in it." if certs else "."
+            ),
         )
     else:
         console.print(
             f"Proof log: [bold red]FAILED[/] — first bad index {check.first_bad_index}",
             highlight=False,
         )
-        ordered = sorted(
-            check.problems, key=lambda p: (p.index is None, p.index if p.index is not None else 0)
+        _print_problems([p.message for p in check.ordered()], [])
+    if own_key and not as_json:
+        console.print(
+            "  [yellow]![/] checked against this machine's own signing key: an auditor gives "
+            "the public key they were handed (--public-key), since whoever can rewrite the log "
+            "can replace that key too",
+            highlight=False,
         )
-        _print_problems([p.message for p in ordered], [])
+    for r in [] if as_json else reports:
+        if r["problems"] or r["notes"]:
+            console.print(f"Certificate {Path(r['file']).name}:", highlight=False)
+            _print_problems(r["problems"], r["notes"])
     if not check.ok:
         first = check.first_bad_index
         where = f"first bad index {first}" if first is not None else "no receipt named"
-        top = min(
-            check.problems, key=lambda p: (p.index is None, p.index if p.index is not None else 0)
-        )
+        top = check.ordered()[0]
         _fail(f"the proof log does not verify: {where}: {top.message}", as_json=as_json)
+    elif cert_problems:
+        _fail(cert_problems[0], as_json=as_json)
 
 
 @audit.command("public-key")

@@ -61,7 +61,7 @@ def extend(
             "--until is empty: give a date (YYYY-MM-DD), or leave it out for the most the"
             " rules allow"
         )
-    who = _operator(operator)
+    who = f"operator:{_operator(operator)}"  # as every other operator's act is recorded
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:

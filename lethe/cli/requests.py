@@ -28,7 +28,10 @@ from ..settings import build_connectors, load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from ._values import address_argument, reason_text, scrubbed
 
-__all__ = ["approve", "cancel", "list_requests", "status", "submit"]
+__all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
+
+#: How a person can make a request; "cli" when an operator does not say.
+CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
 
 _DETAIL_KEYS = frozenset({"outcomes", "retained_exceptions", "events"})
 
@@ -118,6 +121,13 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
 @click.option(
     "--allow-duplicate", is_flag=True, help="File even if this person already has an open request."
 )
+@click.option(
+    "--channel",
+    type=click.Choice(CHANNELS),
+    default="cli",
+    show_default=True,
+    help="How the person made the request (the record keeps it: CCPA §7101 'manner').",
+)
 @json_option
 def submit(
     email: str,
@@ -129,6 +139,7 @@ def submit(
     wait: bool,
     timeout: float,
     allow_duplicate: bool,
+    channel: str,
     as_json: bool,
 ) -> None:
     """Receive an erasure request for EMAIL and start it. Prints the request id.
@@ -169,6 +180,7 @@ def submit(
             client=client,
             keys=rt.keys,
             allow_duplicate=allow_duplicate,
+            channel=channel,
         )
         if not as_json:
             console.print(

@@ -7,8 +7,9 @@ import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import ledger.proof_log as proof_log_module
 from ledger import (
+    ErasureRounds,
     Ledger,
     OutcomeEntry,
     ProofLeaf,
@@ -30,10 +32,17 @@ from ledger import (
     upgrade_schema,
 )
 from ledger.merkle import MerkleTree, leaf_hash
-from ledger.models import RequestEvent, SystemOutcomeRecord
+from ledger.models import (
+    ErasureRequestRecord,
+    RequestEvent,
+    RetainedException,
+    SystemOutcomeRecord,
+)
 from lethe.keys import Keyring
 from tests.conftest import POSTGRES_URL, postgres_schema
-from tests.support.requests import NOW, finished_request
+from tests.support.requests import ERASED, NOW, RETAINED, finished_request
+
+FAILED = OutcomeEntry("failed", error="connection refused")
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -269,6 +278,40 @@ async def edit_outcome_after_sealing(ledger: Ledger) -> int:
     return 4
 
 
+async def edit_request_after_sealing(ledger: Ledger) -> int:
+    """Answered a day earlier than sealed (a late answer made to look on time)."""
+    r = ErasureRequestRecord
+    earlier = NOW + timedelta(days=1)
+    await execute(ledger, sa.update(r).where(r.request_id == "er-b").values(completed_at=earlier))
+    return 5
+
+
+async def edit_request_status(ledger: Ledger) -> int:
+    r = ErasureRequestRecord
+    await execute(ledger, sa.update(r).where(r.request_id == "er-c").values(status="completed"))
+    return 8
+
+
+async def extend_an_exception(ledger: Ledger) -> int:
+    """The sweeper reads this date: data kept longer, silently."""
+    e = RetainedException
+    later = date(2099, 1, 1)
+    await execute(ledger, sa.update(e).where(e.request_id == "er-b").values(retained_until=later))
+    return 3
+
+
+async def close_an_exception(ledger: Ledger) -> int:
+    e = RetainedException
+    await execute(ledger, sa.update(e).where(e.request_id == "er-a").values(state="resolved"))
+    return 0
+
+
+async def delete_an_exception(ledger: Ledger) -> int:
+    e = RetainedException
+    await execute(ledger, sa.delete(e).where(e.request_id == "er-c"))
+    return 6
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -280,6 +323,11 @@ async def edit_outcome_after_sealing(ledger: Ledger) -> int:
         insert_one,
         truncate,
         edit_outcome_after_sealing,
+        edit_request_after_sealing,
+        edit_request_status,
+        extend_an_exception,
+        close_an_exception,
+        delete_an_exception,
     ],
 )
 async def test_tampering_is_detected_at_the_first_bad_index(
@@ -290,6 +338,26 @@ async def test_tampering_is_detected_at_the_first_bad_index(
     check = await log.verify([KEY.public_key()])
     assert not check.ok
     assert check.first_bad_index == bad, check.problems
+
+
+async def test_a_later_round_under_way_is_not_tampering(sqlite_ledger: Ledger) -> None:
+    """Between a round's outcome and its sealing, the request's row moves ahead of its
+    receipts: that is the ledger at work, not an edit."""
+    log = await sealed_log(sqlite_ledger)
+    rounds = ErasureRounds(sqlite_ledger)
+    await sqlite_ledger.begin_system(
+        "er-a", "crm", 1, connector="sql", connector_version="1", at=NOW
+    )
+    await sqlite_ledger.finish_system("er-a", "crm", 1, ERASED, at=NOW)
+    await rounds.close_round("er-a", "crm", 1, at=NOW)  # the exception of round 0: resolved
+    await rounds.set_status_after_round(
+        "er-a", "completed", at=NOW + timedelta(days=40), actor="lethe", detail={}
+    )
+    assert (await log.verify([KEY.public_key()])).ok
+    await log.seal("er-a", at=NOW + timedelta(days=40))
+    check = await log.verify([KEY.public_key()])
+    assert check.ok, check.problems
+    assert check.receipts == 11  # crm round 1 and the request's new state
 
 
 async def test_tampering_on_postgresql_too(ledger: Ledger) -> None:
@@ -368,3 +436,32 @@ async def test_roots_are_those_of_the_rfc_tree_over_the_stored_receipts(
     assert head is not None
     assert MerkleTree(leaf_hash(t.encode()) for t in texts).root() == head.root_hash
     assert [e.detail["tree_size"] for e in events] == [3, 6, 9]
+
+
+async def test_a_certificate_cannot_leave_out_a_system(sqlite_ledger: Ledger) -> None:
+    """Dropping a system's receipt from a certificate keeps every proof valid; the request
+    receipt still names the system, so for a completed request the gap is a failure."""
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(KEY))
+    await finished_request(sqlite_ledger, "er-a", {"crm": ERASED, "forum": ERASED})
+    await finished_request(sqlite_ledger, "er-f", {"crm": RETAINED, "forum": FAILED})
+    await finished_request(sqlite_ledger, "er-r", {}, status="rejected")
+    for rid in ("er-a", "er-f", "er-r"):
+        await log.seal(rid, at=NOW)
+
+    def without_forum(cert: dict[str, Any]) -> dict[str, Any]:
+        kept = [e for e in cert["receipts"] if e["receipt"].get("system") != "forum"]
+        return {**cert, "receipts": kept}
+
+    whole = await log.certificate("er-a", issued_at=NOW)
+    assert check_certificate(whole, KEY.public_key()).ok
+    check = check_certificate(without_forum(whole), KEY.public_key())
+    assert check.problems == [
+        "no receipt for system 'forum' although the request is completed: "
+        "the certificate leaves out what that system did"
+    ]
+    # Partially failed: the summary already says a system failed; the gap is pointed out.
+    check = check_certificate(without_forum(await log.certificate("er-f", issued_at=NOW)), None)
+    [note] = check.notes
+    assert note.startswith("no receipt for system 'forum' in this certificate")
+    refused = check_certificate(await log.certificate("er-r", issued_at=NOW), KEY.public_key())
+    assert refused.ok and refused.notes == []

@@ -10,12 +10,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ledger import (
+    ErasureRounds,
     Ledger,
     OutcomeEntry,
     ProofLog,
@@ -24,6 +25,8 @@ from ledger import (
     create_ledger_engine,
     upgrade_schema,
 )
+from ledger.proof import key_fingerprint
+from lethe.certificates import GENERATOR
 from lethe.cli import main
 from lethe.keys import load_keyring, load_signing_key
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
@@ -109,7 +112,9 @@ def test_certificate_verifies_offline_with_the_public_key_alone(
             timeout=60,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "VERIFIED" in done.stdout and "er-a" in done.stdout
+        said = " ".join(done.stdout.split())
+        assert "VERIFIED" in said and "er-a" in said
+        assert "in a log of 7 signed 2026-01-31 12:00:00 UTC" in said  # what it certifies, when
     assert list(auditor.iterdir()) == []  # it read nothing and wrote nothing there
 
     cert = json.loads((out / "a.json").read_text())
@@ -127,7 +132,9 @@ def test_a_late_answer_is_shown_as_missed(home: Path, tmp_path: Path) -> None:
     assert json.loads(path.read_text())["request"]["deadline"] == "missed"
 
 
-@pytest.mark.parametrize("where", ["receipt", "summary", "page", "key"])
+@pytest.mark.parametrize(
+    "where", ["receipt", "summary", "page", "page and its generator tag", "page untagged", "key"]
+)
 def test_an_altered_certificate_fails(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
@@ -143,9 +150,17 @@ def test_an_altered_certificate_fails(
         cert = json.loads(json_path.read_text())
         cert["request"]["status"] = "completed"
         json_path.write_text(json.dumps(cert))
-    elif where == "page":
+    elif where.startswith("page"):
+        # The visible text only: the embedded certificate still verifies on its own.
         target = html_path
-        html_path.write_text(html_path.read_text().replace("2036-01-31", "2026-03-01", 1))
+        page = html_path.read_text().replace("2036-01-31", "2026-03-01", 1)
+        tag = f'<meta name="generator" content="{GENERATOR}">'
+        assert tag in page
+        if where == "page and its generator tag":
+            page = page.replace(tag, '<meta name="generator" content="lethe certificate-html/9">')
+        elif where == "page untagged":
+            page = page.replace(tag, "")
+        html_path.write_text(page)
     else:
         pem.write_text(
             "-----BEGIN PUBLIC KEY-----\n"
@@ -164,7 +179,10 @@ def test_verify_log_names_the_first_bad_index(
 ) -> None:
     assert lethe("audit", "verify", "--log") == 0
     # er-a: receipts 0-2 (crm, forum, request); er-b: 3-4; er-c: 5-6.
-    assert "VERIFIED — 7 receipts, 3 signed heads" in capsys.readouterr().out
+    said = " ".join(capsys.readouterr().out.split())
+    fingerprint = key_fingerprint(load_signing_key(home).public_key())
+    assert f"VERIFIED — 7 receipts, 3 signed heads (key {fingerprint[:16]}…)" in said
+    assert "checked against this machine's own signing key" in said
 
     edit = "UPDATE proof_leaves SET receipt = replace(receipt, ?, ?) WHERE leaf_index = 3"
     sql(home, edit, '"round":0', '"round":1')  # one byte of one stored receipt
@@ -183,6 +201,88 @@ def test_verify_log_catches_a_swap(home: Path, capsys: pytest.CaptureFixture[str
     sql(home, "UPDATE proof_leaves SET leaf_index = 6 WHERE leaf_index = -1")
     assert lethe("audit", "verify", "--log") == 3
     assert "first bad index 3" in one_line_error(capsys)
+
+
+async def _cut_back(home: Path, size: int) -> None:
+    """What an operator with database access could do: drop the newest receipts together
+    with the heads and cached subtrees that cover them. The rest is consistent with itself."""
+    with sqlite3.connect(home / "lethe.db") as conn:
+        conn.execute("DELETE FROM signed_tree_heads WHERE tree_size > ?", (size,))
+        conn.execute("DELETE FROM proof_leaves WHERE leaf_index >= ?", (size,))
+        conn.execute("DELETE FROM proof_nodes WHERE (node_index + 1) * (1 << level) > ?", (size,))
+
+
+def test_certificates_handed_out_catch_a_log_cut_back(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "a.html"
+    assert lethe("audit", "certificate", "er-a", "-o", str(cert)) == 0  # head of 7 receipts
+    assert lethe("audit", "verify", "--log", str(cert)) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "VERIFIED" in said and "the heads of the 1 certificate(s) given are in it" in said
+
+    asyncio.run(_cut_back(home, 5))  # er-c's receipts and the head of 7 are gone
+    assert lethe("audit", "verify", "--log") == 0  # from the database alone: an older log
+    capsys.readouterr()
+    assert lethe("audit", "verify", "--log", str(cert), "--json") == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["first_bad_index"] == 5
+    assert "signed a head of 7 receipts, but holds 5 now" in report["problems"][0]["message"]
+
+
+async def _later_round(home: Path, request_id: str = "er-c", at: datetime = NOW) -> None:
+    """crm erased in round 1 (a retry, or the sweeper), its round closed and sealed."""
+    keys = load_keyring(home)
+    engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+    ledger = Ledger(engine, SubjectVault(keys.vault))
+    try:
+        await ledger.begin_system(
+            request_id, "crm", 1, connector="sql", connector_version="1", at=at
+        )
+        await ledger.finish_system(request_id, "crm", 1, ERASED, at=at)
+        await ErasureRounds(ledger).close_round(request_id, "crm", 1, at=at)
+        await ProofLog(ledger, TreeHeadSigner(load_signing_key(home))).seal(request_id, at=at)
+    finally:
+        await ledger.dispose()
+
+
+def test_a_certificate_says_what_is_not_sealed_yet(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def unsealed_round() -> None:
+        keys = load_keyring(home)
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        try:
+            await ledger.begin_system(
+                "er-c", "crm", 1, connector="sql", connector_version="1", at=NOW
+            )
+            await ledger.finish_system("er-c", "crm", 1, ERASED, at=NOW)
+        finally:
+            await ledger.dispose()
+
+    asyncio.run(unsealed_round())
+    capsys.readouterr()
+    assert lethe("audit", "certificate", "er-c", "-o", str(tmp_path / "c.json"), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["not_sealed_yet"] == ["crm (round 1)"]
+
+
+def test_a_superseded_certificate_is_pointed_out(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "c.json"
+    assert lethe("audit", "certificate", "er-c", "-o", str(old)) == 0
+    asyncio.run(_later_round(home))  # crm, failed in round 0, erased in round 1
+    pem = tmp_path / "k.pem"
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    capsys.readouterr()
+    # Offline, the old certificate is still a true statement of the past ...
+    assert lethe("audit", "verify", str(old), "--public-key", str(pem)) == 0
+    capsys.readouterr()
+    # ... and against the log, it shows as no longer the whole record.
+    assert lethe("audit", "verify", "--log", str(old), "--json") == 0
+    [report] = json.loads(capsys.readouterr().out)["certificates"]
+    assert report["newer_receipts"] == [7] and report["notes"][0].startswith("superseded")
 
 
 def test_list_filters_and_show(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,10 +315,12 @@ def test_export_has_the_ccpa_record_fields(
     assert lethe("audit", "export", "--format", "csv") == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["request_id"] for r in rows] == ["er-d", "er-c", "er-b", "er-a"]
+    assert rows[1]["date_systems_done"] == ""  # er-c: crm failed, no retry yet
     a = rows[-1]
     assert a["nature_of_request"] == "deletion" and a["manner_of_request"] == "cli"
     assert a["date_of_request"].startswith("2026-01-31") and a["date_of_response"]
-    assert a["deadline"] == "met" and a["response"].startswith("deleted in part")
+    assert a["deadline"] == "met" and a["nature_of_response"].startswith("deleted in part")
+    assert a["verification_method"] == "operator"
     assert "GDPR Art. 17(3)(b)" in a["basis_for_denial"] and "2036-01-31" in a["basis_for_denial"]
     assert rows[1]["systems_failed"] == "crm"
 
@@ -230,6 +332,112 @@ def test_export_has_the_ccpa_record_fields(
     [b] = [json.loads(line) for line in path.read_text().splitlines()]
     assert b["request_id"] == "er-b" and b["deadline"] == "missed"
     assert "ada@example.org" not in path.read_text()
+
+
+def test_export_shows_acknowledgement_and_extension(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CCPA §7021: receipt confirmed within 10 business days; an extension told, with reasons."""
+    sql(
+        home,
+        "INSERT INTO request_deadlines (request_id, timezone, answer_rule, original_due_at,"
+        " acknowledged_at, extended_at, extended_by, extension_reason)"
+        " VALUES ('er-b', 'UTC', 'ccpa', '2026-03-17 12:00:00.123456',"
+        " '2026-02-01 13:00:00.000000', '2026-02-10 09:00:00.000000', 'operator:kim',"
+        " 'records in three archives')",
+    )
+    capsys.readouterr()
+    assert lethe("audit", "export", "--format", "jsonl", "-j", "ccpa") == 0
+    [b] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert b["date_acknowledged"] == "2026-02-01T13:00:00+00:00"
+    assert b["date_due_original"] == "2026-03-17T12:00:00.123456+00:00"
+    assert b["extension_reason"] == "records in three archives"
+    assert lethe("audit", "export", "--format", "csv", "-j", "gdpr") == 0
+    a = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))[-1]
+    assert a["date_acknowledged"] == "" and a["date_due_original"] == a["date_due"]
+
+
+def test_export_shows_what_stands_after_a_later_round(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """er-c's crm failed, then a retry erased it; er-a's crm exception ended in round 1."""
+    weeks_later = NOW + timedelta(days=60)
+    asyncio.run(_later_round(home, "er-c", weeks_later))
+    asyncio.run(_later_round(home, "er-a", weeks_later))
+    capsys.readouterr()
+    assert lethe("audit", "export", "--format", "csv") == 0
+    rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows["er-c"]["systems_failed"] == ""
+    # Answered on time (partially failed); the failed system was erased by the retry, later.
+    assert rows["er-c"]["deadline"] == "met"
+    assert rows["er-c"]["date_systems_done"] == weeks_later.isoformat()
+    assert rows["er-a"]["basis_for_denial"].endswith("(resolved by a later round)")
+    assert lethe("audit", "export", "--format", "jsonl") == 0
+    a = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"er-a"' in x)
+    assert [b["state"] for b in a["basis_for_denial"]] == ["resolved"]
+
+
+def test_show_says_who_decided_what_and_why(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def approve() -> None:
+        keys = load_keyring(home)
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        try:
+            await ledger.add_event(
+                "er-d",
+                "verified",
+                at=NOW,
+                actor="operator:kim",
+                detail={"method": "operator", "reason": "called back on the number on file"},
+            )
+        finally:
+            await ledger.dispose()
+
+    asyncio.run(approve())
+    capsys.readouterr()
+    assert lethe("audit", "show", "er-d") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if " verified " in x)
+    assert "operator:kim" in line and "reason=called back on the number on file" in line
+
+
+def test_list_shows_whole_request_ids(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An auditor copies an id from the list into `audit show`: it must not be cut short."""
+
+    async def more() -> None:
+        keys = load_keyring(home)
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}")
+        ledger = Ledger(engine, SubjectVault(keys.vault))
+        systems = ["forum", "crm", "newsletter", "backups", "billing"]
+        try:
+            await finished_request(
+                ledger,
+                "er-q55y63yv44m1",
+                {s: RETAINED for s in systems},
+                received_at=NOW + timedelta(days=5),
+            )
+        finally:
+            await ledger.dispose()
+
+    asyncio.run(more())
+    capsys.readouterr()
+    assert lethe("audit", "list") == 0
+    out = capsys.readouterr().out
+    assert "er-q55y63yv44m1" in out and "completed_with_exceptions" in out
+
+
+def test_list_by_outcome_is_what_stands_now(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def listed(*args: str) -> list[str]:
+        capsys.readouterr()
+        assert lethe("audit", "list", "--json", *args) == 0
+        return [r["request_id"] for r in json.loads(capsys.readouterr().out)]
+
+    assert listed("--outcome", "failed") == ["er-c"]
+    asyncio.run(_later_round(home, "er-c"))  # crm: failed in round 0, erased by a retry
+    asyncio.run(_later_round(home, "er-a"))  # crm: kept in round 0, erased by the sweeper
+    assert listed("--outcome", "failed") == []
+    assert listed("--system", "crm", "--outcome", "erased") == ["er-c", "er-a"]
+    assert listed("--system", "crm", "--outcome", "retained") == ["er-d"]
+    assert listed("--system", "crm") == ["er-d", "er-c", "er-a"]  # reached crm, in any round
 
 
 @pytest.mark.parametrize(
@@ -250,6 +458,8 @@ def test_export_has_the_ccpa_record_fields(
         (("audit", "certificate", "er-zz", "-o", "c.json"), 4, "no erasure request"),
         (("audit", "certificate", "er-d", "-o", "c.json"), 1, "has not been sealed yet"),
         (("audit", "verify"), 2, "give a certificate FILE or --log"),
+        (("audit", "verify", "a.json", "b.json"), 2, "one certificate at a time"),
+        (("audit", "verify", "--log", "nope.json"), 1, "no such file"),
         (("audit", "verify", "c.json"), 2, "exactly one --public-key"),
         (
             ("audit", "verify", "c.json", "--public-key", "nope.pem"),
@@ -269,6 +479,45 @@ def test_bad_input_is_one_line(
     assert lethe(*args) == code
     assert message in one_line_error(capsys)
     assert not Path("cert.pdf").exists() and not Path("c.json").exists()
+
+
+def test_auditors_commands_create_nothing_where_there_is_no_ledger(
+    lethe_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pointed at the wrong place, an auditor is told so: no empty ledger (whose empty log
+    would verify), no keys, nothing written."""
+    for args in (("verify", "--log"), ("list",), ("export",), ("show", "er-a")):
+        assert lethe("audit", *args) == 78
+        assert "no ledger at" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_log_is_not_verified(
+    lethe_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def empty() -> None:
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{lethe_home / 'lethe.db'}")
+        await upgrade_schema(engine)
+        await engine.dispose()
+
+    asyncio.run(empty())
+    load_signing_key(lethe_home)  # a worker ran once, and sealed nothing
+    assert lethe("audit", "verify", "--log") == 3
+    assert "the proof log is empty" in one_line_error(capsys)
+    (lethe_home / "elsewhere.db").write_bytes(b"")  # a file, but no ledger in it
+    monkeypatch.setenv("LETHE_DATABASE_URL", f"sqlite+aiosqlite:///{lethe_home / 'elsewhere.db'}")
+    assert lethe("audit", "list") == 78
+    assert "holds no Lethe ledger" in one_line_error(capsys)
+
+    async def older() -> None:
+        engine = create_ledger_engine(f"sqlite+aiosqlite:///{lethe_home / 'older.db'}")
+        await upgrade_schema(engine, "0002_proof_log")
+        await engine.dispose()
+
+    asyncio.run(older())
+    monkeypatch.setenv("LETHE_DATABASE_URL", f"sqlite+aiosqlite:///{lethe_home / 'older.db'}")
+    assert lethe("audit", "list") == 78
+    assert "has schema 0002_proof_log; this Lethe reads" in one_line_error(capsys)
 
 
 def test_public_key_needs_a_key(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger import Ledger, OutcomeEntry, ProofLog, TreeHeadSigner, check_certificate
+from ledger import (
+    ErasureRounds,
+    Ledger,
+    OutcomeEntry,
+    ProofLog,
+    TreeHeadSigner,
+    check_certificate,
+)
 from lethe.certificates import (
     check_certificate_file,
     load_certificate,
@@ -17,7 +26,7 @@ from lethe.certificates import (
     write_certificate,
 )
 from lethe.errors import LetheError
-from tests.support.requests import NOW, finished_request
+from tests.support.requests import ERASED, NOW, finished_request
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=1>'
 
@@ -75,3 +84,47 @@ def test_only_json_and_html(tmp_path: Path) -> None:
     page.write_text("<html>no certificate here</html>")
     with pytest.raises(LetheError, match="no embedded certificate"):
         load_certificate(page)
+
+
+def _text(page: str) -> str:
+    """The page as a reader sees it: tags gone, whitespace collapsed."""
+    body = page.split('<script type="application/json"')[0]
+    body = re.sub(r"<style>.*?</style>", "", body, flags=re.DOTALL)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+async def test_the_page_says_what_is_kept_now_and_how_identity_was_verified(
+    sqlite_ledger: Ledger,
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(key))
+    await finished_request(sqlite_ledger, "er-x")  # crm: retained until 2036; forum: erased
+    await log.seal("er-x", at=NOW)
+    # Years later the sweeper erases crm in round 1: the exception has ended.
+    await sqlite_ledger.begin_system(
+        "er-x", "crm", 1, connector="sql", connector_version="1", at=NOW
+    )
+    await sqlite_ledger.finish_system("er-x", "crm", 1, ERASED, at=NOW)
+    await ErasureRounds(sqlite_ledger).close_round("er-x", "crm", 1, at=NOW)
+    await log.seal("er-x", at=NOW)
+    cert = await log.certificate("er-x", issued_at=NOW)
+    assert check_certificate(cert, key.public_key()).ok
+
+    text = _text(render_html(cert))
+    assert "Identity verified by a named operator, with a recorded reason operator" in text
+    assert "Superseded by round 1: erased Outcome retained Round 0" in text
+    kept_now = text.split("Exceptions: what is kept, and why ")[1].split(" Proof")[0]
+    assert kept_now.startswith("None: nothing is kept.")  # not "kept until 2036"
+    assert "Exceptions that have since ended: crm: kept under GDPR Art. 17(3)(b)" in kept_now
+
+    # What the page says of identity comes from the sealed request receipt, proven above.
+    [state] = [e for e in cert["receipts"] if e["receipt"]["kind"] == "request_status"][-1:]
+    assert state["receipt"]["verification_method"] == "operator"
+
+
+async def test_a_refused_request_s_page_says_nothing_was_erased(sqlite_ledger: Ledger) -> None:
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(Ed25519PrivateKey.generate()))
+    await finished_request(sqlite_ledger, "er-r", {}, status="rejected")
+    await log.seal("er-r", at=NOW)
+    text = _text(render_html(await log.certificate("er-r", issued_at=NOW)))
+    assert "No system was asked to erase anything: the requester's identity was not" in text
