@@ -16,11 +16,13 @@ outcome (``connectors.repeat_problem``); ``verify`` sees nothing left; ``plan`` 
 erase; a subject behind ``crowd_size`` near-duplicates is still found (every page read); an
 unknown subject and wildcard identifiers give ``NotFound``; faults raise
 ``TransientError``/``PermanentError`` (when you provide ``transient_fault``/``permanent_fault``
-fixtures; skipped otherwise) and a rate limit passes its Retry-After on as ``retry_after``
+fixtures; left out otherwise) and a rate limit passes its Retry-After on as ``retry_after``
 (``rate_limit_fault``); an erase beyond ``max_items`` is refused and changes nothing; an async
 connector's ticket can be polled by another instance, and again after it finished; and a
 hypothesis property test shows that no bystander ever changes. Tests of capabilities the
-connector does not claim are skipped, not failed. Parts can be used alone (``EraseTests``,
+connector does not claim are left out when tests are collected (``connectors.testing.plugin``,
+a pytest plugin installed with Lethe), not failed and not skipped: a skip means "could not
+run here", never "does not apply". Parts can be used alone (``EraseTests``,
 ``PlanTests``…), but a registered connector needs the whole ``ConformanceSuite``.
 
 Needs pytest, pytest-asyncio (``asyncio_mode = "auto"``) and hypothesis.

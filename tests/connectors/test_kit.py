@@ -79,6 +79,7 @@ class MemoryHarness:
 
 class TestMemoryConnector(ConformanceSuite):
     kind = "memory"
+    connector_class = MemoryConnector
 
     @pytest.fixture
     def harness(self) -> Harness:
@@ -87,6 +88,7 @@ class TestMemoryConnector(ConformanceSuite):
 
 class TestAsyncMemoryConnector(ConformanceSuite):
     kind = "memory"
+    connector_class = AsyncMemoryConnector
 
     @pytest.fixture
     def harness(self) -> Harness:

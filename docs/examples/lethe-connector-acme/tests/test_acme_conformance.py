@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fake_acme import FakeAcme, serve
+from lethe_acme.connector import AcmeConnector
 
 from connectors import Connector, ConnectorRegistry
 from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded
@@ -42,6 +43,7 @@ class AcmeHarness:
 
 class TestAcme(ConformanceSuite):
     kind = "acme"
+    connector_class = AcmeConnector  # found even before the package is installed
 
     @pytest.fixture
     def fake(self) -> Iterator[FakeAcme]:

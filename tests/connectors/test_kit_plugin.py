@@ -1,0 +1,93 @@
+"""The kit's pytest plugin leaves out tests that cannot apply, instead of skipping them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors import Capability
+from connectors.backup_files import BackupFilesConnector
+from connectors.testing import ConformanceSuite, FaultInjector
+from connectors.testing.plugin import not_applicable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Item:
+    """Just enough of a pytest item for the rule."""
+
+    def __init__(self, fixtures: tuple[str, ...] = (), capability: Capability | None = None):
+        self.fixturenames = fixtures
+        self._marker = pytest.mark.lethe_capability(capability).mark if capability else None
+
+    def get_closest_marker(self, name: str) -> Any:
+        return self._marker if name == "lethe_capability" else None
+
+
+class Backups(ConformanceSuite):
+    kind = "backup_files"
+
+
+class BackupsWithFaults(Backups):
+    @pytest.fixture
+    def transient_fault(self) -> FaultInjector:
+        raise AssertionError("never called here")
+
+
+class Declared(ConformanceSuite):
+    kind = "not-installed-anywhere"
+    connector_class = BackupFilesConnector
+
+
+class Unknown(ConformanceSuite):
+    kind = "not-installed-anywhere"
+
+
+def test_capabilities_come_from_the_installed_kind_or_the_declared_class() -> None:
+    assert Backups.claimed_capabilities() == BackupFilesConnector.capabilities
+    assert Declared.claimed_capabilities() == BackupFilesConnector.capabilities
+    assert Unknown.claimed_capabilities() is None
+
+
+def test_unclaimed_capabilities_and_missing_fault_fixtures_do_not_apply() -> None:
+    assert not_applicable(Backups, Item(capability=Capability.ASYNC)) == (
+        "'backup_files' does not claim the async capability"
+    )
+    assert not_applicable(Backups, Item(capability=Capability.ERASE)) is None
+    assert (
+        not_applicable(Backups, Item(("transient_fault",))) == "no transient_fault fixture provided"
+    )
+    assert not_applicable(BackupsWithFaults, Item(("transient_fault",))) is None
+    # Nothing known about the connector: the test runs and decides at run time.
+    assert not_applicable(Unknown, Item(capability=Capability.ASYNC)) is None
+
+
+def test_a_real_suite_runs_without_skips_and_says_what_it_left_out() -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "tests/connectors/test_backup_files_conformance.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = run.stdout
+    assert run.returncode == 0, out[-2000:]
+    assert "skipped" not in out and "SKIPPED" not in out
+    assert (
+        "conformance kit:" in out and "'backup_files' does not claim the verify capability" in out
+    )
+    assert "deselected" in out
