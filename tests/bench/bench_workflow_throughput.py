@@ -90,10 +90,11 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
 
     import worker as worker_module
     from connectors import BaseConnector, NotFound, Outcome, Subject
-    from lethe.intake import Submitted, submit_request, validate_request
+    from lethe.intake import Submitted, submit_request
     from lethe.keys import load_keyring, load_signing_key
     from lethe.runtime import open_ledger
     from lethe.settings import Settings, SystemConfig, TemporalSettings
+    from tests.support.portal import portal_verification, preverified_draft
     from workflows import ErasureWorkflow
 
     assert isinstance(client, Client)
@@ -110,6 +111,7 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
         database_url=database_url or f"sqlite+aiosqlite:///{home / 'ledger.db'}",
         temporal=TemporalSettings(task_queue=queue),
         systems={s: SystemConfig(s, "instant", {}) for s in SYSTEMS},
+        verification=portal_verification(),
     )
     keys = load_keyring(home)
     ledger = await open_ledger(settings, keys)
@@ -127,9 +129,7 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
 
             async def one(i: int) -> Submitted:
                 async with gate:
-                    draft = validate_request(
-                        settings, email=f"bench-{i}@example.org", verification="preverified"
-                    )
+                    draft = preverified_draft(settings, f"bench-{i}@example.org")
                     return await submit_request(
                         draft, settings=settings, ledger=ledger, client=client, keys=keys
                     )
