@@ -131,17 +131,19 @@ def processor_systems(settings: Settings) -> dict[str, str]:
 
 
 def controller_endpoints(settings: Settings) -> dict[str, ControllerEndpoint]:
-    return {
-        name: ControllerEndpoint(
+    """Each controller's webhook, its URL and secret read from their variables now."""
+    endpoints: dict[str, ControllerEndpoint] = {}
+    for name, c in settings.controllers.items():
+        url, secret = c.webhook(settings.environ)
+        endpoints[name] = ControllerEndpoint(
             name=name,
-            webhook_url=c.webhook_url,
-            secret=c.secret.encode(),
+            webhook_url=url,
+            secret=secret.encode(),
             answer_within_days=c.answer_within_days,
             disclose=c.disclose,
             status_callback=c.status_callback,
         )
-        for name, c in settings.controllers.items()
-    }
+    return endpoints
 
 
 def build_mailer(settings: Settings) -> Mailer | None:
@@ -159,7 +161,7 @@ def build_mailer(settings: Settings) -> Mailer | None:
             sender=m.sender,
             security=security,
             username=m.smtp_username,
-            password=m.smtp_password,
+            password=m.smtp_password(settings.environ),
         )
     )
 
@@ -177,7 +179,11 @@ async def run_worker(
 ) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives. ``mailer`` overrides ``[mail]``
     (``lethe dev`` passes the console mailer)."""
-    connectors = build_connectors(settings.systems, load_registry())
+    # Every secret is read, and every option checked, before anything connects: a missing
+    # variable stops the worker here, naming the system (or controller) and the variable.
+    controllers = controller_endpoints(settings)
+    mailer = mailer or build_mailer(settings)
+    connectors = build_connectors(settings.systems, load_registry(), settings.environ)
     runtime = await Runtime.open(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -192,9 +198,9 @@ async def run_worker(
             connectors=connectors,
             signing_key=load_signing_key(settings.home),
             processors=processor_systems(settings),
-            controllers=controller_endpoints(settings),
+            controllers=controllers,
             shred_grace_days=settings.retention.shred_grace_days,
-            mailer=mailer or build_mailer(settings),
+            mailer=mailer,
         )
         if settings.retention.install_schedule:
             try:

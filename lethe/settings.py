@@ -21,7 +21,11 @@ policy_extension_days 0) have sections of their own.
 
 Systems are declared in ``lethe.toml`` as ``[systems.NAME]`` with ``connector = "…"`` and the
 connector's options. Secrets are never written inline: an option ``x_env = "VAR"`` takes the
-value of option ``x`` from the environment variable ``VAR``.
+value of option ``x`` from the environment variable ``VAR``. The file's shape is checked when it
+is loaded; the variables of systems, controllers and ``[mail]`` are read only where they are
+used (the worker at start-up, ``lethe connectors check``), so commands that only read the
+ledger (``list``, ``status``, ``audit``) or start requests (``submit``) run on a machine that
+holds none of the systems' secrets.
 
 A system is controller-held (the default) or processor-held for a named controller
 (``role = "processor"``, ``controller = "NAME"``); each such controller has a
@@ -118,8 +122,15 @@ class MailSettings:
     smtp_port: int = 587
     smtp_security: str = "starttls"
     smtp_username: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
+    smtp_password_env: str | None = None
     sender: str = "privacy@localhost"
+
+    def smtp_password(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The SMTP password, read from ``smtp_password_env`` when the mailer is built."""
+        if not self.smtp_password_env:
+            return None
+        env = os.environ if env is None else env
+        return _env_ref("[mail] smtp_password_env", self.smtp_password_env, env)
 
 
 @dataclass(frozen=True)
@@ -140,11 +151,18 @@ class DeadlineSettings:
 
 @dataclass(frozen=True)
 class SystemConfig:
+    """A system as configured. ``options`` are as written: ``x_env = "VAR"`` references stay
+    unresolved until :meth:`resolved_options` reads them where the connector is built."""
+
     name: str
     connector: str
     options: Mapping[str, Any] = field(repr=False)
     role: str = "controller"  # controller | processor
     controller: str | None = None  # processor-held: the controller whose data it is
+
+    def resolved_options(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The options with every ``x_env`` reference replaced by the variable's value."""
+        return _walk_options(self.name, self.options, os.environ if env is None else env)
 
 
 @dataclass(frozen=True)
@@ -152,11 +170,25 @@ class ControllerConfig:
     """A controller we hold data for as a processor, and how a referral reaches it."""
 
     name: str
-    webhook_url: str = field(repr=False)
-    secret: str = field(repr=False)
+    webhook_url_env: str
+    secret_env: str
     answer_within_days: float = 14.0
     disclose: tuple[str, ...] = ()  # identifiers the contract lets us send (default: none)
     status_callback: str | None = None
+
+    def webhook(self, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+        """The webhook URL and signing secret, read from their variables and checked."""
+        env = os.environ if env is None else env
+        where = f"[controllers.{self.name}]"
+        url = _env_ref(f"{where} webhook_url_env", self.webhook_url_env, env)
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ConfigError(f"{where}: ${self.webhook_url_env} is not an http(s) URL")
+        if self.disclose and not _private_channel(url):
+            raise ConfigError(
+                f"{where} disclose sends the person's identifiers: ${self.webhook_url_env} must"
+                " be an https URL (plain http only to a loopback address)"
+            )
+        return url, _env_ref(f"{where} secret_env", self.secret_env, env)
 
 
 @dataclass(frozen=True)
@@ -183,6 +215,10 @@ class Settings:
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    #: Where ``x_env`` references are read from when systems and controllers are built.
+    environ: Mapping[str, str] = field(
+        default_factory=lambda: os.environ, repr=False, compare=False
+    )
 
 
 # -- the file's shape -----------------------------------------------------------------------
@@ -273,9 +309,17 @@ class _File(_Section):
 # -- resolution -------------------------------------------------------------------------------
 
 
-def _env_ref(where: str, var: str, env: Mapping[str, str]) -> str:
-    if not isinstance(var, str) or not var:
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _variable_name(where: str, var: object) -> str:
+    if not isinstance(var, str) or not _VARIABLE.match(var):
         raise ConfigError(f"{where}: expected the name of an environment variable")
+    return var
+
+
+def _env_ref(where: str, var: str, env: Mapping[str, str]) -> str:
+    _variable_name(where, var)
     value = env.get(var)
     if value is None or value == "":
         raise ConfigError(f"{where} names ${var}, which is not set")
@@ -287,10 +331,14 @@ def _looks_secret(key: str) -> bool:
     return any(word in k for word in _SECRET_WORDS)
 
 
-def _resolve_options(
-    system: str, options: Mapping[str, Any], env: Mapping[str, str]
+def _walk_options(
+    system: str, options: Mapping[str, Any], env: Mapping[str, str] | None
 ) -> dict[str, Any]:
-    """Replace ``x_env`` references by environment values; refuse inline secrets."""
+    """Check a system's options and, given ``env``, replace ``x_env`` references by values.
+
+    Without ``env`` (at load) the references are only checked and kept; inline secrets are
+    refused either way.
+    """
     out: dict[str, Any] = {}
     for key, value in options.items():
         where = f"system {system!r}: option {key!r}"
@@ -298,7 +346,10 @@ def _resolve_options(
             target = key[: -len("_env")]
             if target in options:
                 raise ConfigError(f"system {system!r}: give {target!r} or {key!r}, not both")
-            out[target] = _env_ref(where, value, env)
+            if env is None:
+                out[key] = _variable_name(where, value)
+            else:
+                out[target] = _env_ref(where, value, env)
             continue
         if _looks_secret(key) and isinstance(value, str):
             raise ConfigError(f'{where} is a secret: write {key}_env = "VAR" and set VAR instead')
@@ -311,9 +362,9 @@ def _resolve_options(
             except ArgumentError:
                 pass  # the connector's own validation names the problem
         if isinstance(value, dict):
-            value = _resolve_options(system, value, env)
+            value = _walk_options(system, value, env)
         elif isinstance(value, list):
-            value = [_resolve_options(system, v, env) if isinstance(v, dict) else v for v in value]
+            value = [_walk_options(system, v, env) if isinstance(v, dict) else v for v in value]
         out[key] = value
     return out
 
@@ -422,7 +473,7 @@ def load_settings(
             f"[erasure] default_jurisdiction must be one of {', '.join(JURISDICTIONS)}"
         )
 
-    controllers = _controllers(cfg.controllers, env)
+    controllers = _controllers(cfg.controllers)
     systems: dict[str, SystemConfig] = {}
     for name, raw in cfg.systems.items():
         if not SYSTEM_NAME.match(name):
@@ -436,7 +487,7 @@ def load_settings(
         role, controller = _role(name, options.pop("role", "controller"), options, controllers)
         options.pop("controller", None)
         systems[name] = SystemConfig(
-            name, connector, _resolve_options(name, options, env), role, controller
+            name, connector, _walk_options(name, options, None), role, controller
         )
 
     r, rd = cfg.retention, RetentionSettings()
@@ -459,6 +510,7 @@ def load_settings(
         verification=_verification(cfg.verification, env),
         mail=_mail(cfg.mail, env),
         deadlines=_deadlines(cfg.deadlines),
+        environ=env,
     )
 
 
@@ -500,9 +552,9 @@ def _mail(m: _MailSection, env: Mapping[str, str]) -> MailSettings:
         smtp_port=smtp_port,
         smtp_security=security,
         smtp_username=m.smtp_username,
-        smtp_password=(
-            _env_ref("[mail] smtp_password_env", m.smtp_password_env, env)
-            if m.smtp_password_env
+        smtp_password_env=(
+            _variable_name("[mail] smtp_password_env", m.smtp_password_env)
+            if m.smtp_password_env is not None
             else None
         ),
         sender=sender,
@@ -543,9 +595,7 @@ def _private_channel(url: str) -> bool:
         return False
 
 
-def _controllers(
-    sections: Mapping[str, _ControllerSection], env: Mapping[str, str]
-) -> dict[str, ControllerConfig]:
+def _controllers(sections: Mapping[str, _ControllerSection]) -> dict[str, ControllerConfig]:
     out: dict[str, ControllerConfig] = {}
     for name, c in sections.items():
         where = f"[controllers.{name}]"
@@ -553,24 +603,16 @@ def _controllers(
             raise ConfigError(
                 f"controller name {name!r} must be lower-case letters, digits, '-' or '_'"
             )
-        url = _env_ref(f"{where} webhook_url_env", c.webhook_url_env, env)
-        if not re.match(r"^https?://[^\s/]+", url):
-            raise ConfigError(f"{where}: ${c.webhook_url_env} is not an http(s) URL")
         unknown = sorted(set(c.disclose) - IDENTIFIER_KINDS)
         if unknown:
             raise ConfigError(
                 f"{where} disclose: unknown identifier {unknown[0]!r} "
                 f"(known: {', '.join(sorted(IDENTIFIER_KINDS))})"
             )
-        if c.disclose and not _private_channel(url):
-            raise ConfigError(
-                f"{where} disclose sends the person's identifiers: ${c.webhook_url_env} must be"
-                " an https URL (plain http only to a loopback address)"
-            )
         out[name] = ControllerConfig(
             name=name,
-            webhook_url=url,
-            secret=_env_ref(f"{where} secret_env", c.secret_env, env),
+            webhook_url_env=_variable_name(f"{where} webhook_url_env", c.webhook_url_env),
+            secret_env=_variable_name(f"{where} secret_env", c.secret_env),
             answer_within_days=c.answer_within_days,
             disclose=tuple(c.disclose),
             status_callback=c.status_callback,
@@ -606,13 +648,17 @@ def _role(
 
 
 def build_connectors(
-    systems: Mapping[str, SystemConfig], registry: ConnectorRegistry
+    systems: Mapping[str, SystemConfig],
+    registry: ConnectorRegistry,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Connector]:
-    """Construct (and so validate) every configured system's connector."""
+    """Construct (and so validate) every configured system's connector, reading its secrets
+    from ``env`` (the process environment by default)."""
     built: dict[str, Connector] = {}
     for name, cfg in systems.items():
+        options = cfg.resolved_options(env)
         try:
-            built[name] = registry.build(name, cfg.connector, cfg.options)
+            built[name] = registry.build(name, cfg.connector, options)
         except ConnectorConfigError as exc:
             raise ConfigError(str(exc)) from None
     return built

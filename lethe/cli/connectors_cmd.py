@@ -100,7 +100,7 @@ def check(timeout: float, as_json: bool) -> int:
     if not settings.systems:
         where = settings.config_path or "lethe.toml"
         raise ConfigError(f"no systems are configured; declare [systems.NAME] in {where}")
-    built = build_connectors(settings.systems, load_registry())
+    built = build_connectors(settings.systems, load_registry(), settings.environ)
 
     async def go() -> list[dict[str, Any]]:
         return list(

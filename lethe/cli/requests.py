@@ -23,8 +23,8 @@ from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..intake import submit_request, validate_request
 from ..render import outcome_table, request_summary, request_table, request_to_dict
-from ..runtime import Runtime, load_registry
-from ..settings import build_connectors, load_settings
+from ..runtime import Runtime
+from ..settings import load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from ._values import address_argument, reason_text, scrubbed
 
@@ -168,8 +168,8 @@ def submit(
         verification=verification,
         assertion=assertion,
     )
-    # Options typos fail now, with the system's name, not halfway through a request.
-    build_connectors({n: settings.systems[n] for n in draft.systems}, load_registry())
+    # The systems' options and secrets are the worker's: it checks them when it starts (and
+    # `lethe connectors check` does on demand), so an operator's machine needs none of them.
 
     async def go(rt: Runtime) -> None:
         client = await rt.client()

@@ -106,14 +106,7 @@ def test_no_systems_configured(lethe_home: Path, capsys: pytest.CaptureFixture[s
             "holds a password",
         ),
         ("[systems.crm]\nconnector='sql'\napi_token='hunter2'\n", "is a secret"),
-        (
-            "[systems.crm]\nconnector='sql'\nurl_env='NOT_SET_ANYWHERE'\n",
-            "$NOT_SET_ANYWHERE, which is not set",
-        ),
-        (
-            "[systems.crm]\nconnector='sql'\nurl='sqlite://'\n[[systems.crm.tables]]\ntable='t'\nkey='k'\n",
-            "system 'crm'",
-        ),
+        ("[systems.crm]\nconnector='sql'\nurl_env='not a variable'\n", "name of an environment"),
         ("[systems.CRM]\nconnector='sql'\n", "lower-case"),
     ],
 )
@@ -125,6 +118,33 @@ def test_bad_configuration_is_one_line(
     err = one_line_error(capsys)
     assert message in err
     assert "hunter2" not in err
+
+
+SECRET_SYSTEM = """
+[systems.crm]
+connector = "sql"
+url_env = "LETHE_TEST_CRM_URL_UNSET"
+[[systems.crm.tables]]
+table = "contacts"
+key = "email"
+identifier = "email"
+action = "delete"
+"""
+
+
+def test_only_the_worker_needs_the_systems_secrets(
+    lethe_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (lethe_home.parent / "lethe.toml").write_text(SECRET_SYSTEM)
+    assert lethe("list") == 0  # reading the ledger needs no system's secret
+    capsys.readouterr()
+    assert lethe("worker") == 78  # the worker stops before it connects to anything
+    assert one_line_error(capsys) == (
+        "lethe: error: system 'crm': option 'url_env' names $LETHE_TEST_CRM_URL_UNSET,"
+        " which is not set"
+    )
+    assert lethe("connectors", "check") == 78
+    assert "$LETHE_TEST_CRM_URL_UNSET, which is not set" in one_line_error(capsys)
 
 
 def test_list_and_status_on_an_empty_ledger(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lethe.errors import ConfigError
 from lethe.settings import load_settings
 
 from .test_cli import CONFIG, lethe, one_line_error
@@ -111,7 +112,7 @@ def test_help_lists_the_new_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ('[deadlines]\ntimezone = "Mars/Olympus"\n', {}, "unknown time zone"),
         ('[mail]\nsmtp_security = "ssl3"\n', {}, "starttls, tls or none"),
-        ('[mail]\nsmtp_password_env = "NOPE_UNSET"\n', {}, "$NOPE_UNSET, which is not set"),
+        ('[mail]\nsmtp_password_env = "NOT A NAME"\n', {}, "name of an environment variable"),
         ('[mail]\nsender = "nobody"\n', {}, "sender must be an email address"),
         ('[verification]\nportal_public_keys = ["bm9wZQ=="]\n', {}, "not base64 of 32"),
         ("[verification]\ncode_attempts = 0\n", {}, "code_attempts"),
@@ -119,8 +120,6 @@ def test_help_lists_the_new_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_bad_settings(tmp_path: Path, config: str, env: dict[str, str], message: str) -> None:
-    from lethe.errors import ConfigError
-
     (tmp_path / "lethe.toml").write_text(config)
     with pytest.raises(ConfigError, match=message.replace("$", r"\$")):
         load_settings(env, cwd=tmp_path)
@@ -137,11 +136,13 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
         "[verification]\ncode_ttl_hours = 24\ncode_attempts = 3\n"
     )
     s = load_settings({"PW": "hunter2", "LETHE_SMTP_PORT": "2525"}, cwd=tmp_path)
-    assert (s.mail.smtp_host, s.mail.smtp_port, s.mail.smtp_password) == (
+    assert (s.mail.smtp_host, s.mail.smtp_port, s.mail.smtp_password(s.environ)) == (
         "mail.example.com",
         2525,
         "hunter2",
     )
-    assert "hunter2" not in repr(s.mail)
+    assert "hunter2" not in repr(s)
+    with pytest.raises(ConfigError, match=r"\$PW, which is not set"):  # read when mail is built
+        load_settings({}, cwd=tmp_path).mail.smtp_password({})
     assert s.deadlines.reminder_days == 0 and s.deadlines.policy_extension_days == 45
     assert (s.verification.code_ttl_hours, s.verification.code_attempts) == (24, 3)

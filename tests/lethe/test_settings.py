@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from lethe.errors import ConfigError
-from lethe.settings import load_settings
+from lethe.runtime import load_registry
+from lethe.settings import build_connectors, load_settings
 
 
 def test_embedded_defaults(tmp_path: Path) -> None:
@@ -40,9 +41,32 @@ def test_secrets_come_from_named_variables(tmp_path: Path) -> None:
         '[systems.crm]\nconnector = "sql"\nurl_env = "CRM_URL"\n'
         '[systems.crm.auth]\npassword_env = "CRM_PW"\n'
     )
-    s = load_settings({"CRM_URL": "postgresql://u:p@h/db", "CRM_PW": "pw"}, cwd=tmp_path)
-    assert s.systems["crm"].options == {"url": "postgresql://u:p@h/db", "auth": {"password": "pw"}}
-    assert "pw" not in repr(s.systems["crm"])
+    env = {"CRM_URL": "postgresql://u:p@h/db", "CRM_PW": "pw"}
+    s = load_settings(env, cwd=tmp_path)
+    crm = s.systems["crm"]
+    assert crm.options == {"url_env": "CRM_URL", "auth": {"password_env": "CRM_PW"}}  # as written
+    assert crm.resolved_options(env) == {"url": "postgresql://u:p@h/db", "auth": {"password": "pw"}}
+    assert crm.resolved_options(s.environ) == crm.resolved_options(env)
+    assert "pw" not in repr(s)
+
+
+def test_secrets_are_read_where_they_are_used(tmp_path: Path) -> None:
+    """A machine without the systems' secrets can still load the settings (list, status,
+    audit, submit); building the connectors names the system and the missing variable."""
+    (tmp_path / "lethe.toml").write_text(
+        '[systems.crm]\nconnector = "sql"\n[systems.crm.auth]\npassword_env = "CRM_PW"\n'
+    )
+    s = load_settings({}, cwd=tmp_path)
+    with pytest.raises(ConfigError) as err:
+        build_connectors(s.systems, load_registry(), {})
+    assert str(err.value) == "system 'crm': option 'password_env' names $CRM_PW, which is not set"
+
+
+@pytest.mark.parametrize("name", ["", "NOT A NAME", "1X", "$X"])
+def test_a_secret_reference_must_name_a_variable(tmp_path: Path, name: str) -> None:
+    (tmp_path / "lethe.toml").write_text(f'[systems.crm]\nconnector = "sql"\nurl_env = "{name}"\n')
+    with pytest.raises(ConfigError, match="expected the name of an environment variable"):
+        load_settings({}, cwd=tmp_path)
 
 
 def test_both_inline_and_env_is_an_error(tmp_path: Path) -> None:
