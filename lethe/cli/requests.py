@@ -230,7 +230,7 @@ def submit(
     if entered_by is not None:
         # An operator's name is kept in the ledger's events: without the person's identifiers.
         person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
-        entered_by = PersonText((person,)).operator(entered_by)
+        entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
     # Options typos fail now, with the system's name, not halfway through a request.
     build_connectors({n: settings.systems[n] for n in draft.systems}, load_registry())
 
