@@ -197,8 +197,12 @@ def submit(
         raise LetheError("give --assertion or --assertion-file, not both")
     extra = parse_identifiers(identifiers)
     from_stdin = [kind for kind, value in extra.items() if value == "-"]
-    if (email.strip() == "-" or from_stdin) and assertion_file == "-":
-        raise LetheError("EMAIL or an --identifier and --assertion-file cannot all come from stdin")
+    if email.strip() == "-" and assertion_file == "-":
+        raise LetheError("EMAIL and --assertion-file cannot both come from stdin")
+    if from_stdin and assertion_file == "-":
+        raise LetheError(
+            f"--identifier {from_stdin[0]} and --assertion-file cannot both come from stdin"
+        )
     received = (
         parse_received_at(received_at, timezone=settings.deadlines.timezone)
         if received_at is not None

@@ -77,7 +77,7 @@ def test_stdin_gives_the_address_then_each_identifier(
     assert "--identifier username=- reads the value from stdin" in one_line_error(capsys)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert lethe("submit", "a@example.org", "--identifier", "username=-", "--assertion-file", "-")
-    assert "cannot all come from stdin" in one_line_error(capsys)
+    assert "--identifier username and --assertion-file cannot both" in one_line_error(capsys)
     assert not (configured / "lethe.db").exists()
     # Both from stdin, and then the unreachable server is what stops it (it got that far).
     monkeypatch.setattr("sys.stdin", io.StringIO(f"ada@example.org\n{SECRET}\n"))
