@@ -81,8 +81,15 @@ class Ledger:
         due_at: datetime,
         sealed: SealedSubject,
         actor: str,
+        entered_at: datetime | None = None,
+        entered_by: str | None = None,
     ) -> None:
-        """Record a received request and its sealed identifiers, atomically."""
+        """Record a received request and its sealed identifiers, atomically.
+
+        ``entered_at``: a request received earlier (by post, in a mailbox) and entered now.
+        Its clock counts from ``received_at``; an ``entered`` event says when it was entered
+        and by whom, next to the ``received`` one.
+        """
         async with self.session() as s, s.begin():
             s.add(
                 ErasureRequestRecord(
@@ -105,7 +112,7 @@ class Ledger:
                     key_id=sealed.key_id,
                     wrapped_key=sealed.wrapped_key,
                     ciphertext=sealed.ciphertext,
-                    created_at=received_at,
+                    created_at=entered_at or received_at,
                 )
             )
             s.add(
@@ -121,6 +128,21 @@ class Ledger:
                     },
                 )
             )
+            if entered_at is not None:
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=entered_at,
+                        kind="entered",
+                        actor=(entered_by or actor)[:120],
+                        detail={
+                            "received_at": received_at.isoformat(),
+                            "after_receipt_seconds": int(
+                                (entered_at - received_at).total_seconds()
+                            ),
+                        },
+                    )
+                )
 
     async def withdraw_request(self, request_id: str) -> None:
         """Remove a request that never started (its workflow could not be launched)."""

@@ -16,12 +16,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from connectors import normalise_email
+from connectors import IDENTIFIER_KINDS, normalise_email
 from ledger import (
     DeadlineRecords,
     DeadlineTerms,
@@ -40,16 +40,21 @@ from workflows import (
 )
 
 from .assertions import AssertionRejected, PortalAssertion, read_public_keys, verify_assertion
-from .deadlines import JURISDICTIONS, plan_deadlines
+from .deadlines import JURISDICTIONS, plan_deadlines, zone
 from .errors import LetheError, UnreachableError
 from .keys import Keyring
 from .settings import Settings
 
 __all__ = [
+    "BACKDATE_LIMIT",
+    "CLOCK_SKEW",
+    "EXTRA_KINDS",
     "OPEN_STATUSES",
     "RequestDraft",
     "Submitted",
     "new_request_id",
+    "parse_identifiers",
+    "parse_received_at",
     "policy_from",
     "submit_request",
     "validate_request",
@@ -59,6 +64,16 @@ __all__ = [
 #: answer a referral in time and an operator must act).
 OPEN_STATUSES = frozenset({"received", "awaiting_verification", "erasing", "escalated"})
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+#: Identifier kinds ``--identifier KIND=VALUE`` takes: every kind but the email, which is the
+#: request's own argument.
+EXTRA_KINDS = tuple(sorted(IDENTIFIER_KINDS - {"email"}))
+#: The longest identifier value accepted (an address is at most 254 characters).
+_MAX_VALUE = 254
+#: A request received this long ago at most can still be entered (``--received-at``).
+BACKDATE_LIMIT = timedelta(days=60)
+#: How far in the future a receipt time may lie (the clocks of two machines disagree).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def new_request_id() -> str:
@@ -89,6 +104,8 @@ class Submitted:
     due_at: datetime
     verification_method: str
     acknowledge_by: datetime | None = None
+    #: When it was entered, if it was received earlier (``RequestDraft.received_at``).
+    entered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,93 @@ class RequestDraft:
     extra_identifiers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: A checked portal assertion (``preverified``); its nonce is spent at submission.
     assertion: PortalAssertion | None = None
+    #: When the request arrived, if before it is entered (by post, to a mailbox); the
+    #: statutory clock starts then. None: it arrives now.
+    received_at: datetime | None = None
+
+
+def parse_identifiers(pairs: Sequence[str]) -> dict[str, str]:
+    """``KIND=VALUE`` pairs as typed (``--identifier``), as a mapping; LetheError otherwise.
+
+    No message repeats a value: a value is personal data, and an error line is kept in
+    terminals, CI logs and support tickets. The same kind twice is accepted only with the
+    same value.
+    """
+    found: dict[str, str] = {}
+    for n, pair in enumerate(pairs, 1):
+        kind, sep, value = pair.partition("=")
+        kind = kind.strip().lower()
+        if not sep or not kind:
+            raise LetheError(
+                f"--identifier #{n} is not KIND=VALUE (kinds: {', '.join(EXTRA_KINDS)})"
+            )
+        value = value.strip()
+        if kind in found and found[kind] != value:
+            raise LetheError(f"--identifier {kind} is given twice, with different values")
+        found[kind] = value
+    return found
+
+
+def parse_received_at(text: str, *, timezone: str) -> datetime:
+    """``--received-at``: an ISO 8601 time with its zone (``2026-03-02T09:30:00+01:00``,
+    ``…Z``), or a date alone, meaning midnight at its start in ``timezone`` (the controller's
+    ``[deadlines] timezone``). A time without a zone is refused: whose 09:30 would it be?"""
+    raw = text.strip()
+    if not raw:
+        raise LetheError("--received-at is empty: give a date like 2026-03-02 or a time with zone")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time(0), tzinfo=zone(timezone)).astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise LetheError(
+            f"--received-at {raw!r} is not a date (2026-03-02) or a time with its zone"
+            " (2026-03-02T09:30:00+01:00)"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise LetheError(
+            f"--received-at {raw!r} has no time zone: add one (+01:00, Z) or give the date alone"
+        )
+    return moment.astimezone(UTC)
+
+
+def _check_received_at(received_at: datetime, now: datetime) -> datetime:
+    if received_at.tzinfo is None:
+        raise LetheError("the time of receipt must carry a time zone")
+    received_at = received_at.astimezone(UTC)
+    if received_at > now + CLOCK_SKEW:
+        raise LetheError(
+            f"--received-at {received_at:%Y-%m-%d %H:%M} UTC is in the future"
+            f" (now {now:%Y-%m-%d %H:%M} UTC)"
+        )
+    if received_at < now - BACKDATE_LIMIT:
+        raise LetheError(
+            f"--received-at {received_at:%Y-%m-%d} is more than {BACKDATE_LIMIT.days} days ago:"
+            " a request that old cannot be entered as received then"
+        )
+    return received_at
+
+
+def _check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    for kind, value in extra.items():
+        if kind == "email":
+            raise LetheError(
+                "--identifier email: the address is the request's EMAIL argument, not an"
+                " --identifier"
+            )
+        if kind not in EXTRA_KINDS:
+            raise LetheError(
+                f"unknown identifier kind {kind!r}: use one of {', '.join(EXTRA_KINDS)}"
+            )
+        if not value.strip():
+            raise LetheError(f"--identifier {kind} has an empty value")
+        if len(value.strip()) > _MAX_VALUE:
+            raise LetheError(f"--identifier {kind} is longer than {_MAX_VALUE} characters")
+    return tuple(sorted((k, v.strip()) for k, v in extra.items()))
 
 
 def validate_request(
@@ -117,9 +221,15 @@ def validate_request(
     verification: str | None = None,
     extra_identifiers: Mapping[str, str] | None = None,
     assertion: str | None = None,
+    received_at: datetime | None = None,
     now: datetime | None = None,
 ) -> RequestDraft:
-    """Check everything the user typed, before any server is contacted."""
+    """Check everything the user typed, before any server is contacted.
+
+    ``extra_identifiers``: kinds of ``connectors.IDENTIFIER_KINDS`` other than ``email``, each
+    with a value. ``received_at``: when the request arrived, if earlier than now (entered
+    late): not in the future, at most ``BACKDATE_LIMIT`` ago.
+    """
     try:
         normalised = normalise_email(email)
     except ValueError:
@@ -156,9 +266,16 @@ def validate_request(
         raise LetheError(
             f"unknown system {unknown[0]!r}: configured systems are {', '.join(configured)}"
         )
-    extra = tuple(sorted((k, v.strip()) for k, v in (extra_identifiers or {}).items() if v.strip()))
+    extra = _check_identifiers(extra_identifiers or {})
+    received = (
+        _check_received_at(received_at, now or datetime.now(UTC))
+        if received_at is not None
+        else None
+    )
     checked = _check_assertion(settings, verification, assertion, normalised, now)
-    return RequestDraft(normalised, jurisdiction, tuple(chosen), verification, extra, checked)
+    return RequestDraft(
+        normalised, jurisdiction, tuple(chosen), verification, extra, checked, received
+    )
 
 
 def _check_assertion(
@@ -200,8 +317,14 @@ async def submit_request(
     actor: str = "cli",
     allow_duplicate: bool = False,
     policy: ErasurePolicy | None = None,
+    entered_by: str | None = None,
 ) -> Submitted:
-    """Record the receipt, seal the identifiers and start the workflow (or undo all of it)."""
+    """Record the receipt, seal the identifiers and start the workflow (or undo all of it).
+
+    A request received earlier (``draft.received_at``) is recorded as received then, and
+    as entered now by ``entered_by`` (default ``actor``): an ``entered`` event, so that an
+    auditor sees both times. Every deadline counts from the receipt.
+    """
     subject_ref = Pseudonymizer(keys.pseudonym).subject_ref(draft.email)
     if not allow_duplicate:
         for rec in await ledger.list_requests(
@@ -218,7 +341,9 @@ async def submit_request(
 
     request_id = new_request_id()
     workflow_id = workflow_id_for(request_id)
-    received_at = datetime.now(UTC)
+    entered_at = datetime.now(UTC)
+    # Within the clock skew a time of receipt may lie ahead of this machine's: it is now.
+    received_at = min(draft.received_at or entered_at, entered_at)
     dl = settings.deadlines
     plan = plan_deadlines(draft.jurisdiction, received_at, policy=dl.policy(), timezone=dl.timezone)
     due_at = plan.answer_by
@@ -237,6 +362,8 @@ async def submit_request(
         due_at=due_at,
         sealed=sealed,
         actor=actor,
+        entered_at=entered_at if draft.received_at is not None else None,
+        entered_by=entered_by,
     )
     try:
         await DeadlineRecords(ledger).open_clock(
@@ -261,7 +388,7 @@ async def submit_request(
                 methods=list(a.methods),
                 issued_at=a.issued_at,
                 expires_at=a.expires_at,
-                at=received_at,
+                at=entered_at,
             )
     except LedgerError as exc:
         await ledger.withdraw_request(request_id)
@@ -301,4 +428,5 @@ async def submit_request(
         due_at,
         draft.verification,
         plan.acknowledge_by,
+        entered_at if draft.received_at is not None else None,
     )

@@ -4,7 +4,10 @@ People with unique, never-seen-before identifiers are seeded into the demo syste
 end to end (real worker, real activities, real connectors, real ledger, the Temporal dev
 server), through every door personal data has been seen to come in by:
 
-    the request itself      two pre-verified requests, as a portal files them
+    the request itself      two pre-verified requests, as a portal files them; one an
+                            operator files with ``lethe submit``, the address and a username
+                            (``--identifier username=-``) read from stdin, erased from a
+                            system keyed on usernames
     operator free text      an operator-verified request: ``hold add``, ``approve``, ``retry``
                             and ``hold release`` each with a reason (and an operator name)
                             naming the person, their address and a phone number; a second one
@@ -114,6 +117,32 @@ def plant(root: Path, people: list[Canary]) -> None:
         )
 
 
+def plant_logins(root: Path, people: list[Canary]) -> None:
+    with sqlite3.connect(root / "accounts.db") as db:
+        db.execute("CREATE TABLE logins (id INTEGER PRIMARY KEY, username TEXT NOT NULL)")
+        db.executemany("INSERT INTO logins (username) VALUES (?)", [(p.username,) for p in people])
+
+
+def logins(root: Path) -> list[str]:
+    with sqlite3.connect(root / "accounts.db") as db:
+        return sorted(r[0] for r in db.execute("SELECT username FROM logins"))
+
+
+def accounts(root: Path) -> SystemConfig:
+    """Keyed by username: only the identifier given with ``--identifier`` finds the row."""
+    return SystemConfig(
+        "accounts",
+        "sql",
+        {
+            "url": f"sqlite+aiosqlite:///{root / 'accounts.db'}",
+            "max_rows": 10,
+            "tables": [
+                {"table": "logins", "key": "username", "identifier": "username", "action": "delete"}
+            ],
+        },
+    )
+
+
 def directory(root: Path) -> SystemConfig:
     """Keyed by name, so the name is a bound value of every query; every delete fails."""
     return SystemConfig(
@@ -189,11 +218,16 @@ async def test_no_canary_anywhere_in_the_record(
     portal_a, portal_b, called, withdrawn = people
     demo = seed_demo_systems(tmp_path / "systems")
     plant(demo.root, people)
+    plant_logins(demo.root, people)
     # The scanner works, and the canaries really are in the systems before the erasure.
     assert find(people, "crm.db", (demo.root / "crm.db").read_bytes())
 
     client = dev_server_env.client
-    systems = {**demo.systems, "directory": directory(demo.root)}
+    systems = {
+        **demo.systems,
+        "directory": directory(demo.root),
+        "accounts": accounts(demo.root),
+    }
     settings = Settings(
         home=tmp_path / ".lethe",
         database_url=f"sqlite+aiosqlite:///{tmp_path / '.lethe' / 'lethe.db'}",
@@ -268,16 +302,16 @@ async def test_no_canary_anywhere_in_the_record(
                     extra_identifiers={"name": person.name},
                 )
 
-            done = await submit_request(
-                operator_request(called, ["newsletter", "crm", "directory"]),
-                settings=settings,
-                ledger=ledger,
-                client=client,
-                keys=keys,
-                policy=FAST,
-            )
-            request_ids.append(done.request_id)
-            rid, surname = done.request_id, called.name.split()[-1]
+            # Filed at the command line: the address and the username from stdin.
+            await lethe(
+                "submit", "-", "--identifier", "username=-", "--identifier", f"name={called.name}",
+                "--verification", "operator", "--systems", "newsletter,crm,directory,accounts",
+                "--json", stdin=f"{called.email}\n{called.username}\n",
+            )  # fmt: skip
+            [newest] = await ledger.list_requests(limit=1)
+            assert newest.request_id not in request_ids
+            request_ids.append(newest.request_id)
+            rid, surname = newest.request_id, called.name.split()[-1]
             until = (datetime.now(UTC) + timedelta(days=400)).date().isoformat()
             await lethe(
                 "hold", "add", "--subject", "-", "--systems", "newsletter", "--until", until,
@@ -286,10 +320,14 @@ async def test_no_canary_anywhere_in_the_record(
             )  # fmt: skip
             await lethe(
                 "approve", rid, "--operator", f"desk ({surname})",
-                "--reason", f"called {called.email.upper()} back on {PHONE}; {called.name} ok",
+                "--reason",
+                f"called {called.email.upper()} back on {PHONE}; {called.name} ok"
+                f" (login {called.username})",
             )  # fmt: skip
-            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, newest.workflow_id)
             assert (await handle.result()).status == "partially_failed"
+            # The connector had the username from the vault: that login went, no other.
+            assert logins(demo.root) == sorted(p.username for p in people if p is not called)
             await lethe(
                 "retry", rid, "--system", "directory", "--wait", "--operator", "desk",
                 "--reason", f"{surname} asked again from {called.email}",
@@ -394,6 +432,7 @@ async def test_no_canary_anywhere_in_the_record(
     assert [o.outcome for o in failed] == ["failed", "failed"]
     assert all("[redacted] <[redacted]>" in (o.error or "") for o in failed), failed
     assert "called [redacted] back on [phone redacted]" in verified[0].detail["reason"]
+    assert "(login [redacted])" in verified[0].detail["reason"]  # the username, from the vault
     # What was scanned is not empty: the outputs exist and say what they should.
     assert len(list(out.glob("*.html"))) == 4 and (out / "export.csv").read_text().count("\n") == 5
     assert "request.sealed" in logs.err  # the worker's log lines were captured
@@ -412,6 +451,7 @@ def test_the_scanner_sees_through_encodings() -> None:
         "json escape": b'{"n": "' + person.name.encode("ascii", "backslashreplace") + b'"}',
         "hex": email.hex().encode(),
         "surname alone": person.name.split()[-1].upper().encode(),
+        "username": b"login=" + person.username.encode(),
     }
     for what, blob in leaks.items():
         assert find([person], what, b"..." + blob + b"..."), what

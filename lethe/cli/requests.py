@@ -13,6 +13,7 @@ import click
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from connectors import Subject
 from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds
 from ledger.queries import STATUSES
 from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
@@ -21,7 +22,13 @@ from ..attention import clock_lines, clock_to_dict, next_steps
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
-from ..intake import submit_request, validate_request
+from ..intake import (
+    EXTRA_KINDS,
+    parse_identifiers,
+    parse_received_at,
+    submit_request,
+    validate_request,
+)
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime
 from ..settings import load_settings
@@ -34,6 +41,13 @@ __all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
 CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
 
 _DETAIL_KEYS = frozenset({"outcomes", "retained_exceptions", "events"})
+
+
+def _stdin_line(what: str) -> str:
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise LetheError(f"{what} reads the value from stdin, and stdin gave none")
+    return line
 
 
 def _operator(explicit: str | None) -> str:
@@ -80,6 +94,13 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         )
         return
     console.print(request_summary(rec))
+    history = await rt.ledger.events(request_id)
+    for e in history:
+        if e.kind == "entered":  # received earlier (by post, in a mailbox), entered late
+            console.print(
+                f"  received by {rec.channel}, entered {e.at:%Y-%m-%d %H:%M} UTC by {e.actor}"
+                " (the deadlines count from the receipt)"
+            )
     for line in clock_lines(rec, clock, datetime.now(UTC)):
         console.print(f"  {line}")
     if outcomes:
@@ -91,7 +112,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
     for step in next_steps(rec, latest, referrals):
         console.print(f"Next: {step}")
     if events:
-        for e in await rt.ledger.events(request_id):
+        for e in history:
             console.print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<24} {e.actor}", style="dim")
 
 
@@ -128,6 +149,26 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
     show_default=True,
     help="How the person made the request (the record keeps it: CCPA §7101 'manner').",
 )
+@click.option(
+    "--identifier",
+    "identifiers",
+    metavar="KIND=VALUE",
+    multiple=True,
+    help="Another identifier of the person, for systems keyed on it (repeatable); KIND is one"
+    f" of {', '.join(EXTRA_KINDS)}. Sealed in the vault with the address. VALUE '-' reads it"
+    " from the next line of stdin (after EMAIL's, if EMAIL is '-').",
+)
+@click.option(
+    "--received-at",
+    metavar="TIME",
+    help="When the request arrived, if earlier (by post, in a mailbox): a date"
+    " (midnight in [deadlines] timezone) or an ISO 8601 time with its zone"
+    " (2026-03-02T09:30:00+01:00). Every deadline counts from it. At most 60 days ago.",
+)
+@click.option(
+    "--operator",
+    help="Who enters a --received-at request (default: LETHE_OPERATOR or your login).",
+)
 @json_option
 def submit(
     email: str,
@@ -140,19 +181,39 @@ def submit(
     timeout: float,
     allow_duplicate: bool,
     channel: str,
+    identifiers: tuple[str, ...],
+    received_at: str | None,
+    operator: str | None,
     as_json: bool,
 ) -> None:
     """Receive an erasure request for EMAIL and start it. Prints the request id.
 
-    EMAIL '-' reads the address from stdin, out of the process list and shell history.
+    EMAIL '-' reads the address from stdin, out of the process list and shell history; so
+    does an --identifier KIND=- (one line each, EMAIL's first, then in the order given).
     """
     settings = load_settings()
     chosen = systems.split(",") if systems is not None else None
     if assertion is not None and assertion_file is not None:
         raise LetheError("give --assertion or --assertion-file, not both")
+    extra = parse_identifiers(identifiers)
+    from_stdin = [kind for kind, value in extra.items() if value == "-"]
     if email.strip() == "-" and assertion_file == "-":
         raise LetheError("EMAIL and --assertion-file cannot both come from stdin")
+    if from_stdin and assertion_file == "-":
+        raise LetheError(
+            f"--identifier {from_stdin[0]} and --assertion-file cannot both come from stdin"
+        )
+    received = (
+        parse_received_at(received_at, timezone=settings.deadlines.timezone)
+        if received_at is not None
+        else None
+    )
+    if operator is not None and received is None:
+        raise LetheError("--operator names who enters a request received earlier: --received-at")
+    entered_by = _operator(operator) if received is not None else None
     email = address_argument(email)
+    for kind in from_stdin:
+        extra[kind] = _stdin_line(f"--identifier {kind}=-")
     if assertion_file is not None:
         try:
             assertion = (
@@ -167,7 +228,13 @@ def submit(
         systems=chosen,
         verification=verification,
         assertion=assertion,
+        extra_identifiers=extra,
+        received_at=received,
     )
+    if entered_by is not None:
+        # An operator's name is kept in the ledger's events: without the person's identifiers.
+        person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
+        entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
     # The systems' options and secrets are the worker's: it checks them when it starts (and
     # `lethe connectors check` does on demand), so an operator's machine needs none of them.
 
@@ -181,12 +248,29 @@ def submit(
             keys=rt.keys,
             allow_duplicate=allow_duplicate,
             channel=channel,
+            entered_by=entered_by,
         )
         if not as_json:
             console.print(
                 f"Received {done.request_id} ({draft.jurisdiction.upper()}, answer due "
                 f"{done.due_at:%Y-%m-%d}); systems: {', '.join(done.systems)}"
             )
+            if received is not None:
+                console.print(
+                    f"Received on {done.received_at:%Y-%m-%d %H:%M} UTC, entered now by"
+                    f" {entered_by}: the deadlines count from the receipt."
+                )
+                now = datetime.now(UTC)
+                if done.acknowledge_by is not None and done.acknowledge_by < now:
+                    console.print(
+                        f"The acknowledgement was due {done.acknowledge_by:%Y-%m-%d %H:%M} UTC:"
+                        " it goes out now, and is recorded as late."
+                    )
+                if done.due_at < now:
+                    console.print(
+                        f"The answer was due {done.due_at:%Y-%m-%d %H:%M} UTC: it is OVERDUE.",
+                        style="bold red",
+                    )
             if done.verification_method == "operator":
                 console.print(
                     f"Waiting for identity verification: lethe approve {done.request_id} "
@@ -218,6 +302,7 @@ def submit(
                     "jurisdiction": draft.jurisdiction,
                     "systems": list(done.systems),
                     "received_at": done.received_at.isoformat(),
+                    "entered_at": done.entered_at.isoformat() if done.entered_at else None,
                     "due_at": done.due_at.isoformat(),
                     "acknowledge_by": (
                         done.acknowledge_by.isoformat() if done.acknowledge_by else None

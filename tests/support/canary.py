@@ -13,15 +13,21 @@ from urllib.parse import quote, quote_plus
 class Canary:
     email: str
     name: str
+    #: An identifier of another kind, in neither the address nor the name.
+    username: str = ""
 
     @classmethod
     def new(cls) -> Canary:
         tag = uuid.uuid4().hex[:10]
         # A non-ASCII name, so that JSON's \\u escapes and UTF-8 are exercised too.
-        return cls(email=f"canary.{tag}@example.org", name=f"Zoë Kanarie{tag}")
+        return cls(
+            email=f"canary.{tag}@example.org",
+            name=f"Zoë Kanarie{tag}",
+            username=f"vogel_{uuid.uuid4().hex[:10]}",
+        )
 
     def values(self) -> list[str]:
-        return [self.email, self.name, self.name.split()[-1]]
+        return [v for v in (self.email, self.name, self.name.split()[-1], self.username) if v]
 
 
 def _base64_cores(value: bytes) -> list[bytes]:

@@ -241,6 +241,37 @@ async def test_an_unacknowledged_request_escalates_when_acknowledgement_is_due(
         await handle.result()
 
 
+async def test_a_request_received_long_before_it_was_entered_fires_its_past_deadlines_at_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """``lethe submit --received-at``: received 40 days ago, acknowledgement due 39 days ago,
+    the answer 10 days ago. No timer waits a negative time: each past deadline is recorded
+    at once, in order, once; the acknowledgement is still tried, right away."""
+    env, fakes = time_skipping_env, Fakes(mail_configured=False)
+    now = await env.get_current_time()
+    received = now - 40 * DAY
+    req = dataclasses.replace(
+        await fresh_request(env, "operator"),
+        received_at=received,
+        due_at=received + 30 * DAY,
+        acknowledge_by=received + DAY,
+    )
+    async with running(env, fakes, req, task_queue) as handle:
+        for _ in range(100):
+            if len(fakes.deadline_events) >= 3:
+                break
+            await env.sleep(timedelta(seconds=1))
+        assert [(e.kind, e.due) for e in fakes.deadline_events] == [
+            ("acknowledgement_overdue", req.acknowledge_by),
+            ("deadline_reminder", req.due_at),
+            ("deadline_overdue", req.due_at),
+        ]
+        assert len(fakes.acknowledgements) == 1  # tried at once (no mail server here)
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "letter signed"))
+        assert (await handle.result()).status == "completed"
+    assert len(fakes.deadline_events) == 3
+
+
 async def test_an_acknowledged_request_does_not_escalate(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
