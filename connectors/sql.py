@@ -339,14 +339,6 @@ class TableRule(BaseModel):
         return _Retention(basis, note, retain_days, review_days)
 
     @property
-    def per_jurisdiction(self) -> bool:
-        """Whether what this rule keeps under depends on the request's jurisdiction."""
-        return any(
-            isinstance(v, dict)
-            for v in (self.legal_basis, self.note, self.retain_days, self.review_days)
-        )
-
-    @property
     def name(self) -> str:
         """How counts and evidence call this rule."""
         return self.label or self.table

@@ -20,7 +20,7 @@ from connectors import (
     Subject,
     TransientError,
 )
-from connectors.sql import SqlConnector
+from connectors.sql import SqlConnector, _Retention
 
 SCHEMA = """
 CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);
@@ -639,7 +639,12 @@ def test_a_basis_of_no_law_may_stand_under_either(db: Path) -> None:
     rules = invoice_rule(
         legal_basis={"gdpr": "contract", "ccpa": "suppression"}, review_days=365, note="x"
     )
-    assert build(db, tables=rules).opts.tables[2].per_jurisdiction
+    rule = build(db, tables=rules).opts.tables[2]
+    assert [rule.retention_for(law) for law in ("gdpr", "ccpa", None)] == [
+        _Retention("contract", "x", None, 365),
+        _Retention("suppression", "x", None, 365),
+        None,
+    ]
 
 
 def test_a_subjects_repr_names_the_law_but_no_identifier() -> None:
