@@ -15,7 +15,7 @@ from ._errors import (
     parse_retry_after,
 )
 from ._idempotency import repeat_problem
-from ._legal_basis import LegalBasis, describe_basis
+from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
 from ._outcomes import Erased, NotFound, Outcome, Pending, Referred, Residual, Retained
 from ._plan import Plan
 from ._protocol import (
@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_MAX_ITEMS",
     "ENTRY_POINT_GROUP",
     "IDENTIFIER_KINDS",
+    "JURISDICTIONS",
     "BaseConnector",
     "BlastRadiusExceeded",
     "Capability",
@@ -55,6 +56,7 @@ __all__ = [
     "Retained",
     "Subject",
     "TransientError",
+    "basis_fits",
     "describe_basis",
     "format_validation_error",
     "guard_blast_radius",

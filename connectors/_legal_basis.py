@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["LegalBasis", "describe_basis"]
+__all__ = ["JURISDICTIONS", "LegalBasis", "basis_fits", "describe_basis"]
+
+#: Jurisdictions a request can be made under, as the ledger records them (``lethe.deadlines``
+#: has the same names; connectors import nothing of ``lethe``, a test holds the two together).
+JURISDICTIONS = ("gdpr", "ccpa")
 
 
 class LegalBasis(StrEnum):
@@ -62,3 +66,14 @@ def describe_basis(code: str) -> str:
         return _DESCRIPTIONS[LegalBasis(code)]
     except ValueError:
         return code
+
+
+def basis_fits(code: str, jurisdiction: str) -> bool:
+    """Whether a basis can answer a request made under ``jurisdiction``.
+
+    A statute's own exception answers only a request under that statute (a CCPA
+    §1798.105(d) basis is no answer to a GDPR request); ``contract``, ``backup-rotation``,
+    ``suppression`` and ``legal-hold`` belong to no statute and answer either.
+    """
+    family = code.split("-", 1)[0]
+    return family not in JURISDICTIONS or family == jurisdiction

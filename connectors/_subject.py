@@ -30,11 +30,15 @@ class Subject:
 
     ``ref`` is the pseudonym (keyed HMAC) used everywhere outside the vault. ``repr`` never
     shows identifiers, so a subject that ends up in a log line or traceback leaks nothing.
+    ``jurisdiction`` is the law the request was made under (``"gdpr"``, ``"ccpa"``: see
+    :data:`connectors.JURISDICTIONS`), from the ledger; ``None`` where the caller does not
+    know it. It is not personal data, and decides which legal basis a retention cites.
     """
 
     ref: str
     email: str
     identifiers: Mapping[str, str] = field(default_factory=dict)
+    jurisdiction: str | None = None
 
     def get(self, kind: str) -> str | None:
         """The identifier of that kind, or None. Empty strings count as absent."""
@@ -46,7 +50,10 @@ class Subject:
         return [v for v in (self.email, *self.identifiers.values()) if v]
 
     def __repr__(self) -> str:
-        return f"Subject(ref={self.ref!r}, identifiers=<{1 + len(self.identifiers)} hidden>)"
+        hidden = f"identifiers=<{1 + len(self.identifiers)} hidden>"
+        if self.jurisdiction is None:
+            return f"Subject(ref={self.ref!r}, {hidden})"
+        return f"Subject(ref={self.ref!r}, jurisdiction={self.jurisdiction!r}, {hidden})"
 
     __str__ = __repr__
 

@@ -8,6 +8,13 @@ Each rule names a table, the column that identifies the subject's rows and what 
                 the subject's identifiers, so kept rows can still be grouped but not read
     retain      keep the rows under a legal basis until a date; counted, never touched
 
+A retain rule's ``legal_basis`` is one code of :class:`~connectors.LegalBasis` or a table by the
+request's jurisdiction (``{ gdpr = "gdpr-17-3-b", ccpa = "ccpa-105-d-8" }``); ``note``,
+``retain_days`` and ``review_days`` may be tables too, naming the same jurisdictions. Under a
+jurisdiction, a basis must be that law's exception or one of no law (``contract``, …). A request
+whose jurisdiction a rule that keeps rows has no entry for fails permanently and changes nothing:
+keeping without a basis is not allowed, and erasing what must be kept would be worse.
+
 A rule matches either on one of the subject's identifiers (``identifier = "email"``) or through
 a parent rule (``parent = "users.user_id"``: this table's key is among the ``user_id`` values of
 the rows the ``users`` rule matched). A table may carry several rules on different key columns
@@ -40,6 +47,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -57,7 +65,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError
-from ._legal_basis import LegalBasis
+from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits
 from ._outcomes import Erased, NotFound, Outcome, Residual, Retained
 from ._plan import Plan
 from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
@@ -121,6 +129,40 @@ def keyed_hash(secret: str, value: str) -> str:
     return digest.hexdigest()
 
 
+_BASES = frozenset(b.value for b in LegalBasis)
+
+
+@dataclass(frozen=True)
+class _Retention:
+    """A retain rule as it applies to one request."""
+
+    legal_basis: str
+    note: str | None
+    retain_days: int | None
+    review_days: int | None
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Rows one retain rule keeps for one request, and why, until when."""
+
+    rule: TableRule
+    rows: int
+    legal_basis: str
+    note: str | None
+    until: date | None
+    review: date | None
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "table": self.rule.name,
+            "rows": self.rows,
+            "legal_basis": self.legal_basis,
+            "retained_until": self.until.isoformat() if self.until else None,
+            "review_on": self.review.isoformat() if self.review else None,
+        }
+
+
 def _check_name(value: str, what: str) -> str:
     if not _NAME.match(value):
         raise ValueError(f"{what} {value!r} is not a plain SQL identifier")
@@ -146,10 +188,13 @@ class TableRule(BaseModel):
     hash: dict[str, str] = Field(
         default_factory=dict, description="column -> identifier kind whose keyed hash it gets"
     )
-    legal_basis: str | None = None
-    note: str | None = None
-    retain_days: int | None = Field(default=None, ge=1)
-    review_days: int | None = Field(default=None, ge=1)
+    legal_basis: str | dict[str, str] | None = Field(
+        default=None,
+        description="A LegalBasis code, or a table of them by jurisdiction ({gdpr=…, ccpa=…})",
+    )
+    note: str | dict[str, str] | None = None
+    retain_days: int | dict[str, int] | None = None
+    review_days: int | dict[str, int] | None = None
 
     @field_validator("table")
     @classmethod
@@ -215,18 +260,83 @@ class TableRule(BaseModel):
         if self.action != "anonymize" and written:
             raise ValueError(f"table {self.table}: 'set'/'nullify'/'hash' only apply to anonymize")
         if self.action == "retain":
-            if not self.legal_basis:
-                raise ValueError(f"table {self.table}: retain needs a legal_basis")
-            if self.legal_basis not in {b.value for b in LegalBasis}:
-                raise ValueError(
-                    f"table {self.table}: unknown legal_basis {self.legal_basis!r}"
-                    " (see connectors.LegalBasis)"
-                )
-            if (self.retain_days is None) == (self.review_days is None):
-                raise ValueError(f"table {self.table}: retain needs retain_days or review_days")
+            self._check_retention()
         elif self.legal_basis or self.retain_days or self.review_days:
             raise ValueError(f"table {self.table}: legal_basis/retain_days only apply to retain")
         return self
+
+    def _check_retention(self) -> None:
+        """A retain rule's basis, note and days: one value, or a table by jurisdiction.
+
+        Every table names known jurisdictions only, and all of a rule's tables name the same
+        ones (a rule cannot have a basis for a CCPA request but no period). A basis under a
+        jurisdiction must be that law's own exception or one of no law (``contract``, …).
+        """
+        where = f"table {self.table}"
+        if not self.legal_basis:
+            raise ValueError(f"{where}: retain needs a legal_basis")
+        if (self.retain_days is None) == (self.review_days is None):
+            raise ValueError(f"{where}: retain needs retain_days or review_days")
+        tables: dict[str, dict[str, Any]] = {}
+        for field_name in ("legal_basis", "note", "retain_days", "review_days"):
+            value = getattr(self, field_name)
+            if not isinstance(value, dict):
+                continue
+            if not value:
+                raise ValueError(f"{where}: {field_name} is an empty table")
+            for jurisdiction in value:
+                if jurisdiction not in JURISDICTIONS:
+                    raise ValueError(
+                        f"{where}: {field_name} names unknown jurisdiction {jurisdiction!r}"
+                        f" (known: {', '.join(JURISDICTIONS)})"
+                    )
+            tables[field_name] = value
+        bases = self.legal_basis if isinstance(self.legal_basis, dict) else {"": self.legal_basis}
+        for jurisdiction, code in bases.items():
+            at = f"legal_basis.{jurisdiction}" if jurisdiction else "legal_basis"
+            if code not in _BASES:
+                raise ValueError(f"{where}: unknown {at} {code!r} (see connectors.LegalBasis)")
+            if jurisdiction and not basis_fits(code, jurisdiction):
+                raise ValueError(
+                    f"{where}: {at} is {code!r}, an exception of another law, which does not"
+                    f" answer a {jurisdiction} request"
+                )
+        for field_name in ("retain_days", "review_days"):
+            value = getattr(self, field_name)
+            days = value.values() if isinstance(value, dict) else [value]
+            if any(d is not None and d < 1 for d in days):
+                raise ValueError(f"{where}: {field_name} must be at least 1")
+        if len({frozenset(t) for t in tables.values()}) > 1:
+            listed = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in tables.items())
+            raise ValueError(
+                f"{where}: per-jurisdiction tables must name the same jurisdictions ({listed})"
+            )
+
+    def retention_for(self, jurisdiction: str | None) -> _Retention | None:
+        """What this retain rule keeps under for a request under ``jurisdiction``: basis,
+        note and days; ``None`` when a table of the rule has no entry for it."""
+
+        def pick(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            return value.get(jurisdiction) if jurisdiction is not None else None
+
+        basis = pick(self.legal_basis)
+        note = pick(self.note)
+        retain_days = pick(self.retain_days)
+        review_days = pick(self.review_days)
+        missing = any(
+            isinstance(v, dict) and picked is None
+            for v, picked in (
+                (self.legal_basis, basis),
+                (self.note, note),
+                (self.retain_days, retain_days),
+                (self.review_days, review_days),
+            )
+        )
+        if missing or basis is None:
+            return None
+        return _Retention(basis, note, retain_days, review_days)
 
     @property
     def name(self) -> str:
@@ -370,6 +480,14 @@ def _like_exact(value: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _jurisdictions_of(rule: TableRule) -> list[str]:
+    """The jurisdictions a per-jurisdiction rule has entries for (all its tables agree)."""
+    for value in (rule.legal_basis, rule.note, rule.retain_days, rule.review_days):
+        if isinstance(value, dict):
+            return sorted(value)
+    return []
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -525,19 +643,52 @@ class SqlConnector(BaseConnector):
         }
         return conds, counts
 
-    def _plan_from(self, counts: dict[int, int]) -> Plan:
+    def _plan_from(self, counts: dict[int, int], subject: Subject) -> tuple[Plan, list[_Kept]]:
+        """The plan, and each retain rule that keeps rows with the basis it keeps them under.
+
+        Raises ``PermanentError`` (before anything changes) when a retain rule that keeps rows
+        has no basis for the request's jurisdiction: keeping without a basis is not allowed,
+        and erasing what the organisation must keep would be worse.
+        """
         changes: dict[str, int] = {}
-        kept: dict[str, int] = {}
+        kept_counts: dict[str, int] = {}
+        kept: list[_Kept] = []
+        today = date.today()
         for i, rule in enumerate(self.opts.tables):
             n = counts[i]
             if not n:
                 continue
             if rule.action == "retain":
-                kept[f"{rule.name}.retained"] = kept.get(f"{rule.name}.retained", 0) + n
+                key = f"{rule.name}.retained"
+                kept_counts[key] = kept_counts.get(key, 0) + n
+                kept.append(self._kept(rule, n, subject, today))
             else:
                 key = f"{rule.name}.{_VERBS[rule.action]}"
                 changes[key] = changes.get(key, 0) + n
-        return Plan(counts=changes, retained_counts=kept, limit=self.opts.max_items)
+        evidence = {"retained": [k.evidence() for k in kept]} if kept else {}
+        plan = Plan(
+            counts=changes,
+            retained_counts=kept_counts,
+            limit=self.opts.max_items,
+            evidence=evidence,
+        )
+        return plan, kept
+
+    def _kept(self, rule: TableRule, rows: int, subject: Subject, today: date) -> _Kept:
+        retention = rule.retention_for(subject.jurisdiction)
+        if retention is None:
+            law = (
+                f"a {subject.jurisdiction} request"
+                if subject.jurisdiction is not None
+                else "a request of unknown jurisdiction"
+            )
+            raise PermanentError(
+                f"{self.name}: retain rule {rule.name} has no legal basis for {law}"
+                f" (its tables name {', '.join(_jurisdictions_of(rule))}); nothing was changed"
+            )
+        until = today + timedelta(days=retention.retain_days) if retention.retain_days else None
+        review = today + timedelta(days=retention.review_days) if retention.review_days else None
+        return _Kept(rule, rows, retention.legal_basis, retention.note, until, review)
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -564,7 +715,7 @@ class SqlConnector(BaseConnector):
         try:
             async with self._get_engine().connect() as conn:
                 _, counts = await self._counted(conn, subject)
-                return self._plan_from(counts)
+                return self._plan_from(counts, subject)[0]
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
@@ -586,7 +737,7 @@ class SqlConnector(BaseConnector):
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         try:
             async with self._get_engine().begin() as conn:
-                plan, counts = await self._erase_in(conn, subject)
+                plan, kept, counts = await self._erase_in(conn, subject)
             if plan.empty:
                 return NotFound(
                     evidence={"rules_checked": len(self._ordered), **self._not_searched(subject)}
@@ -604,9 +755,9 @@ class SqlConnector(BaseConnector):
             evidence["remaining_after_commit"] = sum(residual.remaining.values())
         except (TransientError, PermanentError) as exc:
             evidence["verification_after_commit_failed"] = type(exc).__name__
-        if not plan.retained_counts:
+        if not kept:
             return Erased(counts=counts, evidence=evidence)
-        return self._retained(plan, counts, evidence)
+        return self._retained(plan, kept, counts, evidence)
 
     def _anonymized_values(self, rule: TableRule, subject: Subject) -> dict[str, Any]:
         values: dict[str, Any] = {**rule.set, **dict.fromkeys(rule.nullify)}
@@ -623,9 +774,9 @@ class SqlConnector(BaseConnector):
 
     async def _erase_in(
         self, conn: AsyncConnection, subject: Subject
-    ) -> tuple[Plan, dict[str, int]]:
+    ) -> tuple[Plan, list[_Kept], dict[str, int]]:
         conds, planned = await self._counted(conn, subject)
-        plan = self._plan_from(planned)
+        plan, kept = self._plan_from(planned, subject)
         guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="rows")
         updates = {
             i: self._anonymized_values(rule, subject)
@@ -652,42 +803,27 @@ class SqlConnector(BaseConnector):
             guard_blast_radius(changed, self.opts, where=self.name, unit="rows")
             key = f"{rule.name}.{_VERBS[rule.action]}"
             counts[key] = counts.get(key, 0) + done
-        return plan, counts
+        return plan, kept, counts
 
-    def _retained(self, plan: Plan, counts: dict[str, int], evidence: dict[str, Any]) -> Retained:
-        today = date.today()
-        details: list[tuple[TableRule, int, date | None, date | None]] = []
-        for rule in self.opts.tables:
-            n = plan.retained_counts.get(f"{rule.name}.retained", 0)
-            if rule.action != "retain" or not n:
-                continue
-            until = today + timedelta(days=rule.retain_days) if rule.retain_days else None
-            review = today + timedelta(days=rule.review_days) if rule.review_days else None
-            details.append((rule, n, until, review))
+    def _retained(
+        self, plan: Plan, kept: list[_Kept], counts: dict[str, int], evidence: dict[str, Any]
+    ) -> Retained:
         # The exception as a whole lasts as long as its longest dated part; if no part is
-        # dated, it is indefinite and reviewed on the latest review date.
-        dated = [(u, r) for r, _, u, _ in details if u is not None]
-        reviewed = [(v, r) for r, _, _, v in details if v is not None]
-        until_date, main_rule = max(dated, key=lambda d: d[0]) if dated else (None, None)
-        review_date = None
-        if main_rule is None:
-            review_date, main_rule = max(reviewed, key=lambda d: d[0])
-        evidence["retained"] = [
-            {
-                "table": r.name,
-                "rows": n,
-                "legal_basis": r.legal_basis,
-                "retained_until": u.isoformat() if u else None,
-                "review_on": v.isoformat() if v else None,
-            }
-            for r, n, u, v in details
-        ]
-        notes = "; ".join(f"{r.name}: {r.note}" for r, *_ in details if r.note)
+        # dated, it is indefinite and reviewed on the latest review date. Each rule reports its
+        # own rows (two rules may share a label: the label's total is in retained_counts).
+        dated = [k for k in kept if k.until is not None]
+        main = (
+            max(dated, key=lambda k: k.until or date.min)
+            if dated
+            else max(kept, key=lambda k: k.review or date.min)
+        )
+        evidence["retained"] = [k.evidence() for k in kept]
+        notes = "; ".join(f"{k.rule.name}: {k.note}" for k in kept if k.note)
         return Retained(
-            legal_basis=str(main_rule.legal_basis),
-            note=notes or f"kept under {main_rule.legal_basis}",
-            retained_until=until_date,
-            review_on=review_date,
+            legal_basis=main.legal_basis,
+            note=notes or f"kept under {main.legal_basis}",
+            retained_until=main.until,
+            review_on=None if dated else main.review,
             retained_counts=dict(plan.retained_counts),
             counts=counts,
             evidence=evidence,

@@ -7,8 +7,10 @@ import base64
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
+from ledger import SystemOutcomeRecord
 from lethe.assertions import mint_assertion, public_key_text
 from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.intake import submit_request, validate_request
@@ -150,6 +153,89 @@ async def test_demo_systems_end_to_end_without_plaintext_in_history(
         check=True,
     ).stdout
     assert done.workflow_id in shown and SUBJECT.email not in shown.lower()
+
+
+def _rows_of(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(db) as conn:
+        names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: conn.execute(f"SELECT * FROM {n} ORDER BY 1").fetchall() for n in names}
+
+
+async def _erase_in_demo_systems(
+    env: WorkflowEnvironment,
+    keys: Keyring,
+    tmp_path: Path,
+    task_queue: str,
+    systems: dict[str, SystemConfig],
+    jurisdiction: str,
+) -> tuple[str, dict[str, SystemOutcomeRecord]]:
+    """One request for the demo person under ``jurisdiction``, through the real worker."""
+    settings = settings_for(tmp_path, env, task_queue, systems)
+    ledger = await open_ledger(settings, keys)
+    connectors = build_connectors(settings.systems, load_registry())
+    try:
+        async with worker_module.build_worker(
+            env.client,
+            task_queue=task_queue,
+            ledger=ledger,
+            connectors=connectors,
+            signing_key=Ed25519PrivateKey.generate(),
+        ):
+            draft = validate_request(
+                settings,
+                email=SUBJECT.email,
+                jurisdiction=jurisdiction,
+                assertion=mint_assertion(PORTAL, SUBJECT.email, audience="lethe"),
+            )
+            done = await submit_request(
+                draft, settings=settings, ledger=ledger, client=env.client, keys=keys, policy=FAST
+            )
+            handle = env.client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+            result = await asyncio.wait_for(handle.result(), timeout=90)
+        outcomes = {o.system: o for o in await ledger.outcomes(done.request_id)}
+    finally:
+        await worker_module.close_connectors(connectors)
+        await ledger.dispose()
+    return result.status, outcomes
+
+
+async def test_a_ccpa_request_keeps_invoices_under_the_ccpa_basis(
+    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+) -> None:
+    demo = seed_demo_systems(tmp_path / "systems")
+    status, outcomes = await _erase_in_demo_systems(
+        dev_server_env, keys, tmp_path, task_queue, demo.systems, "ccpa"
+    )
+    assert status == "completed_with_exceptions"
+    crm = outcomes["crm"]
+    assert (crm.outcome, crm.legal_basis) == ("retained", "ccpa-105-d-8")
+    assert [r["legal_basis"] for r in crm.evidence["retained"]] == ["ccpa-105-d-8"]
+    checked, problems = check_bystanders(demo)
+    assert problems == [] and checked > 40
+
+
+async def test_a_request_under_a_law_the_rule_has_no_basis_for_fails_that_system(
+    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+) -> None:
+    # The invoice rule names a basis for GDPR requests only: a CCPA request keeps nothing
+    # without a basis and erases nothing from the CRM; the other systems go ahead.
+    demo = seed_demo_systems(tmp_path / "systems")
+    crm = demo.systems["crm"]
+    rules = [
+        {**r, "legal_basis": {"gdpr": "gdpr-17-3-b"}} if r["action"] == "retain" else r
+        for r in crm.options["tables"]
+    ]
+    systems = {**demo.systems, "crm": replace(crm, options={**crm.options, "tables": rules})}
+    before = _rows_of(demo.db("crm"))
+    status, outcomes = await _erase_in_demo_systems(
+        dev_server_env, keys, tmp_path, task_queue, systems, "ccpa"
+    )
+    assert status == "partially_failed"
+    assert outcomes["crm"].outcome == "failed" and outcomes["crm"].legal_basis is None
+    error = outcomes["crm"].error or ""
+    assert "crm: retain rule invoices has no legal basis for a ccpa request" in error
+    assert _rows_of(demo.db("crm")) == before  # the contact and notes are still there too
+    assert outcomes["newsletter"].outcome == "erased"
 
 
 def _start_worker(

@@ -2,7 +2,8 @@
 
     forum        a phpBB forum (the schema subset in connectors.phpbb_schema) on SQLite, erased
                  by the phpbb connector in retain mode: posts kept under the anonymous user
-    crm          contacts and notes erased; invoices retained 10 years (GDPR Art. 17(3)(b))
+    crm          contacts and notes erased; invoices retained 10 years (a legal obligation:
+                 GDPR Art. 17(3)(b) for a GDPR request, CCPA §1798.105(d)(8) for a CCPA one)
     newsletter   subscribers and delivery log erased
     backups      nightly copies of the CRM, kept beyond use until rotation (35 days)
 
@@ -221,7 +222,8 @@ def _system_configs(root: Path) -> dict[str, SystemConfig]:
                         "key": "customer_email",
                         "identifier": "email",
                         "action": "retain",
-                        "legal_basis": "gdpr-17-3-b",
+                        # Each law's own exception for a legal obligation to keep them.
+                        "legal_basis": {"gdpr": "gdpr-17-3-b", "ccpa": "ccpa-105-d-8"},
                         "retain_days": 3650,
                         "note": "invoices are kept 10 years under tax law",
                     },

@@ -85,6 +85,7 @@ async def test_erase_records_and_a_retry_replays(opened: Ledger) -> None:
     assert connector.calls == 1  # the second attempt never reached the system
     assert connector.seen[0].email == "ada@example.org"
     assert connector.seen[0].identifiers == {"name": "Ada Byron"}
+    assert connector.seen[0].jurisdiction == "gdpr"  # the request's law, from the ledger
     [row] = await opened.outcomes("er-1")
     assert (row.outcome, row.connector, row.connector_version) == ("erased", "scripted", "7")
 

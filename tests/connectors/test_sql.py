@@ -20,7 +20,7 @@ from connectors import (
     Subject,
     TransientError,
 )
-from connectors.sql import SqlConnector
+from connectors.sql import SqlConnector, _Retention
 
 SCHEMA = """
 CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);
@@ -452,3 +452,210 @@ async def test_rules_a_request_has_no_identifier_for_are_named(db: Path) -> None
     assert outcome.evidence["not_searched"] == ["invoices_by_name (no username)"]
     assert nobody.evidence["not_searched"] == ["invoices_by_name (no username)"]
     assert "not_searched" not in named.evidence
+
+
+# -- the legal basis depends on the request's jurisdiction --------------------------------------
+
+#: The invoice rule with a basis for each law: the same rows, kept for the same reason.
+BY_LAW: dict[str, Any] = {
+    "legal_basis": {"gdpr": "gdpr-17-3-b", "ccpa": "ccpa-105-d-8"},
+    "retain_days": 3650,
+    "note": "tax law",
+}
+
+
+def invoice_rule(**fields: Any) -> list[dict[str, Any]]:
+    """``tables()`` with the invoice rule's retention fields replaced by ``fields``."""
+    rules = tables()
+    kept = {k: v for k, v in rules[2].items() if k not in ("legal_basis", "retain_days", "note")}
+    rules[2] = {**kept, **fields}
+    return rules
+
+
+def ada(jurisdiction: str | None) -> Subject:
+    return Subject(ref="ps_test", email="ada@example.org", jurisdiction=jurisdiction)
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "basis"), [("gdpr", "gdpr-17-3-b"), ("ccpa", "ccpa-105-d-8")]
+)
+async def test_a_retention_cites_the_basis_of_the_requests_law(
+    db: Path, jurisdiction: str, basis: str
+) -> None:
+    c = build(db, tables=invoice_rule(**BY_LAW))
+    try:
+        plan = await c.plan(ada(jurisdiction))
+        outcome = await c.erase(ada(jurisdiction), "er-1")
+    finally:
+        await c.aclose()
+    assert isinstance(outcome, Retained)
+    assert outcome.legal_basis == basis
+    assert outcome.retained_until == date.today() + timedelta(days=3650)
+    # The dry run names the basis the erase then records, rule by rule.
+    assert [r["legal_basis"] for r in plan.evidence["retained"]] == [basis]
+    assert plan.evidence["retained"] == outcome.evidence["retained"]
+
+
+async def test_a_single_basis_still_answers_every_request(db: Path) -> None:
+    c = build(db)
+    try:
+        gdpr = await c.plan(ada("gdpr"))
+        outcome = await c.erase(ada("ccpa"), "er-1")
+    finally:
+        await c.aclose()
+    assert isinstance(outcome, Retained) and outcome.legal_basis == "gdpr-17-3-b"
+    assert gdpr.evidence["retained"][0]["legal_basis"] == "gdpr-17-3-b"
+
+
+async def test_note_and_period_may_also_depend_on_the_law(db: Path) -> None:
+    rules = invoice_rule(
+        legal_basis={"gdpr": "gdpr-17-3-b", "ccpa": "ccpa-105-d-8"},
+        retain_days={"gdpr": 3650, "ccpa": 2555},
+        note={"gdpr": "tax law (10 years)", "ccpa": "IRS records (7 years)"},
+    )
+    c = build(db, tables=rules)
+    try:
+        ccpa = await c.erase(ada("ccpa"), "er-1")
+    finally:
+        await c.aclose()
+    assert isinstance(ccpa, Retained)
+    assert (ccpa.legal_basis, ccpa.note) == ("ccpa-105-d-8", "invoices: IRS records (7 years)")
+    assert ccpa.retained_until == date.today() + timedelta(days=2555)
+
+
+@pytest.mark.parametrize("jurisdiction", ["ccpa", None])
+async def test_no_basis_for_the_requests_law_fails_and_changes_nothing(
+    db: Path, jurisdiction: str | None
+) -> None:
+    # Keeping the invoices without a basis is not allowed, and erasing them (the law says keep
+    # them) is worse: the erase fails, permanently, before anything changes.
+    rules = invoice_rule(legal_basis={"gdpr": "gdpr-17-3-b"}, retain_days=3650, note="tax law")
+    before = dump(db)
+    c = build(db, tables=rules)
+    try:
+        with pytest.raises(PermanentError) as planned:
+            await c.plan(ada(jurisdiction))
+        with pytest.raises(PermanentError) as erased:
+            await c.erase(ada(jurisdiction), "er-1")
+    finally:
+        await c.aclose()
+    assert dump(db) == before
+    message = str(erased.value)
+    assert message == str(planned.value)
+    assert message.startswith("app: retain rule invoices has no legal basis for ")
+    assert ("a ccpa request" if jurisdiction else "unknown jurisdiction") in message
+    assert "ada" not in message
+
+
+async def test_no_basis_for_the_law_matters_only_where_rows_are_kept(db: Path) -> None:
+    # Nothing to keep: nothing needs a basis, and the person's account goes.
+    rules = invoice_rule(legal_basis={"gdpr": "gdpr-17-3-b"}, retain_days=3650, note="tax law")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM invoices WHERE email = 'ada@example.org'")
+    c = build(db, tables=rules)
+    try:
+        outcome = await c.erase(ada("ccpa"), "er-1")
+    finally:
+        await c.aclose()
+    assert isinstance(outcome, Erased) and outcome.counts["users.deleted"] == 1
+
+
+async def test_rules_sharing_a_label_each_report_their_own_rows(db: Path) -> None:
+    # Two retain rules named alike: the label's total counts each row once, and each rule's
+    # evidence entry holds its own rows, not the label's total.
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE old_invoices (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.executemany("INSERT INTO old_invoices (email) VALUES (?)", [("ada@example.org",)] * 2)
+    rules = [
+        *tables(),
+        {
+            "table": "old_invoices",
+            "key": "email",
+            "identifier": "email",
+            "action": "retain",
+            "label": "invoices",
+            "legal_basis": "gdpr-17-3-e",
+            "retain_days": 365,
+            "note": "disputed",
+        },
+    ]
+    c = build(db, tables=rules)
+    try:
+        plan = await c.plan(SUBJECT)
+        outcome = await c.erase(SUBJECT, "er-1")
+    finally:
+        await c.aclose()
+    assert isinstance(outcome, Retained)
+    assert outcome.retained_counts == {"invoices.retained": 3}
+    kept = outcome.evidence["retained"]
+    assert [(k["legal_basis"], k["rows"]) for k in kept] == [("gdpr-17-3-b", 1), ("gdpr-17-3-e", 2)]
+    assert sum(k["rows"] for k in kept) == sum(outcome.retained_counts.values())
+    assert plan.evidence["retained"] == kept
+    # The longest-dated part decides the date and the basis the ledger shows.
+    assert outcome.legal_basis == "gdpr-17-3-b"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {**BY_LAW, "legal_basis": {"gpdr": "gdpr-17-3-b"}},
+            "legal_basis names unknown jurisdiction 'gpdr' (known: gdpr, ccpa)",
+        ),
+        (
+            {**BY_LAW, "legal_basis": {"gdpr": "gdpr-17-3-z"}},
+            "unknown legal_basis.gdpr 'gdpr-17-3-z'",
+        ),
+        (
+            {**BY_LAW, "legal_basis": {"gdpr": "ccpa-105-d-8"}},
+            "legal_basis.gdpr is 'ccpa-105-d-8', an exception of another law",
+        ),
+        (
+            {**BY_LAW, "legal_basis": {"ccpa": "gdpr-17-3-b"}},
+            "legal_basis.ccpa is 'gdpr-17-3-b', an exception of another law",
+        ),
+        ({**BY_LAW, "legal_basis": {}}, "retain needs a legal_basis"),
+        ({**BY_LAW, "note": {}}, "note is an empty table"),
+        (
+            {**BY_LAW, "note": {"gdpr": "tax law"}},
+            "must name the same jurisdictions (legal_basis: ccpa, gdpr; note: gdpr)",
+        ),
+        ({**BY_LAW, "retain_days": {"gdpr": 10, "ccpa": 0}}, "retain_days must be at least 1"),
+        ({**BY_LAW, "retain_days": 0}, "retain_days must be at least 1"),
+        ({**BY_LAW, "note": {"ccpa": "x", "eu": "y"}}, "note names unknown jurisdiction 'eu'"),
+    ],
+)
+def test_bad_bases_by_law_fail_at_load_with_the_system_name(
+    db: Path, fields: dict[str, Any], message: str
+) -> None:
+    options = {"url": f"sqlite:///{db}", "tables": invoice_rule(**fields)}
+    with pytest.raises(ConnectorConfigError) as err:
+        ConnectorRegistry({"sql": SqlConnector}).build("crm", "sql", options)
+    assert "system 'crm'" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_a_basis_of_no_law_may_stand_under_either(db: Path) -> None:
+    rules = invoice_rule(
+        legal_basis={"gdpr": "contract", "ccpa": "suppression"}, review_days=365, note="x"
+    )
+    rule = build(db, tables=rules).opts.tables[2]
+    assert [rule.retention_for(law) for law in ("gdpr", "ccpa", None)] == [
+        _Retention("contract", "x", None, 365),
+        _Retention("suppression", "x", None, 365),
+        None,
+    ]
+
+
+def test_a_subjects_repr_names_the_law_but_no_identifier() -> None:
+    s = Subject(
+        ref="ps_1", email="ada@example.org", identifiers={"name": "Ada"}, jurisdiction="ccpa"
+    )
+    assert repr(s) == "Subject(ref='ps_1', jurisdiction='ccpa', identifiers=<2 hidden>)"
+
+
+def test_connectors_know_the_jurisdictions_the_ledger_records() -> None:
+    from connectors import JURISDICTIONS
+    from lethe.deadlines import JURISDICTIONS as RECORDED
+
+    assert JURISDICTIONS == RECORDED

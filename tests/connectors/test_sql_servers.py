@@ -16,6 +16,7 @@ from connectors import (
     Erased,
     NotFound,
     PermanentError,
+    Retained,
     Subject,
     TransientError,
 )
@@ -79,6 +80,41 @@ async def test_a_numeric_key_column_matches_an_identifier_exactly(
         assert await rows(db, accounts) == [tuple(r) for r in ACCOUNTS[1:]]
     finally:
         await c.aclose()
+
+
+async def test_one_retain_rule_cites_each_requests_own_law(
+    database: tuple[SystemDatabase, sa.Table],
+) -> None:
+    # The same rule keeps a GDPR subject's and a CCPA subject's rows, each under their law.
+    db, accounts = database
+    c = build(
+        db,
+        key="email",
+        identifier="email",
+        action="retain",
+        legal_basis={"gdpr": "gdpr-17-3-b", "ccpa": "ccpa-105-d-8"},
+        retain_days=3650,
+        note="tax law",
+    )
+    before = await rows(db, accounts)
+    try:
+        found = {}
+        for email, law in (("ada@example.org", "gdpr"), ("b@example.org", "ccpa")):
+            subject = Subject("ps_x", email, jurisdiction=law)
+            plan = await c.plan(subject)
+            outcome = await c.erase(subject, f"er-{law}")
+            assert isinstance(outcome, Retained), law
+            assert plan.evidence["retained"] == outcome.evidence["retained"]
+            found[law] = (outcome.legal_basis, outcome.retained_counts)
+        with pytest.raises(PermanentError, match="no legal basis for a request of unknown"):
+            await c.erase(Subject("ps_x", "c@example.org"), "er-none")
+    finally:
+        await c.aclose()
+    assert found == {
+        "gdpr": ("gdpr-17-3-b", {"accounts.retained": 1}),
+        "ccpa": ("ccpa-105-d-8", {"accounts.retained": 1}),
+    }
+    assert await rows(db, accounts) == before
 
 
 @pytest.mark.services
