@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
-from ledger import ControllerReferrals, ErasureRounds, Ledger
+from ledger import ControllerReferrals, ErasureRounds, Ledger, ProofLog
 from lethe.assertions import mint_assertion, public_key_text
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
@@ -130,6 +130,7 @@ async def test_the_operator_verbs_after_the_first_pass(
             assert proc.returncode is not None
             return proc.returncode, out.decode(), err.decode()
 
+        signing_key = Ed25519PrivateKey.generate()
         settings = load_settings(env)
         ledger = await open_ledger(settings, keys)
         connectors = build_connectors(settings.systems, load_registry())
@@ -140,7 +141,7 @@ async def test_the_operator_verbs_after_the_first_pass(
                 task_queue=task_queue,
                 ledger=ledger,
                 connectors=connectors,
-                signing_key=Ed25519PrivateKey.generate(),
+                signing_key=signing_key,
                 processors=worker_module.processor_systems(settings),
                 controllers=worker_module.controller_endpoints(settings),
                 shred_grace_days=settings.retention.shred_grace_days,
@@ -242,6 +243,9 @@ async def test_the_operator_verbs_after_the_first_pass(
 
                 code, out, _ = await lethe("status", rid, "--json")
                 record = json.loads(out)
+                # Rounds sealed while the request was open, then its answer: nothing drifted.
+                check = await ProofLog(ledger).verify([signing_key.public_key()])
+                assert check.ok, check.problems
                 await schedule.delete()
         finally:
             await worker_module.close_connectors(connectors)
