@@ -171,6 +171,10 @@ async def test_the_operator_verbs_after_the_first_pass(
                 assert code == 1 and len(err.strip().splitlines()) == 1
                 assert "lms of " + rid + " has no final outcome yet (round 0 is referred)" in err
                 code, _, err = await lethe(
+                    "backups", "replay", "--request", rid, "--systems", "lms", "--reason", "x"
+                )
+                assert code == 1 and "no final outcome yet in lms" in err
+                code, _, err = await lethe(
                     "controller-instruction", rid, "--system", "mailer", "--erase", "--reason", "x"
                 )
                 assert code == 1 and "not waiting for a controller's instruction" in err
