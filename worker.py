@@ -96,6 +96,7 @@ def build_worker(
             erasure.poll_system,
             erasure.verify_in_system,
             recording.record_status,
+            recording.record_answer,
             recording.record_system_failure,
             sealing.seal_request,
             planning.plan_erasure,

@@ -4,6 +4,8 @@ Activities are methods of classes whose dependencies (ledger, configured connect
 through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never the reverse.
 """
 
+from ledger import request_status  # the status rule, for workflows that replay old histories
+
 from .controller_webhook import ControllerEndpoint
 from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
@@ -32,6 +34,7 @@ from .rounds import RoundActivities
 from .sealing import SealingActivities, SealResult
 from .types import (
     FINAL_OUTCOMES,
+    RequestAnswer,
     StatusChange,
     SystemFailure,
     SystemOutcome,
@@ -76,6 +79,7 @@ __all__ = [
     "ReferralEscalation",
     "ReferralOpened",
     "ReferralTask",
+    "RequestAnswer",
     "RoundActivities",
     "RoundClosed",
     "RoundStatus",
@@ -95,4 +99,5 @@ __all__ = [
     "VerificationActivities",
     "entry_from_outcome",
     "outcome_from_record",
+    "request_status",
 ]

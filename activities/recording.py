@@ -15,10 +15,10 @@ import structlog
 from temporalio import activity
 
 from connectors import Subject, redact
-from ledger import Ledger, LedgerError, OutcomeEntry
+from ledger import Ledger, LedgerError, OutcomeEntry, RequestStatuses
 
 from .erasure import outcome_from_record
-from .types import StatusChange, SystemFailure, SystemOutcome
+from .types import RequestAnswer, StatusChange, SystemFailure, SystemOutcome
 
 __all__ = ["RecordingActivities"]
 
@@ -49,6 +49,18 @@ class RecordingActivities:
             detail=dict(change.detail),
         )
         log.info("request.status", request_id=change.request_id, status=change.status)
+
+    @activity.defn(name="record_answer")
+    async def record_answer(self, answer: RequestAnswer) -> str:
+        """The request's final status, from the ledger's latest outcome of each system."""
+        status = await RequestStatuses(self._ledger).answer(
+            answer.request_id,
+            at=datetime.now(UTC),
+            actor=answer.actor,
+            detail=dict(answer.detail),
+        )
+        log.info("request.status", request_id=answer.request_id, status=status)
+        return status
 
     @activity.defn(name="record_system_failure")
     async def record_system_failure(self, failure: SystemFailure) -> SystemOutcome:

@@ -113,8 +113,8 @@ def next_steps(
     for system, outcome in sorted(latest.items()):
         if outcome.outcome != "failed":
             continue
-        when = "" if rec.completed_at is not None else "once the request has finished, "
-        steps.append(f"{system} failed: {when}lethe retry {rid} --system {system} --reason '…'")
+        # Open or answered: a failed system is retried now (its status counts the retry).
+        steps.append(f"{system} failed: lethe retry {rid} --system {system} --reason '…'")
     if not steps and rec.status in _OPEN and rec.status != "escalated":
         steps.append("nothing from you: the systems are being erased")
     return steps
