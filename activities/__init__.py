@@ -4,6 +4,16 @@ Activities are methods of classes whose dependencies (ledger, configured connect
 through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never the reverse.
 """
 
+from .alerts import (
+    ALERT_EVENTS,
+    Alert,
+    AlertChannel,
+    Alerter,
+    AlertUndelivered,
+    ConsoleAlerts,
+    MailAlerts,
+    WebhookAlerts,
+)
 from .controller_webhook import ControllerEndpoint
 from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
@@ -48,13 +58,19 @@ from .verification import (
 )
 
 __all__ = [
+    "ALERT_EVENTS",
     "FINAL_OUTCOMES",
     "AcknowledgementNotice",
+    "Alert",
+    "AlertChannel",
+    "AlertUndelivered",
+    "Alerter",
     "AssertionEvidence",
     "CodeAttempt",
     "CodeChallenge",
     "CodeSent",
     "CodeVerdict",
+    "ConsoleAlerts",
     "ConsoleMailer",
     "ControllerEndpoint",
     "DeadlineActivities",
@@ -66,6 +82,7 @@ __all__ = [
     "ErasurePlan",
     "ExtensionOrder",
     "InstructionRecord",
+    "MailAlerts",
     "MailRejected",
     "MailUnavailable",
     "Mailer",
@@ -93,6 +110,7 @@ __all__ = [
     "SystemTask",
     "Verification",
     "VerificationActivities",
+    "WebhookAlerts",
     "entry_from_outcome",
     "outcome_from_record",
 ]

@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from activities import ConsoleMailer
+from activities import ConsoleAlerts, ConsoleMailer
 
 from ..devserver import DevServer
 from ..settings import load_settings
@@ -73,11 +73,11 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                 )
                 console.print(
                     "Mail to requesters (codes, acknowledgements) is printed here by a console"
-                    " mailer, NOT sent."
+                    " mailer, NOT sent; so are operator alerts (overdue, escalated, failed)."
                 )
                 console.print("Worker running. Ctrl-C to stop.")
             # The console mailer writes to stderr, so that --json output stays clean.
-            await worker_module.run_worker(local, mailer=ConsoleMailer())
+            await worker_module.run_worker(local, mailer=ConsoleMailer(), alerts=[ConsoleAlerts()])
         finally:
             server.stop()
 
