@@ -34,7 +34,9 @@ __all__ = ["demo", "dev", "worker_command"]
 )
 @json_option
 def dev(port: int, ui_port: int, as_json: bool) -> None:
-    """Run the embedded Temporal dev server and a worker in the foreground (Ctrl-C stops)."""
+    """Run the embedded Temporal dev server and a worker in the foreground (Ctrl-C stops).
+
+    Mail to requesters and operator alerts are printed on the console, not sent."""
     import worker as worker_module
 
     settings = load_settings()
