@@ -6,6 +6,16 @@ through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never 
 
 from ledger import request_status  # the status rule, for workflows that replay old histories
 
+from .alerts import (
+    ALERT_EVENTS,
+    Alert,
+    AlertChannel,
+    Alerter,
+    AlertUndelivered,
+    ConsoleAlerts,
+    MailAlerts,
+    WebhookAlerts,
+)
 from .controller_webhook import ControllerEndpoint
 from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
@@ -51,13 +61,19 @@ from .verification import (
 )
 
 __all__ = [
+    "ALERT_EVENTS",
     "FINAL_OUTCOMES",
     "AcknowledgementNotice",
+    "Alert",
+    "AlertChannel",
+    "AlertUndelivered",
+    "Alerter",
     "AssertionEvidence",
     "CodeAttempt",
     "CodeChallenge",
     "CodeSent",
     "CodeVerdict",
+    "ConsoleAlerts",
     "ConsoleMailer",
     "ControllerEndpoint",
     "DeadlineActivities",
@@ -69,6 +85,7 @@ __all__ = [
     "ErasurePlan",
     "ExtensionOrder",
     "InstructionRecord",
+    "MailAlerts",
     "MailRejected",
     "MailUnavailable",
     "Mailer",
@@ -97,6 +114,7 @@ __all__ = [
     "SystemTask",
     "Verification",
     "VerificationActivities",
+    "WebhookAlerts",
     "entry_from_outcome",
     "outcome_from_record",
     "request_status",

@@ -17,6 +17,7 @@ from temporalio import activity
 from connectors import Subject, redact
 from ledger import Ledger, LedgerError, OutcomeEntry, RequestStatuses
 
+from .alerts import Alerter
 from .erasure import outcome_from_record
 from .types import RequestAnswer, StatusChange, SystemFailure, SystemOutcome
 
@@ -26,8 +27,9 @@ log = structlog.get_logger("lethe.activities")
 
 
 class RecordingActivities:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, alerter: Alerter | None = None) -> None:
         self._ledger = ledger
+        self._alerter = alerter
 
     async def _person(self, request_id: str) -> Subject | None:
         try:
@@ -74,4 +76,13 @@ class RecordingActivities:
             at=datetime.now(UTC),
         )
         log.warning("erase.failed", request_id=failure.request_id, system=failure.system)
+        if self._alerter is not None and rec.outcome == "failed":
+            # The error as the ledger holds it: scrubbed of the person's identifiers above.
+            await self._alerter.alert(
+                failure.request_id,
+                "system_failed",
+                system=failure.system,
+                round_=failure.round,
+                detail=rec.error,
+            )
         return outcome_from_record(rec)
