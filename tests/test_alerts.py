@@ -41,7 +41,13 @@ from lethe.settings import Settings, SystemConfig, TemporalSettings, build_conne
 from tests.support.controller_receiver import controller_receiver
 from tests.support.portal import portal_verification, preverified_draft
 from tests.support.smtp import smtp_server
-from workflows import CancelOrder, ErasurePolicy, ErasureWorkflow
+from workflows import (
+    CancelOrder,
+    ControllerInstruction,
+    ErasurePolicy,
+    ErasureWorkflow,
+    SystemErasureWorkflow,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -219,7 +225,23 @@ async def test_a_referral_escalation_alerts(
                     for step in payload["next"]
                 )
                 assert "@" not in json.dumps(payload)
-                await client.get_workflow_handle(done.workflow_id).terminate("test done")
+                # End it the way an operator would (a terminated request would leave its
+                # referral's timers on the shared test server and stop time skipping there).
+                child = client.get_workflow_handle_for(
+                    SystemErasureWorkflow.run, f"{done.workflow_id}/lms/0"
+                )
+                await child.signal(
+                    SystemErasureWorkflow.controller_instruction,
+                    ControllerInstruction(
+                        "retain",
+                        "kim",
+                        "test done",
+                        legal_basis="gdpr-17-3-b",
+                        retained_until="2031-07-31",
+                    ),
+                )
+                handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
+                assert (await handle.result()).status == "completed_with_exceptions"
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
