@@ -5,7 +5,14 @@ through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never 
 """
 
 from .controller_webhook import ControllerEndpoint
-from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
+from .deadlines import (
+    AcknowledgementNotice,
+    AcknowledgementOrder,
+    AcknowledgementOutcome,
+    DeadlineActivities,
+    DeadlineEvent,
+    ExtensionOrder,
+)
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
 from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConfig, SmtpMailer
 from .planning import PlanningActivities
@@ -42,6 +49,7 @@ from .verification import (
     AssertionEvidence,
     CodeAttempt,
     CodeChallenge,
+    CodeResend,
     CodeSent,
     CodeVerdict,
     VerificationActivities,
@@ -50,9 +58,12 @@ from .verification import (
 __all__ = [
     "FINAL_OUTCOMES",
     "AcknowledgementNotice",
+    "AcknowledgementOrder",
+    "AcknowledgementOutcome",
     "AssertionEvidence",
     "CodeAttempt",
     "CodeChallenge",
+    "CodeResend",
     "CodeSent",
     "CodeVerdict",
     "ConsoleMailer",
