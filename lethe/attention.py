@@ -8,14 +8,23 @@ data (``clock_to_dict``). Everything here reads ledger records; nothing is writt
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from ledger import ControllerReferral, ErasureRequestRecord, RequestClock, SystemOutcomeRecord
+from ledger import (
+    ControllerReferral,
+    ErasureRequestRecord,
+    RequestClock,
+    RequestEvent,
+    SystemOutcomeRecord,
+)
 
 __all__ = ["clock_lines", "clock_to_dict", "next_steps"]
 
 _OPEN = {"received", "awaiting_verification", "erasing", "escalated"}
+#: How close to its acknowledge-by date an unacknowledged request gets the hint to acknowledge
+#: it by other means (Lethe's own mail goes out within minutes of receipt, when it can).
+ACKNOWLEDGE_SOON = timedelta(hours=12)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -54,8 +63,14 @@ def clock_to_dict(clock: RequestClock | None) -> dict[str, Any] | None:
     }
 
 
-def clock_lines(rec: ErasureRequestRecord, clock: RequestClock | None, now: datetime) -> list[str]:
-    """The deadline with the time left, the extension, the acknowledgement."""
+def clock_lines(
+    rec: ErasureRequestRecord,
+    clock: RequestClock | None,
+    now: datetime,
+    acknowledgement: RequestEvent | None = None,
+) -> list[str]:
+    """The deadline with the time left, the extension, the acknowledgement (and, given its
+    event, how and by whom)."""
     lines = []
     if rec.completed_at is None:
         lines.append(f"answer due {_when(rec.due_at)}: {_left(rec.due_at, now)}")
@@ -71,7 +86,12 @@ def clock_lines(rec: ErasureRequestRecord, clock: RequestClock | None, now: date
     if clock.acknowledge_by is not None:
         if clock.acknowledged_at is not None:
             on_time = "on time" if clock.acknowledged_at <= clock.acknowledge_by else "LATE"
-            lines.append(f"receipt acknowledged {_when(clock.acknowledged_at)} ({on_time})")
+            how = ""
+            if acknowledgement is not None:
+                how = f" by {acknowledgement.detail.get('how', '?')}"
+                if acknowledgement.actor != "lethe":
+                    how += f", {acknowledgement.actor}"
+            lines.append(f"receipt acknowledged {_when(clock.acknowledged_at)}{how} ({on_time})")
         elif rec.completed_at is None:
             lines.append(f"receipt not acknowledged yet; due by {_when(clock.acknowledge_by)}")
     return lines
@@ -81,10 +101,28 @@ def next_steps(
     rec: ErasureRequestRecord,
     latest: Mapping[str, SystemOutcomeRecord],
     referrals: Sequence[ControllerReferral],
+    clock: RequestClock | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
-    """What the request waits for, and the command for whoever must act (empty: nothing)."""
+    """What the request waits for, and the command for whoever must act (empty: nothing).
+    Given the clock and the time: an open request not acknowledged by (or within
+    ACKNOWLEDGE_SOON of) its acknowledge-by date is acknowledged by other means."""
     rid = rec.request_id
     steps: list[str] = []
+    if (
+        clock is not None
+        and now is not None
+        and rec.completed_at is None
+        and clock.acknowledge_by is not None
+        and clock.acknowledged_at is None
+        and now >= clock.acknowledge_by - ACKNOWLEDGE_SOON
+    ):
+        when = "was" if now >= clock.acknowledge_by else "is"
+        steps.append(
+            f"receipt is not acknowledged and {when} due by {_when(clock.acknowledge_by)}:"
+            f" tell the requester, then lethe acknowledge {rid} --channel phone|mail|…"
+            " --reason '…'"
+        )
     if rec.status in {"received", "awaiting_verification"}:
         if rec.verification_method == "operator":
             steps.append(
@@ -94,7 +132,8 @@ def next_steps(
         elif rec.verification_method == "email":
             steps.append(
                 f"the requester's emailed code: lethe verify {rid} --code …"
-                f" (or lethe cancel {rid} --reason '…')"
+                f" (lost or expired in spam: lethe verify {rid} --resend;"
+                f" withdrawn: lethe cancel {rid} --reason '…')"
             )
     for ref in referrals:
         if ref.state == "awaiting":
