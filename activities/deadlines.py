@@ -50,13 +50,15 @@ class AcknowledgementOrder:
 
 @dataclass(frozen=True)
 class AcknowledgementOutcome:
-    """``recorded`` False: the ledger already had an acknowledgement (``at``, ``how``)."""
+    """``recorded`` False: the ledger already had an acknowledgement (``at``, ``how``).
+    Times are ISO strings: a dataclass with ``datetime`` fields from this package does not
+    decode inside the workflow sandbox (its ``datetime`` is not the module's)."""
 
     recorded: bool
-    at: datetime | None
+    at: str | None
     on_time: bool
     how: str = ""
-    acknowledge_by: datetime | None = None
+    acknowledge_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,13 @@ class DeadlineActivities:
         on_time = bool(event.detail.get("on_time", True)) if event is not None else True
         if fresh:
             log.info("deadline.acknowledged", request_id=rid, how=order.channel, on_time=on_time)
-        return AcknowledgementOutcome(mine, when, on_time, how, by)
+        return AcknowledgementOutcome(
+            mine,
+            when.isoformat() if when else None,
+            on_time,
+            how,
+            by.isoformat() if by else None,
+        )
 
     @activity.defn(name="record_deadline_event")
     async def record_deadline_event(self, event: DeadlineEvent) -> datetime:

@@ -298,14 +298,14 @@ class ErasureWorkflow:
             retry_policy=_LEDGER_RETRY,
         )
         self._clock.acknowledge()  # either way, the ledger holds an acknowledgement now
+        at = datetime.fromisoformat(outcome.at) if outcome.at else workflow.now()
         if not outcome.recorded:
-            when = f" on {outcome.at:%Y-%m-%d %H:%M} UTC" if outcome.at else ""
             raise ApplicationError(
-                f"receipt was already acknowledged{when} ({outcome.how or 'by mail'})"
+                f"receipt was already acknowledged on {at:%Y-%m-%d %H:%M} UTC"
+                f" ({outcome.how or 'by mail'})"
             )
-        return AcknowledgementRecorded(
-            outcome.at or workflow.now(), outcome.on_time, outcome.acknowledge_by
-        )
+        by = datetime.fromisoformat(outcome.acknowledge_by) if outcome.acknowledge_by else None
+        return AcknowledgementRecorded(at, outcome.on_time, by)
 
     @acknowledge_receipt.validator
     def _refuse_acknowledgement(self, ack: ReceiptAcknowledgement) -> None:
