@@ -129,9 +129,9 @@ def extend(
 @click.argument("request_id")
 @click.option(
     "--channel",
-    required=True,
     type=click.Choice(ACKNOWLEDGEMENT_CHANNELS),
-    help="How the requester was told (the words of submit --channel; mail: a letter by post).",
+    help="Required: how the requester was told (the words of submit --channel; mail: a letter"
+    " by post).",
 )
 @click.option(
     "--reason",
@@ -141,7 +141,7 @@ def extend(
 @click.option("--operator", help="Who acknowledged (default: LETHE_OPERATOR or your login).")
 @json_option
 def acknowledge(
-    request_id: str, channel: str, reason: str, operator: str | None, as_json: bool
+    request_id: str, channel: str | None, reason: str, operator: str | None, as_json: bool
 ) -> None:
     """Record that receipt of a request was acknowledged to the requester by other means
     (Lethe could not mail it: no mail server, or the mail failed).
@@ -151,6 +151,11 @@ def acknowledge(
     acknowledgement escalation does not fire (if it has not yet). Only for a request still
     open: a finished request has had its answer, which says more than a receipt.
     """
+    if channel is None:  # not click's required=True: its message lists the choices on 7 lines
+        raise LetheError(
+            f"--channel is missing: how the requester was told"
+            f" ({', '.join(ACKNOWLEDGEMENT_CHANNELS)})"
+        )
     reason = reason_text(reason, "how the requester was told (a reference)")
     who = f"operator:{_operator(operator)}"
     request_id = request_id.strip()
