@@ -17,7 +17,14 @@ from .alerts import (
     WebhookAlerts,
 )
 from .controller_webhook import ControllerEndpoint
-from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
+from .deadlines import (
+    AcknowledgementNotice,
+    AcknowledgementOrder,
+    AcknowledgementOutcome,
+    DeadlineActivities,
+    DeadlineEvent,
+    ExtensionOrder,
+)
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
 from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConfig, SmtpMailer
 from .planning import PlanningActivities
@@ -55,6 +62,7 @@ from .verification import (
     AssertionEvidence,
     CodeAttempt,
     CodeChallenge,
+    CodeResend,
     CodeSent,
     CodeVerdict,
     VerificationActivities,
@@ -64,6 +72,8 @@ __all__ = [
     "ALERT_EVENTS",
     "FINAL_OUTCOMES",
     "AcknowledgementNotice",
+    "AcknowledgementOrder",
+    "AcknowledgementOutcome",
     "Alert",
     "AlertChannel",
     "AlertUndelivered",
@@ -71,6 +81,7 @@ __all__ = [
     "AssertionEvidence",
     "CodeAttempt",
     "CodeChallenge",
+    "CodeResend",
     "CodeSent",
     "CodeVerdict",
     "ConsoleAlerts",

@@ -296,7 +296,8 @@ class Alerter:
             steps.insert(
                 0,
                 "acknowledge the receipt to the requester by other means (no receipt mail went"
-                f" out: check [mail]); lethe status {request_id}",
+                f" out: check [mail]), then record it: lethe acknowledge {request_id}"
+                " --channel phone|mail|… --reason '…'",
             )
         if not steps:
             steps = [f"lethe status {request_id}"]

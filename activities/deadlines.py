@@ -1,5 +1,5 @@
-"""Activities of a request's clock: acknowledge receipt, record reminders and escalations,
-record an extension.
+"""Activities of a request's clock: acknowledge receipt (by mail, or record an operator's
+acknowledgement by other means), record reminders and escalations, record an extension.
 
 Each writes the ledger (an event with the request id, the kind and the date: nothing about
 the person) and logs the same; reminders and escalations also alert the operators
@@ -24,6 +24,8 @@ from .mail import Mailer, MailRejected, MailUnavailable
 
 __all__ = [
     "AcknowledgementNotice",
+    "AcknowledgementOrder",
+    "AcknowledgementOutcome",
     "DeadlineActivities",
     "DeadlineEvent",
     "ExtensionOrder",
@@ -36,6 +38,29 @@ log = structlog.get_logger("lethe.activities")
 class AcknowledgementNotice:
     request_id: str
     answer_by: datetime
+
+
+@dataclass(frozen=True)
+class AcknowledgementOrder:
+    """An operator acknowledged receipt by ``channel`` (phone, a letter, ...)."""
+
+    request_id: str
+    channel: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class AcknowledgementOutcome:
+    """``recorded`` False: the ledger already had an acknowledgement (``at``, ``how``).
+    Times are ISO strings: a dataclass with ``datetime`` fields from this package does not
+    decode inside the workflow sandbox (its ``datetime`` is not the module's)."""
+
+    recorded: bool
+    at: str | None
+    on_time: bool
+    how: str = ""
+    acknowledge_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +137,41 @@ class DeadlineActivities:
             await self._deadlines.mark_acknowledged(rid, at=_now(), how="receipt mail")
         log.info("deadline.acknowledged", request_id=rid)
         return True
+
+    @activity.defn(name="record_acknowledgement")
+    async def record_acknowledgement(self, order: AcknowledgementOrder) -> AcknowledgementOutcome:
+        """Record an operator's acknowledgement of receipt (``lethe acknowledge``): when, how,
+        by whom, on time or late. Idempotent: a retry finds it recorded and answers the same."""
+        rid = order.request_id
+        at = _now()
+        try:
+            fresh = await self._deadlines.mark_acknowledged(
+                rid, at=at, how=order.channel, actor=order.actor, reason=order.reason
+            )
+        except LedgerError as exc:
+            raise ApplicationError(str(exc), type="LedgerError", non_retryable=True) from None
+        clock = await self._deadlines.clock(rid)
+        event = await self._deadlines.acknowledgement(rid)
+        when = clock.acknowledged_at if clock is not None else None
+        by = clock.acknowledge_by if clock is not None else None
+        how = str(event.detail.get("how", "")) if event is not None else ""
+        # A retry of this very order (same operator and channel) is not a second one.
+        mine = fresh or (
+            event is not None
+            and event.actor == order.actor[:120]
+            and how == order.channel
+            and event.detail.get("reason") == order.reason[:500]
+        )
+        on_time = bool(event.detail.get("on_time", True)) if event is not None else True
+        if fresh:
+            log.info("deadline.acknowledged", request_id=rid, how=order.channel, on_time=on_time)
+        return AcknowledgementOutcome(
+            mine,
+            when.isoformat() if when else None,
+            on_time,
+            how,
+            by.isoformat() if by else None,
+        )
 
     @activity.defn(name="record_deadline_event")
     async def record_deadline_event(self, event: DeadlineEvent) -> datetime:

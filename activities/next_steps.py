@@ -7,22 +7,49 @@ A pure function of ledger records, kept here (below ``lethe/``) so that activiti
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
-from ledger import ControllerReferral, ErasureRequestRecord, SystemOutcomeRecord
+from ledger import ControllerReferral, ErasureRequestRecord, RequestClock, SystemOutcomeRecord
 
-__all__ = ["next_steps"]
+__all__ = ["ACKNOWLEDGE_SOON", "next_steps", "when_text"]
 
 _OPEN = {"received", "awaiting_verification", "erasing", "escalated"}
+#: How close to its acknowledge-by date an unacknowledged request gets the hint to acknowledge
+#: it by other means (Lethe's own mail goes out within minutes of receipt, when it can).
+ACKNOWLEDGE_SOON = timedelta(hours=12)
+
+
+def when_text(value: datetime) -> str:
+    """A moment as operators read it: minutes, UTC."""
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def next_steps(
     rec: ErasureRequestRecord,
     latest: Mapping[str, SystemOutcomeRecord],
     referrals: Sequence[ControllerReferral],
+    clock: RequestClock | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
-    """What the request waits for, and the command for whoever must act (empty: nothing)."""
+    """What the request waits for, and the command for whoever must act (empty: nothing).
+    Given the clock and the time: an open request not acknowledged by (or within
+    ACKNOWLEDGE_SOON of) its acknowledge-by date is acknowledged by other means."""
     rid = rec.request_id
     steps: list[str] = []
+    if (
+        clock is not None
+        and now is not None
+        and rec.completed_at is None
+        and clock.acknowledge_by is not None
+        and clock.acknowledged_at is None
+        and now >= clock.acknowledge_by - ACKNOWLEDGE_SOON
+    ):
+        when = "was" if now >= clock.acknowledge_by else "is"
+        steps.append(
+            f"receipt is not acknowledged and {when} due by {when_text(clock.acknowledge_by)}:"
+            f" tell the requester, then lethe acknowledge {rid} --channel phone|mail|…"
+            " --reason '…'"
+        )
     if rec.status in {"received", "awaiting_verification"}:
         if rec.verification_method == "operator":
             steps.append(
@@ -32,7 +59,8 @@ def next_steps(
         elif rec.verification_method == "email":
             steps.append(
                 f"the requester's emailed code: lethe verify {rid} --code …"
-                f" (or lethe cancel {rid} --reason '…')"
+                f" (lost or expired in spam: lethe verify {rid} --resend;"
+                f" withdrawn: lethe cancel {rid} --reason '…')"
             )
     for ref in referrals:
         if ref.state == "awaiting":

@@ -1,5 +1,5 @@
-"""Activities of the identity gate: send an emailed code, check a code, confirm a portal
-assertion.
+"""Activities of the identity gate: send an emailed code, send a new one (an operator's
+resend), check a code, confirm a portal assertion.
 
 The code is made here (8 random digits), mailed to the address on file (read from the vault
 in this activity and nowhere else), and only its keyed hash reaches the ledger. A check is a
@@ -28,6 +28,7 @@ __all__ = [
     "AssertionEvidence",
     "CodeAttempt",
     "CodeChallenge",
+    "CodeResend",
     "CodeSent",
     "CodeVerdict",
     "VerificationActivities",
@@ -50,6 +51,18 @@ class CodeChallenge:
 class CodeSent:
     #: False when an earlier attempt of this activity already mailed the code.
     newly_sent: bool
+
+
+@dataclass(frozen=True)
+class CodeResend:
+    """The ``number``-th new code for a request, asked for by ``actor``."""
+
+    request_id: str
+    number: int
+    expires_at: datetime
+    answer_by: datetime
+    actor: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,15 +92,27 @@ def _now() -> datetime:
 
 
 def code_message(
-    *, sender: str, to: str, request_id: str, code: str, expires_at: datetime, answer_by: datetime
+    *,
+    sender: str,
+    to: str,
+    request_id: str,
+    code: str,
+    expires_at: datetime,
+    answer_by: datetime,
+    resent: bool = False,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
-    msg["Subject"] = f"Your erasure request {request_id}: confirm it is you"
+    msg["Subject"] = f"Your erasure request {request_id}: confirm it is you" + (
+        " (new code)" if resent else ""
+    )
+    again = (
+        "You asked for a new code: the one we sent before no longer works.\n\n" if resent else ""
+    )
     msg.set_content(
         f"We received a request to erase the personal data we hold about this address"
-        f" (request {request_id}). We will answer by {answer_by:%d %B %Y}.\n\n"
+        f" (request {request_id}). We will answer by {answer_by:%d %B %Y}.\n\n{again}"
         f"To confirm the request is yours, give us this code:\n\n    {code}\n\n"
         f"It is valid until {expires_at:%d %B %Y %H:%M} UTC and can be used once.\n"
         "If you did not ask for this, ignore this message: nothing is erased without the code.\n"
@@ -154,6 +179,68 @@ class VerificationActivities:
             await self._deadlines.mark_acknowledged(rid, at=at, how="verification code mail")
         log.info("verification.code_sent", request_id=rid)
         return CodeSent(True)
+
+    @activity.defn(name="resend_verification_code")
+    async def resend_verification_code(self, order: CodeResend) -> str:
+        """Replace the request's code with a new one and mail it to the address on file.
+
+        Returns ``sent`` (or ``already_sent`` for a retry after it went out), or the state
+        that forbids it (``used``, ``locked``, ``no_code``). A mail failure is final for this
+        resend (the operator can try again; it is not counted): the old code is gone by then,
+        and the failure is recorded as ``verification_code_resend_failed``.
+        """
+        rid = order.request_id
+        if self._mailer is None:  # before anything changes: the old code keeps working
+            raise ApplicationError(
+                "no mail server is configured on the worker: set [mail] smtp_host",
+                type="MailNotConfigured",
+                non_retryable=True,
+            )
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        state = await self._identity.reissue_code(
+            rid, code, number=order.number, at=_now(), expires_at=order.expires_at
+        )
+        if state != "issued":
+            log.info("verification.code_not_resent", request_id=rid, state=state)
+            return state
+        try:
+            _, ids = await self._ledger.read_identifiers(rid)
+        except LedgerError as exc:
+            raise ApplicationError(
+                str(exc), type="SubjectUnavailable", non_retryable=True
+            ) from None
+        message = code_message(
+            sender=self._mailer.sender,
+            to=ids["email"],
+            request_id=rid,
+            code=code,
+            expires_at=order.expires_at,
+            answer_by=order.answer_by,
+            resent=True,
+        )
+        try:
+            await self._mailer.send(message)
+        except (MailRejected, MailUnavailable) as exc:
+            why = redact(str(exc))
+            await self._ledger.add_event(
+                rid,
+                "verification_code_resend_failed",
+                at=_now(),
+                actor=order.actor[:120],
+                detail={"resend": order.number, "reason": why[:300]},
+            )
+            log.warning("verification.code_resend_failed", request_id=rid)
+            raise ApplicationError(
+                f"the new code could not be mailed ({why}); the previous code no longer"
+                " works: try again once the mail server is back",
+                type="MailRejected" if isinstance(exc, MailRejected) else "MailUnavailable",
+                non_retryable=True,
+            ) from None
+        await self._identity.mark_code_resent(
+            rid, number=order.number, at=_now(), actor=order.actor, reason=order.reason
+        )
+        log.info("verification.code_resent", request_id=rid, resend=order.number)
+        return "sent"
 
     @activity.defn(name="check_verification_code")
     async def check_verification_code(self, attempt: CodeAttempt) -> CodeVerdict:

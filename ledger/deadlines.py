@@ -98,9 +98,17 @@ class DeadlineRecords:
             return await s.get(RequestClock, request_id)
 
     async def mark_acknowledged(
-        self, request_id: str, *, at: datetime, how: str, actor: str = "lethe"
+        self,
+        request_id: str,
+        *,
+        at: datetime,
+        how: str,
+        actor: str = "lethe",
+        reason: str | None = None,
     ) -> bool:
-        """Record that the requester was told we have their request. False if already so."""
+        """Record that the requester was told we have their request: ``how`` (a mail Lethe
+        sent, or the channel an operator used: ``lethe acknowledge``), by whom, and whether
+        in time. False if already so."""
         async with self._ledger.session() as s, s.begin():
             await _lock(s, request_id)
             clock = await s.get(RequestClock, request_id, with_for_update=True)
@@ -115,11 +123,26 @@ class DeadlineRecords:
                     request_id=request_id,
                     at=at,
                     kind="acknowledged",
-                    actor=actor,
-                    detail={"how": how, "on_time": on_time},
+                    actor=actor[:120],
+                    detail={
+                        "how": how,
+                        "on_time": on_time,
+                        **({"reason": reason[:500]} if reason else {}),
+                    },
                 )
             )
             return True
+
+    async def acknowledgement(self, request_id: str) -> RequestEvent | None:
+        """The ``acknowledged`` event of a request (how, by whom, on time), if any."""
+        q = (
+            sa.select(RequestEvent)
+            .where(RequestEvent.request_id == request_id, RequestEvent.kind == "acknowledged")
+            .order_by(RequestEvent.id)
+            .limit(1)
+        )
+        async with self._ledger.session() as s:
+            return (await s.scalars(q)).first()
 
     async def record_deadline_event(
         self, request_id: str, kind: str, *, at: datetime, due: datetime

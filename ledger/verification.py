@@ -6,6 +6,10 @@
     portal_assertions   the claims of each accepted portal assertion; its nonce is the
                         primary key, so a token can open one request only
 
+A resend (``lethe verify --resend``) replaces the row's hash with a new code's: the old code
+stops working at once, and the wrong tries and a lock carry over. Each resend that went out
+is a ``verification_code_resent`` event (who asked, why); their count is the resend limit's.
+
 Neither table holds the code, the email address or the assertion's subject digest: what is
 left once a request is over proves that verification happened, not who the person was.
 Every check appends a ``request_events`` row (accepted or refused, with the reason).
@@ -153,6 +157,84 @@ class IdentityRecords:
                         detail={"expires_at": row.expires_at.isoformat()},
                     )
                 )
+
+    async def resends(self, request_id: str) -> int:
+        """How many new codes went out for ``request_id`` after the first."""
+        q = sa.select(sa.func.count()).where(
+            RequestEvent.request_id == request_id,
+            RequestEvent.kind == "verification_code_resent",
+        )
+        async with self._ledger.session() as s:
+            return int((await s.scalar(q)) or 0)
+
+    async def reissue_code(
+        self, request_id: str, code: str, *, number: int, at: datetime, expires_at: datetime
+    ) -> str:
+        """Replace the request's code with ``code`` (its ``number``-th resend): the old code
+        stops working now; wrong tries and a lock carry over. Returns ``issued``, or why not:
+        ``already_sent`` (resend ``number`` went out: a retried activity sends nothing),
+        ``no_code`` (none was ever sent), ``used``, ``locked``.
+
+        The new code counts as sent only once ``mark_code_resent`` says so; until then a
+        check finds no code (the old one is gone, the new one not delivered yet).
+        """
+        async with self._ledger.session() as s, s.begin():
+            # The row's write lock first, as in ``check_code``.
+            await s.execute(
+                sa.update(VerificationCode)
+                .where(VerificationCode.request_id == request_id)
+                .values(attempts=VerificationCode.attempts)
+            )
+            if await s.get(ErasureRequestRecord, request_id) is None:
+                raise LedgerError(f"no erasure request with id {request_id!r}")
+            row = await s.get(
+                VerificationCode, request_id, with_for_update=True, populate_existing=True
+            )
+            done = await s.scalar(
+                sa.select(sa.func.count()).where(
+                    RequestEvent.request_id == request_id,
+                    RequestEvent.kind == "verification_code_resent",
+                )
+            )
+            if int(done or 0) >= number:
+                return "already_sent"
+            if row is None:
+                return "no_code"
+            if row.used_at is not None:
+                return "used"
+            if row.locked_at is not None or row.attempts >= row.attempt_limit:
+                return "locked"
+            row.salt = os.urandom(16)
+            row.code_hash = self._hash(request_id, row.salt, code)
+            row.issued_at, row.expires_at, row.sent_at = at, expires_at, None
+            return "issued"
+
+    async def mark_code_resent(
+        self, request_id: str, *, number: int, at: datetime, actor: str, reason: str
+    ) -> None:
+        """The ``number``-th new code went out: it is good from now, and the event says
+        who asked for it and why."""
+        async with self._ledger.session() as s, s.begin():
+            row = await s.get(VerificationCode, request_id, with_for_update=True)
+            if row is None:
+                raise LedgerError(f"no verification code was issued for {request_id!r}")
+            row.sent_at = at
+            detail: dict[str, Any] = {
+                "resend": number,
+                "expires_at": row.expires_at.isoformat(),
+                "attempts_left": max(row.attempt_limit - row.attempts, 0),
+            }
+            if reason:
+                detail["reason"] = reason[:500]
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind="verification_code_resent",
+                    actor=actor[:120],
+                    detail=detail,
+                )
+            )
 
     async def check_code(
         self, request_id: str, code: str, *, at: datetime, actor: str

@@ -12,18 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from activities.next_steps import next_steps
-from ledger import ErasureRequestRecord, RequestClock
+from activities.next_steps import ACKNOWLEDGE_SOON, next_steps, when_text
+from ledger import ErasureRequestRecord, RequestClock, RequestEvent
 
-__all__ = ["clock_lines", "clock_to_dict", "next_steps"]
+__all__ = ["ACKNOWLEDGE_SOON", "clock_lines", "clock_to_dict", "next_steps"]
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+_when = when_text
 
 
 def _left(due: datetime, now: datetime) -> str:
@@ -54,8 +53,14 @@ def clock_to_dict(clock: RequestClock | None) -> dict[str, Any] | None:
     }
 
 
-def clock_lines(rec: ErasureRequestRecord, clock: RequestClock | None, now: datetime) -> list[str]:
-    """The deadline with the time left, the extension, the acknowledgement."""
+def clock_lines(
+    rec: ErasureRequestRecord,
+    clock: RequestClock | None,
+    now: datetime,
+    acknowledgement: RequestEvent | None = None,
+) -> list[str]:
+    """The deadline with the time left, the extension, the acknowledgement (and, given its
+    event, how and by whom)."""
     lines = []
     if rec.completed_at is None:
         lines.append(f"answer due {_when(rec.due_at)}: {_left(rec.due_at, now)}")
@@ -71,7 +76,12 @@ def clock_lines(rec: ErasureRequestRecord, clock: RequestClock | None, now: date
     if clock.acknowledge_by is not None:
         if clock.acknowledged_at is not None:
             on_time = "on time" if clock.acknowledged_at <= clock.acknowledge_by else "LATE"
-            lines.append(f"receipt acknowledged {_when(clock.acknowledged_at)} ({on_time})")
+            how = ""
+            if acknowledgement is not None:
+                how = f" by {acknowledgement.detail.get('how', '?')}"
+                if acknowledgement.actor != "lethe":
+                    how += f", {acknowledgement.actor}"
+            lines.append(f"receipt acknowledged {_when(clock.acknowledged_at)}{how} ({on_time})")
         elif rec.completed_at is None:
             lines.append(f"receipt not acknowledged yet; due by {_when(clock.acknowledge_by)}")
     return lines

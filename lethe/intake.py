@@ -90,6 +90,7 @@ def policy_from(settings: Settings) -> ErasurePolicy:
         heartbeat_timeout_seconds=e.heartbeat_timeout_seconds,
         code_ttl_seconds=int(v.code_ttl_hours * 3600),
         code_attempts=v.code_attempts,
+        code_resends=v.code_resends,
         reminder_lead_seconds=int(settings.deadlines.reminder_days * 86400),
     )
 

@@ -13,11 +13,12 @@
     LETHE_PORTAL_PUBLIC_KEYS    comma-separated base64 Ed25519 keys of trusted privacy portals
 
 Identity verification (``[verification]``: code_ttl_hours 72, code_attempts 5,
-portal_public_keys, portal_audience "lethe", assertion_max_lifetime_seconds 600), mail
-(``[mail]``: smtp_host, smtp_port 587, smtp_security starttls|tls|none, smtp_username,
-smtp_password_env, sender) and deadlines (``[deadlines]``: timezone "UTC", reminder_days 7,
-and the policy's own promise: policy_acknowledge_hours 24, policy_answer_days 45,
-policy_extension_days 0) have sections of their own.
+code_resends 3, portal_public_keys, portal_audience "lethe",
+assertion_max_lifetime_seconds 600), mail (``[mail]``: smtp_host, smtp_port 587,
+smtp_security starttls|tls|none, smtp_username, smtp_password_env, sender) and deadlines
+(``[deadlines]``: timezone "UTC", reminder_days 7, and the policy's own promise:
+policy_acknowledge_hours 24, policy_answer_days 45, policy_extension_days 0) have sections
+of their own.
 
 Systems are declared in ``lethe.toml`` as ``[systems.NAME]`` with ``connector = "…"`` and the
 connector's options. Secrets are never written inline: an option ``x_env = "VAR"`` takes the
@@ -127,6 +128,8 @@ class VerificationSettings:
 
     code_ttl_hours: float = 72.0
     code_attempts: int = 5
+    #: New codes an operator may have sent for one request (``lethe verify --resend``).
+    code_resends: int = 3
     portal_public_keys: tuple[str, ...] = ()
     portal_audience: str = "lethe"
     assertion_max_lifetime_seconds: int = 600
@@ -316,6 +319,7 @@ class _RetentionSection(_Section):
 class _VerificationSection(_Section):
     code_ttl_hours: float | None = Field(default=None, gt=0, le=24 * 30)
     code_attempts: int | None = Field(default=None, ge=1, le=20)
+    code_resends: int | None = Field(default=None, ge=0, le=10)
     portal_public_keys: list[str] | None = None
     portal_audience: str | None = Field(default=None, min_length=1)
     assertion_max_lifetime_seconds: int | None = Field(default=None, ge=10, le=3600)
@@ -580,6 +584,7 @@ def _verification(v: _VerificationSection, env: Mapping[str, str]) -> Verificati
     return VerificationSettings(
         code_ttl_hours=v.code_ttl_hours or d.code_ttl_hours,
         code_attempts=v.code_attempts or d.code_attempts,
+        code_resends=d.code_resends if v.code_resends is None else v.code_resends,  # 0: none
         portal_public_keys=keys,
         portal_audience=v.portal_audience or d.portal_audience,
         assertion_max_lifetime_seconds=(

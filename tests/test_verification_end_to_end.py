@@ -8,7 +8,7 @@ import base64
 import json
 import os
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, TemporalSettings, build_connectors
-from tests.support.smtp import smtp_server
+from tests.support.smtp import Inbox, smtp_server
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
@@ -124,6 +124,8 @@ async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
                 await _email_code_path(lethe, ledger, inbox, dev_server_env)
                 await _portal_assertion_path(lethe, ledger)
                 await _cancel_path(lethe, ledger)
+                await _resend_path(lethe, ledger, inbox)
+                await _acknowledge_path(lethe, ledger, inbox)
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
@@ -226,3 +228,116 @@ async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
     assert "has already finished (cancelled)" in again
     assert "no erasure request" in await lethe.refused("cancel", "er-nope", "--reason", "x", code=4)
     assert "Missing option '--reason'" in await lethe.refused("cancel", rid, code=2)
+
+
+async def _resend_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
+    """A lost code: a new one replaces it, wrong tries carry over, at most three, and a
+    locked request stays locked."""
+    email = "erin@example.org"
+    rid = (await lethe.ok("submit", email, "--verification", "email"))["request_id"]  # type: ignore[index]
+    mailed = len(await inbox.wait_for(len(inbox.messages) + 1))
+    first = inbox.code_in(inbox.messages[-1])
+    wrong = first[:-1] + str((int(first[-1]) + 1) % 10)
+    assert "4 attempt(s) left" in await lethe.refused("verify", rid, "--code", wrong)
+
+    resent = await lethe.ok("verify", rid, "--resend", "--reason", "lost in spam, ticket 881")
+    assert resent["resent_by"] == "operator:kim"  # type: ignore[index]
+    assert (resent["resends_left"], resent["attempts_left"]) == (2, 4)  # type: ignore[index]
+    [message] = (await inbox.wait_for(mailed + 1))[mailed:]
+    assert message["To"] == email and "(new code)" in message["Subject"]
+    second = inbox.code_in(message)
+    assert second != first
+    # The old code is dead at once, and a wrong try still counts.
+    assert "wrong code (3 attempt(s) left)" in await lethe.refused("verify", rid, "--code", first)
+    assert "not both" in await lethe.refused("verify", rid, "--code", second, "--resend")
+    assert "--reason goes with --resend" in await lethe.refused(
+        "verify", rid, "--code", second, "--reason", "x"
+    )
+    accepted = await lethe.ok("verify", rid, "--code", second)
+    assert accepted["accepted"]  # type: ignore[index]
+    assert await finished(ledger, rid) == "completed"  # in none of the demo systems
+    assert "the request is closed" in await lethe.refused("verify", rid, "--resend")
+    events = await ledger.events(rid)
+    [event] = [e for e in events if e.kind == "verification_code_resent"]
+    assert event.actor == "operator:kim" and event.detail["reason"] == "lost in spam, ticket 881"
+    assert first not in str([e.detail for e in events]) and second not in str(
+        [e.detail for e in events]
+    )
+
+    # The limit, then the lock: nothing more is mailed.
+    locked = await lethe.ok("submit", "frank@example.org", "--verification", "email")
+    lid = locked["request_id"]  # type: ignore[index]
+    await inbox.wait_for(mailed + 2)
+    for n in range(3):
+        await lethe.ok("verify", lid, "--resend")
+        await inbox.wait_for(mailed + 3 + n)
+    assert "no more new codes: 3 per request" in await lethe.refused("verify", lid, "--resend")
+    for i in range(5):
+        await lethe("verify", lid, "--code", f"0000000{i}")
+    sent = len(inbox.messages)
+    refused = await lethe.refused("verify", lid, "--resend")
+    assert "locked" in refused or "closed (rejected)" in refused, refused
+    assert await finished(ledger, lid) == "rejected" and len(inbox.messages) == sent
+
+    other = await lethe.ok("submit", "gina@example.org", "--verification", "operator")
+    oid = other["request_id"]  # type: ignore[index]
+    assert "verified by operator" in await lethe.refused("verify", oid, "--resend")
+    assert "no erasure request" in await lethe.refused("verify", "er-nope", "--resend", code=4)
+    await lethe.ok("cancel", oid, "--reason", "test over")
+
+
+async def _acknowledge_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
+    """The mail server refuses the address: an operator phones, and records it."""
+    email = "hal@example.org"
+    inbox.refuse.add(email)
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    made = await lethe.ok(
+        "submit", email, "--verification", "operator", "--received-at", two_days_ago
+    )
+    rid = made["request_id"]  # type: ignore[index]
+    for _ in range(150):  # the receipt mail is tried, and refused
+        kinds = [e.kind for e in await ledger.events(rid)]
+        if "acknowledgement_overdue" in kinds:
+            break
+        await asyncio.sleep(0.2)
+    code, out, _ = await lethe("status", rid)
+    out = " ".join(out.split())  # the console wraps long lines
+    assert code == 0 and f"lethe acknowledge {rid} --channel" in out, out
+    assert "receipt not acknowledged yet" in out
+    assert "'fax' is not one of" in await lethe.refused(
+        "acknowledge", rid, "--channel", "fax", "--reason", "x", code=2
+    )
+    assert "--reason must say" in await lethe.refused(
+        "acknowledge", rid, "--channel", "phone", "--reason", "  "
+    )
+    done = await lethe.ok(
+        "acknowledge", rid, "--channel", "phone", "--reason", "called +44 20 7946 0958, log 7"
+    )
+    assert done["on_time"] is False and done["channel"] == "phone"  # type: ignore[index]
+    assert done["acknowledged_by"] == "operator:kim"  # type: ignore[index]
+    assert done["reason"] == "called [phone redacted], log 7"  # type: ignore[index]
+    again = await lethe.refused("acknowledge", rid, "--channel", "mail", "--reason", "letter")
+    assert "already acknowledged on" in again and "phone, by operator:kim" in again
+
+    code, out, _ = await lethe("status", rid)
+    out = " ".join(out.split())
+    assert "by phone, operator:kim (LATE)" in out and "lethe acknowledge" not in out, out
+    record = await lethe.ok("status", rid)
+    assert record["clock"]["acknowledged_at"] == done["acknowledged_at"]  # type: ignore[index]
+    [event] = [e for e in record["events"] if e["kind"] == "acknowledged"]  # type: ignore[index]
+    assert event["actor"] == "operator:kim"
+    code, out, _ = await lethe("audit", "export", "--format", "jsonl")
+    [row] = [json.loads(line) for line in out.splitlines() if rid in line]
+    assert row["date_acknowledged"] == done["acknowledged_at"]  # type: ignore[index]
+
+    late = await lethe.ok("submit", email, "--verification", "operator", "--allow-duplicate")
+    lid = late["request_id"]  # type: ignore[index]
+    await lethe.ok("cancel", lid, "--reason", "filed twice")
+    assert "has finished (cancelled)" in await lethe.refused(
+        "acknowledge", lid, "--channel", "phone", "--reason", "x"
+    )
+    assert "no erasure request" in await lethe.refused(
+        "acknowledge", "er-nope", "--channel", "phone", "--reason", "x", code=4
+    )
+    await lethe.ok("approve", rid, "--reason", "called back, ticket 9")
+    await finished(ledger, rid)

@@ -7,8 +7,12 @@ from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow
 from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
 from .types import (
+    ACKNOWLEDGEMENT_CHANNELS,
+    AcknowledgementRecorded,
     CancelOrder,
     CodeCheck,
+    CodeResendOrder,
+    CodeResent,
     CodeSubmission,
     DeadlineExtension,
     ErasurePolicy,
@@ -16,15 +20,20 @@ from .types import (
     ErasureResult,
     OperatorApproval,
     Progress,
+    ReceiptAcknowledgement,
     SystemErasure,
 )
 
 __all__ = [
+    "ACKNOWLEDGEMENT_CHANNELS",
     "FINAL_STATUSES",
     "STATUS_FROM_LEDGER",
     "VERIFICATION_METHODS",
+    "AcknowledgementRecorded",
     "CancelOrder",
     "CodeCheck",
+    "CodeResendOrder",
+    "CodeResent",
     "CodeSubmission",
     "ControllerInstruction",
     "DeadlineExtension",
@@ -34,6 +43,7 @@ __all__ = [
     "ErasureWorkflow",
     "OperatorApproval",
     "Progress",
+    "ReceiptAcknowledgement",
     "RetentionSweepWorkflow",
     "StartedRound",
     "Sweep",

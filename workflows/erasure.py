@@ -10,7 +10,13 @@
 Identity gate, by the request's verification method:
     email        a code mailed to the address on file; the requester's code comes back as the
                  ``submit_code`` update, checked by an activity; ``code_attempts`` wrong codes
-                 lock the request, and after ``code_ttl_seconds`` it is rejected as unverified
+                 lock the request, and after ``code_ttl_seconds`` it is rejected as unverified.
+                 An operator may have a new code mailed (the ``resend_code`` update, at most
+                 ``code_resends`` times): the old code stops working, wrong tries carry over
+                 (a locked request stays locked), and the new code is good for
+                 ``code_ttl_seconds`` but never past the verification window, which closes
+                 ``max(code_ttl, verification_timeout)`` after the first code went out and
+                 is never moved. The statutory clock is not touched by any of this.
     preverified  a portal assertion that intake checked and recorded; the gate confirms the
                  ledger holds it (a workflow started without one is rejected)
     operator     a named operator approves with a reason (the ``approve`` signal)
@@ -24,19 +30,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 # Data classes come from the host, not the sandbox: the sandbox's proxied ``datetime`` is not
 # a class Temporal's converter can fill in.
 with workflow.unsafe.imports_passed_through():
     from activities import (
         AcknowledgementNotice,
+        AcknowledgementOrder,
         CodeAttempt,
         CodeChallenge,
+        CodeResend,
         DeadlineActivities,
         ExtensionOrder,
         PlanInput,
@@ -51,14 +60,19 @@ with workflow.unsafe.imports_passed_through():
     )
 
     from .types import (
+        ACKNOWLEDGEMENT_CHANNELS,
+        AcknowledgementRecorded,
         CancelOrder,
         CodeCheck,
+        CodeResendOrder,
+        CodeResent,
         CodeSubmission,
         DeadlineExtension,
         ErasureRequest,
         ErasureResult,
         OperatorApproval,
         Progress,
+        ReceiptAcknowledgement,
         SystemErasure,
     )
 
@@ -85,13 +99,23 @@ _MAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["MailNotConfigured", "MailRejected", "SubjectUnavailable"],
 )
+# A resend answers the operator who waits on it: a few quick tries, then a clear failure.
+_RESEND_RETRY = RetryPolicy(
+    maximum_attempts=3,
+    non_retryable_error_types=[
+        "MailNotConfigured",
+        "MailRejected",
+        "MailUnavailable",
+        "SubjectUnavailable",
+    ],
+)
 _CODE_OUTCOMES = {
     "accepted": "code accepted: identity verified, erasure starts",
     "wrong_code": "wrong code",
     "locked": "too many wrong codes: the request is locked and will be rejected, nothing erased",
     "expired": "the code has expired: the request is rejected as unverified, nothing erased",
     "used": "this code was already used; a code is good once",
-    "no_code": "no code has been sent for this request yet",
+    "no_code": "no code has been sent for this request yet (or a new one is on its way)",
 }
 _FINAL_VERDICTS = ("accepted", "locked", "expired")
 FINAL_STAGES = frozenset(
@@ -120,8 +144,15 @@ class ErasureWorkflow:
         self._approval: OperatorApproval | None = None
         self._systems: dict[str, str] = {}
         self._clock = DeadlineClock(request)
+        self._policy = request.policy
         self._code_sent = False
         self._code_verdict: str | None = None  # accepted | locked | expired, once decided
+        self._code_expires_at: datetime | None = None  # the current code's; a resend moves it
+        self._verify_by: datetime | None = None  # the gate's window; nothing moves it
+        self._code_moved = 0  # bumped by each resend: the gate re-reads the expiry
+        self._resends = 0
+        self._resending = False
+        self._attempts_left = request.policy.code_attempts
         self._verified: bool | None = None  # decided by the identity gate
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
 
@@ -154,6 +185,8 @@ class ErasureWorkflow:
         )
         if verdict.outcome in _FINAL_VERDICTS and self._code_verdict is None:
             self._code_verdict = verdict.outcome
+        if verdict.outcome in ("wrong_code", "locked"):
+            self._attempts_left = verdict.attempts_left
         message = _CODE_OUTCOMES.get(verdict.outcome, verdict.outcome)
         if verdict.outcome == "wrong_code":
             message += f" ({verdict.attempts_left} attempt(s) left)"
@@ -183,6 +216,114 @@ class ErasureWorkflow:
             raise ValueError("a code is the 8 digits from the message")
         if not submission.actor.strip():
             raise ValueError("say who passes the code on")
+
+    @workflow.update
+    async def resend_code(self, order: CodeResendOrder) -> CodeResent:
+        """Mail a new code (an operator's ``lethe verify --resend``). The old code stops
+        working; wrong tries carry over; the new code's expiry never passes the gate's
+        window. Answered once the mail went out (or could not)."""
+        assert self._verify_by is not None  # the validator checked a code was sent
+        ttl = timedelta(seconds=self._policy.code_ttl_seconds)
+        expires_at = min(workflow.now() + ttl, self._verify_by)
+        number = self._resends + 1
+        self._resending = True
+        try:
+            state = await workflow.execute_activity_method(
+                VerificationActivities.resend_verification_code,
+                CodeResend(
+                    self._request_id,
+                    number,
+                    expires_at,
+                    self._clock.answer_by,
+                    order.actor.strip()[:120],
+                    order.reason.strip()[:500],
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_RESEND_RETRY,
+            )
+        finally:
+            self._resending = False
+        if state == "locked":
+            self._code_verdict = self._code_verdict or "locked"
+            raise ApplicationError("locked after too many wrong codes: nothing will be erased")
+        if state not in ("sent", "already_sent"):
+            raise ApplicationError(f"no new code was sent: {_CODE_OUTCOMES.get(state, state)}")
+        self._resends = number
+        self._code_expires_at = expires_at
+        self._code_moved += 1
+        return CodeResent(
+            expires_at, max(self._policy.code_resends - number, 0), self._attempts_left
+        )
+
+    @resend_code.validator
+    def _refuse_resend(self, order: CodeResendOrder) -> None:
+        if self._method != "email":
+            raise ValueError(
+                f"this request is verified by {self._method or 'another method'}, "
+                "not by an emailed code"
+            )
+        if self._code_verdict == "accepted" or self._verified:
+            raise ValueError("identity is already verified: no new code is needed")
+        if self._code_verdict == "locked":
+            raise ValueError(
+                "locked after too many wrong codes: a new code does not unlock it;"
+                " nothing will be erased"
+            )
+        if self._code_verdict == "expired" or self._verified is False:
+            raise ValueError("the request was rejected; no code can verify it any more")
+        if self._cancel is not None:
+            raise ValueError("the request is being cancelled")
+        if not self._code_sent or self._code_expires_at is None:
+            raise ValueError("the first code has not gone out yet; try again shortly")
+        if workflow.now() >= self._code_expires_at:
+            raise ValueError("the code has expired: the request is being rejected as unverified")
+        if self._resending:
+            raise ValueError("a new code is being sent already")
+        limit = self._policy.code_resends
+        if self._resends >= limit:
+            raise ValueError(
+                "resending codes is turned off ([verification] code_resends = 0)"
+                if limit == 0
+                else f"no more new codes: {limit} per request, all sent"
+            )
+        if not order.actor.strip():
+            raise ValueError("say who asks for the new code")
+
+    @workflow.update
+    async def acknowledge_receipt(self, ack: ReceiptAcknowledgement) -> AcknowledgementRecorded:
+        """An operator told the requester we have their request, by other means than
+        Lethe's mail (``lethe acknowledge``). The ledger records it; the acknowledgement
+        timer stops (if it has not fired yet)."""
+        outcome = await workflow.execute_activity_method(
+            DeadlineActivities.record_acknowledgement,
+            AcknowledgementOrder(
+                self._request_id, ack.channel, ack.reason.strip(), ack.actor.strip()
+            ),
+            start_to_close_timeout=_LEDGER_TIMEOUT,
+            retry_policy=_LEDGER_RETRY,
+        )
+        self._clock.acknowledge()  # either way, the ledger holds an acknowledgement now
+        at = datetime.fromisoformat(outcome.at) if outcome.at else workflow.now()
+        if not outcome.recorded:
+            raise ApplicationError(
+                f"receipt was already acknowledged on {at:%Y-%m-%d %H:%M} UTC"
+                f" ({outcome.how or 'by mail'})"
+            )
+        by = datetime.fromisoformat(outcome.acknowledge_by) if outcome.acknowledge_by else None
+        return AcknowledgementRecorded(at, outcome.on_time, by)
+
+    @acknowledge_receipt.validator
+    def _refuse_acknowledgement(self, ack: ReceiptAcknowledgement) -> None:
+        if self._stage in FINAL_STAGES:
+            raise ValueError(f"the request has already finished ({self._stage})")
+        if self._clock.acknowledged:
+            raise ValueError("receipt is already acknowledged")
+        if ack.channel not in ACKNOWLEDGEMENT_CHANNELS:
+            raise ValueError(
+                f"unknown channel {ack.channel!r}: one of {', '.join(ACKNOWLEDGEMENT_CHANNELS)}"
+            )
+        if not ack.reason.strip() or not ack.actor.strip():
+            raise ValueError("an acknowledgement needs a reference and who made it")
 
     @workflow.update
     def cancel_request(self, order: CancelOrder) -> str:
@@ -245,6 +386,8 @@ class ErasureWorkflow:
             extended=self._clock.extended,
             acknowledged=self._clock.acknowledged,
             code_sent=self._code_sent,
+            code_expires_at=self._code_expires_at,
+            code_resends=self._resends,
         )
 
     # -- the request ------------------------------------------------------------------------
@@ -343,6 +486,9 @@ class ErasureWorkflow:
         policy = request.policy
         ttl = timedelta(seconds=policy.code_ttl_seconds)
         expires_at = workflow.now() + ttl
+        self._verify_by = workflow.now() + max(
+            ttl, timedelta(seconds=policy.verification_timeout_seconds)
+        )
         try:
             await workflow.execute_activity_method(
                 VerificationActivities.send_verification_code,
@@ -359,16 +505,23 @@ class ErasureWorkflow:
                 f"the verification code could not be sent ({why}); nothing erased",
             )
         self._code_sent = True
+        self._code_expires_at = expires_at
         self._clock.acknowledge()  # the code's message tells the requester we have it
-        remaining = expires_at - workflow.now()
-        if remaining > timedelta(0):
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._code_verdict is not None or self._cancel is not None,
-                    timeout=remaining,
-                )
-        # Let a check under way finish before the verdict is read.
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Without a resend this is one wait and one look, as it always was (the stored
+        # histories in tests/workflows/histories replay on it); a resend moves the expiry
+        # and the gate waits again, for the new code.
+        while True:
+            moved = self._code_moved
+            remaining = self._code_expires_at - workflow.now()
+            if remaining > timedelta(0):
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(self._gate_woken(moved), timeout=remaining)
+            # Let a check (or a resend) under way finish before the verdict is read.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._code_verdict is not None or self._cancel is not None:
+                break
+            if self._code_moved == moved:
+                break  # the code expired, and no resend came in time
         hours = policy.code_ttl_seconds / 3600
         if self._code_verdict == "accepted":
             return True, "requester:email-code", "the emailed code was given back"
@@ -385,6 +538,12 @@ class ErasureWorkflow:
             "lethe",
             f"identity not verified: the emailed code expired after {hours:g} hours;"
             " nothing erased",
+        )
+
+    def _gate_woken(self, moved: int) -> Callable[[], bool]:
+        """A verdict, a cancellation, or a resend since ``moved``."""
+        return lambda: (
+            self._code_verdict is not None or self._cancel is not None or self._code_moved != moved
         )
 
     async def _acknowledge(self, request: ErasureRequest) -> None:

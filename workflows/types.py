@@ -11,8 +11,12 @@ from datetime import datetime
 from activities.types import SystemOutcome
 
 __all__ = [
+    "ACKNOWLEDGEMENT_CHANNELS",
+    "AcknowledgementRecorded",
     "CancelOrder",
     "CodeCheck",
+    "CodeResendOrder",
+    "CodeResent",
     "CodeSubmission",
     "DeadlineExtension",
     "ErasurePolicy",
@@ -20,8 +24,13 @@ __all__ = [
     "ErasureResult",
     "OperatorApproval",
     "Progress",
+    "ReceiptAcknowledgement",
     "SystemErasure",
 ]
+
+#: How an operator told the requester we have their request, when Lethe's mail did not:
+#: the words of ``lethe submit --channel`` where they fit (``mail``: a letter by post).
+ACKNOWLEDGEMENT_CHANNELS = ("phone", "mail", "email", "in-person", "portal", "other")
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,11 @@ class ErasurePolicy:
     retry_max_interval_seconds: float = 600.0
     #: An emailed code is good this long; then the request is rejected as unverified.
     code_ttl_seconds: int = 72 * 3600
-    #: Wrong codes allowed before the request is locked (and rejected).
+    #: Wrong codes allowed before the request is locked (and rejected). A resent code
+    #: counts on from the same number.
     code_attempts: int = 5
+    #: New codes an operator may have mailed (``lethe verify --resend``); 0: none.
+    code_resends: int = 3
     #: How long before the answer deadline the reminder goes out.
     reminder_lead_seconds: int = 7 * 86400
     #: How often a system that answered Pending is asked for its ticket's status before the
@@ -112,6 +124,42 @@ class CodeCheck:
 
 
 @dataclass(frozen=True)
+class CodeResendOrder:
+    """Update: mail a new code to the address on file; the current code stops working.
+    ``actor`` is who asked for it, ``reason`` why (scrubbed at the command line; may be
+    empty)."""
+
+    actor: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CodeResent:
+    """The answer to a resend: the new code's expiry, and how many more resends remain."""
+
+    expires_at: datetime
+    resends_left: int
+    attempts_left: int
+
+
+@dataclass(frozen=True)
+class ReceiptAcknowledgement:
+    """Update: an operator acknowledged receipt to the requester by other means
+    (``channel``, one of ACKNOWLEDGEMENT_CHANNELS), with a reference (``reason``)."""
+
+    channel: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class AcknowledgementRecorded:
+    at: datetime
+    on_time: bool
+    acknowledge_by: datetime | None = None
+
+
+@dataclass(frozen=True)
 class DeadlineExtension:
     """Update: move the answer deadline to ``answer_by`` (decided by the rules at the CLI,
     checked again by the workflow), with the reason the requester is told."""
@@ -140,3 +188,6 @@ class Progress:
     acknowledged: bool = False
     #: For the email method: the code went out, and codes are now accepted for checking.
     code_sent: bool = False
+    #: For the email method: when the current code expires, and how many were resent.
+    code_expires_at: datetime | None = None
+    code_resends: int = 0

@@ -1,4 +1,5 @@
-"""Verbs of the statutory clock: extend (one extension, with a reason, when the rules allow).
+"""Verbs of the statutory clock: extend (one extension, with a reason, when the rules allow),
+acknowledge (record that receipt was acknowledged by other means than Lethe's mail).
 
 ``lethe list --overdue`` and ``--due-within`` live with ``list`` in ``requests.py``.
 """
@@ -12,7 +13,12 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from ledger import DeadlineRecords
-from workflows import DeadlineExtension, ErasureWorkflow
+from workflows import (
+    ACKNOWLEDGEMENT_CHANNELS,
+    DeadlineExtension,
+    ErasureWorkflow,
+    ReceiptAcknowledgement,
+)
 
 from ..deadlines import STATUTES, ExtensionRefused, decide_extension, zone
 from ..errors import LetheError, NotFoundError
@@ -22,7 +28,7 @@ from ._app import app, console, emit_json, failure_text, json_option, run, with_
 from ._values import reason_text, scrubbed
 from .requests import _operator
 
-__all__ = ["extend", "parse_until"]
+__all__ = ["acknowledge", "extend", "parse_until"]
 
 
 def parse_until(text: str, timezone: str) -> datetime:
@@ -115,5 +121,98 @@ def extend(
                 f"Extended {request_id}: answer due {new_due:%Y-%m-%d %H:%M} UTC"
                 f" (was {rec.due_at:%Y-%m-%d %H:%M}). The requester is told, with the reason."
             )
+
+    run(with_runtime(go))
+
+
+@app.command()
+@click.argument("request_id")
+@click.option(
+    "--channel",
+    type=click.Choice(ACKNOWLEDGEMENT_CHANNELS),
+    help="Required: how the requester was told (the words of submit --channel; mail: a letter"
+    " by post).",
+)
+@click.option(
+    "--reason",
+    required=True,
+    help="A reference: the call log entry, the letter's number (the person's details are removed).",
+)
+@click.option("--operator", help="Who acknowledged (default: LETHE_OPERATOR or your login).")
+@json_option
+def acknowledge(
+    request_id: str, channel: str | None, reason: str, operator: str | None, as_json: bool
+) -> None:
+    """Record that receipt of a request was acknowledged to the requester by other means
+    (Lethe could not mail it: no mail server, or the mail failed).
+
+    The record keeps who, how and when, on time or late against the acknowledge-by date;
+    status, audit show and audit export then see the request as acknowledged, and the
+    acknowledgement escalation does not fire (if it has not yet). Only for a request still
+    open: a finished request has had its answer, which says more than a receipt.
+    """
+    if channel is None:  # not click's required=True: its message lists the choices on 7 lines
+        raise LetheError(
+            f"--channel is missing: how the requester was told"
+            f" ({', '.join(ACKNOWLEDGEMENT_CHANNELS)})"
+        )
+    reason = reason_text(reason, "how the requester was told (a reference)")
+    who = f"operator:{_operator(operator)}"
+    request_id = request_id.strip()
+
+    async def go(rt: Runtime) -> None:
+        rec = await rt.ledger.get_request(request_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure request with id {request_id!r}")
+        records = DeadlineRecords(rt.ledger)
+        clock = await records.clock(request_id)
+        if clock is None:
+            raise LetheError(
+                f"cannot acknowledge {request_id}: it was filed before deadlines were kept"
+            )
+        if clock.acknowledged_at is not None:
+            event = await records.acknowledgement(request_id)
+            how = f"{event.detail.get('how', '?')}, by {event.actor}" if event else "?"
+            raise LetheError(
+                f"{request_id} was already acknowledged on"
+                f" {clock.acknowledged_at:%Y-%m-%d %H:%M} UTC ({how})"
+            )
+        if rec.completed_at is not None:
+            raise LetheError(
+                f"cannot acknowledge {request_id}: it has finished ({rec.status}) and its"
+                " answer went out; an acknowledgement no longer matters"
+            )
+        person = await PersonText.for_request(rt.ledger, request_id)
+        why, by = scrubbed(person, reason, who)
+        client = await rt.client()
+        handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+        try:
+            done = await handle.execute_update(
+                ErasureWorkflow.acknowledge_receipt, ReceiptAcknowledgement(channel, why, by)
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise LetheError(f"cannot acknowledge {request_id}: {failure_text(exc)}") from None
+        except RPCError as exc:
+            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+        if as_json:
+            emit_json(
+                {
+                    "request_id": request_id,
+                    "acknowledged_at": done.at.isoformat(),
+                    "acknowledge_by": (
+                        done.acknowledge_by.isoformat() if done.acknowledge_by else None
+                    ),
+                    "on_time": done.on_time,
+                    "channel": channel,
+                    "acknowledged_by": by,
+                    "reason": why,
+                }
+            )
+            return
+        due = f" (due by {done.acknowledge_by:%Y-%m-%d %H:%M} UTC)" if done.acknowledge_by else ""
+        console.print(
+            f"Acknowledged {request_id} by {channel} as {by}:"
+            f" {'on time' if done.on_time else 'LATE'}{due}."
+        )
 
     run(with_runtime(go))

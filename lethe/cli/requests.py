@@ -101,7 +101,9 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
                 f"  received by {rec.channel}, entered {e.at:%Y-%m-%d %H:%M} UTC by {e.actor}"
                 " (the deadlines count from the receipt)"
             )
-    for line in clock_lines(rec, clock, datetime.now(UTC)):
+    now = datetime.now(UTC)
+    acknowledgement = next((e for e in history if e.kind == "acknowledged"), None)
+    for line in clock_lines(rec, clock, now, acknowledgement):
         console.print(f"  {line}")
     if outcomes:
         console.print(outcome_table(outcomes))
@@ -109,7 +111,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
     latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
     referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
-    for step in next_steps(rec, latest, referrals):
+    for step in next_steps(rec, latest, referrals, clock, now):
         console.print(f"Next: {step}")
     if events:
         for e in history:

@@ -1,4 +1,5 @@
-"""Verbs of identity verification: verify (an emailed code), dev-assertion (a test portal).
+"""Verbs of identity verification: verify (an emailed code, or a new one mailed with
+``--resend``), dev-assertion (a test portal).
 
 ``lethe verify`` answers at once: the code goes to the request's workflow as a Temporal
 update, an activity compares it with the stored hash and records the result, and the answer
@@ -16,7 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from connectors import normalise_email
-from workflows import CodeSubmission, ErasureWorkflow
+from workflows import CodeResendOrder, CodeSubmission, ErasureWorkflow
 
 from ..assertions import dev_portal_key, key_id, mint_assertion, public_key_text
 from ..deadlines import parse_duration
@@ -25,7 +26,7 @@ from ..free_text import PersonText
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import address_argument
+from ._values import address_argument, reason_text, scrubbed
 from .requests import _operator
 
 __all__ = ["dev_assertion", "verify"]
@@ -44,13 +45,48 @@ async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> Lethe
 
 @app.command()
 @click.argument("request_id")
-@click.option("--code", required=True, help="The code from the requester's message.")
-@click.option("--operator", help="Who passes the code on (default: LETHE_OPERATOR or login).")
+@click.option("--code", help="The code from the requester's message.")
+@click.option(
+    "--resend",
+    is_flag=True,
+    help="Instead: mail a new code to the address on file (the old one stops working).",
+)
+@click.option(
+    "--reason",
+    help="With --resend: why (a reference; the person's details are removed).",
+)
+@click.option("--operator", help="Who acts (default: LETHE_OPERATOR or your login).")
 @json_option
-def verify(request_id: str, code: str, operator: str | None, as_json: bool) -> None:
-    """Check the code the requester received by email (verification method 'email')."""
+def verify(
+    request_id: str,
+    code: str | None,
+    resend: bool,
+    reason: str | None,
+    operator: str | None,
+    as_json: bool,
+) -> None:
+    """Check the code the requester received by email (verification method 'email'), or
+    with --resend mail them a new one.
+
+    A resend is for a code lost or stuck in a spam folder. The previous code stops working at
+    once; wrong tries so far still count (a locked request stays locked); at most
+    [verification] code_resends per request (3). The new code is good for code_ttl_hours, but
+    never past the request's verification window (the longer of code_ttl_hours and
+    verification_timeout_hours from the first code), and the answer deadline does not move.
+    """
+    if resend and code is not None:
+        raise LetheError("give --code or --resend, not both")
+    if not resend and code is None:
+        raise LetheError("give the requester's --code (or --resend to mail a new one)")
+    if reason is not None and not resend:
+        raise LetheError("--reason goes with --resend")
+    why = reason_text(reason, "why a new code is sent") if reason is not None else ""
     typed = _operator(operator)
     request_id = request_id.strip()
+    if resend:
+        run(with_runtime(lambda rt: _resend(rt, request_id, typed, why, as_json=as_json)))
+        return
+    assert code is not None
 
     async def go(rt: Runtime) -> None:
         rec = await rt.ledger.get_request(request_id)
@@ -93,6 +129,47 @@ def verify(request_id: str, code: str, operator: str | None, as_json: bool) -> N
         console.print(f"{request_id}: {check.message}.")
 
     run(with_runtime(go))
+
+
+async def _resend(rt: Runtime, request_id: str, typed: str, reason: str, *, as_json: bool) -> None:
+    rec = await rt.ledger.get_request(request_id)
+    if rec is None:
+        raise NotFoundError(f"no erasure request with id {request_id!r}")
+    if rec.verification_method != "email":
+        raise LetheError(
+            f"{request_id}: no new code: it is verified by {rec.verification_method},"
+            " not by an emailed code"
+        )
+    if rec.completed_at is not None:
+        raise LetheError(f"{request_id}: no new code: the request is closed ({rec.status})")
+    if rec.status != "awaiting_verification" and rec.status != "received":
+        raise LetheError(f"{request_id}: no new code: identity is already verified ({rec.status})")
+    why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, typed)
+    who = f"operator:{by}"
+    client = await rt.client()
+    handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+    try:
+        sent = await handle.execute_update(ErasureWorkflow.resend_code, CodeResendOrder(who, why))
+    except WorkflowUpdateFailedError as exc:
+        raise LetheError(f"{request_id}: no new code: {failure_text(exc)}") from None
+    except RPCError as exc:
+        raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+    if as_json:
+        emit_json(
+            {
+                "request_id": request_id,
+                "resent_by": who,
+                "expires_at": sent.expires_at.isoformat(),
+                "resends_left": sent.resends_left,
+                "attempts_left": sent.attempts_left,
+            }
+        )
+        return
+    console.print(
+        f"{request_id}: a new code went to the address on file; the previous one no longer"
+        f" works. It is good until {sent.expires_at:%Y-%m-%d %H:%M} UTC;"
+        f" {sent.attempts_left} attempt(s) and {sent.resends_left} resend(s) left."
+    )
 
 
 @app.command("dev-assertion")

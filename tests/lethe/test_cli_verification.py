@@ -35,7 +35,13 @@ def configured(lethe_home: Path) -> Path:
             "not both",
         ),
         (("submit", "a@example.org", "--assertion-file", "missing.jwt"), "cannot read"),
-        (("verify", "er-1"), "Missing option '--code'"),
+        (("verify", "er-1"), "give the requester's --code (or --resend"),
+        (("verify", "er-1", "--code", "12345678", "--resend"), "not both"),
+        (("verify", "er-1", "--resend", "--reason", " "), "--reason must say why"),
+        (("verify", "er-1", "--code", "12345678", "--reason", "x"), "goes with --resend"),
+        (("acknowledge", "er-1", "--reason", "x"), "--channel is missing"),
+        (("acknowledge", "er-1", "--channel", "fax", "--reason", "x"), "'fax' is not one of"),
+        (("acknowledge", "er-1", "--channel", "phone", "--reason", " "), "--reason must say"),
         (("extend", "er-1"), "Missing option '--reason'"),
         (("extend", "er-1", "--reason", "  "), "--reason must say why"),
         (("list", "--due-within", "7x"), "--due-within: cannot read '7x' as a duration"),
@@ -57,6 +63,10 @@ def test_unknown_requests_are_not_found(
     configured: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert lethe("verify", "er-nope", "--code", "12345678") == 4
+    assert "no erasure request with id 'er-nope'" in one_line_error(capsys)
+    assert lethe("verify", "er-nope", "--resend") == 4
+    assert "no erasure request with id 'er-nope'" in one_line_error(capsys)
+    assert lethe("acknowledge", "er-nope", "--channel", "phone", "--reason", "called") == 4
     assert "no erasure request with id 'er-nope'" in one_line_error(capsys)
     assert lethe("extend", "er-nope", "--reason", "complex") == 4
     assert "no erasure request with id 'er-nope'" in one_line_error(capsys)
@@ -103,7 +113,7 @@ def test_list_filters_on_an_empty_ledger(
 def test_help_lists_the_new_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     assert lethe("--help") == 0
     out = capsys.readouterr().out
-    for verb in ("verify", "extend", "dev-assertion"):
+    for verb in ("verify", "extend", "dev-assertion", "acknowledge"):
         assert verb in out
 
 
@@ -116,6 +126,7 @@ def test_help_lists_the_new_verbs(capsys: pytest.CaptureFixture[str]) -> None:
         ('[mail]\nsender = "nobody"\n', {}, "sender must be an email address"),
         ('[verification]\nportal_public_keys = ["bm9wZQ=="]\n', {}, "not base64 of 32"),
         ("[verification]\ncode_attempts = 0\n", {}, "code_attempts"),
+        ("[verification]\ncode_resends = 11\n", {}, "code_resends"),
         ("", {"LETHE_SMTP_PORT": "abc"}, "LETHE_SMTP_PORT"),
     ],
 )
@@ -128,6 +139,7 @@ def test_bad_settings(tmp_path: Path, config: str, env: dict[str, str], message:
 def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
     s = load_settings({}, cwd=tmp_path)
     assert (s.verification.code_ttl_hours, s.verification.code_attempts) == (72.0, 5)
+    assert s.verification.code_resends == 3
     assert s.mail.smtp_host is None and s.deadlines.timezone == "UTC"
     assert s.deadlines.policy().acknowledge is not None
     (tmp_path / "lethe.toml").write_text(

@@ -23,9 +23,12 @@ from temporalio.worker import Worker
 
 from activities import (
     AcknowledgementNotice,
+    AcknowledgementOrder,
+    AcknowledgementOutcome,
     AssertionEvidence,
     CodeAttempt,
     CodeChallenge,
+    CodeResend,
     CodeSent,
     CodeVerdict,
     DeadlineEvent,
@@ -116,6 +119,8 @@ class Fakes:
     mail_configured: bool = True
     deadline_events: list[DeadlineEvent] = field(default_factory=list)
     extensions: list[ExtensionOrder] = field(default_factory=list)
+    resends: list[CodeResend] = field(default_factory=list)
+    manual_acks: list[AcknowledgementOrder] = field(default_factory=list)
     # How many status polls a pending system needs before it finishes.
     polls_until_done: int = 3
 
@@ -241,6 +246,12 @@ class Fakes:
         self.challenges.append(challenge)
         return CodeSent(True)
 
+    @activity.defn(name="resend_verification_code")
+    async def resend_verification_code(self, order: CodeResend) -> str:
+        self.resends.append(order)
+        self.code = f"{int(self.code) + 1:08d}"  # the old code is now a wrong one
+        return "sent"
+
     @activity.defn(name="check_verification_code")
     async def check_verification_code(self, attempt: CodeAttempt) -> CodeVerdict:
         self.code_attempts.append(attempt.code)
@@ -260,6 +271,12 @@ class Fakes:
     async def send_acknowledgement(self, notice: AcknowledgementNotice) -> bool:
         self.acknowledgements.append(notice)
         return self.mail_configured
+
+    @activity.defn(name="record_acknowledgement")
+    async def record_acknowledgement(self, order: AcknowledgementOrder) -> AcknowledgementOutcome:
+        self.manual_acks.append(order)
+        now = activity.info().current_attempt_scheduled_time
+        return AcknowledgementOutcome(True, now.isoformat(), True, order.channel)
 
     @activity.defn(name="record_deadline_event")
     async def record_deadline_event(self, event: DeadlineEvent) -> datetime:
@@ -292,9 +309,11 @@ class Fakes:
             self.find_due_rounds,
             self.shred_expired,
             self.send_verification_code,
+            self.resend_verification_code,
             self.check_verification_code,
             self.confirm_portal_assertion,
             self.send_acknowledgement,
+            self.record_acknowledgement,
             self.record_deadline_event,
             self.record_deadline_extension,
         ]

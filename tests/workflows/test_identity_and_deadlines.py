@@ -20,6 +20,8 @@ from temporalio.worker import Worker
 
 from workflows import (
     ALL_WORKFLOWS,
+    CodeResendOrder,
+    CodeResent,
     CodeSubmission,
     DeadlineExtension,
     ErasurePolicy,
@@ -27,6 +29,7 @@ from workflows import (
     ErasureResult,
     ErasureWorkflow,
     OperatorApproval,
+    ReceiptAcknowledgement,
 )
 
 from .test_erasure_workflow import FAST, Fakes
@@ -197,7 +200,194 @@ async def test_preverified_without_an_assertion_on_record_is_rejected(
     assert fakes.erase_calls == {}
 
 
+# -- resent codes ---------------------------------------------------------------------------
+
+
+async def resend(
+    handle: WorkflowHandle[ErasureWorkflow, ErasureResult], reason: str = "lost in spam"
+) -> CodeResent:
+    return await handle.execute_update(
+        ErasureWorkflow.resend_code, CodeResendOrder("operator:kim", reason)
+    )
+
+
+async def test_a_resent_code_replaces_the_old_one_within_the_verification_window(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Codes good for 24 hours, the gate open 72: a resend gives a fresh 24 hours, the
+    wrong tries carry over, and the gate waits for the new code past the old one's expiry."""
+    env, fakes = time_skipping_env, Fakes()
+    short = dataclasses.replace(
+        FAST, code_ttl_seconds=24 * 3600, verification_timeout_seconds=72 * 3600
+    )
+    req = await fresh_request(env, "email", policy=short)
+    async with running(env, fakes, req, task_queue) as handle:
+        await code_sent(env, fakes)
+        [challenge] = fakes.challenges
+        old = fakes.code
+        assert (await give(handle, "00000000"))[0] == "wrong_code"
+        await env.sleep(timedelta(hours=20))
+        resent = await resend(handle)
+        assert resent.expires_at > challenge.expires_at + timedelta(hours=19)
+        assert resent.expires_at < challenge.expires_at + timedelta(hours=21)
+        assert (resent.resends_left, resent.attempts_left) == (2, 4)
+        [order] = fakes.resends
+        assert (order.number, order.actor, order.reason) == (1, "operator:kim", "lost in spam")
+        assert order.expires_at == resent.expires_at and order.answer_by == req.due_at
+        assert fakes.code != old
+        assert await give(handle, old) == ("wrong_code", "wrong code (3 attempt(s) left)")
+        await env.sleep(timedelta(hours=10))  # past the first code's expiry
+        progress = await handle.query(ErasureWorkflow.progress)
+        assert progress.stage == "awaiting_verification" and progress.code_resends == 1
+        assert progress.code_expires_at == resent.expires_at
+        assert (await give(handle, fakes.code))[0] == "accepted"
+        result = await handle.result()
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+            await resend(handle)
+    assert result.status == "completed"
+    assert fakes.extensions == []  # the answer deadline is not moved by a resend
+
+
+async def test_a_resend_never_outlasts_the_verification_window(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """With the defaults (a code good for 72 hours, the window 72 hours), a resent code is
+    good for what is left of the window, and the request is rejected when it closes."""
+    env, fakes = time_skipping_env, Fakes()
+    req = await fresh_request(env, "email")
+    async with running(env, fakes, req, task_queue) as handle:
+        await code_sent(env, fakes)
+        [challenge] = fakes.challenges
+        await env.sleep(timedelta(hours=10))
+        resent = await resend(handle)
+        assert resent.expires_at == challenge.expires_at
+        result = await handle.result()
+    assert result.status == "rejected" and "expired" in (result.reason or "")
+    assert fakes.erase_calls == {}
+
+
+async def test_a_locked_request_stays_locked_and_resends_are_limited(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, fakes = time_skipping_env, Fakes()
+    two = dataclasses.replace(FAST, code_resends=2)
+    req = await fresh_request(env, "email", policy=two)
+    async with running(env, fakes, req, task_queue) as handle:
+        await code_sent(env, fakes)
+        assert (await resend(handle)).resends_left == 1
+        assert (await resend(handle)).resends_left == 0
+        with pytest.raises(WorkflowUpdateFailedError) as spent:
+            await resend(handle)
+        assert "no more new codes: 2 per request" in str(spent.value.cause)
+        outcomes = [(await give(handle, f"1000000{i}"))[0] for i in range(5)]
+        assert outcomes[-1] == "locked"
+        with pytest.raises(WorkflowUpdateFailedError) as locked:
+            await resend(handle)
+        assert "a new code does not unlock it" in str(locked.value.cause)
+        result = await handle.result()
+    assert result.status == "rejected" and "too many wrong codes" in (result.reason or "")
+    assert len(fakes.resends) == 2 and fakes.erase_calls == {}
+
+
+async def test_a_lock_is_not_escaped_by_resending_before_the_last_try(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, fakes = time_skipping_env, Fakes()
+    req = await fresh_request(env, "email")
+    async with running(env, fakes, req, task_queue) as handle:
+        await code_sent(env, fakes)
+        for i in range(4):
+            await give(handle, f"2000000{i}")
+        assert (await resend(handle)).attempts_left == 1  # the count goes on
+        assert (await give(handle, "20000009"))[0] == "locked"
+        result = await handle.result()
+    assert result.status == "rejected" and fakes.erase_calls == {}
+
+
+async def test_resends_are_refused_when_they_make_no_sense(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, fakes = time_skipping_env, Fakes()
+    off = dataclasses.replace(FAST, code_resends=0)
+    req = await fresh_request(env, "email", policy=off)
+    async with running(env, fakes, req, task_queue) as handle:
+        await code_sent(env, fakes)
+        with pytest.raises(WorkflowUpdateFailedError) as turned_off:
+            await resend(handle)
+        assert "code_resends = 0" in str(turned_off.value.cause)
+        assert (await give(handle, fakes.code))[0] == "accepted"
+        await handle.result()
+    fakes2 = Fakes()
+    req2 = await fresh_request(env, "email")
+    async with running(env, fakes2, req2, f"{task_queue}-2") as handle:
+        await code_sent(env, fakes2)
+        assert (await give(handle, fakes2.code))[0] == "accepted"
+        with pytest.raises(WorkflowUpdateFailedError) as verified:
+            await resend(handle)
+        assert "already verified" in str(verified.value.cause)
+        await handle.result()
+    fakes3 = Fakes()
+    req3 = await fresh_request(env, "operator")
+    async with running(env, fakes3, req3, f"{task_queue}-3") as handle:
+        with pytest.raises(WorkflowUpdateFailedError) as operator:
+            await resend(handle)
+        assert "verified by operator" in str(operator.value.cause)
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
+        await handle.result()
+    assert fakes.resends == fakes2.resends == fakes3.resends == []
+
+
 # -- deadlines ------------------------------------------------------------------------------
+
+
+async def acknowledge(
+    handle: WorkflowHandle[ErasureWorkflow, ErasureResult], channel: str = "phone"
+) -> None:
+    await handle.execute_update(
+        ErasureWorkflow.acknowledge_receipt,
+        ReceiptAcknowledgement(channel, "call log 12", "operator:kim"),
+    )
+
+
+async def test_an_operator_acknowledgement_stops_the_escalation(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, fakes = time_skipping_env, Fakes(mail_configured=False)
+    req = await fresh_request(env, "operator", acknowledge_in=timedelta(hours=24))
+    async with running(env, fakes, req, task_queue) as handle:
+        await env.sleep(timedelta(hours=2))
+        assert not (await handle.query(ErasureWorkflow.progress)).acknowledged
+        with pytest.raises(WorkflowUpdateFailedError) as fax:
+            await acknowledge(handle, "fax")
+        assert "unknown channel 'fax'" in str(fax.value.cause)
+        await acknowledge(handle)
+        assert (await handle.query(ErasureWorkflow.progress)).acknowledged
+        with pytest.raises(WorkflowUpdateFailedError) as twice:
+            await acknowledge(handle, "mail")
+        assert "already acknowledged" in str(twice.value.cause)
+        await env.sleep(timedelta(hours=30))  # past the acknowledge-by date
+        assert fakes.deadline_events == []
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
+        await handle.result()
+    [order] = fakes.manual_acks
+    assert (order.channel, order.reason, order.actor) == ("phone", "call log 12", "operator:kim")
+
+
+async def test_a_late_acknowledgement_is_still_recorded_after_the_escalation(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, fakes = time_skipping_env, Fakes(mail_configured=False)
+    req = await fresh_request(env, "operator", acknowledge_in=timedelta(hours=24))
+    async with running(env, fakes, req, task_queue) as handle:
+        await env.sleep(timedelta(hours=26))
+        assert [e.kind for e in fakes.deadline_events] == ["acknowledgement_overdue"]
+        await acknowledge(handle, "mail")
+        await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "letter signed"))
+        result = await handle.result()
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+            await acknowledge(handle)  # finished: nothing to acknowledge
+    assert result.status == "completed" and len(fakes.manual_acks) == 1
+    assert [e.kind for e in fakes.deadline_events] == ["acknowledgement_overdue"]
 
 
 async def test_timers_record_reminder_and_escalation_and_the_history_stays_small(
