@@ -342,6 +342,7 @@ class CertificateCheck:
     tree_size: int | None = None
     signed_at: str | None = None  # when the log signed the head: what the certificate dates
     receipts: int = 0
+    events: int = 0  # of the receipts, those of the request's events
 
     @property
     def ok(self) -> bool:
@@ -354,6 +355,7 @@ class CertificateCheck:
             "tree_size": self.tree_size,
             "signed_at": self.signed_at,
             "receipts": self.receipts,
+            "events": self.events,
             "problems": list(self.problems),
             "notes": list(self.notes),
         }
@@ -365,8 +367,9 @@ def check_certificate(
     """Check a certificate of erasure against the log's public key, with nothing else.
 
     Every receipt must hash to a leaf whose inclusion proof leads to the signed root; the
-    request summary must be what the sealed request receipt says. Without a key (``None``)
-    only the proofs are checked, and the missing signature check is a problem.
+    request summary must be what the sealed request receipt says; each event is sealed once.
+    Without a key (``None``) only the proofs are checked, and the missing signature check is
+    a problem.
     """
     check = CertificateCheck()
     problems = check.problems
@@ -401,6 +404,7 @@ def check_certificate(
     seen: set[int] = set()
     request_receipts: list[tuple[int, Mapping[str, Any]]] = []
     systems_with_receipts: set[str] = set()
+    events: set[Any] = set()
     for n, entry in enumerate(entries):
         where = f"receipt #{n + 1}"
         try:
@@ -427,6 +431,13 @@ def check_certificate(
             request_receipts.append((index, receipt))
         elif receipt.get("kind") == "system_outcome":
             systems_with_receipts.add(str(receipt.get("system")))
+        elif receipt.get("kind") == "request_event":
+            # Sealed once each: two receipts of one event would be two versions of it.
+            event_id = receipt.get("event_id")
+            if event_id in events:
+                problems.append(f"{where}: event {event_id!r} is sealed twice")
+            events.add(event_id)
+            check.events += 1
         else:
             problems.append(f"{where}: unknown receipt kind {receipt.get('kind')!r}")
 

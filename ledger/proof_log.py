@@ -1,7 +1,9 @@
 """The proof log in the ledger: sealing receipts, certificates, and the whole-log check.
 
 Sealing a request appends a receipt for each of its final outcomes that the log does not hold
-yet (and one for the request's state), then signs a new tree head, in one transaction. Appends
+yet, one for the request's state, and one for each of its events never sealed (who approved,
+extended, held or cancelled, and why), then signs a new tree head, in one transaction. A
+request sealed before events were sealed gets its events' receipts at its next seal. Appends
 are serialised: an advisory lock on PostgreSQL, SQLite's single writer lock elsewhere, and the
 leaf index as primary key behind both, so two workers can never give two receipts one index.
 
@@ -40,7 +42,13 @@ from .proof import (
     deadline_state,
     parse_receipt,
 )
-from .receipts import SEALABLE_OUTCOMES, outcome_receipt, request_receipt
+from .receipts import (
+    SEALABLE_OUTCOMES,
+    UNSEALED_EVENT_KINDS,
+    event_receipt,
+    outcome_receipt,
+    request_receipt,
+)
 from .store import Ledger, LedgerError
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
@@ -75,6 +83,18 @@ def _compact_range(rec: SignedTreeHeadRecord | None) -> CompactRange:
             "run `lethe audit verify --log`"
         )
     return edge
+
+
+async def _sealable_events(s: AsyncSession, request_id: str) -> list[RequestEvent]:
+    q = (
+        sa.select(RequestEvent)
+        .where(
+            RequestEvent.request_id == request_id,
+            RequestEvent.kind.not_in(sorted(UNSEALED_EVENT_KINDS)),
+        )
+        .order_by(RequestEvent.id)
+    )
+    return list((await s.scalars(q)).all())
 
 
 class ProofLog:
@@ -148,13 +168,15 @@ class ProofLog:
                 )
             edge = _compact_range(newest)
 
-            sealed = set(
-                (
-                    await s.scalars(
-                        sa.select(ProofLeaf.leaf_hash).where(ProofLeaf.request_id == request_id)
+            sealed_rows = (
+                await s.execute(
+                    sa.select(ProofLeaf.leaf_hash, ProofLeaf.event_id).where(
+                        ProofLeaf.request_id == request_id
                     )
-                ).all()
-            )
+                )
+            ).all()
+            sealed = {h for h, _ in sealed_rows}
+            sealed_events = {e for _, e in sealed_rows if e is not None}
             outcomes = (
                 await s.scalars(
                     sa.select(SystemOutcomeRecord)
@@ -165,31 +187,44 @@ class ProofLog:
                     .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
                 )
             ).all()
-            new: list[tuple[bytes, SystemOutcomeRecord | None]] = []
+            new: list[tuple[bytes, dict[str, Any]]] = []
             for o in outcomes:
                 data = canonical_json(outcome_receipt(o))
                 if leaf_hash(data).hex() not in sealed:
-                    new.append((data, o))
+                    new.append(
+                        (
+                            data,
+                            {
+                                "kind": "system_outcome",
+                                "outcome_id": o.id,
+                                "system": o.system,
+                                "round": o.round,
+                            },
+                        )
+                    )
             # A decided request's own state is sealed even when no system was touched: a
             # refusal (rejected, cancelled) answered on time is something an auditor must see.
             if req.completed_at is not None:
                 data = canonical_json(request_receipt(req))
                 if leaf_hash(data).hex() not in sealed:
-                    new.append((data, None))
+                    new.append((data, {"kind": "request_status"}))
+            # Each event once, by its id: an event never changes, so an edited one is never
+            # sealed again (the whole-log check compares it with its first and only receipt).
+            for ev in await _sealable_events(s, request_id):
+                if ev.id not in sealed_events:
+                    data = canonical_json(event_receipt(ev))
+                    new.append((data, {"kind": "request_event", "event_id": ev.id}))
             if not new:
                 return SealedReceipts(request_id, (), head_from_record(newest) if newest else None)
 
             indices: list[int] = []
-            for data, rec in new:
+            for data, columns in new:
                 index, h = size + len(indices), leaf_hash(data)
                 s.add(
                     ProofLeaf(
                         leaf_index=index,
                         request_id=request_id,
-                        outcome_id=rec.id if rec else None,
-                        kind="system_outcome" if rec else "request_status",
-                        system=rec.system if rec else None,
-                        round=rec.round if rec else None,
+                        **columns,
                         receipt=data.decode("utf-8"),
                         leaf_hash=h.hex(),
                         commitment=base64.b64encode(signer.commit_receipt(index, h)).decode(),
@@ -274,6 +309,22 @@ class ProofLog:
         return [
             o for o in outcomes if leaf_hash(canonical_json(outcome_receipt(o))).hex() not in sealed
         ]
+
+    async def unsealed_events(self, request_id: str) -> list[RequestEvent]:
+        """Events of the request that the log holds no receipt of (not sealed yet: the next
+        seal of the request appends them; ``sealed`` events are never sealed)."""
+        async with self._ledger.session() as s:
+            sealed = set(
+                (
+                    await s.scalars(
+                        sa.select(ProofLeaf.event_id).where(
+                            ProofLeaf.request_id == request_id, ProofLeaf.event_id.is_not(None)
+                        )
+                    )
+                ).all()
+            )
+            events = await _sealable_events(s, request_id)
+        return [ev for ev in events if ev.id not in sealed]
 
     async def _partial_tree(self, size: int, indices: Sequence[int]) -> PartialTree:
         """Enough of the tree of ``size`` leaves to prove the inclusion of ``indices``."""

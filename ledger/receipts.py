@@ -4,11 +4,21 @@
                      with its evidence and the check made after the erase
     request_status   the request as it stood when sealed: law, channel, dates, final status
                      (so that "deadline met" is proven, not just printed)
+    request_event    one of the request's events (``request_events``): what happened, when,
+                     who did it and the detail they gave (the approval of an identity and its
+                     reason, a deadline extension, a hold, a cancellation...), so an event
+                     edited or deleted after sealing is caught. ``sealed`` events are not
+                     sealed themselves: they repeat what the signed tree heads say.
 
 A receipt carries the request id, never the person: no identifier and not even the pseudonym,
 because a leaf can never be erased from an append-only log and a stable pseudonym is still
 personal data. The request id leads back to the ledger's row for whoever may see it. Evidence
 is identifier-free by the connector contract (API ids, status codes, row counts, key ids).
+
+Events hold operator names and reasons, scrubbed where they enter Lethe (``lethe.free_text``)
+of the person's identifiers, addresses and phone numbers; the rest of an event's detail is
+ids, counts, dates and codes. A reason is kept for good in the log, and shown in certificates:
+hence the advice of every ``--reason`` (a reference, not a story).
 
 Every field is always present (``null`` when empty), so receipts of one kind have one shape.
 """
@@ -19,12 +29,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import ErasureRequestRecord, SystemOutcomeRecord
+from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 
 __all__ = [
     "FINAL_STATUSES",
     "RECEIPT_VERSION",
     "SEALABLE_OUTCOMES",
+    "UNSEALED_EVENT_KINDS",
+    "event_receipt",
     "outcome_receipt",
     "request_receipt",
 ]
@@ -33,6 +45,10 @@ RECEIPT_VERSION = 1
 
 #: Outcomes that end a system's round; ``pending`` and ``in_progress`` are not sealed.
 SEALABLE_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred", "failed"})
+
+#: Events that are not sealed: a ``sealed`` event repeats what its signed tree head says (and
+#: is written by the seal itself, after its receipts).
+UNSEALED_EVENT_KINDS = frozenset({"sealed"})
 
 FINAL_STATUSES = frozenset(
     {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
@@ -81,8 +97,8 @@ def outcome_receipt(o: SystemOutcomeRecord | sa.Row[Any]) -> dict[str, Any]:
 
 
 def request_receipt(r: ErasureRequestRecord) -> dict[str, Any]:
-    """The receipt of a request's state when sealed. No operator names or free-text reasons:
-    those may mention the person; the ledger's events keep them for whoever may read them."""
+    """The receipt of a request's state when sealed. Who decided and why are in its events'
+    receipts (:func:`event_receipt`), not here."""
     return {
         "kind": "request_status",
         "version": RECEIPT_VERSION,
@@ -96,4 +112,20 @@ def request_receipt(r: ErasureRequestRecord) -> dict[str, Any]:
         "due_at": r.due_at,
         "verified_at": r.verified_at,
         "completed_at": r.completed_at,
+    }
+
+
+def event_receipt(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
+    """The receipt of one request event. ``e`` is the ledger's row, as an ORM object or a plain
+    result row of ``request_events``. ``event`` is the event's kind (``kind`` is the
+    receipt's); ``event_id`` is its id in the ledger, which gives the events their order."""
+    return {
+        "kind": "request_event",
+        "version": RECEIPT_VERSION,
+        "request_id": e.request_id,
+        "event_id": e.id,
+        "event": e.kind,
+        "at": e.at,
+        "actor": e.actor,
+        "detail": dict(e.detail or {}),
     }

@@ -1,0 +1,34 @@
+"""The proof log seals a request's events too: each event receipt names its event.
+
+``proof_leaves.event_id`` says which ``request_events`` row a ``request_event`` receipt seals,
+so sealing appends only events never sealed, and ``lethe audit verify --log`` compares each
+event with its receipt. No foreign key: an event deleted after sealing must leave its receipt
+pointing at it (the check names it), not be refused or cascade. Rows sealed before this
+revision have no event receipts; the next seal of their request appends them.
+
+Revision ID: 0006_sealed_events
+Revises: 0005_audit_latest_round
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_sealed_events"
+down_revision = "0005_audit_latest_round"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("proof_leaves", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("event_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_proof_leaves_event_id"), ["event_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("proof_leaves", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proof_leaves_event_id"))
+        batch_op.drop_column("event_id")
