@@ -208,12 +208,13 @@ class ProofLog:
                 data = canonical_json(request_receipt(req))
                 if leaf_hash(data).hex() not in sealed:
                     new.append((data, {"kind": "request_status"}))
-            # Each event once, by its id: an event never changes, so an edited one is never
-            # sealed again (the whole-log check compares it with its first and only receipt).
-            for ev in await _sealable_events(s, request_id):
-                if ev.id not in sealed_events:
-                    data = canonical_json(event_receipt(ev))
-                    new.append((data, {"kind": "request_event", "event_id": ev.id}))
+                # Its events, each once, by id: an event never changes, so an edited one is
+                # never sealed again (the whole-log check compares it with its one receipt).
+                # Sealed with the request's state, so that a request with receipts has one.
+                for ev in await _sealable_events(s, request_id):
+                    if ev.id not in sealed_events:
+                        data = canonical_json(event_receipt(ev))
+                        new.append((data, {"kind": "request_event", "event_id": ev.id}))
             if not new:
                 return SealedReceipts(request_id, (), head_from_record(newest) if newest else None)
 
