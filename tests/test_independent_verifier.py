@@ -76,6 +76,7 @@ async def test_the_documented_script_checks_lethe_s_certificates(
         done = run(checker, tmp_path / name, pem)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.startswith("OK: er-a as of 2026-01-31T12:00:00.123000Z")
+        assert "(6 events)" in done.stdout  # received, 2 systems, status; round 1: 2 more
 
     def fails(edit: dict[str, object], why: str) -> None:
         path = tmp_path / "edited.json"
@@ -86,6 +87,14 @@ async def test_the_documented_script_checks_lethe_s_certificates(
     receipts = json.loads(json.dumps(cert["receipts"]))
     receipts[0]["receipt"]["evidence"]["ratio"] = 0.5
     fails({**cert, "receipts": receipts}, "receipt 0 is not in the signed tree")
+    # Who did what, and why, is proven too: an event's actor edited in the certificate fails.
+    receipts = json.loads(json.dumps(cert["receipts"]))
+    n, event = next(
+        (n, e) for n, e in enumerate(receipts) if e["receipt"]["kind"] == "request_event"
+    )
+    event["receipt"]["actor"] = "someone-else"
+    fails({**cert, "receipts": receipts}, f"receipt {event['leaf_index']} is not in the signed")
+    fails({**cert, "receipts": [*cert["receipts"], cert["receipts"][n]]}, "sealed twice")
     fails({**cert, "request": {**cert["request"], "deadline": "missed"}}, "deadline verdict")
     head = {**cert["tree_head"], "tree_size": cert["tree_head"]["tree_size"] + 1}
     fails({**cert, "tree_head": head}, "signature does not verify")
