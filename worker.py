@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import structlog
@@ -18,9 +18,13 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import (
+    ALERT_EVENTS,
+    AlertChannel,
+    Alerter,
     ControllerEndpoint,
     DeadlineActivities,
     ErasureActivities,
+    MailAlerts,
     Mailer,
     PlanningActivities,
     RecordingActivities,
@@ -30,6 +34,7 @@ from activities import (
     SmtpConfig,
     SmtpMailer,
     VerificationActivities,
+    WebhookAlerts,
 )
 from connectors import Connector
 from ledger import Ledger, ProofLog, TreeHeadSigner
@@ -40,6 +45,7 @@ from lethe.sweeper import install_sweeper
 from workflows import ALL_WORKFLOWS
 
 __all__ = [
+    "alert_channels",
     "build_mailer",
     "build_worker",
     "close_connectors",
@@ -66,6 +72,9 @@ def build_worker(
     controllers: Mapping[str, ControllerEndpoint] | None = None,
     shred_grace_days: float = 30.0,
     mailer: Mailer | None = None,
+    alerts: Sequence[AlertChannel] = (),
+    alert_on: Collection[str] = ALERT_EVENTS,
+    alert_backoff_seconds: float = 2.0,
 ) -> Worker:
     """A Worker with every workflow and activity of an erasure registered.
 
@@ -78,15 +87,21 @@ def build_worker(
 
     ``mailer`` carries verification codes and acknowledgements; without one, requests that
     need a code are rejected (the code cannot be sent) and acknowledgements escalate.
+
+    ``alerts``: the channels that tell operators of the events in ``alert_on`` (see
+    :func:`alert_channels`); none: the events are recorded and logged only.
     """
+    alerter = (
+        Alerter(ledger, alerts, on=alert_on, backoff=alert_backoff_seconds) if alerts else None
+    )
     erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
-    recording = RecordingActivities(ledger)
+    recording = RecordingActivities(ledger, alerter)
     sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
     planning = PlanningActivities(ledger, processors)
-    referral = ReferralActivities(ledger, controllers)
+    referral = ReferralActivities(ledger, controllers, alerter=alerter)
     rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
     verification = VerificationActivities(ledger, mailer)
-    deadlines = DeadlineActivities(ledger, mailer)
+    deadlines = DeadlineActivities(ledger, mailer, alerter)
     return Worker(
         client,
         task_queue=task_queue,
@@ -96,6 +111,7 @@ def build_worker(
             erasure.poll_system,
             erasure.verify_in_system,
             recording.record_status,
+            recording.record_answer,
             recording.record_system_failure,
             sealing.seal_request,
             planning.plan_erasure,
@@ -166,6 +182,19 @@ def build_mailer(settings: Settings) -> Mailer | None:
     )
 
 
+def alert_channels(settings: Settings, mailer: Mailer | None) -> list[AlertChannel]:
+    """The channels of ``[alerts]``: the operators' mail (through ``mailer``, the ``[mail]``
+    server) and the signed webhook, its URL and secret read from their variables now."""
+    a = settings.alerts
+    channels: list[AlertChannel] = []
+    if a.mail_to and mailer is not None:
+        channels.append(MailAlerts(mailer, a.mail_to))
+    hook = a.webhook(settings.environ)
+    if hook is not None:
+        channels.append(WebhookAlerts(hook[0], hook[1].encode()))
+    return channels
+
+
 async def close_connectors(connectors: Mapping[str, Connector]) -> None:
     for name, connector in connectors.items():
         try:
@@ -175,14 +204,20 @@ async def close_connectors(connectors: Mapping[str, Connector]) -> None:
 
 
 async def run_worker(
-    settings: Settings, *, stop: asyncio.Event | None = None, mailer: Mailer | None = None
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    mailer: Mailer | None = None,
+    alerts: Sequence[AlertChannel] | None = None,
 ) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives. ``mailer`` overrides ``[mail]``
-    (``lethe dev`` passes the console mailer)."""
+    and ``alerts`` the channels of ``[alerts]`` (``lethe dev`` passes the console's)."""
     # Every secret is read, and every option checked, before anything connects: a missing
     # variable stops the worker here, naming the system (or controller) and the variable.
     controllers = controller_endpoints(settings)
     mailer = mailer or build_mailer(settings)
+    if alerts is None:
+        alerts = alert_channels(settings, mailer)
     connectors = build_connectors(settings.systems, load_registry(), settings.environ)
     runtime = await Runtime.open(settings)
     stop = stop or asyncio.Event()
@@ -201,6 +236,8 @@ async def run_worker(
             controllers=controllers,
             shred_grace_days=settings.retention.shred_grace_days,
             mailer=mailer,
+            alerts=alerts,
+            alert_on=settings.alerts.on,
         )
         if settings.retention.install_schedule:
             try:

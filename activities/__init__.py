@@ -4,6 +4,18 @@ Activities are methods of classes whose dependencies (ledger, configured connect
 through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never the reverse.
 """
 
+from ledger import request_status  # the status rule, for workflows that replay old histories
+
+from .alerts import (
+    ALERT_EVENTS,
+    Alert,
+    AlertChannel,
+    Alerter,
+    AlertUndelivered,
+    ConsoleAlerts,
+    MailAlerts,
+    WebhookAlerts,
+)
 from .controller_webhook import ControllerEndpoint
 from .deadlines import AcknowledgementNotice, DeadlineActivities, DeadlineEvent, ExtensionOrder
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
@@ -32,6 +44,7 @@ from .rounds import RoundActivities
 from .sealing import SealingActivities, SealResult
 from .types import (
     FINAL_OUTCOMES,
+    RequestAnswer,
     StatusChange,
     SystemFailure,
     SystemOutcome,
@@ -48,13 +61,19 @@ from .verification import (
 )
 
 __all__ = [
+    "ALERT_EVENTS",
     "FINAL_OUTCOMES",
     "AcknowledgementNotice",
+    "Alert",
+    "AlertChannel",
+    "AlertUndelivered",
+    "Alerter",
     "AssertionEvidence",
     "CodeAttempt",
     "CodeChallenge",
     "CodeSent",
     "CodeVerdict",
+    "ConsoleAlerts",
     "ConsoleMailer",
     "ControllerEndpoint",
     "DeadlineActivities",
@@ -66,6 +85,7 @@ __all__ = [
     "ErasurePlan",
     "ExtensionOrder",
     "InstructionRecord",
+    "MailAlerts",
     "MailRejected",
     "MailUnavailable",
     "Mailer",
@@ -76,6 +96,7 @@ __all__ = [
     "ReferralEscalation",
     "ReferralOpened",
     "ReferralTask",
+    "RequestAnswer",
     "RoundActivities",
     "RoundClosed",
     "RoundStatus",
@@ -93,6 +114,8 @@ __all__ = [
     "SystemTask",
     "Verification",
     "VerificationActivities",
+    "WebhookAlerts",
     "entry_from_outcome",
     "outcome_from_record",
+    "request_status",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "build_notice",
     "deliver",
     "encode_notice",
+    "post_signed",
     "sign",
 ]
 
@@ -133,7 +134,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float, who: str) -> int:
     if urlsplit(url).scheme not in {"http", "https"}:
         raise DeliveryError("the webhook URL must be http or https", permanent=True)
     opener = urllib.request.build_opener(_NoRedirects())
@@ -146,8 +147,38 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(
-            f"controller webhook unreachable: {type(reason).__name__}", permanent=False
+            f"{who} unreachable: {type(reason).__name__}", permanent=False
         ) from None
+
+
+async def post_signed(
+    url: str,
+    secret: bytes,
+    payload: Mapping[str, Any],
+    *,
+    delivery_id: str,
+    user_agent: str,
+    who: str = "webhook",
+    timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """POST ``payload`` as JSON, signed with ``secret`` (the scheme above); the HTTP status if
+    the receiver accepted it (2xx), else :class:`DeliveryError`. ``who`` names the receiver
+    in the error's text. The controller's notice and the operators' alerts both go this way."""
+    body = encode_notice(payload)
+    timestamp = int(clock())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+        DELIVERY_HEADER: delivery_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+    status = await asyncio.to_thread(_post, url, body, headers, timeout, who)
+    if 200 <= status < 300:
+        return status
+    permanent = not (status in _RETRIED_STATUSES or status >= 500)
+    raise DeliveryError(f"{who} answered HTTP {status}", permanent=permanent, status=status)
 
 
 async def deliver(
@@ -159,19 +190,13 @@ async def deliver(
     clock: Callable[[], float] = time.time,
 ) -> int:
     """POST the signed notice; the HTTP status if the controller accepted it (2xx)."""
-    body = encode_notice(notice)
-    timestamp = int(clock())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "lethe-referral/1",
-        DELIVERY_HEADER: delivery_id,
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
-    }
-    status = await asyncio.to_thread(_post, endpoint.webhook_url, body, headers, timeout)
-    if 200 <= status < 300:
-        return status
-    permanent = not (status in _RETRIED_STATUSES or status >= 500)
-    raise DeliveryError(
-        f"controller {endpoint.name!r} answered HTTP {status}", permanent=permanent, status=status
+    return await post_signed(
+        endpoint.webhook_url,
+        endpoint.secret,
+        notice,
+        delivery_id=delivery_id,
+        user_agent="lethe-referral/1",
+        who=f"controller {endpoint.name!r}",
+        timeout=timeout,
+        clock=clock,
     )

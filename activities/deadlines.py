@@ -2,7 +2,8 @@
 record an extension.
 
 Each writes the ledger (an event with the request id, the kind and the date: nothing about
-the person) and logs the same, so an operator's alerting can follow the log.
+the person) and logs the same; reminders and escalations also alert the operators
+(``activities/alerts.py``) when ``[alerts]`` is configured.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from connectors import redact
 from ledger import DeadlineRecords, Ledger, LedgerError
 
+from .alerts import Alerter
 from .mail import Mailer, MailRejected, MailUnavailable
 
 __all__ = [
@@ -56,10 +58,13 @@ def _now() -> datetime:
 
 
 class DeadlineActivities:
-    def __init__(self, ledger: Ledger, mailer: Mailer | None) -> None:
+    def __init__(
+        self, ledger: Ledger, mailer: Mailer | None, alerter: Alerter | None = None
+    ) -> None:
         self._ledger = ledger
         self._deadlines = DeadlineRecords(ledger)
         self._mailer = mailer
+        self._alerter = alerter
 
     @activity.defn(name="send_acknowledgement")
     async def send_acknowledgement(self, notice: AcknowledgementNotice) -> bool:
@@ -124,6 +129,17 @@ class DeadlineActivities:
             due=event.due.isoformat(),
             answer_by=current.isoformat(),
         )
+        if self._alerter is not None and self._alerter.wants(event.kind):
+            # Only an event the ledger holds (not one for a deadline since moved, nor an
+            # acknowledgement that came in time): a retry finds it recorded, and the alerter
+            # finds the alert sent.
+            due = event.due.isoformat()
+            recorded = any(
+                e.kind == event.kind and e.detail.get("due") == due
+                for e in await self._ledger.events(event.request_id)
+            )
+            if recorded:
+                await self._alerter.alert(event.request_id, event.kind, deadline=event.due)
         return current
 
     @activity.defn(name="record_deadline_extension")

@@ -15,10 +15,11 @@ import structlog
 from temporalio import activity
 
 from connectors import Subject, redact
-from ledger import Ledger, LedgerError, OutcomeEntry
+from ledger import Ledger, LedgerError, OutcomeEntry, RequestStatuses
 
+from .alerts import Alerter
 from .erasure import outcome_from_record
-from .types import StatusChange, SystemFailure, SystemOutcome
+from .types import RequestAnswer, StatusChange, SystemFailure, SystemOutcome
 
 __all__ = ["RecordingActivities"]
 
@@ -26,8 +27,9 @@ log = structlog.get_logger("lethe.activities")
 
 
 class RecordingActivities:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, alerter: Alerter | None = None) -> None:
         self._ledger = ledger
+        self._alerter = alerter
 
     async def _person(self, request_id: str) -> Subject | None:
         try:
@@ -50,6 +52,18 @@ class RecordingActivities:
         )
         log.info("request.status", request_id=change.request_id, status=change.status)
 
+    @activity.defn(name="record_answer")
+    async def record_answer(self, answer: RequestAnswer) -> str:
+        """The request's final status, from the ledger's latest outcome of each system."""
+        status = await RequestStatuses(self._ledger).answer(
+            answer.request_id,
+            at=datetime.now(UTC),
+            actor=answer.actor,
+            detail=dict(answer.detail),
+        )
+        log.info("request.status", request_id=answer.request_id, status=status)
+        return status
+
     @activity.defn(name="record_system_failure")
     async def record_system_failure(self, failure: SystemFailure) -> SystemOutcome:
         rec = await self._ledger.finish_system(
@@ -62,4 +76,13 @@ class RecordingActivities:
             at=datetime.now(UTC),
         )
         log.warning("erase.failed", request_id=failure.request_id, system=failure.system)
+        if self._alerter is not None and rec.outcome == "failed":
+            # The error as the ledger holds it: scrubbed of the person's identifiers above.
+            await self._alerter.alert(
+                failure.request_id,
+                "system_failed",
+                system=failure.system,
+                round_=failure.round,
+                detail=rec.error,
+            )
         return outcome_from_record(rec)

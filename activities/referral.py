@@ -24,6 +24,7 @@ from ledger import (
     RetentionRuleError,
 )
 
+from .alerts import Alerter
 from .controller_webhook import ControllerEndpoint, DeliveryError, build_notice, deliver
 from .erasure import outcome_from_record
 from .round_types import InstructionRecord, ReferralEscalation, ReferralOpened, ReferralTask
@@ -51,11 +52,13 @@ class ReferralActivities:
         controllers: Mapping[str, ControllerEndpoint] | None = None,
         *,
         http_timeout: float = 10.0,
+        alerter: Alerter | None = None,
     ) -> None:
         self._ledger = ledger
         self._referrals = ControllerReferrals(ledger)
         self._controllers = dict(controllers or {})
         self._http_timeout = http_timeout
+        self._alerter = alerter
 
     @activity.defn(name="open_referral")
     async def open_referral(self, task: ReferralTask) -> ReferralOpened:
@@ -157,7 +160,7 @@ class ReferralActivities:
 
     @activity.defn(name="escalate_referral")
     async def escalate_referral(self, escalation: ReferralEscalation) -> None:
-        await self._referrals.escalate(
+        ref = await self._referrals.escalate(
             escalation.request_id,
             escalation.system,
             escalation.round,
@@ -167,6 +170,14 @@ class ReferralActivities:
         log.warning(
             "referral.escalated", request_id=escalation.request_id, system=escalation.system
         )
+        if self._alerter is not None and ref.state == "escalated":
+            await self._alerter.alert(
+                escalation.request_id,
+                "referral_escalated",
+                system=escalation.system,
+                round_=escalation.round,
+                detail=f"controller {ref.controller}: {ref.escalation_reason or escalation.reason}",
+            )
 
     @activity.defn(name="record_instruction")
     async def record_instruction(self, record: InstructionRecord) -> None:

@@ -119,6 +119,9 @@ class RoundClosed:
 
 @dataclass(frozen=True)
 class RoundStatus:
+    """A round has closed: settle the request's status. ``status`` is not read: the activity
+    computes the status from the ledger (it stays for the payloads of rounds under way)."""
+
     request_id: str
     status: str
     system: str

@@ -64,9 +64,10 @@ class RoundActivities:
 
     @activity.defn(name="record_round_status")
     async def record_round_status(self, status: RoundStatus) -> None:
+        """The request's status after the round, computed from the ledger (``status.status``
+        is not read); a request still open keeps its status until its own workflow answers."""
         await self._rounds.set_status_after_round(
             status.request_id,
-            status.status,
             at=_now(),
             actor="lethe",
             detail={"system": status.system, "round": status.round, "trigger": status.trigger},

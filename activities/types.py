@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "FINAL_OUTCOMES",
+    "RequestAnswer",
     "StatusChange",
     "SystemFailure",
     "SystemOutcome",
@@ -70,4 +71,15 @@ class StatusChange:
     actor: str
     reason: str | None = None
     event: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestAnswer:
+    """The request's fan-out is over: record its final status. The activity computes it from
+    the ledger's latest outcome of each system (a later round of a system may have ended while
+    the request was still open), not from the workflow's view; ``detail`` goes to the event."""
+
+    request_id: str
+    actor: str
     detail: dict[str, Any] = field(default_factory=dict)

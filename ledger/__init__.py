@@ -20,6 +20,7 @@ from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
 from .referrals import INSTRUCTIONS, ControllerReferrals
+from .request_status import NOT_SETTLED, RequestStatuses, request_status
 from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
 from .retention_rules import LEGAL_BASES, RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
@@ -40,6 +41,7 @@ __all__ = [
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
     "LEGAL_BASES",
+    "NOT_SETTLED",
     "Base",
     "CertificateCheck",
     "CodeCheckResult",
@@ -70,6 +72,7 @@ __all__ = [
     "Pseudonymizer",
     "RequestClock",
     "RequestEvent",
+    "RequestStatuses",
     "RetainedException",
     "RetentionRuleError",
     "SealedReceipts",
@@ -88,6 +91,7 @@ __all__ = [
     "check_retention",
     "choose_hold",
     "create_ledger_engine",
+    "request_status",
     "schema_is_current",
     "schema_revisions",
     "upgrade_schema",

@@ -93,9 +93,11 @@ sa.Index(
     SystemOutcomeRecord.system,
     SystemOutcomeRecord.round,
 )
+# The review date too: an exception with no end date is due when it is due for review.
 sa.Index(
     "ix_retained_exceptions_open_until",
     RetainedException.state,
     RetainedException.retained_until,
     RetainedException.request_id,
+    RetainedException.review_on,
 )

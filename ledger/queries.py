@@ -17,23 +17,51 @@ from sqlalchemy.orm import aliased
 
 from .deadlines import RequestClock
 from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
+from .proof import deadline_state
 from .receipts import FINAL_STATUSES
 from .store import Ledger
 
 __all__ = [
+    "ENDED_OUTCOMES",
     "OUTCOMES",
     "STATUSES",
     "AuditFilter",
     "AuditRecord",
     "audit_records",
+    "latest_rounds",
     "list_requests",
     "request_conditions",
+    "systems_done_at",
 ]
 
 OUTCOMES = ("erased", "not_found", "retained", "pending", "referred", "failed", "in_progress")
 #: Every status a request can have (``escalated``: a controller did not answer a referral in
 #: time, or could not be told, and an operator must decide).
 STATUSES = ("received", "awaiting_verification", "erasing", "escalated", *sorted(FINAL_STATUSES))
+#: A system's round ended with one of these (``failed`` waits for a retry; ``pending`` and
+#: ``in_progress`` are still under way).
+ENDED_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred"})
+
+
+def latest_rounds(outcomes: Sequence[SystemOutcomeRecord]) -> dict[str, SystemOutcomeRecord]:
+    """Each system's outcome in its latest round: what stands now."""
+    latest: dict[str, SystemOutcomeRecord] = {}
+    for o in outcomes:
+        if o.system not in latest or o.round > latest[o.system].round:
+            latest[o.system] = o
+    return latest
+
+
+def systems_done_at(outcomes: Sequence[SystemOutcomeRecord]) -> datetime | None:
+    """When every system's latest round had ended (none failed, none under way), or None.
+
+    The answer can be on time while a failed system is erased by a retry weeks later: this is
+    the date the erasure itself was done, which the answer's date does not show."""
+    latest = latest_rounds(outcomes)
+    done = [o.finished_at for o in latest.values() if o.outcome in ENDED_OUTCOMES]
+    if not latest or len(done) < len(latest) or any(d is None for d in done):
+        return None
+    return max(d for d in done if d is not None)
 
 
 @dataclass(frozen=True)
@@ -47,7 +75,8 @@ class AuditFilter:
     jurisdiction: str | None = None
     status: str | None = None
     overdue: bool = False  # open past its due date, or answered after it
-    exceptions_expiring_before: date | None = None  # an open exception kept until before
+    #: An open exception kept until before this date, or with no end date, reviewed before it.
+    exceptions_expiring_before: date | None = None
 
 
 #: Below this many matching rows, a semi-join is answered from the list of matches; above
@@ -81,8 +110,11 @@ def _semi_joins(f: AuditFilter, *, latest: bool = True) -> list[_SemiJoin]:
             )
         joins.append((o, conds))
     if f.exceptions_expiring_before is not None:
-        e = RetainedException
-        joins.append((e, [e.state == "open", e.retained_until < f.exceptions_expiring_before]))
+        # Kept until a date before it, or kept with no end date and due for review before it
+        # (an exception has exactly one of the two): someone must act on the data by then.
+        e, before = RetainedException, f.exceptions_expiring_before
+        ends_or_reviewed = sa.or_(e.retained_until < before, e.review_on < before)
+        joins.append((e, [e.state == "open", ends_or_reviewed]))
     return joins
 
 
@@ -152,17 +184,19 @@ class AuditRecord:
 
     def latest_outcomes(self) -> dict[str, SystemOutcomeRecord]:
         """Each system's outcome in its latest round: what stands now."""
-        latest: dict[str, SystemOutcomeRecord] = {}
-        for o in self.outcomes:
-            if o.system not in latest or o.round > latest[o.system].round:
-                latest[o.system] = o
-        return latest
+        return latest_rounds(self.outcomes)
 
     def deadline(self) -> str:
-        r = self.request
-        if r.completed_at is None:
-            return "open"
-        return "met" if r.completed_at <= r.due_at else "missed"
+        """The answer: ``met``, ``missed`` or ``open`` (not answered yet)."""
+        return deadline_state(self.request.due_at, self.request.completed_at)
+
+    def erasure_deadline(self) -> str | None:
+        """The erasure itself: ``met`` if every system had ended by the due date, ``missed``
+        if the last one ended later (a retry after the answer), ``open`` while one has not;
+        None when nothing was to be erased (rejected, cancelled)."""
+        if not self.outcomes:
+            return None
+        return deadline_state(self.request.due_at, systems_done_at(self.outcomes))
 
     def to_dict(self) -> dict[str, Any]:
         r = self.request
@@ -175,6 +209,7 @@ class AuditRecord:
             "due_at": r.due_at.isoformat(),
             "completed_at": r.completed_at.isoformat() if r.completed_at else None,
             "deadline": self.deadline(),
+            "erasure_deadline": self.erasure_deadline(),
         }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
+from .request_status import RequestStatuses
 from .retention_models import ErasureRound, HoldRetention, LegalHold
 from .store import Ledger, LedgerError
 
@@ -218,26 +219,13 @@ class ErasureRounds:
         return {name: rec.outcome for name, rec in (await self.latest_outcomes(request_id)).items()}
 
     async def set_status_after_round(
-        self, request_id: str, status: str, *, at: datetime, actor: str, detail: dict[str, Any]
-    ) -> None:
-        """The request's status from its latest outcomes. ``completed_at`` keeps the first
-        answer's time: a later round does not move when the request was answered."""
-        async with self._ledger.session() as s, s.begin():
-            req = await s.get(ErasureRequestRecord, request_id)
-            if req is None:
-                raise LedgerError(f"no erasure request with id {request_id!r}")
-            previous = req.status
-            req.status = status
-            req.status_reason = None
-            s.add(
-                RequestEvent(
-                    request_id=request_id,
-                    at=at,
-                    kind="status_after_round",
-                    actor=actor,
-                    detail={**detail, "status": status, "previous": previous},
-                )
-            )
+        self, request_id: str, *, at: datetime, actor: str, detail: dict[str, Any]
+    ) -> str | None:
+        """The request's status from its latest outcomes, once the request is answered (see
+        :meth:`RequestStatuses.after_round`): a round of an open request leaves it alone."""
+        return await RequestStatuses(self._ledger).after_round(
+            request_id, at=at, actor=actor, detail=detail
+        )
 
     async def due(self, as_of: datetime, *, limit: int = 200) -> list[DueSystem]:
         """Systems of finished requests whose retention has ended by ``as_of``.

@@ -3,19 +3,19 @@ extended? how long left?) and what the request waits for next, with the command 
 
 ``lethe status`` prints these lines after the summary, and its ``--json`` carries the clock as
 data (``clock_to_dict``). Everything here reads ledger records; nothing is written.
+``next_steps`` lives in ``activities/next_steps.py``: the operators' alerts, sent by activities,
+carry the same ``Next:`` lines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ledger import ControllerReferral, ErasureRequestRecord, RequestClock, SystemOutcomeRecord
+from activities.next_steps import next_steps
+from ledger import ErasureRequestRecord, RequestClock
 
 __all__ = ["clock_lines", "clock_to_dict", "next_steps"]
-
-_OPEN = {"received", "awaiting_verification", "erasing", "escalated"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -75,46 +75,3 @@ def clock_lines(rec: ErasureRequestRecord, clock: RequestClock | None, now: date
         elif rec.completed_at is None:
             lines.append(f"receipt not acknowledged yet; due by {_when(clock.acknowledge_by)}")
     return lines
-
-
-def next_steps(
-    rec: ErasureRequestRecord,
-    latest: Mapping[str, SystemOutcomeRecord],
-    referrals: Sequence[ControllerReferral],
-) -> list[str]:
-    """What the request waits for, and the command for whoever must act (empty: nothing)."""
-    rid = rec.request_id
-    steps: list[str] = []
-    if rec.status in {"received", "awaiting_verification"}:
-        if rec.verification_method == "operator":
-            steps.append(
-                f"an operator confirms who asks: lethe approve {rid} --reason '…'"
-                f" (or lethe cancel {rid} --reason '…')"
-            )
-        elif rec.verification_method == "email":
-            steps.append(
-                f"the requester's emailed code: lethe verify {rid} --code …"
-                f" (or lethe cancel {rid} --reason '…')"
-            )
-    for ref in referrals:
-        if ref.state == "awaiting":
-            steps.append(
-                f"{ref.system}: {ref.controller}'s instruction (asked until "
-                f"{ref.answer_by:%Y-%m-%d}): lethe controller-instruction {rid} --system "
-                f"{ref.system} --erase | --retain --basis … --until …"
-            )
-        elif ref.state == "escalated":
-            steps.append(
-                f"{ref.system}: {ref.controller} did not answer in time or could not be told;"
-                " an operator decides: "
-                f"lethe controller-instruction {rid} --system {ref.system} --erase | --retain "
-                "--basis … --until …"
-            )
-    for system, outcome in sorted(latest.items()):
-        if outcome.outcome != "failed":
-            continue
-        when = "" if rec.completed_at is not None else "once the request has finished, "
-        steps.append(f"{system} failed: {when}lethe retry {rid} --system {system} --reason '…'")
-    if not steps and rec.status in _OPEN and rec.status != "escalated":
-        steps.append("nothing from you: the systems are being erased")
-    return steps

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from connectors import describe_basis
 from ledger import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
+from ledger.proof import deadline_state
 
 __all__ = [
     "outcome_table",
@@ -162,7 +163,8 @@ def request_summary(r: ErasureRequestRecord) -> Text:
         f"received {_when(r.received_at)} · due {_when(r.due_at)}"
     )
     if r.completed_at:
-        met = "met" if r.completed_at <= r.due_at else "MISSED"
+        met = deadline_state(r.due_at, r.completed_at)
+        met = "MISSED" if met == "missed" else met
         text.append(f" · finished {_when(r.completed_at)} (deadline {met})")
     text.append(f"\nsubject pseudonym {r.subject_ref}", style="dim")
     return text

@@ -27,6 +27,22 @@ used (the worker at start-up, ``lethe connectors check``), so commands that only
 ledger (``list``, ``status``, ``audit``) or start requests (``submit``) run on a machine that
 holds none of the systems' secrets.
 
+Operator alerts (``[alerts]``): when a request needs a person (the acknowledgement deadline
+passes, the answer deadline's reminder, the answer deadline passes, a controller does not
+answer a referral in time, a system fails for good), the worker tells the operators::
+
+    [alerts]
+    mail_to = ["privacy-team@example.org"]     # through the [mail] server (smtp_host needed)
+    webhook_url_env = "LETHE_ALERT_URL"         # and/or a JSON POST, signed as the
+    secret_env = "LETHE_ALERT_SECRET"           #   controller webhook is (HMAC-SHA256)
+    on = ["deadline_overdue", "referral_escalated", "system_failed"]   # default: all five
+
+The events are acknowledgement_overdue, deadline_reminder, deadline_overdue,
+referral_escalated and system_failed. An alert carries no personal data (request id,
+pseudonym, jurisdiction, what happened, the deadline, the ``Next:`` command); one that cannot
+be delivered is recorded as an ``alert_failed`` event and never holds up the request. The
+webhook's variables, like the controllers', are read only by the worker.
+
 A system is controller-held (the default) or processor-held for a named controller
 (``role = "processor"``, ``controller = "NAME"``); each such controller has a
 ``[controllers.NAME]`` section saying how it is told (``webhook_url_env``, ``secret_env``)
@@ -49,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from activities.alerts import ALERT_EVENTS
 from connectors import (
     IDENTIFIER_KINDS,
     Connector,
@@ -62,6 +79,7 @@ from .deadlines import JURISDICTIONS, Rule, policy_rule, zone
 from .errors import ConfigError
 
 __all__ = [
+    "AlertSettings",
     "ControllerConfig",
     "DeadlineSettings",
     "ErasureDefaults",
@@ -192,6 +210,31 @@ class ControllerConfig:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Who is told when a request needs an operator, and of which events."""
+
+    mail_to: tuple[str, ...] = ()
+    webhook_url_env: str | None = None
+    secret_env: str | None = None
+    on: tuple[str, ...] = ALERT_EVENTS
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.mail_to or self.webhook_url_env)
+
+    def webhook(self, env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+        """The alert webhook's URL and signing secret, read from their variables; None if
+        no webhook is configured."""
+        if not self.webhook_url_env or not self.secret_env:
+            return None
+        env = os.environ if env is None else env
+        url = _env_ref("[alerts] webhook_url_env", self.webhook_url_env, env)
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ConfigError(f"[alerts]: ${self.webhook_url_env} is not an http(s) URL")
+        return url, _env_ref("[alerts] secret_env", self.secret_env, env)
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     """The retention sweeper (a Temporal Schedule) and crypto-shredding."""
 
@@ -215,6 +258,7 @@ class Settings:
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -294,6 +338,13 @@ class _DeadlinesSection(_Section):
     policy_extension_days: int | None = Field(default=None, ge=0, le=365)
 
 
+class _AlertsSection(_Section):
+    mail_to: list[str] = Field(default_factory=list)
+    webhook_url_env: str | None = None
+    secret_env: str | None = None
+    on: list[str] | None = None
+
+
 class _File(_Section):
     ledger: _LedgerSection = Field(default_factory=_LedgerSection)
     temporal: _TemporalSection = Field(default_factory=_TemporalSection)
@@ -304,6 +355,7 @@ class _File(_Section):
     verification: _VerificationSection = Field(default_factory=_VerificationSection)
     mail: _MailSection = Field(default_factory=_MailSection)
     deadlines: _DeadlinesSection = Field(default_factory=_DeadlinesSection)
+    alerts: _AlertsSection = Field(default_factory=_AlertsSection)
 
 
 # -- resolution -------------------------------------------------------------------------------
@@ -490,6 +542,7 @@ def load_settings(
             name, connector, _walk_options(name, options, None), role, controller
         )
 
+    mail = _mail(cfg.mail, env)
     r, rd = cfg.retention, RetentionSettings()
     retention = RetentionSettings(
         sweep_every_minutes=r.sweep_every_minutes or rd.sweep_every_minutes,
@@ -508,8 +561,9 @@ def load_settings(
         controllers=controllers,
         retention=retention,
         verification=_verification(cfg.verification, env),
-        mail=_mail(cfg.mail, env),
+        mail=mail,
         deadlines=_deadlines(cfg.deadlines),
+        alerts=_alerts(cfg.alerts, mail),
         environ=env,
     )
 
@@ -558,6 +612,41 @@ def _mail(m: _MailSection, env: Mapping[str, str]) -> MailSettings:
             else None
         ),
         sender=sender,
+    )
+
+
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def _alerts(a: _AlertsSection, mail: MailSettings) -> AlertSettings:
+    on = tuple(ALERT_EVENTS if a.on is None else a.on)
+    for event in on:
+        if event not in ALERT_EVENTS:
+            raise ConfigError(
+                f"[alerts] on: unknown event {event!r} (known: {', '.join(ALERT_EVENTS)})"
+            )
+    for address in a.mail_to:
+        if not _ADDRESS.match(address):
+            raise ConfigError(f"[alerts] mail_to: {address!r} is not an email address")
+    if a.mail_to and not mail.smtp_host:
+        raise ConfigError(
+            "[alerts] mail_to needs a mail server: set [mail] smtp_host (or LETHE_SMTP_HOST)"
+        )
+    if (a.webhook_url_env is None) != (a.secret_env is None):
+        raise ConfigError("[alerts] webhook_url_env and secret_env go together: give both")
+    return AlertSettings(
+        mail_to=tuple(a.mail_to),
+        webhook_url_env=(
+            _variable_name("[alerts] webhook_url_env", a.webhook_url_env)
+            if a.webhook_url_env is not None
+            else None
+        ),
+        secret_env=(
+            _variable_name("[alerts] secret_env", a.secret_env)
+            if a.secret_env is not None
+            else None
+        ),
+        on=tuple(dict.fromkeys(on)),
     )
 
 

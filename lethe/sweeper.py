@@ -28,8 +28,11 @@ from temporalio.client import (
     ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowExecutionStatus,
 )
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from ledger import ErasureRounds, Ledger
 from workflows import (
@@ -158,9 +161,22 @@ async def start_round(
             ),
             id=wid,
             task_queue=settings.temporal.task_queue,
+            # One workflow id per round: the server refuses a second start while the round
+            # runs (two operators at once), and after it completed (a caller that counted
+            # rounds before it ended). A round that failed or was terminated may be resumed.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
     except WorkflowAlreadyStartedError:
-        raise RoundRefused(
-            f"round {round_} of {system} for {request_id} is already running ({wid})"
-        ) from None
+        how = await _round_state(client, wid)
+        raise RoundRefused(f"round {round_} of {system} for {request_id} {how} ({wid})") from None
     return StartedRound(request_id, system, round_, trigger, wid)
+
+
+async def _round_state(client: Client, wid: str) -> str:
+    try:
+        described = await client.get_workflow_handle(wid).describe()
+    except RPCError:
+        return "was started already"
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        return "is already running"
+    return "has just finished: see lethe status"

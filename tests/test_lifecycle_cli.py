@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
-from ledger import ControllerReferrals, Ledger
+from ledger import ControllerReferrals, ErasureRounds, Ledger, ProofLog
 from lethe.assertions import mint_assertion, public_key_text
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
@@ -86,6 +86,15 @@ async def wait_until_notified(ledger: Ledger, request_id: str) -> None:
     raise AssertionError("the controller was never notified")
 
 
+async def wait_until_failed(ledger: Ledger, request_id: str, system: str) -> None:
+    for _ in range(300):
+        latest = await ErasureRounds(ledger).latest_outcomes(request_id)
+        if system in latest and latest[system].outcome == "failed":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{system} never failed")
+
+
 async def test_the_operator_verbs_after_the_first_pass(
     dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
 ) -> None:
@@ -125,6 +134,7 @@ async def test_the_operator_verbs_after_the_first_pass(
             assert proc.returncode is not None
             return proc.returncode, out.decode(), err.decode()
 
+        signing_key = Ed25519PrivateKey.generate()
         settings = load_settings(env)
         ledger = await open_ledger(settings, keys)
         connectors = build_connectors(settings.systems, load_registry())
@@ -135,7 +145,7 @@ async def test_the_operator_verbs_after_the_first_pass(
                 task_queue=task_queue,
                 ledger=ledger,
                 connectors=connectors,
-                signing_key=Ed25519PrivateKey.generate(),
+                signing_key=signing_key,
                 processors=worker_module.processor_systems(settings),
                 controllers=worker_module.controller_endpoints(settings),
                 shred_grace_days=settings.retention.shred_grace_days,
@@ -160,29 +170,22 @@ async def test_the_operator_verbs_after_the_first_pass(
                 assert EMAIL not in json.dumps(notice)
                 assert rows(tmp_path / "lms.db", "learners") == sorted([EMAIL, "grace@example.org"])
 
-                code, _, err = await lethe("retry", rid, "--system", "mailer", "--reason", "x")
-                assert code == 1 and "retry once it has finished" in err
+                # lms's own erasure waits for the controller: nothing to retry there yet.
+                code, _, err = await lethe("retry", rid, "--system", "lms", "--reason", "x")
+                assert code == 1 and len(err.strip().splitlines()) == 1
+                assert "lms of " + rid + " has no final outcome yet (round 0 is referred)" in err
+                code, _, err = await lethe(
+                    "backups", "replay", "--request", rid, "--systems", "lms", "--reason", "x"
+                )
+                assert code == 1 and "no final outcome yet in lms" in err
                 code, _, err = await lethe(
                     "controller-instruction", rid, "--system", "mailer", "--erase", "--reason", "x"
                 )
                 assert code == 1 and "not waiting for a controller's instruction" in err
-                code, out, err = await lethe(
-                    "controller-instruction",
-                    rid,
-                    "--system",
-                    "lms",
-                    "--erase",
-                    "--reason",
-                    f"acme DPO, ticket 4411 (about {EMAIL})",  # kept without the address
-                )
-                assert code == 0, err
-                handle = client.get_workflow_handle_for(ErasureWorkflow.run, f"erasure/{rid}")
-                result = await asyncio.wait_for(handle.result(), timeout=60)
-                # mailer had no table yet: failed. lms: erased on the controller's word.
-                assert result.status == "partially_failed"
-                assert rows(tmp_path / "lms.db", "learners") == ["grace@example.org"]
 
-                # The mailer's table is back: retry it, as round 1 of the same request.
+                # mailer had no table yet: failed, while the request stays open for lms.
+                await wait_until_failed(ledger, rid, "mailer")
+                waiting = (await ledger.require_request(rid)).status
                 seed(tmp_path / "mailer.db", "recipients")
                 code, out, err = await lethe(
                     "retry",
@@ -198,8 +201,29 @@ async def test_the_operator_verbs_after_the_first_pass(
                 retried = json.loads(out)
                 assert (retried["round"], retried["outcome"]) == (1, "erased")
                 assert rows(tmp_path / "mailer.db", "recipients") == ["grace@example.org"]
+                # The round recorded its outcome and left the open request's status alone.
+                open_rec = await ledger.require_request(rid)
+                assert open_rec.completed_at is None and open_rec.status == waiting
                 code, _, err = await lethe("retry", rid, "--system", "mailer", "--reason", "again")
                 assert code == 1 and "did not fail" in err and len(err.splitlines()) == 1
+
+                code, out, err = await lethe(
+                    "controller-instruction",
+                    rid,
+                    "--system",
+                    "lms",
+                    "--erase",
+                    "--reason",
+                    f"acme DPO, ticket 4411 (about {EMAIL})",  # kept without the address
+                )
+                assert code == 0, err
+                handle = client.get_workflow_handle_for(ErasureWorkflow.run, f"erasure/{rid}")
+                result = await asyncio.wait_for(handle.result(), timeout=60)
+                # lms: erased on the controller's word. mailer: failed in the first pass, but
+                # the retry erased it before the request was answered: the answer counts it.
+                assert result.status == "completed"
+                assert rows(tmp_path / "lms.db", "learners") == ["grace@example.org"]
+                assert (await ledger.require_request(rid)).status == "completed"
 
                 code, out, _ = await lethe("sweeper", "run-once", "--wait", "--json")
                 assert code == 0
@@ -227,6 +251,9 @@ async def test_the_operator_verbs_after_the_first_pass(
 
                 code, out, _ = await lethe("status", rid, "--json")
                 record = json.loads(out)
+                # Rounds sealed while the request was open, then its answer: nothing drifted.
+                check = await ProofLog(ledger).verify([signing_key.public_key()])
+                assert check.ok, check.problems
                 await schedule.delete()
         finally:
             await worker_module.close_connectors(connectors)

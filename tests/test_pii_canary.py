@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ from lethe.settings import Settings, SystemConfig, TemporalSettings, build_conne
 from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.portal import portal_verification, preverified_draft
-from workflows import ErasurePolicy, ErasureWorkflow
+from workflows import STATUS_FROM_LEDGER, ErasurePolicy, ErasureWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
@@ -194,6 +195,21 @@ def payloads(message: Message) -> Iterator[Payload]:
         for item in items:
             if isinstance(item, Message):
                 yield from payloads(item)
+
+
+#: The ``workflow.patched`` ids of our workflows. The SDK records a patch itself, in plain JSON
+#: that no codec sees: the marker (the id and a flag) and the ``TemporalChangeVersion`` search
+#: attribute (the ids). Nothing of the request; anything else in plain JSON still fails.
+PATCH_IDS = {STATUS_FROM_LEDGER}
+
+
+def names_a_patch(p: Payload) -> bool:
+    if p.metadata.get("encoding") != b"json/plain":
+        return False
+    data = json.loads(p.data)
+    if isinstance(data, dict):
+        return set(data) == {"id", "deprecated"} and data["id"] in PATCH_IDS
+    return isinstance(data, list) and bool(data) and set(data) <= PATCH_IDS
 
 
 async def histories(client: Client, task_queue: str) -> list[tuple[str, bytes, list[Payload]]]:
@@ -389,7 +405,7 @@ async def test_no_canary_anywhere_in_the_record(
         f"{wid}: {p.metadata.get('encoding', b'')!r}"
         for wid, _, found in recorded
         for p in found
-        if p.metadata.get("encoding") != ENCODING
+        if p.metadata.get("encoding") != ENCODING and not names_a_patch(p)
     ]
     assert clear == []
     assert sum(len(found) for _, _, found in recorded) > 50

@@ -1,6 +1,6 @@
 """Deterministic orchestration of erasure requests. No IO, no clock, no randomness here."""
 
-from .erasure import VERIFICATION_METHODS, ErasureWorkflow, workflow_id_for
+from .erasure import STATUS_FROM_LEDGER, VERIFICATION_METHODS, ErasureWorkflow, workflow_id_for
 from .retention_sweep import RetentionSweepWorkflow
 from .round_types import ControllerInstruction, StartedRound, Sweep, SweepResult, SystemRound
 from .status import FINAL_STATUSES, final_status
@@ -21,6 +21,7 @@ from .types import (
 
 __all__ = [
     "FINAL_STATUSES",
+    "STATUS_FROM_LEDGER",
     "VERIFICATION_METHODS",
     "CancelOrder",
     "CodeCheck",

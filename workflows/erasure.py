@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         PlanInput,
         PlanningActivities,
         RecordingActivities,
+        RequestAnswer,
         SealingActivities,
         StatusChange,
         SystemFailure,
@@ -65,7 +66,11 @@ from .deadline_clock import DeadlineClock
 from .status import final_status
 from .system_erasure import SystemErasureWorkflow, describe_activity_failure
 
-__all__ = ["VERIFICATION_METHODS", "ErasureWorkflow", "workflow_id_for"]
+__all__ = ["STATUS_FROM_LEDGER", "VERIFICATION_METHODS", "ErasureWorkflow", "workflow_id_for"]
+
+#: Patch: the final status is computed by an activity from the ledger's latest outcomes
+#: (``record_answer``), no longer here from the fan-out's own (``record_status``).
+STATUS_FROM_LEDGER = "status-from-ledger"
 
 #: How a requester's identity can be established. ``email``: a one-time code mailed to the
 #: address on file. ``preverified``: a privacy portal that authenticated the person signed an
@@ -278,6 +283,10 @@ class ErasureWorkflow:
             )
         )
         outcomes = await self._plan_and_erase(request)
+        if workflow.patched(STATUS_FROM_LEDGER):
+            # The ledger decides, from each system's latest outcome: a later round of a
+            # system (lethe retry) may have ended while this request was still open.
+            return await self._finish(request, None, None, tuple(outcomes), actor="lethe")
         status = final_status(o.outcome for o in outcomes)
         return await self._finish(request, status, None, tuple(outcomes), actor="lethe")
 
@@ -439,20 +448,30 @@ class ErasureWorkflow:
     async def _finish(
         self,
         request: ErasureRequest,
-        status: str,
+        status: str | None,
         reason: str | None,
         outcomes: tuple[SystemOutcome, ...],
         *,
         actor: str,
     ) -> ErasureResult:
+        """Record the final status (``None``: the ledger computes it), then seal."""
         await self._stop_the_clock()
-        self._stage = status
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o.outcome] = counts.get(o.outcome, 0) + 1
-        await self._record(
-            StatusChange(request.request_id, status, actor=actor, reason=reason, detail=counts)
-        )
+        if status is None:
+            status = await workflow.execute_activity_method(
+                RecordingActivities.record_answer,
+                RequestAnswer(request.request_id, actor, counts),
+                start_to_close_timeout=_LEDGER_TIMEOUT,
+                retry_policy=_LEDGER_RETRY,
+            )
+            self._stage = status
+        else:
+            self._stage = status
+            await self._record(
+                StatusChange(request.request_id, status, actor=actor, reason=reason, detail=counts)
+            )
         await self._seal(request.request_id)
         workflow.logger.info("erasure finished", extra={"status": status})
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -1,8 +1,17 @@
-"""A request's final status, from its systems' outcomes. Pure and deterministic."""
+"""A request's final status, from its systems' outcomes. Pure and deterministic.
+
+The rule itself lives with the ledger (``ledger.request_status``), which applies it to the
+latest outcome of each system when a request is answered and after every later round. The
+workflows use it only to replay histories recorded before the answer was computed there
+(``ErasureWorkflow``, patch ``status-from-ledger``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities import request_status
 
 __all__ = ["FINAL_STATUSES", "final_status"]
 
@@ -10,13 +19,4 @@ FINAL_STATUSES = frozenset(
     {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
 )
 
-
-def final_status(outcomes: Iterable[str]) -> str:
-    """``partially_failed`` if any system failed; ``completed_with_exceptions`` if any kept
-    data, was referred or is still pending; otherwise ``completed``."""
-    kinds = set(outcomes)
-    if "failed" in kinds:
-        return "partially_failed"
-    if kinds & {"retained", "referred", "pending"}:
-        return "completed_with_exceptions"
-    return "completed"
+final_status = request_status

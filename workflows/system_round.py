@@ -1,8 +1,9 @@
-"""A later round of one system of a finished request: the same request, erased again.
+"""A later round of one system of a request: the same request, erased again.
 
     open the round (ledger) ─▶ plan (a hold still active ⇒ Retained again, connector not called)
         ─▶ SystemErasureWorkflow for this round (erase │ refer to the controller)
         ─▶ close the round: earlier exceptions resolved or superseded ─▶ the request's status
+           (from the ledger's latest outcomes; a request still open keeps its status)
         ─▶ seal: the round's receipt (and the request's new state) enter the proof log
 
 Started by the retention sweep (an exception's date passed, or its hold was released), by
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from .round_types import SystemRound
     from .types import SystemErasure
 
-from .status import final_status
 from .system_erasure import SystemErasureWorkflow
 
 __all__ = ["SystemRoundWorkflow", "round_workflow_id", "system_erasure_id"]
@@ -110,18 +110,17 @@ class SystemRoundWorkflow:
                     start_to_close_timeout=_LEDGER_TIMEOUT,
                     retry_policy=_LEDGER_RETRY,
                 )
-        closed = await workflow.execute_activity_method(
+        await workflow.execute_activity_method(
             RoundActivities.close_round,
             task,
             start_to_close_timeout=_LEDGER_TIMEOUT,
             retry_policy=_LEDGER_RETRY,
         )
-        # Another system's round may still be running: count it as not finished yet.
-        latest = ("pending" if o == "in_progress" else o for o in closed.latest.values())
-        status = final_status(latest)
+        # The activity computes the status from the ledger, and leaves a request that is
+        # still open alone (its own workflow answers it, reading this round's outcome).
         await workflow.execute_activity_method(
             RoundActivities.record_round_status,
-            RoundStatus(job.request_id, status, job.system, job.round, job.trigger),
+            RoundStatus(job.request_id, "", job.system, job.round, job.trigger),
             start_to_close_timeout=_LEDGER_TIMEOUT,
             retry_policy=_LEDGER_RETRY,
         )

@@ -32,8 +32,15 @@ from sqlalchemy.engine import make_url
 
 from connectors import describe_basis
 from ledger import Ledger, LedgerError, ProofError, ProofLog, TreeHead, TreeHeadSigner
-from ledger.proof import key_fingerprint, load_public_key, public_key_pem
-from ledger.queries import OUTCOMES, STATUSES, AuditFilter, AuditRecord, audit_records
+from ledger.proof import deadline_state, key_fingerprint, load_public_key, public_key_pem
+from ledger.queries import (
+    OUTCOMES,
+    STATUSES,
+    AuditFilter,
+    AuditRecord,
+    audit_records,
+    systems_done_at,
+)
 from ledger.queries import list_requests as query_requests
 
 from ..certificates import (
@@ -250,6 +257,7 @@ def show(request_id: str, as_json: bool) -> None:
         console.print(request_summary(rec))
         if outcomes:
             console.print(outcome_table(outcomes))
+            console.print(_erasure_line(rec, outcomes), highlight=False)
         for x in exceptions:
             until = x.retained_until.isoformat() if x.retained_until else "no end date"
             console.print(
@@ -278,6 +286,16 @@ def show(request_id: str, as_json: bool) -> None:
     run(reading(go))
 
 
+def _erasure_line(rec: Any, outcomes: Any) -> str:
+    """When the erasure itself was done, against the due date: the answer can be on time
+    while a failed system is erased by a retry weeks later."""
+    done = systems_done_at(outcomes)
+    if done is None:
+        return "Erasure not done yet: a system failed or is still under way (see the table)."
+    verdict = deadline_state(rec.due_at, done)
+    return f"Every system done {done:%Y-%m-%d %H:%M} UTC (erasure deadline {verdict})."
+
+
 def _detail(detail: dict[str, Any]) -> str:
     """An event's detail in one line: who decided what and why is what an auditor reads."""
     parts = []
@@ -289,12 +307,6 @@ def _detail(detail: dict[str, Any]) -> str:
         text = str(value)
         parts.append(f"{key}={text if len(text) <= 80 else text[:79] + '…'}")
     return " ".join(parts)
-
-
-def _deadline(rec: Any) -> str:
-    if rec.completed_at is None:
-        return "open"
-    return "met" if rec.completed_at <= rec.due_at else "missed"
 
 
 @audit.command("list")
@@ -314,7 +326,12 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
     async def go(rt: Reader) -> None:
         recs = await query_requests(rt.ledger, f, now=datetime.now(UTC), limit=limit)
         if as_json:
-            emit_json([{**request_to_dict(r), "deadline": _deadline(r)} for r in recs])
+            emit_json(
+                [
+                    {**request_to_dict(r), "deadline": deadline_state(r.due_at, r.completed_at)}
+                    for r in recs
+                ]
+            )
             return
         if not recs:
             console.print("No request matches.")
@@ -327,7 +344,7 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
         for col in ("law", "received", "due", "answered", "deadline"):
             table.add_column(col, no_wrap=True)
         for r in recs:
-            verdict = _deadline(r)
+            verdict = deadline_state(r.due_at, r.completed_at)
             table.add_row(
                 r.request_id,
                 r.status,
@@ -358,6 +375,7 @@ EXPORT_FIELDS = (
     "date_of_response",
     "deadline",
     "date_systems_done",
+    "erasure_deadline",
     "nature_of_response",
     "status",
     "basis_for_denial",
@@ -372,10 +390,6 @@ _RESPONSES = {
     "rejected": "denied",
     "cancelled": "withdrawn",
 }
-
-
-#: A system's round ended with one of these (``failed`` waits for a retry).
-_ENDED = frozenset({"erased", "not_found", "retained", "referred"})
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -405,10 +419,6 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
     if r.status == "rejected":
         basis.append({"system": None, "legal_basis": None, "description": r.status_reason})
     latest = record.latest_outcomes()
-    # The answer can be on time while a failed system is erased by a retry weeks later: when
-    # every system's latest round had ended (not failed, not under way) is a date of its own.
-    done = [o.finished_at for o in latest.values() if o.outcome in _ENDED and o.finished_at]
-    systems_done = max(done) if latest and len(done) == len(latest) else None
     return {
         "request_id": r.request_id,
         "date_of_request": r.received_at.isoformat(),
@@ -422,7 +432,8 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
         "extension_reason": clock.extension_reason if clock else None,
         "date_of_response": _iso(r.completed_at),
         "deadline": record.deadline(),
-        "date_systems_done": _iso(systems_done),
+        "date_systems_done": _iso(systems_done_at(record.outcomes)),
+        "erasure_deadline": record.erasure_deadline(),
         "nature_of_response": _RESPONSES.get(r.status, "not answered yet"),
         "status": r.status,
         "basis_for_denial": basis,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from ledger import ErasureRequestRecord, ErasureRounds, SubjectVaultEntry
+from ledger import ErasureRequestRecord, ErasureRounds, SubjectVaultEntry, SystemOutcomeRecord
 from workflows import StartedRound, SystemRoundWorkflow
 
 from ..errors import LetheError, NotFoundError
@@ -142,6 +142,14 @@ def sweeper_run_once(wait: bool, timeout: float, as_json: bool) -> None:
 
 # -- retry ------------------------------------------------------------------------------------
 
+#: A system's answers that end its erasure (``referred`` is not one while its request is open:
+#: the system waits for the controller's instruction).
+_SETTLED = frozenset({"erased", "not_found", "retained", "failed"})
+
+
+def _settled(latest: SystemOutcomeRecord | None) -> bool:
+    return latest is not None and latest.outcome in _SETTLED
+
 
 @app.command()
 @click.argument("request_id")
@@ -164,7 +172,12 @@ def retry(
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Erase a failed system again, as the next round of the same request."""
+    """Erase a failed system again, as the next round of the same request.
+
+    Also while the request is still open (another system waits for a controller, say), once
+    this system has failed: the request's status, when it is answered, counts the retry.
+    Refused while the system's own erasure is still running, or a round of it already is.
+    """
     reason = reason_text(reason, "why a retry should work now")
     who = _operator(operator)
     settings = load_settings()
@@ -178,11 +191,16 @@ def retry(
             raise LetheError(
                 f"{request_id} has no system {system!r} (its systems: {', '.join(rec.systems)})"
             )
-        if rec.completed_at is None:
-            raise LetheError(f"{request_id} is still {rec.status}; retry once it has finished")
         rounds = ErasureRounds(rt.ledger)
         latest = (await rounds.latest_outcomes(request_id)).get(system)
         unfinished = await rounds.unfinished(request_id, system)
+        if unfinished is None and rec.completed_at is None and not _settled(latest):
+            # The request's own erasure of the system is under way (or waits): not a failure.
+            said = f"round {latest.round} is {latest.outcome}" if latest else "not started"
+            raise LetheError(
+                f"{system} of {request_id} has no final outcome yet ({said}); "
+                "retry it once it has failed"
+            )
         if unfinished is None and (latest is None or latest.outcome != "failed"):
             said = latest.outcome if latest is not None else "none"
             raise LetheError(
@@ -253,7 +271,7 @@ async def _replay_targets(
 
 
 @backups.command("replay")
-@click.option("--pseudonym", "ps", help="Every finished request of this person (ps_…).")
+@click.option("--pseudonym", "ps", help="Every request of this person (ps_…).")
 @click.option("--request", "request_id", help="One request.")
 @click.option("--systems", help="Only these systems (default: all of the request's).")
 @click.option(
@@ -277,9 +295,10 @@ def backups_replay(
 ) -> None:
     """Re-run erasure for requests whose subject a restored backup may bring back.
 
-    The ledger's pseudonyms are the tombstones: every finished request of the person (or the
-    one given) gets a new round in the chosen systems. Requests whose identifiers were
-    already shredded cannot be replayed and are listed as such.
+    The ledger's pseudonyms are the tombstones: every request of the person (or the one
+    given) gets a new round in the chosen systems. A request still open is replayed only in
+    the systems whose own erasure has ended; the others are listed as skipped. Requests whose
+    identifiers were already shredded cannot be replayed and are listed as such.
     """
     if (ps is None) == (request_id is None):
         raise LetheError("name what to replay with one of --pseudonym ps_… or --request ID")
@@ -295,18 +314,33 @@ def backups_replay(
         )
         plan: list[tuple[ErasureRequestRecord, list[str]]] = []
         skipped: list[dict[str, str]] = []
+        rounds = ErasureRounds(rt.ledger)
         for rec in targets:
             chosen = systems_among(systems, rec.systems, what=f"{rec.request_id}'s systems")
+            names = chosen or list(rec.systems)
             if rec.completed_at is None:
-                skipped.append({"request_id": rec.request_id, "why": f"still {rec.status}"})
-            elif rec.status in {"rejected", "cancelled"}:
+                # Open: only the systems whose own erasure has ended; the others still run.
+                latest = await rounds.latest_outcomes(rec.request_id)
+                running = [n for n in names if not _settled(latest.get(n))]
+                names = [n for n in names if n not in running]
+                if running:
+                    skipped.append(
+                        {
+                            "request_id": rec.request_id,
+                            "why": f"still {rec.status}, no final outcome yet in "
+                            + ", ".join(running),
+                        }
+                    )
+            if not names:
+                continue
+            if rec.status in {"rejected", "cancelled"}:
                 skipped.append({"request_id": rec.request_id, "why": f"{rec.status}: never erased"})
             elif await _shredded(rt, rec.request_id):
                 skipped.append(
                     {"request_id": rec.request_id, "why": "identifiers already shredded"}
                 )
             else:
-                plan.append((rec, chosen or list(rec.systems)))
+                plan.append((rec, names))
         if not plan:
             why_not = "; ".join(f"{s['request_id']}: {s['why']}" for s in skipped)
             raise LetheError(f"nothing to replay ({why_not})")

@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from activities import ConsoleMailer
+from activities import ConsoleAlerts, ConsoleMailer
 
 from ..devserver import DevServer
 from ..settings import load_settings
@@ -34,7 +34,9 @@ __all__ = ["demo", "dev", "worker_command"]
 )
 @json_option
 def dev(port: int, ui_port: int, as_json: bool) -> None:
-    """Run the embedded Temporal dev server and a worker in the foreground (Ctrl-C stops)."""
+    """Run the embedded Temporal dev server and a worker in the foreground (Ctrl-C stops).
+
+    Mail to requesters and operator alerts are printed on the console, not sent."""
     import worker as worker_module
 
     settings = load_settings()
@@ -73,11 +75,11 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                 )
                 console.print(
                     "Mail to requesters (codes, acknowledgements) is printed here by a console"
-                    " mailer, NOT sent."
+                    " mailer, NOT sent; so are operator alerts (overdue, escalated, failed)."
                 )
                 console.print("Worker running. Ctrl-C to stop.")
             # The console mailer writes to stderr, so that --json output stays clean.
-            await worker_module.run_worker(local, mailer=ConsoleMailer())
+            await worker_module.run_worker(local, mailer=ConsoleMailer(), alerts=[ConsoleAlerts()])
         finally:
             server.stop()
 

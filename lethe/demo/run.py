@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from temporalio.client import WorkflowHandle
 
-from activities import ConsoleMailer
+from activities import ConsoleAlerts, ConsoleMailer
 from ledger import ProofLog, TreeHeadSigner
 from ledger.proof import load_public_key, public_key_pem
 from workflows import CodeSubmission, ErasureResult, ErasureWorkflow
@@ -111,6 +111,14 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             heartbeat_every=1.0,
             signing_key=signing_key,
             mailer=mailer,
+            # Operator alerts (an overdue request, a failed system) are printed, not sent.
+            alerts=[
+                ConsoleAlerts(
+                    (lambda text: print(text, file=sys.stderr))
+                    if as_json
+                    else (lambda text: console.print(text, markup=False, highlight=False))
+                )
+            ],
         )
         async with w:
             draft = validate_request(

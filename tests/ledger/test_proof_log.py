@@ -423,7 +423,7 @@ async def test_a_later_round_under_way_is_not_tampering(sqlite_ledger: Ledger) -
     await sqlite_ledger.finish_system("er-a", "crm", 1, ERASED, at=NOW)
     await rounds.close_round("er-a", "crm", 1, at=NOW)  # the exception of round 0: resolved
     await rounds.set_status_after_round(
-        "er-a", "completed", at=NOW + timedelta(days=40), actor="lethe", detail={}
+        "er-a", at=NOW + timedelta(days=40), actor="lethe", detail={}
     )
     assert (await log.verify([KEY.public_key()])).ok
     sealed = await log.seal("er-a", at=NOW + timedelta(days=40))

@@ -74,6 +74,55 @@ async def test_each_filter_selects_what_it_says(ledger: Ledger) -> None:
     assert await ids(ledger, combined) == ["er-2"]
 
 
+async def test_an_exception_without_an_end_date_expires_by_its_review_date(
+    ledger: Ledger,
+) -> None:
+    """A hold kept "indefinitely, reviewed on DATE" needs a decision by that date: an
+    auditor asking what expires before a date must see it."""
+    indefinite = OutcomeEntry(
+        **{**RETAINED.__dict__, "retained_until": None, "review_on": date(2026, 9, 1)}
+    )
+    await finished_request(ledger, "er-hold", {"crm": indefinite})
+    await finished_request(ledger, "er-dated", {"crm": RETAINED}, received_at=NOW + timedelta(1))
+    assert await ids(ledger, AuditFilter(exceptions_expiring_before=date(2026, 9, 1))) == []
+    assert await ids(ledger, AuditFilter(exceptions_expiring_before=date(2026, 9, 2))) == [
+        "er-hold"
+    ]
+    assert await ids(ledger, AuditFilter(exceptions_expiring_before=date(2036, 2, 1))) == [
+        "er-dated",
+        "er-hold",
+    ]
+
+
+async def test_the_erasure_deadline_is_judged_by_when_every_system_was_done(
+    ledger: Ledger,
+) -> None:
+    """Answered on time with a system failed, then erased by a retry after the due date: the
+    answer met its deadline, the erasure did not."""
+    await finished_request(
+        ledger, "er-late", {"crm": OutcomeEntry("failed", error="boom"), "forum": ERASED}
+    )
+    await finished_request(ledger, "er-ok", received_at=NOW + timedelta(days=1))
+    records = {
+        r.request.request_id: r async for r in audit_records(ledger, AuditFilter(), now=LATER)
+    }
+    late, ok = records["er-late"], records["er-ok"]
+    assert (late.deadline(), late.erasure_deadline()) == ("met", "open")
+    assert (ok.deadline(), ok.erasure_deadline()) == ("met", "met")
+    assert ok.to_dict()["erasure_deadline"] == "met"
+    after_due = NOW + timedelta(days=60)
+    await ledger.begin_system(
+        "er-late", "crm", 1, connector="sql", connector_version="1", at=after_due
+    )
+    await ledger.finish_system("er-late", "crm", 1, ERASED, at=after_due)
+    [late] = [
+        r
+        async for r in audit_records(ledger, AuditFilter(system="crm"), now=LATER)
+        if r.request.request_id == "er-late"
+    ]
+    assert (late.deadline(), late.erasure_deadline()) == ("met", "missed")
+
+
 async def test_records_page_through_everything_in_order(ledger: Ledger) -> None:
     await seed(ledger)
     records = [r async for r in audit_records(ledger, AuditFilter(), now=LATER, batch=2)]

@@ -130,7 +130,7 @@ async def test_closing_a_round_settles_earlier_exceptions(ledger: Ledger) -> Non
     assert "exception_superseded" in kinds and "exception_resolved" in kinds
 
     await rounds.set_status_after_round(
-        "er-1", "completed", at=NOW + timedelta(days=40), actor="lethe", detail={"round": 2}
+        "er-1", at=NOW + timedelta(days=40), actor="lethe", detail={"round": 2}
     )
     rec = await ledger.require_request("er-1")
     assert rec.status == "completed" and rec.completed_at == NOW  # answered when it was

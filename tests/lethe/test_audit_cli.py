@@ -414,6 +414,7 @@ def test_export_has_the_ccpa_record_fields(
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["request_id"] for r in rows] == ["er-d", "er-c", "er-b", "er-a"]
     assert rows[1]["date_systems_done"] == ""  # er-c: crm failed, no retry yet
+    assert rows[1]["erasure_deadline"] == "open" and rows[-1]["erasure_deadline"] == "met"
     a = rows[-1]
     assert a["nature_of_request"] == "deletion" and a["manner_of_request"] == "cli"
     assert a["date_of_request"].startswith("2026-01-31") and a["date_of_response"]
@@ -469,6 +470,11 @@ def test_export_shows_what_stands_after_a_later_round(
     # Answered on time (partially failed); the failed system was erased by the retry, later.
     assert rows["er-c"]["deadline"] == "met"
     assert rows["er-c"]["date_systems_done"] == weeks_later.isoformat()
+    assert rows["er-c"]["erasure_deadline"] == "missed"  # the erasure itself came late
+    assert lethe("audit", "show", "er-c") == 0
+    assert f"Every system done {weeks_later:%Y-%m-%d %H:%M} UTC (erasure deadline missed)" in (
+        capsys.readouterr().out
+    )
     assert rows["er-a"]["basis_for_denial"].endswith("(resolved by a later round)")
     assert lethe("audit", "export", "--format", "jsonl") == 0
     a = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"er-a"' in x)

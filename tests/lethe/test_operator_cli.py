@@ -279,6 +279,13 @@ def test_status_shows_the_clock_and_what_the_operator_does_next(
     assert "Next: crm failed: lethe retry er-fail --system crm --reason" in out
     assert "day(s) left" not in out  # a finished request has no time left to count
 
+    # Still open (another system waits, say): the failed one is retried now, not "later".
+    seed(configured, "er-open", status="erasing", due_in=timedelta(days=9), failed="crm")
+    assert lethe("status", "er-open") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Next: crm failed: lethe retry er-open --system crm --reason" in out
+    assert "once the request has finished" not in out
+
     assert lethe("status", "er-wait", "--json") == 0
     clock = json.loads(capsys.readouterr().out)["clock"]
     assert clock["answer_rule"] == "gdpr" and clock["acknowledged_at"] is None

@@ -83,3 +83,84 @@ def test_missing_explicit_config(tmp_path: Path) -> None:
 def test_half_a_client_certificate(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="both a certificate and a key"):
         load_settings({"LETHE_TEMPORAL_TLS_CERT": "c.pem"}, cwd=tmp_path)
+
+
+# -- [alerts] ---------------------------------------------------------------------------------
+
+
+def test_alerts_default_to_every_event_and_read_the_webhook_where_used(tmp_path: Path) -> None:
+    (tmp_path / "lethe.toml").write_text(
+        '[mail]\nsmtp_host = "mail.example.org"\n'
+        '[alerts]\nmail_to = ["privacy-team@example.org", "dpo@example.org"]\n'
+        'webhook_url_env = "ALERT_URL"\nsecret_env = "ALERT_SECRET"\n'
+    )
+    s = load_settings({}, cwd=tmp_path)  # the variables are not needed to load
+    assert s.alerts.on == (
+        "acknowledgement_overdue",
+        "deadline_reminder",
+        "deadline_overdue",
+        "referral_escalated",
+        "system_failed",
+    )
+    assert s.alerts.mail_to == ("privacy-team@example.org", "dpo@example.org")
+    with pytest.raises(ConfigError, match=r"\[alerts\] webhook_url_env names \$ALERT_URL"):
+        s.alerts.webhook(s.environ)
+    env = {"ALERT_URL": "https://ops.example.org/hook", "ALERT_SECRET": "s3cret"}
+    assert s.alerts.webhook(env) == ("https://ops.example.org/hook", "s3cret")
+    with pytest.raises(ConfigError, match="not an http"):
+        s.alerts.webhook({**env, "ALERT_URL": "ftp://ops"})
+
+
+def test_alerts_choose_their_events(tmp_path: Path) -> None:
+    (tmp_path / "lethe.toml").write_text(
+        '[alerts]\nwebhook_url_env = "U"\nsecret_env = "S"\non = ["deadline_overdue"]\n'
+    )
+    assert load_settings({}, cwd=tmp_path).alerts.on == ("deadline_overdue",)
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        (
+            '[alerts]\nwebhook_url_env = "U"\nsecret_env = "S"\non = ["overdue"]\n',
+            {},
+            "[alerts] on: unknown event 'overdue' (known: acknowledgement_overdue, "
+            "deadline_reminder, deadline_overdue, referral_escalated, system_failed)",
+        ),
+        (
+            '[alerts]\nmail_to = ["ops@example.org"]\n',
+            {},
+            "[alerts] mail_to needs a mail server: set [mail] smtp_host (or LETHE_SMTP_HOST)",
+        ),
+        (
+            '[mail]\nsmtp_host = "mail"\n[alerts]\nmail_to = ["privacy team"]\n',
+            {},
+            "[alerts] mail_to: 'privacy team' is not an email address",
+        ),
+        (
+            '[alerts]\nwebhook_url_env = "U"\n',
+            {},
+            "[alerts] webhook_url_env and secret_env go together: give both",
+        ),
+        (
+            '[alerts]\nwebhook_url_env = "https://ops"\nsecret_env = "S"\n',
+            {},
+            "[alerts] webhook_url_env: expected the name of an environment variable",
+        ),
+        ('[alerts]\nmail = ["ops@example.org"]\n', {}, "alerts.mail"),
+    ],
+)
+def test_bad_alerts_are_one_line_errors(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "lethe.toml").write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        load_settings(env, cwd=tmp_path)
+    text = str(err.value)
+    assert message in text and "\n" not in text
+
+
+def test_alerts_mail_may_use_the_environments_mail_server(tmp_path: Path) -> None:
+    (tmp_path / "lethe.toml").write_text('[alerts]\nmail_to = ["ops@example.org"]\n')
+    s = load_settings({"LETHE_SMTP_HOST": "127.0.0.1"}, cwd=tmp_path)
+    assert s.alerts.mail_to == ("ops@example.org",) and s.alerts.webhook() is None

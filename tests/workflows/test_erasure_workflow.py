@@ -39,6 +39,7 @@ from activities import (
     ReferralEscalation,
     ReferralOpened,
     ReferralTask,
+    RequestAnswer,
     RoundClosed,
     RoundStatus,
     RoundTask,
@@ -51,6 +52,7 @@ from activities import (
     SystemPlan,
     SystemTask,
     Verification,
+    request_status,
 )
 from workflows import (
     ALL_WORKFLOWS,
@@ -138,6 +140,17 @@ class Fakes:
     @activity.defn(name="record_status")
     async def record_status(self, change: StatusChange) -> None:
         self.statuses.append(change)
+
+    @activity.defn(name="record_answer")
+    async def record_answer(self, answer: RequestAnswer) -> str:
+        """As the ledger does, from the latest outcomes: the fan-out's (``detail`` counts them),
+        overridden per system by ``latest`` when a test scripts later rounds."""
+        outcomes = [*answer.detail] if not self.latest else list(self.latest.values())
+        status = request_status(outcomes)
+        self.statuses.append(
+            StatusChange(answer.request_id, status, actor=answer.actor, detail=answer.detail)
+        )
+        return status
 
     @activity.defn(name="record_system_failure")
     async def record_system_failure(self, failure: SystemFailure) -> SystemOutcome:
@@ -264,6 +277,7 @@ class Fakes:
             self.poll_system,
             self.verify_in_system,
             self.record_status,
+            self.record_answer,
             self.record_system_failure,
             self.seal_request,
             self.plan_erasure,

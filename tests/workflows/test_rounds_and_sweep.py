@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import DueRound
+from ledger import Ledger, OutcomeEntry
 from lethe.keys import Keyring
+from lethe.settings import Settings, TemporalSettings
+from lethe.sweeper import RoundRefused, start_round
 from tests.support.clock import own_time_skipping_env
+from tests.support.requests import finished_request
 from workflows import (
     ALL_WORKFLOWS,
     ControllerInstruction,
     RetentionSweepWorkflow,
+    StartedRound,
     Sweep,
     SystemErasureWorkflow,
     SystemRound,
@@ -58,8 +66,15 @@ async def test_a_round_erases_and_settles_the_request(
     assert (opened.round, opened.trigger, opened.actor) == (1, "retry", "operator:kim")
     assert [p.round for p in fakes.plans] == [1]  # holds are checked again for every round
     assert len(fakes.rounds_closed) == 1
+    # The request's status is settled after the round closed (the ledger computes it:
+    # tests/ledger/test_request_status.py).
     [status] = fakes.round_statuses
-    assert status.status == "completed_with_exceptions"  # backups still retains
+    assert (status.request_id, status.system, status.round, status.trigger) == (
+        job.request_id,
+        "crm",
+        1,
+        "retry",
+    )
 
 
 async def test_a_round_on_a_still_held_system_calls_no_connector(
@@ -75,7 +90,7 @@ async def test_a_round_on_a_still_held_system_calls_no_connector(
             SystemRoundWorkflow.run, job, id=f"round-{uuid.uuid4()}", task_queue=task_queue
         )
     assert out.outcome == "retained" and fakes.erase_calls == {}
-    assert fakes.round_statuses[0].status == "completed_with_exceptions"
+    assert [s.system for s in fakes.round_statuses] == ["crm"]
 
 
 async def test_a_sweep_starts_due_rounds_and_does_not_wait_for_them(
@@ -163,3 +178,52 @@ async def test_a_sweep_with_nothing_due_is_short(
     # Two activities and nothing else: no timers, nothing that grows with waiting.
     assert len(history.events) < 20
     assert not any(e.HasField("timer_started_event_attributes") for e in history.events)
+
+
+async def test_a_round_number_is_started_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Two operators retrying the same system at once, or one who counted the rounds before
+    the other's ended: the server refuses the second start of the same round."""
+    env = time_skipping_env
+    rid = f"er-{uuid.uuid4().hex[:12]}"
+    await finished_request(sqlite_ledger, rid, {"lms": OutcomeEntry("failed", error="down")})
+    settings = Settings(
+        home=tmp_path, database_url="sqlite://", temporal=TemporalSettings(task_queue=task_queue)
+    )
+    # lms is processor-held: its round waits for the controller, so it is still running.
+    fakes = Fakes(processors={"lms": "acme-university"})
+
+    async def retry() -> StartedRound:
+        return await start_round(
+            env.client,
+            settings,
+            sqlite_ledger,
+            request_id=rid,
+            system="lms",
+            trigger="retry",
+            actor="operator:kim",
+            reason="fixed",
+        )
+
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        first = await retry()
+        assert first.round == 1
+        with pytest.raises(RoundRefused, match=r"round 1 of lms for er-\w+ is already running"):
+            await retry()
+        await env.sleep(timedelta(hours=1))
+        child = env.client.get_workflow_handle_for(
+            SystemErasureWorkflow.run, f"erasure/{rid}/lms/1"
+        )
+        await child.signal(
+            SystemErasureWorkflow.controller_instruction,
+            ControllerInstruction("erase", "kim", "acme said erase"),
+        )
+        handle = env.client.get_workflow_handle_for(SystemRoundWorkflow.run, first.workflow_id)
+        assert (await handle.result()).outcome == "erased"
+        # The fakes wrote nothing to the ledger: it still counts round 1 as the next one.
+        with pytest.raises(RoundRefused, match=r"round 1 of lms .* has just finished"):
+            await retry()
+    assert len(fakes.rounds_opened) == 1

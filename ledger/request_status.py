@@ -1,0 +1,142 @@
+"""A request's status, from each system's latest outcome: the one rule, and the one place it is
+written.
+
+    request_status     the rule: failed anywhere ⇒ partially_failed; kept, referred or not
+                       settled anywhere ⇒ completed_with_exceptions; else completed
+    RequestStatuses    applies it to the ledger, from the outcomes the ledger holds (the latest
+                       round of each system wins), never from a caller's view of them
+
+Two writers meet here. The request's own workflow answers the request when its fan-out ends;
+a later round of one system (``lethe retry``, ``lethe backups replay``, the sweeper) may end
+before or after that, even while another system still waits for a controller. Each writer
+locks the request's row first and reads the outcomes after, in the same transaction, so
+whichever of the two comes last sees both: the request's answer cannot lose a round's newer
+outcome, and a round that ends while the request is still open leaves its status alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .store import Ledger, LedgerError
+
+__all__ = ["NOT_SETTLED", "RequestStatuses", "request_status"]
+
+#: Outcomes that are not a system's answer yet (a round, or the first pass, is under way).
+NOT_SETTLED = frozenset({"in_progress", "pending"})
+
+#: Final statuses a system's outcome does not decide: nothing was erased, nothing will be.
+_REFUSALS = frozenset({"rejected", "cancelled"})
+
+
+def request_status(outcomes: Iterable[str]) -> str:
+    """``partially_failed`` if any system failed; ``completed_with_exceptions`` if any kept
+    data, was referred, or has no answer yet (``pending``, ``in_progress``); otherwise
+    ``completed``. ``outcomes``: each system's latest outcome."""
+    kinds = set(outcomes)
+    if "failed" in kinds:
+        return "partially_failed"
+    if kinds & {"retained", "referred", *NOT_SETTLED}:
+        return "completed_with_exceptions"
+    return "completed"
+
+
+async def _lock_request(s: AsyncSession, request_id: str) -> ErasureRequestRecord:
+    """Make this transaction the only status writer of the request until it ends.
+
+    A write is the first statement: it takes the row's lock on PostgreSQL and MariaDB and the
+    writer lock on SQLite before anything is read, so no read below comes from a snapshot older
+    than the other writer's commit.
+    """
+    await s.execute(
+        sa.update(ErasureRequestRecord)
+        .where(ErasureRequestRecord.request_id == request_id)
+        .values(status=ErasureRequestRecord.status)
+        .execution_options(synchronize_session=False)
+    )
+    req = await s.get(ErasureRequestRecord, request_id, populate_existing=True)
+    if req is None:
+        raise LedgerError(f"no erasure request with id {request_id!r}")
+    return req
+
+
+async def _latest(s: AsyncSession, request_id: str) -> dict[str, str]:
+    """Each system's outcome in its latest round."""
+    rows = await s.execute(
+        sa.select(SystemOutcomeRecord.system, SystemOutcomeRecord.outcome)
+        .where(SystemOutcomeRecord.request_id == request_id)
+        .order_by(SystemOutcomeRecord.round)
+    )
+    return {system: outcome for system, outcome in rows}
+
+
+class RequestStatuses:
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    async def answer(
+        self,
+        request_id: str,
+        *,
+        at: datetime,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> str:
+        """The request's fan-out is over: its final status, from the ledger's latest outcomes.
+
+        Sets ``completed_at`` (the first answer's time; a repeated call keeps it) and appends
+        the event. Returns the status written.
+        """
+        async with self._ledger.session() as s, s.begin():
+            req = await _lock_request(s, request_id)
+            latest = await _latest(s, request_id)
+            status = request_status(latest.values())
+            req.status = status
+            req.status_reason = None
+            if req.completed_at is None:
+                req.completed_at = at
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind=status,
+                    actor=actor,
+                    detail={**(detail or {}), "latest": latest},
+                )
+            )
+        return status
+
+    async def after_round(
+        self, request_id: str, *, at: datetime, actor: str, detail: dict[str, Any]
+    ) -> str | None:
+        """A later round has closed: the answered request's status, from its latest outcomes.
+
+        A request still open (its own workflow has not answered it) keeps its status: the
+        round's outcome is in the ledger, and the request's answer will read it. A request
+        refused (rejected, cancelled) keeps its refusal. Returns the status written, or None.
+        ``completed_at`` keeps the first answer's time: a round does not move it.
+        """
+        async with self._ledger.session() as s, s.begin():
+            req = await _lock_request(s, request_id)
+            if req.completed_at is None or req.status in _REFUSALS:
+                return None
+            previous = req.status
+            status = request_status((await _latest(s, request_id)).values())
+            req.status = status
+            req.status_reason = None
+            s.add(
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind="status_after_round",
+                    actor=actor,
+                    detail={**detail, "status": status, "previous": previous},
+                )
+            )
+        return status

@@ -1,0 +1,65 @@
+"""Histories of workflows under way replay on the code that follows them.
+
+``histories/erasure_partially_failed_before_status_from_ledger.json`` was recorded with the
+code of commit 809b55b (before the ``status-from-ledger`` patch), with the default data
+converter: an operator-approved request whose crm failed, answered ``partially_failed``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from activities import SystemOutcome, SystemTask
+from workflows import ALL_WORKFLOWS, STATUS_FROM_LEDGER
+
+from .test_erasure_workflow import Fakes, request, run
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _activities(history: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+async def test_a_history_from_before_the_status_patch_still_replays() -> None:
+    path = HISTORIES / "erasure_partially_failed_before_status_from_ledger.json"
+    history = WorkflowHistory.from_json("erasure/er-fd70dd852b08", path.read_text())
+    # Recorded by the old code: its answer was record_status, computed in the workflow.
+    assert "record_answer" not in _activities(history)
+    assert _activities(history)[-2:] == ["record_status", "seal_request"]
+    result = await Replayer(workflows=ALL_WORKFLOWS).replay_workflow(history)
+    assert result.replay_failure is None
+
+
+def _fails(task: SystemTask, _: int) -> SystemOutcome:
+    raise ApplicationError("the CRM refused", type="PermanentError", non_retryable=True)
+
+
+async def test_a_history_of_this_code_replays_and_carries_the_patch(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env = time_skipping_env
+    fakes = Fakes(scripts={"crm": _fails})
+    result = await run(env, fakes, request(("forum", "crm")), task_queue)
+    assert result.status == "partially_failed"
+    handle = env.client.get_workflow_handle(f"erasure/{result.request_id}")
+    history = await handle.fetch_history()
+    assert _activities(history)[-2:] == ["record_answer", "seal_request"]
+    patches = [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert [p["id"] for p in patches] == [STATUS_FROM_LEDGER]
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=env.client.data_converter)
+    assert (await replayer.replay_workflow(history)).replay_failure is None
