@@ -6,8 +6,8 @@ event with its receipt. No foreign key: an event deleted after sealing must leav
 pointing at it (the check names it), not be refused or cascade. Rows sealed before this
 revision have no event receipts; the next seal of their request appends them.
 
-Revision ID: 0006_sealed_events
-Revises: 0005_audit_latest_round
+Revision ID: 0007_sealed_events
+Revises: 0006_exceptions_review
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_sealed_events"
-down_revision = "0005_audit_latest_round"
+revision = "0007_sealed_events"
+down_revision = "0006_exceptions_review"
 branch_labels = None
 depends_on = None
 
