@@ -19,8 +19,9 @@
    closed only by a later round (the sweeper acts on these rows: an edited date or state would
    keep data, or stop keeping it, without a trace in the log).
    Every sealed event (a ``request_event`` receipt) is still in ``request_events`` and still
-   says what its receipt says: an approval's actor or reason edited, an event deleted, moved
-   to another request or re-dated is named with its receipt. Events that have no receipt yet
+   says what its receipt says: its actor, detail and salt still open the receipt's commitment
+   (an approval's actor or reason edited, or its salt, is named with its receipt), and an
+   event deleted, moved to another request or re-dated is named too. Events that have no receipt yet
    (added since their request's last seal, or of a request sealed before events were) are
    not sealed yet: a note, not a problem; the next seal of their request appends them.
 5. The cached subtree hashes (``proof_nodes``) are those of the recomputed tree: certificates
@@ -451,6 +452,7 @@ async def _event_drift(s: AsyncSession, check: LogCheck) -> None:
             e.c.kind,
             e.c.actor,
             e.c.detail,
+            e.c.seal_salt,
         )
         .select_from(ProofLeaf)
         .join(e, e.c.id == ProofLeaf.event_id, isouter=True)
@@ -471,8 +473,16 @@ async def _event_drift(s: AsyncSession, check: LogCheck) -> None:
         if row.id is None:
             check.add(i, f"{what} is no longer in the ledger (deleted after sealing)")
             continue
-        now = parse_receipt(canonical_json(event_receipt(row)))
-        names = [k for k in sorted(set(now) | set(sealed)) if now.get(k) != sealed.get(k)]
+        try:
+            now = parse_receipt(canonical_json(event_receipt(row)))
+        except ValueError as exc:  # no salt, or one that is not a salt: nothing opens it
+            check.add(i, f"{what} can no longer be checked against its receipt ({exc})")
+            continue
+        names = [
+            "actor, detail or salt" if k == "commitment" else k
+            for k in sorted(set(now) | set(sealed))
+            if now.get(k) != sealed.get(k)
+        ]
         if names:
             check.add(
                 i,

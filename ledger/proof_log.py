@@ -1,11 +1,12 @@
 """The proof log in the ledger: sealing receipts, certificates, and the whole-log check.
 
 Sealing a request appends a receipt for each of its final outcomes that the log does not hold
-yet, one for the request's state, and one for each of its events never sealed (who approved,
-extended, held or cancelled, and why), then signs a new tree head, in one transaction. A
-request sealed before events were sealed gets its events' receipts at its next seal. Appends
-are serialised: an advisory lock on PostgreSQL, SQLite's single writer lock elsewhere, and the
-leaf index as primary key behind both, so two workers can never give two receipts one index.
+yet, one for the request's state, and one for each of its events never sealed (what happened
+and when, and a salted commitment to who did it and why: never the name or the reason itself),
+then signs a new tree head, in one transaction. A request sealed before events were sealed
+gets its events' receipts at its next seal. Appends are serialised: an advisory lock on
+PostgreSQL, SQLite's single writer lock elsewhere, and the leaf index as primary key behind
+both, so two workers can never give two receipts one index.
 
 Certificates read only the O(log² n) subtree hashes their inclusion proofs need (from
 ``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ from .merkle import CompactRange, PartialTree, leaf_hash
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import (
     CERTIFICATE_FORMAT,
+    EVENT_SALT_BYTES,
     TreeHead,
     TreeHeadSigner,
     canonical_json,
@@ -45,6 +48,7 @@ from .proof import (
 from .receipts import (
     SEALABLE_OUTCOMES,
     UNSEALED_EVENT_KINDS,
+    event_opening,
     event_receipt,
     outcome_receipt,
     request_receipt,
@@ -211,8 +215,10 @@ class ProofLog:
                 # Its events, each once, by id: an event never changes, so an edited one is
                 # never sealed again (the whole-log check compares it with its one receipt).
                 # Sealed with the request's state, so that a request with receipts has one.
+                # The receipt commits to who and why under a fresh salt, kept on the event.
                 for ev in await _sealable_events(s, request_id):
                     if ev.id not in sealed_events:
+                        ev.seal_salt = secrets.token_hex(EVENT_SALT_BYTES)
                         data = canonical_json(event_receipt(ev))
                         new.append((data, {"kind": "request_event", "event_id": ev.id}))
             if not new:
@@ -327,6 +333,13 @@ class ProofLog:
             events = await _sealable_events(s, request_id)
         return [ev for ev in events if ev.id not in sealed]
 
+    async def _events_by_id(self, ids: Sequence[int]) -> dict[int, RequestEvent]:
+        if not ids:
+            return {}
+        async with self._ledger.session() as s:
+            rows = await s.scalars(sa.select(RequestEvent).where(RequestEvent.id.in_(ids)))
+            return {ev.id: ev for ev in rows.all()}
+
     async def _partial_tree(self, size: int, indices: Sequence[int]) -> PartialTree:
         """Enough of the tree of ``size`` leaves to prove the inclusion of ``indices``."""
         needed: set[tuple[int, int]] = set()
@@ -364,19 +377,29 @@ class ProofLog:
         head = await self.newest_head()
         assert head is not None  # leaves exist, so a head covering them does
         tree = await self._partial_tree(head.tree_size, [x.leaf_index for x in leaves])
+        events = await self._events_by_id([x.event_id for x in leaves if x.event_id is not None])
         entries = []
         status: dict[str, Any] | None = None
         for leaf in leaves:
             receipt = parse_receipt(leaf.receipt)
-            entries.append(
-                {
-                    "leaf_index": leaf.leaf_index,
-                    "receipt": receipt,
-                    "inclusion_proof": [
-                        p.hex() for p in tree.inclusion_proof(leaf.leaf_index, head.tree_size)
-                    ],
-                }
-            )
+            entry: dict[str, Any] = {
+                "leaf_index": leaf.leaf_index,
+                "receipt": receipt,
+                "inclusion_proof": [
+                    p.hex() for p in tree.inclusion_proof(leaf.leaf_index, head.tree_size)
+                ],
+            }
+            if leaf.event_id is not None:
+                # Who and why, beside the receipt that commits to them (never in it).
+                ev = events.get(leaf.event_id)
+                if ev is None or ev.seal_salt is None:
+                    raise ProofLogError(
+                        f"event {leaf.event_id} of {request_id}, sealed in receipt "
+                        f"{leaf.leaf_index}, cannot be opened (deleted, or its salt is gone); "
+                        "run `lethe audit verify --log`"
+                    )
+                entry["opening"] = event_opening(ev)
+            entries.append(entry)
             if receipt["kind"] == "request_status":
                 status = receipt
         if status is None:

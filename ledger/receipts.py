@@ -4,21 +4,21 @@
                      with its evidence and the check made after the erase
     request_status   the request as it stood when sealed: law, channel, dates, final status
                      (so that "deadline met" is proven, not just printed)
-    request_event    one of the request's events (``request_events``): what happened, when,
-                     who did it and the detail they gave (the approval of an identity and its
-                     reason, a deadline extension, a hold, a cancellation...), so an event
-                     edited or deleted after sealing is caught. ``sealed`` events are not
-                     sealed themselves: they repeat what the signed tree heads say.
+    request_event    one of the request's events (``request_events``): what happened and
+                     when, and a salted commitment to who did it and the detail they gave
+                     (``ledger.proof.event_commitment``), so an event edited or deleted after
+                     sealing is caught. ``sealed`` events are not sealed themselves: they
+                     repeat what the signed tree heads say.
 
 A receipt carries the request id, never the person: no identifier and not even the pseudonym,
 because a leaf can never be erased from an append-only log and a stable pseudonym is still
 personal data. The request id leads back to the ledger's row for whoever may see it. Evidence
 is identifier-free by the connector contract (API ids, status codes, row counts, key ids).
 
-Events hold operator names and reasons, scrubbed where they enter Lethe (``lethe.free_text``)
-of the person's identifiers, addresses and phone numbers; the rest of an event's detail is
-ids, counts, dates and codes. A reason is kept for good in the log, and shown in certificates:
-hence the advice of every ``--reason`` (a reference, not a story).
+Events hold operator names and free-text reasons, which may mention the person however well
+they are scrubbed (``lethe.free_text``): a receipt holds neither, only the commitment. The
+opening (salt, actor, detail) stays in the ledger's event row, and certificates carry it beside
+the receipt; dropping the salt and the text later leaves every receipt as it was.
 
 Every field is always present (``null`` when empty), so receipts of one kind have one shape.
 """
@@ -30,12 +30,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .proof import event_commitment
 
 __all__ = [
     "FINAL_STATUSES",
     "RECEIPT_VERSION",
     "SEALABLE_OUTCOMES",
     "UNSEALED_EVENT_KINDS",
+    "event_opening",
     "event_receipt",
     "outcome_receipt",
     "request_receipt",
@@ -97,8 +99,8 @@ def outcome_receipt(o: SystemOutcomeRecord | sa.Row[Any]) -> dict[str, Any]:
 
 
 def request_receipt(r: ErasureRequestRecord) -> dict[str, Any]:
-    """The receipt of a request's state when sealed. Who decided and why are in its events'
-    receipts (:func:`event_receipt`), not here."""
+    """The receipt of a request's state when sealed. No operator names or free-text reasons:
+    those may mention the person; the ledger's events keep them for whoever may read them."""
     return {
         "kind": "request_status",
         "version": RECEIPT_VERSION,
@@ -117,8 +119,11 @@ def request_receipt(r: ErasureRequestRecord) -> dict[str, Any]:
 
 def event_receipt(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
     """The receipt of one request event. ``e`` is the ledger's row, as an ORM object or a plain
-    result row of ``request_events``. ``event`` is the event's kind (``kind`` is the
-    receipt's); ``event_id`` is its id in the ledger, which gives the events their order."""
+    result row of ``request_events``, with its ``seal_salt`` drawn. ``event`` is the event's
+    kind (``kind`` is the receipt's); ``event_id`` is its id in the ledger, which gives the
+    events their order; ``commitment`` commits to its actor and detail without naming them."""
+    if e.seal_salt is None:
+        raise ValueError(f"event {e.id} has no seal salt: it cannot be sealed or checked")
     return {
         "kind": "request_event",
         "version": RECEIPT_VERSION,
@@ -126,6 +131,11 @@ def event_receipt(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
         "event_id": e.id,
         "event": e.kind,
         "at": e.at,
-        "actor": e.actor,
-        "detail": dict(e.detail or {}),
+        "commitment": event_commitment(bytes.fromhex(e.seal_salt), e.actor, e.detail),
     }
+
+
+def event_opening(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
+    """What opens an event receipt's commitment: its salt, actor and detail (``None`` salt if
+    it has none)."""
+    return {"salt": e.seal_salt, "actor": e.actor, "detail": dict(e.detail or {})}

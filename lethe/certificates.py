@@ -194,11 +194,15 @@ def _events(cert: Mapping[str, Any]) -> str:
     rows = "".join(
         "<tr>"
         f"<td>{_when(r.get('at'))}</td><td>{_e(r.get('event'))}</td>"
-        f"<td>{_e(r.get('actor'))}</td><td>{_detail_cell(r.get('detail'))}</td>"
-        f"<td>leaf {_e(e.get('leaf_index'))}</td>"
+        + (
+            f"<td>{_e(o.get('actor'))}</td><td>{_detail_cell(o.get('detail'))}</td>"
+            if isinstance(o, Mapping)
+            else '<td colspan="2">(not disclosed in this certificate)</td>'
+        )
+        + f"<td>leaf {_e(e.get('leaf_index'))}</td>"
         "</tr>"
         for e in events
-        for r in [e["receipt"]]
+        for r, o in [(e["receipt"], e.get("opening"))]
     )
     return (
         "<table><tr><th>Time</th><th>Event</th><th>By</th><th>Detail</th><th>Receipt</th></tr>"
@@ -328,7 +332,9 @@ def render_html(cert: Mapping[str, Any], *, generator: str = GENERATOR) -> str:
         + (
             "<h2>What happened to the request: its events</h2>\n"
             "<p>Who verified the requester, extended the deadline, applied a hold or "
-            f"cancelled, when and why, as sealed in the log.</p>\n{_events(cert)}\n"
+            "cancelled, when and why. The log seals when and what; who and why are sealed "
+            "by a salted commitment, opened here by the certificate's own copy of them, "
+            f"which `lethe audit verify` checks.</p>\n{_events(cert)}\n"
             if with_events
             else ""
         )

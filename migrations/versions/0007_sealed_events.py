@@ -6,6 +6,10 @@ event with its receipt. No foreign key: an event deleted after sealing must leav
 pointing at it (the check names it), not be refused or cascade. Rows sealed before this
 revision have no event receipts; the next seal of their request appends them.
 
+A receipt names no one: it holds a salted commitment to the event's actor and detail, and
+``request_events.seal_salt`` keeps the salt (drawn when the event is first sealed), so the
+text can be checked against the log while it is kept, and dropped later with its salt.
+
 Revision ID: 0007_sealed_events
 Revises: 0006_exceptions_review
 Create Date: 2026-12-01
@@ -26,9 +30,13 @@ def upgrade() -> None:
     with op.batch_alter_table("proof_leaves", schema=None) as batch_op:
         batch_op.add_column(sa.Column("event_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_proof_leaves_event_id"), ["event_id"], unique=False)
+    with op.batch_alter_table("request_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("seal_salt", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("request_events", schema=None) as batch_op:
+        batch_op.drop_column("seal_salt")
     with op.batch_alter_table("proof_leaves", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_proof_leaves_event_id"))
         batch_op.drop_column("event_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -364,6 +365,26 @@ async def edit_an_event_detail(ledger: Ledger) -> int:
     return leaf_of(2, STATUS_EVENT)
 
 
+async def edit_an_event_salt(ledger: Ledger) -> int:
+    """The salt that opens an event's commitment replaced (as by someone who re-salted a
+    rewritten reason, or to make the event's text unprovable)."""
+    await execute(
+        ledger,
+        sa.update(RequestEvent)
+        .where(event_of("er-a", "system_erased"))
+        .values(seal_salt="00" * 16),
+    )
+    return leaf_of(0, ERASED_EVENT)
+
+
+async def drop_an_event_salt(ledger: Ledger) -> int:
+    await execute(
+        ledger,
+        sa.update(RequestEvent).where(event_of("er-c", "received")).values(seal_salt=None),
+    )
+    return leaf_of(2, RECEIVED)
+
+
 async def delete_an_event(ledger: Ledger) -> int:
     await execute(ledger, sa.delete(RequestEvent).where(event_of("er-b", "system_erased")))
     return leaf_of(1, ERASED_EVENT)
@@ -398,6 +419,8 @@ async def redate_an_event(ledger: Ledger) -> int:
         delete_an_exception,
         edit_an_event_actor,
         edit_an_event_detail,
+        edit_an_event_salt,
+        drop_an_event_salt,
         delete_an_event,
         redate_an_event,
     ],
@@ -564,7 +587,7 @@ async def test_an_event_added_after_sealing_is_not_sealed_yet(sqlite_ledger: Led
     sealed = await log.seal("er-b", at=NOW + timedelta(days=3))
     [leaf] = [x for x in await log.leaves_of("er-b") if x.leaf_index in sealed.leaf_indices]
     receipt = json.loads(leaf.receipt)
-    assert (receipt["event"], receipt["actor"]) == ("deadline_extended", "op:jo")
+    assert receipt["event"] == "deadline_extended" and "actor" not in receipt
     again = await log.verify([KEY.public_key()])
     assert again.ok and again.unsealed_events == 0 and not again.notes, again.problems
 
@@ -601,12 +624,112 @@ async def test_certificates_carry_the_events_and_catch_an_edited_one(
     cert = json.loads(json.dumps(await log.certificate("er-b", issued_at=NOW)))
     events = [e for e in cert["receipts"] if e["receipt"]["kind"] == "request_event"]
     assert [e["leaf_index"] for e in events] == [leaf_of(1, RECEIVED + n) for n in range(4)]
-    assert events[0]["receipt"]["actor"] == "cli" and events[0]["receipt"]["event"] == "received"
+    assert events[0]["opening"]["actor"] == "cli" and events[0]["receipt"]["event"] == "received"
     check = check_certificate(cert, KEY.public_key())
     assert check.ok and check.events == 4, check.problems
-    events[0]["receipt"]["actor"] = "someone-else"
+    assert "ada@example.org" not in json.dumps(cert)
+
+    events[0]["receipt"]["event"] = "verified"
     check = check_certificate(cert, KEY.public_key())
     assert check.problems == [
         f"receipt at leaf {leaf_of(1, RECEIVED)}: not in the signed tree (edited, or a wrong proof)"
     ]
-    assert "ada@example.org" not in json.dumps(cert)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("actor", "someone-else"), ("detail", {"reason": "approved by the DPO"}), ("salt", "ab" * 16)],
+)
+async def test_a_certificate_whose_opening_was_edited_fails(
+    sqlite_ledger: Ledger, field: str, value: object
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    cert = json.loads(json.dumps(await log.certificate("er-b", issued_at=NOW)))
+    [received] = [e for e in cert["receipts"] if e["receipt"].get("event") == "received"]
+    received["opening"][field] = value
+    check = check_certificate(cert, KEY.public_key())
+    assert check.problems == [
+        f"receipt at leaf {leaf_of(1, RECEIVED)}: its opening (who, detail or salt) does not "
+        "match its sealed commitment (edited)"
+    ]
+
+
+async def test_a_certificate_without_an_opening_still_proves_the_event(
+    sqlite_ledger: Ledger,
+) -> None:
+    """What a purge of the text would leave: the receipt still proves, the text is gone."""
+    log = await sealed_log(sqlite_ledger)
+    cert = json.loads(json.dumps(await log.certificate("er-b", issued_at=NOW)))
+    [received] = [e for e in cert["receipts"] if e["receipt"].get("event") == "received"]
+    del received["opening"]
+    check = check_certificate(cert, KEY.public_key())
+    assert check.ok and check.events == 4, check.problems
+    assert any("are not in this certificate" in n for n in check.notes)
+
+
+async def test_receipts_name_no_operator_and_hold_no_reason(sqlite_ledger: Ledger) -> None:
+    """On a real sealed ledger: the operator's name and reason are in the event and in the
+    certificate's opening, never in a stored receipt nor in a certificate's receipts; the
+    commitment is SHA-256(salt || canonical {"actor", "detail"}), recomputed here by hand."""
+    operator, reason = "Jo Operator <jo@ops.example>", "ticket HR-4411, approved by phone"
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(KEY))
+    await finished_request(sqlite_ledger, "er-n")
+    await sqlite_ledger.add_event(
+        "er-n",
+        "deadline_extended",
+        at=NOW + timedelta(days=1),
+        actor=operator,
+        detail={"reason": reason, "days": 30},
+    )
+    await log.seal("er-n", at=NOW + timedelta(days=2))
+
+    async with sqlite_ledger.session() as s:
+        leaves = (await s.execute(sa.select(ProofLeaf.__table__))).all()
+        [event] = (
+            await s.scalars(sa.select(RequestEvent).where(event_of("er-n", "deadline_extended")))
+        ).all()
+    stored = json.dumps([[str(v) for v in row] for row in leaves])
+    for secret in (operator, "Jo Operator", "jo@ops.example", reason, "HR-4411"):
+        assert secret not in stored
+
+    assert event.seal_salt is not None and len(bytes.fromhex(event.seal_salt)) >= 16
+    [leaf] = [x for x in leaves if x.event_id == event.id]
+    receipt = json.loads(leaf.receipt)
+    opened = json.dumps(
+        {"actor": operator, "detail": {"days": 30, "reason": reason}},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    expected = hashlib.sha256(bytes.fromhex(event.seal_salt) + opened).hexdigest()
+    assert receipt["commitment"] == expected
+    assert set(receipt) == {
+        "kind",
+        "version",
+        "request_id",
+        "event_id",
+        "event",
+        "at",
+        "commitment",
+    }
+
+    cert = json.loads(json.dumps(await log.certificate("er-n", issued_at=NOW)))
+    receipts = json.dumps([e["receipt"] for e in cert["receipts"]])
+    for secret in (operator, reason, "HR-4411"):
+        assert secret not in receipts
+    [opening] = [e["opening"] for e in cert["receipts"] if e["receipt"].get("event_id") == event.id]
+    assert opening == {
+        "salt": event.seal_salt,
+        "actor": operator,
+        "detail": {"days": 30, "reason": reason},
+    }
+    assert check_certificate(cert, KEY.public_key()).ok
+
+
+async def test_a_certificate_is_refused_for_an_event_that_cannot_be_opened(
+    sqlite_ledger: Ledger,
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    await drop_an_event_salt(sqlite_ledger)
+    with pytest.raises(ProofLogError, match="cannot be opened"):
+        await log.certificate("er-c", issued_at=NOW)
