@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
-from .proof import event_commitment
+from .proof import canonical_json, event_commitment, parse_receipt
 
 __all__ = [
     "FINAL_STATUSES",
@@ -138,4 +138,7 @@ def event_receipt(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
 def event_opening(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
     """What opens an event receipt's commitment: its salt, actor and detail (``None`` salt if
     it has none)."""
-    return {"salt": e.seal_salt, "actor": e.actor, "detail": dict(e.detail or {})}
+    # The detail as canonical JSON reads it back (a whole float as an integer...), so that a
+    # verifier re-encoding the certificate's copy gets the bytes committed to.
+    detail = parse_receipt(canonical_json(dict(e.detail or {})))
+    return {"salt": e.seal_salt, "actor": e.actor, "detail": detail}
