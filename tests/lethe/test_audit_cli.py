@@ -121,13 +121,17 @@ def test_certificate_verifies_offline_with_the_public_key_alone(
     cert = json.loads((out / "a.json").read_text())
     assert cert["request"]["deadline"] == "met"
     assert {r["receipt"].get("system") for r in cert["receipts"]} == {"crm", "forum", None}
-    events = [r["receipt"] for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
-    assert [(e["event"], e["actor"]) for e in events] == [
+    events = [r for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
+    assert [(e["receipt"]["event"], e["opening"]["actor"]) for e in events] == [
         ("received", "cli"),
         ("system_retained", "system:crm"),
         ("system_erased", "system:forum"),
         ("completed_with_exceptions", "lethe"),
     ]
+    # Who acted is beside each event receipt (its opening), never in it.
+    receipts = json.dumps([r["receipt"] for r in cert["receipts"]])
+    assert "system:crm" not in receipts and "system:forum" not in receipts
+    assert all(set(e["receipt"]) >= {"commitment"} and "actor" not in e["receipt"] for e in events)
     page = (out / "a.html").read_text()
     assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page and 'class="met"' in page
     # The events table: time, event, by whom, detail, receipt.
@@ -226,13 +230,20 @@ def test_verify_log_catches_a_swap(home: Path, capsys: pytest.CaptureFixture[str
             "UPDATE request_events SET actor = 'op:someone-else' WHERE id = ("
             "SELECT MIN(id) FROM request_events WHERE request_id = 'er-b')",
             9,
-            "the 'received' event",
+            "the 'received' event 5 of er-b (sealed in receipt 9) no longer says what its "
+            "receipt says (actor, detail or salt edited after sealing)",
         ),
         (  # why: er-a's status event (leaf 6) given a reason after the fact
             'UPDATE request_events SET detail = \'{"reason": "approved"}\' '
             "WHERE request_id = 'er-a' AND kind = 'completed_with_exceptions'",
             6,
-            "detail edited after sealing",
+            "(sealed in receipt 6) no longer says what its receipt says (actor, detail or salt",
+        ),
+        (  # the salt of er-b's received event replaced: its commitment no longer opens
+            "UPDATE request_events SET seal_salt = '00000000000000000000000000000000' WHERE id = ("
+            "SELECT MIN(id) FROM request_events WHERE request_id = 'er-b')",
+            9,
+            "actor, detail or salt edited after sealing",
         ),
         (  # er-c's system_failed event (leaf 15) removed
             "DELETE FROM request_events WHERE request_id = 'er-c' AND kind = 'system_failed'",
@@ -249,6 +260,26 @@ def test_verify_log_names_an_event_edited_or_deleted_after_sealing(
     report = json.loads(capsys.readouterr().out)
     assert report["first_bad_index"] == bad, report["problems"]
     assert said in report["problems"][0]["message"]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".html"])
+def test_a_certificate_whose_event_opening_was_edited_fails(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    """Who acted and why are not in the signed receipts: the opening beside each one must
+    open its commitment, or the certificate fails, JSON file or page."""
+    path, pem = tmp_path / f"a{suffix}", tmp_path / "k.pem"
+    assert lethe("audit", "certificate", "er-a", "-o", str(path)) == 0
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    text = path.read_text()
+    assert text.count('"actor": "system:crm"') == 1 or text.count('"actor":"system:crm"') == 1
+    edited = text.replace('"system:crm"', '"op:someone-else"', 1)
+    path.write_text(edited)
+    capsys.readouterr()
+    assert lethe("audit", "verify", str(path), "--public-key", str(pem)) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert "FAILED" in said
+    assert "receipt at leaf 4: its opening (who, detail or salt) does not match" in said
 
 
 def test_an_event_after_the_seal_is_shown_as_not_sealed_yet(
