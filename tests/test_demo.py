@@ -103,6 +103,10 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     events = [r["receipt"] for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
     assert [e["event"] for e in events][:1] == ["received"]
     assert {e["event"] for e in events} >= {"verification_code_accepted", "system_erased"}, events
+    # Who acted is beside each event receipt, in its opening, never in the sealed receipt.
+    openings = [r["opening"] for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
+    assert all("actor" not in e and "detail" not in e and e["commitment"] for e in events)
+    assert len(openings) == len(events) and all(o["actor"] for o in openings)
     page = cert_html.read_text()
     assert "its events</h2>" in page and "<td>received</td>" in page
     whole = lethe(tmp_path, "audit", "verify", "--log", "--json")
