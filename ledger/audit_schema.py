@@ -2,7 +2,8 @@
 
     proof_leaves        append-only: one receipt per row, in log order (leaf_index 0, 1, …);
                         the receipt's canonical bytes, its RFC 6962 leaf hash, and the log's
-                        signed commitment to (index, hash)
+                        signed commitment to (index, hash); ``event_id`` names the request
+                        event a ``request_event`` receipt seals
     signed_tree_heads   one per seal: tree size, root, time, Ed25519 signature, and the
                         compact range that lets the next seal append without reading the log
     proof_nodes         the hash of every complete subtree above the leaves (a cache: inclusion
@@ -34,6 +35,9 @@ class ProofLeaf(Base):
     )
     # system_outcome receipts only; request_status receipts have none.
     outcome_id: Mapped[int | None] = mapped_column(sa.ForeignKey("system_outcomes.id"), index=True)
+    # request_event receipts only: the request_events row sealed (no foreign key: a deleted
+    # event must leave its receipt pointing at it, for the whole-log check to name it).
+    event_id: Mapped[int | None] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(sa.String(24))
     system: Mapped[str | None] = mapped_column(sa.String(64))
     round: Mapped[int | None]

@@ -18,6 +18,12 @@
    every retained outcome has its exception row, which says what the outcome says and is
    closed only by a later round (the sweeper acts on these rows: an edited date or state would
    keep data, or stop keeping it, without a trace in the log).
+   Every sealed event (a ``request_event`` receipt) is still in ``request_events`` and still
+   says what its receipt says: its actor, detail and salt still open the receipt's commitment
+   (an approval's actor or reason edited, or its salt, is named with its receipt), and an
+   event deleted, moved to another request or re-dated is named too. Events that have no receipt yet
+   (added since their request's last seal, or of a request sealed before events were) are
+   not sealed yet: a note, not a problem; the next seal of their request appends them.
 5. The cached subtree hashes (``proof_nodes``) are those of the recomputed tree: certificates
    drawn from them would verify.
 """
@@ -37,7 +43,7 @@ from sqlalchemy.orm import aliased
 
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .merkle import MerkleTree, leaf_hash, verify_consistency
-from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
+from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
 from .proof import (
     ProofError,
     TreeHead,
@@ -46,7 +52,14 @@ from .proof import (
     parse_receipt,
     verify_receipt_commitment,
 )
-from .receipts import FINAL_STATUSES, SEALABLE_OUTCOMES, outcome_receipt, request_receipt
+from .receipts import (
+    FINAL_STATUSES,
+    SEALABLE_OUTCOMES,
+    UNSEALED_EVENT_KINDS,
+    event_receipt,
+    outcome_receipt,
+    request_receipt,
+)
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
 
@@ -64,6 +77,8 @@ class LogCheck:
     receipts: int = 0
     heads: int = 0
     problems: list[LogProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # not problems: what is not sealed yet
+    unsealed_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -88,6 +103,8 @@ class LogCheck:
             "signed_heads": self.heads,
             "first_bad_index": self.first_bad_index,
             "problems": [{"index": p.index, "message": p.message} for p in self.ordered()],
+            "unsealed_events": self.unsealed_events,
+            "notes": list(self.notes),
         }
 
 
@@ -127,6 +144,8 @@ async def check_log(
     await _drift(s, check)
     await _request_drift(s, check)
     await _exception_drift(s, check)
+    await _event_drift(s, check)
+    await _unsealed_events(s, check)
     await _nodes(s, tree, check)
     return check
 
@@ -136,7 +155,16 @@ async def _receipts(s: AsyncSession, check: LogCheck) -> MerkleTree:
     tree = MerkleTree()
     p = ProofLeaf
     rows = await s.stream(
-        sa.select(p.leaf_index, p.receipt, p.leaf_hash, p.request_id, p.kind, p.system, p.round)
+        sa.select(
+            p.leaf_index,
+            p.receipt,
+            p.leaf_hash,
+            p.request_id,
+            p.kind,
+            p.system,
+            p.round,
+            p.event_id,
+        )
         .order_by(p.leaf_index)
         .execution_options(yield_per=_BATCH)
     )
@@ -155,8 +183,8 @@ async def _receipts(s: AsyncSession, check: LogCheck) -> MerkleTree:
         except ProofError as exc:
             check.add(i, f"receipt {i} is not a canonical receipt ({exc})")
             continue
-        said = tuple(receipt.get(k) for k in ("request_id", "kind", "system", "round"))
-        if (row.request_id, row.kind, row.system, row.round) != said:
+        said = tuple(receipt.get(k) for k in ("request_id", "kind", "system", "round", "event_id"))
+        if (row.request_id, row.kind, row.system, row.round, row.event_id) != said:
             check.add(i, f"receipt {i}'s index columns disagree with the receipt itself")
     return tree
 
@@ -407,6 +435,89 @@ async def _exception_drift(s: AsyncSession, check: LogCheck) -> None:
             check.add(
                 row.leaf, f"the exception of {what} is {row.state} but no later round closed it"
             )
+
+
+async def _event_drift(s: AsyncSession, check: LogCheck) -> None:
+    """Step 4, events: each sealed event is still in the ledger, saying what its receipt says."""
+    e = RequestEvent.__table__
+    q = (
+        sa.select(
+            ProofLeaf.leaf_index,
+            ProofLeaf.receipt,
+            ProofLeaf.event_id.label("sealed_event"),
+            ProofLeaf.request_id.label("sealed_request"),
+            e.c.id,
+            e.c.request_id,
+            e.c.at,
+            e.c.kind,
+            e.c.actor,
+            e.c.detail,
+            e.c.seal_salt,
+        )
+        .select_from(ProofLeaf)
+        .join(e, e.c.id == ProofLeaf.event_id, isouter=True)
+        .where(ProofLeaf.event_id.is_not(None))
+        .order_by(ProofLeaf.leaf_index)
+        .execution_options(yield_per=_BATCH)
+    )
+    async for row in await s.stream(q):
+        i = row.leaf_index
+        try:
+            sealed = parse_receipt(row.receipt)
+        except ProofError:
+            continue  # reported by step 1
+        what = (
+            f"the {sealed.get('event')!r} event {row.sealed_event} of {row.sealed_request} "
+            f"(sealed in receipt {i})"
+        )
+        if row.id is None:
+            check.add(i, f"{what} is no longer in the ledger (deleted after sealing)")
+            continue
+        try:
+            now = parse_receipt(canonical_json(event_receipt(row)))
+        except ValueError as exc:  # no salt, or one that is not a salt: nothing opens it
+            check.add(i, f"{what} can no longer be checked against its receipt ({exc})")
+            continue
+        names = [
+            "actor, detail or salt" if k == "commitment" else k
+            for k in sorted(set(now) | set(sealed))
+            if now.get(k) != sealed.get(k)
+        ]
+        if names:
+            check.add(
+                i,
+                f"{what} no longer says what its receipt says "
+                f"({', '.join(names)} edited after sealing)",
+            )
+
+
+async def _unsealed_events(s: AsyncSession, check: LogCheck) -> None:
+    """Step 4, events not sealed yet: reported as a note, with the first few named."""
+    e, leaf = RequestEvent, aliased(ProofLeaf)
+    unsealed = sa.and_(
+        e.kind.not_in(sorted(UNSEALED_EVENT_KINDS)),
+        ~sa.exists().where(leaf.event_id == e.id),
+    )
+    count, requests = (
+        await s.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(e.request_id))).where(unsealed)
+        )
+    ).one()
+    check.unsealed_events = int(count)
+    if not count:
+        return
+    first = (
+        await s.execute(
+            sa.select(e.request_id, e.id, e.kind).where(unsealed).order_by(e.id).limit(5)
+        )
+    ).all()
+    named = ", ".join(f"{r}: {kind} (event {i})" for r, i, kind in first)
+    more = f" and {count - len(first)} more" if count > len(first) else ""
+    check.notes.append(
+        f"{count} events of {requests} requests are not sealed yet ({named}{more}): added "
+        "since their request was last sealed, or sealed before Lethe sealed events; the next "
+        "seal of each request appends them"
+    )
 
 
 async def _nodes(s: AsyncSession, tree: MerkleTree, check: LogCheck) -> None:

@@ -18,6 +18,16 @@ Canonical JSON (the bytes a receipt's leaf hash is taken over)
       ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive datetimes are refused. (Receipts carry them as
       strings, so reading a receipt back and re-encoding it gives the same bytes.)
 
+Event commitment (what a ``request_event`` receipt holds instead of who and why)
+    ``commitment`` = lower-case hex of SHA-256( salt || canonical JSON of
+    ``{"actor": ACTOR, "detail": DETAIL}`` ), where ``salt`` is the event's random salt as raw
+    bytes (at least 16; certificates and the ledger carry it in lower-case hex), ACTOR the
+    operator's name as a string and DETAIL the event's detail object (``{}`` when empty).
+    The salt hides the text from anyone holding only the receipt (names and reasons are few
+    enough to guess); the *opening* ``{salt, actor, detail}`` travels beside the receipt in
+    certificates, and drops out, salt included, when the text must go: the receipt still
+    proves that the event happened, when, and what kind it was.
+
 Signed tree head (RFC 6962 §3.5 ``TreeHeadSignature``, signed with Ed25519)
     0x00 (v1) || 0x01 (tree_hash) || uint64 timestamp in ms || uint64 tree_size || root[32]
 
@@ -58,6 +68,8 @@ __all__ = [
     "canonical_json",
     "check_certificate",
     "deadline_state",
+    "event_commitment",
+    "event_opening_problem",
     "key_fingerprint",
     "load_public_key",
     "parse_receipt",
@@ -70,6 +82,7 @@ __all__ = [
 ]
 
 CERTIFICATE_FORMAT = "lethe-erasure-certificate/1"
+EVENT_SALT_BYTES = 16  # the least a salt may be; Lethe draws this many
 _COMMITMENT_PREFIX = b"lethe receipt v1\x00"
 
 
@@ -168,6 +181,34 @@ def parse_receipt(data: bytes | str) -> dict[str, Any]:
 def receipt_leaf_hash(receipt: Mapping[str, Any]) -> bytes:
     """RFC 6962 leaf hash of a receipt's canonical bytes."""
     return leaf_hash(canonical_json(receipt))
+
+
+def event_commitment(salt: bytes, actor: str, detail: Mapping[str, Any] | None) -> str:
+    """The commitment to an event's actor and detail (see the module docstring), in hex."""
+    if len(salt) < EVENT_SALT_BYTES:
+        raise ProofError(f"an event's salt is at least {EVENT_SALT_BYTES} bytes")
+    opened = canonical_json({"actor": actor, "detail": dict(detail or {})})
+    return hashlib.sha256(salt + opened).hexdigest()
+
+
+def event_opening_problem(commitment: Any, opening: Any) -> str | None:
+    """Why ``opening`` (``{salt, actor, detail}``, as in a certificate) does not open
+    ``commitment``, or ``None`` if it does."""
+    if not isinstance(opening, Mapping) or set(opening) != {"salt", "actor", "detail"}:
+        return "its opening is not {salt, actor, detail}"
+    salt, actor, detail = opening["salt"], opening["actor"], opening["detail"]
+    if not isinstance(actor, str) or not isinstance(detail, Mapping) or not isinstance(salt, str):
+        return "its opening is not {salt, actor, detail}"
+    try:
+        raw = bytes.fromhex(salt)
+        if salt != raw.hex():
+            raise ValueError("not lower-case hex")
+        computed = event_commitment(raw, actor, detail)
+    except (ValueError, ProofError) as exc:
+        return f"its opening cannot be read ({exc})"
+    if computed != commitment:
+        return "its opening (who, detail or salt) does not match its sealed commitment"
+    return None
 
 
 # -- keys, tree heads, commitments ------------------------------------------------------------
@@ -342,6 +383,7 @@ class CertificateCheck:
     tree_size: int | None = None
     signed_at: str | None = None  # when the log signed the head: what the certificate dates
     receipts: int = 0
+    events: int = 0  # of the receipts, those of the request's events
 
     @property
     def ok(self) -> bool:
@@ -354,6 +396,7 @@ class CertificateCheck:
             "tree_size": self.tree_size,
             "signed_at": self.signed_at,
             "receipts": self.receipts,
+            "events": self.events,
             "problems": list(self.problems),
             "notes": list(self.notes),
         }
@@ -365,8 +408,10 @@ def check_certificate(
     """Check a certificate of erasure against the log's public key, with nothing else.
 
     Every receipt must hash to a leaf whose inclusion proof leads to the signed root; the
-    request summary must be what the sealed request receipt says. Without a key (``None``)
-    only the proofs are checked, and the missing signature check is a problem.
+    request summary must be what the sealed request receipt says; each event is sealed once,
+    and its opening (who, what detail) beside its receipt opens the receipt's commitment.
+    Without a key (``None``) only the proofs are checked, and the missing signature check is
+    a problem.
     """
     check = CertificateCheck()
     problems = check.problems
@@ -401,6 +446,7 @@ def check_certificate(
     seen: set[int] = set()
     request_receipts: list[tuple[int, Mapping[str, Any]]] = []
     systems_with_receipts: set[str] = set()
+    events: set[Any] = set()
     for n, entry in enumerate(entries):
         where = f"receipt #{n + 1}"
         try:
@@ -427,6 +473,22 @@ def check_certificate(
             request_receipts.append((index, receipt))
         elif receipt.get("kind") == "system_outcome":
             systems_with_receipts.add(str(receipt.get("system")))
+        elif receipt.get("kind") == "request_event":
+            # Sealed once each: two receipts of one event would be two versions of it.
+            event_id = receipt.get("event_id")
+            if event_id in events:
+                problems.append(f"{where}: event {event_id!r} is sealed twice")
+            events.add(event_id)
+            check.events += 1
+            if "opening" not in entry:
+                check.notes.append(
+                    f"{where}: who and why of event {event_id!r} are not in this certificate "
+                    "(its receipt proves only that it happened, when and what kind)"
+                )
+            else:
+                wrong = event_opening_problem(receipt.get("commitment"), entry["opening"])
+                if wrong:
+                    problems.append(f"{where}: {wrong} (edited)")
         else:
             problems.append(f"{where}: unknown receipt kind {receipt.get('kind')!r}")
 

@@ -1,9 +1,12 @@
 """The proof log in the ledger: sealing receipts, certificates, and the whole-log check.
 
 Sealing a request appends a receipt for each of its final outcomes that the log does not hold
-yet (and one for the request's state), then signs a new tree head, in one transaction. Appends
-are serialised: an advisory lock on PostgreSQL, SQLite's single writer lock elsewhere, and the
-leaf index as primary key behind both, so two workers can never give two receipts one index.
+yet, one for the request's state, and one for each of its events never sealed (what happened
+and when, and a salted commitment to who did it and why: never the name or the reason itself),
+then signs a new tree head, in one transaction. A request sealed before events were sealed
+gets its events' receipts at its next seal. Appends are serialised: an advisory lock on
+PostgreSQL, SQLite's single writer lock elsewhere, and the leaf index as primary key behind
+both, so two workers can never give two receipts one index.
 
 Certificates read only the O(log² n) subtree hashes their inclusion proofs need (from
 ``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +37,7 @@ from .merkle import CompactRange, PartialTree, leaf_hash
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import (
     CERTIFICATE_FORMAT,
+    EVENT_SALT_BYTES,
     TreeHead,
     TreeHeadSigner,
     canonical_json,
@@ -40,7 +45,14 @@ from .proof import (
     deadline_state,
     parse_receipt,
 )
-from .receipts import SEALABLE_OUTCOMES, outcome_receipt, request_receipt
+from .receipts import (
+    SEALABLE_OUTCOMES,
+    UNSEALED_EVENT_KINDS,
+    event_opening,
+    event_receipt,
+    outcome_receipt,
+    request_receipt,
+)
 from .store import Ledger, LedgerError
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
@@ -75,6 +87,18 @@ def _compact_range(rec: SignedTreeHeadRecord | None) -> CompactRange:
             "run `lethe audit verify --log`"
         )
     return edge
+
+
+async def _sealable_events(s: AsyncSession, request_id: str) -> list[RequestEvent]:
+    q = (
+        sa.select(RequestEvent)
+        .where(
+            RequestEvent.request_id == request_id,
+            RequestEvent.kind.not_in(sorted(UNSEALED_EVENT_KINDS)),
+        )
+        .order_by(RequestEvent.id)
+    )
+    return list((await s.scalars(q)).all())
 
 
 class ProofLog:
@@ -148,13 +172,15 @@ class ProofLog:
                 )
             edge = _compact_range(newest)
 
-            sealed = set(
-                (
-                    await s.scalars(
-                        sa.select(ProofLeaf.leaf_hash).where(ProofLeaf.request_id == request_id)
+            sealed_rows = (
+                await s.execute(
+                    sa.select(ProofLeaf.leaf_hash, ProofLeaf.event_id).where(
+                        ProofLeaf.request_id == request_id
                     )
-                ).all()
-            )
+                )
+            ).all()
+            sealed = {h for h, _ in sealed_rows}
+            sealed_events = {e for _, e in sealed_rows if e is not None}
             outcomes = (
                 await s.scalars(
                     sa.select(SystemOutcomeRecord)
@@ -165,31 +191,47 @@ class ProofLog:
                     .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
                 )
             ).all()
-            new: list[tuple[bytes, SystemOutcomeRecord | None]] = []
+            new: list[tuple[bytes, dict[str, Any]]] = []
             for o in outcomes:
                 data = canonical_json(outcome_receipt(o))
                 if leaf_hash(data).hex() not in sealed:
-                    new.append((data, o))
+                    new.append(
+                        (
+                            data,
+                            {
+                                "kind": "system_outcome",
+                                "outcome_id": o.id,
+                                "system": o.system,
+                                "round": o.round,
+                            },
+                        )
+                    )
             # A decided request's own state is sealed even when no system was touched: a
             # refusal (rejected, cancelled) answered on time is something an auditor must see.
             if req.completed_at is not None:
                 data = canonical_json(request_receipt(req))
                 if leaf_hash(data).hex() not in sealed:
-                    new.append((data, None))
+                    new.append((data, {"kind": "request_status"}))
+                # Its events, each once, by id: an event never changes, so an edited one is
+                # never sealed again (the whole-log check compares it with its one receipt).
+                # Sealed with the request's state, so that a request with receipts has one.
+                # The receipt commits to who and why under a fresh salt, kept on the event.
+                for ev in await _sealable_events(s, request_id):
+                    if ev.id not in sealed_events:
+                        ev.seal_salt = secrets.token_hex(EVENT_SALT_BYTES)
+                        data = canonical_json(event_receipt(ev))
+                        new.append((data, {"kind": "request_event", "event_id": ev.id}))
             if not new:
                 return SealedReceipts(request_id, (), head_from_record(newest) if newest else None)
 
             indices: list[int] = []
-            for data, rec in new:
+            for data, columns in new:
                 index, h = size + len(indices), leaf_hash(data)
                 s.add(
                     ProofLeaf(
                         leaf_index=index,
                         request_id=request_id,
-                        outcome_id=rec.id if rec else None,
-                        kind="system_outcome" if rec else "request_status",
-                        system=rec.system if rec else None,
-                        round=rec.round if rec else None,
+                        **columns,
                         receipt=data.decode("utf-8"),
                         leaf_hash=h.hex(),
                         commitment=base64.b64encode(signer.commit_receipt(index, h)).decode(),
@@ -275,6 +317,29 @@ class ProofLog:
             o for o in outcomes if leaf_hash(canonical_json(outcome_receipt(o))).hex() not in sealed
         ]
 
+    async def unsealed_events(self, request_id: str) -> list[RequestEvent]:
+        """Events of the request that the log holds no receipt of (not sealed yet: the next
+        seal of the request appends them; ``sealed`` events are never sealed)."""
+        async with self._ledger.session() as s:
+            sealed = set(
+                (
+                    await s.scalars(
+                        sa.select(ProofLeaf.event_id).where(
+                            ProofLeaf.request_id == request_id, ProofLeaf.event_id.is_not(None)
+                        )
+                    )
+                ).all()
+            )
+            events = await _sealable_events(s, request_id)
+        return [ev for ev in events if ev.id not in sealed]
+
+    async def _events_by_id(self, ids: Sequence[int]) -> dict[int, RequestEvent]:
+        if not ids:
+            return {}
+        async with self._ledger.session() as s:
+            rows = await s.scalars(sa.select(RequestEvent).where(RequestEvent.id.in_(ids)))
+            return {ev.id: ev for ev in rows.all()}
+
     async def _partial_tree(self, size: int, indices: Sequence[int]) -> PartialTree:
         """Enough of the tree of ``size`` leaves to prove the inclusion of ``indices``."""
         needed: set[tuple[int, int]] = set()
@@ -312,19 +377,29 @@ class ProofLog:
         head = await self.newest_head()
         assert head is not None  # leaves exist, so a head covering them does
         tree = await self._partial_tree(head.tree_size, [x.leaf_index for x in leaves])
+        events = await self._events_by_id([x.event_id for x in leaves if x.event_id is not None])
         entries = []
         status: dict[str, Any] | None = None
         for leaf in leaves:
             receipt = parse_receipt(leaf.receipt)
-            entries.append(
-                {
-                    "leaf_index": leaf.leaf_index,
-                    "receipt": receipt,
-                    "inclusion_proof": [
-                        p.hex() for p in tree.inclusion_proof(leaf.leaf_index, head.tree_size)
-                    ],
-                }
-            )
+            entry: dict[str, Any] = {
+                "leaf_index": leaf.leaf_index,
+                "receipt": receipt,
+                "inclusion_proof": [
+                    p.hex() for p in tree.inclusion_proof(leaf.leaf_index, head.tree_size)
+                ],
+            }
+            if leaf.event_id is not None:
+                # Who and why, beside the receipt that commits to them (never in it).
+                ev = events.get(leaf.event_id)
+                if ev is None or ev.seal_salt is None:
+                    raise ProofLogError(
+                        f"event {leaf.event_id} of {request_id}, sealed in receipt "
+                        f"{leaf.leaf_index}, cannot be opened (deleted, or its salt is gone); "
+                        "run `lethe audit verify --log`"
+                    )
+                entry["opening"] = event_opening(ev)
+            entries.append(entry)
             if receipt["kind"] == "request_status":
                 status = receipt
         if status is None:

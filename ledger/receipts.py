@@ -4,11 +4,21 @@
                      with its evidence and the check made after the erase
     request_status   the request as it stood when sealed: law, channel, dates, final status
                      (so that "deadline met" is proven, not just printed)
+    request_event    one of the request's events (``request_events``): what happened and
+                     when, and a salted commitment to who did it and the detail they gave
+                     (``ledger.proof.event_commitment``), so an event edited or deleted after
+                     sealing is caught. ``sealed`` events are not sealed themselves: they
+                     repeat what the signed tree heads say.
 
 A receipt carries the request id, never the person: no identifier and not even the pseudonym,
 because a leaf can never be erased from an append-only log and a stable pseudonym is still
 personal data. The request id leads back to the ledger's row for whoever may see it. Evidence
 is identifier-free by the connector contract (API ids, status codes, row counts, key ids).
+
+Events hold operator names and free-text reasons, which may mention the person however well
+they are scrubbed (``lethe.free_text``): a receipt holds neither, only the commitment. The
+opening (salt, actor, detail) stays in the ledger's event row, and certificates carry it beside
+the receipt; dropping the salt and the text later leaves every receipt as it was.
 
 Every field is always present (``null`` when empty), so receipts of one kind have one shape.
 """
@@ -19,12 +29,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import ErasureRequestRecord, SystemOutcomeRecord
+from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .proof import canonical_json, event_commitment, parse_receipt
 
 __all__ = [
     "FINAL_STATUSES",
     "RECEIPT_VERSION",
     "SEALABLE_OUTCOMES",
+    "UNSEALED_EVENT_KINDS",
+    "event_opening",
+    "event_receipt",
     "outcome_receipt",
     "request_receipt",
 ]
@@ -33,6 +47,10 @@ RECEIPT_VERSION = 1
 
 #: Outcomes that end a system's round; ``pending`` and ``in_progress`` are not sealed.
 SEALABLE_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred", "failed"})
+
+#: Events that are not sealed: a ``sealed`` event repeats what its signed tree head says (and
+#: is written by the seal itself, after its receipts).
+UNSEALED_EVENT_KINDS = frozenset({"sealed"})
 
 FINAL_STATUSES = frozenset(
     {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
@@ -97,3 +115,30 @@ def request_receipt(r: ErasureRequestRecord) -> dict[str, Any]:
         "verified_at": r.verified_at,
         "completed_at": r.completed_at,
     }
+
+
+def event_receipt(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
+    """The receipt of one request event. ``e`` is the ledger's row, as an ORM object or a plain
+    result row of ``request_events``, with its ``seal_salt`` drawn. ``event`` is the event's
+    kind (``kind`` is the receipt's); ``event_id`` is its id in the ledger, which gives the
+    events their order; ``commitment`` commits to its actor and detail without naming them."""
+    if e.seal_salt is None:
+        raise ValueError(f"event {e.id} has no seal salt: it cannot be sealed or checked")
+    return {
+        "kind": "request_event",
+        "version": RECEIPT_VERSION,
+        "request_id": e.request_id,
+        "event_id": e.id,
+        "event": e.kind,
+        "at": e.at,
+        "commitment": event_commitment(bytes.fromhex(e.seal_salt), e.actor, e.detail),
+    }
+
+
+def event_opening(e: RequestEvent | sa.Row[Any]) -> dict[str, Any]:
+    """What opens an event receipt's commitment: its salt, actor and detail (``None`` salt if
+    it has none)."""
+    # The detail as canonical JSON reads it back (a whole float as an integer...), so that a
+    # verifier re-encoding the certificate's copy gets the bytes committed to.
+    detail = parse_receipt(canonical_json(dict(e.detail or {})))
+    return {"salt": e.seal_salt, "actor": e.actor, "detail": detail}

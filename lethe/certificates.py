@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 CERTIFICATE_SUFFIXES = (".json", ".html")
-GENERATOR = "lethe certificate-html/2"
+GENERATOR = "lethe certificate-html/3"
+#: Pages rendered before events were sealed: no events table. Still checked, by rendering
+#: them as that renderer did, if their certificate holds no event receipts.
+_GENERATOR_BEFORE_EVENTS = "lethe certificate-html/2"
 _EMBED = re.compile(
     r'<script type="application/json" id="lethe-certificate">(.*?)</script>', re.DOTALL
 )
@@ -174,8 +177,48 @@ def _system_table(entry: Mapping[str, Any], superseded_by: Mapping[str, Any] | N
     return "<table>" + "".join(rows) + "</table>"
 
 
-def render_html(cert: Mapping[str, Any]) -> str:
-    """The certificate as one readable page. Deterministic: same certificate, same bytes."""
+def _detail_cell(detail: Any) -> str:
+    """An event's detail, one ``key: value`` per line."""
+    if not isinstance(detail, Mapping) or not detail:
+        return _e(detail)
+    return "<br>".join(f"{_e(k)}: {_e(v)}" for k, v in sorted(detail.items()))
+
+
+def _events(cert: Mapping[str, Any]) -> str:
+    events = sorted(
+        (e for e in cert["receipts"] if e["receipt"].get("kind") == "request_event"),
+        key=lambda e: (str(e["receipt"].get("at")), e["leaf_index"]),
+    )
+    if not events:
+        return "<p>No event of this request is sealed in this certificate.</p>"
+    rows = "".join(
+        "<tr>"
+        f"<td>{_when(r.get('at'))}</td><td>{_e(r.get('event'))}</td>"
+        + (
+            f"<td>{_e(o.get('actor'))}</td><td>{_detail_cell(o.get('detail'))}</td>"
+            if isinstance(o, Mapping)
+            else '<td colspan="2">(not disclosed in this certificate)</td>'
+        )
+        + f"<td>leaf {_e(e.get('leaf_index'))}</td>"
+        "</tr>"
+        for e in events
+        for r, o in [(e["receipt"], e.get("opening"))]
+    )
+    return (
+        "<table><tr><th>Time</th><th>Event</th><th>By</th><th>Detail</th><th>Receipt</th></tr>"
+        + rows
+        + "</table>"
+    )
+
+
+def _has_events(cert: Mapping[str, Any]) -> bool:
+    return any(e["receipt"].get("kind") == "request_event" for e in cert["receipts"])
+
+
+def render_html(cert: Mapping[str, Any], *, generator: str = GENERATOR) -> str:
+    """The certificate as one readable page. Deterministic: same certificate, same bytes.
+    ``generator``: an older renderer's tag, to re-render a page it made (no events table)."""
+    with_events = generator != _GENERATOR_BEFORE_EVENTS
     req = cert["request"]
     head = cert["tree_head"]
     rid = _e(req.get("request_id"))
@@ -277,7 +320,7 @@ def render_html(cert: Mapping[str, Any]) -> str:
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<meta name="generator" content="{GENERATOR}">'
+        f'<meta name="generator" content="{generator}">'
         f"<title>Certificate of erasure {rid}</title><style>{_CSS}</style></head>\n<body>\n"
         f'<h1>Certificate of erasure</h1><p class="id">{rid}</p>\n'
         "<p>What each system holding this person's data did with the request, what was kept "
@@ -286,7 +329,16 @@ def render_html(cert: Mapping[str, Any]) -> str:
         f"<h2>The request</h2><table>{summary}</table>\n"
         f"<h2>What each system did</h2>\n{''.join(parts) or '<p>No system receipts.</p>'}\n"
         f"<h2>Exceptions: what is kept, and why</h2>\n{exceptions}\n"
-        f"<h2>Proof</h2><table>{proof}</table>\n"
+        + (
+            "<h2>What happened to the request: its events</h2>\n"
+            "<p>Who verified the requester, extended the deadline, applied a hold or "
+            "cancelled, when and why. The log seals when and what; who and why are sealed "
+            "by a salted commitment, opened here by the certificate's own copy of them, "
+            f"which `lethe audit verify` checks.</p>\n{_events(cert)}\n"
+            if with_events
+            else ""
+        )
+        + f"<h2>Proof</h2><table>{proof}</table>\n"
         '<p class="note">To check this page offline: <code>lethe audit verify THIS_FILE '
         "--public-key KEY.pem</code>, with the log's public key from its operator "
         "(<code>lethe audit public-key</code>).</p>\n"
@@ -350,7 +402,8 @@ def check_certificate_file(path: Path, public_key: Ed25519PublicKey) -> Certific
     check = check_certificate(cert, public_key)
     if page is not None and check.ok:
         generator = _GENERATOR.search(page)
-        if generator is None or generator.group(1) != GENERATOR:
+        renderers = {GENERATOR} | (set() if _has_events(cert) else {_GENERATOR_BEFORE_EVENTS})
+        if generator is None or generator.group(1) not in renderers:
             # The visible text is only vouched for by re-rendering it; a page that does not say
             # it came from this renderer (the tag is as editable as the text) cannot be.
             made_by = f"made by {generator.group(1)!r}" if generator else "no generator tag"
@@ -358,7 +411,7 @@ def check_certificate_file(path: Path, public_key: Ed25519PublicKey) -> Certific
                 f"the page's visible text cannot be checked ({made_by}; this Lethe renders "
                 f"{GENERATOR!r}): check its JSON certificate instead"
             )
-        elif render_html(cert) != page:
+        elif render_html(cert, generator=generator.group(1)) != page:
             check.problems.append(
                 "the page's visible text differs from the certificate it embeds (edited)"
             )

@@ -17,7 +17,8 @@ What is replaced in a reason:
     anything shaped like an international phone number (``+`` and 7 to 15 digits).
 In an operator name only the person's identifiers are replaced: an operator may sign with
 their own work address, and who decided is the accountability the record exists for (it is
-kept in the ledger's events, never in a receipt).
+kept in the ledger's events and shown in certificates, never in a receipt: the proof log holds
+only a salted commitment to it).
 
 What cannot be found: a name or a detail Lethe never held (the requester's new address, a
 relative's name), and anything at all once the request's identifiers are shredded (then only

@@ -100,8 +100,19 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         assert checked.returncode == 0 and "VERIFIED" in checked.stdout, checked.stderr
     assert list(elsewhere.iterdir()) == []
     assert "ada@example.org" not in cert_json.read_text() + cert_html.read_text()
+    events = [r["receipt"] for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
+    assert [e["event"] for e in events][:1] == ["received"]
+    assert {e["event"] for e in events} >= {"verification_code_accepted", "system_erased"}, events
+    # Who acted is beside each event receipt, in its opening, never in the sealed receipt.
+    openings = [r["opening"] for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
+    assert all("actor" not in e and "detail" not in e and e["commitment"] for e in events)
+    assert len(openings) == len(events) and all(o["actor"] for o in openings)
+    page = cert_html.read_text()
+    assert "its events</h2>" in page and "<td>received</td>" in page
     whole = lethe(tmp_path, "audit", "verify", "--log", "--json")
-    assert whole.returncode == 0 and json.loads(whole.stdout)["receipts"] == 5, whole.stderr
+    assert whole.returncode == 0, whole.stderr
+    # the 4 systems' receipts, the request's own, and its events
+    assert json.loads(whole.stdout)["receipts"] == 5 + len(events), whole.stdout
 
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
@@ -110,7 +121,10 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
-    assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == 10
+    # One log: the second run's head covers both runs' receipts (systems, state, events).
+    both = a["certificate"]["receipts"] + b["certificate"]["receipts"]
+    assert a["certificate"]["receipts"] > 5  # 4 systems, the request's state, its events
+    assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == both
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.
     assert a["request"]["subject_ref"] == b["request"]["subject_ref"]
@@ -118,7 +132,7 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert len(listed) == 2
     # Two seals, one log: each head consistent with the one before.
     whole = json.loads(lethe(tmp_path, "audit", "verify", "--log", "--json").stdout)
-    assert whole["ok"] and whole["signed_heads"] == 2 and whole["receipts"] == 10
+    assert whole["ok"] and whole["signed_heads"] == 2 and whole["receipts"] == both
 
 
 def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:

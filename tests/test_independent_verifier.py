@@ -76,6 +76,7 @@ async def test_the_documented_script_checks_lethe_s_certificates(
         done = run(checker, tmp_path / name, pem)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.startswith("OK: er-a as of 2026-01-31T12:00:00.123000Z")
+        assert "(6 events)" in done.stdout  # received, 2 systems, status; round 1: 2 more
 
     def fails(edit: dict[str, object], why: str) -> None:
         path = tmp_path / "edited.json"
@@ -86,6 +87,33 @@ async def test_the_documented_script_checks_lethe_s_certificates(
     receipts = json.loads(json.dumps(cert["receipts"]))
     receipts[0]["receipt"]["evidence"]["ratio"] = 0.5
     fails({**cert, "receipts": receipts}, "receipt 0 is not in the signed tree")
+    # Events: the receipt names no one; who and why are in the opening beside it, which must
+    # open its commitment. An edited event receipt, or an edited opening, fails.
+    receipts = json.loads(json.dumps(cert["receipts"]))
+    n, event = next(
+        (n, e) for n, e in enumerate(receipts) if e["receipt"]["kind"] == "request_event"
+    )
+    assert "actor" not in event["receipt"] and event["opening"]["actor"] == "cli"
+    event["receipt"]["event"] = "verified"
+    fails({**cert, "receipts": receipts}, f"receipt {event['leaf_index']} is not in the signed")
+    for name, value in (
+        ("actor", "someone-else"),
+        ("detail", {"reason": "x"}),
+        ("salt", "ab" * 16),
+    ):
+        receipts = json.loads(json.dumps(cert["receipts"]))
+        receipts[n]["opening"][name] = value
+        fails(
+            {**cert, "receipts": receipts},
+            f"receipt {receipts[n]['leaf_index']}'s opening does not match its commitment",
+        )
+    # An opening left out (the text purged) is not a failure: the receipt still proves.
+    receipts = json.loads(json.dumps(cert["receipts"]))
+    del receipts[n]["opening"]
+    path = tmp_path / "purged.json"
+    path.write_text(json.dumps({**cert, "receipts": receipts}))
+    assert run(checker, path, pem).returncode == 0
+    fails({**cert, "receipts": [*cert["receipts"], cert["receipts"][n]]}, "sealed twice")
     fails({**cert, "request": {**cert["request"], "deadline": "missed"}}, "deadline verdict")
     head = {**cert["tree_head"], "tree_size": cert["tree_head"]["tree_size"] + 1}
     fails({**cert, "tree_head": head}, "signature does not verify")

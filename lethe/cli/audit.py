@@ -231,21 +231,24 @@ def show(request_id: str, as_json: bool) -> None:
         log = ProofLog(rt.ledger)
         leaves = await log.leaves_of(rid)
         unsealed = await log.unsealed_outcomes(rid)
+        unsealed_events = await log.unsealed_events(rid)
         head = await log.newest_head()
         proof = {
-            "sealed": bool(leaves) and not unsealed,
+            "sealed": bool(leaves) and not unsealed and not unsealed_events,
             "receipts": [
                 {
                     "leaf_index": x.leaf_index,
                     "kind": x.kind,
                     "system": x.system,
                     "round": x.round,
+                    "event_id": x.event_id,
                     "leaf_hash": x.leaf_hash,
                     "appended_at": x.appended_at.isoformat(),
                 }
                 for x in leaves
             ],
             "unsealed": [{"system": o.system, "round": o.round} for o in unsealed],
+            "unsealed_events": [{"event_id": ev.id, "kind": ev.kind} for ev in unsealed_events],
             "newest_tree_head": head.to_dict() if head else None,
         }
         if as_json:
@@ -276,6 +279,9 @@ def show(request_id: str, as_json: bool) -> None:
         if unsealed:
             names = ", ".join(f"{o.system} (round {o.round})" for o in unsealed)
             console.print(f"[yellow]Outcomes not sealed yet[/]: {names}")
+        if unsealed_events:
+            names = ", ".join(f"{ev.kind} (event {ev.id})" for ev in unsealed_events)
+            console.print(f"[yellow]Events not sealed yet[/]: {names}", highlight=False)
 
     run(reading(go))
 
@@ -537,13 +543,17 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
             raise LetheError(str(exc)) from None
         for path in outputs:
             write_certificate(cert, path)
-        return cert, [f"{o.system} (round {o.round})" for o in await log.unsealed_outcomes(rid)]
+        return cert, [
+            *(f"{o.system} (round {o.round})" for o in await log.unsealed_outcomes(rid)),
+            *(f"event {ev.id} ({ev.kind})" for ev in await log.unsealed_events(rid)),
+        ]
 
     cert, unsealed = run(reading(go))
     info = {
         "request_id": cert["request"]["request_id"],
         "files": [str(p) for p in outputs],
         "receipts": len(cert["receipts"]),
+        "events": sum(1 for e in cert["receipts"] if e["receipt"].get("kind") == "request_event"),
         "tree_size": cert["tree_head"]["tree_size"],
         "public_key_fingerprint": cert["public_key_fingerprint"],
         "deadline": cert["request"]["deadline"],
@@ -562,7 +572,7 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         )
         if unsealed:
             console.print(
-                f"[yellow]Not in this certificate[/] (finished, not sealed yet): "
+                f"[yellow]Not in this certificate[/] (not sealed yet): "
                 f"{', '.join(unsealed)}. It shows the request as last sealed.",
                 highlight=False,
             )
@@ -642,7 +652,8 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
         verdict = "[green]VERIFIED[/]" if check.ok else "[bold red]FAILED[/]"
         console.print(
             f"Certificate {path.name}: {verdict} — request {check.request_id}, "
-            f"{check.receipts} receipts proven in a log of {check.tree_size} "
+            f"{check.receipts} receipts ({check.events} of its events) proven in a log of "
+            f"{check.tree_size} "
             f"signed {_when(check.signed_at)}, key {key_fingerprint(key)[:16]}…",
             highlight=False,
         )
@@ -723,12 +734,13 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
                 f"; the heads of the {len(certs)} certificate(s) given are in it." if certs else "."
             ),
         )
+        _print_problems([], check.notes)
     else:
         console.print(
             f"Proof log: [bold red]FAILED[/] — first bad index {check.first_bad_index}",
             highlight=False,
         )
-        _print_problems([p.message for p in check.ordered()], [])
+        _print_problems([p.message for p in check.ordered()], check.notes)
     if own_key and not as_json:
         console.print(
             "  [yellow]![/] checked against this machine's own signing key: an auditor gives "

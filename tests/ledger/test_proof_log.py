@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -44,6 +45,11 @@ from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 FAILED = OutcomeEntry("failed", error="connection refused")
 
+#: Receipts of a request from finished_request, in log order: crm, forum, the request's state,
+#: then its four events (received, system_retained, system_erased, completed_with_exceptions).
+PER_REQUEST = 7
+CRM, FORUM, STATE, RECEIVED, RETAINED_EVENT, ERASED_EVENT, STATUS_EVENT = range(PER_REQUEST)
+
 KEY = Ed25519PrivateKey.generate()
 
 
@@ -55,8 +61,9 @@ def proof_log(ledger: Ledger) -> ProofLog:
 async def test_sealing_appends_each_final_outcome_once(ledger: Ledger, proof_log: ProofLog) -> None:
     await finished_request(ledger, "er-a")
     first = await proof_log.seal("er-a", at=NOW)
-    assert first.leaf_indices == (0, 1, 2)  # crm, forum, then the request's own receipt
-    assert first.head is not None and first.head.tree_size == 3
+    # crm, forum, the request's own receipt, then its 4 events (received, 2 systems, status)
+    assert first.leaf_indices == tuple(range(PER_REQUEST))
+    assert first.head is not None and first.head.tree_size == PER_REQUEST
     again = await proof_log.seal("er-a", at=NOW)
     assert again.leaf_indices == () and again.head == first.head
     leaves = await proof_log.leaves_of("er-a")
@@ -64,19 +71,28 @@ async def test_sealing_appends_each_final_outcome_once(ledger: Ledger, proof_log
         ("system_outcome", "crm"),
         ("system_outcome", "forum"),
         ("request_status", None),
+        *[("request_event", None)] * 4,
+    ]
+    assert [json.loads(x.receipt).get("event") for x in leaves[STATE + 1 :]] == [
+        "received",
+        "system_retained",
+        "system_erased",
+        "completed_with_exceptions",
     ]
     events = [e for e in await ledger.events("er-a") if e.kind == "sealed"]
-    assert len(events) == 1 and events[0].detail["leaf_indices"] == [0, 1, 2]
+    assert len(events) == 1 and events[0].detail["leaf_indices"] == list(range(PER_REQUEST))
+    assert await proof_log.unsealed_events("er-a") == []  # the seal's own event is not sealed
 
     # A later round (the sweeper, a retry) adds an outcome: only that receipt is appended.
     await ledger.begin_system("er-a", "crm", 1, connector="sql", connector_version="1", at=NOW)
     await ledger.finish_system("er-a", "crm", 1, OutcomeEntry("not_found"), at=NOW)
     later = await proof_log.seal("er-a", at=NOW + timedelta(days=1))
-    assert later.leaf_indices == (3,)
-    assert later.head is not None and later.head.tree_size == 4
+    # the outcome of round 1 and its event (system_not_found)
+    assert later.leaf_indices == (PER_REQUEST, PER_REQUEST + 1)
+    assert later.head is not None and later.head.tree_size == PER_REQUEST + 2
     check = await proof_log.verify([KEY.public_key()])
     assert check.ok, check.problems
-    assert check.receipts == 4 and check.heads == 2
+    assert check.receipts == PER_REQUEST + 2 and check.heads == 2
 
 
 async def test_pending_outcomes_and_unknown_requests(ledger: Ledger, proof_log: ProofLog) -> None:
@@ -97,12 +113,13 @@ async def test_a_refusal_is_sealed_and_certified_too(ledger: Ledger, proof_log: 
     # Identity never verified: no system touched, but the answer itself is on the record.
     await finished_request(ledger, "er-r", {}, status="rejected")
     sealed = await proof_log.seal("er-r", at=NOW)
-    assert sealed.leaf_indices == (0,)
-    [leaf] = await proof_log.leaves_of("er-r")
+    assert sealed.leaf_indices == (0, 1, 2)  # its state, then its events: received, rejected
+    leaf, *events = await proof_log.leaves_of("er-r")
     assert leaf.kind == "request_status" and json.loads(leaf.receipt)["status"] == "rejected"
+    assert [json.loads(e.receipt)["event"] for e in events] == ["received", "rejected"]
     cert = json.loads(json.dumps(await proof_log.certificate("er-r", issued_at=NOW)))
     check = check_certificate(cert, KEY.public_key())
-    assert check.ok and check.receipts == 1, check.problems
+    assert check.ok and check.receipts == 3 and check.events == 2, check.problems
     assert cert["request"]["status"] == "rejected" and cert["request"]["deadline"] == "met"
 
 
@@ -115,9 +132,9 @@ async def test_certificate_checks_with_the_public_key_alone(
     await proof_log.seal("er-b", at=NOW)
     cert = json.loads(json.dumps(await proof_log.certificate("er-a", issued_at=NOW)))
     assert cert["request"]["deadline"] == "met"
-    assert cert["tree_head"]["tree_size"] == 6
+    assert cert["tree_head"]["tree_size"] == 2 * PER_REQUEST
     check = check_certificate(cert, KEY.public_key())
-    assert check.ok and check.receipts == 3, check.problems
+    assert check.ok and check.receipts == PER_REQUEST and check.events == 4, check.problems
     late = await proof_log.certificate("er-b", issued_at=NOW)
     assert late["request"]["deadline"] == "missed"
     assert "ada@example.org" not in json.dumps(cert)
@@ -159,12 +176,19 @@ async def test_concurrent_workers_never_collide(
             *(logs[(i + 1) % 2].seal(rid, at=NOW) for i, rid in enumerate(ids)),
         )
         indices = sorted(i for r in results for i in r.leaf_indices)
-        assert indices == list(range(3 * len(ids)))  # each receipt once, no gap
+        assert indices == list(range(PER_REQUEST * len(ids)))  # each receipt once, no gap
         check = await logs[0].verify([KEY.public_key()])
-        assert check.ok and check.receipts == 48 and check.heads == 16, check.problems
+        assert check.ok and check.heads == 16, check.problems
+        assert check.receipts == PER_REQUEST * len(ids) and check.unsealed_events == 0
 
 
 # -- tampering ---------------------------------------------------------------------------------
+
+
+def leaf_of(request: int, offset: int) -> int:
+    """The leaf index of ``offset`` (CRM ... STATUS_EVENT) of the request-th request (er-a,
+    er-b, er-c) sealed by sealed_log."""
+    return PER_REQUEST * request + offset
 
 
 async def sealed_log(ledger: Ledger) -> ProofLog:
@@ -194,22 +218,25 @@ def set_leaf(index: int, **values: object) -> sa.Executable:
 
 
 async def edit_one_byte(ledger: Ledger) -> int:
-    text = await receipt_at(ledger, 4)
+    i = leaf_of(1, FORUM)
+    text = await receipt_at(ledger, i)
     at = text.index('"contacts.deleted":1') + len('"contacts.deleted":')
-    await execute(ledger, set_leaf(4, receipt=text[:at] + "7" + text[at + 1 :]))
-    return 4
+    await execute(ledger, set_leaf(i, receipt=text[:at] + "7" + text[at + 1 :]))
+    return i
 
 
 async def edit_and_rehash(ledger: Ledger) -> int:
     """A careful forger also updates the stored hash; the signed commitment still differs."""
-    text = (await receipt_at(ledger, 3)).replace('"retained"', '"erased"', 1)
-    await execute(ledger, set_leaf(3, receipt=text, leaf_hash=leaf_hash(text.encode()).hex()))
-    return 3
+    i = leaf_of(1, CRM)
+    text = (await receipt_at(ledger, i)).replace('"retained"', '"erased"', 1)
+    await execute(ledger, set_leaf(i, receipt=text, leaf_hash=leaf_hash(text.encode()).hex()))
+    return i
 
 
 async def delete_one(ledger: Ledger) -> int:
-    await execute(ledger, sa.delete(ProofLeaf).where(ProofLeaf.leaf_index == 5))
-    return 5
+    i = leaf_of(1, STATE)
+    await execute(ledger, sa.delete(ProofLeaf).where(ProofLeaf.leaf_index == i))
+    return i
 
 
 async def delete_and_renumber(ledger: Ledger) -> int:
@@ -232,23 +259,24 @@ async def delete_and_renumber(ledger: Ledger) -> int:
 async def swap_two(ledger: Ledger) -> int:
     """Swap the contents of two rows: each index now holds the other's receipt."""
     async with ledger.session() as s:
-        a, b = await s.get(ProofLeaf, 1), await s.get(ProofLeaf, 6)
+        i, j = leaf_of(0, FORUM), leaf_of(2, CRM)
+        a, b = await s.get(ProofLeaf, i), await s.get(ProofLeaf, j)
         assert a is not None and b is not None
         cols = ("receipt", "leaf_hash", "commitment", "request_id", "kind", "system", "round")
-        va, vb = ({c: getattr(x, c) for c in cols} for x in (a, b))
-    await execute(ledger, set_leaf(1, **vb), set_leaf(6, **va))
-    return 1
+        va, vb = ({c: getattr(x, c) for c in (*cols, "event_id")} for x in (a, b))
+    await execute(ledger, set_leaf(i, **vb), set_leaf(j, **va))
+    return i
 
 
 async def insert_one(ledger: Ledger) -> int:
     """A receipt slipped in at the end, with a commitment signed by someone else's key."""
     text = await receipt_at(ledger, 0)
     forger = TreeHeadSigner(Ed25519PrivateKey.generate())
-    h = leaf_hash(text.encode())
+    h, end = leaf_hash(text.encode()), leaf_of(3, 0)
     await execute(
         ledger,
         sa.insert(ProofLeaf).values(
-            leaf_index=9,
+            leaf_index=end,
             request_id="er-a",
             outcome_id=None,
             kind="system_outcome",
@@ -256,16 +284,17 @@ async def insert_one(ledger: Ledger) -> int:
             round=0,
             receipt=text,
             leaf_hash=h.hex(),
-            commitment=base64.b64encode(forger.commit_receipt(9, h)).decode(),
+            commitment=base64.b64encode(forger.commit_receipt(end, h)).decode(),
             appended_at=NOW,
         ),
     )
-    return 9
+    return end
 
 
 async def truncate(ledger: Ledger) -> int:
-    await execute(ledger, sa.delete(ProofLeaf).where(ProofLeaf.leaf_index >= 7))
-    return 7
+    i = leaf_of(2, FORUM)
+    await execute(ledger, sa.delete(ProofLeaf).where(ProofLeaf.leaf_index >= i))
+    return i
 
 
 async def edit_outcome_after_sealing(ledger: Ledger) -> int:
@@ -275,7 +304,7 @@ async def edit_outcome_after_sealing(ledger: Ledger) -> int:
         .where(SystemOutcomeRecord.request_id == "er-b", SystemOutcomeRecord.system == "forum")
         .values(counts={"contacts.deleted": 9}),
     )
-    return 4
+    return leaf_of(1, FORUM)
 
 
 async def edit_request_after_sealing(ledger: Ledger) -> int:
@@ -283,13 +312,13 @@ async def edit_request_after_sealing(ledger: Ledger) -> int:
     r = ErasureRequestRecord
     earlier = NOW + timedelta(days=1)
     await execute(ledger, sa.update(r).where(r.request_id == "er-b").values(completed_at=earlier))
-    return 5
+    return leaf_of(1, STATE)
 
 
 async def edit_request_status(ledger: Ledger) -> int:
     r = ErasureRequestRecord
     await execute(ledger, sa.update(r).where(r.request_id == "er-c").values(status="completed"))
-    return 8
+    return leaf_of(2, STATE)
 
 
 async def extend_an_exception(ledger: Ledger) -> int:
@@ -297,7 +326,7 @@ async def extend_an_exception(ledger: Ledger) -> int:
     e = RetainedException
     later = date(2099, 1, 1)
     await execute(ledger, sa.update(e).where(e.request_id == "er-b").values(retained_until=later))
-    return 3
+    return leaf_of(1, CRM)
 
 
 async def close_an_exception(ledger: Ledger) -> int:
@@ -309,7 +338,67 @@ async def close_an_exception(ledger: Ledger) -> int:
 async def delete_an_exception(ledger: Ledger) -> int:
     e = RetainedException
     await execute(ledger, sa.delete(e).where(e.request_id == "er-c"))
-    return 6
+    return leaf_of(2, CRM)
+
+
+def event_of(request_id: str, kind: str) -> sa.ColumnElement[bool]:
+    return sa.and_(RequestEvent.request_id == request_id, RequestEvent.kind == kind)
+
+
+async def edit_an_event_actor(ledger: Ledger) -> int:
+    """Who approved: the operator's name on an event rewritten after sealing."""
+    await execute(
+        ledger,
+        sa.update(RequestEvent).where(event_of("er-b", "received")).values(actor="someone-else"),
+    )
+    return leaf_of(1, RECEIVED)
+
+
+async def edit_an_event_detail(ledger: Ledger) -> int:
+    """Why: the detail (a reason, a due date) of an event rewritten after sealing."""
+    await execute(
+        ledger,
+        sa.update(RequestEvent)
+        .where(event_of("er-c", "completed_with_exceptions"))
+        .values(detail={"reason": "approved by the DPO"}),
+    )
+    return leaf_of(2, STATUS_EVENT)
+
+
+async def edit_an_event_salt(ledger: Ledger) -> int:
+    """The salt that opens an event's commitment replaced (as by someone who re-salted a
+    rewritten reason, or to make the event's text unprovable)."""
+    await execute(
+        ledger,
+        sa.update(RequestEvent)
+        .where(event_of("er-a", "system_erased"))
+        .values(seal_salt="00" * 16),
+    )
+    return leaf_of(0, ERASED_EVENT)
+
+
+async def drop_an_event_salt(ledger: Ledger) -> int:
+    await execute(
+        ledger,
+        sa.update(RequestEvent).where(event_of("er-c", "received")).values(seal_salt=None),
+    )
+    return leaf_of(2, RECEIVED)
+
+
+async def delete_an_event(ledger: Ledger) -> int:
+    await execute(ledger, sa.delete(RequestEvent).where(event_of("er-b", "system_erased")))
+    return leaf_of(1, ERASED_EVENT)
+
+
+async def redate_an_event(ledger: Ledger) -> int:
+    """Events reordered: one moved to before the request was received."""
+    await execute(
+        ledger,
+        sa.update(RequestEvent)
+        .where(event_of("er-a", "system_retained"))
+        .values(at=NOW - timedelta(days=1)),
+    )
+    return leaf_of(0, RETAINED_EVENT)
 
 
 @pytest.mark.parametrize(
@@ -328,6 +417,12 @@ async def delete_an_exception(ledger: Ledger) -> int:
         extend_an_exception,
         close_an_exception,
         delete_an_exception,
+        edit_an_event_actor,
+        edit_an_event_detail,
+        edit_an_event_salt,
+        drop_an_event_salt,
+        delete_an_event,
+        redate_an_event,
     ],
 )
 async def test_tampering_is_detected_at_the_first_bad_index(
@@ -354,10 +449,19 @@ async def test_a_later_round_under_way_is_not_tampering(sqlite_ledger: Ledger) -
         "er-a", at=NOW + timedelta(days=40), actor="lethe", detail={}
     )
     assert (await log.verify([KEY.public_key()])).ok
-    await log.seal("er-a", at=NOW + timedelta(days=40))
+    sealed = await log.seal("er-a", at=NOW + timedelta(days=40))
     check = await log.verify([KEY.public_key()])
     assert check.ok, check.problems
-    assert check.receipts == 11  # crm round 1 and the request's new state
+    assert check.receipts == 3 * PER_REQUEST + len(sealed.leaf_indices)
+    # crm round 1, the request's new state, and the round's events
+    leaves = {x.leaf_index: x for x in await log.leaves_of("er-a")}
+    kinds = [leaves[i].kind for i in sealed.leaf_indices]
+    assert kinds == ["system_outcome", "request_status", *["request_event"] * 3]
+    assert [json.loads(leaves[i].receipt)["event"] for i in sealed.leaf_indices[2:]] == [
+        "system_erased",
+        "exception_resolved",
+        "status_after_round",
+    ]
 
 
 async def test_tampering_on_postgresql_too(ledger: Ledger) -> None:
@@ -376,12 +480,12 @@ async def test_a_forged_head_and_the_wrong_key_are_reported(sqlite_ledger: Ledge
     await execute(
         sqlite_ledger,
         sa.update(SignedTreeHeadRecord)
-        .where(SignedTreeHeadRecord.tree_size == 6)
+        .where(SignedTreeHeadRecord.tree_size == 2 * PER_REQUEST)
         .values(timestamp_ms=SignedTreeHeadRecord.timestamp_ms + 1),
     )
     check = await log.verify([KEY.public_key()])
     assert [p.message for p in check.problems] == [
-        "the signature of the head of size 6 does not verify"
+        f"the signature of the head of size {2 * PER_REQUEST} does not verify"
     ]
 
 
@@ -394,15 +498,16 @@ async def test_a_damaged_subtree_cache_is_caught_not_certified(sqlite_ledger: Le
     with pytest.raises(ProofLogError, match="does not check"):
         await log.certificate("er-c", issued_at=NOW)
     check = await log.verify([KEY.public_key()])
-    assert [p.message for p in check.problems] == [
-        "2 cached subtree hashes differ from the receipts "
+    assert [p.message for p in check.problems] == [  # 21 leaves: 5 subtrees of 4
+        "5 cached subtree hashes differ from the receipts "
         "(certificates drawn from them would not verify)"
     ]
     await execute(sqlite_ledger, sa.delete(ProofNode))
     with pytest.raises(ProofLogError, match="lacks"):
         await log.certificate("er-c", issued_at=NOW)
     missing = await log.verify([KEY.public_key()])
-    assert [p.message for p in missing.problems] == ["7 cached subtree hashes are missing"]
+    # 21 leaves: subtrees of 2, 4, 8 and 16 leaves
+    assert [p.message for p in missing.problems] == ["18 cached subtree hashes are missing"]
 
 
 async def test_sealing_refuses_a_log_whose_newest_head_does_not_match(
@@ -412,8 +517,8 @@ async def test_sealing_refuses_a_log_whose_newest_head_does_not_match(
     await execute(
         sqlite_ledger,
         sa.update(SignedTreeHeadRecord)
-        .where(SignedTreeHeadRecord.tree_size == 9)
-        .values(compact_range=[[8, "00" * 32], [1, "11" * 32]]),
+        .where(SignedTreeHeadRecord.tree_size == 3 * PER_REQUEST)
+        .values(compact_range=[[16, "00" * 32], [4, "11" * 32], [1, "22" * 32]]),
     )
     await finished_request(sqlite_ledger, "er-d")
     with pytest.raises(ProofLogError, match="compact range does not match"):
@@ -435,7 +540,7 @@ async def test_roots_are_those_of_the_rfc_tree_over_the_stored_receipts(
     head = await log.newest_head()
     assert head is not None
     assert MerkleTree(leaf_hash(t.encode()) for t in texts).root() == head.root_hash
-    assert [e.detail["tree_size"] for e in events] == [3, 6, 9]
+    assert [e.detail["tree_size"] for e in events] == [PER_REQUEST * n for n in (1, 2, 3)]
 
 
 async def test_a_certificate_cannot_leave_out_a_system(sqlite_ledger: Ledger) -> None:
@@ -465,3 +570,166 @@ async def test_a_certificate_cannot_leave_out_a_system(sqlite_ledger: Ledger) ->
     assert note.startswith("no receipt for system 'forum' in this certificate")
     refused = check_certificate(await log.certificate("er-r", issued_at=NOW), KEY.public_key())
     assert refused.ok and refused.notes == []
+
+
+async def test_an_event_added_after_sealing_is_not_sealed_yet(sqlite_ledger: Ledger) -> None:
+    """Not tampering: a note that names it, and the request's next seal appends it."""
+    log = await sealed_log(sqlite_ledger)
+    await sqlite_ledger.add_event(
+        "er-b", "deadline_extended", at=NOW + timedelta(days=3), actor="op:jo", detail={}
+    )
+    check = await log.verify([KEY.public_key()])
+    assert check.ok, check.problems
+    assert check.unsealed_events == 1
+    [note] = check.notes
+    assert "1 events of 1 requests are not sealed yet (er-b: deadline_extended" in note
+    assert [e.kind for e in await log.unsealed_events("er-b")] == ["deadline_extended"]
+    sealed = await log.seal("er-b", at=NOW + timedelta(days=3))
+    [leaf] = [x for x in await log.leaves_of("er-b") if x.leaf_index in sealed.leaf_indices]
+    receipt = json.loads(leaf.receipt)
+    assert receipt["event"] == "deadline_extended" and "actor" not in receipt
+    again = await log.verify([KEY.public_key()])
+    assert again.ok and again.unsealed_events == 0 and not again.notes, again.problems
+
+
+async def test_a_log_sealed_before_events_were_sealed_still_verifies(
+    sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger sealed by an older Lethe has no event receipts: verify notes them as not
+    sealed yet, and the request's next seal appends them."""
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(KEY))
+    await finished_request(sqlite_ledger, "er-old")
+    with monkeypatch.context() as m:
+
+        async def no_events(s: Any, request_id: str) -> list[RequestEvent]:
+            return []
+
+        m.setattr(proof_log_module, "_sealable_events", no_events)
+        old = await log.seal("er-old", at=NOW)
+    assert old.leaf_indices == (0, 1, 2)  # crm, forum, the request's state: no events
+    check = await log.verify([KEY.public_key()])
+    assert check.ok and check.unsealed_events == 4, check.problems
+    resealed = await log.seal("er-old", at=NOW + timedelta(days=1))
+    assert resealed.leaf_indices == (3, 4, 5, 6)
+    check = await log.verify([KEY.public_key()])
+    assert check.ok and check.unsealed_events == 0, check.problems
+    cert = json.loads(json.dumps(await log.certificate("er-old", issued_at=NOW)))
+    assert check_certificate(cert, KEY.public_key()).events == 4
+
+
+async def test_certificates_carry_the_events_and_catch_an_edited_one(
+    sqlite_ledger: Ledger,
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    cert = json.loads(json.dumps(await log.certificate("er-b", issued_at=NOW)))
+    events = [e for e in cert["receipts"] if e["receipt"]["kind"] == "request_event"]
+    assert [e["leaf_index"] for e in events] == [leaf_of(1, RECEIVED + n) for n in range(4)]
+    assert events[0]["opening"]["actor"] == "cli" and events[0]["receipt"]["event"] == "received"
+    check = check_certificate(cert, KEY.public_key())
+    assert check.ok and check.events == 4, check.problems
+    assert "ada@example.org" not in json.dumps(cert)
+
+    events[0]["receipt"]["event"] = "verified"
+    check = check_certificate(cert, KEY.public_key())
+    assert check.problems == [
+        f"receipt at leaf {leaf_of(1, RECEIVED)}: not in the signed tree (edited, or a wrong proof)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("actor", "someone-else"), ("detail", {"reason": "approved by the DPO"}), ("salt", "ab" * 16)],
+)
+async def test_a_certificate_whose_opening_was_edited_fails(
+    sqlite_ledger: Ledger, field: str, value: object
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    cert = json.loads(json.dumps(await log.certificate("er-b", issued_at=NOW)))
+    [received] = [e for e in cert["receipts"] if e["receipt"].get("event") == "received"]
+    received["opening"][field] = value
+    check = check_certificate(cert, KEY.public_key())
+    assert check.problems == [
+        f"receipt at leaf {leaf_of(1, RECEIVED)}: its opening (who, detail or salt) does not "
+        "match its sealed commitment (edited)"
+    ]
+
+
+async def test_a_certificate_without_an_opening_still_proves_the_event(
+    sqlite_ledger: Ledger,
+) -> None:
+    """What a purge of the text would leave: the receipt still proves, the text is gone."""
+    log = await sealed_log(sqlite_ledger)
+    cert = json.loads(json.dumps(await log.certificate("er-b", issued_at=NOW)))
+    [received] = [e for e in cert["receipts"] if e["receipt"].get("event") == "received"]
+    del received["opening"]
+    check = check_certificate(cert, KEY.public_key())
+    assert check.ok and check.events == 4, check.problems
+    assert any("are not in this certificate" in n for n in check.notes)
+
+
+async def test_receipts_name_no_operator_and_hold_no_reason(sqlite_ledger: Ledger) -> None:
+    """On a real sealed ledger: the operator's name and reason are in the event and in the
+    certificate's opening, never in a stored receipt nor in a certificate's receipts; the
+    commitment is SHA-256(salt || canonical {"actor", "detail"}), recomputed here by hand."""
+    operator, reason = "Jo Operator <jo@ops.example>", "ticket HR-4411, approved by phone"
+    log = ProofLog(sqlite_ledger, TreeHeadSigner(KEY))
+    await finished_request(sqlite_ledger, "er-n")
+    await sqlite_ledger.add_event(
+        "er-n",
+        "deadline_extended",
+        at=NOW + timedelta(days=1),
+        actor=operator,
+        detail={"reason": reason, "days": 30},
+    )
+    await log.seal("er-n", at=NOW + timedelta(days=2))
+
+    async with sqlite_ledger.session() as s:
+        leaves = (await s.execute(sa.select(ProofLeaf.__table__))).all()
+        [event] = (
+            await s.scalars(sa.select(RequestEvent).where(event_of("er-n", "deadline_extended")))
+        ).all()
+    stored = json.dumps([[str(v) for v in row] for row in leaves])
+    for secret in (operator, "Jo Operator", "jo@ops.example", reason, "HR-4411"):
+        assert secret not in stored
+
+    assert event.seal_salt is not None and len(bytes.fromhex(event.seal_salt)) >= 16
+    [leaf] = [x for x in leaves if x.event_id == event.id]
+    receipt = json.loads(leaf.receipt)
+    opened = json.dumps(
+        {"actor": operator, "detail": {"days": 30, "reason": reason}},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    expected = hashlib.sha256(bytes.fromhex(event.seal_salt) + opened).hexdigest()
+    assert receipt["commitment"] == expected
+    assert set(receipt) == {
+        "kind",
+        "version",
+        "request_id",
+        "event_id",
+        "event",
+        "at",
+        "commitment",
+    }
+
+    cert = json.loads(json.dumps(await log.certificate("er-n", issued_at=NOW)))
+    receipts = json.dumps([e["receipt"] for e in cert["receipts"]])
+    for secret in (operator, reason, "HR-4411"):
+        assert secret not in receipts
+    [opening] = [e["opening"] for e in cert["receipts"] if e["receipt"].get("event_id") == event.id]
+    assert opening == {
+        "salt": event.seal_salt,
+        "actor": operator,
+        "detail": {"days": 30, "reason": reason},
+    }
+    assert check_certificate(cert, KEY.public_key()).ok
+
+
+async def test_a_certificate_is_refused_for_an_event_that_cannot_be_opened(
+    sqlite_ledger: Ledger,
+) -> None:
+    log = await sealed_log(sqlite_ledger)
+    await drop_an_event_salt(sqlite_ledger)
+    with pytest.raises(ProofLogError, match="cannot be opened"):
+        await log.certificate("er-c", issued_at=NOW)

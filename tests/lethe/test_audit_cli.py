@@ -26,7 +26,7 @@ from ledger import (
     upgrade_schema,
 )
 from ledger.proof import key_fingerprint
-from lethe.certificates import GENERATOR
+from lethe.certificates import GENERATOR, render_html
 from lethe.cli import main
 from lethe.keys import load_keyring, load_signing_key
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
@@ -114,14 +114,31 @@ def test_certificate_verifies_offline_with_the_public_key_alone(
         assert done.returncode == 0, done.stdout + done.stderr
         said = " ".join(done.stdout.split())
         assert "VERIFIED" in said and "er-a" in said
-        assert "in a log of 7 signed 2026-01-31 12:00:00 UTC" in said  # what it certifies, when
+        assert "in a log of 17 signed 2026-01-31 12:00:00 UTC" in said  # what it certifies, when
+        assert "7 receipts (4 of its events)" in said
     assert list(auditor.iterdir()) == []  # it read nothing and wrote nothing there
 
     cert = json.loads((out / "a.json").read_text())
     assert cert["request"]["deadline"] == "met"
     assert {r["receipt"].get("system") for r in cert["receipts"]} == {"crm", "forum", None}
+    events = [r for r in cert["receipts"] if r["receipt"]["kind"] == "request_event"]
+    assert [(e["receipt"]["event"], e["opening"]["actor"]) for e in events] == [
+        ("received", "cli"),
+        ("system_retained", "system:crm"),
+        ("system_erased", "system:forum"),
+        ("completed_with_exceptions", "lethe"),
+    ]
+    # Who acted is beside each event receipt (its opening), never in it.
+    receipts = json.dumps([r["receipt"] for r in cert["receipts"]])
+    assert "system:crm" not in receipts and "system:forum" not in receipts
+    assert all(set(e["receipt"]) >= {"commitment"} and "actor" not in e["receipt"] for e in events)
     page = (out / "a.html").read_text()
     assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page and 'class="met"' in page
+    # The events table: time, event, by whom, detail, receipt.
+    assert (
+        "<tr><td>2026-01-31 13:00 UTC</td><td>system_retained</td><td>system:crm</td>"
+        "<td>round: 0<br>system: crm</td><td>leaf 4</td></tr>"
+    ) in page
     for text in (cert, page):
         assert "ada@example.org" not in json.dumps(text)
 
@@ -178,17 +195,19 @@ def test_verify_log_names_the_first_bad_index(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert lethe("audit", "verify", "--log") == 0
-    # er-a: receipts 0-2 (crm, forum, request); er-b: 3-4; er-c: 5-6.
+    # er-a: receipts 0-6 (crm, forum, request, its 4 events); er-b: 7-11 (forum, request,
+    # 3 events); er-c: 12-16. er-d is not sealed: its 3 events are noted, not a failure.
     said = " ".join(capsys.readouterr().out.split())
     fingerprint = key_fingerprint(load_signing_key(home).public_key())
-    assert f"VERIFIED — 7 receipts, 3 signed heads (key {fingerprint[:16]}…)" in said
+    assert f"VERIFIED — 17 receipts, 3 signed heads (key {fingerprint[:16]}…)" in said
     assert "checked against this machine's own signing key" in said
+    assert "3 events of 1 requests are not sealed yet (er-d: received" in said
 
-    edit = "UPDATE proof_leaves SET receipt = replace(receipt, ?, ?) WHERE leaf_index = 3"
+    edit = "UPDATE proof_leaves SET receipt = replace(receipt, ?, ?) WHERE leaf_index = 7"
     sql(home, edit, '"round":0', '"round":1')  # one byte of one stored receipt
     assert lethe("audit", "verify", "--log", "--json") == 3
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] is False and report["first_bad_index"] == 3
+    assert report["ok"] is False and report["first_bad_index"] == 7
 
     sql(home, "DELETE FROM proof_leaves WHERE leaf_index = 2")
     assert lethe("audit", "verify", "--log") == 3
@@ -196,11 +215,114 @@ def test_verify_log_names_the_first_bad_index(
 
 
 def test_verify_log_catches_a_swap(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two of er-a's event receipts change places (events reordered in the log).
     sql(home, "UPDATE proof_leaves SET leaf_index = -1 WHERE leaf_index = 3")
     sql(home, "UPDATE proof_leaves SET leaf_index = 3 WHERE leaf_index = 6")
     sql(home, "UPDATE proof_leaves SET leaf_index = 6 WHERE leaf_index = -1")
     assert lethe("audit", "verify", "--log") == 3
     assert "first bad index 3" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "bad", "said"),
+    [
+        (  # who approved: er-b's received event (leaf 9) signed by someone else
+            "UPDATE request_events SET actor = 'op:someone-else' WHERE id = ("
+            "SELECT MIN(id) FROM request_events WHERE request_id = 'er-b')",
+            9,
+            "the 'received' event 5 of er-b (sealed in receipt 9) no longer says what its "
+            "receipt says (actor, detail or salt edited after sealing)",
+        ),
+        (  # why: er-a's status event (leaf 6) given a reason after the fact
+            'UPDATE request_events SET detail = \'{"reason": "approved"}\' '
+            "WHERE request_id = 'er-a' AND kind = 'completed_with_exceptions'",
+            6,
+            "(sealed in receipt 6) no longer says what its receipt says (actor, detail or salt",
+        ),
+        (  # the salt of er-b's received event replaced: its commitment no longer opens
+            "UPDATE request_events SET seal_salt = '00000000000000000000000000000000' WHERE id = ("
+            "SELECT MIN(id) FROM request_events WHERE request_id = 'er-b')",
+            9,
+            "actor, detail or salt edited after sealing",
+        ),
+        (  # er-c's system_failed event (leaf 15) removed
+            "DELETE FROM request_events WHERE request_id = 'er-c' AND kind = 'system_failed'",
+            15,
+            "is no longer in the ledger (deleted after sealing)",
+        ),
+    ],
+)
+def test_verify_log_names_an_event_edited_or_deleted_after_sealing(
+    home: Path, capsys: pytest.CaptureFixture[str], tamper: str, bad: int, said: str
+) -> None:
+    sql(home, tamper)
+    assert lethe("audit", "verify", "--log", "--json") == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["first_bad_index"] == bad, report["problems"]
+    assert said in report["problems"][0]["message"]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".html"])
+def test_a_certificate_whose_event_opening_was_edited_fails(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    """Who acted and why are not in the signed receipts: the opening beside each one must
+    open its commitment, or the certificate fails, JSON file or page."""
+    path, pem = tmp_path / f"a{suffix}", tmp_path / "k.pem"
+    assert lethe("audit", "certificate", "er-a", "-o", str(path)) == 0
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    text = path.read_text()
+    assert text.count('"actor": "system:crm"') == 1 or text.count('"actor":"system:crm"') == 1
+    edited = text.replace('"system:crm"', '"op:someone-else"', 1)
+    path.write_text(edited)
+    capsys.readouterr()
+    assert lethe("audit", "verify", str(path), "--public-key", str(pem)) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert "FAILED" in said
+    assert "receipt at leaf 4: its opening (who, detail or salt) does not match" in said
+
+
+def test_an_event_after_the_seal_is_shown_as_not_sealed_yet(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql(
+        home,
+        "INSERT INTO request_events (request_id, at, kind, actor, detail) "
+        "VALUES ('er-a', '2026-03-01 10:00:00', 'hold_released', 'op:jo', '{}')",
+    )
+    capsys.readouterr()
+    assert lethe("audit", "verify", "--log") == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "VERIFIED" in said and "er-a: hold_released" in said
+    assert lethe("audit", "show", "er-a", "--json") == 0
+    proof = json.loads(capsys.readouterr().out)["proof"]
+    assert proof["sealed"] is False
+    assert [e["kind"] for e in proof["unsealed_events"]] == ["hold_released"]
+    assert lethe("audit", "show", "er-a") == 0
+    assert "Events not sealed yet: hold_released" in capsys.readouterr().out
+
+
+def test_a_page_rendered_before_events_were_sealed_still_verifies(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page of the previous renderer (no events table), of a certificate without event
+    receipts, is still checked against its visible text; with event receipts it cannot be."""
+    path, pem = tmp_path / "a.json", tmp_path / "k.pem"
+    assert lethe("audit", "certificate", "er-a", "-o", str(path)) == 0
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    cert = json.loads(path.read_text())
+    old = {
+        **cert,
+        "receipts": [r for r in cert["receipts"] if r["receipt"]["kind"] != "request_event"],
+    }
+    page = tmp_path / "old.html"
+    page.write_text(render_html(old, generator="lethe certificate-html/2"))
+    assert "its events</h2>" not in page.read_text()
+    capsys.readouterr()
+    assert lethe("audit", "verify", str(page), "--public-key", str(pem)) == 0
+    page.write_text(render_html(cert, generator="lethe certificate-html/2"))
+    assert lethe("audit", "verify", str(page), "--public-key", str(pem)) == 3
+    assert "visible text cannot be checked" in capsys.readouterr().out
 
 
 async def _cut_back(home: Path, size: int) -> None:
@@ -216,18 +338,18 @@ def test_certificates_handed_out_catch_a_log_cut_back(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cert = tmp_path / "a.html"
-    assert lethe("audit", "certificate", "er-a", "-o", str(cert)) == 0  # head of 7 receipts
+    assert lethe("audit", "certificate", "er-a", "-o", str(cert)) == 0  # head of 17 receipts
     assert lethe("audit", "verify", "--log", str(cert)) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "VERIFIED" in said and "the heads of the 1 certificate(s) given are in it" in said
 
-    asyncio.run(_cut_back(home, 5))  # er-c's receipts and the head of 7 are gone
+    asyncio.run(_cut_back(home, 7))  # er-b's and er-c's receipts, the heads of 12 and 17 gone
     assert lethe("audit", "verify", "--log") == 0  # from the database alone: an older log
     capsys.readouterr()
     assert lethe("audit", "verify", "--log", str(cert), "--json") == 3
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] is False and report["first_bad_index"] == 5
-    assert "signed a head of 7 receipts, but holds 5 now" in report["problems"][0]["message"]
+    assert report["ok"] is False and report["first_bad_index"] == 7
+    assert "signed a head of 17 receipts, but holds 7 now" in report["problems"][0]["message"]
 
 
 async def _later_round(home: Path, request_id: str = "er-c", at: datetime = NOW) -> None:
@@ -264,7 +386,9 @@ def test_a_certificate_says_what_is_not_sealed_yet(
     asyncio.run(unsealed_round())
     capsys.readouterr()
     assert lethe("audit", "certificate", "er-c", "-o", str(tmp_path / "c.json"), "--json") == 0
-    assert json.loads(capsys.readouterr().out)["not_sealed_yet"] == ["crm (round 1)"]
+    outcome, event = json.loads(capsys.readouterr().out)["not_sealed_yet"]
+    assert outcome == "crm (round 1)"
+    assert event.startswith("event ") and event.endswith(" (system_erased)")
 
 
 def test_a_superseded_certificate_is_pointed_out(
@@ -282,7 +406,8 @@ def test_a_superseded_certificate_is_pointed_out(
     # ... and against the log, it shows as no longer the whole record.
     assert lethe("audit", "verify", "--log", str(old), "--json") == 0
     [report] = json.loads(capsys.readouterr().out)["certificates"]
-    assert report["newer_receipts"] == [7] and report["notes"][0].startswith("superseded")
+    # crm's round 1 and its event (system_erased)
+    assert report["newer_receipts"] == [17, 18] and report["notes"][0].startswith("superseded")
 
 
 def test_list_filters_and_show(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -303,7 +428,11 @@ def test_list_filters_and_show(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert lethe("audit", "show", "er-a", "--json") == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["proof"]["sealed"] is True
-    assert [r["leaf_index"] for r in shown["proof"]["receipts"]] == [0, 1, 2]
+    assert [r["leaf_index"] for r in shown["proof"]["receipts"]] == list(range(7))
+    sealed_kinds = [r["kind"] for r in shown["proof"]["receipts"]]
+    assert sealed_kinds[3:] == ["request_event"] * 4  # every event but the seal's own
+    assert len([e for e in shown["events"] if e["kind"] != "sealed"]) == 4
+    assert shown["proof"]["unsealed_events"] == []
     assert lethe("audit", "show", "er-d") == 0
     assert "Not sealed" in capsys.readouterr().out
 
