@@ -231,8 +231,10 @@ async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
 
 
 async def _resend_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
-    """A lost code: a new one replaces it, wrong tries carry over, at most three, and a
-    locked request stays locked."""
+    """A lost code, through the real stack: a new one is mailed and replaces the old one, a
+    wrong try still counts, and the resend is recorded. (The limit, the lock and the usage
+    refusals are in tests/workflows/test_identity_and_deadlines.py and
+    tests/lethe/test_cli_verification.py.)"""
     email = "erin@example.org"
     rid = (await lethe.ok("submit", email, "--verification", "email"))["request_id"]  # type: ignore[index]
     mailed = len(await inbox.wait_for(len(inbox.messages) + 1))
@@ -249,10 +251,6 @@ async def _resend_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
     assert second != first
     # The old code is dead at once, and a wrong try still counts.
     assert "wrong code (3 attempt(s) left)" in await lethe.refused("verify", rid, "--code", first)
-    assert "not both" in await lethe.refused("verify", rid, "--code", second, "--resend")
-    assert "--reason goes with --resend" in await lethe.refused(
-        "verify", rid, "--code", second, "--reason", "x"
-    )
     accepted = await lethe.ok("verify", rid, "--code", second)
     assert accepted["accepted"]  # type: ignore[index]
     assert await finished(ledger, rid) == "completed"  # in none of the demo systems
@@ -263,27 +261,6 @@ async def _resend_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
     assert first not in str([e.detail for e in events]) and second not in str(
         [e.detail for e in events]
     )
-
-    # The limit, then the lock: nothing more is mailed.
-    locked = await lethe.ok("submit", "frank@example.org", "--verification", "email")
-    lid = locked["request_id"]  # type: ignore[index]
-    await inbox.wait_for(mailed + 2)
-    for n in range(3):
-        await lethe.ok("verify", lid, "--resend")
-        await inbox.wait_for(mailed + 3 + n)
-    assert "no more new codes: 3 per request" in await lethe.refused("verify", lid, "--resend")
-    for i in range(5):
-        await lethe("verify", lid, "--code", f"0000000{i}")
-    sent = len(inbox.messages)
-    refused = await lethe.refused("verify", lid, "--resend")
-    assert "locked" in refused or "closed (rejected)" in refused, refused
-    assert await finished(ledger, lid) == "rejected" and len(inbox.messages) == sent
-
-    other = await lethe.ok("submit", "gina@example.org", "--verification", "operator")
-    oid = other["request_id"]  # type: ignore[index]
-    assert "verified by operator" in await lethe.refused("verify", oid, "--resend")
-    assert "no erasure request" in await lethe.refused("verify", "er-nope", "--resend", code=4)
-    await lethe.ok("cancel", oid, "--reason", "test over")
 
 
 async def _acknowledge_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
@@ -304,12 +281,6 @@ async def _acknowledge_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
     out = " ".join(out.split())  # the console wraps long lines
     assert code == 0 and f"lethe acknowledge {rid} --channel" in out, out
     assert "receipt not acknowledged yet" in out
-    assert "'fax' is not one of" in await lethe.refused(
-        "acknowledge", rid, "--channel", "fax", "--reason", "x", code=2
-    )
-    assert "--reason must say" in await lethe.refused(
-        "acknowledge", rid, "--channel", "phone", "--reason", "  "
-    )
     done = await lethe.ok(
         "acknowledge", rid, "--channel", "phone", "--reason", "called +44 20 7946 0958, log 7"
     )
@@ -335,9 +306,6 @@ async def _acknowledge_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
     await lethe.ok("cancel", lid, "--reason", "filed twice")
     assert "has finished (cancelled)" in await lethe.refused(
         "acknowledge", lid, "--channel", "phone", "--reason", "x"
-    )
-    assert "no erasure request" in await lethe.refused(
-        "acknowledge", "er-nope", "--channel", "phone", "--reason", "x", code=4
     )
     await lethe.ok("approve", rid, "--reason", "called back, ticket 9")
     await finished(ledger, rid)
