@@ -189,7 +189,8 @@ class Test{cls}(ConformanceSuite):
         return {cls[: -len("Connector")]}Harness(tmp_path)
 
     # Optional: transient_fault, permanent_fault and (HTTP APIs) rate_limit_fault fixtures:
-    # async context managers yielding a connector that meets the fault (see connectors.testing).
+    # async context managers yielding a connector that meets the fault (see connectors.testing;
+    # where a configuration meets it: return built_with(harness, url="http://127.0.0.1:1")).
 ''',
         "README.md": f"""# {dist}
 

@@ -28,7 +28,7 @@ run here", never "does not apply". Parts can be used alone (``EraseTests``,
 Needs pytest, pytest-asyncio (``asyncio_mode = "auto"``) and hypothesis.
 """
 
-from ._harness import FaultInjector, Harness, RecordKey, Seeded, carries_trace
+from ._harness import FaultInjector, Harness, RecordKey, Seeded, built_with, carries_trace
 from ._people import BYSTANDERS, HOSTILE, SUBJECT, UNKNOWN, Person, people
 from ._suite import (
     AsyncTests,
@@ -67,6 +67,7 @@ __all__ = [
     "RepeatTests",
     "Seeded",
     "VerifyTests",
+    "built_with",
     "carries_trace",
     "people",
 ]

@@ -3,15 +3,15 @@ test instance of the system."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._protocol import Connector
 from ._people import Person
 
-__all__ = ["FaultInjector", "Harness", "RecordKey", "Seeded", "carries_trace"]
+__all__ = ["FaultInjector", "Harness", "RecordKey", "Seeded", "built_with", "carries_trace"]
 
 #: Names one record of the system: ``("users", 7)``, a Redis key, an object path.
 RecordKey = Hashable
@@ -70,3 +70,18 @@ def carries_trace(value: Any, traces: frozenset[str]) -> str | None:
         if isinstance(leaf, str) and leaf.lower() in wanted:
             return leaf
     return None
+
+
+def built_with(harness: Harness, **options: Any) -> FaultInjector:
+    """A fault that is a configuration away: the connector built with ``options`` (an
+    unreachable URL, a table that does not exist), closed after the kit's test."""
+
+    @asynccontextmanager
+    async def build() -> AsyncIterator[Connector]:
+        connector = harness.build(**options)
+        try:
+            yield connector
+        finally:
+            await connector.aclose()
+
+    return build

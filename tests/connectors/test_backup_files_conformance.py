@@ -8,15 +8,14 @@ copies are reported and that no copy changes by a byte.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors import Connector, ConnectorRegistry
-from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded
+from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded, built_with
 
 
 class BackupHarness:
@@ -67,12 +66,4 @@ class TestBackupFiles(ConformanceSuite):
 
     @pytest.fixture
     def transient_fault(self, harness: BackupHarness, tmp_path: Path) -> FaultInjector:
-        @asynccontextmanager
-        async def unmounted() -> AsyncIterator[Connector]:
-            c = harness.build(path=str(tmp_path / "not-mounted"))
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return unmounted
+        return built_with(harness, path=str(tmp_path / "not-mounted"))

@@ -10,7 +10,6 @@ user ids as ``user#N`` so that a row still pointing at the subject counts as a t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,15 @@ import sqlalchemy as sa
 
 from connectors import Connector, ConnectorConfigError, ConnectorRegistry
 from connectors.phpbb_schema import USER_COLUMNS, phpbb_metadata
-from connectors.testing import SUBJECT, ConformanceSuite, FaultInjector, Harness, Person, Seeded
+from connectors.testing import (
+    SUBJECT,
+    ConformanceSuite,
+    FaultInjector,
+    Harness,
+    Person,
+    Seeded,
+    built_with,
+)
 from tests.connectors.databases import SystemDatabase, provision
 
 ANONYMOUS = 1
@@ -141,27 +148,11 @@ class PhpbbSuite(ConformanceSuite):
     def transient_fault(
         self, harness: PhpbbHarness, database: SystemDatabase, tmp_path: Path
     ) -> FaultInjector:
-        @asynccontextmanager
-        async def unreachable() -> AsyncIterator[Connector]:
-            c = harness.build(url=database.unreachable_url(tmp_path))
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return unreachable
+        return built_with(harness, url=database.unreachable_url(tmp_path))
 
     @pytest.fixture
     def permanent_fault(self, harness: PhpbbHarness) -> FaultInjector:
-        @asynccontextmanager
-        async def wrong_prefix() -> AsyncIterator[Connector]:
-            c = harness.build(table_prefix="phpbb3_")  # tables that do not exist
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return wrong_prefix
+        return built_with(harness, table_prefix="phpbb3_")  # tables that do not exist
 
     async def test_mirrors_user_delete(self, harness: PhpbbHarness, seeded: Seeded) -> None:
         """What phpBB's user_delete(mode) leaves behind, row by row, for the fixed cast."""

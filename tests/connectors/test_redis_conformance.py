@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,7 +23,15 @@ from connectors import (
     Subject,
 )
 from connectors.redis import glob_escape
-from connectors.testing import SUBJECT, ConformanceSuite, FaultInjector, Harness, Person, Seeded
+from connectors.testing import (
+    SUBJECT,
+    ConformanceSuite,
+    FaultInjector,
+    Harness,
+    Person,
+    Seeded,
+    built_with,
+)
 from tests.conftest import REDIS_URL, require_service
 
 
@@ -119,27 +126,11 @@ class TestRedis(ConformanceSuite):
 
     @pytest.fixture
     def transient_fault(self, harness: RedisHarness) -> FaultInjector:
-        @asynccontextmanager
-        async def unreachable() -> AsyncIterator[Connector]:
-            c = harness.build(url="redis://127.0.0.1:1/0")
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return unreachable
+        return built_with(harness, url="redis://127.0.0.1:1/0")
 
     @pytest.fixture
     def permanent_fault(self, harness: RedisHarness) -> FaultInjector:
-        @asynccontextmanager
-        async def no_such_database() -> AsyncIterator[Connector]:
-            c = harness.build(url=REDIS_URL.rsplit("/", 1)[0] + "/9999")
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return no_such_database
+        return built_with(harness, url=REDIS_URL.rsplit("/", 1)[0] + "/9999")
 
 
 class TestRedisWithSnapshots(TestRedis):

@@ -9,7 +9,6 @@ Real foreign keys hold on PostgreSQL and MariaDB, so the order of changes matter
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import Connector, ConnectorRegistry
-from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded
+from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded, built_with
 from tests.connectors.databases import SystemDatabase, provision
 
 HASH_SECRET = "kit-hash-secret-0123456789"
@@ -181,29 +180,13 @@ class SqlSuite(ConformanceSuite):
     def transient_fault(
         self, harness: SqlHarness, database: SystemDatabase, tmp_path: Path
     ) -> FaultInjector:
-        @asynccontextmanager
-        async def unreachable() -> AsyncIterator[Connector]:
-            c = harness.build(url=database.unreachable_url(tmp_path))
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return unreachable
+        return built_with(harness, url=database.unreachable_url(tmp_path))
 
     @pytest.fixture
     def permanent_fault(self, harness: SqlHarness, database: SystemDatabase) -> FaultInjector:
-        @asynccontextmanager
-        async def missing_table() -> AsyncIterator[Connector]:
-            tables = [dict(t) for t in harness.options["tables"]]
-            tables[3]["table"] = database.qualify("no_such_table")
-            c = harness.build(tables=tables)
-            try:
-                yield c
-            finally:
-                await c.aclose()
-
-        return missing_table
+        tables = [dict(t) for t in harness.options["tables"]]
+        tables[3]["table"] = database.qualify("no_such_table")
+        return built_with(harness, tables=tables)
 
 
 class TestSqlOnSqlite(SqlSuite):
