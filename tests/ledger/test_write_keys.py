@@ -19,12 +19,14 @@ from ledger import (
     ErasureRounds,
     IdentityRecords,
     Ledger,
+    LegalHolds,
     OutcomeEntry,
     ProofLeaf,
     ProofLog,
     RequestEvent,
     RequestStatuses,
     TreeHeadSigner,
+    VaultShredding,
 )
 
 from .test_store import NOW, open_request
@@ -174,11 +176,13 @@ async def test_deadline_events_once_per_deadline(ledger: Ledger) -> None:
         ),
     )
     ack_by = NOW + timedelta(days=1)
+    acknowledged = []
     for _ in range(2):
         await clock.record_deadline_event("er-1", "acknowledgement_overdue", at=ack_by, due=ack_by)
         await clock.record_deadline_event("er-1", "deadline_reminder", at=due, due=due)
         await clock.extend("er-1", new_due=due + timedelta(days=30), reason="r", actor="op", at=NOW)
-        assert not await clock.mark_acknowledged("er-1", at=LATER, how="phone") or _ == 0
+        acknowledged.append(await clock.mark_acknowledged("er-1", at=LATER, how="phone"))
+    assert acknowledged == [True, False]
     # The extension moved the deadline: its reminder is a new one.
     later = due + timedelta(days=30)
     for _ in range(2):
@@ -294,3 +298,46 @@ async def test_a_request_whose_writes_were_retried_seals_each_event_once(ledger:
                     appended_at=LATER,
                 )
             )
+
+
+async def test_resends_holds_and_shredding_once(ledger: Ledger) -> None:
+    await open_request(ledger)
+    ids = IdentityRecords(ledger)
+    await ids.issue_code(
+        "er-1", "12345678", at=NOW, expires_at=NOW + timedelta(days=1), attempt_limit=3
+    )
+    await ids.mark_code_sent("er-1", at=NOW)
+    assert (
+        await ids.reissue_code(
+            "er-1", "87654321", number=1, at=LATER, expires_at=LATER + timedelta(days=1)
+        )
+        == "issued"
+    )
+    for _ in range(2):
+        await ids.mark_code_resent("er-1", number=1, at=LATER, actor="op", reason="spam folder")
+    assert (
+        await ids.reissue_code(
+            "er-1", "11111111", number=1, at=LATER, expires_at=LATER + timedelta(days=1)
+        )
+        == "already_sent"
+    )
+
+    holds = LegalHolds(ledger)
+    hold = await holds.place(
+        subject_ref="ps_1",
+        legal_basis="gdpr-17-3-e",
+        reason="case 2026-17",
+        systems=None,
+        retained_until=None,
+        review_on=NOW.date() + timedelta(days=90),
+        placed_by="counsel",
+        at=NOW,
+    )
+    for _ in range(2):
+        row = await holds.apply("er-1", "crm", 0, hold, at=NOW)
+        assert row.outcome == "retained"
+        await VaultShredding(ledger).shred("er-1", at=LATER, actor="sweeper", reason="done")
+    seen = await kinds(ledger)
+    assert seen["verification_code_resent"] == 1 and seen["hold_applied"] == 1
+    assert seen["system_retained"] == 1 and seen["identifiers_shredded"] == 1
+    assert len(await ledger.exceptions("er-1")) == 1
