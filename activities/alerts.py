@@ -348,6 +348,8 @@ class Alerter:
 
     async def _record(self, alert: Alert, channel: str, error: str | None) -> None:
         detail: Mapping[str, Any] = {"key": alert.key, "event": alert.event, "channel": channel}
+        # One record per alert and channel, sent or not: what ``_done`` looks for.
+        once = f"alert/{alert.key}/{channel}"
         try:
             if error is None:
                 await self._ledger.add_event(
@@ -356,6 +358,7 @@ class Alerter:
                     at=datetime.now(UTC),
                     actor="lethe",
                     detail=dict(detail),
+                    write_key=once,
                 )
                 log.info(
                     "alert.sent", request_id=alert.request_id, alert=alert.event, channel=channel
@@ -367,6 +370,7 @@ class Alerter:
                 at=datetime.now(UTC),
                 actor="lethe",
                 detail={**detail, "reason": redact(error)[:500]},
+                write_key=once,
             )
         except asyncio.CancelledError:
             raise

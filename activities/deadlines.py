@@ -21,6 +21,7 @@ from ledger import DeadlineRecords, Ledger, LedgerError
 
 from .alerts import Alerter
 from .mail import Mailer, MailRejected, MailUnavailable
+from .write_keys import activity_write_key
 
 __all__ = [
     "AcknowledgementNotice",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 log = structlog.get_logger("lethe.activities")
+
+#: The key of an extension's notice to the requester, sent or not (one extension a request).
+_NOTICE_KEY = "extension_notice"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class DeadlineActivities:
                 at=_now(),
                 actor="lethe",
                 detail={"reason": "no mail server is configured on the worker"},
+                write_key=activity_write_key(),
             )
             log.warning("deadline.acknowledgement_not_sent", request_id=rid)
             return False
@@ -226,8 +231,12 @@ class DeadlineActivities:
 
     async def _tell_of_extension(self, order: ExtensionOrder) -> None:
         """The requester must hear of an extension and its reasons (GDPR Art. 12(3)). Best
-        effort: a failure is recorded for the operator, and the extension stands."""
+        effort: a failure is recorded for the operator, and the extension stands. Once: a
+        request is extended once, and its notice (sent or not) is keyed
+        ``extension_notice``; a retried activity that finds it mails nothing."""
         rid = order.request_id
+        if await self._ledger.written(rid, _NOTICE_KEY) is not None:
+            return
         why = "no mail server is configured on the worker"
         if self._mailer is not None:
             try:
@@ -242,12 +251,22 @@ class DeadlineActivities:
                 )
                 await self._mailer.send(msg)
                 await self._ledger.add_event(
-                    rid, "extension_notice_sent", at=_now(), actor="lethe", detail={}
+                    rid,
+                    "extension_notice_sent",
+                    at=_now(),
+                    actor="lethe",
+                    detail={},
+                    write_key=_NOTICE_KEY,
                 )
                 return
             except (LedgerError, MailRejected, MailUnavailable) as exc:
                 why = redact(str(exc))
         await self._ledger.add_event(
-            rid, "extension_notice_not_sent", at=_now(), actor="lethe", detail={"reason": why}
+            rid,
+            "extension_notice_not_sent",
+            at=_now(),
+            actor="lethe",
+            detail={"reason": why},
+            write_key=_NOTICE_KEY,
         )
         log.warning("deadline.extension_notice_not_sent", request_id=rid)

@@ -35,6 +35,7 @@ from connectors import (
 from ledger import Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
 
 from .types import SystemOutcome, SystemTask, Verification
+from .write_keys import activity_write_key
 
 __all__ = ["ErasureActivities", "entry_from_outcome", "outcome_from_record", "scrub_entry"]
 
@@ -223,7 +224,12 @@ class ErasureActivities:
         entry = entry_from_outcome(outcome, interrupted_before=start.interrupted_before)
         entry = scrub_entry(entry, subject)
         rec = await self._ledger.finish_system(
-            task.request_id, task.system, task.round, entry, at=_now()
+            task.request_id,
+            task.system,
+            task.round,
+            entry,
+            at=_now(),
+            write_key=activity_write_key(),
         )
         bound.info("erase.done", outcome=rec.outcome, counts=rec.counts)
         return outcome_from_record(rec, verifiable=verifiable)
@@ -256,21 +262,40 @@ class ErasureActivities:
         # The ticket is evidence of how the system did it: keep it on the final outcome.
         entry = replace(entry, ticket=entry.ticket or ticket)
         rec = await self._ledger.finish_system(
-            task.request_id, task.system, task.round, entry, at=_now()
+            task.request_id,
+            task.system,
+            task.round,
+            entry,
+            at=_now(),
+            write_key=activity_write_key(),
         )
         return outcome_from_record(rec, verifiable=verifiable)
 
     @activity.defn(name="verify_in_system")
     async def verify_in_system(self, task: SystemTask) -> Verification:
-        """After an erase: ask the system what still matches the subject, and record it."""
+        """After an erase: ask the system what still matches the subject, and record it.
+
+        Once per system and round: a retry after the check was recorded answers what was
+        recorded, without asking the system again (the first answer is the one the ledger,
+        and so the request's status, holds)."""
         connector = self._connector(task.system)
+        done = next(
+            (
+                r
+                for r in await self._ledger.outcomes(task.request_id)
+                if r.system == task.system and r.round == task.round and r.verified_at
+            ),
+            None,
+        )
+        if done is not None:
+            kept = {k: int(v) for k, v in (done.residual or {}).items() if v}
+            return Verification(task.system, not kept, kept)
         subject = await self._subject(task.request_id)
         residual = await self._call(task.system, subject, connector.verify(subject))
         remaining = {k: int(v) for k, v in residual.remaining.items() if v}
-        await self._ledger.record_residual(
+        recorded = await self._ledger.record_residual(
             task.request_id, task.system, task.round, remaining=remaining, at=_now()
         )
-        log.info(
-            "verify.done", request_id=task.request_id, system=task.system, clean=residual.clean
-        )
-        return Verification(task.system, residual.clean, remaining)
+        kept = {k: v for k, v in recorded.items() if v}
+        log.info("verify.done", request_id=task.request_id, system=task.system, clean=not kept)
+        return Verification(task.system, not kept, kept)

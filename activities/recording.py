@@ -20,6 +20,7 @@ from ledger import Ledger, LedgerError, OutcomeEntry, RequestStatuses
 from .alerts import Alerter
 from .erasure import outcome_from_record
 from .types import RequestAnswer, StatusChange, SystemFailure, SystemOutcome
+from .write_keys import activity_write_key
 
 __all__ = ["RecordingActivities"]
 
@@ -49,6 +50,7 @@ class RecordingActivities:
             reason=redact(change.reason, person) if change.reason else change.reason,
             event=change.event,
             detail=dict(change.detail),
+            write_key=activity_write_key(),
         )
         log.info("request.status", request_id=change.request_id, status=change.status)
 

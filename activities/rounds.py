@@ -24,6 +24,7 @@ from .round_types import (
     ShredQuery,
     ShredReport,
 )
+from .write_keys import activity_write_key
 
 __all__ = ["RoundActivities"]
 
@@ -71,6 +72,7 @@ class RoundActivities:
             at=_now(),
             actor="lethe",
             detail={"system": status.system, "round": status.round, "trigger": status.trigger},
+            write_key=activity_write_key(),
         )
 
     @activity.defn(name="find_due_rounds")

@@ -22,6 +22,7 @@ from connectors import redact
 from ledger import DeadlineRecords, IdentityRecords, Ledger, LedgerError
 
 from .mail import Mailer, MailRejected, MailUnavailable
+from .write_keys import activity_write_key
 
 __all__ = [
     "CODE_DIGITS",
@@ -228,6 +229,7 @@ class VerificationActivities:
                 at=_now(),
                 actor=order.actor[:120],
                 detail={"resend": order.number, "reason": why[:300]},
+                write_key=activity_write_key(),
             )
             log.warning("verification.code_resend_failed", request_id=rid)
             raise ApplicationError(
@@ -246,7 +248,11 @@ class VerificationActivities:
     async def check_verification_code(self, attempt: CodeAttempt) -> CodeVerdict:
         code = "".join(ch for ch in attempt.code if ch.isdigit())
         result = await self._identity.check_code(
-            attempt.request_id, code, at=_now(), actor=attempt.actor
+            attempt.request_id,
+            code,
+            at=_now(),
+            actor=attempt.actor,
+            write_key=activity_write_key(),
         )
         log.info(
             "verification.code_checked",

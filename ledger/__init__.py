@@ -25,7 +25,7 @@ from .retention_models import ControllerReferral, ErasureRound, HoldRetention, L
 from .retention_rules import LEGAL_BASES, RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
 from .shredding import FINISHED_STATUSES, VaultShredding
-from .store import Ledger, LedgerError, OutcomeEntry, SystemStart
+from .store import Ledger, LedgerError, OpenRequestExists, OutcomeEntry, SystemStart
 from .vault import SealedSubject, SubjectVault, VaultError
 from .verification import (
     CODE_OUTCOMES,
@@ -62,6 +62,7 @@ __all__ = [
     "LegalHolds",
     "LogCheck",
     "LogProblem",
+    "OpenRequestExists",
     "OutcomeEntry",
     "PortalAssertionRecord",
     "ProofError",

@@ -37,7 +37,8 @@ class ProofLeaf(Base):
     outcome_id: Mapped[int | None] = mapped_column(sa.ForeignKey("system_outcomes.id"), index=True)
     # request_event receipts only: the request_events row sealed (no foreign key: a deleted
     # event must leave its receipt pointing at it, for the whole-log check to name it).
-    event_id: Mapped[int | None] = mapped_column(index=True)
+    # Unique: an event is sealed once.
+    event_id: Mapped[int | None] = mapped_column(index=True, unique=True)
     kind: Mapped[str] = mapped_column(sa.String(24))
     system: Mapped[str | None] = mapped_column(sa.String(64))
     round: Mapped[int | None]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, ErasureRequestRecord, RequestEvent
 from .store import Ledger, LedgerError
+from .write_keys import lock_request, prior_event, replaying
 
 __all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms", "RequestClock"]
 
@@ -65,8 +66,10 @@ class DeadlineTerms:
 
 
 async def _lock(s: AsyncSession, request_id: str) -> None:
-    """Take the clock row's write lock first, on every backend (SQLite ignores FOR UPDATE,
-    and two concurrent writers would both see "not yet extended")."""
+    """Take the request's and then the clock row's write locks first, on every backend
+    (SQLite ignores FOR UPDATE, and two concurrent writers would both see "not yet
+    extended"); the request's first, as every keyed write does (``ledger.write_keys``)."""
+    await lock_request(s, request_id)
     await s.execute(
         sa.update(RequestClock)
         .where(RequestClock.request_id == request_id)
@@ -108,7 +111,12 @@ class DeadlineRecords:
     ) -> bool:
         """Record that the requester was told we have their request: ``how`` (a mail Lethe
         sent, or the channel an operator used: ``lethe acknowledge``), by whom, and whether
-        in time. False if already so."""
+        in time. False if already so (one ``acknowledged`` event per request)."""
+        return await replaying(lambda: self._acknowledge(request_id, at, how, actor, reason))
+
+    async def _acknowledge(
+        self, request_id: str, at: datetime, how: str, actor: str, reason: str | None
+    ) -> bool:
         async with self._ledger.session() as s, s.begin():
             await _lock(s, request_id)
             clock = await s.get(RequestClock, request_id, with_for_update=True)
@@ -123,6 +131,7 @@ class DeadlineRecords:
                     request_id=request_id,
                     at=at,
                     kind="acknowledged",
+                    write_key="acknowledged",
                     actor=actor[:120],
                     detail={
                         "how": how,
@@ -151,10 +160,18 @@ class DeadlineRecords:
         current answer deadline (the caller re-arms if it moved since the timer was set).
 
         An escalation for a deadline that has moved (an extension the timer had not heard
-        of) is not recorded.
+        of) is not recorded. Each is recorded once per deadline (its event is keyed by kind
+        and due date): a retried activity records nothing more, and the reminder of a
+        deadline that an extension moved is a new one.
         """
         if kind not in DEADLINE_EVENTS:
             raise LedgerError(f"unknown deadline event {kind!r}")
+        key = f"{kind}/{due.astimezone(UTC).isoformat()}"
+        return await replaying(lambda: self._deadline_event(request_id, kind, at, due, key))
+
+    async def _deadline_event(
+        self, request_id: str, kind: str, at: datetime, due: datetime, key: str
+    ) -> datetime:
         async with self._ledger.session() as s, s.begin():
             await _lock(s, request_id)
             req = await s.get(ErasureRequestRecord, request_id)
@@ -165,14 +182,21 @@ class DeadlineRecords:
                 return req.due_at
             if kind == "acknowledgement_overdue" and clock.acknowledged_at is not None:
                 return req.due_at
+            if await prior_event(s, request_id, key) is not None:
+                return req.due_at  # recorded already (a retried activity)
             column = {"deadline_reminder": "reminded_at", "deadline_overdue": "overdue_at"}
             if kind in column:
-                if getattr(clock, column[kind]) is not None:
-                    return req.due_at  # recorded already (a retried activity)
-                setattr(clock, column[kind], at)
+                setattr(clock, column[kind], at)  # the latest
             detail: dict[str, Any] = {"due": due.isoformat(), "status": req.status}
             s.add(
-                RequestEvent(request_id=request_id, at=at, kind=kind, actor="lethe", detail=detail)
+                RequestEvent(
+                    request_id=request_id,
+                    at=at,
+                    kind=kind,
+                    actor="lethe",
+                    detail=detail,
+                    write_key=key,
+                )
             )
             return req.due_at
 
@@ -182,6 +206,11 @@ class DeadlineRecords:
         """Move the answer deadline once; LedgerError if already extended or closed.
         Returns the previous deadline. Recording the same extension again (a retried
         activity) changes nothing and answers the same."""
+        return await replaying(lambda: self._extend(request_id, new_due, reason, actor, at))
+
+    async def _extend(
+        self, request_id: str, new_due: datetime, reason: str, actor: str, at: datetime
+    ) -> datetime:
         async with self._ledger.session() as s, s.begin():
             await _lock(s, request_id)
             req = await s.get(ErasureRequestRecord, request_id, with_for_update=True)
@@ -209,6 +238,7 @@ class DeadlineRecords:
                     request_id=request_id,
                     at=at,
                     kind="deadline_extended",
+                    write_key="deadline_extended",
                     actor=actor[:120],
                     detail={
                         "from": previous.isoformat(),

@@ -21,6 +21,7 @@ from .models import RequestEvent, RetainedException, SystemOutcomeRecord
 from .retention_models import HoldRetention, LegalHold
 from .retention_rules import check_retention
 from .store import Ledger, LedgerError, OutcomeEntry
+from .write_keys import lock_request
 
 __all__ = ["HoldRelease", "LegalHolds", "choose_hold", "new_hold_id"]
 
@@ -132,6 +133,7 @@ class LegalHolds:
         if row.outcome != "retained" or not isinstance(hold_id, str):
             return row  # this round was already decided otherwise; leave it as recorded
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             exc_id = await s.scalar(
                 sa.select(RetainedException.id).where(RetainedException.outcome_id == row.id)
             )
@@ -142,6 +144,7 @@ class LegalHolds:
                         request_id=request_id,
                         at=at,
                         kind="hold_applied",
+                        write_key=f"hold_applied/{system}/{round_}",
                         actor=f"hold:{hold_id}",
                         detail={"system": system, "round": round_, "hold_id": hold_id},
                     )
@@ -181,6 +184,7 @@ class LegalHolds:
                         request_id=exc.request_id,
                         at=at,
                         kind="hold_released",
+                        write_key=f"hold_released/{hold_id}/{exc.id}",
                         actor=released_by,
                         detail={"system": exc.system, "hold_id": hold_id, "reason": reason.strip()},
                     )

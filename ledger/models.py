@@ -68,6 +68,9 @@ class ErasureRequestRecord(Base):
 
     request_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     subject_ref: Mapped[str] = mapped_column(sa.String(80), index=True)
+    # The person's claim to one open request (``ledger.claims``): ``subject_ref`` while the
+    # request is open, NULL once it is answered; unique, so the database admits one holder.
+    open_subject_ref: Mapped[str | None] = mapped_column(sa.String(80), index=True, unique=True)
     jurisdiction: Mapped[str] = mapped_column(sa.String(16))
     verification_method: Mapped[str] = mapped_column(sa.String(24))
     channel: Mapped[str] = mapped_column(sa.String(24))
@@ -154,6 +157,10 @@ class RequestEvent(Base):
     """Append-only: what happened to a request, when, and on whose authority."""
 
     __tablename__ = "request_events"
+    # A repeated write (a retried activity) finds its key, appends nothing: ledger.write_keys.
+    __table_args__ = (
+        sa.Index("uq_request_events_write_key", "request_id", "write_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(
@@ -167,3 +174,6 @@ class RequestEvent(Base):
     # (``ledger.proof.event_commitment``), drawn when the event is first sealed; ``None``
     # before. With it, actor and detail open the commitment; without it they no longer can.
     seal_salt: Mapped[str | None] = mapped_column(sa.String(64))
+    # What makes this write this write, unique per request: what the event is (``answer``,
+    # ``outcome/crm/0``) or which activity wrote it. NULL: a write that is never repeated.
+    write_key: Mapped[str | None] = mapped_column(sa.String(200))

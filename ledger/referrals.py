@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .retention_models import ControllerReferral
 from .store import Ledger, LedgerError, OutcomeEntry
+from .write_keys import lock_request, replaying
 
 __all__ = ["INSTRUCTIONS", "ControllerReferrals"]
 
@@ -130,7 +131,13 @@ class ControllerReferrals:
     async def record_delivery(
         self, request_id: str, system: str, round_: int, delivery: dict[str, Any], *, at: datetime
     ) -> None:
+        await replaying(lambda: self._record_delivery(request_id, system, round_, delivery, at))
+
+    async def _record_delivery(
+        self, request_id: str, system: str, round_: int, delivery: dict[str, Any], at: datetime
+    ) -> None:
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             ref: ControllerReferral = (await s.scalars(self._key(request_id, system, round_))).one()
             if ref.notified_at is not None:
                 return
@@ -141,6 +148,7 @@ class ControllerReferrals:
                     request_id=request_id,
                     at=at,
                     kind="controller_notified",
+                    write_key=f"controller_notified/{system}/{round_}",
                     actor="lethe",
                     detail={
                         "system": system,
@@ -155,7 +163,13 @@ class ControllerReferrals:
         self, request_id: str, system: str, round_: int, *, reason: str, at: datetime
     ) -> ControllerReferral:
         """No instruction in time (or the controller cannot be told): an operator decides."""
+        return await replaying(lambda: self._escalate(request_id, system, round_, reason, at))
+
+    async def _escalate(
+        self, request_id: str, system: str, round_: int, reason: str, at: datetime
+    ) -> ControllerReferral:
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             ref: ControllerReferral = (await s.scalars(self._key(request_id, system, round_))).one()
             if ref.state != "awaiting":
                 return ref
@@ -174,6 +188,7 @@ class ControllerReferrals:
                     request_id=request_id,
                     at=at,
                     kind="referral_escalated",
+                    write_key=f"referral_escalated/{system}/{round_}",
                     actor="lethe",
                     detail={
                         "system": system,
@@ -200,7 +215,25 @@ class ControllerReferrals:
         """Record the controller's instruction (as entered by an operator). First one wins."""
         if instruction not in INSTRUCTIONS:
             raise LedgerError(f"unknown instruction {instruction!r}: use erase or retain")
+        return await replaying(
+            lambda: self._instruct(
+                request_id, system, round_, instruction, instructed_by, reason, at, detail
+            )
+        )
+
+    async def _instruct(
+        self,
+        request_id: str,
+        system: str,
+        round_: int,
+        instruction: str,
+        instructed_by: str,
+        reason: str,
+        at: datetime,
+        detail: dict[str, Any] | None,
+    ) -> ControllerReferral:
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             ref: ControllerReferral = (await s.scalars(self._key(request_id, system, round_))).one()
             if ref.state == "instructed":
                 return ref
@@ -226,6 +259,7 @@ class ControllerReferrals:
                     request_id=request_id,
                     at=at,
                     kind="controller_instruction",
+                    write_key=f"controller_instruction/{system}/{round_}",
                     actor=instructed_by,
                     detail={
                         "system": system,

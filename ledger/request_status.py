@@ -23,8 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .claims import release_claim
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .store import Ledger, LedgerError
+from .write_keys import prior_event, replaying
 
 __all__ = ["NOT_SETTLED", "RequestStatuses", "request_status"]
 
@@ -90,30 +92,47 @@ class RequestStatuses:
     ) -> str:
         """The request's fan-out is over: its final status, from the ledger's latest outcomes.
 
-        Sets ``completed_at`` (the first answer's time; a repeated call keeps it) and appends
-        the event. Returns the status written.
+        Sets ``completed_at``, appends the event (keyed ``answer``: ``ledger.write_keys``) and
+        releases the person's claim (``ledger.claims``). Returns the status written. A
+        request is answered once: a repeated call (a retried activity) changes nothing and
+        returns the status the first call wrote.
         """
-        async with self._ledger.session() as s, s.begin():
-            req = await _lock_request(s, request_id)
-            latest = await _latest(s, request_id)
-            status = request_status(latest.values())
-            req.status = status
-            req.status_reason = None
-            if req.completed_at is None:
-                req.completed_at = at
-            s.add(
-                RequestEvent(
-                    request_id=request_id,
-                    at=at,
-                    kind=status,
-                    actor=actor,
-                    detail={**(detail or {}), "latest": latest},
+
+        async def attempt() -> str:
+            async with self._ledger.session() as s, s.begin():
+                req = await _lock_request(s, request_id)
+                first = await prior_event(s, request_id, "answer")
+                if first is not None:
+                    return first.kind
+                latest = await _latest(s, request_id)
+                status = request_status(latest.values())
+                req.status = status
+                req.status_reason = None
+                if req.completed_at is None:
+                    req.completed_at = at
+                await release_claim(s, request_id, req.subject_ref)
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=at,
+                        kind=status,
+                        actor=actor,
+                        detail={**(detail or {}), "latest": latest},
+                        write_key="answer",
+                    )
                 )
-            )
-        return status
+            return status
+
+        return await replaying(attempt)
 
     async def after_round(
-        self, request_id: str, *, at: datetime, actor: str, detail: dict[str, Any]
+        self,
+        request_id: str,
+        *,
+        at: datetime,
+        actor: str,
+        detail: dict[str, Any],
+        write_key: str | None = None,
     ) -> str | None:
         """A later round has closed: the answered request's status, from its latest outcomes.
 
@@ -121,22 +140,32 @@ class RequestStatuses:
         round's outcome is in the ledger, and the request's answer will read it. A request
         refused (rejected, cancelled) keeps its refusal. Returns the status written, or None.
         ``completed_at`` keeps the first answer's time: a round does not move it.
+        ``write_key``: the writer's (``ledger.write_keys``); a repeat changes nothing and
+        returns the status the first write recorded.
         """
-        async with self._ledger.session() as s, s.begin():
-            req = await _lock_request(s, request_id)
-            if req.completed_at is None or req.status in _REFUSALS:
-                return None
-            previous = req.status
-            status = request_status((await _latest(s, request_id)).values())
-            req.status = status
-            req.status_reason = None
-            s.add(
-                RequestEvent(
-                    request_id=request_id,
-                    at=at,
-                    kind="status_after_round",
-                    actor=actor,
-                    detail={**detail, "status": status, "previous": previous},
+
+        async def attempt() -> str | None:
+            async with self._ledger.session() as s, s.begin():
+                req = await _lock_request(s, request_id)
+                first = await prior_event(s, request_id, write_key)
+                if first is not None:
+                    return str(first.detail.get("status"))
+                if req.completed_at is None or req.status in _REFUSALS:
+                    return None
+                previous = req.status
+                status = request_status((await _latest(s, request_id)).values())
+                req.status = status
+                req.status_reason = None
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=at,
+                        kind="status_after_round",
+                        actor=actor,
+                        detail={**detail, "status": status, "previous": previous},
+                        write_key=write_key,
+                    )
                 )
-            )
-        return status
+            return status
+
+        return await replaying(attempt)

@@ -23,6 +23,7 @@ from .models import ErasureRequestRecord, RequestEvent, RetainedException, Syste
 from .request_status import RequestStatuses
 from .retention_models import ErasureRound, HoldRetention, LegalHold
 from .store import Ledger, LedgerError
+from .write_keys import lock_request, replaying
 
 __all__ = ["DueSystem", "ErasureRounds"]
 
@@ -120,6 +121,7 @@ class ErasureRounds:
             ErasureRound.round == round_,
         )
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             if await s.get(ErasureRequestRecord, request_id) is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")
             row = (await s.scalars(q)).one_or_none()
@@ -142,6 +144,7 @@ class ErasureRounds:
                     request_id=request_id,
                     at=at,
                     kind="round_started",
+                    write_key=f"round_started/{system}/{round_}",
                     actor=actor,
                     detail={
                         "system": system,
@@ -160,8 +163,15 @@ class ErasureRounds:
         """Settle the system's older exceptions against its latest outcome; finish the round.
 
         Returns every system's latest outcome, from which the request's status follows.
+        Each exception is settled once (its event is keyed by its id): a repeat changes
+        nothing.
         """
+        await replaying(lambda: self._close_round(request_id, system, round_, at))
+        return {name: rec.outcome for name, rec in (await self.latest_outcomes(request_id)).items()}
+
+    async def _close_round(self, request_id: str, system: str, round_: int, at: datetime) -> None:
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             latest = (
                 await s.scalars(
                     sa.select(SystemOutcomeRecord)
@@ -194,6 +204,7 @@ class ErasureRounds:
                         request_id=request_id,
                         at=at,
                         kind=f"exception_{state}",
+                        write_key=f"exception/{exc.id}",
                         actor="lethe",
                         detail={
                             "system": system,
@@ -216,15 +227,20 @@ class ErasureRounds:
             if row is not None and row.finished_at is None:
                 row.finished_at = at
                 row.outcome = latest.outcome
-        return {name: rec.outcome for name, rec in (await self.latest_outcomes(request_id)).items()}
 
     async def set_status_after_round(
-        self, request_id: str, *, at: datetime, actor: str, detail: dict[str, Any]
+        self,
+        request_id: str,
+        *,
+        at: datetime,
+        actor: str,
+        detail: dict[str, Any],
+        write_key: str | None = None,
     ) -> str | None:
         """The request's status from its latest outcomes, once the request is answered (see
         :meth:`RequestStatuses.after_round`): a round of an open request leaves it alone."""
         return await RequestStatuses(self._ledger).after_round(
-            request_id, at=at, actor=actor, detail=detail
+            request_id, at=at, actor=actor, detail=detail, write_key=write_key
         )
 
     async def due(self, as_of: datetime, *, limit: int = 200) -> list[DueSystem]:

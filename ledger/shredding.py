@@ -140,6 +140,7 @@ class VaultShredding:
                     request_id=request_id,
                     at=at,
                     kind="identifiers_shredded",
+                    write_key="identifiers_shredded",
                     actor=actor,
                     detail={"vault_key_id": entry.key_id, "reason": reason},
                 )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .claims import claim_holder, release_claim
 from .models import (
     ErasureRequestRecord,
     RequestEvent,
@@ -19,12 +20,25 @@ from .models import (
     SystemOutcomeRecord,
 )
 from .vault import SealedSubject, SubjectVault, VaultError
+from .write_keys import lock_request, prior_event, replaying
 
-__all__ = ["Ledger", "LedgerError", "OutcomeEntry", "SystemStart"]
+__all__ = ["Ledger", "LedgerError", "OpenRequestExists", "OutcomeEntry", "SystemStart"]
+
+#: Outcomes a later write of the same round may still replace (see ``finish_system``).
+_UNSETTLED = frozenset({"in_progress", "pending", "referred"})
 
 
 class LedgerError(Exception):
     """The ledger cannot do what was asked (unknown request, shredded subject, ...)."""
+
+
+class OpenRequestExists(LedgerError):
+    """The person already has an open request (``ledger.claims``): nothing was written."""
+
+    def __init__(self, request_id: str, status: str) -> None:
+        super().__init__(f"this person already has an open request {request_id} ({status})")
+        self.request_id = request_id
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -83,18 +97,74 @@ class Ledger:
         actor: str,
         entered_at: datetime | None = None,
         entered_by: str | None = None,
+        allow_duplicate: bool = False,
     ) -> None:
         """Record a received request and its sealed identifiers, atomically.
 
         ``entered_at``: a request received earlier (by post, in a mailbox) and entered now.
         Its clock counts from ``received_at``; an ``entered`` event says when it was entered
         and by whom, next to the ``received`` one.
+
+        The request claims its person (``ledger.claims``): if another open request of theirs
+        holds the claim, :class:`OpenRequestExists` and nothing is written, unless
+        ``allow_duplicate`` (an operator's deliberate second request: recorded, unclaimed).
         """
+        claim = True
+        for _ in range(3):
+            try:
+                await self._open(
+                    claim=claim,
+                    request_id=request_id,
+                    subject_ref=subject_ref,
+                    jurisdiction=jurisdiction,
+                    verification_method=verification_method,
+                    channel=channel,
+                    systems=systems,
+                    workflow_id=workflow_id,
+                    received_at=received_at,
+                    due_at=due_at,
+                    sealed=sealed,
+                    actor=actor,
+                    entered_at=entered_at,
+                    entered_by=entered_by,
+                )
+                return
+            except IntegrityError:
+                if not claim:
+                    raise
+                async with self.session() as s:
+                    holder = await claim_holder(s, subject_ref)
+                if holder is None:
+                    continue  # answered since, or another constraint: try once more
+                if not allow_duplicate:
+                    raise OpenRequestExists(holder.request_id, holder.status) from None
+                claim = False
+        raise LedgerError(f"could not record request {request_id!r}: try again")
+
+    async def _open(
+        self,
+        *,
+        claim: bool,
+        request_id: str,
+        subject_ref: str,
+        jurisdiction: str,
+        verification_method: str,
+        channel: str,
+        systems: Sequence[str],
+        workflow_id: str,
+        received_at: datetime,
+        due_at: datetime,
+        sealed: SealedSubject,
+        actor: str,
+        entered_at: datetime | None,
+        entered_by: str | None,
+    ) -> None:
         async with self.session() as s, s.begin():
             s.add(
                 ErasureRequestRecord(
                     request_id=request_id,
                     subject_ref=subject_ref,
+                    open_subject_ref=subject_ref if claim else None,
                     jurisdiction=jurisdiction,
                     verification_method=verification_method,
                     channel=channel,
@@ -120,6 +190,7 @@ class Ledger:
                     request_id=request_id,
                     at=received_at,
                     kind="received",
+                    write_key="received",
                     actor=actor,
                     detail={
                         "channel": channel,
@@ -134,6 +205,7 @@ class Ledger:
                         request_id=request_id,
                         at=entered_at,
                         kind="entered",
+                        write_key="entered",
                         actor=(entered_by or actor)[:120],
                         detail={
                             "received_at": received_at.isoformat(),
@@ -228,41 +300,90 @@ class Ledger:
         reason: str | None = None,
         event: str | None = None,
         detail: dict[str, Any] | None = None,
+        write_key: str | None = None,
     ) -> None:
-        """Move a request to ``status`` and append the event that explains it."""
-        async with self.session() as s, s.begin():
-            req = await s.get(ErasureRequestRecord, request_id)
-            if req is None:
-                raise LedgerError(f"no erasure request with id {request_id!r}")
-            req.status = status
-            # The column holds 500 characters (a cancellation's reason alone may); the event
-            # keeps the whole text.
-            req.status_reason = reason[:500] if reason else reason
-            if status == "erasing" and req.verified_at is None:
-                req.verified_at = at
-            if status in {
-                "completed",
-                "completed_with_exceptions",
-                "partially_failed",
-                "rejected",
-                "cancelled",
-            }:
-                req.completed_at = at
-            s.add(
-                RequestEvent(
-                    request_id=request_id,
-                    at=at,
-                    kind=event or status,
-                    actor=actor,
-                    detail={**(detail or {}), **({"reason": reason} if reason else {})},
+        """Move a request to ``status`` and append the event that explains it.
+
+        ``write_key``: the writer's (``ledger.write_keys``): written once, a repeat changes
+        nothing. A final status is keyed ``answer`` whoever writes it: a request is answered
+        once, and its answer releases the person's claim (``ledger.claims``).
+        """
+
+        async def attempt() -> None:
+            async with self.session() as s, s.begin():
+                await lock_request(s, request_id)
+                req = await s.get(ErasureRequestRecord, request_id, populate_existing=True)
+                if req is None:
+                    raise LedgerError(f"no erasure request with id {request_id!r}")
+                final = status in {
+                    "completed",
+                    "completed_with_exceptions",
+                    "partially_failed",
+                    "rejected",
+                    "cancelled",
+                }
+                key = "answer" if final else write_key
+                if await prior_event(s, request_id, key) is not None:
+                    return
+                req.status = status
+                # The column holds 500 characters (a cancellation's reason alone may); the
+                # event keeps the whole text.
+                req.status_reason = reason[:500] if reason else reason
+                if status == "erasing" and req.verified_at is None:
+                    req.verified_at = at
+                if final:
+                    req.completed_at = req.completed_at or at
+                    await release_claim(s, request_id, req.subject_ref)
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=at,
+                        kind=event or status,
+                        actor=actor,
+                        detail={**(detail or {}), **({"reason": reason} if reason else {})},
+                        write_key=key,
+                    )
                 )
-            )
+
+        await replaying(attempt)
 
     async def add_event(
-        self, request_id: str, kind: str, *, at: datetime, actor: str, detail: dict[str, Any]
-    ) -> None:
-        async with self.session() as s, s.begin():
-            s.add(RequestEvent(request_id=request_id, at=at, kind=kind, actor=actor, detail=detail))
+        self,
+        request_id: str,
+        kind: str,
+        *,
+        at: datetime,
+        actor: str,
+        detail: dict[str, Any],
+        write_key: str | None = None,
+    ) -> bool:
+        """Append an event. With a ``write_key`` (``ledger.write_keys``), only once: False if
+        a write with that key appended it already."""
+
+        async def attempt() -> bool:
+            async with self.session() as s, s.begin():
+                if write_key is not None:
+                    await lock_request(s, request_id)
+                    if await prior_event(s, request_id, write_key) is not None:
+                        return False
+                s.add(
+                    RequestEvent(
+                        request_id=request_id,
+                        at=at,
+                        kind=kind,
+                        actor=actor,
+                        detail=detail,
+                        write_key=write_key,
+                    )
+                )
+                return True
+
+        return await replaying(attempt)
+
+    async def written(self, request_id: str, write_key: str) -> RequestEvent | None:
+        """The event a write with ``write_key`` appended, if one did."""
+        async with self.session() as s:
+            return await prior_event(s, request_id, write_key)
 
     # -- systems ----------------------------------------------------------------------------
 
@@ -309,10 +430,44 @@ class Ledger:
             return SystemStart(None, True, 2)
 
     async def finish_system(
-        self, request_id: str, system: str, round_: int, entry: OutcomeEntry, *, at: datetime
+        self,
+        request_id: str,
+        system: str,
+        round_: int,
+        entry: OutcomeEntry,
+        *,
+        at: datetime,
+        write_key: str | None = None,
     ) -> SystemOutcomeRecord:
-        """Record a system's outcome (and its retained exception, if any)."""
+        """Record a system's outcome (and its retained exception, if any).
+
+        A final outcome is recorded once per system and round (its event is keyed
+        ``outcome/SYSTEM/ROUND``): recording it again changes nothing and returns the row.
+        ``pending`` may be recorded again (each poll that finds the ticket still open), once
+        per ``write_key`` (``ledger.write_keys``).
+        """
+        if entry.outcome == "referred":
+            key: str | None = f"outcome/{system}/{round_}/referred"
+        elif entry.outcome in _UNSETTLED:
+            key = write_key
+        else:
+            key = f"outcome/{system}/{round_}"
+        return await replaying(
+            lambda: self._finish_system(request_id, system, round_, entry, at=at, key=key)
+        )
+
+    async def _finish_system(
+        self,
+        request_id: str,
+        system: str,
+        round_: int,
+        entry: OutcomeEntry,
+        *,
+        at: datetime,
+        key: str | None,
+    ) -> SystemOutcomeRecord:
         async with self.session() as s, s.begin():
+            await lock_request(s, request_id)
             row = (
                 await s.scalars(
                     sa.select(SystemOutcomeRecord)
@@ -337,8 +492,10 @@ class Ledger:
                     started_at=at,
                 )
                 s.add(row)
-            elif row.outcome not in {"in_progress", "pending", "referred"}:
+            elif row.outcome not in _UNSETTLED:
                 return row  # already final: recording twice changes nothing
+            elif await prior_event(s, request_id, key) is not None:
+                return row  # this very write was recorded (a retried poll)
             row.outcome = entry.outcome
             row.counts = dict(entry.counts)
             row.retained_counts = dict(entry.retained_counts)
@@ -373,6 +530,7 @@ class Ledger:
                     kind=f"system_{entry.outcome}",
                     actor=f"system:{system}",
                     detail={"system": system, "round": round_},
+                    write_key=key,
                 )
             )
             return row
@@ -385,9 +543,14 @@ class Ledger:
         *,
         remaining: dict[str, int],
         at: datetime,
-    ) -> None:
-        """Record the post-erase check. Anything left means the system's erasure failed."""
+    ) -> dict[str, int]:
+        """Record the post-erase check. Anything left means the system's erasure failed.
+
+        Once per system and round: the first check recorded stands, and a repeat (a retried
+        activity) changes nothing. Returns what the recorded check found.
+        """
         async with self.session() as s, s.begin():
+            await lock_request(s, request_id)
             row = (
                 await s.scalars(
                     sa.select(SystemOutcomeRecord).where(
@@ -397,6 +560,8 @@ class Ledger:
                     )
                 )
             ).one()
+            if row.verified_at is not None:
+                return {k: int(v) for k, v in (row.residual or {}).items()}
             row.residual = dict(remaining)
             row.verified_at = at
             if any(remaining.values()) and row.outcome in {"erased", "retained"}:
@@ -410,5 +575,7 @@ class Ledger:
                         kind="system_failed",
                         actor=f"system:{system}",
                         detail={"system": system, "round": round_, "residual": dict(remaining)},
+                        write_key=f"residual/{system}/{round_}",
                     )
                 )
+            return dict(remaining)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, ErasureRequestRecord, RequestEvent
 from .store import Ledger, LedgerError
+from .write_keys import lock_request, prior_event, replaying
 
 __all__ = [
     "CODE_OUTCOMES",
@@ -142,7 +143,11 @@ class IdentityRecords:
             return True
 
     async def mark_code_sent(self, request_id: str, *, at: datetime) -> None:
+        await replaying(lambda: self._mark_code_sent(request_id, at))
+
+    async def _mark_code_sent(self, request_id: str, at: datetime) -> None:
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             row = await s.get(VerificationCode, request_id, with_for_update=True)
             if row is None:
                 raise LedgerError(f"no verification code was issued for {request_id!r}")
@@ -153,6 +158,7 @@ class IdentityRecords:
                         request_id=request_id,
                         at=at,
                         kind="verification_code_sent",
+                        write_key="verification_code_sent",
                         actor="lethe",
                         detail={"expires_at": row.expires_at.isoformat()},
                     )
@@ -213,11 +219,20 @@ class IdentityRecords:
         self, request_id: str, *, number: int, at: datetime, actor: str, reason: str
     ) -> None:
         """The ``number``-th new code went out: it is good from now, and the event says
-        who asked for it and why."""
+        who asked for it and why. Once per ``number``: a repeat changes nothing."""
+        await replaying(lambda: self._mark_code_resent(request_id, number, at, actor, reason))
+
+    async def _mark_code_resent(
+        self, request_id: str, number: int, at: datetime, actor: str, reason: str
+    ) -> None:
+        key = f"verification_code_resent/{number}"
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
             row = await s.get(VerificationCode, request_id, with_for_update=True)
             if row is None:
                 raise LedgerError(f"no verification code was issued for {request_id!r}")
+            if await prior_event(s, request_id, key) is not None:
+                return
             row.sent_at = at
             detail: dict[str, Any] = {
                 "resend": number,
@@ -233,19 +248,43 @@ class IdentityRecords:
                     kind="verification_code_resent",
                     actor=actor[:120],
                     detail=detail,
+                    write_key=key,
                 )
             )
 
     async def check_code(
-        self, request_id: str, code: str, *, at: datetime, actor: str
+        self,
+        request_id: str,
+        code: str,
+        *,
+        at: datetime,
+        actor: str,
+        write_key: str | None = None,
     ) -> CodeCheckResult:
         """Compare ``code`` with the request's code (constant time) and record the result.
 
         Refusals are final for that try and never move the request: a used code is not
         accepted twice, an expired code never, a locked request not even with the right code.
         A wrong code counts against the attempt limit; reaching it locks the request.
+
+        ``write_key``: the check's (``ledger.write_keys``): a repeat of one check (a retried
+        activity) counts nothing, appends nothing, and returns the first verdict; another
+        check, even of the same code, is another try.
         """
+        return await replaying(lambda: self._check_code(request_id, code, at, actor, write_key))
+
+    async def _check_code(
+        self, request_id: str, code: str, at: datetime, actor: str, write_key: str | None
+    ) -> CodeCheckResult:
         async with self._ledger.session() as s, s.begin():
+            await lock_request(s, request_id)
+            first = await prior_event(s, request_id, write_key)
+            if first is not None:
+                return CodeCheckResult(
+                    str(first.detail["outcome"]),
+                    int(first.detail["attempts"]),
+                    int(first.detail["attempts_left"]),
+                )
             # Take the row's write lock before reading it, on every backend: SQLite ignores
             # FOR UPDATE and would let two concurrent checks both accept one code.
             await s.execute(
@@ -277,6 +316,7 @@ class IdentityRecords:
                         "attempts": result.attempts,
                         "attempts_left": result.attempts_left,
                     },
+                    write_key=write_key,
                 )
             )
             return result
@@ -342,6 +382,7 @@ class IdentityRecords:
                         request_id=request_id,
                         at=at,
                         kind="portal_assertion_accepted",
+                        write_key="portal_assertion_accepted",
                         actor=f"portal:{issuer}"[:120],
                         detail={"key_id": key_id, "methods": list(methods)},
                     )

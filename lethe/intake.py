@@ -28,6 +28,7 @@ from ledger import (
     IdentityRecords,
     Ledger,
     LedgerError,
+    OpenRequestExists,
     Pseudonymizer,
     SubjectVault,
 )
@@ -325,17 +326,12 @@ async def submit_request(
     A request received earlier (``draft.received_at``) is recorded as received then, and
     as entered now by ``entered_by`` (default ``actor``): an ``entered`` event, so that an
     auditor sees both times. Every deadline counts from the receipt.
+
+    One open request per person: the ledger's claim (``ledger.claims``), taken by the
+    receipt's own insert, refuses a second one however many are submitted at once, before
+    anything of it is written; ``allow_duplicate`` files it anyway, unclaimed.
     """
     subject_ref = Pseudonymizer(keys.pseudonym).subject_ref(draft.email)
-    if not allow_duplicate:
-        for rec in await ledger.list_requests(
-            subject_ref=subject_ref, statuses=sorted(OPEN_STATUSES), limit=1
-        ):
-            raise LetheError(
-                f"this person already has an open request {rec.request_id} ({rec.status});"
-                " pass --allow-duplicate to file another"
-            )
-
     identity = IdentityRecords(ledger)
     if draft.assertion is not None and await identity.nonce_seen(draft.assertion.nonce):
         raise AssertionRejected("this portal assertion was already used (its nonce is spent)")
@@ -351,21 +347,25 @@ async def submit_request(
     sealed = SubjectVault(keys.vault).seal(
         request_id, {"email": draft.email, **dict(draft.extra_identifiers)}
     )
-    await ledger.open_request(
-        request_id=request_id,
-        subject_ref=subject_ref,
-        jurisdiction=draft.jurisdiction,
-        verification_method=draft.verification,
-        channel=channel,
-        systems=draft.systems,
-        workflow_id=workflow_id,
-        received_at=received_at,
-        due_at=due_at,
-        sealed=sealed,
-        actor=actor,
-        entered_at=entered_at if draft.received_at is not None else None,
-        entered_by=entered_by,
-    )
+    try:
+        await ledger.open_request(
+            request_id=request_id,
+            subject_ref=subject_ref,
+            jurisdiction=draft.jurisdiction,
+            verification_method=draft.verification,
+            channel=channel,
+            systems=draft.systems,
+            workflow_id=workflow_id,
+            received_at=received_at,
+            due_at=due_at,
+            sealed=sealed,
+            actor=actor,
+            entered_at=entered_at if draft.received_at is not None else None,
+            entered_by=entered_by,
+            allow_duplicate=allow_duplicate,
+        )
+    except OpenRequestExists as exc:
+        raise LetheError(f"{exc}; pass --allow-duplicate to file another") from None
     try:
         await DeadlineRecords(ledger).open_clock(
             request_id,

@@ -26,7 +26,7 @@ async def open_request(ledger: Ledger, rid: str, *, due: datetime | None = None)
     due = due or NOW + timedelta(days=31)
     await ledger.open_request(
         request_id=rid,
-        subject_ref="ps_1",
+        subject_ref=f"ps_{rid}",
         jurisdiction="gdpr",
         verification_method="email",
         channel="cli",

@@ -39,6 +39,7 @@ async def open_request(
         due_at=NOW + timedelta(days=30),
         sealed=ledger.vault.seal(request_id, identifiers),
         actor="cli",
+        allow_duplicate=True,  # two requests of one person, both open
     )
     return ref
 
