@@ -247,3 +247,19 @@ async def test_a_connector_that_names_the_subject_in_its_outcome_is_overruled(
     [row] = await opened.outcomes("er-1")
     assert row.basis_note == "open invoices of [redacted]"
     assert row.evidence == {"api_id": "x-17", "log": ["DELETE /users/[redacted]: 204"]}
+
+
+async def test_evidence_loses_phone_numbers_as_operators_reasons_do(opened: Ledger) -> None:
+    """The activity-side scrubber removes what ``lethe/free_text.py`` removes: anyone's
+    phone number too, not only addresses and the person's identifiers."""
+    connector = Scripted(
+        lambda s: Erased(
+            counts={"contacts.deleted": 1},
+            evidence={"log": "DELETE contact (+44 20 7946 0958, ops: +1 555 010 0199): 204"},
+        )
+    )
+    await ActivityEnvironment().run(
+        ErasureActivities(opened, {"crm": connector}).erase_in_system, SystemTask("er-1", "crm")
+    )
+    [row] = await opened.outcomes("er-1")
+    assert row.evidence == {"log": "DELETE contact ([phone redacted], ops: [phone redacted]): 204"}
