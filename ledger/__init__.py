@@ -19,8 +19,9 @@ from .models import (
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
+from .receipts import FINAL_STATUSES
 from .referrals import INSTRUCTIONS, ControllerReferrals
-from .request_status import NOT_SETTLED, RequestStatuses, request_status
+from .request_status import NOT_DONE, NOT_SETTLED, RequestStatuses, request_status
 from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
 from .retention_rules import LEGAL_BASES, RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
@@ -38,9 +39,11 @@ from .verification import (
 __all__ = [
     "CODE_OUTCOMES",
     "DEADLINE_EVENTS",
+    "FINAL_STATUSES",
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
     "LEGAL_BASES",
+    "NOT_DONE",
     "NOT_SETTLED",
     "Base",
     "CertificateCheck",

@@ -18,6 +18,7 @@ from .models import (
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
+from .receipts import FINAL_STATUSES
 from .vault import SealedSubject, SubjectVault, VaultError
 
 __all__ = ["Ledger", "LedgerError", "OutcomeEntry", "SystemStart"]
@@ -240,13 +241,7 @@ class Ledger:
             req.status_reason = reason[:500] if reason else reason
             if status == "erasing" and req.verified_at is None:
                 req.verified_at = at
-            if status in {
-                "completed",
-                "completed_with_exceptions",
-                "partially_failed",
-                "rejected",
-                "cancelled",
-            }:
+            if status in FINAL_STATUSES:
                 req.completed_at = at
             s.add(
                 RequestEvent(
@@ -352,7 +347,10 @@ class Ledger:
             row.error = entry.error
             row.finished_at = at
             await s.flush()
-            if entry.outcome == "retained":
+            # A system not searched in full may keep what was searched: an exception too.
+            if entry.outcome == "retained" or (
+                entry.outcome == "not_searched" and entry.legal_basis is not None
+            ):
                 assert entry.legal_basis and entry.basis_note is not None
                 s.add(
                     RetainedException(
@@ -399,7 +397,7 @@ class Ledger:
             ).one()
             row.residual = dict(remaining)
             row.verified_at = at
-            if any(remaining.values()) and row.outcome in {"erased", "retained"}:
+            if any(remaining.values()) and row.outcome in {"erased", "retained", "not_searched"}:
                 left = ", ".join(f"{k}={v}" for k, v in sorted(remaining.items()))
                 row.outcome = "failed"
                 row.error = f"verification after erase found items left: {left}"

@@ -144,7 +144,7 @@ def sweeper_run_once(wait: bool, timeout: float, as_json: bool) -> None:
 
 #: A system's answers that end its erasure (``referred`` is not one while its request is open:
 #: the system waits for the controller's instruction).
-_SETTLED = frozenset({"erased", "not_found", "retained", "failed"})
+_SETTLED = frozenset({"erased", "not_found", "retained", "failed", "not_searched"})
 
 
 def _settled(latest: SystemOutcomeRecord | None) -> bool:
