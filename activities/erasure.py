@@ -33,21 +33,11 @@ from connectors import (
     TransientError,
     redact,
 )
-from ledger import Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
+from ledger import MISSING_IDENTIFIERS, Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
 
 from .types import SystemOutcome, SystemTask, Verification
 
-__all__ = [
-    "MISSING_IDENTIFIERS",
-    "ErasureActivities",
-    "entry_from_outcome",
-    "outcome_from_record",
-    "scrub_entry",
-]
-
-#: The evidence key under which a ``not_searched`` outcome names the identifier kinds the
-#: request lacked (never their values): Lethe's, whatever the connector's evidence says.
-MISSING_IDENTIFIERS = "missing_identifiers"
+__all__ = ["ErasureActivities", "entry_from_outcome", "outcome_from_record", "scrub_entry"]
 
 log = structlog.get_logger("lethe.activities")
 T = TypeVar("T")

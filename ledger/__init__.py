@@ -7,6 +7,7 @@ from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, schema_revisions, upgrade_schema
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
+from .identifiers import add_identifiers
 from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
@@ -19,7 +20,7 @@ from .models import (
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
-from .receipts import FINAL_STATUSES
+from .receipts import FINAL_STATUSES, MISSING_IDENTIFIERS, missing_identifiers
 from .referrals import INSTRUCTIONS, ControllerReferrals
 from .request_status import NOT_DONE, NOT_SETTLED, RequestStatuses, request_status
 from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
@@ -43,6 +44,7 @@ __all__ = [
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
     "LEGAL_BASES",
+    "MISSING_IDENTIFIERS",
     "NOT_DONE",
     "NOT_SETTLED",
     "Base",
@@ -90,10 +92,12 @@ __all__ = [
     "VaultError",
     "VaultShredding",
     "VerificationCode",
+    "add_identifiers",
     "check_certificate",
     "check_retention",
     "choose_hold",
     "create_ledger_engine",
+    "missing_identifiers",
     "request_status",
     "schema_is_current",
     "schema_revisions",

@@ -34,11 +34,13 @@ from .proof import canonical_json, event_commitment, parse_receipt
 
 __all__ = [
     "FINAL_STATUSES",
+    "MISSING_IDENTIFIERS",
     "RECEIPT_VERSION",
     "SEALABLE_OUTCOMES",
     "UNSEALED_EVENT_KINDS",
     "event_opening",
     "event_receipt",
+    "missing_identifiers",
     "outcome_receipt",
     "request_receipt",
 ]
@@ -66,6 +68,18 @@ FINAL_STATUSES = frozenset(
         "cancelled",
     }
 )
+
+
+#: The evidence key under which a ``not_searched`` outcome names the identifier kinds the
+#: request lacked (never their values). Lethe writes it, whatever a connector's evidence says;
+#: it is sealed with the rest of the evidence.
+MISSING_IDENTIFIERS = "missing_identifiers"
+
+
+def missing_identifiers(evidence: Any) -> list[str]:
+    """The identifier kinds a ``not_searched`` outcome's evidence names (empty if none)."""
+    kinds = evidence.get(MISSING_IDENTIFIERS) if isinstance(evidence, dict) else None
+    return [str(k) for k in kinds] if isinstance(kinds, list) else []
 
 
 def _actions(*count_maps: dict[str, Any]) -> list[str]:
