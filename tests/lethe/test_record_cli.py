@@ -364,3 +364,13 @@ def test_markup_and_terminal_control_in_typed_text_are_shown_as_text(
     assert lethe("hold", "list", "--json") == 0
     [held] = json.loads(capsys.readouterr().out)
     assert held["reason"] == HOSTILE  # the record keeps what was typed; output escapes it
+    with_ledger(home, _finished_with_a_clock)
+    typed = ("acknowledge", "er-a", "--channel", "phone", "--reason", HOSTILE)
+    assert lethe(*typed, "--operator", f"kim {HOSTILE}") == 1
+    assert "\x1b" not in one_line_error(capsys)
+    assert lethe("audit", "show", "er-a") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
+    refused = next(x for x in out.splitlines() if "acknowledgement_refused  " in x)
+    assert "operator:kim [/] [bold red]x \\x1b[2J" in refused  # the name, as typed
+    assert "reason=[/] [bold red]x \\x1b[2J\\x1b[31mred\\r:x: \\u202eevil" in refused
