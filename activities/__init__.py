@@ -4,7 +4,8 @@ Activities are methods of classes whose dependencies (ledger, configured connect
 through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never the reverse.
 """
 
-from ledger import request_status  # the status rule, for workflows that replay old histories
+# The status rule, for workflows that replay old histories, and the final statuses.
+from ledger import FINAL_STATUSES, request_status
 
 from .alerts import (
     ALERT_EVENTS,
@@ -71,6 +72,7 @@ from .verification import (
 __all__ = [
     "ALERT_EVENTS",
     "FINAL_OUTCOMES",
+    "FINAL_STATUSES",
     "AcknowledgementNotice",
     "AcknowledgementOrder",
     "AcknowledgementOutcome",

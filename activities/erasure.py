@@ -23,6 +23,7 @@ from connectors import (
     Connector,
     Erased,
     NotFound,
+    NotSearched,
     Outcome,
     Pending,
     PermanentError,
@@ -32,7 +33,7 @@ from connectors import (
     TransientError,
     redact,
 )
-from ledger import Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
+from ledger import MISSING_IDENTIFIERS, Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
 
 from .types import SystemOutcome, SystemTask, Verification
 from .write_keys import activity_write_key
@@ -73,6 +74,21 @@ def entry_from_outcome(outcome: Outcome, *, interrupted_before: bool = False) ->
             return OutcomeEntry("pending", evidence=evidence, ticket=outcome.ticket)
         case Referred():
             return OutcomeEntry("referred", evidence=evidence, controller=outcome.controller)
+        case NotSearched():
+            # Not "not found": part of the system was not looked at. What the identifiers
+            # present found is recorded as erased (and kept, with its basis, if ``kept``).
+            evidence[MISSING_IDENTIFIERS] = list(outcome.missing)
+            kept = outcome.kept
+            return OutcomeEntry(
+                "not_searched",
+                counts=dict(outcome.counts),
+                retained_counts=dict(kept.retained_counts) if kept else {},
+                evidence=evidence,
+                legal_basis=kept.legal_basis if kept else None,
+                basis_note=kept.note if kept else None,
+                retained_until=kept.retained_until if kept else None,
+                review_on=kept.review_on if kept else None,
+            )
     raise PermanentError(f"connector returned {type(outcome).__name__}, which is not an outcome")
 
 

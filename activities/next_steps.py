@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ledger import ControllerReferral, ErasureRequestRecord, RequestClock, SystemOutcomeRecord
+from ledger import (
+    ControllerReferral,
+    ErasureRequestRecord,
+    RequestClock,
+    SystemOutcomeRecord,
+    missing_identifiers,
+)
 
 __all__ = ["ACKNOWLEDGE_SOON", "next_steps", "when_text"]
 
@@ -77,10 +83,18 @@ def next_steps(
                 "--basis … --until …"
             )
     for system, outcome in sorted(latest.items()):
-        if outcome.outcome != "failed":
-            continue
         # Open or answered: a failed system is retried now (its status counts the retry).
-        steps.append(f"{system} failed: lethe retry {rid} --system {system} --reason '…'")
+        if outcome.outcome == "failed":
+            steps.append(f"{system} failed: lethe retry {rid} --system {system} --reason '…'")
+        elif outcome.outcome == "not_searched":
+            # The request lacked an identifier a rule of the system needs: add it, retry.
+            kinds = missing_identifiers(outcome.evidence) or ["KIND"]
+            adds = " ".join(f"--identifier {kind}=-" for kind in kinds)
+            steps.append(
+                f"{system} was not searched: the request has no {', '.join(kinds)}; find it"
+                f" out, then lethe retry {rid} --system {system} {adds} --reason '…'"
+                f" (each value on its own line of stdin)"
+            )
     if not steps and rec.status in _OPEN and rec.status != "escalated":
         steps.append("nothing from you: the systems are being erased")
     return steps

@@ -20,8 +20,11 @@ __all__ = [
     "Verification",
 ]
 
-#: Outcomes a system can end in. ``failed`` is decided by Lethe, never by a connector.
-FINAL_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred", "failed"})
+#: Outcomes a system can end in. ``failed`` is decided by Lethe, never by a connector;
+#: ``not_searched``: the request lacks an identifier a rule of the system needs.
+FINAL_OUTCOMES = frozenset(
+    {"erased", "not_found", "retained", "referred", "failed", "not_searched"}
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class SystemTask:
 @dataclass(frozen=True)
 class SystemOutcome:
     system: str
-    outcome: str  # erased | not_found | retained | pending | referred | failed
+    outcome: str  # erased | not_found | retained | pending | referred | failed | not_searched
     counts: dict[str, int] = field(default_factory=dict)
     retained_counts: dict[str, int] = field(default_factory=dict)
     legal_basis: str | None = None

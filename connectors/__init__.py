@@ -16,7 +16,16 @@ from ._errors import (
 )
 from ._idempotency import repeat_problem
 from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
-from ._outcomes import Erased, NotFound, Outcome, Pending, Referred, Residual, Retained
+from ._outcomes import (
+    Erased,
+    NotFound,
+    NotSearched,
+    Outcome,
+    Pending,
+    Referred,
+    Residual,
+    Retained,
+)
 from ._plan import Plan
 from ._protocol import (
     CAPABILITY_METHODS,
@@ -47,6 +56,7 @@ __all__ = [
     "Erased",
     "LegalBasis",
     "NotFound",
+    "NotSearched",
     "Outcome",
     "Pending",
     "PermanentError",

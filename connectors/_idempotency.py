@@ -21,6 +21,9 @@ that window. The rule a connector keeps is:
    Pending       ``Pending`` with the same ticket (no second job is opened), or, once that
                  job has finished, the outcome ``status(ticket)`` reports
    Referred      ``Referred`` to the same controller
+   NotSearched   ``NotSearched`` naming the same missing kinds, keeping what the first kept
+                 (same basis, dates, retained counts); its erase counts all zero or equal to
+                 the first call's, as for ``Retained``
    ============  =============================================================================
 
 A stateless connector (``sql``) meets the rule by construction: what it erased no longer
@@ -31,7 +34,7 @@ id and replays it.
 
 from __future__ import annotations
 
-from ._outcomes import Erased, NotFound, Outcome, Pending, Referred, Retained
+from ._outcomes import Erased, NotFound, NotSearched, Outcome, Pending, Referred, Retained
 
 __all__ = ["repeat_problem"]
 
@@ -39,6 +42,23 @@ __all__ = ["repeat_problem"]
 def _nonzero(counts: object) -> dict[str, int]:
     assert hasattr(counts, "items")
     return {k: int(v) for k, v in counts.items() if v}
+
+
+def _same_exception(first: Retained, repeat: Retained) -> bool:
+    return (
+        repeat.legal_basis == first.legal_basis
+        and repeat.retained_until == first.retained_until
+        and repeat.review_on == first.review_on
+        and _nonzero(repeat.retained_counts) == _nonzero(first.retained_counts)
+    )
+
+
+def _erased_again(first: Retained | NotSearched, repeat: Retained | NotSearched) -> str | None:
+    """A repeat's erase counts: all zero (found only what stays), or the first's (replayed)."""
+    counts = _nonzero(repeat.counts)
+    if counts and counts != _nonzero(first.counts):
+        return f"a repeat erased something again: {counts}"
+    return None
 
 
 def repeat_problem(first: Outcome, repeat: Outcome) -> str | None:
@@ -57,24 +77,33 @@ def repeat_problem(first: Outcome, repeat: Outcome) -> str | None:
     if isinstance(first, Retained):
         if not isinstance(repeat, Retained):
             return f"after retained, a repeat must be retained again; got {repeat.kind}"
-        same_exception = (
-            repeat.legal_basis == first.legal_basis
-            and repeat.retained_until == first.retained_until
-            and repeat.review_on == first.review_on
-            and _nonzero(repeat.retained_counts) == _nonzero(first.retained_counts)
-        )
-        if not same_exception:
+        if not _same_exception(first, repeat):
             return "a repeated retained outcome must keep the same basis, dates and counts"
-        counts = _nonzero(repeat.counts)
-        if counts and counts != _nonzero(first.counts):
-            return f"a repeat erased something again: {counts}"
-        return None
+        return _erased_again(first, repeat)
+    if isinstance(first, NotSearched):
+        if not isinstance(repeat, NotSearched) or repeat.missing != first.missing:
+            return (
+                f"after not_searched (missing {', '.join(first.missing)}), a repeat must be"
+                f" not_searched for the same kinds; got {repeat.kind}"
+                + (
+                    f" missing {', '.join(repeat.missing)}"
+                    if isinstance(repeat, NotSearched)
+                    else ""
+                )
+            )
+        if (first.kept is None) != (repeat.kept is None) or (
+            first.kept is not None
+            and repeat.kept is not None
+            and not _same_exception(first.kept, repeat.kept)
+        ):
+            return "a repeated not_searched outcome must keep what the first kept, as it kept it"
+        return _erased_again(first, repeat)
     if isinstance(first, Pending):
         if isinstance(repeat, Pending):
             if repeat.ticket == first.ticket:
                 return None
             return "after pending, a repeat must return the same ticket (no second job)"
-        if isinstance(repeat, Erased | Retained | NotFound):
+        if isinstance(repeat, Erased | Retained | NotFound | NotSearched):
             return None  # the job finished: what status(ticket) reports (checked by the caller)
         return f"after pending, a repeat must be the same ticket or its end; got {repeat.kind}"
     if isinstance(first, Referred):

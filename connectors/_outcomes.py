@@ -5,6 +5,9 @@
     Retained   some data is kept under a legal basis until a date (what was erasable is erased)
     Pending    the system accepted the request and finishes later; poll ``status(ticket)``
     Referred   the data belongs to another controller, who must instruct us
+    NotSearched  the request lacks an identifier a rule of the system needs: what that rule
+               would find was not looked for (never "not found"); what the identifiers the
+               request has did find is erased (and kept) all the same, and counted
 
 Counts are keyed ``"<what>.<action>"`` (``"posts.anonymised": 3``) so that an auditor can read
 them without knowing the connector. Evidence holds what proves the action (API ids, status
@@ -19,10 +22,12 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from ._legal_basis import LegalBasis
+from ._subject import IDENTIFIER_KINDS
 
 __all__ = [
     "Erased",
     "NotFound",
+    "NotSearched",
     "Outcome",
     "Pending",
     "Referred",
@@ -93,7 +98,50 @@ class Referred:
     kind: Literal["referred"] = "referred"
 
 
-Outcome = Erased | NotFound | Retained | Pending | Referred
+@dataclass(frozen=True)
+class NotSearched:
+    """Part of the system could not be searched: the request lacks an identifier that a rule
+    of its configuration needs (``lethe submit`` carries only the address unless given
+    ``--identifier``; a rule keyed by ``customer_id`` then has nothing to look for).
+
+    It is never "nothing found": Lethe records the system as ``not_searched``, naming
+    ``missing``, and the request does not end ``completed`` until the identifier is added and
+    the system retried (``lethe retry … --identifier KIND=VALUE``). ``missing`` is the
+    identifier kinds lacking (of :data:`connectors.IDENTIFIER_KINDS`), never their values.
+
+    What the identifiers the request has did find is still erased and reported, as
+    ``Erased`` would: ``counts`` and ``evidence``. If some of it is kept under an exception,
+    ``kept`` says so as a :class:`Retained` would (its legal basis, note, date and
+    ``retained_counts``; its own ``counts`` and ``evidence`` are not read: give them here).
+    """
+
+    missing: tuple[str, ...]
+    counts: Mapping[str, int] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    kept: Retained | None = None
+    kind: Literal["not_searched"] = "not_searched"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.missing, str):
+            raise ValueError("NotSearched.missing is a tuple of identifier kinds, not one string")
+        missing = tuple(sorted(set(self.missing)))
+        if not missing:
+            raise ValueError("a NotSearched outcome names the identifier kinds the request lacks")
+        unknown = [k for k in missing if k not in IDENTIFIER_KINDS]
+        if unknown:
+            raise ValueError(
+                f"NotSearched.missing names unknown identifier kind {unknown[0]!r}"
+                f" (known: {', '.join(sorted(IDENTIFIER_KINDS))})"
+            )
+        object.__setattr__(self, "missing", missing)
+
+    @property
+    def retained_counts(self) -> Mapping[str, int]:
+        """What the searched part keeps (``kept``), as ``Retained.retained_counts``."""
+        return self.kept.retained_counts if self.kept is not None else {}
+
+
+Outcome = Erased | NotFound | Retained | Pending | Referred | NotSearched
 
 
 @dataclass(frozen=True)

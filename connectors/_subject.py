@@ -63,8 +63,13 @@ class Subject:
 _ANY_EMAIL = re.compile(
     r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", flags=re.IGNORECASE
 )
+#: An international phone number, anyone's: ``+44 20 7946 0958``, ``+1 (555) 010-0199`` (a
+#: ``+``, then 7 to 15 digits with at most two separators between two digits).
+_ANY_PHONE = re.compile(r"\+\d(?:[\s().\-]{0,2}\d){6,14}")
 #: Identifier kinds that are names made of words: each word names the person too.
 _WORDY_KINDS = frozenset({"name"})
+#: What may stand between two digits of a phone number as people write it.
+_PHONE_GAP = r"[\s().\-]{0,2}"
 
 
 def _spellings(value: str) -> set[str]:
@@ -82,11 +87,18 @@ def _patterns(subject: Subject) -> list[re.Pattern[str]]:
     """Longest first, so that a full value is replaced before any word of it."""
     whole: set[str] = set()
     words: set[str] = set()
+    numbers: list[re.Pattern[str]] = []
     for kind, value in (("email", subject.email), *subject.identifiers.items()):
         value = value.strip() if value else ""
         if len(value) < 3:
             continue
         whole |= _spellings(value)
+        if kind == "phone":
+            digits = [ch for ch in value if ch.isdigit()]
+            if len(digits) >= 7:
+                # The same number written with other separators (or none): 442079460958,
+                # +44-20-7946-0958, (20) 7946 0958 after the country code...
+                numbers.append(re.compile(r"(?<!\d)\+?" + _PHONE_GAP.join(digits) + r"(?!\d)"))
         if kind in _WORDY_KINDS:
             words |= {w for w in re.split(r"[\s,.;:()'\"-]+", value) if len(w) >= 3}
         elif kind == "email":
@@ -98,18 +110,25 @@ def _patterns(subject: Subject) -> list[re.Pattern[str]]:
         re.compile(rf"(?<!\w){re.escape(w)}(?!\w)", re.IGNORECASE)
         for w in sorted(words, key=len, reverse=True)
     ]
-    return found
+    return found + numbers
 
 
 def redact(text: str, subject: Subject | None = None, *, any_address: bool = True) -> str:
-    """``text`` with the subject's identifiers and anything shaped like an email replaced.
+    """``text`` with the subject's identifiers, and anyone's address or phone number, replaced.
 
     Each identifier is found in any case, URL-encoded or JSON-escaped; each word of a name
-    or of an address's local part (three letters or more) on its own too. Use it on any
-    message that may leave the connector (errors, logs, evidence). ``any_address=False``
-    leaves other people's addresses alone (an operator signing with their own).
+    or of an address's local part (three letters or more) on its own too; a phone number
+    with any separators. Anything shaped like an email address becomes ``[email redacted]``
+    and anything shaped like an international phone number (``+`` and 7 to 15 digits)
+    ``[phone redacted]``. Use it on any message that may leave the connector (errors, logs,
+    evidence); Lethe's command line scrubs what operators type with it too
+    (``lethe/free_text.py``), so both sides remove the same things. ``any_address=False``
+    replaces only the subject's identifiers, and leaves other people's addresses and numbers
+    alone (an operator signing with their own).
     """
     if subject is not None:
         for pattern in _patterns(subject):
             text = pattern.sub("[redacted]", text)
-    return _ANY_EMAIL.sub("[email redacted]", text) if any_address else text
+    if not any_address:
+        return text
+    return _ANY_PHONE.sub("[phone redacted]", _ANY_EMAIL.sub("[email redacted]", text))

@@ -10,7 +10,9 @@ erasure. When the retention date passes and the copies are gone, erasing again s
 A copy "contains" the subject if any of the subject's identifiers appears in its text (read as
 UTF-8), case-insensitively as Python folds case, accented letters included (plain SQL dumps,
 SQLite files, JSON and CSV exports all qualify). The match is a substring match and errs
-towards retention (see ``_contains``).
+towards retention (see ``_contains``). An identifier kind of ``identifiers`` that the request
+lacks cannot be looked for: the outcome is then ``NotSearched``, naming it (with the copies the
+other identifiers found, kept as above).
 Compressed or encrypted archives are out of reach of this connector.
 """
 
@@ -26,7 +28,7 @@ from pydantic import Field, field_validator
 
 from ._errors import PermanentError, TransientError
 from ._legal_basis import LegalBasis
-from ._outcomes import NotFound, Outcome, Retained
+from ._outcomes import NotFound, NotSearched, Outcome, Retained
 from ._protocol import BaseConnector, Capability, ConnectorOptions
 from ._subject import IDENTIFIER_KINDS, Subject
 
@@ -113,10 +115,15 @@ class BackupFilesConnector(BaseConnector):
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         scanned, found = await asyncio.to_thread(self._scan, subject)
+        # A copy that holds the subject only by an identifier the request lacks is not found:
+        # the outcome says what was not looked for (``lethe retry --identifier`` adds it).
+        missing = tuple(k for k in self.opts.identifiers if not (subject.get(k) or "").strip())
         if not found:
+            if missing:
+                return NotSearched(missing=missing, evidence={"copies_scanned": scanned})
             return NotFound(evidence={"copies_scanned": scanned})
         newest = max(taken for _, taken in found)
-        return Retained(
+        kept = Retained(
             legal_basis=LegalBasis.BACKUP_ROTATION.value,
             note=(
                 "backup copies are kept beyond use until rotation; "
@@ -129,3 +136,6 @@ class BackupFilesConnector(BaseConnector):
                 "copies": [{"name": name, "taken_on": taken.isoformat()} for name, taken in found],
             },
         )
+        if missing:
+            return NotSearched(missing=missing, evidence=kept.evidence, kept=kept)
+        return kept

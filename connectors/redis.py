@@ -13,7 +13,9 @@ prefix match), and a template without a placeholder is refused.
 An erase counts the keys (``max_items`` applies), then unlinks them and writes a receipt
 (``receipt_prefix`` + system + request id, kept ``receipt_days``) in one ``MULTI``; a repeat
 with the same request id replays the receipt. That is how a repeat can still report the
-snapshot exception after the keys are gone.
+snapshot exception after the keys are gone. A template whose identifier the request lacks is
+not searched: the erase answers ``NotSearched`` naming the kinds (and the receipt keeps them);
+a later erase of the same request that carries one of them searches again.
 
 Redis writes snapshots (RDB) and append-only files (AOF) that keep erased keys until they are
 rewritten or rotated. Declare how long yours are kept with ``snapshot_retention_days``; erases
@@ -34,7 +36,7 @@ from redis import exceptions as redis_errors
 
 from ._errors import PermanentError, TransientError
 from ._legal_basis import LegalBasis
-from ._outcomes import Erased, NotFound, Outcome, Residual, Retained
+from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
 from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
 from ._subject import IDENTIFIER_KINDS, Subject
@@ -128,6 +130,12 @@ class _Template:
             f"[^{sep}]*" if ch == "*" else f"[^{sep}]" if ch == "?" else re.escape(ch)
             for ch in text
         )
+
+    def missing(self, subject: Subject) -> set[str]:
+        """The identifier kinds of this template the subject lacks (or has blank)."""
+        return {
+            k for k in _PLACEHOLDER.findall(self.template) if not (subject.get(k) or "").strip()
+        }
 
     def compile(self, subject: Subject) -> tuple[str, re.Pattern[bytes]] | None:
         """(MATCH pattern, exact regex), or None if the subject lacks an identifier."""
@@ -240,41 +248,52 @@ class RedisConnector(BaseConnector):
         return Residual(remaining={f"{n}.remaining": len(k) for n, k in found.items()})
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        unsearched = self._not_searched(subject)
         try:
             receipt = await self._redis().get(self._receipt_key(request_id))
             if receipt is not None:
-                return self._outcome(json.loads(receipt), replayed=True)
+                earlier = json.loads(receipt)
+                # A receipt answers a repeat of the same erase. An identifier the earlier
+                # erase lacked is here now (``lethe retry --identifier``): search again.
+                if set(earlier.get("missing") or ()) <= set(unsearched.get("missing", ())):
+                    return self._outcome(earlier, replayed=True)
             found = await self._matching(subject)
             plan = self._plan_from(found)
             if plan.empty:
-                return NotFound(
-                    evidence={
-                        "patterns_scanned": len(self._templates),
-                        **self._not_searched(subject),
-                    }
-                )
+                evidence: dict[str, Any] = {"patterns_scanned": len(self._templates)}
+                if unsearched:
+                    evidence["not_searched"] = unsearched["not_searched"]
+                    return NotSearched(missing=unsearched["missing"], evidence=evidence)
+                return NotFound(evidence=evidence)
             guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="keys")
-            record = await self._unlink(found, request_id)
-            record.update(self._not_searched(subject))
+            record = await self._unlink(found, request_id, unsearched)
         except (redis_errors.RedisError, OSError) as exc:
             raise self._translate(exc) from None
         return self._outcome(record, replayed=False)
 
     def _not_searched(self, subject: Subject) -> dict[str, Any]:
-        """Evidence naming the templates this request lacks an identifier for (``lethe
-        submit`` carries only the address): their keys were not looked for."""
-        missing = sorted(
-            f"{t.name} (no {', '.join(sorted(set(_PLACEHOLDER.findall(t.template))))})"
-            for t in self._templates
-            if t.compile(subject) is None
-        )
-        return {"not_searched": missing} if missing else {}
+        """The templates this request lacks an identifier for (``lethe submit`` carries only
+        the address unless given ``--identifier``): their keys were not looked for. Evidence
+        (``not_searched``: the templates) and the kinds lacking (``missing``)."""
+        lacking = {t.name: t.missing(subject) for t in self._templates}
+        lacking = {name: kinds for name, kinds in lacking.items() if kinds}
+        if not lacking:
+            return {}
+        return {
+            "not_searched": sorted(
+                f"{name} (no {', '.join(sorted(kinds))})" for name, kinds in lacking.items()
+            ),
+            "missing": sorted({kind for kinds in lacking.values() for kind in kinds}),
+        }
 
-    async def _unlink(self, found: dict[str, list[bytes]], request_id: str) -> dict[str, Any]:
+    async def _unlink(
+        self, found: dict[str, list[bytes]], request_id: str, unsearched: dict[str, Any]
+    ) -> dict[str, Any]:
         """UNLINK every key and write the receipt, in one MULTI/EXEC: both happen or neither.
 
-        The receipt (counts and the retention date, never an identifier) holds the counts of
-        keys found; a key that expired between SCAN and UNLINK is gone all the same.
+        The receipt (counts, the retention date, the templates not searched and the kinds
+        they lacked; never an identifier) holds the counts of keys found; a key that expired
+        between SCAN and UNLINK is gone all the same.
         """
         retained_until = (
             (date.today() + timedelta(days=self.opts.snapshot_retention_days)).isoformat()
@@ -284,6 +303,7 @@ class RedisConnector(BaseConnector):
         record: dict[str, Any] = {
             "counts": {f"{name}.unlinked": len(keys) for name, keys in found.items()},
             "retained_until": retained_until,
+            **unsearched,
         }
         async with self._redis().pipeline(transaction=True) as pipe:
             for keys in found.values():
@@ -308,9 +328,12 @@ class RedisConnector(BaseConnector):
         if replayed:
             evidence["replayed_from_receipt"] = True
         until = record.get("retained_until")
+        missing = tuple(record.get("missing") or ())
         if not until:
+            if missing:
+                return NotSearched(missing=missing, counts=counts, evidence=evidence)
             return Erased(counts=counts, evidence=evidence)
-        return Retained(
+        kept = Retained(
             legal_basis=LegalBasis.BACKUP_ROTATION.value,
             note=(
                 "Redis snapshot (RDB/AOF) copies taken before the erase keep these keys until"
@@ -321,6 +344,9 @@ class RedisConnector(BaseConnector):
             counts=counts,
             evidence=evidence,
         )
+        if missing:
+            return NotSearched(missing=missing, counts=counts, evidence=evidence, kept=kept)
+        return kept
 
 
 def _chunks(values: Sequence[bytes], size: int) -> list[Sequence[bytes]]:

@@ -36,6 +36,11 @@ utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact. A ke
 holds numbers (``customer_no = 42``) is compared by its text form: ``"42"`` matches, ``"042"``
 does not.
 
+A rule keyed on an identifier the request lacks (a ``username`` rule, for a request that
+carries only the address) cannot be applied: the erase does what the other rules can and
+answers ``NotSearched``, naming the missing kinds (``not_searched`` in the evidence names the
+rules), never ``NotFound``.
+
 Table and column names come only from configuration and must be plain SQL identifiers.
 Cascades declared in the schema (``ON DELETE CASCADE``) happen too, uncounted: list such tables
 in the map so that they are counted and bounded.
@@ -66,7 +71,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError
 from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits
-from ._outcomes import Erased, NotFound, Outcome, Residual, Retained
+from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
 from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
 from ._subject import IDENTIFIER_KINDS, Subject
@@ -719,29 +724,35 @@ class SqlConnector(BaseConnector):
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
 
-    def _not_searched(self, subject: Subject) -> dict[str, Any]:
-        """Evidence naming the rules this request could not apply: it lacks their identifier.
+    def _unsearchable(self, subject: Subject) -> list[TableRule]:
+        """The rules this request cannot apply: it lacks (or has a blank) identifier they need.
 
-        ``lethe submit`` carries only the address; a rule keyed by ``username`` then finds
-        nothing, and the record must say so rather than look complete.
+        ``lethe submit`` carries only the address unless given ``--identifier``; a rule keyed
+        by ``username`` then finds nothing, and the record must say so rather than look
+        complete (``NotSearched``).
         """
-        missing = sorted(
-            {
-                f"{r.name} (no {r.identifier})"
-                for r in self._ordered
-                if r.identifier is not None and not (subject.get(r.identifier) or "").strip()
-            }
-        )
+        return [
+            r
+            for r in self._ordered
+            if r.identifier is not None and not (subject.get(r.identifier) or "").strip()
+        ]
+
+    def _not_searched(self, subject: Subject) -> dict[str, Any]:
+        """Evidence naming the rules not applied, and the identifier each lacked."""
+        missing = sorted({f"{r.name} (no {r.identifier})" for r in self._unsearchable(subject)})
         return {"not_searched": missing} if missing else {}
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        unsearchable = self._unsearchable(subject)
+        missing = tuple(sorted({r.identifier for r in unsearchable if r.identifier}))
         try:
             async with self._get_engine().begin() as conn:
                 plan, kept, counts = await self._erase_in(conn, subject)
             if plan.empty:
-                return NotFound(
-                    evidence={"rules_checked": len(self._ordered), **self._not_searched(subject)}
-                )
+                checked = {"rules_checked": len(self._ordered), **self._not_searched(subject)}
+                if missing:
+                    return NotSearched(missing=missing, evidence=checked)
+                return NotFound(evidence=checked)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
         evidence: dict[str, Any] = {
@@ -755,9 +766,12 @@ class SqlConnector(BaseConnector):
             evidence["remaining_after_commit"] = sum(residual.remaining.values())
         except (TransientError, PermanentError) as exc:
             evidence["verification_after_commit_failed"] = type(exc).__name__
-        if not kept:
-            return Erased(counts=counts, evidence=evidence)
-        return self._retained(plan, kept, counts, evidence)
+        retained = self._retained(plan, kept, counts, evidence) if kept else None
+        if missing:
+            # What the identifiers present found is gone (or kept, and why); the rest was not
+            # looked for, and the record says so.
+            return NotSearched(missing=missing, counts=counts, evidence=evidence, kept=retained)
+        return retained if retained is not None else Erased(counts=counts, evidence=evidence)
 
     def _anonymized_values(self, rule: TableRule, subject: Subject) -> dict[str, Any]:
         values: dict[str, Any] = {**rule.set, **dict.fromkeys(rule.nullify)}

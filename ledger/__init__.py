@@ -7,6 +7,7 @@ from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, schema_revisions, upgrade_schema
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
+from .identifiers import add_identifiers
 from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
@@ -19,8 +20,9 @@ from .models import (
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .pseudonym import Pseudonymizer
+from .receipts import FINAL_STATUSES, MISSING_IDENTIFIERS, missing_identifiers
 from .referrals import INSTRUCTIONS, ControllerReferrals
-from .request_status import NOT_SETTLED, RequestStatuses, request_status
+from .request_status import NOT_DONE, NOT_SETTLED, RequestStatuses, request_status
 from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
 from .retention_rules import LEGAL_BASES, RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
@@ -38,9 +40,12 @@ from .verification import (
 __all__ = [
     "CODE_OUTCOMES",
     "DEADLINE_EVENTS",
+    "FINAL_STATUSES",
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
     "LEGAL_BASES",
+    "MISSING_IDENTIFIERS",
+    "NOT_DONE",
     "NOT_SETTLED",
     "Base",
     "CertificateCheck",
@@ -88,10 +93,12 @@ __all__ = [
     "VaultError",
     "VaultShredding",
     "VerificationCode",
+    "add_identifiers",
     "check_certificate",
     "check_retention",
     "choose_hold",
     "create_ledger_engine",
+    "missing_identifiers",
     "request_status",
     "schema_is_current",
     "schema_revisions",

@@ -293,6 +293,31 @@ class ProofLog:
             )
             return list((await s.scalars(q)).all())
 
+    async def sealed_requests(self, requests: Sequence[ErasureRequestRecord]) -> set[str]:
+        """The ids of ``requests`` whose state as it stands (status, dates) the log holds.
+
+        A final status is final once sealed: between the answer and the seal (or a later
+        round's new status and its seal) the request is being sealed, and says so. A request
+        without an answer is never sealed.
+        """
+        wanted = {
+            r.request_id: leaf_hash(canonical_json(request_receipt(r))).hex()
+            for r in requests
+            if r.completed_at is not None
+        }
+        ids = sorted(wanted)
+        found: set[str] = set()
+        async with self._ledger.session() as s:
+            for chunk in range(0, len(ids), 500):
+                rows = await s.execute(
+                    sa.select(ProofLeaf.request_id, ProofLeaf.leaf_hash).where(
+                        ProofLeaf.request_id.in_(ids[chunk : chunk + 500]),
+                        ProofLeaf.kind == "request_status",
+                    )
+                )
+                found.update(rid for rid, h in rows if wanted.get(rid) == h)
+        return found
+
     async def unsealed_outcomes(self, request_id: str) -> list[SystemOutcomeRecord]:
         """Final outcomes of the request whose current receipt is not in the log."""
         async with self._ledger.session() as s:

@@ -34,12 +34,21 @@ __all__ = [
     "systems_done_at",
 ]
 
-OUTCOMES = ("erased", "not_found", "retained", "pending", "referred", "failed", "in_progress")
+OUTCOMES = (
+    "erased",
+    "not_found",
+    "retained",
+    "pending",
+    "referred",
+    "failed",
+    "not_searched",
+    "in_progress",
+)
 #: Every status a request can have (``escalated``: a controller did not answer a referral in
 #: time, or could not be told, and an operator must decide).
 STATUSES = ("received", "awaiting_verification", "erasing", "escalated", *sorted(FINAL_STATUSES))
-#: A system's round ended with one of these (``failed`` waits for a retry; ``pending`` and
-#: ``in_progress`` are still under way).
+#: A system's round ended with one of these (``failed`` and ``not_searched`` wait for a retry;
+#: ``pending`` and ``in_progress`` are still under way).
 ENDED_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred"})
 
 

@@ -1,8 +1,9 @@
 """A request's status, from each system's latest outcome: the one rule, and the one place it is
 written.
 
-    request_status     the rule: failed anywhere ⇒ partially_failed; kept, referred or not
-                       settled anywhere ⇒ completed_with_exceptions; else completed
+    request_status     the rule: failed or not searched everywhere ⇒ failed; anywhere ⇒
+                       partially_failed; kept, referred or not settled anywhere ⇒
+                       completed_with_exceptions; else completed
     RequestStatuses    applies it to the ledger, from the outcomes the ledger holds (the latest
                        round of each system wins), never from a caller's view of them
 
@@ -28,21 +29,28 @@ from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .store import Ledger, LedgerError
 from .write_keys import prior_event, replaying
 
-__all__ = ["NOT_SETTLED", "RequestStatuses", "request_status"]
+__all__ = ["NOT_DONE", "NOT_SETTLED", "RequestStatuses", "request_status"]
 
 #: Outcomes that are not a system's answer yet (a round, or the first pass, is under way).
 NOT_SETTLED = frozenset({"in_progress", "pending"})
+
+#: A system's answers that leave the request's erasure undone there until an operator acts
+#: (``lethe retry``): it failed, or it could not be searched for want of an identifier.
+NOT_DONE = frozenset({"failed", "not_searched"})
 
 #: Final statuses a system's outcome does not decide: nothing was erased, nothing will be.
 _REFUSALS = frozenset({"rejected", "cancelled"})
 
 
 def request_status(outcomes: Iterable[str]) -> str:
-    """``partially_failed`` if any system failed; ``completed_with_exceptions`` if any kept
-    data, was referred, or has no answer yet (``pending``, ``in_progress``); otherwise
-    ``completed``. ``outcomes``: each system's latest outcome."""
+    """``failed`` if every system failed or could not be searched (``not_searched``);
+    ``partially_failed`` if some did; ``completed_with_exceptions`` if any kept data, was
+    referred, or has no answer yet (``pending``, ``in_progress``); otherwise ``completed``.
+    ``outcomes``: each system's latest outcome."""
     kinds = set(outcomes)
-    if "failed" in kinds:
+    if kinds and kinds <= NOT_DONE:
+        return "failed"
+    if kinds & NOT_DONE:
         return "partially_failed"
     if kinds & {"retained", "referred", *NOT_SETTLED}:
         return "completed_with_exceptions"

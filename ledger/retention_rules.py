@@ -54,7 +54,8 @@ def check_retention(
 
 
 def _outcome(_mapper: Any, _conn: Any, row: SystemOutcomeRecord) -> None:
-    if row.outcome == "retained":
+    # A system not searched in full may still keep what was searched: then it is a retention.
+    if row.outcome == "retained" or (row.outcome == "not_searched" and row.legal_basis):
         check_retention(
             legal_basis=row.legal_basis,
             basis_note=row.basis_note,

@@ -8,7 +8,8 @@ exceptions, events, the pseudonym) stays: it is what an auditor needs, and it na
 A request is shredded once it is finished, a grace period has passed since, and nothing may
 still need to reach the person's data through it: no open retained exception (it will be
 re-erased one day), no round under way, no referral waiting for a controller, no system whose
-latest outcome is anything but ``erased`` or ``not_found`` (a failure waits for a retry), and
+latest outcome is anything but ``erased`` or ``not_found`` (a failure, or a system not searched
+for want of an identifier, waits for a retry), and
 no active legal hold on the same pseudonym (a hold preserves what we know of the person).
 
 Caveat, said plainly: a copy of the ledger's database taken before the shredding still holds
@@ -39,14 +40,14 @@ from .models import (
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
+from .receipts import FINAL_STATUSES
 from .retention_models import ControllerReferral, ErasureRound, LegalHold
 from .store import Ledger
 
 __all__ = ["FINISHED_STATUSES", "VaultShredding"]
 
-FINISHED_STATUSES = frozenset(
-    {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
-)
+#: The final statuses (``ledger.receipts``), under the name this module has always exported.
+FINISHED_STATUSES = FINAL_STATUSES
 _NEVER_ERASED = frozenset({"rejected", "cancelled"})
 
 

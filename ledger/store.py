@@ -19,6 +19,7 @@ from .models import (
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
+from .receipts import FINAL_STATUSES
 from .vault import SealedSubject, SubjectVault, VaultError
 from .write_keys import lock_request, prior_event, replaying
 
@@ -315,13 +316,7 @@ class Ledger:
                 req = await s.get(ErasureRequestRecord, request_id, populate_existing=True)
                 if req is None:
                     raise LedgerError(f"no erasure request with id {request_id!r}")
-                final = status in {
-                    "completed",
-                    "completed_with_exceptions",
-                    "partially_failed",
-                    "rejected",
-                    "cancelled",
-                }
+                final = status in FINAL_STATUSES
                 key = "answer" if final else write_key
                 if await prior_event(s, request_id, key) is not None:
                     return
@@ -509,7 +504,10 @@ class Ledger:
             row.error = entry.error
             row.finished_at = at
             await s.flush()
-            if entry.outcome == "retained":
+            # A system not searched in full may keep what was searched: an exception too.
+            if entry.outcome == "retained" or (
+                entry.outcome == "not_searched" and entry.legal_basis is not None
+            ):
                 assert entry.legal_basis and entry.basis_note is not None
                 s.add(
                     RetainedException(
@@ -564,7 +562,7 @@ class Ledger:
                 return {k: int(v) for k, v in (row.residual or {}).items()}
             row.residual = dict(remaining)
             row.verified_at = at
-            if any(remaining.values()) and row.outcome in {"erased", "retained"}:
+            if any(remaining.values()) and row.outcome in {"erased", "retained", "not_searched"}:
                 left = ", ".join(f"{k}={v}" for k, v in sorted(remaining.items()))
                 row.outcome = "failed"
                 row.error = f"verification after erase found items left: {left}"

@@ -15,6 +15,8 @@ from typing import Any
 from activities.next_steps import ACKNOWLEDGE_SOON, next_steps, when_text
 from ledger import ErasureRequestRecord, RequestClock, RequestEvent
 
+from .terminal import visible
+
 __all__ = ["ACKNOWLEDGE_SOON", "clock_lines", "clock_to_dict", "next_steps"]
 
 
@@ -67,9 +69,11 @@ def clock_lines(
     if clock is None:
         return lines
     if clock.extended_at is not None:
+        # Who and why were typed by an operator: shown as text, on this one line.
         lines.append(
-            f"extended on {clock.extended_at:%Y-%m-%d} by {clock.extended_by or '?'} from "
-            f"{_when(clock.original_due_at)}: {clock.extension_reason or ''}".rstrip(": ")
+            f"extended on {clock.extended_at:%Y-%m-%d} by {visible(clock.extended_by or '?')}"
+            f" from {_when(clock.original_due_at)}:"
+            f" {visible(clock.extension_reason or '')}".rstrip(": ")
         )
     elif rec.completed_at is None and clock.extension_limit is not None:
         lines.append(f"may be extended once, to {_when(clock.extension_limit)} at most")
@@ -78,9 +82,9 @@ def clock_lines(
             on_time = "on time" if clock.acknowledged_at <= clock.acknowledge_by else "LATE"
             how = ""
             if acknowledgement is not None:
-                how = f" by {acknowledgement.detail.get('how', '?')}"
+                how = f" by {visible(str(acknowledgement.detail.get('how', '?')))}"
                 if acknowledgement.actor != "lethe":
-                    how += f", {acknowledgement.actor}"
+                    how += f", {visible(acknowledgement.actor)}"
             lines.append(f"receipt acknowledged {_when(clock.acknowledged_at)}{how} ({on_time})")
         elif rec.completed_at is None:
             lines.append(f"receipt not acknowledged yet; due by {_when(clock.acknowledge_by)}")

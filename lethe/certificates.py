@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from connectors import describe_basis
-from ledger import CertificateCheck, ProofError, check_certificate
+from ledger import CertificateCheck, ProofError, check_certificate, missing_identifiers
 from ledger.merkle import leaf_hash
 from ledger.proof import canonical_json, read_json
 
@@ -144,9 +144,26 @@ def _system_table(entry: Mapping[str, Any], superseded_by: Mapping[str, Any] | N
         if superseded_by is not None
         else []
     )
+    # A system not searched in full: what the request lacked (only such receipts get the row,
+    # so pages rendered before it existed render the same).
+    unsearched = (
+        [
+            _row(
+                "Not searched",
+                "the request had no "
+                f"{_e(', '.join(missing_identifiers(r.get('evidence'))) or 'identifier')}: what"
+                " is keyed by it was not looked for (the counts are what the other identifiers"
+                " found)",
+                "missed",
+            )
+        ]
+        if outcome == "not_searched"
+        else []
+    )
     rows = [
         *later,
         _row("Outcome", _e(outcome), re.sub(r"[^a-z_]", "", outcome)),
+        *unsearched,
         _row("Round", _e(r.get("round"))),
         _row(
             "Connector",
@@ -265,7 +282,12 @@ def render_html(cert: Mapping[str, Any], *, generator: str = GENERATOR) -> str:
                     f"<h3>{_e(system)}</h3><p>No receipt in this certificate: the system had "
                     "not finished when the request was sealed.</p>"
                 )
-    kept = [e["receipt"] for e in in_force.values() if e["receipt"].get("outcome") == "retained"]
+    kept = [
+        e["receipt"]
+        for e in in_force.values()
+        if e["receipt"].get("outcome") == "retained"
+        or (e["receipt"].get("outcome") == "not_searched" and e["receipt"].get("legal_basis"))
+    ]
     if kept:
         exception_rows = "".join(
             "<tr>"

@@ -15,6 +15,9 @@ What is replaced in a reason:
     each word of their name, on its own (``connectors.redact``);
     anything shaped like an email address, anyone's;
     anything shaped like an international phone number (``+`` and 7 to 15 digits).
+This is ``connectors.redact``, the scrubber the activities use on what systems send back (and
+on reasons that reach them through a workflow): one implementation, so both sides remove the
+same things.
 In an operator name only the person's identifiers are replaced: an operator may sign with
 their own work address, and who decided is the accountability the record exists for (it is
 kept in the ledger's events and shown in certificates, never in a receipt: the proof log holds
@@ -28,7 +31,6 @@ case number), not a story.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from connectors import Subject, redact
@@ -36,8 +38,6 @@ from ledger import Ledger, LedgerError
 
 __all__ = ["PersonText"]
 
-#: ``+44 20 7946 0958``, ``+1 (555) 010-0199``: a ``+``, then 7 to 15 digits and separators.
-_PHONE = re.compile(r"\+\d(?:[\s().\-]{0,2}\d){6,14}")
 #: How many of a person's requests are read for identifiers (newest first).
 _MAX_REQUESTS = 50
 
@@ -79,7 +79,7 @@ class PersonText:
 
     def reason(self, text: str) -> str:
         """``text`` without the person's identifiers, any address or phone number."""
-        return _PHONE.sub("[phone redacted]", redact(self._without_person(text.strip())))
+        return redact(self._without_person(text.strip()))
 
     def operator(self, name: str) -> str:
         """An operator's name without the person's identifiers (their own address stays)."""

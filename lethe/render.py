@@ -1,8 +1,11 @@
-"""How requests and outcomes look to an operator: rich tables, and stable JSON for scripts."""
+"""How requests and outcomes look to an operator: rich tables, and stable JSON for scripts.
+
+What someone typed (a reason, an error, a name) reaches a ``Text`` here only through
+``lethe.terminal.visible``: shown as text, never as terminal control."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -10,8 +13,16 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors import describe_basis
-from ledger import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
+from ledger import (
+    ErasureRequestRecord,
+    RequestEvent,
+    RetainedException,
+    SystemOutcomeRecord,
+    missing_identifiers,
+)
 from ledger.proof import deadline_state
+
+from .terminal import visible
 
 __all__ = [
     "outcome_table",
@@ -29,6 +40,7 @@ _STYLE = {
     "referred": "magenta",
     "in_progress": "blue",
     "failed": "bold red",
+    "not_searched": "bold yellow",
     "completed": "green",
     "completed_with_exceptions": "yellow",
     "partially_failed": "bold red",
@@ -66,6 +78,8 @@ def outcome_to_dict(o: SystemOutcomeRecord) -> dict[str, Any]:
         "ticket": o.ticket,
         "controller": o.controller,
         "error": o.error,
+        # not_searched: the identifier kinds the request lacked (empty otherwise).
+        "missing_identifiers": missing_identifiers(o.evidence),
         "attempts": o.attempts,
         "residual": o.residual,
         "verified_at": _iso(o.verified_at),
@@ -80,11 +94,16 @@ def request_to_dict(
     outcomes: Sequence[SystemOutcomeRecord] = (),
     exceptions: Sequence[RetainedException] = (),
     events: Sequence[RequestEvent] = (),
+    *,
+    sealed: bool | None = None,
 ) -> dict[str, Any]:
+    """The request as ``--json`` prints it. ``sealed`` (when known): whether the proof log
+    holds the request as it stands; a final ``status`` is final only then."""
     return {
         "request_id": r.request_id,
         "subject_ref": r.subject_ref,
         "status": r.status,
+        **({"sealed": sealed} if sealed is not None else {}),
         "status_reason": r.status_reason,
         "jurisdiction": r.jurisdiction,
         "verification_method": r.verification_method,
@@ -115,16 +134,27 @@ def request_to_dict(
 
 def _retained_cell(o: SystemOutcomeRecord) -> Text:
     if o.outcome == "referred":
-        return Text(f"referred to {o.controller or '?'}", style="magenta")
+        return Text(f"referred to {visible(o.controller or '?')}", style="magenta")
+    if o.outcome == "not_searched":
+        lacked = ", ".join(missing_identifiers(o.evidence)) or "an identifier"
+        cell = Text(f"NOT SEARCHED: the request has no {visible(lacked)}", style="yellow")
+        if o.legal_basis:
+            cell.append("\n")
+            cell.append_text(_kept_text(o))
+        return cell
     if o.outcome != "retained":
-        return Text(o.error or "—", style="red" if o.error else "dim")
+        return Text(visible(o.error) if o.error else "—", style="red" if o.error else "dim")
+    return _kept_text(o)
+
+
+def _kept_text(o: SystemOutcomeRecord) -> Text:
     when = (
         f"until {o.retained_until.isoformat()}"
         if o.retained_until
         else f"indefinite, review {o.review_on.isoformat() if o.review_on else '?'}"
     )
-    kept = _counts(o.retained_counts)
-    return Text(f"{kept}, {when}\n{describe_basis(o.legal_basis or '')}")
+    kept = visible(_counts(o.retained_counts), newlines=True)
+    return Text(f"{kept}, {when}\n{visible(describe_basis(o.legal_basis or ''))}")
 
 
 def outcome_table(outcomes: Sequence[SystemOutcomeRecord], *, title: str | None = None) -> Table:
@@ -152,12 +182,24 @@ def outcome_table(outcomes: Sequence[SystemOutcomeRecord], *, title: str | None 
     return table
 
 
-def request_summary(r: ErasureRequestRecord) -> Text:
+#: How a final status not sealed yet reads (the answer is recorded, its proof is not yet).
+BEING_SEALED = "being sealed: final once its receipts are in the proof log"
+
+
+def _being_sealed(r: ErasureRequestRecord, sealed: bool | None) -> bool:
+    return sealed is False and r.completed_at is not None
+
+
+def request_summary(r: ErasureRequestRecord, *, sealed: bool | None = None) -> Text:
+    """The request's first lines. ``sealed=False``: an answered request whose state the proof
+    log does not hold yet is shown as being sealed, not as final."""
     text = Text()
     text.append(f"{r.request_id}  ", style="bold")
     text.append(r.status, style=_STYLE.get(r.status, "bold"))
+    if _being_sealed(r, sealed):
+        text.append(f" ({BEING_SEALED})", style="yellow")
     if r.status_reason:
-        text.append(f" — {r.status_reason}")
+        text.append(f" — {visible(r.status_reason)}")  # typed by someone: text, one line
     text.append(
         f"\n{r.jurisdiction.upper()} · verification {r.verification_method} · "
         f"received {_when(r.received_at)} · due {_when(r.due_at)}"
@@ -170,15 +212,22 @@ def request_summary(r: ErasureRequestRecord) -> Text:
     return text
 
 
-def request_table(requests: Sequence[ErasureRequestRecord]) -> Table:
+def request_table(
+    requests: Sequence[ErasureRequestRecord], *, sealed: Collection[str] | None = None
+) -> Table:
+    """One row a request. ``sealed``: the ids whose state the proof log holds (when known);
+    an answered request not among them shows its status as being sealed."""
     table = Table(header_style="bold")
     for col in ("request", "status", "law", "received", "due"):
         table.add_column(col, no_wrap=True)
     table.add_column("systems")
     for r in requests:
+        status = Text(r.status, style=_STYLE.get(r.status, ""))
+        if sealed is not None and _being_sealed(r, r.request_id in sealed):
+            status.append(" (being sealed)", style="yellow")
         table.add_row(
             r.request_id,
-            Text(r.status, style=_STYLE.get(r.status, "")),
+            status,
             r.jurisdiction,
             f"{r.received_at:%Y-%m-%d %H:%M}",
             f"{r.due_at:%Y-%m-%d}",

@@ -183,6 +183,9 @@ class {cls[: -len("Connector")]}Harness:
 
 class Test{cls}(ConformanceSuite):
     kind = "{kind}"
+    # The identifier kinds your test configuration looks people up by. Only {{"email"}} leaves
+    # out the not-searched test; left unset, the kit finds out by itself.
+    # identifier_kinds = frozenset({{"email", "username"}})
 
     @pytest.fixture
     def harness(self, tmp_path: Any) -> Harness:

@@ -1,6 +1,7 @@
 """The operator's verbs for what comes after a request's first pass, as an operator types them,
 against the real dev server, the real worker and a local controller webhook:
-``sweeper install|run-once``, ``controller-instruction``, ``retry``, ``backups replay``."""
+``sweeper install|run-once``, ``controller-instruction``, ``retry`` (also ``--identifier``, for
+a system not searched for want of one), ``backups replay``."""
 
 from __future__ import annotations
 
@@ -54,6 +55,15 @@ key = "email"
 identifier = "email"
 action = "delete"
 
+[systems.crm]
+connector = "sql"
+url = "sqlite+aiosqlite:///{root}/crm.db"
+[[systems.crm.tables]]
+table = "customers"
+key = "customer_no"
+identifier = "customer_id"
+action = "delete"
+
 [controllers.acme-university]
 webhook_url_env = "ACME_DSR_URL"
 secret_env = "ACME_DSR_SECRET"
@@ -72,6 +82,20 @@ def seed(path: Path, table: str) -> None:
         )
 
 
+def seed_customers(path: Path) -> None:
+    """A CRM that knows people by customer number only: the address cannot find them."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, customer_no TEXT)")
+        conn.executemany(
+            "INSERT INTO customers (customer_no) VALUES (?)", [("C-1815",), ("C-2024",)]
+        )
+
+
+def customers(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT customer_no FROM customers"))
+
+
 def rows(path: Path, table: str) -> list[str]:
     with sqlite3.connect(path) as conn:
         return sorted(r[0] for r in conn.execute(f"SELECT email FROM {table}"))
@@ -86,19 +110,22 @@ async def wait_until_notified(ledger: Ledger, request_id: str) -> None:
     raise AssertionError("the controller was never notified")
 
 
-async def wait_until_failed(ledger: Ledger, request_id: str, system: str) -> None:
+async def wait_until_failed(
+    ledger: Ledger, request_id: str, system: str, outcome: str = "failed"
+) -> None:
     for _ in range(300):
         latest = await ErasureRounds(ledger).latest_outcomes(request_id)
-        if system in latest and latest[system].outcome == "failed":
+        if system in latest and latest[system].outcome == outcome:
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{system} never failed")
+    raise AssertionError(f"{system} never {outcome}")
 
 
 async def test_the_operator_verbs_after_the_first_pass(
     dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
 ) -> None:
     seed(tmp_path / "lms.db", "learners")
+    seed_customers(tmp_path / "crm.db")
     (tmp_path / "lethe.toml").write_text(CONFIG.format(root=tmp_path))
     with controller_receiver(SECRET.encode()) as receiver:
         env = {
@@ -121,16 +148,19 @@ async def test_the_operator_verbs_after_the_first_pass(
         # them, so every verb below runs without them.
         operator_env = {k: v for k, v in env.items() if not k.startswith("ACME_DSR_")}
 
-        async def lethe(*args: str) -> tuple[int, str, str]:
+        async def lethe(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
             proc = await asyncio.create_subprocess_exec(
                 LETHE,
                 *args,
                 cwd=tmp_path,
                 env=operator_env,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else None,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
-            out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+            out, err = await asyncio.wait_for(
+                proc.communicate(stdin.encode() if stdin is not None else None), timeout=120
+            )
             assert proc.returncode is not None
             return proc.returncode, out.decode(), err.decode()
 
@@ -207,6 +237,33 @@ async def test_the_operator_verbs_after_the_first_pass(
                 code, _, err = await lethe("retry", rid, "--system", "mailer", "--reason", "again")
                 assert code == 1 and "did not fail" in err and len(err.splitlines()) == 1
 
+                # crm knows people by customer number, which the request did not carry: not
+                # searched (never "not found"), and the operator is told how to add it.
+                await wait_until_failed(ledger, rid, "crm", "not_searched")
+                code, out, _ = await lethe("status", rid)
+                out = " ".join(out.split())
+                assert code == 0 and "NOT SEARCHED: the request has no" in out, out
+                assert f"lethe retry {rid} --system crm --identifier customer_id=-" in out, out
+                code, out, err = await lethe(
+                    "retry",
+                    rid,
+                    "--system",
+                    "crm",
+                    "--identifier",
+                    "customer_id=-",
+                    "--reason",
+                    "customer number from the signed form",
+                    "--wait",
+                    "--json",
+                    stdin="C-1815\n",
+                )
+                assert code == 0, err
+                found = json.loads(out)
+                assert found["identifiers_added"] == ["customer_id"]
+                assert (found["round"], found["outcome"]) == (1, "erased")
+                assert customers(tmp_path / "crm.db") == ["C-2024"]
+                assert "C-1815" not in out + err
+
                 code, out, err = await lethe(
                     "controller-instruction",
                     rid,
@@ -219,8 +276,9 @@ async def test_the_operator_verbs_after_the_first_pass(
                 assert code == 0, err
                 handle = client.get_workflow_handle_for(ErasureWorkflow.run, f"erasure/{rid}")
                 result = await asyncio.wait_for(handle.result(), timeout=60)
-                # lms: erased on the controller's word. mailer: failed in the first pass, but
-                # the retry erased it before the request was answered: the answer counts it.
+                # lms: erased on the controller's word. mailer: failed in the first pass, and
+                # crm was not searched, but the retries erased both before the request was
+                # answered: the answer counts them.
                 assert result.status == "completed"
                 assert rows(tmp_path / "lms.db", "learners") == ["grace@example.org"]
                 assert (await ledger.require_request(rid)).status == "completed"
@@ -259,17 +317,25 @@ async def test_the_operator_verbs_after_the_first_pass(
             await worker_module.close_connectors(connectors)
             await ledger.dispose()
 
+    # The customer number added at the retry is in the vault only, encrypted (read once the
+    # ledger is closed: opening its file beside a live connection drops SQLite's locks).
+    assert b"C-1815" not in (tmp_path / "ledger.db").read_bytes()
     assert EMAIL not in out  # the reasons that named the person are kept without them
     assert "ticket 4411 (about [redacted])" in out and "backup, [redacted] is back" in out
     assert record["status"] == "completed"
     assert [(o["system"], o["round"], o["outcome"]) for o in record["outcomes"]] == [
+        ("crm", 0, "not_searched"),
         ("lms", 0, "referred"),
         ("mailer", 0, "failed"),
+        ("crm", 1, "erased"),
         ("lms", 1, "erased"),
         ("mailer", 1, "erased"),
         ("mailer", 2, "erased"),
     ]
+    crm = record["outcomes"][0]
+    assert crm["missing_identifiers"] == ["customer_id"] and crm["counts"] == {}
     kinds = [e["kind"] for e in record["events"]]
     assert "controller_notified" in kinds and "controller_instruction" in kinds
     # Each round ends by recording the status, then sealing its receipt into the proof log.
-    assert kinds.count("round_started") == 2 and kinds[-2:] == ["status_after_round", "sealed"]
+    assert kinds.count("round_started") == 3 and kinds[-2:] == ["status_after_round", "sealed"]
+    assert kinds.count("identifiers_added") == 1

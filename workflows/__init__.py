@@ -4,7 +4,7 @@ from .erasure import STATUS_FROM_LEDGER, VERIFICATION_METHODS, ErasureWorkflow, 
 from .retention_sweep import RetentionSweepWorkflow
 from .round_types import ControllerInstruction, StartedRound, Sweep, SweepResult, SystemRound
 from .status import FINAL_STATUSES, final_status
-from .system_erasure import SystemErasureWorkflow
+from .system_erasure import VERIFY_NOT_SEARCHED, SystemErasureWorkflow
 from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
 from .types import (
     ACKNOWLEDGEMENT_CHANNELS,
@@ -29,6 +29,7 @@ __all__ = [
     "FINAL_STATUSES",
     "STATUS_FROM_LEDGER",
     "VERIFICATION_METHODS",
+    "VERIFY_NOT_SEARCHED",
     "AcknowledgementRecorded",
     "CancelOrder",
     "CodeCheck",

@@ -77,7 +77,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from .deadline_clock import DeadlineClock
-from .status import final_status
+from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow, describe_activity_failure
 
 __all__ = ["STATUS_FROM_LEDGER", "VERIFICATION_METHODS", "ErasureWorkflow", "workflow_id_for"]
@@ -118,9 +118,8 @@ _CODE_OUTCOMES = {
     "no_code": "no code has been sent for this request yet (or a new one is on its way)",
 }
 _FINAL_VERDICTS = ("accepted", "locked", "expired")
-FINAL_STAGES = frozenset(
-    {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
-)
+#: A request in one of these has been answered: no update may change it any more.
+FINAL_STAGES = FINAL_STATUSES
 
 
 def _digits(code: str) -> str:

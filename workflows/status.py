@@ -11,12 +11,9 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities import request_status
+    # The one list of final statuses is the ledger's (``ledger.receipts``).
+    from activities import FINAL_STATUSES, request_status
 
 __all__ = ["FINAL_STATUSES", "final_status"]
-
-FINAL_STATUSES = frozenset(
-    {"completed", "completed_with_exceptions", "partially_failed", "rejected", "cancelled"}
-)
 
 final_status = request_status

@@ -14,7 +14,9 @@ The suite seeds a subject and near-duplicate bystanders, erases, and checks: the
 gone and every bystander's record is byte-identical; erasing again is a no-op with the same
 outcome (``connectors.repeat_problem``); ``verify`` sees nothing left; ``plan`` matched the
 erase; a subject behind ``crowd_size`` near-duplicates is still found (every page read); an
-unknown subject and wildcard identifiers give ``NotFound``; faults raise
+unknown subject and wildcard identifiers give ``NotFound``; a subject lacking an identifier
+the configuration needs gives ``NotSearched`` (declare ``identifier_kinds``; a suite that
+declares only the email leaves that test out); faults raise
 ``TransientError``/``PermanentError`` (when you provide ``transient_fault``/``permanent_fault``
 fixtures; left out otherwise) and a rate limit passes its Retry-After on as ``retry_after``
 (``rate_limit_fault``); an erase beyond ``max_items`` is refused and changes nothing; an async
@@ -40,6 +42,7 @@ from ._suite import (
     FaultTests,
     IdentifierSafetyTests,
     NotFoundTests,
+    NotSearchedTests,
     PlanTests,
     RepeatTests,
     VerifyTests,
@@ -61,6 +64,7 @@ __all__ = [
     "Harness",
     "IdentifierSafetyTests",
     "NotFoundTests",
+    "NotSearchedTests",
     "Person",
     "PlanTests",
     "RecordKey",

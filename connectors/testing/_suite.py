@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 
 from .._errors import BlastRadiusExceeded, PermanentError, TransientError
 from .._idempotency import repeat_problem
-from .._outcomes import Erased, NotFound, Outcome, Pending, Retained
+from .._outcomes import Erased, NotFound, NotSearched, Outcome, Pending, Retained
 from .._protocol import Capability, Connector
 from .._registry import ConnectorRegistry
-from .._subject import Subject
+from .._subject import IDENTIFIER_KINDS, Subject
 from ._harness import FaultInjector, Harness, Seeded, carries_trace
 from ._people import BYSTANDERS, HOSTILE, SUBJECT, UNKNOWN, Person, people
 
@@ -33,6 +33,7 @@ __all__ = [
     "FaultTests",
     "IdentifierSafetyTests",
     "NotFoundTests",
+    "NotSearchedTests",
     "PlanTests",
     "RepeatTests",
     "VerifyTests",
@@ -55,6 +56,10 @@ class ConnectorKit:
     connector_class: ClassVar[type[Connector] | None] = None
     #: The people seeded for the example-based tests.
     cast: ClassVar[tuple[Person, ...]] = (SUBJECT, *BYSTANDERS)
+    #: The identifier kinds the test configuration's rules look people up by. ``None``: not
+    #: declared; the kit then finds out (``NotSearchedTests``). Declared as only
+    #: ``{"email"}``, the not-searched test does not apply and is left out at collection.
+    identifier_kinds: ClassVar[frozenset[str] | None] = None
     #: How many times ``status(ticket)`` is asked before a Pending erase counts as stuck.
     max_polls: ClassVar[int] = 50
     #: How many near-duplicates of the subject the crowd test seeds ahead of them. Keep it
@@ -295,6 +300,50 @@ class NotFoundTests(ConnectorKit):
             assert (await connector.verify(UNKNOWN.subject())).clean
 
 
+class NotSearchedTests(ConnectorKit):
+    @pytest.mark.lethe_identifiers
+    async def test_a_subject_lacking_an_identifier_the_rules_need_is_not_searched(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        """A request that carries only the address (``lethe submit`` without
+        ``--identifier``) cannot reach what is keyed by a user name or a customer number:
+        the answer is ``NotSearched`` naming the kinds it lacks, never ``NotFound`` or an
+        ``Erased`` that looks complete; what the address finds is erased all the same."""
+        full = SUBJECT.subject()
+        only_email = Subject(ref=full.ref, email=full.email, jurisdiction=full.jurisdiction)
+        before = await harness.snapshot()
+        first = await self.erase_settled(connector, only_email, "er-kit-only-email")
+        # The subject's records the address cannot reach stay (not searched); nobody else's
+        # may change, and nothing may appear.
+        after = await harness.snapshot()
+        theirs = seeded.records.get(SUBJECT, frozenset())
+        assert not set(after) - set(before), "records appeared"
+        changed = [k for k in before if k not in theirs and after.get(k) != before[k]]
+        assert not changed, f"a bystander's records changed: {sorted(map(repr, changed))[:5]}"
+        self.assert_outcome_is_auditable(first, seeded.traces.get(SUBJECT, frozenset()))
+        needed = set(self.identifier_kinds or ()) - {"email"}
+        if isinstance(first, NotSearched):
+            assert set(first.missing) <= IDENTIFIER_KINDS - {"email"}, (
+                f"the request carried the address, yet {first.missing} are said missing"
+            )
+            assert needed <= set(first.missing), (
+                f"the configuration needs {sorted(needed)}; NotSearched names {first.missing}"
+            )
+            return
+        assert not needed, (
+            f"the configuration needs {sorted(needed)}, which the request lacked: answer"
+            f" NotSearched(missing=…), not {first.kind}"
+        )
+        # Not declared: whatever the whole subject still finds is what was not looked for.
+        rest = await self.erase_settled(connector, full, "er-kit-every-identifier")
+        left = {k: v for k, v in getattr(rest, "counts", {}).items() if v}
+        assert not left, (
+            f"erasing by the address alone answered {first.kind}, yet the subject's other"
+            f" identifiers then found {left}: what a rule could not look for must be reported"
+            " as NotSearched(missing=(kinds…)) (or declare identifier_kinds on the suite)"
+        )
+
+
 class IdentifierSafetyTests(ConnectorKit):
     @pytest.mark.parametrize("hostile", HOSTILE, ids=lambda p: repr(p.email))
     async def test_patterns_and_blanks_in_identifiers_match_nothing(
@@ -302,7 +351,13 @@ class IdentifierSafetyTests(ConnectorKit):
     ) -> None:
         before = await harness.snapshot()
         outcome = await self.erase_settled(connector, hostile.subject())
-        assert isinstance(outcome, NotFound), f"{hostile.email!r} matched: {outcome}"
+        # A blank identifier is no identifier: "not searched" (and nothing changed) is right.
+        nothing = isinstance(outcome, NotFound) or (
+            isinstance(outcome, NotSearched)
+            and not any(outcome.counts.values())
+            and outcome.kept is None
+        )
+        assert nothing, f"{hostile.email!r} matched: {outcome}"
         assert await harness.snapshot() == before
 
 
@@ -480,6 +535,7 @@ class ConformanceSuite(
     VerifyTests,
     PlanTests,
     NotFoundTests,
+    NotSearchedTests,
     IdentifierSafetyTests,
     FaultTests,
     BlastRadiusTests,

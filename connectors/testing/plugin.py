@@ -22,6 +22,10 @@ _LEFT_OUT = pytest.StashKey[Counter[str]]()
 
 def not_applicable(kit: type[ConnectorKit], item: pytest.Item) -> str | None:
     """Why ``item`` (a test of ``kit``) does not apply to its connector, or None."""
+    if item.get_closest_marker("lethe_identifiers") is not None:
+        kinds = kit.identifier_kinds
+        if kinds is not None and kinds <= {"email"}:
+            return "its configuration looks people up by the address only"
     marker = item.get_closest_marker("lethe_capability")
     if marker is not None:
         claimed = kit.claimed_capabilities()
@@ -42,6 +46,11 @@ def _defined_by(kit: type, name: str) -> type | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "lethe_capability(capability): a kit test of one connector capability"
+    )
+    config.addinivalue_line(
+        "markers",
+        "lethe_identifiers: a kit test of identifiers beyond the address (left out for a"
+        " suite whose identifier_kinds is only the email)",
     )
     config.stash[_LEFT_OUT] = Counter()
 

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from connectors import redact
 
 from ..errors import LetheError
+from ..terminal import visible
 from . import (
     audit,
     connectors_cmd,
@@ -41,7 +42,8 @@ _ = (audit, connectors_cmd, deadlines, holds, referrals, requests, rounds, runti
 def _error(message: str, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"error": message}))
-    print(f"lethe: error: {message}", file=sys.stderr)
+    # One line, shown as text: a message may quote what someone typed or a server said.
+    print(f"lethe: error: {visible(message)}", file=sys.stderr)
 
 
 def _missing_command(exc: click.exceptions.NoArgsIsHelpError) -> int:

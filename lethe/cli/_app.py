@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from ..logs import configure_logging
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
+from ..terminal import TextConsole
 
 __all__ = [
     "app",
@@ -27,8 +27,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Piped output (CI logs, `make demo | tee`) gets room for the outcome table.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+# Piped output (CI logs, `make demo | tee`) gets room for the outcome table. What people typed
+# is printed as text: no Rich markup, control characters visible (``lethe/terminal.py``).
+console = TextConsole(width=None if sys.stdout.isatty() else 110)
 
 
 @click.group(

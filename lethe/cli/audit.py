@@ -31,7 +31,15 @@ from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from connectors import describe_basis
-from ledger import Ledger, LedgerError, ProofError, ProofLog, TreeHead, TreeHeadSigner
+from ledger import (
+    Ledger,
+    LedgerError,
+    ProofError,
+    ProofLog,
+    TreeHead,
+    TreeHeadSigner,
+    missing_identifiers,
+)
 from ledger.proof import deadline_state, key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import (
     OUTCOMES,
@@ -55,6 +63,7 @@ from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
 from ..runtime import open_existing_ledger
 from ..settings import SYSTEM_NAME, Settings, load_settings
+from ..terminal import line, visible
 from ._app import app, console, emit_json, json_option, run
 
 __all__ = ["Reader", "VerificationFailed", "audit", "reading"]
@@ -251,10 +260,16 @@ def show(request_id: str, as_json: bool) -> None:
             "unsealed_events": [{"event_id": ev.id, "kind": ev.kind} for ev in unsealed_events],
             "newest_tree_head": head.to_dict() if head else None,
         }
+        sealed = rid in await log.sealed_requests([rec])
         if as_json:
-            emit_json({**request_to_dict(rec, outcomes, exceptions, events), "proof": proof})
+            emit_json(
+                {
+                    **request_to_dict(rec, outcomes, exceptions, events, sealed=sealed),
+                    "proof": proof,
+                }
+            )
             return
-        console.print(request_summary(rec))
+        console.print(request_summary(rec, sealed=sealed))
         if outcomes:
             console.print(outcome_table(outcomes))
             console.print(_erasure_line(rec, outcomes), highlight=False)
@@ -262,11 +277,12 @@ def show(request_id: str, as_json: bool) -> None:
             until = x.retained_until.isoformat() if x.retained_until else "no end date"
             console.print(
                 f"Kept by {x.system} until {until} ({x.state}): "
-                f"{describe_basis(x.legal_basis)} — {x.basis_note}"
+                f"{describe_basis(x.legal_basis)} — {visible(x.basis_note)}"
             )
         for ev in events:
             console.print(
-                f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {ev.actor:<18} {_detail(ev.detail)}",
+                f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<24} {visible(ev.actor):<18}"
+                f" {_detail(ev.detail)}",
                 style="dim",
                 highlight=False,
                 soft_wrap=True,  # one event, one line (grep-able); the terminal wraps it
@@ -278,10 +294,10 @@ def show(request_id: str, as_json: bool) -> None:
             console.print("Not sealed: no receipt of this request is in the proof log.")
         if unsealed:
             names = ", ".join(f"{o.system} (round {o.round})" for o in unsealed)
-            console.print(f"[yellow]Outcomes not sealed yet[/]: {names}")
+            console.print(line(("Outcomes not sealed yet", "yellow"), f": {names}"))
         if unsealed_events:
             names = ", ".join(f"{ev.kind} (event {ev.id})" for ev in unsealed_events)
-            console.print(f"[yellow]Events not sealed yet[/]: {names}", highlight=False)
+            console.print(line(("Events not sealed yet", "yellow"), f": {names}"))
 
     run(reading(go))
 
@@ -291,7 +307,10 @@ def _erasure_line(rec: Any, outcomes: Any) -> str:
     while a failed system is erased by a retry weeks later."""
     done = systems_done_at(outcomes)
     if done is None:
-        return "Erasure not done yet: a system failed or is still under way (see the table)."
+        return (
+            "Erasure not done yet: a system failed, was not searched, or is still under way"
+            " (see the table)."
+        )
     verdict = deadline_state(rec.due_at, done)
     return f"Every system done {done:%Y-%m-%d %H:%M} UTC (erasure deadline {verdict})."
 
@@ -304,8 +323,8 @@ def _detail(detail: dict[str, Any]) -> str:
             value = ",".join(str(v) for v in value)
         elif isinstance(value, dict):
             value = json.dumps(value, sort_keys=True)
-        text = str(value)
-        parts.append(f"{key}={text if len(text) <= 80 else text[:79] + '…'}")
+        text = visible(str(value))  # typed by someone: text, on one line
+        parts.append(f"{visible(str(key))}={text if len(text) <= 80 else text[:79] + '…'}")
     return " ".join(parts)
 
 
@@ -325,10 +344,14 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
 
     async def go(rt: Reader) -> None:
         recs = await query_requests(rt.ledger, f, now=datetime.now(UTC), limit=limit)
+        sealed = await ProofLog(rt.ledger).sealed_requests(recs)
         if as_json:
             emit_json(
                 [
-                    {**request_to_dict(r), "deadline": deadline_state(r.due_at, r.completed_at)}
+                    {
+                        **request_to_dict(r, sealed=r.request_id in sealed),
+                        "deadline": deadline_state(r.due_at, r.completed_at),
+                    }
                     for r in recs
                 ]
             )
@@ -339,7 +362,14 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
         table = Table(header_style="bold")
         # An auditor copies ids and reads statuses: those never shrink; the rest may wrap.
         table.add_column("request", no_wrap=True, min_width=max(len(r.request_id) for r in recs))
-        table.add_column("status", no_wrap=True, min_width=max(len(r.status) for r in recs))
+        # A final status the proof log does not hold yet is not final: it is being sealed.
+        shown = {
+            r.request_id: f"{r.status} (being sealed)"
+            if r.completed_at is not None and r.request_id not in sealed
+            else r.status
+            for r in recs
+        }
+        table.add_column("status", no_wrap=True, min_width=max(map(len, shown.values())))
         # Days, not times, and no systems: what fits a terminal; --json and show have the rest.
         for col in ("law", "received", "due", "answered", "deadline"):
             table.add_column(col, no_wrap=True)
@@ -347,7 +377,7 @@ def list_command(limit: int, as_json: bool, **filters: Any) -> None:
             verdict = deadline_state(r.due_at, r.completed_at)
             table.add_row(
                 r.request_id,
-                r.status,
+                shown[r.request_id],
                 r.jurisdiction,
                 f"{r.received_at:%Y-%m-%d}",
                 f"{r.due_at:%Y-%m-%d}",
@@ -381,12 +411,14 @@ EXPORT_FIELDS = (
     "basis_for_denial",
     "systems",
     "systems_failed",
+    "systems_not_searched",
 )
 
 _RESPONSES = {
     "completed": "deleted",
     "completed_with_exceptions": "deleted in part; the rest kept under the bases given",
-    "partially_failed": "deletion failed in some systems",
+    "partially_failed": "deletion failed, or could not be searched for, in some systems",
+    "failed": "deletion failed, or could not be searched for, in every system",
     "rejected": "denied",
     "cancelled": "withdrawn",
 }
@@ -439,6 +471,12 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
         "basis_for_denial": basis,
         "systems": list(r.systems),
         "systems_failed": sorted(s for s, o in latest.items() if o.outcome == "failed"),
+        # Not searched for want of an identifier: each system with the kinds it lacked.
+        "systems_not_searched": [
+            f"{s} (no {', '.join(missing_identifiers(o.evidence)) or 'identifier'})"
+            for s, o in sorted(latest.items())
+            if o.outcome == "not_searched"
+        ],
     }
 
 
@@ -572,9 +610,11 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
         )
         if unsealed:
             console.print(
-                f"[yellow]Not in this certificate[/] (not sealed yet): "
-                f"{', '.join(unsealed)}. It shows the request as last sealed.",
-                highlight=False,
+                line(
+                    ("Not in this certificate", "yellow"),
+                    f" (not sealed yet): {', '.join(unsealed)}. It shows the request as last"
+                    " sealed.",
+                )
             )
 
 
@@ -589,18 +629,18 @@ def _read_key(path: Path) -> Any:
 
 def _fail(message: str, *, as_json: bool) -> None:
     if as_json:
-        print(f"lethe: error: {message}", file=sys.stderr)
+        print(f"lethe: error: {visible(message)}", file=sys.stderr)
         raise click.exceptions.Exit(VerificationFailed.exit_code)
     raise VerificationFailed(message)
 
 
 def _print_problems(problems: Sequence[str], notes: Sequence[str]) -> None:
     for p in problems[:20]:
-        console.print(f"  [red]✗[/] {p}", highlight=False)
+        console.print(line("  ", ("✗", "red"), f" {p}"))
     if len(problems) > 20:
         console.print(f"  … and {len(problems) - 20} more")
     for n in notes:
-        console.print(f"  [yellow]![/] {n}", highlight=False)
+        console.print(line("  ", ("!", "yellow"), f" {n}"))
 
 
 @audit.command()
@@ -649,13 +689,16 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
     if as_json:
         emit_json({**check.to_dict(), "file": str(path), "key_fingerprint": key_fingerprint(key)})
     else:
-        verdict = "[green]VERIFIED[/]" if check.ok else "[bold red]FAILED[/]"
+        verdict = ("VERIFIED", "green") if check.ok else ("FAILED", "bold red")
         console.print(
-            f"Certificate {path.name}: {verdict} — request {check.request_id}, "
-            f"{check.receipts} receipts ({check.events} of its events) proven in a log of "
-            f"{check.tree_size} "
-            f"signed {_when(check.signed_at)}, key {key_fingerprint(key)[:16]}…",
-            highlight=False,
+            line(
+                f"Certificate {path.name}: ",
+                verdict,
+                f" — request {check.request_id}, "
+                f"{check.receipts} receipts ({check.events} of its events) proven in a log of "
+                f"{check.tree_size} "
+                f"signed {_when(check.signed_at)}, key {key_fingerprint(key)[:16]}…",
+            )
         )
         _print_problems(check.problems, check.notes)
     if not check.ok:
@@ -727,26 +770,38 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
         )
     elif check.ok:
         console.print(
-            f"Proof log: [green]VERIFIED[/] — {check.receipts} receipts, {check.heads} signed "
-            f"heads (key {', '.join(key_fingerprint(k)[:16] + '…' for k in keys)}), "
-            "each consistent with the one before"
-            + (
-                f"; the heads of the {len(certs)} certificate(s) given are in it." if certs else "."
-            ),
+            line(
+                "Proof log: ",
+                ("VERIFIED", "green"),
+                f" — {check.receipts} receipts, {check.heads} signed "
+                f"heads (key {', '.join(key_fingerprint(k)[:16] + '…' for k in keys)}), "
+                "each consistent with the one before"
+                + (
+                    f"; the heads of the {len(certs)} certificate(s) given are in it."
+                    if certs
+                    else "."
+                ),
+            )
         )
         _print_problems([], check.notes)
     else:
         console.print(
-            f"Proof log: [bold red]FAILED[/] — first bad index {check.first_bad_index}",
-            highlight=False,
+            line(
+                "Proof log: ",
+                ("FAILED", "bold red"),
+                f" — first bad index {check.first_bad_index}",
+            )
         )
         _print_problems([p.message for p in check.ordered()], check.notes)
     if own_key and not as_json:
         console.print(
-            "  [yellow]![/] checked against this machine's own signing key: an auditor gives "
-            "the public key they were handed (--public-key), since whoever can rewrite the log "
-            "can replace that key too",
-            highlight=False,
+            line(
+                "  ",
+                ("!", "yellow"),
+                " checked against this machine's own signing key: an auditor gives "
+                "the public key they were handed (--public-key), since whoever can rewrite the "
+                "log can replace that key too",
+            )
         )
     for r in [] if as_json else reports:
         if r["problems"] or r["notes"]:

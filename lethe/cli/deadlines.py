@@ -149,7 +149,9 @@ def acknowledge(
     The record keeps who, how and when, on time or late against the acknowledge-by date;
     status, audit show and audit export then see the request as acknowledged, and the
     acknowledgement escalation does not fire (if it has not yet). Only for a request still
-    open: a finished request has had its answer, which says more than a receipt.
+    open: a finished request has had its answer, which says more than a receipt. One that the
+    request refuses (it finished first) leaves an acknowledgement_refused event: who, how,
+    the reference and why, so that the record shows the requester was told.
     """
     if channel is None:  # not click's required=True: its message lists the choices on 7 lines
         raise LetheError(
@@ -177,13 +179,29 @@ def acknowledge(
                 f"{request_id} was already acknowledged on"
                 f" {clock.acknowledged_at:%Y-%m-%d %H:%M} UTC ({how})"
             )
-        if rec.completed_at is not None:
-            raise LetheError(
-                f"cannot acknowledge {request_id}: it has finished ({rec.status}) and its"
-                " answer went out; an acknowledgement no longer matters"
-            )
         person = await PersonText.for_request(rt.ledger, request_id)
         why, by = scrubbed(person, reason, who)
+
+        async def refused(because: str) -> LetheError:
+            # The requester was told, but the record could not take it: it keeps a trace
+            # (who, how, the reference) instead of nothing.
+            await rt.ledger.add_event(
+                request_id,
+                "acknowledgement_refused",
+                at=datetime.now(UTC),
+                actor=by[:120],
+                detail={"channel": channel, "reason": why, "refused_because": because[:300]},
+            )
+            return LetheError(f"cannot acknowledge {request_id}: {because}")
+
+        def finished(status: str) -> str:
+            return (
+                f"it has finished ({status}) and its answer went out; an acknowledgement no"
+                " longer matters (recorded as acknowledgement_refused)"
+            )
+
+        if rec.completed_at is not None:
+            raise await refused(finished(rec.status))
         client = await rt.client()
         handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
         try:
@@ -191,8 +209,14 @@ def acknowledge(
                 ErasureWorkflow.acknowledge_receipt, ReceiptAcknowledgement(channel, why, by)
             )
         except WorkflowUpdateFailedError as exc:
-            raise LetheError(f"cannot acknowledge {request_id}: {failure_text(exc)}") from None
+            # Refused by the request itself: it finished in the meantime, or was acknowledged.
+            because = f"{failure_text(exc)} (recorded as acknowledgement_refused)"
+            raise await refused(because) from None
         except RPCError as exc:
+            now = await rt.ledger.get_request(request_id)
+            if now is not None and now.completed_at is not None:
+                # It finished between our look and the update: its workflow is closed.
+                raise await refused(finished(now.status)) from None
             raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
         if as_json:
             emit_json(

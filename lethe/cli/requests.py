@@ -14,7 +14,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from connectors import Subject
-from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds
+from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds, ProofLog
 from ledger.queries import STATUSES
 from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 
@@ -32,6 +32,7 @@ from ..intake import (
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime
 from ..settings import load_settings
+from ..terminal import visible
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from ._values import address_argument, reason_text, scrubbed
 
@@ -80,6 +81,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         raise NotFoundError(f"no erasure request with id {request_id!r}")
     outcomes = await rt.ledger.outcomes(request_id)
     clock = await DeadlineRecords(rt.ledger).clock(request_id)
+    sealed = request_id in await ProofLog(rt.ledger).sealed_requests([rec])
     if as_json:
         emit_json(
             {
@@ -88,18 +90,19 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
                     outcomes,
                     await rt.ledger.exceptions(request_id),
                     await rt.ledger.events(request_id),
+                    sealed=sealed,
                 ),
                 "clock": clock_to_dict(clock),
             }
         )
         return
-    console.print(request_summary(rec))
+    console.print(request_summary(rec, sealed=sealed))
     history = await rt.ledger.events(request_id)
     for e in history:
         if e.kind == "entered":  # received earlier (by post, in a mailbox), entered late
             console.print(
-                f"  received by {rec.channel}, entered {e.at:%Y-%m-%d %H:%M} UTC by {e.actor}"
-                " (the deadlines count from the receipt)"
+                f"  received by {rec.channel}, entered {e.at:%Y-%m-%d %H:%M} UTC by"
+                f" {visible(e.actor)} (the deadlines count from the receipt)"
             )
     now = datetime.now(UTC)
     acknowledgement = next((e for e in history if e.kind == "acknowledged"), None)
@@ -112,10 +115,12 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
     latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
     referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
     for step in next_steps(rec, latest, referrals, clock, now):
-        console.print(f"Next: {step}")
+        console.print(f"Next: {visible(step)}")
     if events:
         for e in history:
-            console.print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<24} {e.actor}", style="dim")
+            console.print(
+                f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<24} {visible(e.actor)}", style="dim"
+            )
 
 
 @app.command()
@@ -465,17 +470,22 @@ def list_requests(
         else:
             recs = await rt.ledger.list_requests(status=status_filter, limit=limit + 1)
         more, recs = len(recs) > limit, recs[:limit]  # one more than shown: are there others?
+        sealed = await ProofLog(rt.ledger).sealed_requests(recs)
         if as_json:
             # A summary per request; `lethe status ID --json` adds its outcomes and events
             # (empty lists here would claim a finished request had none).
             emit_json(
                 [
-                    {k: v for k, v in request_to_dict(r).items() if k not in _DETAIL_KEYS}
+                    {
+                        k: v
+                        for k, v in request_to_dict(r, sealed=r.request_id in sealed).items()
+                        if k not in _DETAIL_KEYS
+                    }
                     for r in recs
                 ]
             )
         elif recs:
-            console.print(request_table(recs))
+            console.print(request_table(recs, sealed=sealed))
             if more:
                 console.print(f"Showing the first {limit}; --limit N shows more.", style="dim")
         else:

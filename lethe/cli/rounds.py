@@ -4,22 +4,34 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 import sqlalchemy as sa
 
-from ledger import ErasureRequestRecord, ErasureRounds, SubjectVaultEntry, SystemOutcomeRecord
+from connectors import Subject
+from ledger import (
+    ErasureRequestRecord,
+    ErasureRounds,
+    LedgerError,
+    SubjectVaultEntry,
+    SystemOutcomeRecord,
+    add_identifiers,
+    missing_identifiers,
+)
 from workflows import StartedRound, SystemRoundWorkflow
 
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
+from ..intake import EXTRA_KINDS, parse_identifiers
+from ..intake import _check_identifiers as check_identifiers
 from ..runtime import Runtime
 from ..settings import load_settings
 from ..sweeper import RoundRefused, install_sweeper, run_sweep_once, schedule_id, start_round
 from ._app import app, console, emit_json, json_option, run, with_runtime
 from ._values import PSEUDONYM, reason_text, scrubbed, systems_among
-from .requests import _operator
+from .requests import _operator, _stdin_line
 
 __all__ = ["backups", "retry", "sweeper"]
 
@@ -144,11 +156,26 @@ def sweeper_run_once(wait: bool, timeout: float, as_json: bool) -> None:
 
 #: A system's answers that end its erasure (``referred`` is not one while its request is open:
 #: the system waits for the controller's instruction).
-_SETTLED = frozenset({"erased", "not_found", "retained", "failed"})
+_SETTLED = frozenset({"erased", "not_found", "retained", "failed", "not_searched"})
 
 
 def _settled(latest: SystemOutcomeRecord | None) -> bool:
     return latest is not None and latest.outcome in _SETTLED
+
+
+#: A system's latest outcomes that ``lethe retry`` erases again: it failed, or the request
+#: lacked an identifier one of its rules needs (add it with ``--identifier``).
+_RETRIABLE = frozenset({"failed", "not_searched"})
+
+
+def _identifiers(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--identifier KIND=VALUE`` as ``lethe submit`` reads and checks them (``KIND=-``: the
+    value from the next line of stdin); one line that never repeats a value, else."""
+    extra = parse_identifiers(pairs)
+    for kind, value in list(extra.items()):
+        if value == "-":
+            extra[kind] = _stdin_line(f"--identifier {kind}=-")
+    return dict(check_identifiers(extra))
 
 
 @app.command()
@@ -159,6 +186,15 @@ def _settled(latest: SystemOutcomeRecord | None) -> bool:
     required=True,
     help="Why a retry should work now (the person's details are removed).",
 )
+@click.option(
+    "--identifier",
+    "identifiers",
+    metavar="KIND=VALUE",
+    multiple=True,
+    help="An identifier the request lacked (the system was not searched for want of it),"
+    f" sealed in the request's vault before the retry (repeatable); KIND is one of"
+    f" {', '.join(EXTRA_KINDS)}. VALUE '-' reads it from the next line of stdin.",
+)
 @click.option("--operator", help="Who retries (default: LETHE_OPERATOR or your login).")
 @click.option("--wait", is_flag=True, help="Wait for the round to finish.")
 @_TIMEOUT
@@ -167,19 +203,26 @@ def retry(
     request_id: str,
     system: str,
     reason: str,
+    identifiers: tuple[str, ...],
     operator: str | None,
     wait: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Erase a failed system again, as the next round of the same request.
+    """Erase a failed or not-searched system again, as the next round of the same request.
 
     Also while the request is still open (another system waits for a controller, say), once
     this system has failed: the request's status, when it is answered, counts the retry.
     Refused while the system's own erasure is still running, or a round of it already is.
+
+    A system not searched because the request lacked an identifier one of its rules needs
+    (lethe status says which): add it with --identifier KIND=VALUE (KIND=- reads the value
+    from stdin, out of the process list and shell history); it is sealed in the request's
+    vault like the ones given at submit, and the retry searches with it.
     """
     reason = reason_text(reason, "why a retry should work now")
     who = _operator(operator)
+    extra = _identifiers(identifiers)
     settings = load_settings()
     request_id, system = request_id.strip(), system.strip()
 
@@ -201,13 +244,30 @@ def retry(
                 f"{system} of {request_id} has no final outcome yet ({said}); "
                 "retry it once it has failed"
             )
-        if unfinished is None and (latest is None or latest.outcome != "failed"):
+        if unfinished is None and (latest is None or latest.outcome not in _RETRIABLE):
             said = latest.outcome if latest is not None else "none"
             raise LetheError(
                 f"{system} did not fail in {request_id} (its latest outcome is {said}); "
                 "nothing to retry"
             )
-        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
+        person = await PersonText.for_request(rt.ledger, request_id)
+        if extra:
+            # What the operator types about the person may name the new identifiers too.
+            person = PersonText((*person.people, Subject(ref="", email="", identifiers=extra)))
+        why, by = scrubbed(person, reason, who)
+        added: list[str] = []
+        if extra:
+            try:
+                added = await add_identifiers(
+                    rt.ledger,
+                    request_id,
+                    extra,
+                    at=datetime.now(UTC),
+                    actor=f"operator:{by}",
+                    detail={"system": system, "reason": why},
+                )
+            except LedgerError as exc:
+                raise LetheError(str(exc)) from None
         try:
             started = await start_round(
                 await rt.client(),
@@ -223,8 +283,26 @@ def retry(
             raise LetheError(str(exc)) from None
         finished = await _wait_rounds(rt, [started], timeout) if wait else {}
         if as_json:
-            emit_json({**_started(started), "outcome": finished.get(started.workflow_id)})
+            emit_json(
+                {
+                    **_started(started),
+                    "outcome": finished.get(started.workflow_id),
+                    "identifiers_added": added,
+                }
+            )
             return
+        if added:
+            console.print(f"Sealed in {request_id}'s vault: {', '.join(added)}.")
+        still = (
+            sorted(set(missing_identifiers(latest.evidence)) - set(extra))
+            if latest is not None and latest.outcome == "not_searched"
+            else []
+        )
+        if still:
+            console.print(
+                f"Note: {system} also lacked {', '.join(still)}; what needs it is still not"
+                " searched (add it with --identifier in another retry)."
+            )
         console.print(
             f"Retrying {system} of {request_id} as round {started.round} "
             f"({started.workflow_id})" + (f": {finished[started.workflow_id]}" if finished else ".")

@@ -12,6 +12,7 @@ from activities import ConsoleAlerts, ConsoleMailer
 
 from ..devserver import DevServer
 from ..settings import load_settings
+from ..terminal import print_visible
 from ._app import app, console, emit_json, json_option, run
 
 __all__ = ["demo", "dev", "worker_command"]
@@ -79,7 +80,12 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                 )
                 console.print("Worker running. Ctrl-C to stop.")
             # The console mailer writes to stderr, so that --json output stays clean.
-            await worker_module.run_worker(local, mailer=ConsoleMailer(), alerts=[ConsoleAlerts()])
+            # Printed, not sent: what they print carries what others typed, shown as text.
+            await worker_module.run_worker(
+                local,
+                mailer=ConsoleMailer(print_visible),
+                alerts=[ConsoleAlerts(print_visible)],
+            )
         finally:
             server.stop()
 

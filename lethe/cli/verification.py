@@ -25,6 +25,7 @@ from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..runtime import Runtime
 from ..settings import load_settings
+from ..terminal import visible
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from ._values import address_argument, reason_text, scrubbed
 from .requests import _operator
@@ -121,7 +122,10 @@ def verify(
             )
             if not check.accepted:
                 # The answer is on stdout; the refusal is still one line on stderr.
-                print(f"lethe: error: {request_id}: code refused: {check.message}", file=sys.stderr)
+                print(
+                    f"lethe: error: {request_id}: code refused: {visible(check.message)}",
+                    file=sys.stderr,
+                )
                 raise click.exceptions.Exit(1)
             return
         if not check.accepted:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
 from ..runtime import Runtime, connect_when_ready, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from ..terminal import line, print_visible
 from .systems import SUBJECT, check_bystanders, seed_demo_systems
 
 __all__ = ["run_demo"]
@@ -100,9 +100,8 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         client = await connect_when_ready(local, rt.keys)
         import worker as worker_module  # the composition root, shared with `lethe worker`
 
-        mailer = ConsoleMailer(
-            (lambda text: print(text, file=sys.stderr)) if as_json else console.print
-        )
+        # What they print carries what others typed (reasons, errors): shown as text.
+        mailer = ConsoleMailer(print_visible if as_json else console.print)
         w = worker_module.build_worker(
             client,
             task_queue=local.temporal.task_queue,
@@ -113,11 +112,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             mailer=mailer,
             # Operator alerts (an overdue request, a failed system) are printed, not sent.
             alerts=[
-                ConsoleAlerts(
-                    (lambda text: print(text, file=sys.stderr))
-                    if as_json
-                    else (lambda text: console.print(text, markup=False, highlight=False))
-                )
+                ConsoleAlerts(print_visible if as_json else console.print)
             ],
         )
         async with w:
@@ -202,7 +197,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     console.print(outcome_table(outcomes, title="What each system did"))
     console.print(request_summary(rec))
     if problems:
-        console.print(f"[bold red]Bystander check FAILED[/]: {len(problems)} problem(s)")
+        console.print(line(("Bystander check FAILED", "bold red"), f": {len(problems)} problem(s)"))
         for p in problems:
             console.print(f"  - {p}")
     else:
@@ -212,16 +207,18 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     # Paths are printed whole (soft_wrap): they are for copying.
     console.print(f"Certificate of erasure: {certificate['json']}", soft_wrap=True)
     console.print(f"                        {certificate['html']}", soft_wrap=True)
-    verdict = "[green]VERIFIED[/]" if certificate["verified"] else "[bold red]FAILED[/]"
+    verdict = ("VERIFIED", "green") if certificate["verified"] else ("FAILED", "bold red")
     console.print(
-        f"Checked offline with the public key {certificate['public_key']} only: {verdict}"
-        f" ({certificate['receipts']} receipts in a signed log of {certificate['tree_size']})",
-        highlight=False,
+        line(
+            f"Checked offline with the public key {certificate['public_key']} only: ",
+            verdict,
+            f" ({certificate['receipts']} receipts in a signed log of {certificate['tree_size']})",
+        ),
         soft_wrap=True,
     )
     for problem in certificate["problems"]:
         console.print(f"  - {problem}")
-    console.print(f"Final status: [bold]{result.status}[/] (in {elapsed:.1f} s)")
+    console.print(line("Final status: ", (result.status, "bold"), f" (in {elapsed:.1f} s)"))
     console.print(f"The record is in the ledger at {settings.database_url}", soft_wrap=True)
     console.print(f"  lethe status {rec.request_id}    ·    lethe audit show {rec.request_id}")
     console.print(
@@ -231,8 +228,10 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     )
     if not ok:
         console.print(
-            "[bold red]Demo did not end as expected[/]"
-            f" (wanted {EXPECTED_STATUS}, bystanders intact, a certificate that verifies)"
+            line(
+                ("Demo did not end as expected", "bold red"),
+                f" (wanted {EXPECTED_STATUS}, bystanders intact, a certificate that verifies)",
+            )
         )
         return 1
     console.print("Done.")

@@ -17,6 +17,7 @@ from connectors import (
     Capability,
     Erased,
     NotFound,
+    NotSearched,
     Outcome,
     Pending,
     PermanentError,
@@ -247,3 +248,52 @@ async def test_a_connector_that_names_the_subject_in_its_outcome_is_overruled(
     [row] = await opened.outcomes("er-1")
     assert row.basis_note == "open invoices of [redacted]"
     assert row.evidence == {"api_id": "x-17", "log": ["DELETE /users/[redacted]: 204"]}
+
+
+async def test_evidence_loses_phone_numbers_as_operators_reasons_do(opened: Ledger) -> None:
+    """The activity-side scrubber removes what ``lethe/free_text.py`` removes: anyone's
+    phone number too, not only addresses and the person's identifiers."""
+    connector = Scripted(
+        lambda s: Erased(
+            counts={"contacts.deleted": 1},
+            evidence={"log": "DELETE contact (+44 20 7946 0958, ops: +1 555 010 0199): 204"},
+        )
+    )
+    await ActivityEnvironment().run(
+        ErasureActivities(opened, {"crm": connector}).erase_in_system, SystemTask("er-1", "crm")
+    )
+    [row] = await opened.outcomes("er-1")
+    assert row.evidence == {"log": "DELETE contact ([phone redacted], ops: [phone redacted]): 204"}
+
+
+async def test_a_system_not_searched_is_recorded_so_with_what_it_did_and_kept(
+    opened: Ledger,
+) -> None:
+    """Never "not found": the ledger records ``not_searched`` and the kinds lacking; what the
+    identifiers present erased is counted, and what they keep is an open exception."""
+    kept = Retained(
+        legal_basis="gdpr-17-3-b",
+        note="invoices are kept 10 years",
+        retained_until=date(2036, 1, 31),
+        retained_counts={"invoices.retained": 2},
+    )
+    connector = Scripted(
+        lambda s: NotSearched(
+            missing=("customer_id",),
+            counts={"contacts.deleted": 1},
+            evidence={"not_searched": ["orders (no customer_id)"]},
+            kept=kept,
+        )
+    )
+    out = await ActivityEnvironment().run(
+        ErasureActivities(opened, {"crm": connector}).erase_in_system, SystemTask("er-1", "crm")
+    )
+    assert out.outcome == "not_searched" and out.counts == {"contacts.deleted": 1}
+    [row] = await opened.outcomes("er-1")
+    assert row.outcome == "not_searched"
+    assert row.evidence["missing_identifiers"] == ["customer_id"]
+    assert row.retained_counts == {"invoices.retained": 2}
+    assert (row.legal_basis, row.retained_until) == ("gdpr-17-3-b", date(2036, 1, 31))
+    [exception] = await opened.exceptions("er-1")
+    assert exception.state == "open" and exception.outcome_id == row.id
+    assert [e.kind for e in await opened.events("er-1")][-1] == "system_not_searched"

@@ -15,6 +15,7 @@ from connectors import (
     ConnectorOptions,
     Erased,
     NotFound,
+    NotSearched,
     Outcome,
     Pending,
     Plan,
@@ -164,3 +165,25 @@ class InstanceJobsConnector(AsyncMemoryConnector):
     def __init__(self, name: str, options: ConnectorOptions) -> None:
         super().__init__(name, options)
         self.jobs = {}  # type: ignore[misc]
+
+
+class UsernameMemoryConnector(MemoryConnector):
+    """Correct: finds records by address or by user name. Without a user name it erases what
+    the address finds and says what it could not look for."""
+
+    def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
+        username = (subject.get("username") or "").strip()
+        return super().matches(record, subject) or (bool(username) and record[1] == username)
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        outcome = await super().erase(subject, request_id)
+        if (subject.get("username") or "").strip():
+            return outcome
+        return NotSearched(missing=("username",), counts=dict(getattr(outcome, "counts", {})))
+
+
+class SilentUsernameConnector(UsernameMemoryConnector):
+    """Broken: without a user name, answers as if it had looked everywhere."""
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        return await MemoryConnector.erase(self, subject, request_id)

@@ -57,6 +57,7 @@ class BackupHarness:
 
 class TestBackupFiles(ConformanceSuite):
     kind = "backup_files"
+    identifier_kinds = frozenset({"email"})
 
     @pytest.fixture
     def harness(self, tmp_path: Path) -> Harness:

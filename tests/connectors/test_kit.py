@@ -16,6 +16,7 @@ from connectors import (
     ConnectorRegistry,
     Erased,
     NotFound,
+    NotSearched,
     Outcome,
     Pending,
     Referred,
@@ -32,6 +33,7 @@ from connectors.testing import (
     FaultInjector,
     FaultTests,
     Harness,
+    NotSearchedTests,
     Person,
     PlanTests,
     RepeatTests,
@@ -48,8 +50,10 @@ from tests.connectors.memory_system import (
     InstanceJobsConnector,
     MemoryConnector,
     OverPlanningConnector,
+    SilentUsernameConnector,
     SubstringConnector,
     UnguardedConnector,
+    UsernameMemoryConnector,
 )
 
 
@@ -198,6 +202,37 @@ async def test_capabilities_not_claimed_are_skipped_not_failed() -> None:
         await _run(PlanTests, "test_plan_changes_nothing_and_matches_the_erase", EraseOnlyConnector)
 
 
+class SessionsHarness(MemoryHarness):
+    """Each person also has a session found only by their user name."""
+
+    async def seed(self, people: Sequence[Person]) -> Seeded:
+        seeded = await super().seed(people)
+        data = SYSTEMS[self.system]
+        records = dict(seeded.records)
+        for n, p in enumerate(people):
+            data[("session", n)] = ("", p.username, "a session")
+            records[p] = records[p] | {("session", n)}
+        return Seeded(records=records, traces=seeded.traces)
+
+
+async def test_the_kit_catches_a_connector_that_does_not_say_what_it_could_not_search() -> None:
+    async def run(cls: type[MemoryConnector], declared: frozenset[str] | None) -> None:
+        harness = SessionsHarness(cls)
+        seeded = await harness.seed(NotSearchedTests.cast)
+        kit = NotSearchedTests()
+        kit.identifier_kinds = declared  # type: ignore[misc]
+        method = kit.test_a_subject_lacking_an_identifier_the_rules_need_is_not_searched
+        await method(harness=harness, connector=harness.build(), seeded=seeded)
+
+    for declared in (None, frozenset({"email", "username"})):
+        await run(UsernameMemoryConnector, declared)  # a correct connector passes
+        with pytest.raises(AssertionError, match="NotSearched"):
+            await run(SilentUsernameConnector, declared)
+    # Declared as needing a kind the connector does not name: caught too.
+    with pytest.raises(AssertionError, match="customer_id"):
+        await run(UsernameMemoryConnector, frozenset({"email", "customer_id"}))
+
+
 def test_repeat_rule() -> None:
     assert repeat_problem(Erased(counts={"a.deleted": 2}), NotFound()) is None
     assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 2})) is None
@@ -207,6 +242,14 @@ def test_repeat_rule() -> None:
     assert repeat_problem(Pending(ticket="j1"), Erased(counts={"a.deleted": 1})) is None
     assert "same ticket" in (repeat_problem(Pending(ticket="j1"), Pending(ticket="j2")) or "")
     assert "got referred" in (repeat_problem(Pending(ticket="j1"), Referred("acme")) or "")
+    partial = NotSearched(missing=("username",), counts={"a.deleted": 2})
+    assert repeat_problem(partial, NotSearched(missing=("username",))) is None
+    assert repeat_problem(partial, partial) is None
+    assert "not_searched for the same kinds" in (repeat_problem(partial, NotFound()) or "")
+    assert repeat_problem(partial, NotSearched(missing=("phone",)))
+    assert "erased something again" in (
+        repeat_problem(partial, NotSearched(missing=("username",), counts={"a.deleted": 1})) or ""
+    )
 
 
 def test_traces_are_whole_fields_case_insensitive() -> None:

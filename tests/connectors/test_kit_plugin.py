@@ -20,12 +20,23 @@ ROOT = Path(__file__).resolve().parents[2]
 class Item:
     """Just enough of a pytest item for the rule."""
 
-    def __init__(self, fixtures: tuple[str, ...] = (), capability: Capability | None = None):
+    def __init__(
+        self,
+        fixtures: tuple[str, ...] = (),
+        capability: Capability | None = None,
+        *,
+        identifiers: bool = False,
+    ):
         self.fixturenames = fixtures
-        self._marker = pytest.mark.lethe_capability(capability).mark if capability else None
+        self._markers = {
+            "lethe_capability": pytest.mark.lethe_capability(capability).mark
+            if capability
+            else None,
+            "lethe_identifiers": pytest.mark.lethe_identifiers.mark if identifiers else None,
+        }
 
     def get_closest_marker(self, name: str) -> Any:
-        return self._marker if name == "lethe_capability" else None
+        return self._markers.get(name)
 
 
 class Backups(ConformanceSuite):
@@ -47,6 +58,14 @@ class Unknown(ConformanceSuite):
     kind = "not-installed-anywhere"
 
 
+class ByAddress(Backups):
+    identifier_kinds = frozenset({"email"})
+
+
+class ByUsernameToo(Backups):
+    identifier_kinds = frozenset({"email", "username"})
+
+
 def test_capabilities_come_from_the_installed_kind_or_the_declared_class() -> None:
     assert Backups.claimed_capabilities() == BackupFilesConnector.capabilities
     assert Declared.claimed_capabilities() == BackupFilesConnector.capabilities
@@ -64,6 +83,15 @@ def test_unclaimed_capabilities_and_missing_fault_fixtures_do_not_apply() -> Non
     assert not_applicable(BackupsWithFaults, Item(("transient_fault",))) is None
     # Nothing known about the connector: the test runs and decides at run time.
     assert not_applicable(Unknown, Item(capability=Capability.ASYNC)) is None
+
+
+def test_the_not_searched_test_is_left_out_where_only_the_address_is_needed() -> None:
+    assert not_applicable(ByAddress, Item(identifiers=True)) == (
+        "its configuration looks people up by the address only"
+    )
+    assert not_applicable(ByUsernameToo, Item(identifiers=True)) is None
+    # Not declared: the test runs and finds out (see tests/connectors/test_kit.py).
+    assert not_applicable(Backups, Item(identifiers=True)) is None
 
 
 def test_a_real_suite_runs_without_skips_and_says_what_it_left_out() -> None:

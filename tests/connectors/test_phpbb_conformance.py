@@ -130,6 +130,7 @@ class PhpbbHarness:
 
 class PhpbbSuite(ConformanceSuite):
     kind = "phpbb"
+    identifier_kinds = frozenset({"email"})
     backend = ""
     mode = ""
 

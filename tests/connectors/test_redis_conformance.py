@@ -19,6 +19,7 @@ from connectors import (
     Connector,
     ConnectorConfigError,
     ConnectorRegistry,
+    NotSearched,
     Retained,
     Subject,
 )
@@ -106,6 +107,7 @@ class RedisHarness:
 
 class TestRedis(ConformanceSuite):
     kind = "redis"
+    identifier_kinds = frozenset({"email", "username"})
 
     @pytest.fixture
     async def client(self) -> AsyncIterator[aioredis.Redis]:
@@ -159,7 +161,7 @@ class TestRedisWithSnapshots(TestRedis):
         assert isinstance(again, Retained) and again.counts == outcome.counts
         assert again.evidence.get("replayed_from_receipt") is True
 
-    async def test_templates_a_request_has_no_identifier_for_are_named(
+    async def test_templates_a_request_has_no_identifier_for_are_not_searched(
         self, harness: RedisHarness, seeded: Seeded
     ) -> None:
         # `lethe submit` carries only the address: the sessions (keyed by user name) are not
@@ -168,12 +170,21 @@ class TestRedisWithSnapshots(TestRedis):
         c = harness.build()
         try:
             outcome = await c.erase(only_email, "er-email-only")
+            again = await c.erase(only_email, "er-email-only")
             nothing = await c.erase(Subject(ref="ps_x", email="nobody@example.net"), "er-x")
+            # The operator adds the user name and retries: the same request searches again.
+            completed = await c.erase(SUBJECT.subject(), "er-email-only")
         finally:
             await c.aclose()
-        assert isinstance(outcome, Retained) and "sessions.unlinked" not in outcome.counts
+        assert isinstance(outcome, NotSearched) and outcome.missing == ("username",)
+        assert outcome.counts == {"profile.unlinked": 1, "cart.unlinked": 1}
+        assert outcome.kept is not None and outcome.kept.legal_basis == "backup-rotation"
         assert outcome.evidence["not_searched"] == ["sessions (no username)"]
+        assert isinstance(again, NotSearched) and again.counts == outcome.counts
+        assert again.evidence.get("replayed_from_receipt") is True
+        assert isinstance(nothing, NotSearched) and not nothing.counts
         assert nothing.evidence["not_searched"] == ["sessions (no username)"]
+        assert isinstance(completed, Retained) and completed.counts == {"sessions.unlinked": 2}
 
 
 def test_glob_metacharacters_are_escaped() -> None:

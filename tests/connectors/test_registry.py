@@ -126,3 +126,21 @@ def test_max_items_and_max_rows_are_one_limit() -> None:
     assert reg.build("b", "backup_files", {**base, "max_items": 8}).options.max_rows == 8  # type: ignore[attr-defined]
     with pytest.raises(ConnectorConfigError, match="not both"):
         reg.build("b", "backup_files", {**base, "max_items": 8, "max_rows": 9})
+
+
+def test_redaction_removes_phone_numbers_as_the_command_line_does() -> None:
+    """One scrubber: what an operator's reason loses (``lethe/free_text.py``) is what a
+    system's error or evidence loses in an activity: anyone's address and phone number."""
+    said = "rang +1 (555) 010-0199 and +44 20 7946 0958; wrote kim@corp.example; ticket 4411"
+    assert redact(said) == (
+        "rang [phone redacted] and [phone redacted]; wrote [email redacted]; ticket 4411"
+    )
+    # The person's own number, written with other separators or none, and without its +.
+    s = Subject(ref="ps_1", email="ada@example.org", identifiers={"phone": "+44 20 7946 0958"})
+    for written in ("442079460958", "44-20-7946-0958", "+44 (20) 7946 0958"):
+        assert redact(f"no contact {written} found", s) == "no contact [redacted] found", written
+    # Numbers that are not phone numbers stay: dates, counts, times with an offset.
+    kept = "2026-07-01T09:30:00+01:00: 1200 rows, case 2026-17"
+    assert redact(kept, s) == kept
+    # An operator's name keeps their own contact details; only the person's go.
+    assert redact("kim +1 555 010 0199", s, any_address=False) == "kim +1 555 010 0199"

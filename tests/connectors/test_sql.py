@@ -15,6 +15,7 @@ from connectors import (
     ConnectorRegistry,
     Erased,
     NotFound,
+    NotSearched,
     PermanentError,
     Retained,
     Subject,
@@ -180,7 +181,9 @@ async def test_empty_identifier_matches_nothing(db: Path, email: str) -> None:
     c = build(db)
     outcome = await c.erase(Subject(ref="ps", email=email), "er-1")
     await c.aclose()
-    assert isinstance(outcome, NotFound)
+    # A blank identifier is no identifier: nothing was looked for, and the outcome says so.
+    assert isinstance(outcome, NotSearched) and outcome.missing == ("email",)
+    assert not outcome.counts
     assert dump(db) == before
 
 
@@ -426,9 +429,10 @@ def test_rules_on_one_table_are_checked(db: Path, rules: list[Any], message: str
         build(db, tables=rules)
 
 
-async def test_rules_a_request_has_no_identifier_for_are_named(db: Path) -> None:
-    # `lethe submit` carries only the address: a rule keyed by user name finds nothing, and
-    # the outcome must say it was not searched rather than look complete.
+async def test_rules_a_request_has_no_identifier_for_are_not_searched(db: Path) -> None:
+    # `lethe submit` carries only the address: a rule keyed by user name cannot look, and
+    # the outcome must say it was not searched rather than look complete (never NotFound);
+    # what the address finds is erased and kept all the same, and counted.
     rules = [
         *tables(),
         {
@@ -449,9 +453,18 @@ async def test_rules_a_request_has_no_identifier_for_are_named(db: Path) -> None
         )
     finally:
         await connector.aclose()
+    assert isinstance(outcome, NotSearched) and outcome.missing == ("username",)
+    assert outcome.counts == {"users.deleted": 1, "posts.anonymized": 2}
+    assert outcome.kept is not None and outcome.kept.legal_basis == "gdpr-17-3-b"
+    assert outcome.retained_counts == {"invoices.retained": 1}
     assert outcome.evidence["not_searched"] == ["invoices_by_name (no username)"]
-    assert nobody.evidence["not_searched"] == ["invoices_by_name (no username)"]
-    assert "not_searched" not in named.evidence
+    # Nobody found by the address: still not "not found", since a rule did not look.
+    assert isinstance(nobody, NotSearched) and nobody.missing == ("username",)
+    assert nobody.counts == {} and nobody.evidence["not_searched"] == [
+        "invoices_by_name (no username)"
+    ]
+    # With every identifier the rules need, every rule looked.
+    assert isinstance(named, Retained) and "not_searched" not in named.evidence
 
 
 # -- the legal basis depends on the request's jurisdiction --------------------------------------

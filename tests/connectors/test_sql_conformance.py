@@ -164,6 +164,7 @@ class SqlHarness:
 class SqlSuite(ConformanceSuite):
     kind = "sql"
     backend = ""
+    identifier_kinds = frozenset({"email"})
 
     @pytest.fixture
     async def database(self, tmp_path: Path) -> AsyncIterator[SystemDatabase]:

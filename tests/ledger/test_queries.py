@@ -64,7 +64,9 @@ async def test_each_filter_selects_what_it_says(ledger: Ledger) -> None:
         "er-0",
     ]
     assert await ids(ledger, AuditFilter(system="crm", outcome="erased")) == []
-    assert await ids(ledger, AuditFilter(status="partially_failed")) == ["er-3"]
+    # er-3's only system failed: the request failed, not "partially".
+    assert await ids(ledger, AuditFilter(status="failed")) == ["er-3"]
+    assert await ids(ledger, AuditFilter(status="partially_failed")) == []
     # Late (er-1, answered after 50 days) and open past due (er-5).
     assert await ids(ledger, AuditFilter(overdue=True)) == ["er-5", "er-1"]
     assert await ids(ledger, AuditFilter(overdue=True), now=NOW) == ["er-1"]

@@ -29,6 +29,14 @@ LATER = NOW + timedelta(days=3)
         (["erased", "referred"], "completed_with_exceptions"),
         (["erased", "in_progress"], "completed_with_exceptions"),  # a round under way
         (["retained", "failed"], "partially_failed"),
+        # A system the request lacked an identifier for is not done, like a failed one.
+        (["erased", "not_searched"], "partially_failed"),
+        (["retained", "not_searched"], "partially_failed"),
+        # No system erased as asked: the request failed, not "partially".
+        (["failed"], "failed"),
+        (["failed", "failed"], "failed"),
+        (["failed", "not_searched"], "failed"),
+        (["not_searched"], "failed"),
     ],
 )
 def test_the_rule(outcomes: list[str], status: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from ledger import Ledger, OutcomeEntry
+from ledger import Ledger, OutcomeEntry, request_status
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -63,12 +63,5 @@ async def finished_request(
         if entry.outcome in {"erased", "retained"}:
             left = dict((residual or {}).get(system, {}))
             await ledger.record_residual(request_id, system, 0, remaining=left, at=at)
-    kinds = {e.outcome for e in outcomes.values()}
-    final = status or (
-        "partially_failed"
-        if "failed" in kinds
-        else "completed_with_exceptions"
-        if kinds & {"retained", "referred", "pending"}
-        else "completed"
-    )
+    final = status or request_status(e.outcome for e in outcomes.values())
     await ledger.set_status(request_id, final, at=received_at + took, actor="lethe")

@@ -476,9 +476,35 @@ async def test_retries_are_bounded(time_skipping_env: WorkflowEnvironment, task_
 
     fakes = Fakes(scripts={"forum": down})
     result = await run(time_skipping_env, fakes, request(("forum",)), task_queue)
-    assert result.status == "partially_failed"
+    # Its only system failed: nothing was erased as asked, and the status says "failed".
+    assert result.status == "failed"
+    assert fakes.seals == [(result.request_id, "failed")]
     assert fakes.erase_calls["forum"] == FAST.attempt_limit
     assert "retries exhausted" in fakes.failures[0].error
+
+
+def _not_searched(task: SystemTask, _: int) -> SystemOutcome:
+    return SystemOutcome(task.system, "not_searched", counts={"users.deleted": 1}, verifiable=True)
+
+
+async def test_a_system_not_searched_is_verified_and_leaves_the_request_undone(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The request lacked an identifier a rule of crm needs: what the address found is
+    erased and checked like any erase, and the request does not end ``completed``."""
+    fakes = Fakes(scripts={"crm": _not_searched})
+    result = await run(time_skipping_env, fakes, request(("forum", "crm")), task_queue)
+    assert result.status == "partially_failed"
+    assert {o.system: o.outcome for o in result.systems} == {
+        "forum": "erased",
+        "crm": "not_searched",
+    }
+    # Left over after the partial erase: the system failed, as an erased one would.
+    fakes = Fakes(scripts={"crm": _not_searched}, residue={"crm": {"users.remaining": 1}})
+    result = await run(time_skipping_env, fakes, request(("crm",)), task_queue)
+    [crm] = result.systems
+    assert crm.outcome == "failed" and "users.remaining=1" in (crm.error or "")
+    assert result.status == "failed"
 
 
 async def test_retained_data_is_an_exception(
