@@ -72,7 +72,7 @@ class RedisHarness:
         await self.client.set(f"{p}stats:visits", "1234")
         await self.client.hset(f"{p}config", mapping={"theme": "dark"})
         for n, person in enumerate(people):
-            email = person.email.strip().lower()  # the application stores addresses normalised
+            email = person.email  # as the person typed it: the connector applies the policy
             profile = f"{p}user:{email}".encode()
             await self.client.hset(
                 profile, mapping={"name": person.name, "username": person.username}
