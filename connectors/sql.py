@@ -749,14 +749,20 @@ class SqlConnector(BaseConnector):
     ) -> list[sa.ColumnElement[bool]]:
         """An identifier rule's WHERE clauses, one a chunk of key values: the key holds one
         of the confirmed values exactly, and so does every ``also`` column."""
+        wanted = self._wanted(rule, subject)
         rows = await self._direct_rows(conn, rule, subject)
+        if wanted is None or not rows:
+            return []
         values = sorted({r[0] for r in rows}, key=repr)
         narrow = [
             self._exact_in(conn, column, sorted({r[n] for r in rows}, key=repr))
             for n, column in enumerate(rule.also, start=1)
         ]
+        # The candidate condition again, which every confirmed value meets: the index that
+        # served the search (lower(col)) serves the count and the change too.
+        found = _candidates(wanted[rule.key], rule.key)
         return [
-            sa.and_(self._exact_in(conn, rule.key, chunk), *narrow)
+            sa.and_(found, self._exact_in(conn, rule.key, chunk), *narrow)
             for chunk in _chunks(values, size=self.opts.chunk_size)
         ]
 
@@ -886,7 +892,8 @@ class SqlConnector(BaseConnector):
         # The change is committed: a failing check afterwards is evidence, not an error (an
         # error would make Lethe retry an erase that already happened).
         try:
-            residual = await self.verify(subject)
+            # The subject's own rows only: the look-alike search scans (verify() runs it).
+            residual = await self._residual(subject, lookalikes=False)
             evidence["remaining_after_commit"] = sum(residual.remaining.values())
         except (TransientError, PermanentError) as exc:
             evidence["verification_after_commit_failed"] = type(exc).__name__
@@ -971,6 +978,12 @@ class SqlConnector(BaseConnector):
         )
 
     async def verify(self, subject: Subject) -> Residual:
+        return await self._residual(subject, lookalikes=True)
+
+    async def _residual(self, subject: Subject, *, lookalikes: bool) -> Residual:
+        """What still matches the subject, by rule; with ``lookalikes``, also the rows that
+        would but for whitespace around a value (a scan of the key column, unless an index
+        serves ``LIKE '%…%'``: a trigram index on PostgreSQL)."""
         try:
             async with self._get_engine().connect() as conn:
                 conds = await self._conditions(conn, subject)
@@ -982,7 +995,7 @@ class SqlConnector(BaseConnector):
                     if n:
                         key = f"{rule.name}.remaining"
                         remaining[key] = remaining.get(key, 0) + n
-                    if rule.identifier is not None:
+                    if lookalikes and rule.identifier is not None:
                         # Not the subject's value, but maybe theirs: an operator must look.
                         alike = len(await self._direct_rows(conn, rule, subject, lookalikes=True))
                         if alike:
