@@ -137,7 +137,7 @@ def keyed_hash(secret: str, value: str, kind: str = "email") -> str:
 
     Without the secret, the hash cannot be reversed by trying likely addresses.
     """
-    normal = normal_form(kind, value.strip(), "phone" if kind == "phone" else None)
+    normal = normal_form(kind, value.strip())
     if normal is None:
         raise ValueError(f"the {kind} has no normal form to hash")
     return hmac.new(secret.encode(), normal.encode(), hashlib.sha256).hexdigest()
