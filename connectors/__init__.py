@@ -2,8 +2,9 @@
 
 Write a connector by subclassing :class:`BaseConnector` (or satisfying :class:`Connector`),
 returning outcome values from ``erase`` and raising :class:`TransientError` or
-:class:`PermanentError` for failures; prove it with the conformance kit in
-``connectors.testing``. See ``docs/writing-a-connector.md``.
+:class:`PermanentError` for failures; find the subject by the matching policy of each
+identifier kind (:class:`IdentifierMatch`, ``connectors/_matching.py``); prove it with the
+conformance kit in ``connectors.testing``. See ``docs/writing-a-connector.md``.
 """
 
 from ._errors import (
@@ -16,6 +17,18 @@ from ._errors import (
 )
 from ._idempotency import repeat_problem
 from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
+from ._matching import (
+    IDENTIFYING_KINDS,
+    MATCHES,
+    POLICIES,
+    IdentifierMatch,
+    IdentifierRefused,
+    KindPolicy,
+    Match,
+    check_identifier,
+    normal_form,
+    resolve_match,
+)
 from ._outcomes import (
     Erased,
     NotFound,
@@ -44,7 +57,10 @@ __all__ = [
     "DEFAULT_MAX_ITEMS",
     "ENTRY_POINT_GROUP",
     "IDENTIFIER_KINDS",
+    "IDENTIFYING_KINDS",
     "JURISDICTIONS",
+    "MATCHES",
+    "POLICIES",
     "BaseConnector",
     "BlastRadiusExceeded",
     "Capability",
@@ -54,7 +70,11 @@ __all__ = [
     "ConnectorOptions",
     "ConnectorRegistry",
     "Erased",
+    "IdentifierMatch",
+    "IdentifierRefused",
+    "KindPolicy",
     "LegalBasis",
+    "Match",
     "NotFound",
     "NotSearched",
     "Outcome",
@@ -67,11 +87,14 @@ __all__ = [
     "Subject",
     "TransientError",
     "basis_fits",
+    "check_identifier",
     "describe_basis",
     "format_validation_error",
     "guard_blast_radius",
+    "normal_form",
     "normalise_email",
     "parse_retry_after",
     "redact",
     "repeat_problem",
+    "resolve_match",
 ]

@@ -8,20 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
+from ._matching import IDENTIFIER_KINDS, check_identifier
+
 __all__ = ["IDENTIFIER_KINDS", "Subject", "normalise_email", "redact"]
-
-#: Identifier kinds a request may carry. ``email`` is always present.
-IDENTIFIER_KINDS = frozenset({"email", "username", "user_id", "phone", "name", "customer_id"})
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalise_email(value: str) -> str:
-    """Lower-case and trim an address; raise ``ValueError`` if it is not one."""
-    email = value.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise ValueError("not a valid email address")
-    return email
+    """An address in its normal form (``connectors._matching``): trimmed, NFC, letters A-Z
+    lower-cased. Raises :class:`~connectors.IdentifierRefused` (a ``ValueError``) with a
+    reason that does not repeat the value when it is not an address or holds a control,
+    invisible or compatibility character."""
+    return check_identifier("email", value)
 
 
 @dataclass(frozen=True, repr=False)

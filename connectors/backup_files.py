@@ -8,11 +8,15 @@ erasure. When the retention date passes and the copies are gone, erasing again s
 ``NotFound``.
 
 A copy "contains" the subject if any of the subject's identifiers appears in its text (read as
-UTF-8), case-insensitively as Python folds case, accented letters included (plain SQL dumps,
-SQLite files, JSON and CSV exports all qualify). The match is a substring match and errs
-towards retention (see ``_contains``). An identifier kind of ``identifiers`` that the request
-lacks cannot be looked for: the outcome is then ``NotSearched``, naming it (with the copies the
-other identifiers found, kept as above).
+UTF-8; plain SQL dumps, SQLite files, JSON and CSV exports all qualify). Unlike connectors that
+change data, which change only what the matching policy (``connectors._matching``) calls the
+subject's, this one errs towards retention on purpose: listing a copy as retained erases
+nothing, missing one would be a false record. So it searches for every spelling a look-alike
+could have: a substring match of NFKC forms with full Unicode case folding (see ``_contains``),
+which finds ``ÁDÁ@EXAMPLE.ORG``, a decomposed ``e`` + U+0308 or a fullwidth a (U+FF41) for the
+address the request carries. ``name`` alone does not identify one person and is refused. An
+identifier kind of ``identifiers`` that the request lacks cannot be looked for: the outcome is
+then ``NotSearched``, naming it (with the copies the other identifiers found, kept as above).
 Compressed or encrypted archives are out of reach of this connector.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +33,7 @@ from pydantic import Field, field_validator
 
 from ._errors import PermanentError, TransientError
 from ._legal_basis import LegalBasis
+from ._matching import IDENTIFYING_KINDS
 from ._outcomes import NotFound, NotSearched, Outcome, Retained
 from ._protocol import BaseConnector, Capability, ConnectorOptions
 from ._subject import IDENTIFIER_KINDS, Subject
@@ -49,34 +55,49 @@ class BackupFilesOptions(ConnectorOptions):
         unknown = set(v) - IDENTIFIER_KINDS
         if unknown or not v:
             raise ValueError(f"identifiers must be among {sorted(IDENTIFIER_KINDS)}")
+        if not set(v) & IDENTIFYING_KINDS:
+            raise ValueError(
+                f"identifiers: {', '.join(v)} does not identify one person; add one that does"
+                f" ({', '.join(sorted(IDENTIFYING_KINDS))})"
+            )
         return v
 
 
+def _loose(text: str) -> str:
+    """``text`` with every spelling of a character made one: compatibility characters as
+    their plain forms, decomposed letters composed, case folded as Unicode folds it."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def _contains(path: Path, needles: list[str]) -> bool:
-    """Whether any (lower-cased) needle occurs in the file, read block by block as UTF-8.
+    """Whether any needle (in :func:`_loose` form) occurs in the file, read block by block as
+    UTF-8.
 
     Plain substring search, on purpose: backups are often binary (SQLite pages, dumps) where
     fields sit next to each other with no separator, so word boundaries would miss real
     copies. It errs towards retention: a copy holding ``nada@example.org`` is also reported
     for ``ada@example.org``. Over-reporting lists a copy as retained; it never erases.
 
-    The text is decoded (bytes that are not UTF-8 become U+FFFD) and lower-cased as Python
-    does, so ``ÁDÁ@EXAMPLE.ORG`` in a copy is found for ``ádá@example.org``; lower-casing the
+    The text is decoded (bytes that are not UTF-8 become U+FFFD) and put in :func:`_loose`
+    form, so ``ÁDÁ@EXAMPLE.ORG`` in a copy is found for ``ádá@example.org``; lower-casing the
     bytes would fold ASCII letters only. The incremental decoder keeps a character split
-    between two blocks whole.
+    between two blocks whole; the overlap kept from one block to the next is raw text (a
+    combining mark at the start of a block still composes with the letter before it) and
+    generous (the loose form of a needle's spelling may be longer than the needle).
     """
-    overlap = max(len(n) for n in needles) - 1
+    overlap = 4 * max(len(n) for n in needles) + 8
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tail = ""
     with path.open("rb") as fh:
         while True:
             block = fh.read(_BLOCK)
-            window = tail + decoder.decode(block, final=not block).lower()
+            raw = tail + decoder.decode(block, final=not block)
+            window = _loose(raw)
             if any(n in window for n in needles):
                 return True
             if not block:
                 return False
-            tail = window[-overlap:] if overlap else ""
+            tail = raw[-overlap:]
 
 
 class BackupFilesConnector(BaseConnector):
@@ -100,7 +121,7 @@ class BackupFilesConnector(BaseConnector):
         if not root.is_dir():
             raise TransientError(f"{self.name}: backup directory is not reachable")
         needles = [
-            v.strip().lower()
+            _loose(v.strip())
             for kind in self.opts.identifiers
             if (v := subject.get(kind)) and v.strip()
         ]

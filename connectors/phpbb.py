@@ -1,6 +1,7 @@
 """phpBB: a preset of the ``sql`` connector that mirrors phpBB's own ``user_delete()``.
 
-The user is found by address (``users.user_email``, case-insensitively) and everything keyed by
+The user is found by address (``users.user_email``, by the email matching policy: letters A-Z
+in either case, accents precomposed or decomposed) and everything keyed by
 their ``user_id`` follows, in one transaction, in either of phpBB's two modes:
 
 ``retain``  posts, topics, forums' "last post" and attachments are kept under the anonymous

@@ -8,7 +8,15 @@ segment* (no ``separator``, ``:`` by default): ``session:{username}:*`` finds
 ``session:ada:tok1`` but not ``session:ada:b:tok1``, which belongs to the user ``ada:b``.
 Redis' own glob is wider, so every key ``SCAN`` returns is confirmed against the exact pattern
 before anything is unlinked. A placeholder may not touch a wildcard (``{email}*`` would be a
-prefix match), and a template without a placeholder is refused.
+prefix match), and a template without a placeholder is refused, as is one whose placeholders
+identify no one person (``{name}`` alone).
+
+Identifiers follow their kind's matching policy (``connectors._matching``): an address's
+letters A-Z match in either case and its accented letters precomposed or decomposed; ids match
+exactly unless the template is listed in ``ascii_case_insensitive``; a phone number's digits
+match with separators (``space - . ( ) /``) between them. A key that holds an identifier with
+whitespace or invisible characters around it (``user: ada@example.org``) is not the subject's
+key: it is left, and ``verify`` reports it as ``<template>.lookalike``.
 
 An erase counts the keys (``max_items`` applies), then unlinks them and writes a receipt
 (``receipt_prefix`` + system + request id, kept ``receipt_days``) in one ``MULTI``; a repeat
@@ -31,11 +39,12 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import redis.asyncio as aioredis
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from redis import exceptions as redis_errors
 
 from ._errors import PermanentError, TransientError
 from ._legal_basis import LegalBasis
+from ._matching import IDENTIFYING_KINDS, POLICIES, IdentifierMatch, invisible_class
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
 from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
@@ -58,8 +67,9 @@ class RedisOptions(ConnectorOptions):
     url: str = Field(description="redis://, rediss:// or unix:// URL (url_env in lethe.toml)")
     keys: dict[str, str] = Field(min_length=1, description="name -> key template")
     separator: str = Field(default=":", min_length=1, max_length=1)
-    case_insensitive: bool = Field(
-        default=False, description="Match ASCII letters of identifiers in either case"
+    ascii_case_insensitive: list[str] = Field(
+        default_factory=list,
+        description="Templates whose ids (user name, user id…) match A-Z in either case",
     )
     scan_count: int = Field(default=1000, ge=10, le=100_000)
     snapshot_retention_days: int | None = Field(
@@ -67,6 +77,26 @@ class RedisOptions(ConnectorOptions):
     )
     receipt_prefix: str = Field(default="lethe:erasure:", min_length=1)
     receipt_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case_insensitive(cls, data: Any) -> Any:
+        """``case_insensitive = true``, the setting ``ascii_case_insensitive`` replaced, meant
+        A-Z in either case in every template: it still does."""
+        if not isinstance(data, dict) or "case_insensitive" not in data:
+            return data
+        data = dict(data)
+        if data.pop("case_insensitive") and "ascii_case_insensitive" not in data:
+            keys = data.get("keys")
+            data["ascii_case_insensitive"] = list(keys) if isinstance(keys, dict) else []
+        return data
+
+    @model_validator(mode="after")
+    def _case_insensitive_names(self) -> RedisOptions:
+        unknown = sorted(set(self.ascii_case_insensitive) - set(self.keys))
+        if unknown:
+            raise ValueError(f"ascii_case_insensitive names no template {unknown[0]!r}")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -87,6 +117,12 @@ class RedisOptions(ConnectorOptions):
             for kind in kinds:
                 if kind not in IDENTIFIER_KINDS:
                     raise ValueError(f"keys.{name}: unknown identifier {{{kind}}}")
+            if not set(kinds) & IDENTIFYING_KINDS:
+                only = ", ".join(f"{{{k}}}" for k in dict.fromkeys(kinds))
+                raise ValueError(
+                    f"keys.{name}: {only} does not identify one person; the template needs an"
+                    f" identifying placeholder too ({', '.join(sorted(IDENTIFYING_KINDS))})"
+                )
             literal = _PLACEHOLDER.sub("", template)
             if set(literal) & {"[", "]", "\\", "{", "}"}:
                 raise ValueError(f"keys.{name}: only * and ? may be used as wildcards")
@@ -101,8 +137,12 @@ class RedisOptions(ConnectorOptions):
         return v
 
 
+_PHONE_GAP = "[ \\-.()/]*"
+
+
 class _Template:
-    """One key template, compiled for a subject into a MATCH pattern and an exact regex."""
+    """One key template, compiled for a subject into a MATCH pattern and two regexes: the
+    subject's keys, and keys that hold an identifier with whitespace around it."""
 
     def __init__(self, name: str, template: str, separator: str, case_insensitive: bool):
         self.name = name
@@ -110,16 +150,43 @@ class _Template:
         self.separator = separator
         self.case_insensitive = case_insensitive
 
-    def _identifier(self, value: str, *, glob: bool) -> str:
+    def _wanted(self, kind: str, subject: Subject) -> IdentifierMatch | None:
+        opt_in = self.case_insensitive and "ascii_case_insensitive" in POLICIES[kind].allowed
+        return IdentifierMatch.of(
+            kind, subject.get(kind), "ascii_case_insensitive" if opt_in else None
+        )
+
+    @staticmethod
+    def _glob(m: IdentifierMatch) -> str:
+        """A MATCH pattern that every spelling of the identifier matches."""
         out = []
-        for ch in value:
-            if self.case_insensitive and ch.isascii() and ch.isalpha():
-                pair = ch.lower() + ch.upper()
-                out.append(f"[{pair}]")
-            elif glob:
-                out.append(glob_escape(ch))
+        for part in m.pattern():
+            if part is None:
+                out.append("*")
+                continue
+            for ch in part:
+                if m.folds_case and ch.isascii() and ch.isalpha():
+                    out.append(f"[{ch.lower()}{ch.upper()}]")
+                else:
+                    out.append(glob_escape(ch))
+        return "".join(out)
+
+    @staticmethod
+    def _regex(m: IdentifierMatch) -> str:
+        """Exactly the spellings the policy calls the identifier: letters A-Z in either case
+        where it folds them, each accented letter precomposed or decomposed, a phone number's
+        digits with separators between them."""
+        if m.match == "phone":
+            gaps = [re.escape(ch) if ch == "+" else _PHONE_GAP + ch for ch in m.wanted]
+            return "".join(gaps) + _PHONE_GAP
+        out = []
+        for spellings in m.variants():
+            if len(spellings) > 1:
+                out.append("(?:" + "|".join(map(re.escape, spellings)) + ")")
+            elif m.folds_case and spellings[0].isascii() and spellings[0].isalpha():
+                out.append(f"[{spellings[0].lower()}{spellings[0].upper()}]")
             else:
-                out.append(re.escape(ch))
+                out.append(re.escape(spellings[0]))
         return "".join(out)
 
     def _literal(self, text: str, *, glob: bool) -> str:
@@ -137,25 +204,33 @@ class _Template:
             k for k in _PLACEHOLDER.findall(self.template) if not (subject.get(k) or "").strip()
         }
 
-    def compile(self, subject: Subject) -> tuple[str, re.Pattern[bytes]] | None:
-        """(MATCH pattern, exact regex), or None if the subject lacks an identifier."""
+    def compile(self, subject: Subject) -> tuple[str, re.Pattern[str], re.Pattern[str]] | None:
+        """(MATCH pattern, the subject's keys, look-alike keys), or None if the subject lacks
+        an identifier. Keys are matched as text (bytes that are not UTF-8 kept as escapes)."""
         glob_parts: list[str] = []
-        regex_parts: list[str] = []
+        exact_parts: list[str] = []
+        alike_parts: list[str] = []
+        around = f"[{invisible_class()}]*"
         pos = 0
         for m in _PLACEHOLDER.finditer(self.template):
-            raw = subject.get(m.group(1))
-            if raw is None or not raw.strip():
+            wanted = self._wanted(m.group(1), subject)
+            if wanted is None:
                 return None  # an absent or empty identifier never matches anything
-            value = raw.strip()
             literal = self.template[pos : m.start()]
-            glob_parts += [self._literal(literal, glob=True), self._identifier(value, glob=True)]
-            regex_parts += [self._literal(literal, glob=False), self._identifier(value, glob=False)]
+            glob_parts += [self._literal(literal, glob=True), "*", self._glob(wanted), "*"]
+            regex = self._regex(wanted)
+            exact_parts += [self._literal(literal, glob=False), regex]
+            alike_parts += [self._literal(literal, glob=False), around + regex + around]
             pos = m.end()
         tail = self.template[pos:]
         glob_parts.append(self._literal(tail, glob=True))
-        regex_parts.append(self._literal(tail, glob=False))
-        regex = re.compile("".join(regex_parts).encode(), re.DOTALL)
-        return "".join(glob_parts), regex
+        exact_parts.append(self._literal(tail, glob=False))
+        alike_parts.append(self._literal(tail, glob=False))
+        return (
+            "".join(glob_parts),
+            re.compile("".join(exact_parts), re.DOTALL),
+            re.compile("".join(alike_parts), re.DOTALL),
+        )
 
 
 class RedisConnector(BaseConnector):
@@ -171,7 +246,7 @@ class RedisConnector(BaseConnector):
         super().__init__(name, options)
         self.opts = options
         self._templates = [
-            _Template(n, t, options.separator, options.case_insensitive)
+            _Template(n, t, options.separator, n in options.ascii_case_insensitive)
             for n, t in options.keys.items()
         ]
         self._client: aioredis.Redis | None = None
@@ -204,23 +279,37 @@ class RedisConnector(BaseConnector):
     def _receipt_key(self, request_id: str) -> str:
         return f"{self.opts.receipt_prefix}{self.name}:{request_id}"
 
-    async def _matching(self, subject: Subject) -> dict[str, list[bytes]]:
-        """The subject's keys by template name (each key under the first name matching it)."""
+    async def _matching(
+        self, subject: Subject, lookalikes: dict[str, int] | None = None
+    ) -> dict[str, list[bytes]]:
+        """The subject's keys by template name (each key under the first name matching it);
+        ``lookalikes``, if given, gets the number of look-alike keys by template name."""
         found: dict[str, list[bytes]] = {}
         seen: set[bytes] = set()
+        alike: dict[bytes, str] = {}
         client = self._redis()
         for template in self._templates:
             compiled = template.compile(subject)
             if compiled is None:
                 continue
-            pattern, exact = compiled
+            pattern, exact, around = compiled
             mine = []
             async for key in client.scan_iter(match=pattern, count=self.opts.scan_count):
-                if key not in seen and exact.fullmatch(key):
+                if key in seen:
+                    continue
+                text = key.decode("utf-8", "surrogateescape")
+                if exact.fullmatch(text):
                     seen.add(key)
                     mine.append(key)
+                elif around.fullmatch(text):
+                    alike.setdefault(key, template.name)
             if mine:
                 found[template.name] = sorted(mine)
+        if lookalikes is not None:
+            # A key another template calls the subject's is theirs, not a look-alike.
+            for key, name in alike.items():
+                if key not in seen:
+                    lookalikes[name] = lookalikes.get(name, 0) + 1
         return found
 
     def _plan_from(self, found: dict[str, list[bytes]]) -> Plan:
@@ -241,11 +330,17 @@ class RedisConnector(BaseConnector):
             raise self._translate(exc) from None
 
     async def verify(self, subject: Subject) -> Residual:
+        lookalikes: dict[str, int] = {}
         try:
-            found = await self._matching(subject)
+            found = await self._matching(subject, lookalikes)
         except (redis_errors.RedisError, OSError) as exc:
             raise self._translate(exc) from None
-        return Residual(remaining={f"{n}.remaining": len(k) for n, k in found.items()})
+        return Residual(
+            remaining={
+                **{f"{n}.remaining": len(k) for n, k in found.items()},
+                **{f"{n}.lookalike": count for n, count in lookalikes.items()},
+            }
+        )
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         unsearched = self._not_searched(subject)

@@ -25,16 +25,26 @@ happens in one transaction, in chunks of ``chunk_size`` bound values, and an era
 change more than ``max_rows`` rows changes nothing. After the commit, the matching queries run
 again and their result is part of the evidence.
 
-Matching is exact. Identifiers are bound parameters, never query text; ``%``, ``_`` and ``*``
-in an identifier are literal characters. Case-insensitive rules (the default) compare Python's
-``str.lower()`` of both sides: the database finds candidates (its own ``lower``, or ``LIKE``
-for non-ASCII identifiers, since SQLite and C-locale PostgreSQL only fold ASCII), then every
-candidate value is confirmed in Python, and rows are changed only where the column holds one of
-the confirmed values exactly. On MySQL/MariaDB, whose default collations call ``ådä`` equal to
-``ada`` and ignore trailing spaces, "exactly" means byte-equal (``HEX(CONVERT(col USING
-utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already exact. A key column that
-holds numbers (``customer_no = 42``) is compared by its text form: ``"42"`` matches, ``"042"``
-does not.
+Matching follows each identifier kind's policy (``connectors._matching``): an address by its
+normal form (NFC, letters A-Z in either case), ids exactly unless a rule opts in with
+``match = "ascii_case_insensitive"``, a phone number by its digits. Identifiers are bound
+parameters, never query text; ``%``, ``_`` and ``*`` in an identifier are literal characters.
+The database only finds candidates, index-friendly where the identifier allows it
+(``lower(col) = :w`` for an ASCII address, ``col = :w`` for an exact id, ``LIKE`` with a gap for
+each run of non-ASCII characters otherwise); every candidate is confirmed in Python by the
+policy, never by the database's collation or ``lower()``, and rows are changed only where the
+column holds one of the confirmed values exactly. On MySQL/MariaDB, whose default collations
+call ``ådä`` equal to ``ada`` and ignore trailing spaces, "exactly" means byte-equal
+(``HEX(CONVERT(col USING utf8mb4))``); on SQLite and PostgreSQL the ordinary ``=`` is already
+exact. A key column that holds numbers (``customer_no = 42``) is compared by its text form:
+``"42"`` matches, ``"042"`` does not. So the same map changes the same rows on every database.
+
+``name`` does not identify one person: a rule keyed on it must also name an identifying
+column, ``also = { email = "email" }`` (column -> identifier kind; every one must match too).
+Stored values are never trimmed: a value that differs from the subject's only by surrounding
+whitespace or invisible characters is left as it is and reported by ``verify`` as
+``<rule>.lookalike``, so the erasure does not end verified-clean while an operator has a
+likely copy of the person to look at (that search scans the column, or uses a trigram index).
 
 A rule keyed on an identifier the request lacks (a ``username`` rule, for a request that
 carries only the address) cannot be applied: the erase does what the other rules can and
@@ -71,6 +81,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError
 from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits
+from ._matching import IDENTIFYING_KINDS, POLICIES, IdentifierMatch, Match, normal_form
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
 from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
@@ -125,13 +136,16 @@ def _zero_freed_space(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def keyed_hash(secret: str, value: str) -> str:
-    """HMAC-SHA256 of the trimmed, lower-cased value: the same person always hashes the same.
+def keyed_hash(secret: str, value: str, kind: str = "email") -> str:
+    """HMAC-SHA256 of the value's normal form as ``kind``'s policy defines it (trimmed first):
+    the same person always hashes the same. ``ValueError`` if the value has no normal form.
 
     Without the secret, the hash cannot be reversed by trying likely addresses.
     """
-    digest = hmac.new(secret.encode(), value.strip().lower().encode(), hashlib.sha256)
-    return digest.hexdigest()
+    normal = normal_form(kind, value.strip())
+    if normal is None:
+        raise ValueError(f"the {kind} has no normal form to hash")
+    return hmac.new(secret.encode(), normal.encode(), hashlib.sha256).hexdigest()
 
 
 _BASES = frozenset(b.value for b in LegalBasis)
@@ -187,7 +201,15 @@ class TableRule(BaseModel):
     label: str | None = Field(
         default=None, description="Name in counts and evidence (default: the table)"
     )
-    case_insensitive: bool = True
+    match: Match | None = Field(
+        default=None,
+        description="How the key is compared: the identifier kind's policy unless the rule opts"
+        " in (ascii_case_insensitive for an id, exact for a column holding phone normal forms)",
+    )
+    also: dict[str, str] = Field(
+        default_factory=dict,
+        description="column -> identifier kind that must match too (AND), each by its policy",
+    )
     set: dict[str, str | int | float | bool] = Field(default_factory=dict)
     nullify: list[str] = Field(default_factory=list)
     hash: dict[str, str] = Field(
@@ -200,6 +222,29 @@ class TableRule(BaseModel):
     note: str | dict[str, str] | None = None
     retain_days: int | dict[str, int] | None = None
     review_days: int | dict[str, int] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case_insensitive(cls, data: Any) -> Any:
+        """``case_insensitive``, the setting ``match`` replaced: kept where its meaning holds."""
+        if not isinstance(data, dict) or "case_insensitive" not in data:
+            return data
+        data = dict(data)
+        flag = data.pop("case_insensitive")
+        policy = POLICIES.get(str(data.get("identifier")))
+        if policy is None or "match" in data:
+            return data  # a parent rule never used it; an unknown kind is refused below
+        if flag and policy.match == "exact":
+            data["match"] = "ascii_case_insensitive"  # the opt-in it was (now A-Z only)
+        elif not flag and policy.match == "ascii_case_insensitive":
+            if "exact" not in policy.allowed:
+                raise ValueError(
+                    f"table {data.get('table')}: case_insensitive = false no longer applies:"
+                    f" a {policy.kind} always matches by its policy ({policy.normal_form});"
+                    " remove the setting"
+                )
+            data["match"] = "exact"
+        return data
 
     @field_validator("table")
     @classmethod
@@ -230,6 +275,15 @@ class TableRule(BaseModel):
             _check_name(c, "column")
         return v
 
+    @field_validator("also")
+    @classmethod
+    def _also(cls, v: dict[str, str]) -> dict[str, str]:
+        for column, kind in v.items():
+            _check_name(column, "column")
+            if kind not in IDENTIFIER_KINDS:
+                raise ValueError(f"also of column {column!r}: unknown identifier {kind!r}")
+        return v
+
     @field_validator("hash")
     @classmethod
     def _hash(cls, v: dict[str, str]) -> dict[str, str]:
@@ -248,6 +302,7 @@ class TableRule(BaseModel):
             raise ValueError(
                 f"table {self.table}: unknown identifier {self.identifier!r} ({known})"
             )
+        self._check_matching()
         if self.parent is not None:
             if "." not in self.parent:
                 raise ValueError(f"table {self.table}: parent must be 'table.column'")
@@ -269,6 +324,31 @@ class TableRule(BaseModel):
         elif self.legal_basis or self.retain_days or self.review_days:
             raise ValueError(f"table {self.table}: legal_basis/retain_days only apply to retain")
         return self
+
+    def _check_matching(self) -> None:
+        """``match`` fits the identifier; ``also`` only beside an identifier; a kind that does
+        not identify one person (``name``) is never a rule's only key."""
+        where = f"table {self.table}"
+        if self.identifier is None:
+            if self.match is not None or self.also:
+                raise ValueError(f"{where}: 'match' and 'also' only apply to an identifier rule")
+            return
+        policy = POLICIES[self.identifier]
+        if self.match is not None and self.match not in policy.allowed:
+            allowed = ", ".join(sorted(policy.allowed))
+            raise ValueError(
+                f"{where}: a {self.identifier} cannot be matched {self.match!r}"
+                f" (allowed: {allowed})"
+            )
+        if self.key in self.also:
+            raise ValueError(f"{where}: 'also' names the key column {self.key!r}")
+        kinds = {self.identifier, *self.also.values()}
+        if not kinds & IDENTIFYING_KINDS:
+            raise ValueError(
+                f"{where}: {' and '.join(sorted(kinds))} does not identify one person and cannot"
+                ' be a rule\'s only key; add also = { COLUMN = "email" } naming a column'
+                f" that holds an identifying identifier ({', '.join(sorted(IDENTIFYING_KINDS))})"
+            )
 
     def _check_retention(self) -> None:
         """A retain rule's basis, note and days: one value, or a table by jurisdiction.
@@ -470,21 +550,48 @@ def _sqlstate(exc: BaseException) -> str | None:
     return code if isinstance(code, str) and len(code) == 5 else None
 
 
-def _like_exact(value: str) -> str:
-    """A LIKE pattern matching ``value`` literally, with each non-ASCII character left open.
+def _candidates(m: IdentifierMatch, column: str, *, around: bool = False) -> sa.ColumnElement[bool]:
+    """What the database is asked for: a superset of the values equal to the subject's
+    identifier (``around``: also with anything around them), on every backend.
 
-    SQLite and C-locale PostgreSQL lower-case ASCII only, so ``lower(col)`` of ``ÅDA`` is
-    ``Åda``; leaving those positions open finds the row, and Python confirms it.
+    The column's text form (it may hold numbers), lower-cased where the policy folds A-Z (any
+    backend's ``lower`` folds those; what it does to other characters does not matter, as
+    they fall into the pattern's gaps). One literal is an equality an index serves
+    (``lower(col)`` needs an expression index); gaps become ``%``: a decomposed ``ë`` is two
+    code points, which ``_`` would not match.
     """
-    out = []
-    for ch in value:
-        if not ch.isascii():
-            out.append("_")
-        elif ch in ("%", "_", _LIKE_ESCAPE):
-            out.append(_LIKE_ESCAPE + ch)
-        else:
-            out.append(ch)
+    expr: sa.ColumnElement[Any] = sa.cast(sa.column(column), sa.String)
+    if m.folds_case:
+        expr = sa.func.lower(expr)
+    parts = (None, *m.pattern(), None) if around else m.pattern()
+    if len(parts) == 1 and parts[0] is not None:
+        return expr == parts[0]
+    return expr.like(_like(parts), escape=_LIKE_ESCAPE)
+
+
+def _like(parts: Sequence[str | None]) -> str:
+    """A LIKE pattern: literal parts escaped, a ``%`` for each gap."""
+    out: list[str] = []
+    for part in parts:
+        if part is None:
+            if not out or out[-1] != "%":
+                out.append("%")
+            continue
+        out.append(
+            "".join(_LIKE_ESCAPE + ch if ch in ("%", "_", _LIKE_ESCAPE) else ch for ch in part)
+        )
     return "".join(out)
+
+
+def _lacking(rule: TableRule, subject: Subject) -> tuple[str, ...]:
+    """The identifier kinds a rule compares that the request lacks (or has no normal form of)."""
+    assert rule.identifier is not None
+    kinds = dict.fromkeys(
+        kind
+        for kind, match in ((rule.identifier, rule.match), *((k, None) for k in rule.also.values()))
+        if IdentifierMatch.of(kind, subject.get(kind), match) is None
+    )
+    return tuple(kinds)
 
 
 def _jurisdictions_of(rule: TableRule) -> list[str]:
@@ -575,34 +682,46 @@ class SqlConnector(BaseConnector):
             cond = sa.and_(cond, sa.func.hex(as_utf8).in_(hexes))
         return cond
 
-    async def _direct_values(
-        self, conn: AsyncConnection, rule: TableRule, subject: Subject
-    ) -> list[Any]:
-        """The exact values of ``rule.key`` that hold the subject's identifier."""
+    def _wanted(self, rule: TableRule, subject: Subject) -> dict[str, IdentifierMatch] | None:
+        """The subject's identifiers a rule compares, by column (its key first, then ``also``);
+        None when the request lacks one of them (an absent or empty identifier never
+        matches anything)."""
         assert rule.identifier is not None
-        raw = subject.get(rule.identifier)
-        if raw is None or not raw.strip():
-            return []  # an absent or empty identifier never matches anything
-        wanted = raw.strip().lower() if rule.case_insensitive else raw.strip()
-        col: sa.ColumnClause[Any] = sa.column(rule.key)
-        # Identifiers are text, but the key column may hold numbers (user_id = 42): compare
-        # its text form, and change rows by the values as the database holds them.
-        as_text = sa.cast(col, sa.String)
-        if not rule.case_insensitive:
-            candidates: sa.ColumnElement[bool] = as_text == wanted
-        elif wanted.isascii():
-            candidates = sa.func.lower(as_text) == wanted
-        else:
-            candidates = sa.func.lower(as_text).like(_like_exact(wanted), escape=_LIKE_ESCAPE)
-        query = sa.select(col).select_from(_table(rule.table, rule.key)).where(candidates)
-        found: set[Any] = set()
-        for value in (await conn.execute(query)).scalars():
-            if value is None or isinstance(value, bytes | bool | float):
-                continue  # no text form that an identifier could equal exactly
-            text = value if isinstance(value, str) else str(value)
-            if (text.lower() if rule.case_insensitive else text) == wanted:
-                found.add(value)
-        return sorted(found, key=repr)
+        wanted: dict[str, IdentifierMatch] = {}
+        for column, kind, match in (
+            (rule.key, rule.identifier, rule.match),
+            *((c, k, None) for c, k in rule.also.items()),
+        ):
+            m = IdentifierMatch.of(kind, subject.get(kind), match)
+            if m is None:
+                return None
+            wanted[column] = m
+        return wanted
+
+    async def _direct_rows(
+        self, conn: AsyncConnection, rule: TableRule, subject: Subject, *, lookalikes: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """The (key, *also) values of the rows whose columns hold the subject's identifiers,
+        confirmed by each kind's policy; with ``lookalikes``, of the rows that would without
+        the whitespace around some of them instead."""
+        wanted = self._wanted(rule, subject)
+        if wanted is None:
+            return []
+        columns = list(wanted)
+        query: sa.Select[Any] = (
+            sa.select(*[sa.column(c) for c in columns])  # type: ignore[assignment]
+            .select_from(_table(rule.table, *columns))
+            .where(*(_candidates(m, c, around=lookalikes) for c, m in wanted.items()))
+        )
+        found = []
+        for row in (await conn.execute(query)).all():
+            pairs = list(zip(wanted.values(), row, strict=True))
+            if all(m.equals(v) for m, v in pairs):
+                if not lookalikes:
+                    found.append(tuple(row))
+            elif lookalikes and all(m.equals(v) or m.looks_like(v) for m, v in pairs):
+                found.append(tuple(row))
+        return found
 
     async def _conditions(
         self, conn: AsyncConnection, subject: Subject
@@ -614,21 +733,43 @@ class SqlConnector(BaseConnector):
         for rule in self._ordered:
             i = self.opts.tables.index(rule)
             if rule.identifier is not None:
-                values: list[Any] = await self._direct_values(conn, rule, subject)
-            else:
-                assert rule.parent_table is not None and rule.parent_column is not None
-                parent_col = rule.parent_column
-                found: set[Any] = set()
-                for pc in conds[by_table[rule.parent_table]]:
-                    query: sa.Select[Any] = (
-                        sa.select(sa.column(parent_col))
-                        .select_from(_table(rule.parent_table, parent_col))
-                        .where(pc)
-                    )
-                    found.update(v for v in (await conn.execute(query)).scalars() if v is not None)
-                values = sorted(found, key=repr)
+                conds[i] = await self._direct_conditions(conn, rule, subject)
+                continue
+            assert rule.parent_table is not None and rule.parent_column is not None
+            parent_col = rule.parent_column
+            found: set[Any] = set()
+            for pc in conds[by_table[rule.parent_table]]:
+                query: sa.Select[Any] = (
+                    sa.select(sa.column(parent_col))
+                    .select_from(_table(rule.parent_table, parent_col))
+                    .where(pc)
+                )
+                found.update(v for v in (await conn.execute(query)).scalars() if v is not None)
+            values = sorted(found, key=repr)
             conds[i] = [self._exact_in(conn, rule.key, chunk) for chunk in _chunks(values, size)]
         return conds
+
+    async def _direct_conditions(
+        self, conn: AsyncConnection, rule: TableRule, subject: Subject
+    ) -> list[sa.ColumnElement[bool]]:
+        """An identifier rule's WHERE clauses, one a chunk of key values: the key holds one
+        of the confirmed values exactly, and so does every ``also`` column."""
+        wanted = self._wanted(rule, subject)
+        rows = await self._direct_rows(conn, rule, subject)
+        if wanted is None or not rows:
+            return []
+        values = sorted({r[0] for r in rows}, key=repr)
+        narrow = [
+            self._exact_in(conn, column, sorted({r[n] for r in rows}, key=repr))
+            for n, column in enumerate(rule.also, start=1)
+        ]
+        # The candidate condition again, which every confirmed value meets: the index that
+        # served the search (lower(col)) serves the count and the change too.
+        found = _candidates(wanted[rule.key], rule.key)
+        return [
+            sa.and_(found, self._exact_in(conn, rule.key, chunk), *narrow)
+            for chunk in _chunks(values, size=self.opts.chunk_size)
+        ]
 
     async def _count(
         self, conn: AsyncConnection, rule: TableRule, conds: list[sa.ColumnElement[bool]]
@@ -734,17 +875,22 @@ class SqlConnector(BaseConnector):
         return [
             r
             for r in self._ordered
-            if r.identifier is not None and not (subject.get(r.identifier) or "").strip()
+            if r.identifier is not None and self._wanted(r, subject) is None
         ]
 
     def _not_searched(self, subject: Subject) -> dict[str, Any]:
-        """Evidence naming the rules not applied, and the identifier each lacked."""
-        missing = sorted({f"{r.name} (no {r.identifier})" for r in self._unsearchable(subject)})
+        """Evidence naming the rules not applied, and the identifier kinds each lacked."""
+        missing = sorted(
+            {
+                f"{r.name} (no {', '.join(_lacking(r, subject))})"
+                for r in self._unsearchable(subject)
+            }
+        )
         return {"not_searched": missing} if missing else {}
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         unsearchable = self._unsearchable(subject)
-        missing = tuple(sorted({r.identifier for r in unsearchable if r.identifier}))
+        missing = tuple(sorted({k for r in unsearchable for k in _lacking(r, subject)}))
         try:
             async with self._get_engine().begin() as conn:
                 plan, kept, counts = await self._erase_in(conn, subject)
@@ -762,7 +908,8 @@ class SqlConnector(BaseConnector):
         # The change is committed: a failing check afterwards is evidence, not an error (an
         # error would make Lethe retry an erase that already happened).
         try:
-            residual = await self.verify(subject)
+            # The subject's own rows only: the look-alike search scans (verify() runs it).
+            residual = await self._residual(subject, lookalikes=False)
             evidence["remaining_after_commit"] = sum(residual.remaining.values())
         except (TransientError, PermanentError) as exc:
             evidence["verification_after_commit_failed"] = type(exc).__name__
@@ -783,7 +930,13 @@ class SqlConnector(BaseConnector):
                     f"{kind}, which this request does not carry; nothing was changed"
                 )
             assert self.opts.hash_secret is not None
-            values[column] = keyed_hash(self.opts.hash_secret.get_secret_value(), source)
+            try:
+                values[column] = keyed_hash(self.opts.hash_secret.get_secret_value(), source, kind)
+            except ValueError:
+                raise PermanentError(
+                    f"{self.name}: rule {rule.name} hashes column {column!r} from the subject's "
+                    f"{kind}, which has no normal form to hash; nothing was changed"
+                ) from None
         return values
 
     async def _erase_in(
@@ -844,6 +997,12 @@ class SqlConnector(BaseConnector):
         )
 
     async def verify(self, subject: Subject) -> Residual:
+        return await self._residual(subject, lookalikes=True)
+
+    async def _residual(self, subject: Subject, *, lookalikes: bool) -> Residual:
+        """What still matches the subject, by rule; with ``lookalikes``, also the rows that
+        would but for whitespace around a value (a scan of the key column, unless an index
+        serves ``LIKE '%…%'``: a trigram index on PostgreSQL)."""
         try:
             async with self._get_engine().connect() as conn:
                 conds = await self._conditions(conn, subject)
@@ -855,6 +1014,12 @@ class SqlConnector(BaseConnector):
                     if n:
                         key = f"{rule.name}.remaining"
                         remaining[key] = remaining.get(key, 0) + n
+                    if lookalikes and rule.identifier is not None:
+                        # Not the subject's value, but maybe theirs: an operator must look.
+                        alike = len(await self._direct_rows(conn, rule, subject, lookalikes=True))
+                        if alike:
+                            key = f"{rule.name}.lookalike"
+                            remaining[key] = remaining.get(key, 0) + alike
                 return Residual(remaining=remaining)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None

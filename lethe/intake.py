@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from connectors import IDENTIFIER_KINDS, normalise_email
+from connectors import IDENTIFIER_KINDS, IdentifierRefused, check_identifier, normalise_email
 from ledger import (
     DeadlineRecords,
     DeadlineTerms,
@@ -69,8 +69,6 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 #: Identifier kinds ``--identifier KIND=VALUE`` takes: every kind but the email, which is the
 #: request's own argument.
 EXTRA_KINDS = tuple(sorted(IDENTIFIER_KINDS - {"email"}))
-#: The longest identifier value accepted (an address is at most 254 characters).
-_MAX_VALUE = 254
 #: A request received this long ago at most can still be entered (``--received-at``).
 BACKDATE_LIMIT = timedelta(days=60)
 #: How far in the future a receipt time may lie (the clocks of two machines disagree).
@@ -197,6 +195,9 @@ def _check_received_at(received_at: datetime, now: datetime) -> datetime:
 
 
 def _check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Each ``--identifier`` in the form the vault keeps (``connectors.check_identifier``:
+    trimmed, NFC); one line naming the kind and never the value otherwise."""
+    checked: list[tuple[str, str]] = []
     for kind, value in extra.items():
         if kind == "email":
             raise LetheError(
@@ -209,9 +210,11 @@ def _check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
             )
         if not value.strip():
             raise LetheError(f"--identifier {kind} has an empty value")
-        if len(value.strip()) > _MAX_VALUE:
-            raise LetheError(f"--identifier {kind} is longer than {_MAX_VALUE} characters")
-    return tuple(sorted((k, v.strip()) for k, v in extra.items()))
+        try:
+            checked.append((kind, check_identifier(kind, value)))
+        except IdentifierRefused as exc:
+            raise LetheError(f"--identifier {kind} is refused: {exc}") from None
+    return tuple(sorted(checked))
 
 
 def validate_request(
@@ -234,10 +237,8 @@ def validate_request(
     """
     try:
         normalised = normalise_email(email)
-    except ValueError:
-        raise LetheError(
-            "invalid email address: expected something like name@example.org"
-        ) from None
+    except ValueError as exc:  # IdentifierRefused: why, never the value
+        raise LetheError(f"invalid email address: {exc}") from None
     # An empty value is a mistake (an unset shell variable), not a request for the default.
     jurisdiction = (
         settings.erasure.jurisdiction if jurisdiction is None else jurisdiction.strip().lower()

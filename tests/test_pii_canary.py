@@ -145,7 +145,8 @@ def accounts(root: Path) -> SystemConfig:
 
 
 def directory(root: Path) -> SystemConfig:
-    """Keyed by name, so the name is a bound value of every query; every delete fails."""
+    """Keyed by name (with the address: a name alone identifies no one), so the name is a
+    bound value of every query; every delete fails."""
     return SystemConfig(
         "directory",
         "sql",
@@ -153,7 +154,13 @@ def directory(root: Path) -> SystemConfig:
             "url": f"sqlite+aiosqlite:///{root / 'directory.db'}",
             "max_rows": 10,
             "tables": [
-                {"table": "people", "key": "full_name", "identifier": "name", "action": "delete"}
+                {
+                    "table": "people",
+                    "key": "full_name",
+                    "identifier": "name",
+                    "also": {"email": "email"},
+                    "action": "delete",
+                }
             ],
         },
     )

@@ -10,8 +10,11 @@ production. Adopt it in a few lines::
         def harness(self, tmp_path) -> Harness:
             return AcmeHarness(tmp_path)     # build(**options), seed(people), snapshot()
 
-The suite seeds a subject and near-duplicate bystanders, erases, and checks: the subject is
-gone and every bystander's record is byte-identical; erasing again is a no-op with the same
+The suite seeds a subject and look-alike bystanders, erases, and checks: the subject is
+gone and every bystander's record is byte-identical (who is the subject is the matching policy
+of ``connectors._matching``, not ``str.lower()``: a subject stored decomposed and capitalised is
+found, capitals only Unicode folds and the KELVIN SIGN are someone else); the subject's address
+with whitespace around it is left and reported by ``verify``; erasing again is a no-op with the same
 outcome (``connectors.repeat_problem``); ``verify`` sees nothing left; ``plan`` matched the
 erase; a subject behind ``crowd_size`` near-duplicates is still found (every page read); an
 unknown subject and wildcard identifiers give ``NotFound``; a subject lacking an identifier
@@ -21,7 +24,10 @@ declares only the email leaves that test out); faults raise
 fixtures; left out otherwise) and a rate limit passes its Retry-After on as ``retry_after``
 (``rate_limit_fault``); an erase beyond ``max_items`` is refused and changes nothing; an async
 connector's ticket can be polled by another instance, and again after it finished; and a
-hypothesis property test shows that no bystander ever changes. Tests of capabilities the
+hypothesis property test shows that no generated look-alike (case variants, Unicode
+confusables and compatibility characters, NFC/NFD spellings, whitespace, plus-tags, substrings
+and superstrings) ever changes, and that ``verify`` is clean exactly when no whitespace
+look-alike is left. Tests of capabilities the
 connector does not claim are left out when tests are collected (``connectors.testing.plugin``,
 a pytest plugin installed with Lethe), not failed and not skipped: a skip means "could not
 run here", never "does not apply". Parts can be used alone (``EraseTests``,
@@ -31,7 +37,17 @@ Needs pytest, pytest-asyncio (``asyncio_mode = "auto"``) and hypothesis.
 """
 
 from ._harness import FaultInjector, Harness, RecordKey, Seeded, built_with, carries_trace
-from ._people import BYSTANDERS, HOSTILE, SUBJECT, UNKNOWN, Person, people
+from ._people import (
+    BYSTANDERS,
+    HOSTILE,
+    LOOKALIKES,
+    SUBJECT,
+    UNKNOWN,
+    ZOE,
+    ZOE_BYSTANDERS,
+    Person,
+    people,
+)
 from ._suite import (
     AsyncTests,
     BlastRadiusTests,
@@ -41,6 +57,7 @@ from ._suite import (
     EraseTests,
     FaultTests,
     IdentifierSafetyTests,
+    MatchingPolicyTests,
     NotFoundTests,
     NotSearchedTests,
     PlanTests,
@@ -51,8 +68,11 @@ from ._suite import (
 __all__ = [
     "BYSTANDERS",
     "HOSTILE",
+    "LOOKALIKES",
     "SUBJECT",
     "UNKNOWN",
+    "ZOE",
+    "ZOE_BYSTANDERS",
     "AsyncTests",
     "BlastRadiusTests",
     "BystanderPropertyTests",
@@ -63,6 +83,7 @@ __all__ = [
     "FaultTests",
     "Harness",
     "IdentifierSafetyTests",
+    "MatchingPolicyTests",
     "NotFoundTests",
     "NotSearchedTests",
     "Person",

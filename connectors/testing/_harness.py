@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .._matching import normal_form
 from .._protocol import Connector
 from ._people import Person
 
@@ -59,15 +60,20 @@ def _leaves(value: Any) -> list[Any]:
 
 
 def carries_trace(value: Any, traces: frozenset[str]) -> str | None:
-    """The trace a record still holds as a whole field (case-insensitively), or None."""
-    wanted = {t.lower() for t in traces if t.strip()}
+    """The trace a record still holds as a whole field, or None: exactly, and an address in
+    any spelling the email policy calls the same (``ADA@example.ORG`` for ``Ada@Example.org``;
+    a user name in other capitals is somebody else's)."""
+    exact = {t for t in traces if t.strip()}
+    addresses = {n for t in exact if "@" in t and (n := normal_form("email", t)) is not None}
     for leaf in _leaves(value):
         if isinstance(leaf, bytes):
             try:
                 leaf = leaf.decode()
             except UnicodeDecodeError:
                 continue
-        if isinstance(leaf, str) and leaf.lower() in wanted:
+        if not isinstance(leaf, str):
+            continue
+        if leaf in exact or ("@" in leaf and normal_form("email", leaf) in addresses):
             return leaf
     return None
 

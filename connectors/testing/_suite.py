@@ -21,7 +21,17 @@ from .._protocol import Capability, Connector
 from .._registry import ConnectorRegistry
 from .._subject import IDENTIFIER_KINDS, Subject
 from ._harness import FaultInjector, Harness, Seeded, carries_trace
-from ._people import BYSTANDERS, HOSTILE, SUBJECT, UNKNOWN, Person, people
+from ._people import (
+    BYSTANDERS,
+    HOSTILE,
+    LOOKALIKES,
+    SUBJECT,
+    UNKNOWN,
+    ZOE,
+    ZOE_BYSTANDERS,
+    Person,
+    people,
+)
 
 __all__ = [
     "AsyncTests",
@@ -32,6 +42,7 @@ __all__ = [
     "EraseTests",
     "FaultTests",
     "IdentifierSafetyTests",
+    "MatchingPolicyTests",
     "NotFoundTests",
     "NotSearchedTests",
     "PlanTests",
@@ -361,6 +372,42 @@ class IdentifierSafetyTests(ConnectorKit):
         assert await harness.snapshot() == before
 
 
+class MatchingPolicyTests(ConnectorKit):
+    async def test_the_policy_decides_who_is_the_subject_not_lower(
+        self, harness: Harness, connector: Connector
+    ) -> None:
+        # Stored decomposed and capitalised, she is the subject; capitals only Unicode folds,
+        # the KELVIN SIGN, Cyrillic and fullwidth letters, no accents: other people.
+        seeded = await harness.seed([ZOE, *ZOE_BYSTANDERS])
+        before = await harness.snapshot()
+        outcome = await self.erase_settled(connector, ZOE.subject())
+        assert isinstance(outcome, Erased | Retained), (
+            f"the subject's address stored decomposed (NFD) was not found: {outcome}"
+        )
+        self.assert_only_subject_changed(seeded, ZOE, before, await harness.snapshot())
+        if Capability.VERIFY in connector.capabilities:
+            residual = await connector.verify(ZOE.subject())
+            assert residual.clean, f"verify after erase: {dict(residual.remaining)}"
+
+    async def test_lookalikes_are_left_and_reported_by_verify(
+        self, harness: Harness, connector: Connector
+    ) -> None:
+        # " Ada@Example.org" is not her address (stored values are never trimmed), but it may be
+        # her data: it must not change, and verify must not call the erasure clean.
+        seeded = await harness.seed([SUBJECT, *LOOKALIKES])
+        before = await harness.snapshot()
+        outcome = await self.erase_settled(connector, SUBJECT.subject())
+        assert isinstance(outcome, Erased | Retained), f"expected erased/retained, got {outcome}"
+        self.assert_only_subject_changed(seeded, SUBJECT, before, await harness.snapshot())
+        if Capability.VERIFY in connector.capabilities:
+            residual = await connector.verify(SUBJECT.subject())
+            assert not residual.clean, (
+                "verify calls the erasure clean while values that differ from the subject's "
+                "address only by whitespace or invisible characters around it are left: report "
+                "them (a '<what>.lookalike' count, connectors.IdentifierMatch.looks_like)"
+            )
+
+
 class FaultTests(ConnectorKit):
     async def test_transient_fault_raises_transient_error_and_changes_nothing(
         self, harness: Harness, seeded: Seeded, transient_fault: FaultInjector
@@ -524,9 +571,19 @@ class BystanderPropertyTests(ConnectorKit):
         try:
             # A new request each example: a connector may remember request ids (receipts, jobs).
             await self.erase_settled(connector, subject.subject(), f"er-kit-{uuid.uuid4().hex}")
+            self.assert_only_subject_changed(seeded, subject, before, await harness.snapshot())
+            if Capability.VERIFY in connector.capabilities:
+                # Not clean while a look-alike of the subject's address is left; clean when no
+                # look-alike of any identifier is (a system may not be keyed by user name).
+                residual = await connector.verify(subject.subject())
+                by_email = sum(subject.looks_like(b) for b in bystanders)
+                by_name = sum(subject.looks_like(b, "username") for b in bystanders)
+                assert residual.clean is not bool(by_email) or (by_name and not by_email), (
+                    f"verify after erase: {dict(residual.remaining)}, with {by_email} look-alike(s)"
+                    f" of the subject's address and {by_name} of their user name left"
+                )
         finally:
             await connector.aclose()
-        self.assert_only_subject_changed(seeded, subject, before, await harness.snapshot())
 
 
 class ConformanceSuite(
@@ -537,6 +594,7 @@ class ConformanceSuite(
     NotFoundTests,
     NotSearchedTests,
     IdentifierSafetyTests,
+    MatchingPolicyTests,
     FaultTests,
     BlastRadiusTests,
     AsyncTests,

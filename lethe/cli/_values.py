@@ -77,10 +77,8 @@ def pseudonym(subject: str | None, ps: str | None) -> tuple[str | None, str | No
     if subject is not None:
         try:
             return normalise_email(address_argument(subject)), None
-        except ValueError:
-            raise LetheError(
-                "invalid email address: expected something like name@example.org"
-            ) from None
+        except ValueError as exc:  # IdentifierRefused: why, never the value
+            raise LetheError(f"invalid email address: {exc}") from None
     assert ps is not None
     if not PSEUDONYM.match(ps.strip()):
         raise LetheError("a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)")

@@ -210,10 +210,8 @@ def dev_assertion(
         raise LetheError("give the EMAIL the assertion is about (or --public-key)")
     try:
         normalised = normalise_email(address_argument(email))
-    except ValueError:
-        raise LetheError(
-            "invalid email address: expected something like name@example.org"
-        ) from None
+    except ValueError as exc:  # IdentifierRefused: why, never the value
+        raise LetheError(f"invalid email address: {exc}") from None
     try:
         life = parse_duration(lifetime)
     except ValueError as exc:

@@ -14,6 +14,7 @@ from connectors import (
     Capability,
     ConnectorOptions,
     Erased,
+    IdentifierMatch,
     NotFound,
     NotSearched,
     Outcome,
@@ -47,11 +48,15 @@ class MemoryConnector(BaseConnector):
         return SYSTEMS[self.options.system]
 
     def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
-        email = subject.email.strip().lower()
-        return bool(email) and record[0].strip().lower() == email
+        email = IdentifierMatch.of("email", subject.email)
+        return email is not None and email.equals(record[0])
 
     def _mine(self, subject: Subject) -> list[Any]:
         return [k for k, r in self.data.items() if self.matches(r, subject)]
+
+    def _lookalikes(self, subject: Subject) -> int:
+        email = IdentifierMatch.of("email", subject.email)
+        return sum(1 for r in self.data.values() if email is not None and email.looks_like(r[0]))
 
     async def plan(self, subject: Subject) -> Plan:
         mine = self._mine(subject)
@@ -69,7 +74,10 @@ class MemoryConnector(BaseConnector):
 
     async def verify(self, subject: Subject) -> Residual:
         mine = self._mine(subject)
-        return Residual(remaining={"records.remaining": len(mine)} if mine else {})
+        remaining = {"records.remaining": len(mine)} if mine else {}
+        if alike := self._lookalikes(subject):
+            remaining["records.lookalike"] = alike
+        return Residual(remaining=remaining)
 
 
 class SubstringConnector(MemoryConnector):
@@ -77,6 +85,30 @@ class SubstringConnector(MemoryConnector):
 
     def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
         return bool(subject.email.strip()) and subject.email.lower() in record[0].lower()
+
+
+class LowerCaseConnector(MemoryConnector):
+    """Broken: compares addresses by ``str.lower()``, which folds more than A-Z (``ÁDÁ`` is
+    ``ádá`` to it, the KELVIN SIGN is ``k``)."""
+
+    def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
+        email = subject.email.strip().lower()
+        return bool(email) and record[0].lower() == email
+
+
+class TrimmingConnector(MemoryConnector):
+    """Broken: trims stored values, so it erases look-alikes instead of reporting them."""
+
+    def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
+        email = IdentifierMatch.of("email", subject.email)
+        return email is not None and email.equals(record[0].strip())
+
+
+class SilentConnector(MemoryConnector):
+    """Broken: its verify says nothing of look-alikes left behind."""
+
+    def _lookalikes(self, subject: Subject) -> int:
+        return 0
 
 
 class UnguardedConnector(MemoryConnector):
@@ -109,7 +141,7 @@ class FirstPageConnector(MemoryConnector):
     """Broken: searches like an HTTP API (substring, pages of 20) and reads the first page only."""
 
     def _mine(self, subject: Subject) -> list[Any]:
-        email = subject.email.strip().lower()
+        email = subject.email.strip()
         hits = sorted(k for k, r in self.data.items() if email and email in r[0].lower())
         return [k for k in hits[:20] if self.matches(self.data[k], subject)]
 

@@ -33,6 +33,7 @@ from connectors.testing import (
     FaultInjector,
     FaultTests,
     Harness,
+    MatchingPolicyTests,
     NotSearchedTests,
     Person,
     PlanTests,
@@ -48,10 +49,13 @@ from tests.connectors.memory_system import (
     FirstPageConnector,
     ForgetfulConnector,
     InstanceJobsConnector,
+    LowerCaseConnector,
     MemoryConnector,
     OverPlanningConnector,
+    SilentConnector,
     SilentUsernameConnector,
     SubstringConnector,
+    TrimmingConnector,
     UnguardedConnector,
     UsernameMemoryConnector,
 )
@@ -172,6 +176,24 @@ def _meets(cls: type[MemoryConnector]) -> FaultInjector:
             InstanceJobsConnector,
             "another instance of the connector",
         ),
+        (
+            MatchingPolicyTests,
+            "test_the_policy_decides_who_is_the_subject_not_lower",
+            LowerCaseConnector,
+            "bystander",
+        ),
+        (
+            MatchingPolicyTests,
+            "test_lookalikes_are_left_and_reported_by_verify",
+            TrimmingConnector,
+            "bystander",
+        ),
+        (
+            MatchingPolicyTests,
+            "test_lookalikes_are_left_and_reported_by_verify",
+            SilentConnector,
+            "whitespace or invisible characters",
+        ),
     ],
 )
 async def test_the_kit_catches_a_broken_connector(
@@ -252,8 +274,11 @@ def test_repeat_rule() -> None:
     )
 
 
-def test_traces_are_whole_fields_case_insensitive() -> None:
-    traces = frozenset({SUBJECT.email})
+def test_traces_are_whole_fields_addresses_by_the_email_policy() -> None:
+    traces = frozenset({SUBJECT.email, SUBJECT.username})
     assert carries_trace(("x", "ADA@example.ORG"), traces) == "ADA@example.ORG"
     assert carries_trace(("nada@example.org", b"ada@example.org "), traces) is None
     assert carries_trace({"k": [b"Ada@Example.org"]}, traces) == "Ada@Example.org"
+    # A user name is exact: "ADA_B" is someone else, whose name may stay in her records.
+    assert carries_trace(("ada_b",), traces) == "ada_b"
+    assert carries_trace(("ADA_B",), traces) is None

@@ -7,6 +7,7 @@ address, and keys that belong to nobody; the connector is configured with three 
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, timedelta
@@ -73,7 +74,7 @@ class RedisHarness:
         await self.client.set(f"{p}stats:visits", "1234")
         await self.client.hset(f"{p}config", mapping={"theme": "dark"})
         for n, person in enumerate(people):
-            email = person.email.strip().lower()  # the application stores addresses normalised
+            email = person.email  # as the person typed it: the connector applies the policy
             profile = f"{p}user:{email}".encode()
             await self.client.hset(
                 profile, mapping={"name": person.name, "username": person.username}
@@ -200,6 +201,7 @@ def test_glob_metacharacters_are_escaped() -> None:
         ({"p": "user:{shoe_size}"}, "unknown identifier"),
         ({"p": "user:[a]{email}"}, "only * and ?"),
         ({"bad name": "user:{email}"}, "plain identifier"),
+        ({"p": "person:{name}"}, "{name} does not identify one person"),
     ],
 )
 def test_bad_templates_fail_at_load_with_the_system_name(
@@ -210,3 +212,70 @@ def test_bad_templates_fail_at_load_with_the_system_name(
             "cache", "redis", {"url": "redis://127.0.0.1:6379/0", "keys": keys}
         )
     assert "system 'cache'" in str(err.value) and message in str(err.value)
+
+
+def test_case_insensitivity_is_an_opt_in_by_template() -> None:
+    registry = ConnectorRegistry.from_entry_points()
+    keys = {"profile": "user:{email}", "sessions": "session:{username}:*"}
+    with pytest.raises(ConnectorConfigError, match="names no template 'carts'"):
+        registry.build(
+            "cache", "redis", {"url": REDIS_URL, "keys": keys, "ascii_case_insensitive": ["carts"]}
+        )
+    # The old switch meant A-Z in either case in every template: it still does.
+    old = registry.build(
+        "cache", "redis", {"url": REDIS_URL, "keys": keys, "case_insensitive": True}
+    )
+    assert old.options.ascii_case_insensitive == ["profile", "sessions"]  # type: ignore[attr-defined]
+
+
+async def test_each_kind_matches_by_its_policy() -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    p = f"t{uuid.uuid4().hex[:10]}:"
+    zoe = unicodedata.normalize("NFD", "Zoë@Example.org")
+    keys = {
+        f"{p}user:{zoe}": "hers (decomposed, capitals)",
+        f"{p}user:ZOË@example.org": "someone else (a capital only Unicode folds)",
+        f"{p}user: zoë@example.org": "a look-alike",
+        f"{p}session:Ada_B:t1": "hers",
+        f"{p}session:ada_b:t2": "someone else's (ids are exact)",
+        f"{p}tel:+44 (20) 7946-0958": "hers (a phone number by its digits)",
+        f"{p}tel:0044 20 7946 0958": "someone else's",
+    }
+    options = {
+        "url": REDIS_URL,
+        "keys": {
+            "profile": f"{p}user:{{email}}",
+            "sessions": f"{p}session:{{username}}:*",
+            "phone": f"{p}tel:{{phone}}",
+        },
+        "receipt_prefix": f"{p}lethe:",
+    }
+    subject = Subject("ps_z", "zoë@example.org", {"username": "Ada_B", "phone": "+44 20 7946 0958"})
+    try:
+        for key, value in keys.items():
+            await client.set(key, value)
+        c = ConnectorRegistry.from_entry_points().build("cache", "redis", options)
+        try:
+            outcome = await c.erase(subject, "er-1")
+            residual = await c.verify(subject)
+        finally:
+            await c.aclose()
+        left = {k.decode() async for k in client.scan_iter(match=glob_escape(p) + "*")}
+    finally:
+        mine = [k async for k in client.scan_iter(match=glob_escape(p) + "*")]
+        if mine:
+            await client.delete(*mine)
+        await client.aclose()
+    assert outcome.counts == {  # type: ignore[union-attr]
+        "profile.unlinked": 1,
+        "sessions.unlinked": 1,
+        "phone.unlinked": 1,
+    }
+    assert left - {k for k in left if k.startswith(f"{p}lethe:")} == {
+        f"{p}user:ZOË@example.org",
+        f"{p}user: zoë@example.org",
+        f"{p}session:ada_b:t2",
+        f"{p}tel:0044 20 7946 0958",
+    }
+    assert residual.remaining == {"profile.lookalike": 1}

@@ -404,14 +404,19 @@ async def test_plan_reports_a_refusal_before_the_erase(db: Path) -> None:
         (
             [
                 {"table": "users", "key": "email", "identifier": "email", "action": "delete"},
-                {"table": "users", "key": "name", "identifier": "name", "action": "delete"},
+                {"table": "users", "key": "name", "identifier": "username", "action": "delete"},
                 {"table": "posts", "key": "author_id", "parent": "users.id", "action": "delete"},
             ],
             "has several rules",
         ),
         (
             [
-                {"table": "posts", "key": "author_name", "identifier": "name", "action": "delete"},
+                {
+                    "table": "posts",
+                    "key": "author_name",
+                    "identifier": "username",
+                    "action": "delete",
+                },
                 {
                     "table": "posts",
                     "key": "author_id",

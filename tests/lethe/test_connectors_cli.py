@@ -184,8 +184,9 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from connectors import (BaseConnector, Capability, ConnectorOptions, Erased, NotFound, Outcome,
-                        Plan, Residual, Subject, TransientError, guard_blast_radius)
+from connectors import (BaseConnector, Capability, ConnectorOptions, Erased, IdentifierMatch,
+                        NotFound, Outcome, Plan, Residual, Subject, TransientError,
+                        guard_blast_radius)
 
 
 class AcmeOptions(ConnectorOptions):
@@ -205,9 +206,12 @@ class AcmeConnector(BaseConnector):
             raise TransientError("acme: the store is not reachable")
         return path, json.loads(path.read_text())
 
-    def _mine(self, rows, subject):
-        email = subject.email.strip().lower()
-        return [r for r in rows if email and r["email"].lower() == email]
+    def _mine(self, rows, subject, lookalikes=False):
+        email = IdentifierMatch.of("email", subject.email)
+        if email is None:
+            return []
+        test = email.looks_like if lookalikes else email.equals
+        return [r for r in rows if test(r["email"])]
 
     async def check(self):
         self._load()
@@ -229,7 +233,9 @@ class AcmeConnector(BaseConnector):
     async def verify(self, subject: Subject) -> Residual:
         _, rows = self._load()
         n = len(self._mine(rows, subject))
-        return Residual(remaining={"contacts.remaining": n} if n else {})
+        alike = len(self._mine(rows, subject, lookalikes=True))
+        remaining = {"contacts.remaining": n} if n else {}
+        return Residual(remaining={**remaining, **({"contacts.lookalike": alike} if alike else {})})
 """
 
 WRITTEN_HARNESS = """

@@ -2,8 +2,12 @@
 
 What every HTTP connector has to get right, and where this one does it:
 
-* find by the API's search, then **confirm exactly**: the search matches substrings, so
-  ``nada@example.org`` comes back for ``ada@example.org`` (``_find``);
+* find by the API's search, then **confirm by the matching policy**
+  (``connectors.IdentifierMatch``, never the API's idea of case): the search matches
+  substrings, so ``nada@example.org`` comes back for ``ada@example.org``, and folds case its
+  own way, so ``ADA@…`` with a KELVIN SIGN would too (``_find``);
+* count values that differ from the subject's only by whitespace around them as look-alikes
+  and report them from ``verify`` (``_find``);
 * read **every page** of results (``_find``);
 * **count first**, refuse beyond ``max_items``, then delete (``erase``);
 * 429 and 5xx are ``TransientError``, with the server's ``Retry-After`` passed on; 401/403 and
@@ -31,6 +35,7 @@ from connectors import (
     Capability,
     ConnectorOptions,
     Erased,
+    IdentifierMatch,
     NotFound,
     Outcome,
     PermanentError,
@@ -114,26 +119,33 @@ class AcmeConnector(BaseConnector):
     async def _call(self, method: str, path: str, *expect: int) -> tuple[int, Any]:
         return await asyncio.to_thread(self._request, method, path, expect or (200,))
 
-    async def _find(self, subject: Subject) -> list[str]:
-        """Ids of the contacts whose address is the subject's, compared case-insensitively."""
-        email = subject.email.strip().lower()
-        if not email:
-            return []  # an empty identifier matches nothing (the API would list everyone)
+    async def _find(self, subject: Subject) -> tuple[list[str], int]:
+        """Ids of the contacts whose address is the subject's, and how many look-alikes (the
+        address with whitespace around it) the search met."""
+        email = IdentifierMatch.of("email", subject.email)
+        if email is None:
+            return [], 0  # an empty identifier matches nothing (the API would list everyone)
+        # Search by the longest ASCII run of the address: every spelling the policy calls the
+        # same holds it (an accented letter may be stored decomposed), and so does every
+        # look-alike. The policy, not the API, decides who is who.
+        needle = max((part for part in email.pattern() if part), key=len)
         ids: list[str] = []
+        lookalikes = 0
         page: int | None = 1
         while page is not None:
-            query = urlencode({"email_contains": email, "page": page})
+            query = urlencode({"email_contains": needle, "page": page})
             _, body = await self._call("GET", f"/v1/contacts?{query}")
             try:
                 for contact in body["contacts"]:
-                    # The search matches substrings: keep only the subject's own address.
-                    if str(contact["email"]).strip().lower() == email:
+                    if email.equals(contact["email"]):
                         ids.append(str(contact["id"]))
+                    elif email.looks_like(contact["email"]):
+                        lookalikes += 1
                 next_page = body.get("next_page")
             except (KeyError, TypeError, AttributeError):
                 raise PermanentError(f"{self.name}: unexpected search answer") from None
             page = next_page if isinstance(next_page, int) and next_page > page else None
-        return ids
+        return ids, lookalikes
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -141,7 +153,7 @@ class AcmeConnector(BaseConnector):
         await self._call("GET", "/v1/contacts?" + urlencode({"email_contains": "@"}))
 
     async def plan(self, subject: Subject) -> Plan:
-        found = await self._find(subject)
+        found, _ = await self._find(subject)
         return Plan(
             counts={"contacts.deleted": len(found)} if found else {}, limit=self.opts.max_items
         )
@@ -150,7 +162,7 @@ class AcmeConnector(BaseConnector):
         # Stateless, so a repeat meets the erase-twice rule by construction: what was deleted
         # is not found again (NotFound). request_id would go in an Idempotency-Key header if
         # the API created jobs.
-        found = await self._find(subject)
+        found, _ = await self._find(subject)
         if not found:
             return NotFound(evidence={"searched_by": "email"})
         guard_blast_radius(len(found), self.opts, where=self.name, unit="contacts")
@@ -170,5 +182,9 @@ class AcmeConnector(BaseConnector):
         )
 
     async def verify(self, subject: Subject) -> Residual:
-        found = await self._find(subject)
-        return Residual(remaining={"contacts.remaining": len(found)} if found else {})
+        found, lookalikes = await self._find(subject)
+        remaining = {"contacts.remaining": len(found)} if found else {}
+        if lookalikes:
+            # Not the subject's address, maybe their data: an operator must look.
+            remaining["contacts.lookalike"] = lookalikes
+        return Residual(remaining=remaining)
