@@ -29,6 +29,7 @@ from activities import (
     PlanningActivities,
     RecordingActivities,
     ReferralActivities,
+    RefusalActivities,
     RoundActivities,
     SealingActivities,
     SmtpConfig,
@@ -102,6 +103,7 @@ def build_worker(
     rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
     verification = VerificationActivities(ledger, mailer)
     deadlines = DeadlineActivities(ledger, mailer, alerter)
+    refusals = RefusalActivities(ledger, alerter)
     return Worker(
         client,
         task_queue=task_queue,
@@ -133,6 +135,7 @@ def build_worker(
             deadlines.record_acknowledgement,
             deadlines.record_deadline_event,
             deadlines.record_deadline_extension,
+            refusals.record_refused_signal,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,

@@ -30,6 +30,7 @@ from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConf
 from .planning import PlanningActivities
 from .recording import RecordingActivities
 from .referral import ReferralActivities
+from .refusals import RefusalActivities, RefusedSignal
 from .round_types import (
     DueQuery,
     DueRound,
@@ -107,6 +108,8 @@ __all__ = [
     "ReferralEscalation",
     "ReferralOpened",
     "ReferralTask",
+    "RefusalActivities",
+    "RefusedSignal",
     "RequestAnswer",
     "RoundActivities",
     "RoundClosed",

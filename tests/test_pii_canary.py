@@ -64,6 +64,7 @@ from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import STATUS_FROM_LEDGER, ErasurePolicy, ErasureWorkflow
+from workflows.refusals import RECORD_REFUSED_SIGNALS
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
@@ -200,7 +201,7 @@ def payloads(message: Message) -> Iterator[Payload]:
 #: The ``workflow.patched`` ids of our workflows. The SDK records a patch itself, in plain JSON
 #: that no codec sees: the marker (the id and a flag) and the ``TemporalChangeVersion`` search
 #: attribute (the ids). Nothing of the request; anything else in plain JSON still fails.
-PATCH_IDS = {STATUS_FROM_LEDGER}
+PATCH_IDS = {STATUS_FROM_LEDGER, RECORD_REFUSED_SIGNALS}
 
 
 def names_a_patch(p: Payload) -> bool:

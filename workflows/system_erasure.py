@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
 
     from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
+
+from .refusals import Refused, SignalReader, request_id_of
 
 __all__ = ["SystemErasureWorkflow", "describe_activity_failure"]
 
@@ -85,14 +87,22 @@ class SystemErasureWorkflow:
     def __init__(self) -> None:
         self._stage = "erasing"
         self._instruction: ControllerInstruction | None = None
+        self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
     @workflow.query
     def stage(self) -> str:
         return self._stage
 
-    @workflow.signal
-    def controller_instruction(self, instruction: ControllerInstruction) -> None:
-        """The controller's answer to a referral. Only the first well-formed one counts."""
+    @workflow.signal(name="controller_instruction")
+    async def controller_instruction(self, raw: RawValue) -> None:
+        """The controller's answer to a referral (a ``ControllerInstruction``). Only the first
+        well-formed one counts. One not encrypted under the payload key is refused and
+        recorded."""
+        instruction = self._signals.read(raw, ControllerInstruction, "controller_instruction")
+        if isinstance(instruction, Refused):
+            request_id = request_id_of(workflow.info().workflow_id)
+            await self._signals.record(request_id, "controller_instruction", instruction)
+            return
         if self._instruction is not None:
             return
         if not instruction.operator.strip() or not instruction.reason.strip():

@@ -346,7 +346,7 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
         client = await rt.client()
         try:
             await client.get_workflow_handle(rec.workflow_id).signal(
-                ErasureWorkflow.approve, OperatorApproval(by, why)
+                "approve", OperatorApproval(by, why)
             )
         except RPCError as exc:
             raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None

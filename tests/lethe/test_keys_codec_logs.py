@@ -11,12 +11,16 @@ import pytest
 import sqlalchemy as sa
 import structlog
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 from ledger import create_ledger_engine
-from lethe.codec import EncryptionCodec
+from lethe.codec import PAYLOAD_REFUSED, REFUSED_ENCODING, EncryptionCodec
 from lethe.errors import ConfigError
-from lethe.keys import load_keyring
+from lethe.keys import Keyring, load_keyring
 from lethe.logs import configure_logging
+from lethe.temporal import data_converter
 
 
 def test_keys_are_created_once_private_and_reused(tmp_path: Path) -> None:
@@ -43,15 +47,47 @@ def test_keys_from_environment(tmp_path: Path) -> None:
         load_keyring(tmp_path / "none", {}, create=False)
 
 
-async def test_codec_round_trip_and_key_check() -> None:
-    codec = EncryptionCodec(secrets.token_bytes(32))
+async def test_codec_round_trip_and_refusals() -> None:
+    """A payload not encrypted under the key is never decoded and never an exception (which
+    would fail the workflow task for ever): it becomes a marker that refuses to be read."""
+    key = secrets.token_bytes(32)
+    codec = EncryptionCodec(key)
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"subject_ref":"ps_1"}')
     [sealed] = await codec.encode([plain])
     assert b"ps_1" not in sealed.data and sealed.metadata["encoding"] == b"binary/encrypted"
     assert await codec.decode([sealed]) == [plain]
-    assert await codec.decode([plain]) == [plain]  # unencrypted payloads pass through
-    with pytest.raises(ValueError, match="encrypted with key"):
-        await EncryptionCodec(secrets.token_bytes(32)).decode([sealed])
+    forged = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + b"\x00")
+    [theirs] = await EncryptionCodec(secrets.token_bytes(32)).encode([plain])
+    reasons = {
+        "is not encrypted": plain,
+        "is encrypted under payload key": theirs,
+        "does not authenticate": forged,
+        "does not authenticate under": Payload(metadata=dict(sealed.metadata), data=b"x"),
+    }
+    converter = data_converter(Keyring(b"p" * 32, b"v" * 32, key)).payload_converter
+    for reason, payload in reasons.items():
+        [marked] = await codec.decode([payload])
+        assert marked.metadata["encoding"] == REFUSED_ENCODING and not marked.data
+        with pytest.raises(ApplicationError) as refused:
+            converter.from_payloads([marked], [dict])
+        assert refused.value.type == PAYLOAD_REFUSED and refused.value.non_retryable
+        assert f"refused: the payload {reason}" in refused.value.message
+    # Whoever reads it raw (a signal handler) gets the marker, to refuse it themselves.
+    [marked] = await codec.decode([plain])
+    assert converter.from_payloads([marked], [RawValue]) == [RawValue(marked)]
+
+
+async def test_a_refusal_stays_readable_by_the_refused_and_other_failures_are_encrypted() -> None:
+    converter = data_converter(Keyring(b"p" * 32, b"v" * 32, b"k" * 32))
+    refusal = ApplicationError("refused: the payload is not encrypted", type=PAYLOAD_REFUSED)
+    other = ApplicationError("connector said ada@example.org is gone", type="PermanentError")
+    refused, failed = Failure(), Failure()
+    await converter.encode_failure(refusal, refused)
+    await converter.encode_failure(other, failed)
+    assert refused.message == "refused: the payload is not encrypted"
+    assert not refused.HasField("encoded_attributes") and not refused.stack_trace
+    assert failed.message == "Encoded failure" and b"ada" not in failed.SerializeToString()
+    assert "ada@example.org" in str(await converter.decode_failure(failed))
 
 
 def test_logs_never_carry_an_email(capsys: pytest.CaptureFixture[str]) -> None:
