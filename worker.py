@@ -224,6 +224,9 @@ async def run_worker(
     if alerts is None:
         alerts = alert_channels(settings, mailer)
     connectors = build_connectors(settings.systems, load_registry(), settings.environ)
+    # Keys and ledger are read, never made (`lethe init` makes them); keys other than the
+    # ledger's stop the worker here, before it writes anything or takes a task.
+    signing_key = load_signing_key(settings.home)
     runtime = await Runtime.open(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -236,7 +239,7 @@ async def run_worker(
             task_queue=settings.temporal.task_queue,
             ledger=runtime.ledger,
             connectors=connectors,
-            signing_key=load_signing_key(settings.home),
+            signing_key=signing_key,
             processors=processor_systems(settings),
             controllers=controllers,
             shred_grace_days=settings.retention.shred_grace_days,

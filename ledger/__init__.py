@@ -7,6 +7,7 @@ from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, schema_revisions, upgrade_schema
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
+from .key_ids import KEY_PURPOSES, KeyIdMismatch, LedgerKeyRecord, check_key_ids, key_ids_of
 from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
@@ -40,6 +41,7 @@ __all__ = [
     "DEADLINE_EVENTS",
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
+    "KEY_PURPOSES",
     "LEGAL_BASES",
     "NOT_SETTLED",
     "Base",
@@ -56,8 +58,10 @@ __all__ = [
     "HoldRelease",
     "HoldRetention",
     "IdentityRecords",
+    "KeyIdMismatch",
     "Ledger",
     "LedgerError",
+    "LedgerKeyRecord",
     "LegalHold",
     "LegalHolds",
     "LogCheck",
@@ -88,9 +92,11 @@ __all__ = [
     "VaultShredding",
     "VerificationCode",
     "check_certificate",
+    "check_key_ids",
     "check_retention",
     "choose_hold",
     "create_ledger_engine",
+    "key_ids_of",
     "request_status",
     "schema_is_current",
     "schema_revisions",

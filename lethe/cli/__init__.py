@@ -24,6 +24,7 @@ from . import (
     connectors_cmd,
     deadlines,
     holds,
+    init,
     referrals,
     requests,
     rounds,
@@ -35,7 +36,18 @@ from ._app import app
 __all__ = ["app", "main"]
 
 # Importing the command modules registers their verbs on the group.
-_ = (audit, connectors_cmd, deadlines, holds, referrals, requests, rounds, runtime, verification)
+_ = (
+    audit,
+    connectors_cmd,
+    deadlines,
+    holds,
+    init,
+    referrals,
+    requests,
+    rounds,
+    runtime,
+    verification,
+)
 
 
 def _error(message: str, *, as_json: bool) -> None:

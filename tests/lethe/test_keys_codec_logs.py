@@ -18,17 +18,26 @@ from temporalio.exceptions import ApplicationError
 from ledger import create_ledger_engine
 from lethe.codec import PAYLOAD_REFUSED, REFUSED_ENCODING, EncryptionCodec
 from lethe.errors import ConfigError
-from lethe.keys import Keyring, load_keyring
+from lethe.keys import Keyring, create_keys, load_keyring
 from lethe.logs import configure_logging
 from lethe.temporal import data_converter
 
 
-def test_keys_are_created_once_private_and_reused(tmp_path: Path) -> None:
+def test_keys_are_created_once_by_init_private_and_reused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no pseudonym key at .*: run `lethe init`"):
+        load_keyring(tmp_path, {})  # reading never creates
+    assert not (tmp_path / "keys").exists()
+    made = create_keys(tmp_path, {})
+    assert made == {n: f"created {tmp_path / 'keys' / f'{n}.key'}" for n in made}
+    assert set(made) == {"pseudonym", "vault", "payload", "signing"}
     first = load_keyring(tmp_path, {})
     again = load_keyring(tmp_path, {})
     assert first == again and len({first.pseudonym, first.vault, first.payload}) == 3
+    assert create_keys(tmp_path, {})["vault"].startswith("found ")  # idempotent
+    assert load_keyring(tmp_path, {}) == first
     mode = stat.S_IMODE(os.stat(tmp_path / "keys" / "vault.key").st_mode)
     assert mode == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "keys").st_mode) == 0o700
     assert repr(first) == "Keyring(<hidden>)"
 
 
@@ -43,8 +52,11 @@ def test_keys_from_environment(tmp_path: Path) -> None:
         load_keyring(tmp_path, {**env, "LETHE_VAULT_KEY": base64.b64encode(b"short").decode()})
     with pytest.raises(ConfigError, match="not valid base64"):
         load_keyring(tmp_path, {**env, "LETHE_VAULT_KEY": "%%%"})
-    with pytest.raises(ConfigError, match="missing"):
-        load_keyring(tmp_path / "none", {}, create=False)
+    with pytest.raises(ConfigError, match="run `lethe init`"):
+        load_keyring(tmp_path / "none", {})
+    # init names where each key comes from, and makes only the one not in the environment.
+    said = create_keys(tmp_path, env)
+    assert said["vault"] == "LETHE_VAULT_KEY" and said["signing"].startswith("created ")
 
 
 async def test_codec_round_trip_and_refusals() -> None:
