@@ -29,8 +29,9 @@ from ..intake import (
     submit_request,
     validate_request,
 )
+from ..preflight import check_systems
 from ..render import outcome_table, request_summary, request_table, request_to_dict
-from ..runtime import Runtime
+from ..runtime import Runtime, load_registry
 from ..settings import load_settings
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
 from ._values import address_argument, reason_text, scrubbed
@@ -237,8 +238,9 @@ def submit(
         # An operator's name is kept in the ledger's events: without the person's identifiers.
         person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
         entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
-    # The systems' options and secrets are the worker's: it checks them when it starts (and
-    # `lethe connectors check` does on demand), so an operator's machine needs none of them.
+    # What the worker would refuse, refused now, before anything is written; its secrets are
+    # the worker's alone (lethe/preflight.py says what cannot be checked without them).
+    check_systems(settings, load_registry(), jurisdiction=draft.jurisdiction, systems=draft.systems)
 
     async def go(rt: Runtime) -> None:
         client = await rt.client()
