@@ -27,6 +27,7 @@ from activities import (
     MailAlerts,
     Mailer,
     PlanningActivities,
+    ProgressActivities,
     RecordingActivities,
     ReferralActivities,
     RefusalActivities,
@@ -95,7 +96,9 @@ def build_worker(
     alerter = (
         Alerter(ledger, alerts, on=alert_on, backoff=alert_backoff_seconds) if alerts else None
     )
-    erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
+    erasure = ErasureActivities(
+        ledger, connectors, heartbeat_every=heartbeat_every, alerter=alerter
+    )
     recording = RecordingActivities(ledger, alerter)
     sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
     planning = PlanningActivities(ledger, processors)
@@ -104,6 +107,7 @@ def build_worker(
     verification = VerificationActivities(ledger, mailer)
     deadlines = DeadlineActivities(ledger, mailer, alerter)
     refusals = RefusalActivities(ledger, alerter)
+    progress = ProgressActivities(ledger, client, alerter)
     return Worker(
         client,
         task_queue=task_queue,
@@ -136,6 +140,7 @@ def build_worker(
             deadlines.record_deadline_event,
             deadlines.record_deadline_extension,
             refusals.record_refused_signal,
+            progress.find_stalled_requests,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,

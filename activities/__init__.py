@@ -28,6 +28,7 @@ from .deadlines import (
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
 from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConfig, SmtpMailer
 from .planning import PlanningActivities
+from .progress import Holdup, ProgressActivities, StallQuery, StallReport, holdups
 from .recording import RecordingActivities
 from .referral import ReferralActivities
 from .refusals import RefusalActivities, RefusedSignal
@@ -96,6 +97,7 @@ __all__ = [
     "ErasureActivities",
     "ErasurePlan",
     "ExtensionOrder",
+    "Holdup",
     "InstructionRecord",
     "MailAlerts",
     "MailRejected",
@@ -103,6 +105,7 @@ __all__ = [
     "Mailer",
     "PlanInput",
     "PlanningActivities",
+    "ProgressActivities",
     "RecordingActivities",
     "ReferralActivities",
     "ReferralEscalation",
@@ -121,6 +124,8 @@ __all__ = [
     "ShredReport",
     "SmtpConfig",
     "SmtpMailer",
+    "StallQuery",
+    "StallReport",
     "StatusChange",
     "SystemFailure",
     "SystemOutcome",
@@ -130,6 +135,7 @@ __all__ = [
     "VerificationActivities",
     "WebhookAlerts",
     "entry_from_outcome",
+    "holdups",
     "outcome_from_record",
     "request_status",
 ]

@@ -186,10 +186,12 @@ async def ledger(
 
 @pytest.fixture
 def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A clean working directory with LETHE_* variables cleared: no keys, no ledger."""
+    """A clean working directory with LETHE_* variables cleared: no keys, no ledger, and no
+    Temporal (a closed port: nothing on this machine's 7233 is reached by accident)."""
     for var in list(os.environ):
         if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
             monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
     monkeypatch.chdir(tmp_path)
     yield tmp_path / ".lethe"
 

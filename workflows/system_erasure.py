@@ -15,8 +15,10 @@ referred to its controller instead:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
@@ -35,13 +37,14 @@ with workflow.unsafe.imports_passed_through():
         SystemOutcome,
         SystemTask,
     )
+    from activities.erasure import SYSTEM_NOT_ON_THIS_WORKER
 
     from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
 
 from .refusals import Refused, SignalReader, request_id_of
 
-__all__ = ["SystemErasureWorkflow", "describe_activity_failure"]
+__all__ = ["WAIT_FOR_SYSTEM_WORKER", "SystemErasureWorkflow", "describe_activity_failure"]
 
 #: Error types an activity raises that no retry can fix.
 PERMANENT_ERRORS = [
@@ -57,6 +60,12 @@ NOTICE_ERRORS = [*PERMANENT_ERRORS, "ControllerRefused", "ControllerNotConfigure
 
 _LEDGER_TIMEOUT = timedelta(seconds=60)
 _LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
+
+#: Patch: a task no worker with the system took is scheduled again after a wait, never
+#: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
+WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
+_LONGEST_WAIT = timedelta(hours=1)
+T = TypeVar("T")
 
 
 def describe_activity_failure(err: ActivityError) -> str:
@@ -134,23 +143,29 @@ class SystemErasureWorkflow:
         retry = _retry(policy)
         self._stage = "erasing"
         try:
-            outcome = await workflow.execute_activity_method(
-                ErasureActivities.erase_in_system,
-                task,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=heartbeat,
-                retry_policy=retry,
+            outcome = await self._served(
+                lambda: workflow.execute_activity_method(
+                    ErasureActivities.erase_in_system,
+                    task,
+                    start_to_close_timeout=timeout,
+                    heartbeat_timeout=heartbeat,
+                    retry_policy=retry,
+                ),
+                policy,
             )
             polls = 0
             while outcome.outcome == "pending" and polls < policy.pending_poll_limit:
                 self._stage = "pending"
                 await workflow.sleep(timedelta(seconds=outcome.poll_after_seconds or 300))
-                outcome = await workflow.execute_activity_method(
-                    ErasureActivities.poll_system,
-                    task,
-                    start_to_close_timeout=timeout,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=retry,
+                outcome = await self._served(
+                    lambda: workflow.execute_activity_method(
+                        ErasureActivities.poll_system,
+                        task,
+                        start_to_close_timeout=timeout,
+                        heartbeat_timeout=heartbeat,
+                        retry_policy=retry,
+                    ),
+                    policy,
                 )
                 polls += 1
             if outcome.outcome == "pending":
@@ -163,12 +178,15 @@ class SystemErasureWorkflow:
                 )
             if outcome.outcome in {"erased", "retained"} and outcome.verifiable:
                 self._stage = "verifying"
-                check = await workflow.execute_activity_method(
-                    ErasureActivities.verify_in_system,
-                    task,
-                    start_to_close_timeout=timeout,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=retry,
+                check = await self._served(
+                    lambda: workflow.execute_activity_method(
+                        ErasureActivities.verify_in_system,
+                        task,
+                        start_to_close_timeout=timeout,
+                        heartbeat_timeout=heartbeat,
+                        retry_policy=retry,
+                    ),
+                    policy,
                 )
                 if not check.clean:
                     left = ", ".join(f"{k}={v}" for k, v in sorted(check.remaining.items()))
@@ -181,6 +199,33 @@ class SystemErasureWorkflow:
             return await self._fail(job, round_, describe_activity_failure(err))
         self._stage = outcome.outcome
         return outcome
+
+    async def _served(self, call: Callable[[], Awaitable[T]], policy: ErasurePolicy) -> T:
+        """An activity of this system, run until a worker that has the system runs it.
+
+        A worker without the system fails the task retryably (``SystemNotOnThisWorker``), so
+        its retries go to whichever worker polls next. When they are spent, that is still
+        not a failure of the system (a rolling deploy, a system missing from one worker's
+        lethe.toml): wait (the retry policy's longest interval, doubling each time, an hour at
+        most) and schedule it again. The
+        activity records it and alerts the operators; ``lethe status`` shows the wait.
+        """
+        waits = 0
+        while True:
+            try:
+                return await call()
+            except ActivityError as err:
+                cause = err.cause
+                unserved = (
+                    isinstance(cause, ApplicationError) and cause.type == SYSTEM_NOT_ON_THIS_WORKER
+                )
+                if not unserved or not workflow.patched(WAIT_FOR_SYSTEM_WORKER):
+                    raise
+            waits += 1
+            stage, self._stage = self._stage, "waiting_for_worker"
+            pause = timedelta(seconds=policy.retry_max_interval_seconds * 2 ** (waits - 1))
+            await workflow.sleep(min(pause, _LONGEST_WAIT))
+            self._stage = stage
 
     async def _refer(
         self, job: SystemErasure, round_: int, controller: str, *, connector_called: bool

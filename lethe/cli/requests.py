@@ -18,7 +18,7 @@ from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds
 from ledger.queries import STATUSES
 from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 
-from ..attention import clock_lines, clock_to_dict, next_steps
+from ..attention import check_progress, clock_lines, clock_to_dict, next_steps, progress_lines
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
@@ -81,6 +81,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         raise NotFoundError(f"no erasure request with id {request_id!r}")
     outcomes = await rt.ledger.outcomes(request_id)
     clock = await DeadlineRecords(rt.ledger).clock(request_id)
+    progress = await check_progress(rt, rec)  # None: finished, nothing to ask Temporal
     if as_json:
         emit_json(
             {
@@ -91,6 +92,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
                     await rt.ledger.events(request_id),
                 ),
                 "clock": clock_to_dict(clock),
+                "progress": progress.to_dict() if progress is not None else None,
             }
         )
         return
@@ -112,7 +114,10 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
     latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
     referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
-    for step in next_steps(rec, latest, referrals, clock, now):
+    for line in progress_lines(progress, history):
+        console.print(line, markup=False, style="bold red" if line.startswith("Not") else None)
+    fixes = None if progress is None or progress.unchecked else [h.fix for h in progress.holdups]
+    for step in next_steps(rec, latest, referrals, clock, now, fixes=fixes):
         console.print(f"Next: {step}")
     if events:
         for e in history:
