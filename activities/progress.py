@@ -32,6 +32,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.converter import ActivitySerializationContext
 from temporalio.service import RPCError, RPCStatusCode
 
 from connectors import Subject, redact
@@ -122,7 +123,7 @@ async def holdups(
         system = _system_of(wid)
         found += await _workflow_task(described, system)
         for pending in raw.pending_activities:
-            holdup = await _activity(client, pending, system, person)
+            holdup = await _activity(client, wid, pending, system, person)
             if holdup is not None:
                 found.append(holdup)
         workflow_ids += [child.workflow_id for child in raw.pending_children]
@@ -202,11 +203,27 @@ async def _workflow_task(
 
 
 async def _activity(
-    client: Client, pending: PendingActivityInfo, system: str | None, person: Subject | None
+    client: Client,
+    workflow_id: str,
+    pending: PendingActivityInfo,
+    system: str | None,
+    person: Subject | None,
 ) -> Holdup | None:
     if pending.attempt < 2 or not pending.HasField("last_failure"):
         return None
-    failure = await client.data_converter.decode_failure(pending.last_failure)
+    # Decoded as the workflow that ran it decodes it: payloads are bound to their workflow.
+    converter = client.data_converter.with_context(
+        ActivitySerializationContext(
+            namespace=client.namespace,
+            activity_id=pending.activity_id,
+            activity_type=pending.activity_type.name,
+            activity_task_queue=None,
+            workflow_id=workflow_id,
+            workflow_type=None,
+            is_local=False,
+        )
+    )
+    failure = await converter.decode_failure(pending.last_failure)
     why, kind = _innermost(failure)
     why = redact(why, person)[:300]
     name = pending.activity_type.name

@@ -42,6 +42,8 @@ from temporalio.converter import (
     DefaultPayloadConverter,
     EncodingPayloadConverter,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
 )
 from temporalio.converter import PayloadConverter as _PayloadConverter
 from temporalio.exceptions import ApplicationError
@@ -64,6 +66,7 @@ REFUSED_ENCODING = b"binary/lethe-refused"
 #: The ApplicationError type of a refusal (``workflows/refusals.py`` knows it by this name).
 PAYLOAD_REFUSED = "PayloadRefused"
 _REASON = "lethe-refused-reason"
+_BINDING = "encryption-workflow-id"
 
 log = structlog.get_logger("lethe.codec")
 
@@ -82,22 +85,38 @@ def _refused(reason: str) -> Payload:
     return Payload(metadata={"encoding": REFUSED_ENCODING, _REASON: reason.encode()})
 
 
-class EncryptionCodec(PayloadCodec):
-    def __init__(self, key: bytes) -> None:
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    """AES-GCM under the payload key. A payload of a request's workflow (``erasure/…``) is
+    bound to that workflow's id: the id is authenticated with it (associated data) and named
+    in its metadata. A ciphertext copied from one history into a signal to another workflow
+    is refused there; a reader outside any workflow (a tool decoding a history) still reads
+    it, under the id it names."""
+
+    def __init__(self, key: bytes, *, workflow_id: str | None = None) -> None:
+        self._key = key
         self._aead = AESGCM(key)
         self.key_id = key_id_of(key)
+        self._bound_to = workflow_id if _binds(workflow_id) else None
+
+    def with_context(self, context: SerializationContext) -> EncryptionCodec:
+        """The codec for one workflow's payloads (Temporal hands each operation its context:
+        the target workflow, or the workflow an activity runs for)."""
+        workflow_id = getattr(context, "workflow_id", None)
+        bound = workflow_id if isinstance(workflow_id, str) and _binds(workflow_id) else None
+        if bound == self._bound_to:
+            return self
+        return EncryptionCodec(self._key, workflow_id=bound)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
         for p in payloads:
             nonce = os.urandom(12)
-            sealed = nonce + self._aead.encrypt(nonce, p.SerializeToString(), None)
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, "encryption-key-id": self.key_id.encode()},
-                    data=sealed,
-                )
-            )
+            metadata = {"encoding": ENCODING, "encryption-key-id": self.key_id.encode()}
+            if self._bound_to is not None:
+                metadata[_BINDING] = self._bound_to.encode()
+            aad = _aad(self._bound_to)
+            sealed = nonce + self._aead.encrypt(nonce, p.SerializeToString(), aad)
+            out.append(Payload(metadata=metadata, data=sealed))
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -106,7 +125,7 @@ class EncryptionCodec(PayloadCodec):
         for p in payloads:
             opened = self._open(p)
             if isinstance(opened, str):
-                log.warning("payload.refused", reason=opened)
+                log.warning("payload.refused", reason=opened, workflow_id=self._bound_to)
                 opened = _refused(opened)
             out.append(opened)
         return out
@@ -121,15 +140,30 @@ class EncryptionCodec(PayloadCodec):
                 f"is encrypted under payload key {key_id[:16]!r}, not this deployment's"
                 f" ({self.key_id})"
             )
+        # Payloads written before binding (running workflows started by an older Lethe) are
+        # read unbound; every payload written since names its workflow.
+        bound = p.metadata.get(_BINDING, b"").decode(errors="replace") or None
+        if bound is not None and self._bound_to is not None and bound != self._bound_to:
+            return f"is bound to another workflow ({bound[:120]}): copied from its history?"
         if len(p.data) < 12 + 16:
             return "does not authenticate under the payload key"
         try:
-            plain = self._aead.decrypt(p.data[:12], p.data[12:], None)
+            plain = self._aead.decrypt(p.data[:12], p.data[12:], _aad(bound))
             return Payload.FromString(plain)
         except InvalidTag:
             return "does not authenticate under the payload key"
         except DecodeError:
             return "decrypts to something that is not a payload"
+
+
+def _aad(workflow_id: str | None) -> bytes | None:
+    return None if workflow_id is None else b"lethe/workflow\x00" + workflow_id.encode()
+
+
+def _binds(workflow_id: str | None) -> bool:
+    """Payloads of a request's workflows are bound to them; the sweep's (started by a
+    Schedule, whose workflow ids are only known as a prefix) are not."""
+    return workflow_id is not None and workflow_id.startswith("erasure/")
 
 
 class _RefusedPayloadConverter(EncodingPayloadConverter):

@@ -13,6 +13,7 @@ import structlog
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.common import RawValue
+from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError
 
 from ledger import create_ledger_engine
@@ -87,6 +88,39 @@ async def test_codec_round_trip_and_refusals() -> None:
     # Whoever reads it raw (a signal handler) gets the marker, to refuse it themselves.
     [marked] = await codec.decode([plain])
     assert converter.from_payloads([marked], [RawValue]) == [RawValue(marked)]
+
+
+async def test_payloads_are_bound_to_their_request_s_workflow() -> None:
+    key = secrets.token_bytes(32)
+    codec = EncryptionCodec(key)
+
+    def of(workflow_id: str) -> EncryptionCodec:
+        return codec.with_context(WorkflowSerializationContext("default", workflow_id))
+
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"operator":"kim"}')
+    [sealed] = await of("erasure/er-a").encode([plain])
+    assert await of("erasure/er-a").decode([sealed]) == [plain]
+    assert sealed.metadata["encryption-workflow-id"] == b"erasure/er-a"
+    for elsewhere in (of("erasure/er-b"), of("erasure/er-a/crm/0")):
+        [marked] = await elsewhere.decode([sealed])
+        assert marked.metadata["encoding"] == REFUSED_ENCODING
+    # The id is authenticated: renaming it does not move the payload to another workflow.
+    renamed = Payload(data=sealed.data, metadata={**sealed.metadata})
+    renamed.metadata["encryption-workflow-id"] = b"erasure/er-b"
+    [marked] = await of("erasure/er-b").decode([renamed])
+    assert marked.metadata["encoding"] == REFUSED_ENCODING
+    # A reader outside any workflow (a tool decoding a history) reads it under its own id.
+    assert await codec.decode([sealed]) == [plain]
+    # An activity of the workflow reads what its workflow wrote.
+    activity_context = ActivitySerializationContext(
+        "default", "1", "erase_in_system", None, "erasure/er-a", None, False
+    )
+    assert await codec.with_context(activity_context).decode([sealed]) == [plain]
+    # What an older Lethe wrote (unbound) is still read, and the sweep's payloads stay unbound.
+    [legacy] = await codec.encode([plain])
+    assert await of("erasure/er-b").decode([legacy]) == [plain]
+    [swept] = await of("lethe-retention-sweeper/lethe-2026").encode([plain])
+    assert "encryption-workflow-id" not in swept.metadata
 
 
 async def test_a_refusal_stays_readable_by_the_refused_and_other_failures_are_encrypted() -> None:

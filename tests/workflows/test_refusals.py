@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -144,3 +145,37 @@ async def test_a_signal_read_raw_keeps_its_typed_argument_for_key_holders(
         result = await handle.result()
     assert result.status == "completed" and fakes.refused == []
     assert fakes.statuses[1].actor == "operator:kim"
+
+
+async def test_a_payload_copied_from_another_request_s_history_is_refused(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Whoever can read histories (API access, no key) holds ciphertexts: an approval sent to
+    one request, replayed into another, must not approve it. Payloads are bound to their
+    workflow's id."""
+    env = time_skipping_env
+    fakes = Recorder()
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        approved = await start(env.client, request(("forum",)), task_queue)
+        target = await start(env.client, request(("forum",)), task_queue)
+        await approved.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
+        assert (await approved.result()).status == "completed"
+        history = await approved.fetch_history()
+        [copied] = [
+            e.workflow_execution_signaled_event_attributes.input.payloads[0]
+            for e in history.events
+            if e.HasField("workflow_execution_signaled_event_attributes")
+        ]
+        assert copied.metadata["encoding"] == b"binary/encrypted"  # a real, keyed approval
+        await keyless(env.client).get_workflow_handle(target.id).signal(
+            "approve", RawValue(copied)
+        )
+        await env.sleep(timedelta(hours=1))
+        assert (await target.query(ErasureWorkflow.progress)).stage == "awaiting_verification"
+        [refused] = fakes.refused
+        assert refused.workflow_id == target.id
+        assert f"is bound to another workflow ({approved.id})" in refused.reason
+        await target.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
+        assert (await target.result()).status == "completed"
