@@ -27,8 +27,10 @@ from activities import (
     MailAlerts,
     Mailer,
     PlanningActivities,
+    ProgressActivities,
     RecordingActivities,
     ReferralActivities,
+    RefusalActivities,
     RoundActivities,
     SealingActivities,
     SmtpConfig,
@@ -94,7 +96,9 @@ def build_worker(
     alerter = (
         Alerter(ledger, alerts, on=alert_on, backoff=alert_backoff_seconds) if alerts else None
     )
-    erasure = ErasureActivities(ledger, connectors, heartbeat_every=heartbeat_every)
+    erasure = ErasureActivities(
+        ledger, connectors, heartbeat_every=heartbeat_every, alerter=alerter
+    )
     recording = RecordingActivities(ledger, alerter)
     sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
     planning = PlanningActivities(ledger, processors)
@@ -102,6 +106,8 @@ def build_worker(
     rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
     verification = VerificationActivities(ledger, mailer)
     deadlines = DeadlineActivities(ledger, mailer, alerter)
+    refusals = RefusalActivities(ledger, alerter)
+    progress = ProgressActivities(ledger, client, alerter)
     return Worker(
         client,
         task_queue=task_queue,
@@ -133,6 +139,8 @@ def build_worker(
             deadlines.record_acknowledgement,
             deadlines.record_deadline_event,
             deadlines.record_deadline_extension,
+            refusals.record_refused_signal,
+            progress.find_stalled_requests,
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
@@ -221,6 +229,9 @@ async def run_worker(
     if alerts is None:
         alerts = alert_channels(settings, mailer)
     connectors = build_connectors(settings.systems, load_registry(), settings.environ)
+    # Keys and ledger are read, never made (`lethe init` makes them); keys other than the
+    # ledger's stop the worker here, before it writes anything or takes a task.
+    signing_key = load_signing_key(settings.home)
     runtime = await Runtime.open(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -233,7 +244,7 @@ async def run_worker(
             task_queue=settings.temporal.task_queue,
             ledger=runtime.ledger,
             connectors=connectors,
-            signing_key=load_signing_key(settings.home),
+            signing_key=signing_key,
             processors=processor_systems(settings),
             controllers=controllers,
             shred_grace_days=settings.retention.shred_grace_days,

@@ -29,8 +29,10 @@ from .deadlines import (
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
 from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConfig, SmtpMailer
 from .planning import PlanningActivities
+from .progress import Holdup, ProgressActivities, StallQuery, StallReport, holdups
 from .recording import RecordingActivities
 from .referral import ReferralActivities
+from .refusals import RefusalActivities, RefusedSignal
 from .round_types import (
     DueQuery,
     DueRound,
@@ -97,6 +99,7 @@ __all__ = [
     "ErasureActivities",
     "ErasurePlan",
     "ExtensionOrder",
+    "Holdup",
     "InstructionRecord",
     "MailAlerts",
     "MailRejected",
@@ -104,11 +107,14 @@ __all__ = [
     "Mailer",
     "PlanInput",
     "PlanningActivities",
+    "ProgressActivities",
     "RecordingActivities",
     "ReferralActivities",
     "ReferralEscalation",
     "ReferralOpened",
     "ReferralTask",
+    "RefusalActivities",
+    "RefusedSignal",
     "RequestAnswer",
     "RoundActivities",
     "RoundClosed",
@@ -120,6 +126,8 @@ __all__ = [
     "ShredReport",
     "SmtpConfig",
     "SmtpMailer",
+    "StallQuery",
+    "StallReport",
     "StatusChange",
     "SystemFailure",
     "SystemOutcome",
@@ -129,6 +137,7 @@ __all__ = [
     "VerificationActivities",
     "WebhookAlerts",
     "entry_from_outcome",
+    "holdups",
     "outcome_from_record",
     "request_status",
 ]

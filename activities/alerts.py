@@ -5,16 +5,24 @@
     deadline_overdue          the answer deadline has passed
     referral_escalated        a controller did not answer a referral in time (or could not be told)
     system_failed             a system failed for good (retries spent, or a permanent error)
+    system_unserved           no worker that has a system configured took its task (a rolling
+                              deploy, or a system removed from one worker's lethe.toml)
+    request_stalled           an open request is not progressing: its workflow task keeps
+                              failing, its workflow is gone, or a system has been retried long
+    payload_refused           a signal to a request was refused: not encrypted under the payload
+                              key (someone reached Temporal without Lethe's keys)
 
 The activities that record these events (``record_deadline_event``, ``escalate_referral``,
-``record_system_failure``) hand them to an :class:`Alerter` after the ledger write, so no
-workflow's command sequence changes. The alerter sends through its channels (operators' mail
-through the ``[mail]`` server, a signed webhook, or the console in ``lethe dev``), retrying
-a few times within a bounded time; what it could not deliver is recorded as an
-``alert_failed`` event and logged, and the activity carries on: an alert never fails a
-request or holds up an erasure. What was delivered is recorded as ``alert_sent``, per channel
-and per alert key (``<request id>/<event>/<deadline or system/round>``), so a retried
-activity does not send it again; the webhook carries the key as ``X-Lethe-Delivery``.
+``record_system_failure``, ``record_refused_signal``; ``erase_in_system`` on a worker without
+the system; the retention sweep's ``find_stalled_requests``) hand them to an
+:class:`Alerter` after the ledger write, so no workflow's command sequence changes. The
+alerter sends through its channels (operators' mail through the ``[mail]`` server, a signed
+webhook, or the console in ``lethe dev``), retrying a few times within a bounded time; what
+it could not deliver is recorded as an ``alert_failed`` event and logged, and the activity
+carries on: an alert never fails a request or holds up an erasure. What was delivered is
+recorded as ``alert_sent``, per channel and per alert key (``<request id>/<event>/<deadline
+or system/round>``), so a retried activity does not send it again; the webhook carries the
+key as ``X-Lethe-Delivery``.
 
 An alert carries no personal data: the request id, the pseudonym, the jurisdiction, what
 happened, the deadline, and the ``Next:`` commands (``activities/next_steps.py``).
@@ -58,6 +66,9 @@ ALERT_EVENTS = (
     "deadline_overdue",
     "referral_escalated",
     "system_failed",
+    "system_unserved",
+    "request_stalled",
+    "payload_refused",
 )
 ALERT_VERSION = "lethe-alert/1"
 
@@ -67,6 +78,9 @@ _HEADLINES = {
     "deadline_overdue": "the answer deadline has passed: the request is OVERDUE",
     "referral_escalated": "a controller did not answer a referral in time: an operator decides",
     "system_failed": "a system failed for good",
+    "system_unserved": "no worker that has this system configured takes its erasure",
+    "request_stalled": "the request is not progressing",
+    "payload_refused": "a signal without Lethe's payload key was refused: nothing changed",
 }
 
 

@@ -35,13 +35,26 @@ from connectors import (
 )
 from ledger import MISSING_IDENTIFIERS, Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
 
+from .alerts import Alerter
 from .types import SystemOutcome, SystemTask, Verification
 from .write_keys import activity_write_key
 
-__all__ = ["ErasureActivities", "entry_from_outcome", "outcome_from_record", "scrub_entry"]
+__all__ = [
+    "SYSTEM_NOT_ON_THIS_WORKER",
+    "UNSERVED_ALERT_AFTER",
+    "ErasureActivities",
+    "entry_from_outcome",
+    "outcome_from_record",
+    "scrub_entry",
+]
 
 log = structlog.get_logger("lethe.activities")
 T = TypeVar("T")
+
+#: The error type of a task that reached a worker without the system (retryable).
+SYSTEM_NOT_ON_THIS_WORKER = "SystemNotOnThisWorker"
+#: From this attempt on, a system no worker with it takes is recorded and alerted (once).
+UNSERVED_ALERT_AFTER = 3
 
 
 def _now() -> datetime:
@@ -148,20 +161,73 @@ class ErasureActivities:
         systems: Mapping[str, Connector],
         *,
         heartbeat_every: float = 5.0,
+        alerter: Alerter | None = None,
     ) -> None:
         self._ledger = ledger
         self._systems = dict(systems)
         self._heartbeat_every = heartbeat_every
+        self._alerter = alerter
 
-    def _connector(self, system: str) -> Connector:
+    async def _connector(self, task: SystemTask) -> Connector:
+        """The system's connector, or a retryable failure for another worker to take.
+
+        In a rolling deploy old and new workers share the task queue, and one may lack a
+        system the other has: that is not the system failing. The activity fails retryably
+        (``SystemNotOnThisWorker``), so Temporal hands the retry to whichever worker polls
+        next, and the workflow waits and asks again once the retries are spent (it never
+        records a failure for it). From the third attempt on, the ledger gets one
+        ``system_unserved`` event per system and round, and the operators one alert.
+        """
+        connector = self._systems.get(task.system)
+        if connector is not None:
+            return connector
+        has = sorted(self._systems)
+        attempt = activity.info().attempt
+        log.warning(
+            "system.not_on_this_worker",
+            request_id=task.request_id,
+            system=task.system,
+            attempt=attempt,
+            has=has,
+        )
+        if attempt >= UNSERVED_ALERT_AFTER:
+            await self._unserved(task, has)
+        raise ApplicationError(
+            f"system {task.system!r} is not configured on this worker (it has:"
+            f" {', '.join(has) or 'none'}); waiting for a worker that has it",
+            type=SYSTEM_NOT_ON_THIS_WORKER,
+        )
+
+    async def _unserved(self, task: SystemTask, has: list[str]) -> None:
+        """Tell the ledger and the operators, once per system and round, that no worker that
+        has the system took it. Never raises: the retry matters more than the record."""
         try:
-            return self._systems[system]
-        except KeyError:
-            raise ApplicationError(
-                f"system {system!r} is not configured on this worker",
-                type="SystemNotConfigured",
-                non_retryable=True,
-            ) from None
+            events = await self._ledger.events(task.request_id)
+            if not any(
+                e.kind == "system_unserved"
+                and e.detail.get("system") == task.system
+                and e.detail.get("round") == task.round
+                for e in events
+            ):
+                await self._ledger.add_event(
+                    task.request_id,
+                    "system_unserved",
+                    at=_now(),
+                    actor="lethe",
+                    detail={"system": task.system, "round": task.round, "worker_has": has},
+                )
+        except Exception as exc:  # a ledger hiccup: the next attempt tries again
+            log.warning("system.unserved_not_recorded", error=type(exc).__name__)
+            return
+        if self._alerter is not None:
+            await self._alerter.alert(
+                task.request_id,
+                "system_unserved",
+                system=task.system,
+                round_=task.round,
+                detail=f"a worker without {task.system} took its task; start or fix one that"
+                f" has [systems.{task.system}] in its lethe.toml",
+            )
 
     async def _subject(self, request_id: str) -> Subject:
         """The subject from the vault, with the jurisdiction the request was made under (a
@@ -218,7 +284,7 @@ class ErasureActivities:
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
-        connector = self._connector(task.system)
+        connector = await self._connector(task)
         verifiable = Capability.VERIFY in connector.capabilities
         start = await self._ledger.begin_system(
             task.request_id,
@@ -253,7 +319,7 @@ class ErasureActivities:
     @activity.defn(name="poll_system")
     async def poll_system(self, task: SystemTask) -> SystemOutcome:
         """For an asynchronous system: ask whether the ticket has finished."""
-        connector = self._connector(task.system)
+        connector = await self._connector(task)
         status = getattr(connector, "status", None)
         if Capability.ASYNC not in connector.capabilities or status is None:
             raise ApplicationError(
@@ -294,7 +360,7 @@ class ErasureActivities:
         Once per system and round: a retry after the check was recorded answers what was
         recorded, without asking the system again (the first answer is the one the ledger,
         and so the request's status, holds)."""
-        connector = self._connector(task.system)
+        connector = await self._connector(task)
         done = next(
             (
                 r

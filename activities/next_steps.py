@@ -36,10 +36,16 @@ def next_steps(
     referrals: Sequence[ControllerReferral],
     clock: RequestClock | None = None,
     now: datetime | None = None,
+    *,
+    fixes: Sequence[str] | None = None,
 ) -> list[str]:
     """What the request waits for, and the command for whoever must act (empty: nothing).
     Given the clock and the time: an open request not acknowledged by (or within
-    ACKNOWLEDGE_SOON of) its acknowledge-by date is acknowledged by other means."""
+    ACKNOWLEDGE_SOON of) its acknowledge-by date is acknowledged by other means.
+
+    ``fixes``: what would get a request moving that is not (``activities/progress.py``);
+    ``None`` when nobody asked Temporal (an alert, a status that could not reach it): then
+    "nothing from you" is never said, since nobody knows."""
     rid = rec.request_id
     steps: list[str] = []
     if (
@@ -95,6 +101,7 @@ def next_steps(
                 f" out, then lethe retry {rid} --system {system} {adds} --reason '…'"
                 f" (each value on its own line of stdin)"
             )
-    if not steps and rec.status in _OPEN and rec.status != "escalated":
+    steps += list(dict.fromkeys(fixes or ()))
+    if not steps and rec.status in _OPEN and rec.status != "escalated" and fixes is not None:
         steps.append("nothing from you: the systems are being erased")
     return steps

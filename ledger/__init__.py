@@ -8,6 +8,7 @@ from .database import create_ledger_engine, schema_is_current, schema_revisions,
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
+from .key_ids import KEY_PURPOSES, KeyIdMismatch, LedgerKeyRecord, check_key_ids, key_ids_of
 from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
@@ -43,6 +44,7 @@ __all__ = [
     "FINAL_STATUSES",
     "FINISHED_STATUSES",
     "INSTRUCTIONS",
+    "KEY_PURPOSES",
     "LEGAL_BASES",
     "MISSING_IDENTIFIERS",
     "NOT_DONE",
@@ -61,8 +63,10 @@ __all__ = [
     "HoldRelease",
     "HoldRetention",
     "IdentityRecords",
+    "KeyIdMismatch",
     "Ledger",
     "LedgerError",
+    "LedgerKeyRecord",
     "LegalHold",
     "LegalHolds",
     "LogCheck",
@@ -95,9 +99,11 @@ __all__ = [
     "VerificationCode",
     "add_identifiers",
     "check_certificate",
+    "check_key_ids",
     "check_retention",
     "choose_hold",
     "create_ledger_engine",
+    "key_ids_of",
     "missing_identifiers",
     "request_status",
     "schema_is_current",

@@ -25,11 +25,10 @@ __all__ = [
 
 
 def create_ledger_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; for SQLite, creates the directory and turns on WAL and foreign keys."""
+    """An async engine; for SQLite, turns on WAL and foreign keys. Creates nothing: where a
+    new ledger goes is decided by whoever makes one (``lethe.runtime.open_ledger``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(parsed, hide_parameters=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":

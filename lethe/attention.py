@@ -5,19 +5,107 @@ extended? how long left?) and what the request waits for next, with the command 
 data (``clock_to_dict``). Everything here reads ledger records; nothing is written.
 ``next_steps`` lives in ``activities/next_steps.py``: the operators' alerts, sent by activities,
 carry the same ``Next:`` lines.
+
+For an open request (or one with a later round under way) :func:`check_progress` also asks
+Temporal whether anything holds it up (``activities/progress.py``: failing workflow tasks, no
+worker polling, a system retried or waiting for a worker that has it, a workflow gone), so
+that status never says "the systems are being erased" of a request that is not moving.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from activities.next_steps import ACKNOWLEDGE_SOON, next_steps, when_text
-from ledger import ErasureRequestRecord, RequestClock, RequestEvent
+from temporalio.service import RPCError
 
+from activities import Holdup, holdups
+from activities.next_steps import ACKNOWLEDGE_SOON, next_steps, when_text
+from connectors import Subject
+from ledger import ErasureRequestRecord, ErasureRounds, LedgerError, RequestClock, RequestEvent
+
+from .errors import UnreachableError
+from .runtime import Runtime
+from .temporal import connect
 from .terminal import visible
 
-__all__ = ["ACKNOWLEDGE_SOON", "clock_lines", "clock_to_dict", "next_steps"]
+__all__ = [
+    "ACKNOWLEDGE_SOON",
+    "ProgressCheck",
+    "check_progress",
+    "clock_lines",
+    "clock_to_dict",
+    "next_steps",
+    "progress_lines",
+]
+
+
+@dataclass(frozen=True)
+class ProgressCheck:
+    """What Temporal says of an open request: ``holdups`` found, or why it could not be asked."""
+
+    holdups: list[Holdup] = field(default_factory=list)
+    unchecked: str | None = None  # Temporal could not be asked, and why
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.unchecked is None,
+            "unchecked_because": self.unchecked,
+            "holdups": [h.to_dict() for h in self.holdups],
+        }
+
+
+async def check_progress(
+    rt: Runtime, rec: ErasureRequestRecord, *, timeout: float = 5.0
+) -> ProgressCheck | None:
+    """Whether anything holds ``rec`` up; None for a finished request with no round running
+    (nothing to ask Temporal about)."""
+    if rec.completed_at is not None and not any(
+        r.finished_at is None for r in await ErasureRounds(rt.ledger).rounds(rec.request_id)
+    ):
+        return None
+    try:
+        ref, ids = await rt.ledger.read_identifiers(rec.request_id)
+        person: Subject | None = Subject(ref=ref, email=ids.pop("email", ""), identifiers=ids)
+    except LedgerError:
+        person = None
+    address = rt.settings.temporal.address
+    try:
+        client = await connect(rt.settings.temporal, rt.keys, timeout=timeout)
+        found = await holdups(client, rt.ledger, rec, person=person, now=datetime.now(UTC))
+    except UnreachableError as exc:
+        return ProgressCheck(unchecked=str(exc).split(" — ")[0])
+    except RPCError as exc:
+        first = exc.message.splitlines()[0] if exc.message else exc.status.name
+        return ProgressCheck(unchecked=f"Temporal at {address} refused: {first}")
+    except (RuntimeError, TimeoutError) as exc:
+        return ProgressCheck(unchecked=f"cannot reach Temporal at {address}: {str(exc)[:120]}")
+    return ProgressCheck(found)
+
+
+def progress_lines(progress: ProgressCheck | None, events: Sequence[RequestEvent]) -> list[str]:
+    """What ``lethe status`` says of a request's progress, and of signals refused."""
+    lines = []
+    refused = [e for e in events if e.kind == "payload_refused"]
+    if refused:
+        last = refused[-1]
+        lines.append(
+            f"Refused: {len(refused)} signal(s) not encrypted under the payload key (last:"
+            f" {visible(str(last.detail.get('signal', '?')))} at {last.at:%Y-%m-%d %H:%M} UTC);"
+            " nothing changed."
+            " Someone reached Temporal without Lethe's keys: see docs/threat-model.md"
+        )
+    if progress is None:
+        return lines
+    lines += [f"Not progressing: {visible(h.what)}" for h in progress.holdups]
+    if progress.unchecked:
+        lines.append(
+            f"Progress unknown: {visible(progress.unchecked)}; whether the systems are being erased"
+            " cannot be told from here"
+        )
+    return lines
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -7,11 +7,14 @@
     signing     Ed25519 seed that signs the proof log's tree heads (its public half is what
                 auditors verify certificates with: ``lethe audit public-key``)
 
-Each is 32 random bytes: ``LETHE_<NAME>_KEY`` (base64) if set, else ``<home>/keys/<name>.key``,
-created with mode 0600 on first use. Every worker and every CLI that talks to the same ledger
-and cluster must share them; losing the vault key makes open requests unreadable, and losing
-the signing key means new tree heads are signed by a new key (old certificates still verify
-with the old public key).
+Each is 32 random bytes: ``LETHE_<NAME>_KEY`` (base64) if set, else ``<home>/keys/<name>.key``
+(mode 0600, in a 0700 directory). Only ``lethe init`` (and ``lethe demo``, ``lethe dev``)
+creates the files (:func:`create_keys`); every other command and the worker only read them,
+and say what to run when one is missing. Every worker and every CLI that talks to the same
+ledger and cluster must share them: the ledger records the ids of the first three
+(``ledger.key_ids``) and refuses a worker or command that holds others. Losing the vault key
+makes open requests unreadable, and losing the signing key means new tree heads are signed by
+a new key (old certificates still verify with the old public key).
 """
 
 from __future__ import annotations
@@ -26,11 +29,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.vault import key_id_of
+
 from .errors import ConfigError
 
-__all__ = ["KEY_NAMES", "Keyring", "load_keyring", "load_signing_key"]
+__all__ = ["KEY_NAMES", "Keyring", "create_keys", "load_keyring", "load_signing_key"]
 
 KEY_NAMES = ("pseudonym", "vault", "payload")
+#: Every key ``lethe init`` makes: the keyring's, and the proof log's signing key.
+ALL_KEYS = (*KEY_NAMES, "signing")
 
 
 @dataclass(frozen=True, repr=False)
@@ -41,6 +48,10 @@ class Keyring:
 
     def __repr__(self) -> str:
         return "Keyring(<hidden>)"
+
+    def key_ids(self) -> dict[str, str]:
+        """Each key's id (a labelled hash: names the key, reveals nothing of it)."""
+        return {name: key_id_of(getattr(self, name)) for name in KEY_NAMES}
 
 
 def _from_env(name: str, value: str) -> bytes:
@@ -58,9 +69,10 @@ def _from_file(name: str, path: Path, create: bool) -> bytes:
         if not path.exists():
             if not create:
                 raise ConfigError(
-                    f"{name} key missing: set LETHE_{name.upper()}_KEY or create {path}"
+                    f"no {name} key at {path}: run `lethe init` to create the keys and the"
+                    f" ledger (or set LETHE_{name.upper()}_KEY, or LETHE_HOME to where they are)"
                 )
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
@@ -80,7 +92,7 @@ def _from_file(name: str, path: Path, create: bool) -> bytes:
 
 
 def load_keyring(
-    home: Path, env: Mapping[str, str] | None = None, *, create: bool = True
+    home: Path, env: Mapping[str, str] | None = None, *, create: bool = False
 ) -> Keyring:
     env = os.environ if env is None else env
     keys = {}
@@ -95,7 +107,7 @@ def load_keyring(
 
 
 def load_signing_key(
-    home: Path, env: Mapping[str, str] | None = None, *, create: bool = True
+    home: Path, env: Mapping[str, str] | None = None, *, create: bool = False
 ) -> Ed25519PrivateKey:
     """The proof log's Ed25519 key: ``LETHE_SIGNING_KEY`` or ``<home>/keys/signing.key``."""
     env = os.environ if env is None else env
@@ -106,3 +118,24 @@ def load_signing_key(
         else _from_file("signing", home / "keys" / "signing.key", create)
     )
     return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def create_keys(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Make every key that is neither set in the environment nor on disk (``lethe init``).
+
+    Returns, per key, where it comes from: ``created <path>``, ``found <path>`` or
+    ``LETHE_<NAME>_KEY``. Every key is read back, so a malformed one is an error here.
+    """
+    env = os.environ if env is None else env
+    said: dict[str, str] = {}
+    for name in ALL_KEYS:
+        variable = f"LETHE_{name.upper()}_KEY"
+        if env.get(variable):
+            _from_env(name, env[variable])
+            said[name] = variable
+            continue
+        path = home / "keys" / f"{name}.key"
+        existed = path.exists()
+        _from_file(name, path, create=True)
+        said[name] = f"{'found' if existed else 'created'} {path}"
+    return said

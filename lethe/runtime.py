@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from connectors import ConnectorConfigError, ConnectorRegistry
 from ledger import (
+    KeyIdMismatch,
     Ledger,
     SubjectVault,
+    check_key_ids,
     create_ledger_engine,
+    key_ids_of,
     schema_revisions,
     upgrade_schema,
 )
 
 from .errors import ConfigError, UnreachableError
-from .keys import Keyring, load_keyring
+from .keys import KEY_NAMES, Keyring, create_keys, load_keyring
 from .settings import Settings
 from .temporal import connect
 
 __all__ = [
+    "InitReport",
     "Runtime",
+    "bind_keys",
     "connect_when_ready",
+    "initialise",
     "load_registry",
     "open_existing_ledger",
     "open_ledger",
@@ -41,10 +51,37 @@ def load_registry() -> ConnectorRegistry:
         raise ConfigError(str(exc)) from None
 
 
-async def open_ledger(settings: Settings, keys: Keyring, *, migrate: bool = True) -> Ledger:
-    """The ledger, its schema brought up to date (idempotent)."""
+def _sqlite_path(settings: Settings) -> Path | None:
+    """The SQLite ledger's file, or None for a server database (or an in-memory one)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def _where(settings: Settings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite ledger's file readable by its owner only, before SQLite opens it:
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # made a moment ago by another opener
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _unreachable(exc: BaseException) -> UnreachableError:
+    orig = getattr(exc, "orig", exc)
+    return UnreachableError(
+        f"cannot open the ledger database ({type(orig).__name__}: "
+        f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
+    )
+
+
+def _engine(settings: Settings) -> AsyncEngine:
     try:
-        engine = create_ledger_engine(settings.database_url)
+        return create_ledger_engine(settings.database_url)
     except (ImportError, InvalidRequestError, ArgumentError) as exc:
         # A sync driver (postgresql://, sqlite:///) or one that is not installed: the URL is
         # wrong, not Lethe. Name the driver only: the URL may hold a password.
@@ -53,17 +90,124 @@ async def open_ledger(settings: Settings, keys: Keyring, *, migrate: bool = True
             f"{make_url(settings.database_url).drivername!r} ({str(exc).splitlines()[0]}): "
             "use postgresql+asyncpg://, mysql+aiomysql:// or sqlite+aiosqlite:///"
         ) from None
-    if migrate:
-        try:
-            await upgrade_schema(engine)
-        except (OperationalError, DBAPIError, OSError) as exc:
+
+
+_INIT = "run `lethe init` there first (it creates the keys and the ledger)"
+
+
+async def open_ledger(
+    settings: Settings, keys: Keyring, *, migrate: bool = True, create: bool = True
+) -> Ledger:
+    """The ledger, its schema brought up to date (idempotent).
+
+    ``create``: a ledger that does not exist yet is made (``lethe init``, the demo, tests);
+    without it, it is refused in one line saying what to run. Keys are not compared here:
+    :meth:`Runtime.open` does that (before anything is written).
+    """
+    engine = _engine(settings)
+    path = _sqlite_path(settings)
+    if path is not None and not path.is_file():
+        if not create:
             await engine.dispose()
-            orig = getattr(exc, "orig", exc)
-            raise UnreachableError(
-                f"cannot open the ledger database ({type(orig).__name__}: "
-                f"{str(orig).splitlines()[0][:200] if str(orig) else ''})"
-            ) from None
+            raise ConfigError(f"no ledger at {path}: {_INIT}, or set LETHE_HOME")
+        _private_file(path)
+    try:
+        if not create:
+            found, _ = await schema_revisions(engine)
+            if not found:
+                raise ConfigError(f"{_where(settings)} holds no Lethe ledger: {_INIT}")
+        if migrate:
+            await upgrade_schema(engine)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        await engine.dispose()
+        raise _unreachable(exc) from None
+    except BaseException:
+        await engine.dispose()
+        raise
     return Ledger(engine, SubjectVault(keys.vault))
+
+
+async def bind_keys(engine: AsyncEngine, keys: Keyring, *, adopt: bool = True) -> tuple[str, ...]:
+    """Refuse (exit 78) keys other than those the ledger records; with ``adopt``, record
+    ours where it records none yet (a ledger from before the record). What was recorded."""
+    try:
+        return await check_key_ids(engine, keys.key_ids(), at=datetime.now(UTC), adopt=adopt)
+    except KeyIdMismatch as exc:
+        raise ConfigError(
+            f"{exc}: every worker and command of a ledger must hold the keys it was created"
+            f" with (LETHE_{exc.purpose.upper()}_KEY or <LETHE_HOME>/keys/{exc.purpose}.key);"
+            " nothing was written"
+        ) from None
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise _unreachable(exc) from None
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What ``lethe init`` found and made."""
+
+    keys: dict[str, str]  # key name -> "created PATH" | "found PATH" | "LETHE_<NAME>_KEY"
+    ledger: str  # the database, password hidden
+    ledger_created: bool
+    key_ids: dict[str, str]
+    key_ids_recorded: tuple[str, ...]  # recorded now (a new ledger, or one older than 0008)
+
+
+async def initialise(settings: Settings) -> InitReport:
+    """Create what is missing: the keys, the ledger, the ledger's record of the key ids.
+
+    Idempotent. An existing ledger made with other keys is refused before any key is made:
+    new keys could never open it."""
+    path = _sqlite_path(settings)
+    exists = path.is_file() if path is not None else None
+    if exists is not False:
+        engine = _engine(settings)
+        try:
+            found, _ = await schema_revisions(engine)
+            recorded = await key_ids_of(engine) if found else {}
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise _unreachable(exc) from None
+        finally:
+            await engine.dispose()
+        exists = bool(found)
+        if recorded:
+            missing = [
+                n
+                for n in KEY_NAMES
+                if n in recorded
+                and not os.environ.get(f"LETHE_{n.upper()}_KEY")
+                and not (settings.home / "keys" / f"{n}.key").exists()
+            ]
+            if missing:
+                raise ConfigError(
+                    f"the ledger at {_where(settings)} exists and was made with a {missing[0]}"
+                    f" key (id {recorded[missing[0]]}) that is not here: bring its keys"
+                    " (LETHE_HOME/keys or LETHE_*_KEY) instead of making new ones"
+                )
+    said = create_keys(settings.home)
+    keys = load_keyring(settings.home)
+    if exists:  # compare before the schema is touched
+        ledger = await open_ledger(settings, keys, migrate=False, create=False)
+        try:
+            await bind_keys(ledger.engine, keys, adopt=False)
+        finally:
+            await ledger.dispose()
+    ledger = await open_ledger(settings, keys, create=True)
+    try:
+        recorded_now = await bind_keys(ledger.engine, keys)
+    finally:
+        await ledger.dispose()
+    if path is not None:
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists() and part.stat().st_mode & 0o077:
+                part.chmod(0o600)  # a ledger made by an older Lethe: owner only
+    return InitReport(
+        keys=said,
+        ledger=_where(settings),
+        ledger_created=not exists,
+        key_ids=keys.key_ids(),
+        key_ids_recorded=recorded_now,
+    )
 
 
 async def open_existing_ledger(settings: Settings) -> Ledger:
@@ -126,8 +270,23 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        """Keys and ledger as they are: a missing one is refused, saying to run `lethe init`,
+        and keys other than the ledger's are refused before anything is written (exit 78).
+        A ledger that records no key ids yet adopts these keys."""
         keys = load_keyring(settings.home)
-        return cls(settings, keys, await open_ledger(settings, keys, migrate=migrate))
+        ledger = await open_ledger(settings, keys, migrate=False, create=False)
+        try:
+            await bind_keys(ledger.engine, keys, adopt=False)
+            if migrate:
+                try:
+                    await upgrade_schema(ledger.engine)
+                except (OperationalError, DBAPIError, OSError) as exc:
+                    raise _unreachable(exc) from None
+            await bind_keys(ledger.engine, keys)
+        except BaseException:
+            await ledger.dispose()
+            raise
+        return cls(settings, keys, ledger)
 
     async def client(self) -> Client:
         return await connect(self.settings.temporal, self.keys)

@@ -36,13 +36,14 @@ answer a referral in time, a system fails for good), the worker tells the operat
     mail_to = ["privacy-team@example.org"]     # through the [mail] server (smtp_host needed)
     webhook_url_env = "LETHE_ALERT_URL"         # and/or a JSON POST, signed as the
     secret_env = "LETHE_ALERT_SECRET"           #   controller webhook is (HMAC-SHA256)
-    on = ["deadline_overdue", "referral_escalated", "system_failed"]   # default: all five
+    on = ["deadline_overdue", "referral_escalated", "system_failed"]   # default: all of them
 
 The events are acknowledgement_overdue, deadline_reminder, deadline_overdue,
-referral_escalated and system_failed. An alert carries no personal data (request id,
-pseudonym, jurisdiction, what happened, the deadline, the ``Next:`` command); one that cannot
-be delivered is recorded as an ``alert_failed`` event and never holds up the request. The
-webhook's variables, like the controllers', are read only by the worker.
+referral_escalated, system_failed, system_unserved, request_stalled and payload_refused. An
+alert carries no personal data (request id, pseudonym, jurisdiction, what happened, the
+deadline, the ``Next:`` command); one that cannot be delivered is recorded as an
+``alert_failed`` event and never holds up the request. The webhook's variables, like the
+controllers', are read only by the worker.
 
 A system is controller-held (the default) or processor-held for a named controller
 (``role = "processor"``, ``controller = "NAME"``); each such controller has a

@@ -6,10 +6,10 @@ import asyncio
 import dataclasses
 
 from temporalio.client import Client
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
-from .codec import EncryptionCodec
+from .codec import EncryptionCodec, FailureConverter, PayloadConverter
 from .errors import ConfigError, UnreachableError
 from .keys import Keyring
 from .settings import TemporalSettings
@@ -18,11 +18,13 @@ __all__ = ["connect", "data_converter"]
 
 
 def data_converter(keys: Keyring) -> DataConverter:
-    """Every payload encrypted; failure messages and stack traces moved into payloads too."""
+    """Every payload encrypted; failure messages and stack traces moved into payloads too.
+    A payload not encrypted under ``keys.payload`` is refused where it is read (``codec``)."""
     return dataclasses.replace(
         DataConverter.default,
+        payload_converter_class=PayloadConverter,
         payload_codec=EncryptionCodec(keys.payload),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=FailureConverter,
     )
 
 

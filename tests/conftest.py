@@ -7,6 +7,8 @@ downloaded. Tests that need a database server skip with a reason when it is down
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import secrets
 import shutil
@@ -23,7 +25,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
 from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
-from lethe.keys import Keyring
+from lethe.keys import KEY_NAMES, Keyring
+from lethe.runtime import initialise
+from lethe.settings import load_settings
 from lethe.temporal import data_converter
 
 BIN = Path(sys.executable).parent
@@ -64,6 +68,14 @@ def keys() -> Keyring:
         vault=secrets.token_bytes(32),
         payload=secrets.token_bytes(32),
     )
+
+
+@pytest.fixture(scope="session")
+def key_environment(keys: Keyring) -> dict[str, str]:
+    """``keys`` (and a signing key) as the LETHE_*_KEY variables of a worker or command run as
+    another process: no command but ``lethe init`` makes keys, so each must be given."""
+    raw = {**{name: getattr(keys, name) for name in KEY_NAMES}, "signing": secrets.token_bytes(32)}
+    return {f"LETHE_{n.upper()}_KEY": base64.b64encode(key).decode() for n, key in raw.items()}
 
 
 @pytest.fixture(scope="session")
@@ -173,10 +185,20 @@ async def ledger(
 
 
 @pytest.fixture
-def lethe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A clean working directory with LETHE_* variables cleared."""
+def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A clean working directory with LETHE_* variables cleared: no keys, no ledger, and no
+    Temporal (a closed port: nothing on this machine's 7233 is reached by accident)."""
     for var in list(os.environ):
         if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
             monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
     monkeypatch.chdir(tmp_path)
     yield tmp_path / ".lethe"
+
+
+@pytest.fixture
+def lethe_home(bare_home: Path) -> Path:
+    """``bare_home`` after ``lethe init``: its keys and its (SQLite) ledger exist, as every
+    command but init, demo and dev requires."""
+    asyncio.run(initialise(load_settings()))
+    return bare_home

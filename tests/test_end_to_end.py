@@ -239,7 +239,7 @@ async def test_a_request_under_a_law_the_rule_has_no_basis_for_fails_that_system
 
 
 def _start_worker(
-    tmp_path: Path, settings: Settings, keys: Keyring, log: Path
+    tmp_path: Path, settings: Settings, key_env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LETHE_")},
@@ -248,9 +248,7 @@ def _start_worker(
         "LETHE_DATABASE_URL": settings.database_url,
         "LETHE_TEMPORAL_ADDRESS": settings.temporal.address,
         "LETHE_TASK_QUEUE": settings.temporal.task_queue,
-        "LETHE_PSEUDONYM_KEY": base64.b64encode(keys.pseudonym).decode(),
-        "LETHE_VAULT_KEY": base64.b64encode(keys.vault).decode(),
-        "LETHE_PAYLOAD_KEY": base64.b64encode(keys.payload).decode(),
+        **key_env,
         "LETHE_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
@@ -273,7 +271,11 @@ async def _wait_for(path: Path, timeout: float = 30.0) -> None:
 
 
 async def test_killing_the_worker_mid_request_erases_every_system_once(
-    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+    dev_server_env: WorkflowEnvironment,
+    keys: Keyring,
+    key_environment: dict[str, str],
+    tmp_path: Path,
+    task_queue: str,
 ) -> None:
     demo = seed_demo_systems(tmp_path / "systems")
     marker = tmp_path / "markers"
@@ -304,7 +306,7 @@ async def test_killing_the_worker_mid_request_erases_every_system_once(
     settings = settings_for(tmp_path, dev_server_env, task_queue, demo.systems)
     ledger = await open_ledger(settings, keys)
     log = tmp_path / "worker.log"
-    first = _start_worker(tmp_path, settings, keys, log)
+    first = _start_worker(tmp_path, settings, key_environment, log)
     second = None
     try:
         client = dev_server_env.client
@@ -322,7 +324,7 @@ async def test_killing_the_worker_mid_request_erases_every_system_once(
         first.wait(timeout=10)
         assert not (marker / "forum.deletions").exists()
 
-        second = _start_worker(tmp_path, settings, keys, log)
+        second = _start_worker(tmp_path, settings, key_environment, log)
         handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
         result = await asyncio.wait_for(handle.result(), timeout=90)
         outcomes = await ledger.outcomes(done.request_id)

@@ -64,6 +64,9 @@ from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED, ErasurePolicy, ErasureWorkflow
+from workflows.refusals import RECORD_REFUSED_SIGNALS
+from workflows.retention_sweep import CHECK_STALLED_REQUESTS
+from workflows.system_erasure import WAIT_FOR_SYSTEM_WORKER
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
@@ -207,7 +210,13 @@ def payloads(message: Message) -> Iterator[Payload]:
 #: The ``workflow.patched`` ids of our workflows. The SDK records a patch itself, in plain JSON
 #: that no codec sees: the marker (the id and a flag) and the ``TemporalChangeVersion`` search
 #: attribute (the ids). Nothing of the request; anything else in plain JSON still fails.
-PATCH_IDS = {STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED}
+PATCH_IDS = {
+    STATUS_FROM_LEDGER,
+    VERIFY_NOT_SEARCHED,
+    RECORD_REFUSED_SIGNALS,
+    WAIT_FOR_SYSTEM_WORKER,
+    CHECK_STALLED_REQUESTS,
+}
 
 
 def names_a_patch(p: Payload) -> bool:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 # Data classes come from the host, not the sandbox: the sandbox's proxied ``datetime`` is not
@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from .deadline_clock import DeadlineClock
+from .refusals import Refused, SignalReader
 from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow, describe_activity_failure
 
@@ -154,13 +155,19 @@ class ErasureWorkflow:
         self._attempts_left = request.policy.code_attempts
         self._verified: bool | None = None  # decided by the identity gate
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
+        self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
     # -- signals, updates and queries -------------------------------------------------------
 
-    @workflow.signal
-    def approve(self, approval: OperatorApproval) -> None:
-        """An operator confirms the requester's identity. Only the first approval counts, and
-        only for a request verified by an operator, while its gate is open."""
+    @workflow.signal(name="approve")
+    async def approve(self, raw: RawValue) -> None:
+        """An operator confirms the requester's identity (an ``OperatorApproval``). Only the
+        first approval counts, and only for a request verified by an operator, while its gate
+        is open. A payload not encrypted under the payload key is refused and recorded."""
+        approval = self._signals.read(raw, OperatorApproval, "approve")
+        if isinstance(approval, Refused):
+            await self._signals.record(self._request_id, "approve", approval)
+            return
         if (
             self._approval is None
             and self._method == "operator"
@@ -387,6 +394,7 @@ class ErasureWorkflow:
             code_sent=self._code_sent,
             code_expires_at=self._code_expires_at,
             code_resends=self._resends,
+            refused_signals=self._signals.refused,
         )
 
     # -- the request ------------------------------------------------------------------------

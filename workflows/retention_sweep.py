@@ -2,7 +2,7 @@
 
     find what is due today (ledger) ─▶ start one SystemRoundWorkflow per due system (abandoned:
     the sweep does not wait for them) ─▶ shred the vault keys of requests that no longer need
-    them ─▶ done
+    them ─▶ look for open requests that stopped progressing, and alert ─▶ done
 
 Years of retention never live in one workflow's history: the dates are in the ledger, each
 sweep reads them afresh and ends within seconds. A system found due twice (two sweeps, or a
@@ -15,17 +15,27 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import DueQuery, RoundActivities, ShredQuery, ShredReport
+    from activities import (
+        DueQuery,
+        ProgressActivities,
+        RoundActivities,
+        ShredQuery,
+        ShredReport,
+        StallQuery,
+    )
 
     from .round_types import StartedRound, Sweep, SweepResult, SystemRound
 
 from .system_round import SystemRoundWorkflow, round_workflow_id
 
-__all__ = ["RetentionSweepWorkflow"]
+__all__ = ["CHECK_STALLED_REQUESTS", "RetentionSweepWorkflow"]
+
+#: Patch: the sweep also looks for open requests nobody serves (``find_stalled_requests``).
+CHECK_STALLED_REQUESTS = "check-stalled-requests"
 
 _LEDGER_TIMEOUT = timedelta(seconds=120)
 _LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60), maximum_attempts=10)
@@ -76,6 +86,18 @@ class RetentionSweepWorkflow:
                 start_to_close_timeout=_LEDGER_TIMEOUT,
                 retry_policy=_LEDGER_RETRY,
             )
+        if workflow.patched(CHECK_STALLED_REQUESTS):
+            # Long before a deadline: a request whose workflow task keeps failing, whose
+            # workflow is gone, or whose system is retried for hours. Never fails the sweep.
+            try:
+                await workflow.execute_activity_method(
+                    ProgressActivities.find_stalled_requests,
+                    StallQuery(now, sweep.limit),
+                    start_to_close_timeout=_LEDGER_TIMEOUT,
+                    retry_policy=RetryPolicy(maximum_attempts=2),
+                )
+            except ActivityError:
+                workflow.logger.warning("stall check failed")
         workflow.logger.info(
             "sweep finished",
             extra={"started": len(started), "running": len(running)},

@@ -15,11 +15,13 @@ referred to its controller instead:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
@@ -35,11 +37,19 @@ with workflow.unsafe.imports_passed_through():
         SystemOutcome,
         SystemTask,
     )
+    from activities.erasure import SYSTEM_NOT_ON_THIS_WORKER
 
     from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
 
-__all__ = ["VERIFY_NOT_SEARCHED", "SystemErasureWorkflow", "describe_activity_failure"]
+from .refusals import Refused, SignalReader, request_id_of
+
+__all__ = [
+    "VERIFY_NOT_SEARCHED",
+    "WAIT_FOR_SYSTEM_WORKER",
+    "SystemErasureWorkflow",
+    "describe_activity_failure",
+]
 
 #: Patch: a system not searched in full (``not_searched``) that erased what the identifiers
 #: present found is verified after the erase, like an erased one. Asked only on that path,
@@ -60,6 +70,12 @@ NOTICE_ERRORS = [*PERMANENT_ERRORS, "ControllerRefused", "ControllerNotConfigure
 
 _LEDGER_TIMEOUT = timedelta(seconds=60)
 _LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
+
+#: Patch: a task no worker with the system took is scheduled again after a wait, never
+#: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
+WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
+_LONGEST_WAIT = timedelta(hours=1)
+T = TypeVar("T")
 
 
 def describe_activity_failure(err: ActivityError) -> str:
@@ -90,14 +106,22 @@ class SystemErasureWorkflow:
     def __init__(self) -> None:
         self._stage = "erasing"
         self._instruction: ControllerInstruction | None = None
+        self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
     @workflow.query
     def stage(self) -> str:
         return self._stage
 
-    @workflow.signal
-    def controller_instruction(self, instruction: ControllerInstruction) -> None:
-        """The controller's answer to a referral. Only the first well-formed one counts."""
+    @workflow.signal(name="controller_instruction")
+    async def controller_instruction(self, raw: RawValue) -> None:
+        """The controller's answer to a referral (a ``ControllerInstruction``). Only the first
+        well-formed one counts. One not encrypted under the payload key is refused and
+        recorded."""
+        instruction = self._signals.read(raw, ControllerInstruction, "controller_instruction")
+        if isinstance(instruction, Refused):
+            request_id = request_id_of(workflow.info().workflow_id)
+            await self._signals.record(request_id, "controller_instruction", instruction)
+            return
         if self._instruction is not None:
             return
         if not instruction.operator.strip() or not instruction.reason.strip():
@@ -129,23 +153,29 @@ class SystemErasureWorkflow:
         retry = _retry(policy)
         self._stage = "erasing"
         try:
-            outcome = await workflow.execute_activity_method(
-                ErasureActivities.erase_in_system,
-                task,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=heartbeat,
-                retry_policy=retry,
+            outcome = await self._served(
+                lambda: workflow.execute_activity_method(
+                    ErasureActivities.erase_in_system,
+                    task,
+                    start_to_close_timeout=timeout,
+                    heartbeat_timeout=heartbeat,
+                    retry_policy=retry,
+                ),
+                policy,
             )
             polls = 0
             while outcome.outcome == "pending" and polls < policy.pending_poll_limit:
                 self._stage = "pending"
                 await workflow.sleep(timedelta(seconds=outcome.poll_after_seconds or 300))
-                outcome = await workflow.execute_activity_method(
-                    ErasureActivities.poll_system,
-                    task,
-                    start_to_close_timeout=timeout,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=retry,
+                outcome = await self._served(
+                    lambda: workflow.execute_activity_method(
+                        ErasureActivities.poll_system,
+                        task,
+                        start_to_close_timeout=timeout,
+                        heartbeat_timeout=heartbeat,
+                        retry_policy=retry,
+                    ),
+                    policy,
                 )
                 polls += 1
             if outcome.outcome == "pending":
@@ -165,12 +195,15 @@ class SystemErasureWorkflow:
                 )
             ):
                 self._stage = "verifying"
-                check = await workflow.execute_activity_method(
-                    ErasureActivities.verify_in_system,
-                    task,
-                    start_to_close_timeout=timeout,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=retry,
+                check = await self._served(
+                    lambda: workflow.execute_activity_method(
+                        ErasureActivities.verify_in_system,
+                        task,
+                        start_to_close_timeout=timeout,
+                        heartbeat_timeout=heartbeat,
+                        retry_policy=retry,
+                    ),
+                    policy,
                 )
                 if not check.clean:
                     left = ", ".join(f"{k}={v}" for k, v in sorted(check.remaining.items()))
@@ -183,6 +216,33 @@ class SystemErasureWorkflow:
             return await self._fail(job, round_, describe_activity_failure(err))
         self._stage = outcome.outcome
         return outcome
+
+    async def _served(self, call: Callable[[], Awaitable[T]], policy: ErasurePolicy) -> T:
+        """An activity of this system, run until a worker that has the system runs it.
+
+        A worker without the system fails the task retryably (``SystemNotOnThisWorker``), so
+        its retries go to whichever worker polls next. When they are spent, that is still
+        not a failure of the system (a rolling deploy, a system missing from one worker's
+        lethe.toml): wait (the retry policy's longest interval, doubling each time, an hour at
+        most) and schedule it again. The
+        activity records it and alerts the operators; ``lethe status`` shows the wait.
+        """
+        waits = 0
+        while True:
+            try:
+                return await call()
+            except ActivityError as err:
+                cause = err.cause
+                unserved = (
+                    isinstance(cause, ApplicationError) and cause.type == SYSTEM_NOT_ON_THIS_WORKER
+                )
+                if not unserved or not workflow.patched(WAIT_FOR_SYSTEM_WORKER):
+                    raise
+            waits += 1
+            stage, self._stage = self._stage, "waiting_for_worker"
+            pause = timedelta(seconds=policy.retry_max_interval_seconds * 2 ** (waits - 1))
+            await workflow.sleep(min(pause, _LONGEST_WAIT))
+            self._stage = stage
 
     async def _refer(
         self, job: SystemErasure, round_: int, controller: str, *, connector_called: bool

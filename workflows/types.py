@@ -191,3 +191,6 @@ class Progress:
     #: For the email method: when the current code expires, and how many were resent.
     code_expires_at: datetime | None = None
     code_resends: int = 0
+    #: Signals refused since this run started (not encrypted under the payload key, or
+    #: malformed); the first few are recorded in the ledger as ``payload_refused`` events.
+    refused_signals: int = 0

@@ -25,6 +25,7 @@ from . import (
     connectors_cmd,
     deadlines,
     holds,
+    init,
     referrals,
     requests,
     rounds,
@@ -36,7 +37,18 @@ from ._app import app
 __all__ = ["app", "main"]
 
 # Importing the command modules registers their verbs on the group.
-_ = (audit, connectors_cmd, deadlines, holds, referrals, requests, rounds, runtime, verification)
+_ = (
+    audit,
+    connectors_cmd,
+    deadlines,
+    holds,
+    init,
+    referrals,
+    requests,
+    rounds,
+    runtime,
+    verification,
+)
 
 
 def _error(message: str, *, as_json: bool) -> None:

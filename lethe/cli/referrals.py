@@ -14,7 +14,7 @@ import click
 from temporalio.service import RPCError
 
 from ledger import ControllerReferrals
-from workflows import ControllerInstruction, SystemErasureWorkflow
+from workflows import ControllerInstruction
 
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
@@ -96,7 +96,7 @@ def controller_instruction(
         client = await rt.client()
         try:
             await client.get_workflow_handle(referral.workflow_id).signal(
-                SystemErasureWorkflow.controller_instruction, instruction
+                "controller_instruction", instruction
             )
         except RPCError as exc:
             raise LetheError(f"could not reach the waiting workflow: {exc}") from None

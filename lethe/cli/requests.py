@@ -18,7 +18,7 @@ from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds, ProofLog
 from ledger.queries import STATUSES
 from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 
-from ..attention import clock_lines, clock_to_dict, next_steps
+from ..attention import check_progress, clock_lines, clock_to_dict, next_steps, progress_lines
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
@@ -29,8 +29,9 @@ from ..intake import (
     submit_request,
     validate_request,
 )
+from ..preflight import check_systems
 from ..render import outcome_table, request_summary, request_table, request_to_dict
-from ..runtime import Runtime
+from ..runtime import Runtime, load_registry
 from ..settings import load_settings
 from ..terminal import visible
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
@@ -82,6 +83,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
     outcomes = await rt.ledger.outcomes(request_id)
     clock = await DeadlineRecords(rt.ledger).clock(request_id)
     sealed = request_id in await ProofLog(rt.ledger).sealed_requests([rec])
+    progress = await check_progress(rt, rec)  # None: finished, nothing to ask Temporal
     if as_json:
         emit_json(
             {
@@ -93,6 +95,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
                     sealed=sealed,
                 ),
                 "clock": clock_to_dict(clock),
+                "progress": progress.to_dict() if progress is not None else None,
             }
         )
         return
@@ -114,7 +117,10 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
     latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
     referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
-    for step in next_steps(rec, latest, referrals, clock, now):
+    for line in progress_lines(progress, history):
+        console.print(visible(line), style="bold red" if line.startswith("Not") else None)
+    fixes = None if progress is None or progress.unchecked else [h.fix for h in progress.holdups]
+    for step in next_steps(rec, latest, referrals, clock, now, fixes=fixes):
         console.print(f"Next: {visible(step)}")
     if events:
         for e in history:
@@ -242,8 +248,9 @@ def submit(
         # An operator's name is kept in the ledger's events: without the person's identifiers.
         person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
         entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
-    # The systems' options and secrets are the worker's: it checks them when it starts (and
-    # `lethe connectors check` does on demand), so an operator's machine needs none of them.
+    # What the worker would refuse, refused now, before anything is written; its secrets are
+    # the worker's alone (lethe/preflight.py says what cannot be checked without them).
+    check_systems(settings, load_registry(), jurisdiction=draft.jurisdiction, systems=draft.systems)
 
     async def go(rt: Runtime) -> None:
         client = await rt.client()
@@ -351,7 +358,7 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
         client = await rt.client()
         try:
             await client.get_workflow_handle(rec.workflow_id).signal(
-                ErasureWorkflow.approve, OperatorApproval(by, why)
+                "approve", OperatorApproval(by, why)
             )
         except RPCError as exc:
             raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None

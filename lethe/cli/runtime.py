@@ -11,6 +11,7 @@ import click
 from activities import ConsoleAlerts, ConsoleMailer
 
 from ..devserver import DevServer
+from ..runtime import initialise
 from ..settings import load_settings
 from ..terminal import print_visible
 from ._app import app, console, emit_json, json_option, run
@@ -37,12 +38,14 @@ __all__ = ["demo", "dev", "worker_command"]
 def dev(port: int, ui_port: int, as_json: bool) -> None:
     """Run the embedded Temporal dev server and a worker in the foreground (Ctrl-C stops).
 
-    Mail to requesters and operator alerts are printed on the console, not sent."""
+    Creates the keys and the ledger first if they are missing (as `lethe init` does). Mail
+    to requesters and operator alerts are printed on the console, not sent."""
     import worker as worker_module
 
     settings = load_settings()
 
     async def go() -> None:
+        made = await initialise(settings)  # keys and ledger, as `lethe init` makes them
         server = DevServer(
             port=port,
             ui_port=ui_port,
@@ -69,6 +72,16 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                     # Otherwise `lethe submit` in another shell looks for the default port.
                     console.print(
                         f"Other lethe commands need: export LETHE_TEMPORAL_ADDRESS={server.address}"
+                    )
+                created = [n for n, how in made.keys.items() if how.startswith("created")]
+                if created or made.ledger_created:
+                    console.print(
+                        "Created: "
+                        + ", ".join(
+                            [f"{n} key" for n in created]
+                            + (["the ledger"] if made.ledger_created else [])
+                        )
+                        + f" (under {settings.home})"
                     )
                 console.print(f"Ledger: {settings.database_url}")
                 console.print(

@@ -32,7 +32,7 @@ from ..errors import LetheError
 from ..intake import submit_request, validate_request
 from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
-from ..runtime import Runtime, connect_when_ready, load_registry
+from ..runtime import Runtime, connect_when_ready, initialise, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from ..terminal import line, print_visible
 from .systems import SUBJECT, check_bystanders, seed_demo_systems
@@ -94,6 +94,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             temporal=TemporalSettings(address=server.address, task_queue="lethe-demo"),
         )
         say(f"Temporal dev server on {server.address} (in memory, stopped when the demo ends).")
+        await initialise(local)  # the demo makes its keys and ledger, as `lethe init` does
         rt = await Runtime.open(local)
         signing_key = load_signing_key(local.home)
         connectors = build_connectors(local.systems, load_registry())

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_idempotent_writes"
-down_revision = "0007_sealed_events"
+down_revision = "0008_key_ids"
 branch_labels = None
 depends_on = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import ErasureActivities, SystemTask
+from activities import Alerter, ConsoleAlerts, ErasureActivities, SystemTask
 from connectors import (
     BaseConnector,
     Capability,
@@ -101,11 +102,27 @@ async def test_interrupted_attempt_is_recorded_honestly(opened: Ledger) -> None:
     assert row.evidence == {"earlier_attempt_interrupted": True} and row.attempts == 2
 
 
-async def test_unknown_system_is_permanent(opened: Ledger) -> None:
-    acts = ErasureActivities(opened, {})
-    with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
-    assert err.value.type == "SystemNotConfigured" and err.value.non_retryable
+async def test_a_worker_without_the_system_fails_it_retryably_and_tells_once(
+    opened: Ledger,
+) -> None:
+    """A rolling deploy: another worker (with the system) must get the retry, and the system
+    must not be failed for it. From the third attempt: one event, one alert."""
+    printed = ConsoleAlerts(lambda _text: None)
+    acts = ErasureActivities(
+        opened, {"forum": Scripted(lambda s: NotFound())}, alerter=Alerter(opened, [printed])
+    )
+    env = ActivityEnvironment()
+    for attempt in (1, 2, 3, 4):
+        env.info = dataclasses.replace(env.info, attempt=attempt)
+        for call in (acts.erase_in_system, acts.verify_in_system):
+            with pytest.raises(ApplicationError) as err:
+                await env.run(call, SystemTask("er-1", "crm"))
+            assert err.value.type == "SystemNotOnThisWorker" and not err.value.non_retryable
+            assert "(it has: forum)" in err.value.message
+    unserved = [e for e in await opened.events("er-1") if e.kind == "system_unserved"]
+    assert [(e.detail["system"], e.detail["worker_has"]) for e in unserved] == [("crm", ["forum"])]
+    assert [a.event for a in printed.printed] == ["system_unserved"]
+    assert await opened.outcomes("er-1") == []  # nothing recorded for the system itself
 
 
 async def test_permanent_errors_are_scrubbed_and_not_retried(opened: Ledger) -> None:

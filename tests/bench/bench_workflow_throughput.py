@@ -113,7 +113,7 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
         systems={s: SystemConfig(s, "instant", {}) for s in SYSTEMS},
         verification=portal_verification(),
     )
-    keys = load_keyring(home)
+    keys = load_keyring(home, create=True)
     ledger = await open_ledger(settings, keys)
     connectors = {s: Instant(s, BaseConnector.Options()) for s in SYSTEMS}
     try:
@@ -122,7 +122,7 @@ async def _lethe(client: object, n: int, home: Path, database_url: str | None = 
             task_queue=queue,
             ledger=ledger,
             connectors=connectors,
-            signing_key=load_signing_key(home),
+            signing_key=load_signing_key(home, create=True),
         ):
             start = time.perf_counter()
             gate = asyncio.Semaphore(20)  # like an intake API under load, not one CLI call
@@ -158,7 +158,7 @@ async def measure(n: int = 100) -> ThroughputResult:
             settings = Settings(
                 home=home, database_url="", temporal=TemporalSettings(address=server.address)
             )
-            client = await connect_when_ready(settings, load_keyring(home))
+            client = await connect_when_ready(settings, load_keyring(home, create=True))
             await _baseline(client, min(n, 10))  # warm up the server and the worker code paths
             baseline = await _baseline(client, n)
             lethe = await _lethe(client, n, home)

@@ -30,7 +30,7 @@ async def test_upgrading_gives_each_person_one_claim_and_keys_nothing_old(ledger
     """0009 on a ledger with open requests: the oldest open request of each person claims
     them (a second one, filed before, stays open and unclaimed); answered requests claim
     nothing; old events keep no key (their doubles stay as they were). Down and up again."""
-    await downgrade_schema(ledger, "0007_sealed_events")
+    await downgrade_schema(ledger, "0008_key_ids")
     at = datetime(2026, 3, 1, tzinfo=UTC)
     rows = [
         ("er-a", "ps_1", at, None),
@@ -82,7 +82,7 @@ async def test_upgrading_gives_each_person_one_claim_and_keys_nothing_old(ledger
     assert claims == {"er-a": "ps_1", "er-b": None, "er-c": None, "er-d": "ps_2"}
     assert keys == {None}
 
-    await downgrade_schema(ledger, "0007_sealed_events")
+    await downgrade_schema(ledger, "0008_key_ids")
     await upgrade_schema(ledger.engine)
     assert await schema_is_current(ledger.engine)
 

@@ -617,7 +617,7 @@ def test_bad_input_is_one_line(
 
 
 def test_auditors_commands_create_nothing_where_there_is_no_ledger(
-    lethe_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    bare_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Pointed at the wrong place, an auditor is told so: no empty ledger (whose empty log
     would verify), no keys, nothing written."""
@@ -655,7 +655,7 @@ def test_an_empty_log_is_not_verified(
     assert "has schema 0002_proof_log; this Lethe reads" in one_line_error(capsys)
 
 
-def test_public_key_needs_a_key(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_public_key_needs_a_key(bare_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert lethe("audit", "public-key") == 78
     assert "no signing key yet" in one_line_error(capsys)
 

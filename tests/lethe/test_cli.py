@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lethe.cli import main
+from tests.support.ledger_state import written
 
 CONFIG = """
 [systems.crm]
@@ -47,7 +48,7 @@ def test_submit_rejects_bad_email(
 ) -> None:
     assert lethe("submit", email) == 1
     assert "invalid email address" in one_line_error(capsys)
-    assert not (configured / "lethe.db").exists()  # nothing written
+    assert written(configured) == {}  # nothing written
 
 
 def test_status_of_unknown_request(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ import pytest
 from lethe.errors import LetheError
 from lethe.intake import parse_identifiers, parse_received_at, validate_request
 from lethe.settings import Settings, SystemConfig
+from tests.support.ledger_state import written
 
 from .test_cli import CONFIG, lethe, one_line_error
 
@@ -65,7 +66,7 @@ def test_bad_identifiers_and_receipt_times_are_one_line_and_write_nothing(
     err = one_line_error(capsys)
     assert message in err
     assert SECRET not in err
-    assert not (configured / "lethe.db").exists()  # no receipt, no vault row, no workflow
+    assert written(configured) == {}  # no receipt, no vault row, no workflow
 
 
 def test_stdin_gives_the_address_then_each_identifier(
@@ -78,7 +79,7 @@ def test_stdin_gives_the_address_then_each_identifier(
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert lethe("submit", "a@example.org", "--identifier", "username=-", "--assertion-file", "-")
     assert "--identifier username and --assertion-file cannot both" in one_line_error(capsys)
-    assert not (configured / "lethe.db").exists()
+    assert written(configured) == {}
     # Both from stdin, and then the unreachable server is what stops it (it got that far).
     monkeypatch.setattr("sys.stdin", io.StringIO(f"ada@example.org\n{SECRET}\n"))
     assert lethe("submit", "-", "--identifier", "username=-") == 69

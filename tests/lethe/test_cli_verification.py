@@ -10,6 +10,7 @@ import pytest
 
 from lethe.errors import ConfigError
 from lethe.settings import load_settings
+from tests.support.ledger_state import written
 
 from .test_cli import CONFIG, lethe, one_line_error
 
@@ -56,7 +57,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
 ) -> None:
     assert lethe(*args) != 0
     assert message in one_line_error(capsys)
-    assert not (configured / "lethe.db").exists()
+    assert written(configured) == {}
 
 
 def test_unknown_requests_are_not_found(

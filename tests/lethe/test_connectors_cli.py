@@ -144,11 +144,11 @@ def test_check_bad_configuration_is_one_line(
     ],
 )
 def test_new_refuses_bad_names(
-    lethe_home: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
+    bare_home: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
 ) -> None:
     assert lethe("connectors", "new", name) == 1
     assert message in one_line_error(capsys)
-    assert list(lethe_home.parent.iterdir()) == []  # nothing written
+    assert list(bare_home.parent.iterdir()) == []  # nothing written
 
 
 def test_new_refuses_to_overwrite(lethe_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,7 @@ from lethe.cli import main
 from lethe.devserver import DevServer, free_port
 from lethe.errors import UnreachableError
 from lethe.keys import load_keyring
+from tests.support.ledger_state import written
 
 from .test_cli import CONFIG, lethe, one_line_error
 
@@ -133,6 +134,8 @@ def test_a_home_that_cannot_hold_the_keys(
     blocker.write_text("")
     monkeypatch.setenv("LETHE_HOME", str(blocker))
     assert lethe("list") == 78
+    assert "run `lethe init`" in one_line_error(capsys)
+    assert lethe("init") == 78
     assert "set LETHE_HOME to a writable directory" in one_line_error(capsys)
 
 
@@ -148,7 +151,7 @@ def test_a_temporal_address_that_is_not_host_and_port(
     monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", address)
     assert lethe("submit", "ada@example.org") == 78
     assert "must be host:port" in one_line_error(capsys)
-    assert not (configured / "lethe.db").exists()
+    assert written(configured) == {}
 
 
 def test_a_command_group_alone_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:

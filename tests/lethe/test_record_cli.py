@@ -34,6 +34,7 @@ from ledger import (
 )
 from lethe.keys import load_keyring, load_signing_key
 from lethe.runtime import Runtime
+from tests.support.ledger_state import written
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 from .test_cli import CONFIG, lethe, one_line_error
@@ -170,7 +171,7 @@ def test_an_identifier_to_add_is_checked_like_submits(
     )
     err = one_line_error(capsys)
     assert message in err and "ada@example.org" not in err and "44" not in err
-    assert not (home / "lethe.db").exists()  # refused before anything is opened
+    assert written(home) == {}  # refused before anything is written
 
 
 def test_an_identifier_the_request_holds_otherwise_is_refused_and_not_repeated(

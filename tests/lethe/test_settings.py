@@ -101,6 +101,9 @@ def test_alerts_default_to_every_event_and_read_the_webhook_where_used(tmp_path:
         "deadline_overdue",
         "referral_escalated",
         "system_failed",
+        "system_unserved",
+        "request_stalled",
+        "payload_refused",
     )
     assert s.alerts.mail_to == ("privacy-team@example.org", "dpo@example.org")
     with pytest.raises(ConfigError, match=r"\[alerts\] webhook_url_env names \$ALERT_URL"):
@@ -125,7 +128,8 @@ def test_alerts_choose_their_events(tmp_path: Path) -> None:
             '[alerts]\nwebhook_url_env = "U"\nsecret_env = "S"\non = ["overdue"]\n',
             {},
             "[alerts] on: unknown event 'overdue' (known: acknowledgement_overdue, "
-            "deadline_reminder, deadline_overdue, referral_escalated, system_failed)",
+            "deadline_reminder, deadline_overdue, referral_escalated, system_failed, "
+            "system_unserved, request_stalled, payload_refused)",
         ),
         (
             '[alerts]\nmail_to = ["ops@example.org"]\n',

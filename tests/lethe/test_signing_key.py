@@ -22,9 +22,9 @@ def raw(key: object) -> bytes:
 
 
 def test_created_once_private_and_reused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="signing key missing: set LETHE_SIGNING_KEY"):
-        load_signing_key(tmp_path, {}, create=False)
-    first = load_signing_key(tmp_path, {})
+    with pytest.raises(ConfigError, match=r"no signing key at .*: run `lethe init`"):
+        load_signing_key(tmp_path, {})  # only `lethe init` (and demo, dev) makes keys
+    first = load_signing_key(tmp_path, {}, create=True)
     assert raw(first) == raw(load_signing_key(tmp_path, {}, create=False))
     assert stat.S_IMODE(os.stat(tmp_path / "keys" / "signing.key").st_mode) == 0o600
 

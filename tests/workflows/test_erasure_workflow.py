@@ -49,6 +49,8 @@ from activities import (
     SealResult,
     ShredQuery,
     ShredReport,
+    StallQuery,
+    StallReport,
     StatusChange,
     SystemFailure,
     SystemOutcome,
@@ -110,6 +112,7 @@ class Fakes:
     round_statuses: list[RoundStatus] = field(default_factory=list)
     due: list[DueRound] = field(default_factory=list)
     shred: tuple[str, ...] = ()
+    stall_checks: list[StallQuery] = field(default_factory=list)
     # The identity gate and the clock (tests/workflows/test_identity_gate.py runs the real ones).
     assertions_on_record: bool = True
     challenges: list[CodeChallenge] = field(default_factory=list)
@@ -241,6 +244,11 @@ class Fakes:
     async def shred_expired(self, query: ShredQuery) -> ShredReport:
         return ShredReport(self.shred)
 
+    @activity.defn(name="find_stalled_requests")
+    async def find_stalled_requests(self, query: StallQuery) -> StallReport:
+        self.stall_checks.append(query)
+        return StallReport()
+
     @activity.defn(name="send_verification_code")
     async def send_verification_code(self, challenge: CodeChallenge) -> CodeSent:
         self.challenges.append(challenge)
@@ -308,6 +316,7 @@ class Fakes:
             self.record_round_status,
             self.find_due_rounds,
             self.shred_expired,
+            self.find_stalled_requests,
             self.send_verification_code,
             self.resend_verification_code,
             self.check_verification_code,

@@ -1,0 +1,100 @@
+"""Which keys a ledger belongs to: the ids of the vault, pseudonym and payload keys.
+
+A ledger is only readable with the vault key its requests were sealed under, its pseudonyms
+only match under the pseudonym key that made them, and its running workflows only decode under
+the payload key that encrypted their histories. A worker or CLI started with other keys would
+write requests nobody else can read and start workflows no worker can run (it used to: a
+shell with other keys submitted "successfully", and the worker looped on a decode error).
+So the ledger records the key ids (``ledger.vault.key_id_of``: a labelled SHA-256 of the key,
+which reveals nothing of it) it was created with, and every opener compares its own.
+
+A ledger made before this record existed adopts the keys of the first command that opens it
+for writing (``lethe init``, a worker, any operator command).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base
+
+__all__ = ["KEY_PURPOSES", "KeyIdMismatch", "LedgerKeyRecord", "check_key_ids", "key_ids_of"]
+
+#: The keys a ledger is bound to (the proof log's signing key has eras of its own).
+KEY_PURPOSES = ("vault", "pseudonym", "payload")
+
+
+class LedgerKeyRecord(Base):
+    """One row per key purpose: the id of the key this ledger was created with."""
+
+    __tablename__ = "ledger_keys"
+
+    purpose: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    key_id: Mapped[str] = mapped_column(sa.String(32))
+    recorded_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class KeyIdMismatch(Exception):
+    """The opener holds another key than the ledger was created with."""
+
+    purpose: str
+    recorded: str
+    held: str
+
+    def __str__(self) -> str:
+        return (
+            f"the ledger was created with another {self.purpose} key (id {self.recorded}) "
+            f"than this one (id {self.held})"
+        )
+
+
+async def key_ids_of(engine: AsyncEngine) -> dict[str, str]:
+    """The recorded key ids by purpose; empty if none are recorded (or no table yet)."""
+
+    def read(conn: sa.Connection) -> dict[str, str]:
+        if not sa.inspect(conn).has_table(LedgerKeyRecord.__tablename__):
+            return {}
+        rows = conn.execute(sa.select(LedgerKeyRecord.purpose, LedgerKeyRecord.key_id))
+        return {purpose: key_id for purpose, key_id in rows}
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def check_key_ids(
+    engine: AsyncEngine, held: Mapping[str, str], *, at: datetime, adopt: bool = True
+) -> tuple[str, ...]:
+    """Raise :class:`KeyIdMismatch` unless ``held`` (purpose → key id) matches the record.
+
+    With ``adopt``, purposes not recorded yet are recorded as ``held`` (a new ledger, or one
+    older than the record); their names are returned. Two openers adopting at once: one
+    records, the other compares with what it recorded.
+    """
+    for attempt in range(2):
+        recorded = await key_ids_of(engine)
+        for purpose in KEY_PURPOSES:
+            if purpose in recorded and recorded[purpose] != held[purpose]:
+                raise KeyIdMismatch(purpose, recorded[purpose], held[purpose])
+        missing = [p for p in KEY_PURPOSES if p not in recorded]
+        if not missing or not adopt:
+            return ()
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    sa.insert(LedgerKeyRecord),
+                    [{"purpose": p, "key_id": held[p], "recorded_at": at} for p in missing],
+                )
+        except IntegrityError:
+            if attempt:
+                raise
+            continue  # someone else recorded first: compare with theirs
+        return tuple(missing)
+    return ()

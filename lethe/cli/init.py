@@ -1,0 +1,51 @@
+"""``lethe init``: the keys and the ledger, made once, before anything else runs."""
+
+from __future__ import annotations
+
+from ..runtime import initialise
+from ..settings import load_settings
+from ._app import app, console, emit_json, json_option, run
+
+__all__ = ["init"]
+
+
+@app.command()
+@json_option
+def init(as_json: bool) -> None:
+    """Create what is missing: the keys (under LETHE_HOME/keys, unless LETHE_*_KEY are set)
+    and the ledger, which records the ids of its keys. Safe to run again: it makes nothing
+    that exists, and refuses keys other than those an existing ledger was made with.
+
+    No other command makes keys or a ledger (`lethe dev` and `lethe demo` run this first)."""
+    settings = load_settings()
+    report = run(initialise(settings))
+    if as_json:
+        emit_json(
+            {
+                "home": str(settings.home),
+                "keys": report.keys,
+                "ledger": report.ledger,
+                "ledger_created": report.ledger_created,
+                "key_ids": report.key_ids,
+                "key_ids_recorded": list(report.key_ids_recorded),
+            }
+        )
+        return
+    made = [name for name, how in report.keys.items() if how.startswith("created")]
+    for name, how in report.keys.items():
+        console.print(f"{name} key: {how}", markup=False, soft_wrap=True)
+    console.print(
+        f"ledger: {'created' if report.ledger_created else 'found'} {report.ledger}",
+        markup=False,
+        soft_wrap=True,
+    )
+    if report.key_ids_recorded:
+        ids = ", ".join(f"{n} {report.key_ids[n]}" for n in report.key_ids_recorded)
+        console.print(f"the ledger now records its keys' ids: {ids}", markup=False, soft_wrap=True)
+    if not made and not report.ledger_created and not report.key_ids_recorded:
+        console.print("Nothing to create: the keys and the ledger were already here.")
+    elif made:
+        console.print(
+            "Keep the keys apart from the ledger's backups; every worker and command of this"
+            " ledger needs the same ones (see docs/threat-model.md)."
+        )
