@@ -8,6 +8,7 @@ from .database import create_ledger_engine, schema_is_current, schema_revisions,
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
+from .journal import ConnectorJournalEntry, ConnectorJournals
 from .log_check import LogCheck, LogProblem
 from .models import (
     Base,
@@ -50,6 +51,8 @@ __all__ = [
     "Base",
     "CertificateCheck",
     "CodeCheckResult",
+    "ConnectorJournalEntry",
+    "ConnectorJournals",
     "ControllerReferral",
     "ControllerReferrals",
     "DeadlineRecords",
