@@ -285,7 +285,7 @@ class ErasureActivities:
             bound.warning(
                 "erase.earlier_attempt_interrupted",
                 attempt=start.attempts,
-                ledger_saw_it_begin=start.interrupted_before,
+                unfinished_attempt_in_ledger=start.interrupted_before,
             )
         entry = entry_from_outcome(outcome, interrupted_before=interrupted)
         entry = scrub_entry(entry, subject)
