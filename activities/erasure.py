@@ -4,6 +4,14 @@ Each call reads the subject's identifiers from the vault, calls the system's con
 heartbeating, and writes the outcome to the ledger before returning, so that a crash between
 the connector call and the ledger write is the only window in which work can be repeated.
 A retried call first asks the ledger whether the system already finished, and replays that.
+
+In that window only the connector knows what was done. It is called with the erase's
+idempotency key (``connectors.erase_key``: the request id in round 0, ``…/round-N`` after)
+and with the ledger's receipt journal installed for the call (``activities.receipt_journal``),
+and it answers a repeat from the receipt it kept with the change, marked
+``replayed_from_receipt``. Only then is ``earlier_attempt_interrupted`` recorded: an earlier
+attempt changed the system and died (or failed) before the ledger heard. A retry after a
+refused connection, which changed nothing, is an ordinary retry (``attempts`` counts it).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from connectors import (
+    REPLAYED_FROM_RECEIPT,
     Capability,
     Connector,
     Erased,
@@ -31,11 +40,21 @@ from connectors import (
     Retained,
     Subject,
     TransientError,
+    erase_key,
     redact,
+    using_journal,
 )
-from ledger import MISSING_IDENTIFIERS, Ledger, LedgerError, OutcomeEntry, SystemOutcomeRecord
+from ledger import (
+    MISSING_IDENTIFIERS,
+    ConnectorJournals,
+    Ledger,
+    LedgerError,
+    OutcomeEntry,
+    SystemOutcomeRecord,
+)
 
 from .alerts import Alerter
+from .receipt_journal import LedgerReceiptJournal
 from .types import SystemOutcome, SystemTask, Verification
 from .write_keys import activity_write_key
 
@@ -45,6 +64,7 @@ __all__ = [
     "ErasureActivities",
     "entry_from_outcome",
     "outcome_from_record",
+    "replayed_a_change",
     "scrub_entry",
 ]
 
@@ -61,8 +81,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def replayed_a_change(outcome: Outcome) -> bool:
+    """True when the connector answered from the receipt of an earlier attempt that changed
+    the system: that attempt was interrupted after the change, before the ledger heard."""
+    if outcome.evidence.get(REPLAYED_FROM_RECEIPT) is not True:
+        return False
+    counts = getattr(outcome, "counts", {})
+    return any(int(v) for v in counts.values())
+
+
 def entry_from_outcome(outcome: Outcome, *, interrupted_before: bool = False) -> OutcomeEntry:
-    """A connector's outcome value, in the ledger's terms."""
+    """A connector's outcome value, in the ledger's terms. ``interrupted_before``: an earlier
+    attempt changed the system and died before recording it (:func:`replayed_a_change`)."""
     evidence: dict[str, Any] = dict(outcome.evidence)
     if interrupted_before:
         evidence["earlier_attempt_interrupted"] = True
@@ -167,6 +197,13 @@ class ErasureActivities:
         self._systems = dict(systems)
         self._heartbeat_every = heartbeat_every
         self._alerter = alerter
+        self._journals = ConnectorJournals(ledger)
+
+    def _journal(self, task: SystemTask, subject: Subject) -> LedgerReceiptJournal:
+        """The receipt journal of this request's system and round, for one connector call."""
+        return LedgerReceiptJournal(
+            self._journals, task.request_id, task.system, task.round, subject
+        )
 
     async def _connector(self, task: SystemTask) -> Connector:
         """The system's connector, or a retryable failure for another worker to take.
@@ -298,12 +335,20 @@ class ErasureActivities:
         if start.finished is not None:
             bound.info("erase.replayed", outcome=start.finished.outcome)
             return outcome_from_record(start.finished, verifiable=verifiable, replayed=True)
-        if start.interrupted_before:
-            bound.warning("erase.resuming_after_interruption", attempt=start.attempts)
         subject = await self._subject(task.request_id)
         bound.info("erase.start", connector=connector.kind, attempt=start.attempts)
-        outcome = await self._call(task.system, subject, connector.erase(subject, task.request_id))
-        entry = entry_from_outcome(outcome, interrupted_before=start.interrupted_before)
+        with using_journal(self._journal(task, subject)):
+            key = erase_key(task.request_id, task.round)
+            outcome = await self._call(task.system, subject, connector.erase(subject, key))
+        interrupted = replayed_a_change(outcome)
+        if interrupted:
+            # Not every retry: one whose earlier attempt changed the system, unrecorded.
+            bound.warning(
+                "erase.earlier_attempt_interrupted",
+                attempt=start.attempts,
+                unfinished_attempt_in_ledger=start.interrupted_before,
+            )
+        entry = entry_from_outcome(outcome, interrupted_before=interrupted)
         entry = scrub_entry(entry, subject)
         rec = await self._ledger.finish_system(
             task.request_id,
@@ -339,7 +384,8 @@ class ErasureActivities:
             return outcome_from_record(rec, verifiable=verifiable, replayed=True)
         ticket = rec.ticket
         subject = await self._subject(task.request_id)
-        outcome = await self._call(task.system, subject, status(ticket))
+        with using_journal(self._journal(task, subject)):
+            outcome = await self._call(task.system, subject, status(ticket))
         entry = scrub_entry(entry_from_outcome(outcome), subject)
         # The ticket is evidence of how the system did it: keep it on the final outcome.
         entry = replace(entry, ticket=entry.ticket or ticket)

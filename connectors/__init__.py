@@ -4,7 +4,10 @@ Write a connector by subclassing :class:`BaseConnector` (or satisfying :class:`C
 returning outcome values from ``erase`` and raising :class:`TransientError` or
 :class:`PermanentError` for failures; find the subject by the matching policy of each
 identifier kind (:class:`IdentifierMatch`, ``connectors/_matching.py``); prove it with the
-conformance kit in ``connectors.testing``. See ``docs/writing-a-connector.md``.
+conformance kit in ``connectors.testing``. A repeated erase replays what the first did: keep a
+receipt with the change (``connectors._idempotency``), or in the receipt journal where the
+system has no transaction (``connectors._journal``, ``receipt_of``/``replayed``). See
+``docs/writing-a-connector.md``.
 """
 
 from ._errors import (
@@ -15,7 +18,8 @@ from ._errors import (
     TransientError,
     parse_retry_after,
 )
-from ._idempotency import repeat_problem
+from ._idempotency import REPLAYED_FROM_RECEIPT, erase_key, repeat_problem
+from ._journal import MemoryJournal, ReceiptJournal, current_journal, using_journal
 from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
 from ._matching import (
     IDENTIFYING_KINDS,
@@ -49,6 +53,7 @@ from ._protocol import (
     ConnectorOptions,
     guard_blast_radius,
 )
+from ._receipt import receipt_of, replayed
 from ._registry import ENTRY_POINT_GROUP, ConnectorRegistry, format_validation_error
 from ._subject import IDENTIFIER_KINDS, Subject, normalise_email, redact
 
@@ -61,6 +66,7 @@ __all__ = [
     "JURISDICTIONS",
     "MATCHES",
     "POLICIES",
+    "REPLAYED_FROM_RECEIPT",
     "BaseConnector",
     "BlastRadiusExceeded",
     "Capability",
@@ -75,12 +81,14 @@ __all__ = [
     "KindPolicy",
     "LegalBasis",
     "Match",
+    "MemoryJournal",
     "NotFound",
     "NotSearched",
     "Outcome",
     "Pending",
     "PermanentError",
     "Plan",
+    "ReceiptJournal",
     "Referred",
     "Residual",
     "Retained",
@@ -88,13 +96,18 @@ __all__ = [
     "TransientError",
     "basis_fits",
     "check_identifier",
+    "current_journal",
     "describe_basis",
+    "erase_key",
     "format_validation_error",
     "guard_blast_radius",
     "normal_form",
     "normalise_email",
     "parse_retry_after",
+    "receipt_of",
     "redact",
     "repeat_problem",
+    "replayed",
     "resolve_match",
+    "using_journal",
 ]

@@ -1,46 +1,74 @@
 """The rule for erasing twice, written down once so that connectors and the kit agree.
 
-Lethe may call ``erase(subject, request_id)`` again with the same request id: a worker that
-crashed after the system finished but before the ledger recorded it retries the call. The
-activity layer replays outcomes the ledger already holds, so a connector only meets a repeat in
-that window. The rule a connector keeps is:
+**What a connector receives.** ``erase(subject, request_id)``'s second argument is the erase's
+idempotency key (:func:`erase_key`): the request id (``er-…``) in a request's first round,
+``er-…/round-N`` in a later round of the same request (a retry, a backup replay, a
+retention that ran out, an identifier added). Treat it as opaque and use it whole: a receipt
+keyed by it answers a repeat of the same erase, and never a later round, which must look
+again (a restored backup brought the data back; the identifier the first round lacked is
+here now).
+
+**When a repeat comes.** Lethe replays outcomes its ledger already holds, so a connector meets
+a repeat only when an attempt changed the system and no outcome reached the ledger: the
+worker died between the system's commit and the ledger write, or the attempt failed after
+part of the work. The ledger then holds nothing, and only the connector knows what the first
+attempt did. So a connector keeps a **receipt**: its counts and evidence, keyed by the
+idempotency key, written in the same transaction as the change (``sql``: a row of its
+receipts table; ``redis``: a key set in the same ``MULTI``), or, for a system without
+transactions, in the receipt journal (``connectors._journal``), written before the change
+(what it is about to do) and after it (what it did). A repeat replays the receipt.
+
+The rule a connector keeps (:func:`repeat_problem`):
 
 1. **A repeat changes nothing.** Not the subject's remaining (retained) data, not anyone
-   else's. It may write its own bookkeeping (a receipt keyed by the request id).
-2. **A repeat reports the state the first call left.** Exactly:
+   else's. It may write its own bookkeeping (the receipt).
+2. **A repeat reports what the first call did, not what is left.** Exactly:
 
    ============  =============================================================================
    first call    acceptable repeat
    ============  =============================================================================
-   Erased        ``NotFound`` (nothing left to erase), or the same ``Erased`` replayed from a
-                 receipt (equal counts)
+   Erased        the same ``Erased``, replayed from the receipt: equal counts (``NotFound``
+                 only if the first counted nothing)
    NotFound      ``NotFound``
-   Retained      ``Retained`` with the same legal basis, dates and retained counts; its erase
-                 counts are either all zero (a stateless connector found only the kept part)
-                 or equal to the first call's (replayed from a receipt)
+   Retained      ``Retained`` with the same legal basis, dates and retained counts, and the
+                 first call's erase counts (replayed)
    Pending       ``Pending`` with the same ticket (no second job is opened), or, once that
                  job has finished, the outcome ``status(ticket)`` reports
    Referred      ``Referred`` to the same controller
    NotSearched   ``NotSearched`` naming the same missing kinds, keeping what the first kept
-                 (same basis, dates, retained counts); its erase counts all zero or equal to
-                 the first call's, as for ``Retained``
+                 (same basis, dates, retained counts), with the first call's erase counts
    ============  =============================================================================
 
-A stateless connector (``sql``) meets the rule by construction: what it erased no longer
-matches, what it keeps still does. A connector whose retained part lives outside what it can
-see afterwards (``redis``: copies in snapshot files) keeps a small receipt keyed by the request
-id and replays it.
+3. **A replay says so.** A repeat of an erase that changed something carries
+   ``evidence[REPLAYED_FROM_RECEIPT] = True``: Lethe records ``earlier_attempt_interrupted``
+   from it, and only from it (an attempt that was refused before it changed anything was
+   not interrupted in any way that matters to the record).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Literal
+
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Pending, Referred, Retained
 
-__all__ = ["repeat_problem"]
+__all__ = ["REPLAYED_FROM_RECEIPT", "erase_key", "repeat_problem"]
+
+#: The evidence key by which an outcome says it was replayed from a receipt: an earlier
+#: attempt of the same erase changed the system, and this is what it did.
+REPLAYED_FROM_RECEIPT = "replayed_from_receipt"
 
 
-def _nonzero(counts: object) -> dict[str, int]:
-    assert hasattr(counts, "items")
+def erase_key(request_id: str, round_: int = 0) -> str:
+    """The idempotency key of one round's erase of a request: the request id in round 0 (as
+    it always was, so receipts written before rounds were told apart still answer), and
+    ``<request id>/round-<n>`` after."""
+    if round_ < 0:
+        raise ValueError("a round is 0 or more")
+    return request_id if round_ == 0 else f"{request_id}/round-{round_}"
+
+
+def _nonzero(counts: Mapping[str, int]) -> dict[str, int]:
     return {k: int(v) for k, v in counts.items() if v}
 
 
@@ -53,33 +81,57 @@ def _same_exception(first: Retained, repeat: Retained) -> bool:
     )
 
 
-def _erased_again(first: Retained | NotSearched, repeat: Retained | NotSearched) -> str | None:
-    """A repeat's erase counts: all zero (found only what stays), or the first's (replayed)."""
-    counts = _nonzero(repeat.counts)
-    if counts and counts != _nonzero(first.counts):
-        return f"a repeat erased something again: {counts}"
+def _same_counts(
+    first: Erased | Retained | NotSearched, repeat: Erased | Retained | NotSearched, marked: bool
+) -> str | None:
+    """The repeat reports the first's erase counts, replayed (and says so)."""
+    done, again = _nonzero(first.counts), _nonzero(repeat.counts)
+    if again != done:
+        if not again:
+            return (
+                f"a repeat reported nothing erased, but the first call erased {done}: keep a"
+                " receipt with the counts, written with the change, and replay it"
+            )
+        return f"a repeat reported other erase counts: {again}, the first call {done}"
+    if done and marked and repeat.evidence.get(REPLAYED_FROM_RECEIPT) is not True:
+        return (
+            f"a repeat of an erase that changed something must say it was replayed"
+            f" (evidence[{REPLAYED_FROM_RECEIPT!r}] = True)"
+        )
     return None
 
 
-def repeat_problem(first: Outcome, repeat: Outcome) -> str | None:
-    """Why ``repeat`` is not an acceptable answer to erasing again after ``first``, or None."""
+def repeat_problem(
+    first: Outcome, repeat: Outcome, *, asked: Literal["erase", "status"] = "erase"
+) -> str | None:
+    """Why ``repeat`` is not an acceptable answer to erasing again after ``first``, or None.
+
+    ``asked="status"``: ``repeat`` is ``status(ticket)`` asked again after the job finished,
+    the same answer again; it need not say it was replayed.
+    """
+    marked = asked == "erase"
     if isinstance(first, NotFound):
         return None if isinstance(repeat, NotFound) else f"expected not_found, got {repeat.kind}"
     if isinstance(first, Erased):
-        if isinstance(repeat, NotFound):
+        if isinstance(repeat, NotFound) and not _nonzero(first.counts):
             return None
-        if isinstance(repeat, Erased) and _nonzero(repeat.counts) == _nonzero(first.counts):
-            return None
-        return (
-            f"after erased, a repeat must be not_found or the same erased counts; "
-            f"got {repeat.kind} {_nonzero(getattr(repeat, 'counts', {}))}"
-        )
+        if not isinstance(repeat, Erased):
+            return (
+                f"after erased {_nonzero(first.counts)}, a repeat must replay the same erased"
+                f" counts; got {repeat.kind}"
+                + (
+                    " (what is left, not what the first call did: keep a receipt)"
+                    if isinstance(repeat, NotFound)
+                    else ""
+                )
+            )
+        return _same_counts(first, repeat, marked)
     if isinstance(first, Retained):
         if not isinstance(repeat, Retained):
             return f"after retained, a repeat must be retained again; got {repeat.kind}"
         if not _same_exception(first, repeat):
             return "a repeated retained outcome must keep the same basis, dates and counts"
-        return _erased_again(first, repeat)
+        return _same_counts(first, repeat, marked)
     if isinstance(first, NotSearched):
         if not isinstance(repeat, NotSearched) or repeat.missing != first.missing:
             return (
@@ -97,7 +149,7 @@ def repeat_problem(first: Outcome, repeat: Outcome) -> str | None:
             and not _same_exception(first.kept, repeat.kept)
         ):
             return "a repeated not_searched outcome must keep what the first kept, as it kept it"
-        return _erased_again(first, repeat)
+        return _same_counts(first, repeat, marked)
     if isinstance(first, Pending):
         if isinstance(repeat, Pending):
             if repeat.ticket == first.ticket:

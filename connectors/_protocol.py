@@ -16,8 +16,10 @@ Rules every connector keeps (the conformance kit in ``connectors.testing`` check
   empty identifier matches nothing; a wildcard in an identifier is a literal character.
 * **Blast radius.** An erase that would delete or change more than ``options.max_items``
   items changes nothing and raises :class:`BlastRadiusExceeded` (see :func:`guard_blast_radius`).
-* **Erasing twice** is a no-op that reports the state the first call left; the exact rule is
-  in ``connectors._idempotency`` (:func:`repeat_problem`).
+* **Erasing twice** (the same idempotency key) changes nothing and replays what the first
+  call did, from a receipt kept with the change (or in the receipt journal,
+  ``connectors._journal``, where the system has no transaction); the exact rule is in
+  ``connectors._idempotency`` (:func:`repeat_problem`).
 * **Failures are exceptions**: :class:`TransientError` is retried (honouring ``retry_after``),
   :class:`PermanentError` is not. Messages never carry identifiers.
 
@@ -33,6 +35,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from ._errors import BlastRadiusExceeded
+from ._journal import MemoryJournal, ReceiptJournal, current_journal
 from ._outcomes import Outcome, Residual
 from ._plan import Plan
 from ._subject import Subject
@@ -122,7 +125,9 @@ class Connector(Protocol):
         """Raise if the system is unreachable or the credentials are wrong."""
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
-        """Erase the subject. A repeat with the same ``request_id`` is a no-op (see module)."""
+        """Erase the subject. ``request_id`` is the erase's idempotency key (the request id,
+        ``…/round-N`` in a later round: ``connectors.erase_key``); a repeat with the same key
+        changes nothing and replays what the first call did (see module)."""
 
     async def verify(self, subject: Subject) -> Residual:
         """After an erase: what still matches the subject (excluding declared retention)."""
@@ -152,6 +157,20 @@ class BaseConnector:
     def __init__(self, name: str, options: ConnectorOptions) -> None:
         self.name = name
         self.options = options
+
+    @property
+    def journal(self) -> ReceiptJournal:
+        """Where this call keeps its receipt when the system cannot keep it with the change
+        (``connectors._journal``): Lethe's ledger, inside Lethe; the kit's, under test;
+        otherwise one of this instance's own, in memory."""
+        installed = current_journal()
+        if installed is not None:
+            return installed
+        own = self.__dict__.get("_own_journal")
+        if own is None:
+            own = self.__dict__["_own_journal"] = MemoryJournal()
+        assert isinstance(own, MemoryJournal)
+        return own
 
     async def check(self) -> None:
         return None

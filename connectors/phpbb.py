@@ -20,6 +20,10 @@ topics and messages they edited or deleted, exactly as phpBB does.
 Beyond phpBB: the IP addresses kept in retained posts, log entries and messages they wrote are
 blanked (phpBB keeps them; an IP address is personal data).
 
+Each erase keeps its receipt in the board's database, in the erase's own transaction
+(``{table_prefix}lethe_erasure_receipts`` in ``db_schema``, or ``receipts_table``), as ``sql``
+does: a repeat after a worker died replays what the first attempt changed.
+
 Not mirrored (phpBB does these in PHP after the SQL): recounting post and topic totals
 (run *Resynchronise* in the ACP), deleting topics a ``remove`` left empty, removing attachment
 files from disk, deleting private messages that no one else holds any more, and resetting the
@@ -34,7 +38,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from ._protocol import ConnectorOptions
-from .sql import SqlConnector, SqlOptions
+from .sql import DEFAULT_RECEIPTS_TABLE, SqlConnector, SqlOptions
 
 __all__ = ["PhpbbConnector", "PhpbbOptions", "phpbb_table_map"]
 
@@ -68,6 +72,11 @@ class PhpbbOptions(ConnectorOptions):
         default="Guest", min_length=1, max_length=255, description="Name kept posts show"
     )
     chunk_size: int = Field(default=500, ge=1, le=10_000)
+    receipts_table: str | None = Field(
+        default=None,
+        description="Where erases keep their receipts ([schema.]table; default"
+        " {table_prefix}lethe_erasure_receipts in db_schema)",
+    )
 
     @field_validator("table_prefix")
     @classmethod
@@ -163,17 +172,22 @@ def phpbb_table_map(opts: PhpbbOptions) -> list[dict[str, Any]]:
 
 class PhpbbConnector(SqlConnector):
     kind: ClassVar[str] = "phpbb"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     Options: ClassVar[type[ConnectorOptions]] = PhpbbOptions
 
     def __init__(self, name: str, options: ConnectorOptions) -> None:
         assert isinstance(options, PhpbbOptions)
+        schema = f"{options.db_schema}." if options.db_schema else ""
+        receipts = (
+            options.receipts_table or f"{schema}{options.table_prefix}{DEFAULT_RECEIPTS_TABLE}"
+        )
         sql_options = SqlOptions.model_validate(
             {
                 "url": options.url,
                 "tables": phpbb_table_map(options),
                 "max_items": options.max_items,
                 "chunk_size": options.chunk_size,
+                "receipts_table": receipts,
             }
         )
         super().__init__(name, sql_options)

@@ -19,11 +19,13 @@ whitespace or invisible characters around it (``user: ada@example.org``) is not 
 key: it is left, and ``verify`` reports it as ``<template>.lookalike``.
 
 An erase counts the keys (``max_items`` applies), then unlinks them and writes a receipt
-(``receipt_prefix`` + system + request id, kept ``receipt_days``) in one ``MULTI``; a repeat
-with the same request id replays the receipt. That is how a repeat can still report the
-snapshot exception after the keys are gone. A template whose identifier the request lacks is
+(``receipt_prefix`` + system + ``:`` + the erase's idempotency key, kept ``receipt_days``) in
+one ``MULTI``; a repeat with the same key (a worker died before Lethe's ledger heard) replays
+the receipt: the counts the first attempt unlinked, and the snapshot exception, after the keys
+are gone. The key is the request id in round 0 and ``…/round-N`` after, so a later round (a
+restored snapshot, a retry) searches again. A template whose identifier the request lacks is
 not searched: the erase answers ``NotSearched`` naming the kinds (and the receipt keeps them);
-a later erase of the same request that carries one of them searches again.
+an erase with the same key that carries one of them searches again.
 
 Redis writes snapshots (RDB) and append-only files (AOF) that keep erased keys until they are
 rewritten or rotated. Declare how long yours are kept with ``snapshot_retention_days``; erases
@@ -43,6 +45,7 @@ from pydantic import Field, field_validator, model_validator
 from redis import exceptions as redis_errors
 
 from ._errors import PermanentError, TransientError
+from ._idempotency import REPLAYED_FROM_RECEIPT
 from ._legal_basis import LegalBasis
 from ._matching import IDENTIFYING_KINDS, POLICIES, IdentifierMatch, invisible_class
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
@@ -276,8 +279,9 @@ class RedisConnector(BaseConnector):
             return TransientError(f"{self.name}: redis unavailable ({text})")
         return PermanentError(f"{self.name}: redis refused the command ({text})")
 
-    def _receipt_key(self, request_id: str) -> str:
-        return f"{self.opts.receipt_prefix}{self.name}:{request_id}"
+    def _receipt_key(self, key: str) -> str:
+        """Where the receipt of the erase with idempotency ``key`` is kept."""
+        return f"{self.opts.receipt_prefix}{self.name}:{key}"
 
     async def _matching(
         self, subject: Subject, lookalikes: dict[str, int] | None = None
@@ -421,7 +425,7 @@ class RedisConnector(BaseConnector):
         if record.get("not_searched"):
             evidence["not_searched"] = record["not_searched"]
         if replayed:
-            evidence["replayed_from_receipt"] = True
+            evidence[REPLAYED_FROM_RECEIPT] = True
         until = record.get("retained_until")
         missing = tuple(record.get("missing") or ())
         if not until:

@@ -51,6 +51,22 @@ carries only the address) cannot be applied: the erase does what the other rules
 answers ``NotSearched``, naming the missing kinds (``not_searched`` in the evidence names the
 rules), never ``NotFound``.
 
+**Receipts.** Every erase that changes (or keeps) something writes a receipt, in the same
+transaction, to a table of the target database: ``receipts_table``, by default
+``lethe_erasure_receipts`` in the schema of the map's first table. Its first statement inserts
+the receipt's key (system, idempotency key), so two attempts of one erase serialise on it; the
+last writes the outcome (counts, evidence, basis, dates) there before the commit. A repeat of
+the erase (a worker died after the commit, before Lethe's ledger heard) finds the receipt and
+replays it, so it reports what the first attempt did rather than "nothing left". The table is
+created when absent (by ``check`` or the first erase); a connection that may not create it
+fails with one line saying so and how to create it; afterwards it needs only ``SELECT``,
+``INSERT`` and ``UPDATE`` on it, and it may live in another schema (database, on MySQL) of the
+same server: ``receipts_table = "lethe.erasure_receipts"``. There is no opting out: without a
+receipt in the erase's own transaction, a crash at the wrong moment makes the record
+understate the erasure.
+A receipt holds counts and evidence, never an identifier; a receipt older than the request's
+sealing may be deleted. An erase that finds nothing writes none.
+
 Table and column names come only from configuration and must be plain SQL identifiers.
 Cascades declared in the schema (``ON DELETE CASCADE``) happen too, uncounted: list such tables
 in the map so that they are counted and bounded.
@@ -60,10 +76,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
@@ -76,7 +93,13 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError
@@ -85,9 +108,22 @@ from ._matching import IDENTIFYING_KINDS, POLICIES, IdentifierMatch, Match, norm
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
 from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_radius
+from ._receipt import receipt_of, replayed
 from ._subject import IDENTIFIER_KINDS, Subject
 
-__all__ = ["SqlConnector", "SqlOptions", "TableRule", "async_url", "keyed_hash"]
+__all__ = [
+    "DEFAULT_RECEIPTS_TABLE",
+    "SqlConnector",
+    "SqlOptions",
+    "TableRule",
+    "async_url",
+    "keyed_hash",
+    "receipts_table",
+]
+
+#: The receipts table's name unless ``receipts_table`` says otherwise (in the schema of the
+#: map's first table).
+DEFAULT_RECEIPTS_TABLE = "lethe_erasure_receipts"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 _LIKE_ESCAPE = "/"
@@ -449,6 +485,27 @@ class SqlOptions(ConnectorOptions):
         default=None,
         description="Key of the keyed hash; write hash_secret_env = 'VAR' in lethe.toml",
     )
+    receipts_table: str | None = Field(
+        default=None,
+        description="Where erases keep their receipts, in their own transaction ([schema.]table;"
+        f" default {DEFAULT_RECEIPTS_TABLE} in the schema of the first rule's table)",
+    )
+
+    @field_validator("receipts_table")
+    @classmethod
+    def _receipts_table(cls, v: str | None) -> str | None:
+        if v is not None:
+            for part in v.split(".", 1):
+                _check_name(part, "receipts_table")
+        return v
+
+    @property
+    def receipts_name(self) -> str:
+        """The receipts table, qualified as configured."""
+        if self.receipts_table is not None:
+            return self.receipts_table
+        schema, _, _ = self.tables[0].table.rpartition(".")
+        return f"{schema}.{DEFAULT_RECEIPTS_TABLE}" if schema else DEFAULT_RECEIPTS_TABLE
 
     @field_validator("url")
     @classmethod
@@ -536,6 +593,37 @@ def _table(name: str, *columns: str) -> sa.TableClause:
     return sa.table(table, *(sa.column(c) for c in dict.fromkeys(columns)), schema=schema or None)
 
 
+def receipts_table(name: str) -> sa.Table:
+    """The receipts table ``name`` (``[schema.]table``): one row an erase that changed or kept
+    something, keyed by system and idempotency key; ``outcome`` is the receipt
+    (``connectors.receipt_of``), written in the erase's transaction."""
+    schema, _, table = name.rpartition(".")
+    return sa.Table(
+        table,
+        sa.MetaData(),
+        sa.Column("system", sa.String(64), primary_key=True),
+        sa.Column("erase_key", sa.String(200), primary_key=True),
+        sa.Column("connector_version", sa.String(32), nullable=False),
+        sa.Column("outcome", sa.Text, nullable=True),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        schema=schema or None,
+    )
+
+
+def _receipt_key(key: str) -> str:
+    """The key as stored: itself, or its SHA-256 if longer than the column."""
+    return key if len(key) <= 200 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class _Claimed(Exception):
+    """The receipt's key is taken: an earlier attempt of the same erase committed."""
+
+
+class _NothingToDo(Exception):
+    """Raised inside the erase's transaction when it changes and keeps nothing: rolled back,
+    claim included (an erase that finds nothing leaves no receipt)."""
+
+
 def _short(exc: BaseException) -> str:
     """A DB error's first line, without SQLAlchemy's background link (parameters are hidden)."""
     orig = getattr(exc, "orig", None) or exc
@@ -608,7 +696,7 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 class SqlConnector(BaseConnector):
     kind: ClassVar[str] = "sql"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
     )
@@ -621,6 +709,8 @@ class SqlConnector(BaseConnector):
         self._ordered = _order(options.tables)
         self._changing = _change_order(self._ordered)
         self._engine: AsyncEngine | None = None
+        self._receipts = receipts_table(options.receipts_name)
+        self._receipts_ready = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -664,6 +754,86 @@ class SqlConnector(BaseConnector):
         if isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError):
             return TransientError(f"{self.name}: database unavailable ({text})")
         return PermanentError(f"{self.name}: database refused the statement ({text})")
+
+    # -- receipts ---------------------------------------------------------------------------
+
+    def _receipts_ddl(self, engine: AsyncEngine) -> str:
+        ddl = str(sa.schema.CreateTable(self._receipts).compile(dialect=engine.dialect))
+        return " ".join(ddl.split())
+
+    async def _ensure_receipts(self) -> None:
+        """Create the receipts table if it is absent (once per instance); a connection that
+        may not create it is a permanent error that says how to."""
+        if self._receipts_ready:
+            return
+        table = self._receipts
+        engine = self._get_engine()
+
+        def exists(conn: sa.Connection) -> bool:
+            return sa.inspect(conn).has_table(table.name, schema=table.schema)
+
+        try:
+            async with engine.begin() as conn:
+                if not await conn.run_sync(exists):
+                    await conn.run_sync(lambda c: table.create(c, checkfirst=True))
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            translated = self._translate(exc)
+            if isinstance(translated, TransientError):
+                raise translated from None
+            try:  # another worker may have created it meanwhile
+                async with engine.connect() as conn:
+                    found = await conn.run_sync(exists)
+            except (SQLAlchemyError, OSError, TimeoutError):
+                found = False
+            if not found:
+                raise PermanentError(
+                    f"{self.name}: the receipts table {self.opts.receipts_name} is missing and"
+                    f" this connection may not create it ({_short(exc)}); have it created"
+                    f" ({self._receipts_ddl(engine)}) or set receipts_table to a schema it may"
+                    " write; nothing was changed"
+                ) from None
+        self._receipts_ready = True
+
+    async def _replay(self, conn: AsyncConnection, key: str) -> Outcome | None:
+        """The outcome a committed receipt of this erase holds, replayed; None if none."""
+        t = self._receipts
+        q = sa.select(t.c.outcome).where(
+            t.c.system == self.name, t.c.erase_key == _receipt_key(key)
+        )
+        stored = (await conn.execute(q)).scalar_one_or_none()
+        if stored is None:
+            return None
+        try:
+            return replayed(json.loads(stored))
+        except ValueError as exc:
+            raise PermanentError(
+                f"{self.name}: the receipt of this erase cannot be read ({exc});"
+                " nothing was changed"
+            ) from None
+
+    async def _claim(self, conn: AsyncConnection, key: str) -> None:
+        """Insert the receipt's key, the erase's first statement: a second attempt of the same
+        erase waits here until the first commits (then finds its receipt: ``_Claimed``) or
+        rolls back (then goes on)."""
+        row = {
+            "system": self.name,
+            "erase_key": _receipt_key(key),
+            "connector_version": self.version,
+            "outcome": None,
+            "created_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+        try:
+            await conn.execute(self._receipts.insert().values(row))
+        except IntegrityError:
+            raise _Claimed from None
+
+    async def _record(self, conn: AsyncConnection, key: str, outcome: Outcome) -> None:
+        t = self._receipts
+        await conn.execute(
+            t.update()
+            .where(t.c.system == self.name, t.c.erase_key == _receipt_key(key))
+            .values(outcome=json.dumps(receipt_of(outcome), sort_keys=True))
+        )
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -856,6 +1026,14 @@ class SqlConnector(BaseConnector):
                     await conn.execute(q)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
+        # The receipts table: created now if it can be (an operator learns of a missing right
+        # here, not at the first erase), then read, as every erase will.
+        await self._ensure_receipts()
+        try:
+            async with self._get_engine().connect() as conn:
+                await conn.execute(sa.select(self._receipts.c.system).where(sa.false()))
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise self._translate(exc) from None
 
     async def plan(self, subject: Subject) -> Plan:
         try:
@@ -889,36 +1067,50 @@ class SqlConnector(BaseConnector):
         return {"not_searched": missing} if missing else {}
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        """Erase in one transaction that also writes the receipt; a repeat replays it.
+
+        ``request_id`` is the erase's idempotency key (``connectors.erase_key``).
+        """
         unsearchable = self._unsearchable(subject)
         missing = tuple(sorted({k for r in unsearchable for k in _lacking(r, subject)}))
+        engine = self._get_engine()
         try:
-            async with self._get_engine().begin() as conn:
-                plan, kept, counts = await self._erase_in(conn, subject)
-            if plan.empty:
+            await self._ensure_receipts()
+            async with engine.connect() as conn:
+                earlier = await self._replay(conn, request_id)
+            if earlier is not None:
+                return earlier
+            try:
+                async with engine.begin() as conn:
+                    await self._claim(conn, request_id)
+                    outcome = await self._erase_in(conn, subject, missing)
+                    await self._record(conn, request_id, outcome)
+            except _Claimed:
+                async with engine.connect() as conn:
+                    earlier = await self._replay(conn, request_id)
+                if earlier is None:  # the receipt went between (deleted by hand): not ours
+                    raise TransientError(
+                        f"{self.name}: another attempt of this erase held its receipt; try again"
+                    ) from None
+                return earlier
+            except _NothingToDo:
                 checked = {"rules_checked": len(self._ordered), **self._not_searched(subject)}
                 if missing:
                     return NotSearched(missing=missing, evidence=checked)
                 return NotFound(evidence=checked)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise self._translate(exc) from None
-        evidence: dict[str, Any] = {
-            "rows_changed": sum(counts.values()),
-            **self._not_searched(subject),
-        }
-        # The change is committed: a failing check afterwards is evidence, not an error (an
-        # error would make Lethe retry an erase that already happened).
+        # The change and its receipt are committed: a failing check afterwards is evidence,
+        # not an error (an error would make Lethe retry an erase that already happened). A
+        # replay does not repeat it (verify does, after every erase).
+        after: dict[str, Any] = {}
         try:
             # The subject's own rows only: the look-alike search scans (verify() runs it).
             residual = await self._residual(subject, lookalikes=False)
-            evidence["remaining_after_commit"] = sum(residual.remaining.values())
+            after["remaining_after_commit"] = sum(residual.remaining.values())
         except (TransientError, PermanentError) as exc:
-            evidence["verification_after_commit_failed"] = type(exc).__name__
-        retained = self._retained(plan, kept, counts, evidence) if kept else None
-        if missing:
-            # What the identifiers present found is gone (or kept, and why); the rest was not
-            # looked for, and the record says so.
-            return NotSearched(missing=missing, counts=counts, evidence=evidence, kept=retained)
-        return retained if retained is not None else Erased(counts=counts, evidence=evidence)
+            after["verification_after_commit_failed"] = type(exc).__name__
+        return replace(outcome, evidence={**outcome.evidence, **after})
 
     def _anonymized_values(self, rule: TableRule, subject: Subject) -> dict[str, Any]:
         values: dict[str, Any] = {**rule.set, **dict.fromkeys(rule.nullify)}
@@ -940,10 +1132,14 @@ class SqlConnector(BaseConnector):
         return values
 
     async def _erase_in(
-        self, conn: AsyncConnection, subject: Subject
-    ) -> tuple[Plan, list[_Kept], dict[str, int]]:
+        self, conn: AsyncConnection, subject: Subject, missing: tuple[str, ...]
+    ) -> Outcome:
+        """Change the subject's rows (inside the caller's transaction) and say what was done;
+        ``_NothingToDo`` when the plan is empty."""
         conds, planned = await self._counted(conn, subject)
         plan, kept = self._plan_from(planned, subject)
+        if plan.empty:
+            raise _NothingToDo
         guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="rows")
         updates = {
             i: self._anonymized_values(rule, subject)
@@ -970,7 +1166,13 @@ class SqlConnector(BaseConnector):
             guard_blast_radius(changed, self.opts, where=self.name, unit="rows")
             key = f"{rule.name}.{_VERBS[rule.action]}"
             counts[key] = counts.get(key, 0) + done
-        return plan, kept, counts
+        evidence: dict[str, Any] = {"rows_changed": changed, **self._not_searched(subject)}
+        retained = self._retained(plan, kept, counts, evidence) if kept else None
+        if missing:
+            # What the identifiers present found is gone (or kept, and why); the rest was not
+            # looked for, and the record says so.
+            return NotSearched(missing=missing, counts=counts, evidence=evidence, kept=retained)
+        return retained if retained is not None else Erased(counts=counts, evidence=evidence)
 
     def _retained(
         self, plan: Plan, kept: list[_Kept], counts: dict[str, int], evidence: dict[str, Any]

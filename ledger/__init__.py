@@ -8,6 +8,7 @@ from .database import create_ledger_engine, schema_is_current, schema_revisions,
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
+from .journal import ConnectorJournalEntry, ConnectorJournals
 from .key_ids import KEY_PURPOSES, KeyIdMismatch, LedgerKeyRecord, check_key_ids, key_ids_of
 from .log_check import LogCheck, LogProblem
 from .models import (
@@ -52,6 +53,8 @@ __all__ = [
     "Base",
     "CertificateCheck",
     "CodeCheckResult",
+    "ConnectorJournalEntry",
+    "ConnectorJournals",
     "ControllerReferral",
     "ControllerReferrals",
     "DeadlineRecords",

@@ -61,7 +61,14 @@ class OutcomeEntry:
 
 @dataclass(frozen=True)
 class SystemStart:
-    """``begin_system``'s answer: a finished row to replay, or a go-ahead (maybe after a crash)."""
+    """``begin_system``'s answer: a finished row to replay, or a go-ahead.
+
+    ``interrupted_before``: an earlier attempt began and recorded no outcome. It may have been
+    refused before it changed anything (a connection refused, a rate limit), or have died
+    after the system committed: only the connector's receipt can tell, so the record's
+    ``earlier_attempt_interrupted`` comes from the connector's replay, not from this
+    (``activities.erasure``). ``attempts`` counts every attempt.
+    """
 
     finished: SystemOutcomeRecord | None
     interrupted_before: bool

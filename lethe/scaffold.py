@@ -94,7 +94,9 @@ Read docs/writing-a-connector.md in Lethe. In short: find only the subject's dat
 are bound parameters or escaped, never query text; an empty identifier matches nothing);
 count before changing and refuse beyond ``max_items`` (``guard_blast_radius``); return outcome
 values; raise TransientError (retried, with retry_after for a 429) or PermanentError; never put
-an identifier in a message.
+an identifier in a message. A repeat with the same ``request_id`` (the erase's idempotency key)
+changes nothing and replays what the first call did: keep a receipt with the change, or, if the
+system has no transactions, in ``self.journal`` (``receipt_of`` / ``replayed``).
 """
 
 from __future__ import annotations

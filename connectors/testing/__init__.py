@@ -14,8 +14,10 @@ The suite seeds a subject and look-alike bystanders, erases, and checks: the sub
 gone and every bystander's record is byte-identical (who is the subject is the matching policy
 of ``connectors._matching``, not ``str.lower()``: a subject stored decomposed and capitalised is
 found, capitals only Unicode folds and the KELVIN SIGN are someone else); the subject's address
-with whitespace around it is left and reported by ``verify``; erasing again is a no-op with the same
-outcome (``connectors.repeat_problem``); ``verify`` sees nothing left; ``plan`` matched the
+with whitespace around it is left and reported by ``verify``; erasing again is a no-op that replays
+what the first call did (``connectors.repeat_problem``), also from another instance of the
+connector (another worker: the ``receipt_journal`` fixture is the one journal they share), and a
+later round's key erases again instead; ``verify`` sees nothing left; ``plan`` matched the
 erase; a subject behind ``crowd_size`` near-duplicates is still found (every page read); an
 unknown subject and wildcard identifiers give ``NotFound``; a subject lacking an identifier
 the configuration needs gives ``NotSearched`` (declare ``identifier_kinds``; a suite that

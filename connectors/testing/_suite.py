@@ -7,7 +7,7 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Hashable, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from .._errors import BlastRadiusExceeded, PermanentError, TransientError
-from .._idempotency import repeat_problem
+from .._idempotency import REPLAYED_FROM_RECEIPT, erase_key, repeat_problem
+from .._journal import MemoryJournal, using_journal
 from .._outcomes import Erased, NotFound, NotSearched, Outcome, Pending, Retained
 from .._protocol import Capability, Connector
 from .._registry import ConnectorRegistry
@@ -77,6 +78,14 @@ class ConnectorKit:
     #: above one page of your system's search results (make the test instance's pages small),
     #: so that a connector reading only the first page is caught.
     crowd_size: ClassVar[int] = 30
+
+    @pytest.fixture(autouse=True)
+    def receipt_journal(self) -> Iterator[MemoryJournal]:
+        """The receipt journal of this test (``connectors._journal``): one, shared by every
+        instance of the connector the test builds, as Lethe's ledger is shared by workers."""
+        journal = MemoryJournal()
+        with using_journal(journal):
+            yield journal
 
     @pytest.fixture
     def harness(self) -> Harness:
@@ -244,6 +253,59 @@ class RepeatTests(ConnectorKit):
             else repeat_problem(settled, await self.settle(connector, repeat))
         )
         assert problem is None, problem
+
+    async def test_another_worker_erasing_again_replays_what_the_first_did(
+        self,
+        harness: Harness,
+        connector: Connector,
+        seeded: Seeded,
+        receipt_journal: MemoryJournal,
+    ) -> None:
+        """The worker died after the system changed and before Lethe's ledger heard: another
+        worker (a new instance of the connector) erases again with the same key. It must
+        change nothing and answer what the first call did, with its counts, replayed from a
+        receipt kept with the change (or in the receipt journal), not what is left."""
+        subject = SUBJECT.subject()
+        first = await self.erase_settled(connector, subject)
+        assert not isinstance(first, NotFound), "the seeded subject was not found"
+        between = await harness.snapshot()
+        other = harness.build()
+        try:
+            repeat = await self.erase_settled(other, subject)
+        finally:
+            await other.aclose()
+        assert await harness.snapshot() == between, "erasing again changed the system"
+        problem = repeat_problem(first, repeat)
+        assert problem is None, f"another worker erasing again: {problem}"
+        traces = seeded.traces.get(SUBJECT, frozenset())
+        for entry in receipt_journal.entries.values():
+            text = repr(entry).lower()
+            for trace in traces:
+                if len(trace.strip()) >= 3:
+                    assert trace.strip().lower() not in text, "a journal entry names the subject"
+
+    async def test_a_later_round_erases_again(
+        self, harness: Harness, connector: Connector, seeded: Seeded
+    ) -> None:
+        """A later round of the same request (a restored backup brought the subject back) has
+        its own key (``connectors.erase_key``): it erases what is there now, and the first
+        round's receipt must not answer it."""
+        subject = SUBJECT.subject()
+        first = await self.erase_settled(connector, subject, erase_key(_REQUEST, 0))
+        restored = await harness.seed(self.cast)
+        before = await harness.snapshot()
+        other = harness.build()
+        try:
+            again = await self.erase_settled(other, subject, erase_key(_REQUEST, 1))
+        finally:
+            await other.aclose()
+        assert again.evidence.get(REPLAYED_FROM_RECEIPT) is not True, (
+            "round 1 was answered from round 0's receipt: key receipts by the whole key"
+        )
+        done = {k: v for k, v in getattr(first, "counts", {}).items() if v}
+        redone = {k: v for k, v in getattr(again, "counts", {}).items() if v}
+        assert redone == done, f"the restored subject: erased {redone}, the first round {done}"
+        self.assert_only_subject_changed(restored, SUBJECT, before, await harness.snapshot())
 
 
 class VerifyTests(ConnectorKit):
@@ -545,7 +607,7 @@ class AsyncTests(ConnectorKit):
         finally:
             await elsewhere.aclose()
         assert await harness.snapshot() == between, "asking the status again changed the system"
-        problem = repeat_problem(final, again)
+        problem = repeat_problem(final, again, asked="status")
         assert problem is None, f"status after the job finished: {problem}"
 
 

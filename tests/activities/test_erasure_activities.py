@@ -14,6 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import Alerter, ConsoleAlerts, ErasureActivities, SystemTask
 from connectors import (
+    REPLAYED_FROM_RECEIPT,
     BaseConnector,
     Capability,
     Erased,
@@ -26,8 +27,10 @@ from connectors import (
     Retained,
     Subject,
     TransientError,
+    receipt_of,
+    replayed,
 )
-from ledger import Ledger
+from ledger import ConnectorJournals, Ledger
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -92,14 +95,98 @@ async def test_erase_records_and_a_retry_replays(opened: Ledger) -> None:
     assert (row.outcome, row.connector, row.connector_version) == ("erased", "scripted", "7")
 
 
-async def test_interrupted_attempt_is_recorded_honestly(opened: Ledger) -> None:
-    # A worker died after starting crm: the row is in progress, the data already gone.
+async def test_a_retry_after_a_refused_attempt_is_not_called_interrupted(opened: Ledger) -> None:
+    # An earlier attempt began and recorded nothing (its connection was refused): nothing
+    # changed, so the retry's answer is an ordinary one; attempts counts both.
     await opened.begin_system("er-1", "crm", 0, connector="scripted", connector_version="7", at=NOW)
-    acts = ErasureActivities(opened, {"crm": Scripted(lambda s: NotFound())})
+    connector = Scripted(lambda s: Erased(counts={"contacts.deleted": 1}))
+    acts = ErasureActivities(opened, {"crm": connector})
     out = await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
     [row] = await opened.outcomes("er-1")
-    assert out.outcome == "not_found"
-    assert row.evidence == {"earlier_attempt_interrupted": True} and row.attempts == 2
+    assert out.outcome == "erased" and row.counts == {"contacts.deleted": 1}
+    assert row.evidence == {} and row.attempts == 2
+
+
+async def test_an_attempt_that_died_after_the_change_is_recorded_with_its_counts(
+    opened: Ledger,
+) -> None:
+    # A worker died after the system committed, before the ledger heard: the connector
+    # replays its receipt, and the record says what that attempt did, and that it died.
+    await opened.begin_system("er-1", "crm", 0, connector="scripted", connector_version="7", at=NOW)
+    replay = {"rows_changed": 3, REPLAYED_FROM_RECEIPT: True}
+    connector = Scripted(lambda s: Erased(counts={"contacts.deleted": 3}, evidence=replay))
+    acts = ErasureActivities(opened, {"crm": connector})
+    out = await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    [row] = await opened.outcomes("er-1")
+    assert out.outcome == "erased" and row.counts == {"contacts.deleted": 3}
+    assert row.evidence == {**replay, "earlier_attempt_interrupted": True}
+    assert row.attempts == 2
+
+
+async def test_a_replay_of_an_erase_that_changed_nothing_is_not_an_interruption(
+    opened: Ledger,
+) -> None:
+    connector = Scripted(lambda s: NotFound(evidence={REPLAYED_FROM_RECEIPT: True}))
+    acts = ErasureActivities(opened, {"crm": connector})
+    await ActivityEnvironment().run(acts.erase_in_system, SystemTask("er-1", "crm"))
+    [row] = await opened.outcomes("er-1")
+    assert "earlier_attempt_interrupted" not in row.evidence
+
+
+class Journaled(Scripted):
+    """Keeps what it does in the receipt journal, as a connector without transactions does,
+    and dies (if told to) after the change, before answering."""
+
+    def __init__(self, die_after_change: bool = False) -> None:
+        super().__init__(lambda s: NotFound())
+        self.die_after_change = die_after_change
+        self.keys: list[str] = []
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        self.keys.append(request_id)
+        entry = await self.journal.get(request_id)
+        if entry is not None:
+            return replayed(entry["outcome"])
+        outcome = Erased(
+            counts={"contacts.deleted": 2}, evidence={"log": f"DELETE {subject.email}: 204"}
+        )
+        await self.journal.put(request_id, {"outcome": receipt_of(outcome)})
+        if self.die_after_change:
+            raise asyncio.CancelledError  # the worker is gone
+        return outcome
+
+
+async def test_the_ledger_keeps_the_journal_for_the_next_worker(opened: Ledger) -> None:
+    first = Journaled(die_after_change=True)
+    with pytest.raises(asyncio.CancelledError):
+        await ActivityEnvironment().run(
+            ErasureActivities(opened, {"crm": first}).erase_in_system, SystemTask("er-1", "crm")
+        )
+    # Another worker, another instance of the connector: the journal is in the ledger.
+    second = Journaled()
+    out = await ActivityEnvironment().run(
+        ErasureActivities(opened, {"crm": second}).erase_in_system, SystemTask("er-1", "crm")
+    )
+    assert second.keys == first.keys == ["er-1"]
+    assert out.outcome == "erased" and out.counts == {"contacts.deleted": 2}
+    [row] = await opened.outcomes("er-1")
+    assert row.evidence["earlier_attempt_interrupted"] is True
+    # What the connector slipped into its entry was scrubbed before the ledger kept it.
+    entry = await ConnectorJournals(opened).get("er-1", "crm", "er-1")
+    assert entry is not None and "ada@example.org" not in repr(entry)
+    assert "[redacted]" in repr(entry)
+
+
+async def test_each_round_is_erased_with_its_own_key(opened: Ledger) -> None:
+    connector = Journaled()
+    acts = ErasureActivities(opened, {"crm": connector})
+    env = ActivityEnvironment()
+    await env.run(acts.erase_in_system, SystemTask("er-1", "crm", 0))
+    later = await env.run(acts.erase_in_system, SystemTask("er-1", "crm", 2))
+    assert connector.keys == ["er-1", "er-1/round-2"]
+    # Round 2 looked again: it was not answered from round 0's journal entry.
+    rows = {r.round: r for r in await opened.outcomes("er-1")}
+    assert later.outcome == "erased" and "earlier_attempt_interrupted" not in rows[2].evidence
 
 
 async def test_a_worker_without_the_system_fails_it_retryably_and_tells_once(

@@ -1,7 +1,9 @@
 """An in-memory system and connectors for it, to test the conformance kit itself.
 
 ``MemoryConnector`` is correct; the subclasses each break one rule, and the kit must catch
-each. ``AsyncMemoryConnector`` answers ``Pending`` and finishes through ``status``.
+each. ``AsyncMemoryConnector`` answers ``Pending`` and finishes through ``status``. The
+memory system has no transactions: the connectors keep their receipts in the receipt journal
+(``connectors._journal``), as the example HTTP connector does.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from connectors import (
     ConnectorOptions,
     Erased,
     IdentifierMatch,
+    MemoryJournal,
     NotFound,
     NotSearched,
     Outcome,
     Pending,
     Plan,
+    ReceiptJournal,
     Residual,
     Subject,
     guard_blast_radius,
+    receipt_of,
+    replayed,
 )
 
 #: Systems by name: record key -> (email, username, text).
@@ -64,13 +70,19 @@ class MemoryConnector(BaseConnector):
         return Plan(counts=counts, limit=self.options.max_items)
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        entry = await self.journal.get(request_id)
+        if entry is not None:
+            return replayed(entry["outcome"])
         mine = self._mine(subject)
         if not mine:
             return NotFound()
         guard_blast_radius(len(mine), self.options, where=self.name)
+        # No await between the deletes: nothing can interrupt them, so the receipt can follow.
         for key in mine:
             del self.data[key]
-        return Erased(counts={"records.deleted": len(mine)})
+        outcome = Erased(counts={"records.deleted": len(mine)})
+        await self.journal.put(request_id, {"outcome": receipt_of(outcome)})
+        return outcome
 
     async def verify(self, subject: Subject) -> Residual:
         mine = self._mine(subject)
@@ -121,12 +133,54 @@ class UnguardedConnector(MemoryConnector):
         return Erased(counts={"records.deleted": len(mine)}) if mine else NotFound()
 
 
-class ForgetfulConnector(MemoryConnector):
+class StatelessConnector(MemoryConnector):
+    """Broken: keeps no receipt; a repeat reports what is left (nothing), not what it did."""
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        mine = self._mine(subject)
+        if not mine:
+            return NotFound()
+        guard_blast_radius(len(mine), self.options, where=self.name)
+        for key in mine:
+            del self.data[key]
+        return Erased(counts={"records.deleted": len(mine)})
+
+
+class ForgetfulConnector(StatelessConnector):
     """Broken: a repeat claims to have erased again."""
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         outcome = await super().erase(subject, request_id)
         return Erased(counts={"records.deleted": 1}) if isinstance(outcome, NotFound) else outcome
+
+
+class InstanceReceiptsConnector(MemoryConnector):
+    """Broken: keeps its receipts in the connector object, so another worker has none."""
+
+    def __init__(self, name: str, options: ConnectorOptions) -> None:
+        super().__init__(name, options)
+        self.receipts = MemoryJournal()
+
+    @property
+    def journal(self) -> ReceiptJournal:
+        return self.receipts
+
+
+class UnmarkedReplayConnector(MemoryConnector):
+    """Broken: replays the counts but does not say it replayed them."""
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        outcome = await super().erase(subject, request_id)
+        if isinstance(outcome, Erased):
+            return Erased(counts=outcome.counts)
+        return outcome
+
+
+class RoundBlindConnector(MemoryConnector):
+    """Broken: keys its receipts by the request id alone, so a later round is replayed."""
+
+    async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        return await super().erase(subject, request_id.split("/round-")[0])
 
 
 class OverPlanningConnector(MemoryConnector):
@@ -163,7 +217,9 @@ class AsyncMemoryConnector(MemoryConnector):
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
         for ticket, job in self.jobs.items():
             if job["request_id"] == request_id and job["system"] is self.data:
-                return job["outcome"] or Pending(ticket=ticket)
+                if job["outcome"] is not None:  # finished: what it did, replayed
+                    return replayed(receipt_of(job["outcome"]))
+                return Pending(ticket=ticket)
         mine = self._mine(subject)
         if not mine:
             return NotFound()
@@ -211,7 +267,11 @@ class UsernameMemoryConnector(MemoryConnector):
         outcome = await super().erase(subject, request_id)
         if (subject.get("username") or "").strip():
             return outcome
-        return NotSearched(missing=("username",), counts=dict(getattr(outcome, "counts", {})))
+        return NotSearched(
+            missing=("username",),
+            counts=dict(getattr(outcome, "counts", {})),
+            evidence=dict(outcome.evidence),
+        )
 
 
 class SilentUsernameConnector(UsernameMemoryConnector):

@@ -12,9 +12,11 @@ from typing import Any, ClassVar
 import pytest
 
 from connectors import (
+    REPLAYED_FROM_RECEIPT,
     Connector,
     ConnectorRegistry,
     Erased,
+    MemoryJournal,
     NotFound,
     NotSearched,
     Outcome,
@@ -22,7 +24,9 @@ from connectors import (
     Referred,
     Subject,
     TransientError,
+    erase_key,
     repeat_problem,
+    using_journal,
 )
 from connectors.testing import (
     SUBJECT,
@@ -49,14 +53,18 @@ from tests.connectors.memory_system import (
     FirstPageConnector,
     ForgetfulConnector,
     InstanceJobsConnector,
+    InstanceReceiptsConnector,
     LowerCaseConnector,
     MemoryConnector,
     OverPlanningConnector,
+    RoundBlindConnector,
     SilentConnector,
     SilentUsernameConnector,
+    StatelessConnector,
     SubstringConnector,
     TrimmingConnector,
     UnguardedConnector,
+    UnmarkedReplayConnector,
     UsernameMemoryConnector,
 )
 
@@ -110,8 +118,16 @@ async def _run(part: type[Any], test: str, cls: type[MemoryConnector], **fixture
     seeded = await harness.seed(part.cast)
     method = getattr(part(), test)
     params = method.__code__.co_varnames[1 : method.__code__.co_argcount]
-    available = {"harness": harness, "connector": connector, "seeded": seeded, **fixtures}
-    await method(**{name: available[name] for name in params})
+    journal = MemoryJournal()
+    available = {
+        "harness": harness,
+        "connector": connector,
+        "seeded": seeded,
+        "receipt_journal": journal,
+        **fixtures,
+    }
+    with using_journal(journal):
+        await method(**{name: available[name] for name in params})
 
 
 class RateLimited(MemoryConnector):
@@ -156,7 +172,31 @@ def _meets(cls: type[MemoryConnector]) -> FaultInjector:
             RepeatTests,
             "test_erase_again_is_a_no_op_with_the_same_outcome",
             ForgetfulConnector,
-            "not_found or the same erased counts",
+            "other erase counts",
+        ),
+        (
+            RepeatTests,
+            "test_erase_again_is_a_no_op_with_the_same_outcome",
+            StatelessConnector,
+            "keep a receipt",
+        ),
+        (
+            RepeatTests,
+            "test_erase_again_is_a_no_op_with_the_same_outcome",
+            UnmarkedReplayConnector,
+            "must say it was replayed",
+        ),
+        (
+            RepeatTests,
+            "test_another_worker_erasing_again_replays_what_the_first_did",
+            InstanceReceiptsConnector,
+            "another worker erasing again",
+        ),
+        (
+            RepeatTests,
+            "test_a_later_round_erases_again",
+            RoundBlindConnector,
+            "round 1 was answered from round 0's receipt",
         ),
         (
             PlanTests,
@@ -256,22 +296,39 @@ async def test_the_kit_catches_a_connector_that_does_not_say_what_it_could_not_s
 
 
 def test_repeat_rule() -> None:
-    assert repeat_problem(Erased(counts={"a.deleted": 2}), NotFound()) is None
-    assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 2})) is None
-    assert repeat_problem(Erased(counts={"a.deleted": 2}), Erased(counts={"a.deleted": 1}))
+    replay = {REPLAYED_FROM_RECEIPT: True}
+    two = Erased(counts={"a.deleted": 2})
+    # After an erase that changed something, only its counts, replayed and saying so.
+    assert "keep a receipt" in (repeat_problem(two, NotFound()) or "")
+    assert repeat_problem(two, Erased(counts={"a.deleted": 2}, evidence=replay)) is None
+    assert "say it was replayed" in (repeat_problem(two, two) or "")
+    assert repeat_problem(two, Erased(counts={"a.deleted": 1}, evidence=replay))
+    assert "keep a receipt" in (repeat_problem(two, Erased(evidence=replay)) or "")
+    # An erase that changed nothing may be looked at again.
+    assert repeat_problem(Erased(), NotFound()) is None
     assert repeat_problem(NotFound(), Erased(counts={"a.deleted": 1}))
+    # status() asked again answers the same, unmarked.
+    assert repeat_problem(two, two, asked="status") is None
     assert repeat_problem(Pending(ticket="j1"), Pending(ticket="j1")) is None
     assert repeat_problem(Pending(ticket="j1"), Erased(counts={"a.deleted": 1})) is None
     assert "same ticket" in (repeat_problem(Pending(ticket="j1"), Pending(ticket="j2")) or "")
     assert "got referred" in (repeat_problem(Pending(ticket="j1"), Referred("acme")) or "")
     partial = NotSearched(missing=("username",), counts={"a.deleted": 2})
-    assert repeat_problem(partial, NotSearched(missing=("username",))) is None
-    assert repeat_problem(partial, partial) is None
+    partial_again = NotSearched(missing=("username",), counts={"a.deleted": 2}, evidence=replay)
+    assert "keep a receipt" in (repeat_problem(partial, NotSearched(missing=("username",))) or "")
+    assert repeat_problem(partial, partial_again) is None
     assert "not_searched for the same kinds" in (repeat_problem(partial, NotFound()) or "")
     assert repeat_problem(partial, NotSearched(missing=("phone",)))
-    assert "erased something again" in (
+    assert "other erase counts" in (
         repeat_problem(partial, NotSearched(missing=("username",), counts={"a.deleted": 1})) or ""
     )
+
+
+def test_erase_keys_keep_round_zero_as_it_was() -> None:
+    assert erase_key("er-7") == erase_key("er-7", 0) == "er-7"
+    assert erase_key("er-7", 2) == "er-7/round-2"
+    with pytest.raises(ValueError):
+        erase_key("er-7", -1)
 
 
 def test_traces_are_whole_fields_addresses_by_the_email_policy() -> None:

@@ -23,6 +23,7 @@ from connectors import (
     NotSearched,
     Retained,
     Subject,
+    erase_key,
 )
 from connectors.redis import glob_escape
 from connectors.testing import (
@@ -279,3 +280,36 @@ async def test_each_kind_matches_by_its_policy() -> None:
         f"{p}tel:0044 20 7946 0958",
     }
     assert residual.remaining == {"profile.lookalike": 1}
+
+
+async def test_a_later_round_is_searched_again_not_replayed() -> None:
+    """A restored snapshot brings the keys back; the request's next round (its own key,
+    ``connectors.erase_key``) unlinks them again. The first round's receipt still answers a
+    repeat of the first round only."""
+    require_service("Redis", "127.0.0.1", 6379)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    p = f"t{uuid.uuid4().hex[:10]}:"
+    options = {"url": REDIS_URL, "keys": {"profile": f"{p}user:{{email}}"}}
+    options["receipt_prefix"] = f"{p}lethe:"
+    subject = Subject("ps_a", "ada@example.org")
+    c = ConnectorRegistry.from_entry_points().build("cache", "redis", options)
+    try:
+        await client.set(f"{p}user:ada@example.org", "profile")
+        first = await c.erase(subject, erase_key("er-1", 0))
+        await client.set(f"{p}user:ada@example.org", "profile, restored")
+        later = await c.erase(subject, erase_key("er-1", 1))
+        repeat = await c.erase(subject, erase_key("er-1", 0))
+        receipts = sorted(
+            [k.decode() async for k in client.scan_iter(match=glob_escape(f"{p}lethe:") + "*")]
+        )
+        left = await client.exists(f"{p}user:ada@example.org")
+    finally:
+        await c.aclose()
+        mine = [k async for k in client.scan_iter(match=glob_escape(p) + "*")]
+        if mine:
+            await client.delete(*mine)
+        await client.aclose()
+    assert first.counts == later.counts == {"profile.unlinked": 1}  # type: ignore[union-attr]
+    assert "replayed_from_receipt" not in later.evidence and not left
+    assert repeat.counts == first.counts and repeat.evidence["replayed_from_receipt"] is True  # type: ignore[union-attr]
+    assert receipts == [f"{p}lethe:cache:er-1", f"{p}lethe:cache:er-1/round-1"]

@@ -126,15 +126,17 @@ async def test_erase_is_case_insensitive_and_exact(db: Path) -> None:
     assert remaining == {"nada@example.org", "grace@example.org", "ADA@example.org.uk"}
 
 
-async def test_second_erase_changes_nothing(db: Path) -> None:
+async def test_second_erase_changes_nothing_and_replays_the_first(db: Path) -> None:
     c = build(db)
-    await c.erase(SUBJECT, "er-1")
+    first = await c.erase(SUBJECT, "er-1")
     snapshot = dump(db)
     again = await c.erase(SUBJECT, "er-1")
     await c.aclose()
     assert dump(db) == snapshot
-    # Only the retained invoice still matches.
-    assert isinstance(again, Retained) and again.counts == {}
+    # What the first erase did, from its receipt; not "only the invoice is left".
+    assert isinstance(first, Retained) and isinstance(again, Retained)
+    assert again.counts == first.counts == {"users.deleted": 1, "posts.anonymized": 2}
+    assert again.evidence["replayed_from_receipt"] is True
 
 
 async def test_unknown_subject_is_not_found(db: Path) -> None:

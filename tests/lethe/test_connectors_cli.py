@@ -39,7 +39,7 @@ def test_list_shows_installed_kinds_with_capabilities(
     assert lethe("connectors", "list") == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert {"sql", "phpbb", "redis", "backup_files"} <= set(lines)
-    assert "erase, plan, verify" in lines["redis"] and "v2" in lines["sql"]
+    assert "erase, plan, verify" in lines["redis"] and "v3" in lines["sql"]
 
     assert lethe("connectors", "list", "--json") == 0
     rows = {r["kind"]: r for r in json.loads(capsys.readouterr().out)}
@@ -184,9 +184,9 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from connectors import (BaseConnector, Capability, ConnectorOptions, Erased, IdentifierMatch,
-                        NotFound, Outcome, Plan, Residual, Subject, TransientError,
-                        guard_blast_radius)
+from connectors import (REPLAYED_FROM_RECEIPT, BaseConnector, Capability, ConnectorOptions,
+                        Erased, IdentifierMatch, NotFound, Outcome, Plan, Residual, Subject,
+                        TransientError, guard_blast_radius, receipt_of, replayed)
 
 
 class AcmeOptions(ConnectorOptions):
@@ -222,13 +222,22 @@ class AcmeConnector(BaseConnector):
         return Plan(counts={"contacts.deleted": n} if n else {}, limit=self.options.max_items)
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
+        # No transaction: the receipt goes to the journal, before the change and after it.
+        entry = await self.journal.get(request_id) or {}
+        if "outcome" in entry:
+            return replayed(entry["outcome"])
         path, rows = self._load()
-        mine = self._mine(rows, subject)
-        if not mine:
+        planned = entry.get("deleting", [])
+        ids = planned + [r["id"] for r in self._mine(rows, subject) if r["id"] not in planned]
+        if not ids:
             return NotFound()
-        guard_blast_radius(len(mine), self.options, where=self.name)
-        path.write_text(json.dumps([r for r in rows if r not in mine]))
-        return Erased(counts={"contacts.deleted": len(mine)})
+        guard_blast_radius(len(ids), self.options, where=self.name)
+        await self.journal.put(request_id, {"deleting": ids})
+        path.write_text(json.dumps([r for r in rows if r["id"] not in ids]))
+        evidence = {REPLAYED_FROM_RECEIPT: True} if planned else {}
+        outcome = Erased(counts={"contacts.deleted": len(ids)}, evidence=evidence)
+        await self.journal.put(request_id, {"deleting": ids, "outcome": receipt_of(outcome)})
+        return outcome
 
     async def verify(self, subject: Subject) -> Residual:
         _, rows = self._load()

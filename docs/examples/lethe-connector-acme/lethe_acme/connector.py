@@ -12,9 +12,16 @@ What every HTTP connector has to get right, and where this one does it:
 * **count first**, refuse beyond ``max_items``, then delete (``erase``);
 * 429 and 5xx are ``TransientError``, with the server's ``Retry-After`` passed on; 401/403 and
   other 4xx are ``PermanentError`` (``_request``);
+* **keep a receipt where the API cannot**: an HTTP API has no transaction, so a worker that
+  dies after the deletes and before Lethe's ledger hears leaves nothing in Acme that says what
+  was done. The erase writes to the receipt journal (``self.journal``, kept in Lethe's ledger)
+  the ids it is about to delete, before the first DELETE, and the outcome after the last; a
+  repeat with the same key replays the outcome, or finishes what an interrupted attempt set
+  out to do and counts what that attempt deleted too (``erase``);
 * a contact already gone (404 on DELETE) is not an error: an earlier attempt may have deleted
   it before failing, and the retry finishes the job (``erase``);
-* messages name the system and the status, never the person.
+* messages name the system and the status, never the person; journal entries hold Acme's
+  contact ids and counts, never an address.
 
 It uses only the standard library (urllib in a thread); a real connector may prefer httpx.
 """
@@ -31,6 +38,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from connectors import (
+    REPLAYED_FROM_RECEIPT,
     BaseConnector,
     Capability,
     ConnectorOptions,
@@ -45,6 +53,8 @@ from connectors import (
     TransientError,
     guard_blast_radius,
     parse_retry_after,
+    receipt_of,
+    replayed,
 )
 
 __all__ = ["AcmeConnector", "AcmeOptions"]
@@ -159,27 +169,46 @@ class AcmeConnector(BaseConnector):
         )
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
-        # Stateless, so a repeat meets the erase-twice rule by construction: what was deleted
-        # is not found again (NotFound). request_id would go in an Idempotency-Key header if
-        # the API created jobs.
+        # request_id is the erase's idempotency key (the request id, ".../round-N" in a later
+        # round): the journal's key, and what an Idempotency-Key header would carry if the
+        # API created jobs.
+        entry = await self.journal.get(request_id)
+        if entry is not None and "outcome" in entry:
+            return replayed(entry["outcome"])  # done before: what it did, not what is left
         found, _ = await self._find(subject)
-        if not found:
+        # What an interrupted attempt set out to delete is this erase's too.
+        planned = [str(i) for i in (entry or {}).get("deleting", [])]
+        ids = planned + [i for i in found if i not in planned]
+        if not ids:
             return NotFound(evidence={"searched_by": "email"})
-        guard_blast_radius(len(found), self.opts, where=self.name, unit="contacts")
-        deleted: list[str] = []
-        for contact_id in found:
+        guard_blast_radius(len(ids), self.opts, where=self.name, unit="contacts")
+        if ids != planned:
+            # Before the first DELETE: from here on, a repeat knows what this attempt does.
+            await self.journal.put(request_id, {"deleting": ids})
+        deleted: list[str] = []  # by this erase: now, or by its interrupted attempt
+        earlier = 0
+        for contact_id in ids:
             status, _ = await self._call(
                 "DELETE", f"/v1/contacts/{quote(contact_id, safe='')}", 204, 404
             )
             if status == 204:
                 deleted.append(contact_id)
-        if not deleted:
-            # Every one was gone by the time we asked: an earlier attempt got there first.
-            return NotFound(evidence={"searched_by": "email", "already_deleted": found})
-        return Erased(
-            counts={"contacts.deleted": len(deleted)},
-            evidence={"deleted_contact_ids": deleted, "already_deleted": len(found) - len(deleted)},
-        )
+            elif contact_id in planned:
+                deleted.append(contact_id)  # an interrupted attempt of this erase got there
+                earlier += 1
+        outcome: Outcome
+        evidence: dict[str, Any] = {"already_deleted": len(ids) - len(deleted)}
+        if earlier:
+            # This finishes what an interrupted attempt started, and counts what it did.
+            evidence[REPLAYED_FROM_RECEIPT] = True
+            evidence["deleted_by_an_interrupted_attempt"] = earlier
+        if deleted:
+            evidence["deleted_contact_ids"] = deleted
+            outcome = Erased(counts={"contacts.deleted": len(deleted)}, evidence=evidence)
+        else:  # every one was gone by the time we asked, and not by us
+            outcome = NotFound(evidence={"searched_by": "email", **evidence})
+        await self.journal.put(request_id, {"deleting": ids, "outcome": receipt_of(outcome)})
+        return outcome
 
     async def verify(self, subject: Subject) -> Residual:
         found, lookalikes = await self._find(subject)
