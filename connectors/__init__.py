@@ -7,6 +7,10 @@ identifier kind (:class:`IdentifierMatch`, ``connectors/_matching.py``); prove i
 conformance kit in ``connectors.testing``. See ``docs/writing-a-connector.md``.
 """
 
+# The law a request is made under and the reasons data may be kept belong to Lethe's shared
+# vocabulary (the ledger checks them too); connector authors find them here as well.
+from vocabulary import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
+
 from ._errors import (
     BlastRadiusExceeded,
     ConnectorConfigError,
@@ -16,7 +20,6 @@ from ._errors import (
     parse_retry_after,
 )
 from ._idempotency import repeat_problem
-from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
 from ._matching import (
     IDENTIFYING_KINDS,
     MATCHES,
