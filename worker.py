@@ -18,7 +18,6 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import (
-    ALERT_EVENTS,
     AlertChannel,
     Alerter,
     ControllerEndpoint,
@@ -44,6 +43,7 @@ from lethe.keys import load_signing_key
 from lethe.runtime import Runtime, connect_when_ready, load_registry
 from lethe.settings import Settings, build_connectors, load_settings
 from lethe.sweeper import install_sweeper
+from vocabulary import ALERT_EVENTS
 from workflows import ALL_WORKFLOWS
 
 __all__ = [

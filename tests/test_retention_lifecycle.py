@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import worker as worker_module
 from ledger import (
-    LEGAL_BASES,
     Ledger,
     LedgerError,
     LegalHolds,
@@ -39,6 +38,7 @@ from lethe.sweeper import run_sweep_once
 from tests.support import tripwire
 from tests.support.clock import own_time_skipping_env
 from tests.support.portal import portal_verification, preverified_draft
+from vocabulary import LEGAL_BASES
 from workflows import ErasurePolicy, ErasureWorkflow
 
 SIGNING_KEY = Ed25519PrivateKey.generate()

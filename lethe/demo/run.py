@@ -24,6 +24,7 @@ from temporalio.client import WorkflowHandle
 from activities import ConsoleAlerts, ConsoleMailer
 from ledger import ProofLog, TreeHeadSigner
 from ledger.proof import load_public_key, public_key_pem
+from vocabulary import Jurisdiction, RequestStatus, VerificationMethod
 from workflows import CodeSubmission, ErasureResult, ErasureWorkflow
 
 from ..certificates import check_certificate_file, write_certificate
@@ -39,7 +40,7 @@ from .systems import SUBJECT, check_bystanders, seed_demo_systems
 
 __all__ = ["run_demo"]
 
-EXPECTED_STATUS = "completed_with_exceptions"
+EXPECTED_STATUS = RequestStatus.COMPLETED_WITH_EXCEPTIONS
 
 
 def _toml_value(value: Any) -> str:
@@ -118,7 +119,10 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         )
         async with w:
             draft = validate_request(
-                local, email=SUBJECT.email, jurisdiction="gdpr", verification="email"
+                local,
+                email=SUBJECT.email,
+                jurisdiction=Jurisdiction.GDPR,
+                verification=VerificationMethod.EMAIL,
             )
             done = await submit_request(
                 draft,
@@ -285,7 +289,7 @@ async def _abandon(rt: Runtime, request_id: str) -> None:
     if rec is not None and rec.completed_at is None:
         await rt.ledger.set_status(
             request_id,
-            "cancelled",
+            RequestStatus.CANCELLED,
             at=datetime.now(UTC),
             actor="demo",
             reason="the demo stopped before this request finished",
