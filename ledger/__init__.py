@@ -20,7 +20,6 @@ from .models import (
 )
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
-from .pseudonym import Pseudonymizer
 from .receipts import MISSING_IDENTIFIERS, missing_identifiers
 from .referrals import INSTRUCTIONS, ControllerReferrals
 from .request_status import RequestStatuses
@@ -74,7 +73,6 @@ __all__ = [
     "ProofLog",
     "ProofLogError",
     "ProofNode",
-    "Pseudonymizer",
     "RequestClock",
     "RequestEvent",
     "RequestStatuses",

@@ -29,7 +29,6 @@ from ledger import (
     Ledger,
     LedgerError,
     OpenRequestExists,
-    Pseudonymizer,
     SubjectVault,
 )
 from vocabulary import JURISDICTIONS, VERIFICATION_METHODS, VerificationMethod
@@ -39,6 +38,7 @@ from .assertions import AssertionRejected, PortalAssertion, read_public_keys, ve
 from .deadlines import plan_deadlines, zone
 from .errors import LetheError, UnreachableError
 from .keys import Keyring
+from .pseudonym import Pseudonymizer
 from .settings import Settings
 
 __all__ = [

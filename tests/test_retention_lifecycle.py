@@ -26,12 +26,12 @@ from ledger import (
     LedgerError,
     LegalHolds,
     ProofLog,
-    Pseudonymizer,
     TreeHeadSigner,
 )
 from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.intake import submit_request
 from lethe.keys import Keyring
+from lethe.pseudonym import Pseudonymizer
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from lethe.sweeper import run_sweep_once

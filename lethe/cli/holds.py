@@ -16,11 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors import describe_basis
-from ledger import LedgerError, LegalHold, LegalHolds, Pseudonymizer
+from ledger import LedgerError, LegalHold, LegalHolds
 from vocabulary import OPEN_STATUSES, RequestStatus
 
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
+from ..pseudonym import Pseudonymizer
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, json_option, run, with_runtime
