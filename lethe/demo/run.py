@@ -36,6 +36,7 @@ from ..render import outcome_table, request_summary, request_to_dict
 from ..runtime import Runtime, connect_when_ready, initialise, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from ..terminal import line, print_visible
+from ..worker import build_worker, close_connectors  # the composition, as `lethe worker`'s
 from .systems import SUBJECT, check_bystanders, seed_demo_systems
 
 __all__ = ["run_demo"]
@@ -100,11 +101,9 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         signing_key = load_signing_key(local.home)
         connectors = build_connectors(local.systems, load_registry())
         client = await connect_when_ready(local, rt.keys)
-        import worker as worker_module  # the composition root, shared with `lethe worker`
-
         # What they print carries what others typed (reasons, errors): shown as text.
         mailer = ConsoleMailer(print_visible if as_json else console.print)
-        w = worker_module.build_worker(
+        w = build_worker(
             client,
             task_queue=local.temporal.task_queue,
             ledger=rt.ledger,
@@ -172,7 +171,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             await _abandon(rt, submitted)
         raise
     finally:
-        await worker_module_close(connectors)
+        await close_connectors(connectors)
         if rt is not None:
             await rt.close()
         server.stop()
@@ -295,8 +294,3 @@ async def _abandon(rt: Runtime, request_id: str) -> None:
             reason="the demo stopped before this request finished",
         )
 
-
-async def worker_module_close(connectors: dict[str, Any]) -> None:
-    import worker as worker_module
-
-    await worker_module.close_connectors(connectors)
