@@ -52,6 +52,7 @@ __all__ = [
 
 log = structlog.get_logger("lethe.activities")
 
+_UNSERVED = AlertEvent.SYSTEM_UNSERVED  # the event erase_in_system records (activities.erasure)
 #: A worker that has not polled for this long is taken to be gone.
 POLLER_WINDOW = timedelta(minutes=3)
 #: From this attempt on, a retried activity or workflow task counts as a hold-up.
@@ -261,9 +262,9 @@ def _unserved(events: Sequence[RequestEvent], found: Sequence[Holdup]) -> list[H
         system, round_ = e.detail.get("system"), e.detail.get("round")
         if not isinstance(system, str) or not isinstance(round_, int):
             continue
-        if e.kind.startswith("system_") and e.kind not in {"system_unserved", "system_pending"}:
+        if e.kind.startswith("system_") and e.kind not in {_UNSERVED, "system_pending"}:
             done.add((system, round_))  # system_erased, system_failed, …: an outcome since
-        if e.kind == "system_unserved" and (system, round_) not in done and system not in waiting:
+        if e.kind == _UNSERVED and (system, round_) not in done and system not in waiting:
             waiting.add(system)
             has = ", ".join(e.detail.get("worker_has") or []) or "no system"
             out.append(

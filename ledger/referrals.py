@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from vocabulary import OutcomeKind, RequestStatus
+from vocabulary import AlertEvent, OutcomeKind, RequestStatus
 
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .retention_models import ControllerReferral
@@ -189,7 +189,7 @@ class ControllerReferrals:
                 RequestEvent(
                     request_id=request_id,
                     at=at,
-                    kind="referral_escalated",
+                    kind=AlertEvent.REFERRAL_ESCALATED,
                     write_key=f"referral_escalated/{system}/{round_}",
                     actor="lethe",
                     detail={

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from vocabulary import FINAL_STATUSES, NOT_SETTLED, OutcomeKind, RequestStatus
+from vocabulary import FINAL_STATUSES, NOT_SETTLED, AlertEvent, OutcomeKind, RequestStatus
 
 from .claims import claim_holder, release_claim
 from .models import (
@@ -575,7 +575,7 @@ class Ledger:
                     RequestEvent(
                         request_id=request_id,
                         at=at,
-                        kind="system_failed",
+                        kind=AlertEvent.SYSTEM_FAILED,
                         actor=f"system:{system}",
                         detail={"system": system, "round": round_, "residual": dict(remaining)},
                         write_key=f"residual/{system}/{round_}",
