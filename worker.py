@@ -1,50 +1,22 @@
-"""The composition root: settings → Temporal client → connectors → a Worker.
+"""The worker's entry point: ``python worker.py`` runs one, as ``lethe worker`` does.
 
-Run it with ``lethe worker`` (or ``python worker.py``) against any Temporal cluster; more
-workers on the same task queue share the load. Every worker needs the same keys and ledger.
+The composition (settings → Temporal client → connectors → a Worker) lives in ``lethe.worker``
+beside the command line that also starts it; this file only opens that door at the top of the
+tree. It imports ``lethe``; nothing of Lethe's imports it (tests/test_architecture.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Literal
-
-import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from temporalio.client import Client
-from temporalio.service import RPCError
-from temporalio.worker import Worker
-
-from activities import (
-    ALERT_EVENTS,
-    AlertChannel,
-    Alerter,
-    ControllerEndpoint,
-    DeadlineActivities,
-    ErasureActivities,
-    MailAlerts,
-    Mailer,
-    PlanningActivities,
-    ProgressActivities,
-    RecordingActivities,
-    ReferralActivities,
-    RefusalActivities,
-    RoundActivities,
-    SealingActivities,
-    SmtpConfig,
-    SmtpMailer,
-    VerificationActivities,
-    WebhookAlerts,
+from lethe.worker import (
+    alert_channels,
+    build_mailer,
+    build_worker,
+    close_connectors,
+    controller_endpoints,
+    main,
+    processor_systems,
+    run_worker,
 )
-from connectors import Connector
-from ledger import Ledger, ProofLog, TreeHeadSigner
-from lethe.keys import load_signing_key
-from lethe.runtime import Runtime, connect_when_ready, load_registry
-from lethe.settings import Settings, build_connectors, load_settings
-from lethe.sweeper import install_sweeper
-from workflows import ALL_WORKFLOWS
 
 __all__ = [
     "alert_channels",
@@ -56,230 +28,6 @@ __all__ = [
     "processor_systems",
     "run_worker",
 ]
-
-log = structlog.get_logger("lethe.worker")
-
-
-def build_worker(
-    client: Client,
-    *,
-    task_queue: str,
-    ledger: Ledger,
-    connectors: Mapping[str, Connector],
-    heartbeat_every: float = 5.0,
-    max_concurrent_activities: int = 50,
-    signing_key: Ed25519PrivateKey,
-    extra_activities: Sequence[Callable[..., Any]] = (),
-    processors: Mapping[str, str] | None = None,
-    controllers: Mapping[str, ControllerEndpoint] | None = None,
-    shred_grace_days: float = 30.0,
-    mailer: Mailer | None = None,
-    alerts: Sequence[AlertChannel] = (),
-    alert_on: Collection[str] = ALERT_EVENTS,
-    alert_backoff_seconds: float = 2.0,
-) -> Worker:
-    """A Worker with every workflow and activity of an erasure registered.
-
-    ``signing_key`` signs the proof log's tree heads; every worker of a ledger must share it
-    (``lethe.keys.load_signing_key``). It is required on purpose: heads signed by a key nobody
-    kept would make the whole log unverifiable.
-
-    ``processors``: processor-held systems and their controllers; ``controllers``: how each
-    controller is notified (see :func:`processor_systems`, :func:`controller_endpoints`).
-
-    ``mailer`` carries verification codes and acknowledgements; without one, requests that
-    need a code are rejected (the code cannot be sent) and acknowledgements escalate.
-
-    ``alerts``: the channels that tell operators of the events in ``alert_on`` (see
-    :func:`alert_channels`); none: the events are recorded and logged only.
-    """
-    alerter = (
-        Alerter(ledger, alerts, on=alert_on, backoff=alert_backoff_seconds) if alerts else None
-    )
-    erasure = ErasureActivities(
-        ledger, connectors, heartbeat_every=heartbeat_every, alerter=alerter
-    )
-    recording = RecordingActivities(ledger, alerter)
-    sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
-    planning = PlanningActivities(ledger, processors)
-    referral = ReferralActivities(ledger, controllers, alerter=alerter)
-    rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
-    verification = VerificationActivities(ledger, mailer)
-    deadlines = DeadlineActivities(ledger, mailer, alerter)
-    refusals = RefusalActivities(ledger, alerter)
-    progress = ProgressActivities(ledger, client, alerter)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=[
-            erasure.erase_in_system,
-            erasure.poll_system,
-            erasure.verify_in_system,
-            recording.record_status,
-            recording.record_answer,
-            recording.record_system_failure,
-            sealing.seal_request,
-            planning.plan_erasure,
-            referral.open_referral,
-            referral.notify_controller,
-            referral.escalate_referral,
-            referral.record_instruction,
-            referral.record_instructed_retention,
-            rounds.open_round,
-            rounds.close_round,
-            rounds.record_round_status,
-            rounds.find_due_rounds,
-            rounds.shred_expired,
-            verification.send_verification_code,
-            verification.resend_verification_code,
-            verification.check_verification_code,
-            verification.confirm_portal_assertion,
-            deadlines.send_acknowledgement,
-            deadlines.record_acknowledgement,
-            deadlines.record_deadline_event,
-            deadlines.record_deadline_extension,
-            refusals.record_refused_signal,
-            progress.find_stalled_requests,
-            *extra_activities,
-        ],
-        max_concurrent_activities=max_concurrent_activities,
-    )
-
-
-def processor_systems(settings: Settings) -> dict[str, str]:
-    """Processor-held systems and the controller each holds data for."""
-    return {
-        name: cfg.controller
-        for name, cfg in settings.systems.items()
-        if cfg.role == "processor" and cfg.controller
-    }
-
-
-def controller_endpoints(settings: Settings) -> dict[str, ControllerEndpoint]:
-    """Each controller's webhook, its URL and secret read from their variables now."""
-    endpoints: dict[str, ControllerEndpoint] = {}
-    for name, c in settings.controllers.items():
-        url, secret = c.webhook(settings.environ)
-        endpoints[name] = ControllerEndpoint(
-            name=name,
-            webhook_url=url,
-            secret=secret.encode(),
-            answer_within_days=c.answer_within_days,
-            disclose=c.disclose,
-            status_callback=c.status_callback,
-        )
-    return endpoints
-
-
-def build_mailer(settings: Settings) -> Mailer | None:
-    """The SMTP mailer of ``[mail]``, or None when no server is configured."""
-    m = settings.mail
-    if not m.smtp_host:
-        return None
-    security: Literal["starttls", "tls", "none"] = (
-        "tls" if m.smtp_security == "tls" else "none" if m.smtp_security == "none" else "starttls"
-    )
-    return SmtpMailer(
-        SmtpConfig(
-            host=m.smtp_host,
-            port=m.smtp_port,
-            sender=m.sender,
-            security=security,
-            username=m.smtp_username,
-            password=m.smtp_password(settings.environ),
-        )
-    )
-
-
-def alert_channels(settings: Settings, mailer: Mailer | None) -> list[AlertChannel]:
-    """The channels of ``[alerts]``: the operators' mail (through ``mailer``, the ``[mail]``
-    server) and the signed webhook, its URL and secret read from their variables now."""
-    a = settings.alerts
-    channels: list[AlertChannel] = []
-    if a.mail_to and mailer is not None:
-        channels.append(MailAlerts(mailer, a.mail_to))
-    hook = a.webhook(settings.environ)
-    if hook is not None:
-        channels.append(WebhookAlerts(hook[0], hook[1].encode()))
-    return channels
-
-
-async def close_connectors(connectors: Mapping[str, Connector]) -> None:
-    for name, connector in connectors.items():
-        try:
-            await connector.aclose()
-        except Exception as exc:  # closing must not hide the reason we are stopping
-            log.warning("connector.close_failed", system=name, error_type=type(exc).__name__)
-
-
-async def run_worker(
-    settings: Settings,
-    *,
-    stop: asyncio.Event | None = None,
-    mailer: Mailer | None = None,
-    alerts: Sequence[AlertChannel] | None = None,
-) -> None:
-    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives. ``mailer`` overrides ``[mail]``
-    and ``alerts`` the channels of ``[alerts]`` (``lethe dev`` passes the console's)."""
-    # Every secret is read, and every option checked, before anything connects: a missing
-    # variable stops the worker here, naming the system (or controller) and the variable.
-    controllers = controller_endpoints(settings)
-    mailer = mailer or build_mailer(settings)
-    if alerts is None:
-        alerts = alert_channels(settings, mailer)
-    connectors = build_connectors(settings.systems, load_registry(), settings.environ)
-    # Keys and ledger are read, never made (`lethe init` makes them); keys other than the
-    # ledger's stop the worker here, before it writes anything or takes a task.
-    signing_key = load_signing_key(settings.home)
-    runtime = await Runtime.open(settings)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        client = await connect_when_ready(settings, runtime.keys, within=10.0)
-        worker = build_worker(
-            client,
-            task_queue=settings.temporal.task_queue,
-            ledger=runtime.ledger,
-            connectors=connectors,
-            signing_key=signing_key,
-            processors=processor_systems(settings),
-            controllers=controllers,
-            shred_grace_days=settings.retention.shred_grace_days,
-            mailer=mailer,
-            alerts=alerts,
-            alert_on=settings.alerts.on,
-        )
-        if settings.retention.install_schedule:
-            try:
-                how = await install_sweeper(client, settings)
-                log.info("sweeper.schedule", schedule=how)
-            except RPCError as exc:  # the worker is still useful; the operator is told
-                log.warning("sweeper.schedule_failed", error=str(exc)[:200])
-        async with worker:
-            log.warning(
-                "worker.started",
-                address=settings.temporal.address,
-                namespace=settings.temporal.namespace,
-                task_queue=settings.temporal.task_queue,
-                systems=sorted(connectors),
-            )
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await close_connectors(connectors)
-        await runtime.close()
-
-
-def main() -> None:
-    from lethe.logs import configure_logging
-
-    configure_logging()
-    asyncio.run(run_worker(load_settings()))
-
 
 if __name__ == "__main__":
     main()

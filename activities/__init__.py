@@ -4,11 +4,7 @@ Activities are methods of classes whose dependencies (ledger, configured connect
 through ``__init__``; ``worker.py`` builds them. Workflows refer to them, never the reverse.
 """
 
-# The status rule, for workflows that replay old histories, and the final statuses.
-from ledger import FINAL_STATUSES, request_status
-
 from .alerts import (
-    ALERT_EVENTS,
     Alert,
     AlertChannel,
     Alerter,
@@ -53,7 +49,6 @@ from .round_types import (
 from .rounds import RoundActivities
 from .sealing import SealingActivities, SealResult
 from .types import (
-    FINAL_OUTCOMES,
     RequestAnswer,
     StatusChange,
     SystemFailure,
@@ -72,9 +67,6 @@ from .verification import (
 )
 
 __all__ = [
-    "ALERT_EVENTS",
-    "FINAL_OUTCOMES",
-    "FINAL_STATUSES",
     "AcknowledgementNotice",
     "AcknowledgementOrder",
     "AcknowledgementOutcome",
@@ -139,5 +131,4 @@ __all__ = [
     "entry_from_outcome",
     "holdups",
     "outcome_from_record",
-    "request_status",
 ]

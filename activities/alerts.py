@@ -42,13 +42,13 @@ import structlog
 
 from connectors import redact
 from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds, Ledger
+from vocabulary import ALERT_EVENTS, AlertEvent
 
 from .controller_webhook import DeliveryError, post_signed
 from .mail import Mailer, MailRejected, MailUnavailable
 from .next_steps import next_steps
 
 __all__ = [
-    "ALERT_EVENTS",
     "Alert",
     "AlertChannel",
     "AlertUndelivered",
@@ -60,28 +60,23 @@ __all__ = [
 
 log = structlog.get_logger("lethe.activities")
 
-ALERT_EVENTS = (
-    "acknowledgement_overdue",
-    "deadline_reminder",
-    "deadline_overdue",
-    "referral_escalated",
-    "system_failed",
-    "system_unserved",
-    "request_stalled",
-    "payload_refused",
-)
 ALERT_VERSION = "lethe-alert/1"
 
-_HEADLINES = {
-    "acknowledgement_overdue": "the receipt was not acknowledged by its deadline",
-    "deadline_reminder": "the answer deadline is near",
-    "deadline_overdue": "the answer deadline has passed: the request is OVERDUE",
-    "referral_escalated": "a controller did not answer a referral in time: an operator decides",
-    "system_failed": "a system failed for good",
-    "system_unserved": "no worker that has this system configured takes its erasure",
-    "request_stalled": "the request is not progressing",
-    "payload_refused": "a signal without Lethe's payload key was refused: nothing changed",
+_HEADLINES: dict[str, str] = {
+    AlertEvent.ACKNOWLEDGEMENT_OVERDUE: "the receipt was not acknowledged by its deadline",
+    AlertEvent.DEADLINE_REMINDER: "the answer deadline is near",
+    AlertEvent.DEADLINE_OVERDUE: "the answer deadline has passed: the request is OVERDUE",
+    AlertEvent.REFERRAL_ESCALATED: (
+        "a controller did not answer a referral in time: an operator decides"
+    ),
+    AlertEvent.SYSTEM_FAILED: "a system failed for good",
+    AlertEvent.SYSTEM_UNSERVED: "no worker that has this system configured takes its erasure",
+    AlertEvent.REQUEST_STALLED: "the request is not progressing",
+    AlertEvent.PAYLOAD_REFUSED: (
+        "a signal without Lethe's payload key was refused: nothing changed"
+    ),
 }
+_DEADLINE_EVENTS = frozenset({AlertEvent.DEADLINE_REMINDER, AlertEvent.DEADLINE_OVERDUE})
 
 
 @dataclass(frozen=True)
@@ -299,14 +294,14 @@ class Alerter:
         latest = await ErasureRounds(self._ledger).latest_outcomes(request_id)
         referrals = await ControllerReferrals(self._ledger).for_request(request_id)
         steps = next_steps(rec, latest, referrals)
-        if event in {"deadline_reminder", "deadline_overdue"} and rec.completed_at is None:
+        if event in _DEADLINE_EVENTS and rec.completed_at is None:
             clock = await DeadlineRecords(self._ledger).clock(request_id)
             if clock is not None and clock.extended_at is None and clock.extension_limit:
                 steps.append(
                     f"if the rules allow more time: lethe extend {request_id} --reason '…'"
                     f" (to {clock.extension_limit:%Y-%m-%d} at most)"
                 )
-        if event == "acknowledgement_overdue":
+        if event == AlertEvent.ACKNOWLEDGEMENT_OVERDUE:
             steps.insert(
                 0,
                 "acknowledge the receipt to the requester by other means (no receipt mail went"

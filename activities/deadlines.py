@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from connectors import redact
 from ledger import DeadlineRecords, Ledger, LedgerError
+from vocabulary import AlertEvent
 
 from .alerts import Alerter
 from .mail import Mailer, MailRejected, MailUnavailable
@@ -187,7 +188,7 @@ class DeadlineActivities:
             )
         except LedgerError as exc:
             raise ApplicationError(str(exc), type="LedgerError", non_retryable=True) from None
-        level = log.info if event.kind == "deadline_reminder" else log.warning
+        level = log.info if event.kind == AlertEvent.DEADLINE_REMINDER else log.warning
         level(
             f"deadline.{event.kind}",
             request_id=event.request_id,

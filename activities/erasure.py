@@ -52,6 +52,7 @@ from ledger import (
     OutcomeEntry,
     SystemOutcomeRecord,
 )
+from vocabulary import AlertEvent, OutcomeKind
 
 from .alerts import Alerter
 from .receipt_journal import LedgerReceiptJournal
@@ -98,12 +99,12 @@ def entry_from_outcome(outcome: Outcome, *, interrupted_before: bool = False) ->
         evidence["earlier_attempt_interrupted"] = True
     match outcome:
         case Erased():
-            return OutcomeEntry("erased", counts=dict(outcome.counts), evidence=evidence)
+            return OutcomeEntry(OutcomeKind.ERASED, counts=dict(outcome.counts), evidence=evidence)
         case NotFound():
-            return OutcomeEntry("not_found", evidence=evidence)
+            return OutcomeEntry(OutcomeKind.NOT_FOUND, evidence=evidence)
         case Retained():
             return OutcomeEntry(
-                "retained",
+                OutcomeKind.RETAINED,
                 counts=dict(outcome.counts),
                 retained_counts=dict(outcome.retained_counts),
                 evidence=evidence,
@@ -114,16 +115,18 @@ def entry_from_outcome(outcome: Outcome, *, interrupted_before: bool = False) ->
             )
         case Pending():
             evidence["poll_after_seconds"] = outcome.poll_after.total_seconds()
-            return OutcomeEntry("pending", evidence=evidence, ticket=outcome.ticket)
+            return OutcomeEntry(OutcomeKind.PENDING, evidence=evidence, ticket=outcome.ticket)
         case Referred():
-            return OutcomeEntry("referred", evidence=evidence, controller=outcome.controller)
+            return OutcomeEntry(
+                OutcomeKind.REFERRED, evidence=evidence, controller=outcome.controller
+            )
         case NotSearched():
             # Not "not found": part of the system was not looked at. What the identifiers
             # present found is recorded as erased (and kept, with its basis, if ``kept``).
             evidence[MISSING_IDENTIFIERS] = list(outcome.missing)
             kept = outcome.kept
             return OutcomeEntry(
-                "not_searched",
+                OutcomeKind.NOT_SEARCHED,
                 counts=dict(outcome.counts),
                 retained_counts=dict(kept.retained_counts) if kept else {},
                 evidence=evidence,
@@ -163,7 +166,7 @@ def scrub_entry(entry: OutcomeEntry, subject: Subject) -> OutcomeEntry:
 def outcome_from_record(
     rec: SystemOutcomeRecord, *, verifiable: bool = False, replayed: bool = False
 ) -> SystemOutcome:
-    poll = rec.evidence.get("poll_after_seconds") if rec.outcome == "pending" else None
+    poll = rec.evidence.get("poll_after_seconds") if rec.outcome == OutcomeKind.PENDING else None
     return SystemOutcome(
         system=rec.system,
         outcome=rec.outcome,
@@ -241,14 +244,14 @@ class ErasureActivities:
         try:
             events = await self._ledger.events(task.request_id)
             if not any(
-                e.kind == "system_unserved"
+                e.kind == AlertEvent.SYSTEM_UNSERVED
                 and e.detail.get("system") == task.system
                 and e.detail.get("round") == task.round
                 for e in events
             ):
                 await self._ledger.add_event(
                     task.request_id,
-                    "system_unserved",
+                    AlertEvent.SYSTEM_UNSERVED,
                     at=_now(),
                     actor="lethe",
                     detail={"system": task.system, "round": task.round, "worker_has": has},
@@ -259,7 +262,7 @@ class ErasureActivities:
         if self._alerter is not None:
             await self._alerter.alert(
                 task.request_id,
-                "system_unserved",
+                AlertEvent.SYSTEM_UNSERVED,
                 system=task.system,
                 round_=task.round,
                 detail=f"a worker without {task.system} took its task; start or fix one that"
@@ -378,7 +381,7 @@ class ErasureActivities:
             for r in await self._ledger.outcomes(task.request_id)
             if r.system == task.system and r.round == task.round
         )
-        if rec.outcome != "pending" or rec.ticket is None:
+        if rec.outcome != OutcomeKind.PENDING or rec.ticket is None:
             # A retry after this poll already recorded the final outcome: replay it, as
             # erase_in_system does, instead of asking the system about no ticket at all.
             return outcome_from_record(rec, verifiable=verifiable, replayed=True)

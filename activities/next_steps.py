@@ -16,10 +16,16 @@ from ledger import (
     SystemOutcomeRecord,
     missing_identifiers,
 )
+from vocabulary import (
+    OPEN_STATUSES,
+    UNVERIFIED_STATUSES,
+    OutcomeKind,
+    RequestStatus,
+    VerificationMethod,
+)
 
 __all__ = ["ACKNOWLEDGE_SOON", "next_steps", "when_text"]
 
-_OPEN = {"received", "awaiting_verification", "erasing", "escalated"}
 #: How close to its acknowledge-by date an unacknowledged request gets the hint to acknowledge
 #: it by other means (Lethe's own mail goes out within minutes of receipt, when it can).
 ACKNOWLEDGE_SOON = timedelta(hours=12)
@@ -62,13 +68,13 @@ def next_steps(
             f" tell the requester, then lethe acknowledge {rid} --channel phone|mail|…"
             " --reason '…'"
         )
-    if rec.status in {"received", "awaiting_verification"}:
-        if rec.verification_method == "operator":
+    if rec.status in UNVERIFIED_STATUSES:
+        if rec.verification_method == VerificationMethod.OPERATOR:
             steps.append(
                 f"an operator confirms who asks: lethe approve {rid} --reason '…'"
                 f" (or lethe cancel {rid} --reason '…')"
             )
-        elif rec.verification_method == "email":
+        elif rec.verification_method == VerificationMethod.EMAIL:
             steps.append(
                 f"the requester's emailed code: lethe verify {rid} --code …"
                 f" (lost or expired in spam: lethe verify {rid} --resend;"
@@ -90,9 +96,9 @@ def next_steps(
             )
     for system, outcome in sorted(latest.items()):
         # Open or answered: a failed system is retried now (its status counts the retry).
-        if outcome.outcome == "failed":
+        if outcome.outcome == OutcomeKind.FAILED:
             steps.append(f"{system} failed: lethe retry {rid} --system {system} --reason '…'")
-        elif outcome.outcome == "not_searched":
+        elif outcome.outcome == OutcomeKind.NOT_SEARCHED:
             # The request lacked an identifier a rule of the system needs: add it, retry.
             kinds = missing_identifiers(outcome.evidence) or ["KIND"]
             adds = " ".join(f"--identifier {kind}=-" for kind in kinds)
@@ -102,6 +108,7 @@ def next_steps(
                 f" (each value on its own line of stdin)"
             )
     steps += list(dict.fromkeys(fixes or ()))
-    if not steps and rec.status in _OPEN and rec.status != "escalated" and fixes is not None:
+    waiting = rec.status in OPEN_STATUSES and rec.status != RequestStatus.ESCALATED
+    if not steps and waiting and fixes is not None:
         steps.append("nothing from you: the systems are being erased")
     return steps

@@ -37,12 +37,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from connectors import Subject, redact
 from ledger import ErasureRequestRecord, ErasureRounds, Ledger, LedgerError, RequestEvent
+from vocabulary import OPEN_STATUSES, AlertEvent, RequestStatus
 
 from .alerts import Alerter
 from .erasure import SYSTEM_NOT_ON_THIS_WORKER
 
 __all__ = [
-    "OPEN_STATUSES",
     "Holdup",
     "ProgressActivities",
     "StallQuery",
@@ -52,7 +52,7 @@ __all__ = [
 
 log = structlog.get_logger("lethe.activities")
 
-OPEN_STATUSES = ("received", "awaiting_verification", "erasing", "escalated")
+_UNSERVED = AlertEvent.SYSTEM_UNSERVED  # the event erase_in_system records (activities.erasure)
 #: A worker that has not polled for this long is taken to be gone.
 POLLER_WINDOW = timedelta(minutes=3)
 #: From this attempt on, a retried activity or workflow task counts as a hold-up.
@@ -262,9 +262,9 @@ def _unserved(events: Sequence[RequestEvent], found: Sequence[Holdup]) -> list[H
         system, round_ = e.detail.get("system"), e.detail.get("round")
         if not isinstance(system, str) or not isinstance(round_, int):
             continue
-        if e.kind.startswith("system_") and e.kind not in {"system_unserved", "system_pending"}:
+        if e.kind.startswith("system_") and e.kind not in {_UNSERVED, "system_pending"}:
             done.add((system, round_))  # system_erased, system_failed, …: an outcome since
-        if e.kind == "system_unserved" and (system, round_) not in done and system not in waiting:
+        if e.kind == _UNSERVED and (system, round_) not in done and system not in waiting:
             waiting.add(system)
             has = ", ".join(e.detail.get("worker_has") or []) or "no system"
             out.append(
@@ -320,7 +320,7 @@ class ProgressActivities:
     async def find_stalled_requests(self, query: StallQuery) -> StallReport:
         now = datetime.fromisoformat(query.at)
         records: list[ErasureRequestRecord] = []
-        for status in OPEN_STATUSES:
+        for status in [s for s in RequestStatus if s in OPEN_STATUSES]:  # oldest stage first
             records += await self._ledger.list_requests(status=status, limit=query.limit)
         stalled: list[str] = []
         for rec in records[: query.limit]:
@@ -340,20 +340,22 @@ class ProgressActivities:
         person = await self._person(rec.request_id)
         whats = [redact(h.what, person)[:300] for h in stalls]
         events = await self._ledger.events(rec.request_id)
-        known = {str(e.detail.get("what")) for e in events if e.kind == "request_stalled"}
+        known = {str(e.detail.get("what")) for e in events if e.kind == AlertEvent.REQUEST_STALLED}
         for holdup, what in zip(stalls, whats, strict=True):
             if what in known:
                 continue
             await self._ledger.add_event(
                 rec.request_id,
-                "request_stalled",
+                AlertEvent.REQUEST_STALLED,
                 at=now,
                 actor="lethe",
                 detail={"kind": holdup.kind, "system": holdup.system, "what": what},
             )
         log.warning("request.stalled", request_id=rec.request_id, kinds=[h.kind for h in stalls])
         if self._alerter is not None:
-            await self._alerter.alert(rec.request_id, "request_stalled", detail="; ".join(whats))
+            await self._alerter.alert(
+                rec.request_id, AlertEvent.REQUEST_STALLED, detail="; ".join(whats)
+            )
 
     async def _person(self, request_id: str) -> Subject | None:
         try:

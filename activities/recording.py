@@ -16,6 +16,7 @@ from temporalio import activity
 
 from connectors import Subject, redact
 from ledger import Ledger, LedgerError, OutcomeEntry, RequestStatuses
+from vocabulary import AlertEvent, OutcomeKind
 
 from .alerts import Alerter
 from .erasure import outcome_from_record
@@ -73,16 +74,17 @@ class RecordingActivities:
             failure.system,
             failure.round,
             OutcomeEntry(
-                "failed", error=redact(failure.error, await self._person(failure.request_id))[:1000]
+                OutcomeKind.FAILED,
+                error=redact(failure.error, await self._person(failure.request_id))[:1000],
             ),
             at=datetime.now(UTC),
         )
         log.warning("erase.failed", request_id=failure.request_id, system=failure.system)
-        if self._alerter is not None and rec.outcome == "failed":
+        if self._alerter is not None and rec.outcome == OutcomeKind.FAILED:
             # The error as the ledger holds it: scrubbed of the person's identifiers above.
             await self._alerter.alert(
                 failure.request_id,
-                "system_failed",
+                AlertEvent.SYSTEM_FAILED,
                 system=failure.system,
                 round_=failure.round,
                 detail=rec.error,

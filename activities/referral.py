@@ -23,6 +23,7 @@ from ledger import (
     OutcomeEntry,
     RetentionRuleError,
 )
+from vocabulary import AlertEvent, OutcomeKind
 
 from .alerts import Alerter
 from .controller_webhook import ControllerEndpoint, DeliveryError, build_notice, deliver
@@ -173,7 +174,7 @@ class ReferralActivities:
         if self._alerter is not None and ref.state == "escalated":
             await self._alerter.alert(
                 escalation.request_id,
-                "referral_escalated",
+                AlertEvent.REFERRAL_ESCALATED,
                 system=escalation.system,
                 round_=escalation.round,
                 detail=f"controller {ref.controller}: {ref.escalation_reason or escalation.reason}",
@@ -207,7 +208,7 @@ class ReferralActivities:
         # Who entered it and their words stay with the referral and its event: the outcome
         # is sealed into the append-only proof log, where no name or free text may go.
         entry = OutcomeEntry(
-            "retained",
+            OutcomeKind.RETAINED,
             legal_basis=record.legal_basis,
             basis_note=(
                 f"retained on the instruction of {controller} (referral of round"

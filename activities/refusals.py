@@ -17,6 +17,7 @@ from temporalio import activity
 
 from connectors import redact
 from ledger import Ledger, LedgerError
+from vocabulary import AlertEvent
 
 from .alerts import Alerter
 
@@ -52,10 +53,12 @@ class RefusalActivities:
         bound.warning("signal.refused", reason=reason)
         try:
             events = await self._ledger.events(refused.request_id)
-            if not any(e.kind == "payload_refused" and e.detail.get("key") == key for e in events):
+            if not any(
+                e.kind == AlertEvent.PAYLOAD_REFUSED and e.detail.get("key") == key for e in events
+            ):
                 await self._ledger.add_event(
                     refused.request_id,
-                    "payload_refused",
+                    AlertEvent.PAYLOAD_REFUSED,
                     at=datetime.now(UTC),
                     actor="unknown",
                     detail={
@@ -71,6 +74,6 @@ class RefusalActivities:
         if self._alerter is not None:
             await self._alerter.alert(
                 refused.request_id,
-                "payload_refused",
+                AlertEvent.PAYLOAD_REFUSED,
                 detail=f"a {refused.signal!r} signal {reason.removeprefix('refused: ')}",
             )

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "FINAL_OUTCOMES",
     "RequestAnswer",
     "StatusChange",
     "SystemFailure",
@@ -19,12 +18,6 @@ __all__ = [
     "SystemTask",
     "Verification",
 ]
-
-#: Outcomes a system can end in. ``failed`` is decided by Lethe, never by a connector;
-#: ``not_searched``: the request lacks an identifier a rule of the system needs.
-FINAL_OUTCOMES = frozenset(
-    {"erased", "not_found", "retained", "referred", "failed", "not_searched"}
-)
 
 
 @dataclass(frozen=True)
@@ -37,7 +30,7 @@ class SystemTask:
 @dataclass(frozen=True)
 class SystemOutcome:
     system: str
-    outcome: str  # erased | not_found | retained | pending | referred | failed | not_searched
+    outcome: str  # a vocabulary.OutcomeKind (its plain string on the wire)
     counts: dict[str, int] = field(default_factory=dict)
     retained_counts: dict[str, int] = field(default_factory=dict)
     legal_basis: str | None = None

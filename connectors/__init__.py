@@ -10,6 +10,10 @@ system has no transaction (``connectors._journal``, ``receipt_of``/``replayed``)
 ``docs/writing-a-connector.md``.
 """
 
+# The law a request is made under and the reasons data may be kept belong to Lethe's shared
+# vocabulary (the ledger checks them too); connector authors find them here as well.
+from vocabulary import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
+
 from ._errors import (
     BlastRadiusExceeded,
     ConnectorConfigError,
@@ -20,7 +24,6 @@ from ._errors import (
 )
 from ._idempotency import REPLAYED_FROM_RECEIPT, erase_key, repeat_problem
 from ._journal import MemoryJournal, ReceiptJournal, current_journal, using_journal
-from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
 from ._matching import (
     IDENTIFYING_KINDS,
     MATCHES,

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from ._legal_basis import LegalBasis
+from vocabulary import LEGAL_BASES, OutcomeKind
+
 from ._subject import IDENTIFIER_KINDS
 
 __all__ = [
@@ -35,20 +36,17 @@ __all__ = [
     "Retained",
 ]
 
-_BASES = frozenset(b.value for b in LegalBasis)
-
-
 @dataclass(frozen=True)
 class Erased:
     counts: Mapping[str, int] = field(default_factory=dict)
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    kind: Literal["erased"] = "erased"
+    kind: Literal[OutcomeKind.ERASED] = OutcomeKind.ERASED
 
 
 @dataclass(frozen=True)
 class NotFound:
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    kind: Literal["not_found"] = "not_found"
+    kind: Literal[OutcomeKind.NOT_FOUND] = OutcomeKind.NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -68,12 +66,12 @@ class Retained:
     retained_counts: Mapping[str, int] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    kind: Literal["retained"] = "retained"
+    kind: Literal[OutcomeKind.RETAINED] = OutcomeKind.RETAINED
 
     def __post_init__(self) -> None:
         if not self.legal_basis:
             raise ValueError("a Retained outcome needs a legal basis")
-        if self.legal_basis not in _BASES:
+        if self.legal_basis not in LEGAL_BASES:
             raise ValueError(
                 f"unknown legal basis {self.legal_basis!r}: use a code of connectors.LegalBasis"
             )
@@ -88,14 +86,14 @@ class Pending:
     ticket: str
     poll_after: timedelta = timedelta(minutes=5)
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    kind: Literal["pending"] = "pending"
+    kind: Literal[OutcomeKind.PENDING] = OutcomeKind.PENDING
 
 
 @dataclass(frozen=True)
 class Referred:
     controller: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    kind: Literal["referred"] = "referred"
+    kind: Literal[OutcomeKind.REFERRED] = OutcomeKind.REFERRED
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,7 @@ class NotSearched:
     counts: Mapping[str, int] = field(default_factory=dict)
     evidence: Mapping[str, Any] = field(default_factory=dict)
     kept: Retained | None = None
-    kind: Literal["not_searched"] = "not_searched"
+    kind: Literal[OutcomeKind.NOT_SEARCHED] = OutcomeKind.NOT_SEARCHED
 
     def __post_init__(self) -> None:
         if isinstance(self.missing, str):

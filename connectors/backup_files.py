@@ -31,8 +31,9 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from vocabulary import LegalBasis
+
 from ._errors import PermanentError, TransientError
-from ._legal_basis import LegalBasis
 from ._matching import IDENTIFYING_KINDS
 from ._outcomes import NotFound, NotSearched, Outcome, Retained
 from ._protocol import BaseConnector, Capability, ConnectorOptions

@@ -44,9 +44,10 @@ import redis.asyncio as aioredis
 from pydantic import Field, field_validator, model_validator
 from redis import exceptions as redis_errors
 
+from vocabulary import LegalBasis
+
 from ._errors import PermanentError, TransientError
 from ._idempotency import REPLAYED_FROM_RECEIPT
-from ._legal_basis import LegalBasis
 from ._matching import IDENTIFYING_KINDS, POLICIES, IdentifierMatch, invisible_class
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan

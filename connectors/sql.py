@@ -102,8 +102,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from vocabulary import JURISDICTIONS, LEGAL_BASES, basis_fits
+
 from ._errors import ConnectorConfigError, PermanentError, TransientError
-from ._legal_basis import JURISDICTIONS, LegalBasis, basis_fits
 from ._matching import IDENTIFYING_KINDS, POLICIES, IdentifierMatch, Match, normal_form
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
@@ -182,9 +183,6 @@ def keyed_hash(secret: str, value: str, kind: str = "email") -> str:
     if normal is None:
         raise ValueError(f"the {kind} has no normal form to hash")
     return hmac.new(secret.encode(), normal.encode(), hashlib.sha256).hexdigest()
-
-
-_BASES = frozenset(b.value for b in LegalBasis)
 
 
 @dataclass(frozen=True)
@@ -415,7 +413,7 @@ class TableRule(BaseModel):
         bases = self.legal_basis if isinstance(self.legal_basis, dict) else {"": self.legal_basis}
         for jurisdiction, code in bases.items():
             at = f"legal_basis.{jurisdiction}" if jurisdiction else "legal_basis"
-            if code not in _BASES:
+            if code not in LEGAL_BASES:
                 raise ValueError(f"{where}: unknown {at} {code!r} (see connectors.LegalBasis)")
             if jurisdiction and not basis_fits(code, jurisdiction):
                 raise ValueError(

@@ -21,14 +21,13 @@ from .models import (
 )
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
-from .pseudonym import Pseudonymizer
-from .receipts import FINAL_STATUSES, MISSING_IDENTIFIERS, missing_identifiers
+from .receipts import MISSING_IDENTIFIERS, missing_identifiers
 from .referrals import INSTRUCTIONS, ControllerReferrals
-from .request_status import NOT_DONE, NOT_SETTLED, RequestStatuses, request_status
+from .request_status import RequestStatuses
 from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
-from .retention_rules import LEGAL_BASES, RetentionRuleError, check_retention
+from .retention_rules import RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
-from .shredding import FINISHED_STATUSES, VaultShredding
+from .shredding import VaultShredding
 from .store import Ledger, LedgerError, OpenRequestExists, OutcomeEntry, SystemStart
 from .vault import SealedSubject, SubjectVault, VaultError
 from .verification import (
@@ -42,14 +41,9 @@ from .verification import (
 __all__ = [
     "CODE_OUTCOMES",
     "DEADLINE_EVENTS",
-    "FINAL_STATUSES",
-    "FINISHED_STATUSES",
     "INSTRUCTIONS",
     "KEY_PURPOSES",
-    "LEGAL_BASES",
     "MISSING_IDENTIFIERS",
-    "NOT_DONE",
-    "NOT_SETTLED",
     "Base",
     "CertificateCheck",
     "CodeCheckResult",
@@ -82,7 +76,6 @@ __all__ = [
     "ProofLog",
     "ProofLogError",
     "ProofNode",
-    "Pseudonymizer",
     "RequestClock",
     "RequestEvent",
     "RequestStatuses",
@@ -108,7 +101,6 @@ __all__ = [
     "create_ledger_engine",
     "key_ids_of",
     "missing_identifiers",
-    "request_status",
     "schema_is_current",
     "schema_revisions",
     "upgrade_schema",

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from vocabulary import AlertEvent
+
 from .models import Base, ErasureRequestRecord, RequestEvent
 from .store import Ledger, LedgerError
 from .write_keys import lock_request, prior_event, replaying
@@ -28,7 +30,11 @@ from .write_keys import lock_request, prior_event, replaying
 __all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms", "RequestClock"]
 
 #: Events the workflow's timers record.
-DEADLINE_EVENTS = ("acknowledgement_overdue", "deadline_reminder", "deadline_overdue")
+DEADLINE_EVENTS = (
+    AlertEvent.ACKNOWLEDGEMENT_OVERDUE,
+    AlertEvent.DEADLINE_REMINDER,
+    AlertEvent.DEADLINE_OVERDUE,
+)
 
 
 class RequestClock(Base):
@@ -178,13 +184,16 @@ class DeadlineRecords:
             clock = await s.get(RequestClock, request_id, with_for_update=True)
             if req is None or clock is None:
                 raise LedgerError(f"no deadlines recorded for {request_id!r}")
-            if kind != "acknowledgement_overdue" and req.due_at > due:
+            if kind != AlertEvent.ACKNOWLEDGEMENT_OVERDUE and req.due_at > due:
                 return req.due_at
-            if kind == "acknowledgement_overdue" and clock.acknowledged_at is not None:
+            if kind == AlertEvent.ACKNOWLEDGEMENT_OVERDUE and clock.acknowledged_at is not None:
                 return req.due_at
             if await prior_event(s, request_id, key) is not None:
                 return req.due_at  # recorded already (a retried activity)
-            column = {"deadline_reminder": "reminded_at", "deadline_overdue": "overdue_at"}
+            column: dict[str, str] = {
+                AlertEvent.DEADLINE_REMINDER: "reminded_at",
+                AlertEvent.DEADLINE_OVERDUE: "overdue_at",
+            }
             if kind in column:
                 setattr(clock, column[kind], at)  # the latest
             detail: dict[str, Any] = {"due": due.isoformat(), "status": req.status}

@@ -17,6 +17,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
+from vocabulary import OutcomeKind
+
 from .models import RequestEvent, RetainedException, SystemOutcomeRecord
 from .retention_models import HoldRetention, LegalHold
 from .retention_rules import check_retention
@@ -121,7 +123,7 @@ class LegalHolds:
         # The hold's reason is an operator's words: it stays with the hold. The outcome is
         # sealed into the append-only proof log, where nothing typed by a person may go.
         entry = OutcomeEntry(
-            "retained",
+            OutcomeKind.RETAINED,
             legal_basis=hold.legal_basis,
             basis_note=f"legal hold {hold.hold_id} (its reason is kept with the hold)",
             retained_until=hold.retained_until,
@@ -130,7 +132,7 @@ class LegalHolds:
         )
         row = await self._ledger.finish_system(request_id, system, round_, entry, at=at)
         hold_id = row.evidence.get("hold_id")
-        if row.outcome != "retained" or not isinstance(hold_id, str):
+        if row.outcome != OutcomeKind.RETAINED or not isinstance(hold_id, str):
             return row  # this round was already decided otherwise; leave it as recorded
         async with self._ledger.session() as s, s.begin():
             await lock_request(s, request_id)

@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from vocabulary import FINAL_OUTCOMES, FINAL_STATUSES, OutcomeKind
+
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .merkle import MerkleTree, leaf_hash, verify_consistency
 from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
@@ -53,8 +55,6 @@ from .proof import (
     verify_receipt_commitment,
 )
 from .receipts import (
-    FINAL_STATUSES,
-    SEALABLE_OUTCOMES,
     UNSEALED_EVENT_KINDS,
     event_receipt,
     outcome_receipt,
@@ -326,7 +326,7 @@ async def _drift(s: AsyncSession, check: LogCheck) -> None:
         sa.select(o, ProofLeaf.leaf_index, ProofLeaf.receipt)
         .join(newest, newest.c.outcome_id == o.c.id)
         .join(ProofLeaf, ProofLeaf.leaf_index == newest.c.idx)
-        .where(o.c.outcome.in_(sorted(SEALABLE_OUTCOMES)))
+        .where(o.c.outcome.in_(sorted(FINAL_OUTCOMES)))
         .execution_options(yield_per=_BATCH)
     )
     async for row in await s.stream(q):
@@ -352,7 +352,7 @@ async def _request_drift(s: AsyncSession, check: LogCheck) -> None:
         sa.exists()
         .where(
             o.request_id == ErasureRequestRecord.request_id,
-            o.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+            o.outcome.in_(sorted(FINAL_OUTCOMES)),
             ~sa.exists().where(leaf.outcome_id == o.id).correlate(o),
         )
         .correlate(ErasureRequestRecord)
@@ -418,7 +418,7 @@ async def _exception_drift(s: AsyncSession, check: LogCheck) -> None:
         )
         .select_from(o)
         .join(e, e.outcome_id == o.id, isouter=True)
-        .where(sa.or_(o.outcome == "retained", e.id.is_not(None)))
+        .where(sa.or_(o.outcome == OutcomeKind.RETAINED, e.id.is_not(None)))
         .execution_options(yield_per=_BATCH)
     )
     async for row in await s.stream(q):
@@ -429,7 +429,8 @@ async def _exception_drift(s: AsyncSession, check: LogCheck) -> None:
         kept = (row.e_request, row.e_system, row.legal_basis, row.basis_note)
         until = (row.retained_until, row.review_on)
         said = (row.request_id, row.system, row.o_basis, row.o_note)
-        if row.outcome != "retained" or kept != said or until != (row.o_until, row.o_review):
+        moved = until != (row.o_until, row.o_review)
+        if row.outcome != OutcomeKind.RETAINED or kept != said or moved:
             check.add(row.leaf, f"the exception of {what} no longer says what its outcome says")
         elif row.state != "open" and not row.later:
             check.add(

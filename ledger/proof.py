@@ -57,6 +57,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from vocabulary import REFUSALS, RequestStatus
+
 from .merkle import leaf_hash, verify_inclusion
 
 __all__ = [
@@ -501,11 +503,11 @@ def check_certificate(
             problems.append(f"request summary: {name} is not what the sealed receipt says")
     if summary.get("deadline") != deadline_state(latest.get("due_at"), latest.get("completed_at")):
         problems.append("request summary: the deadline verdict does not follow from its dates")
-    refused = latest.get("status") in {"rejected", "cancelled"}  # no system was asked
+    refused = latest.get("status") in REFUSALS  # no system was asked
     for system in latest.get("systems") or []:
         if system in systems_with_receipts or refused:
             continue
-        if latest.get("status") == "completed":
+        if latest.get("status") == RequestStatus.COMPLETED:
             # Completed means every system ended erased or not found, each sealed with the
             # request: a certificate without that receipt leaves out what the system did.
             problems.append(

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vocabulary import FINAL_OUTCOMES
+
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .log_check import LogCheck, check_log, head_from_record
 from .merkle import CompactRange, PartialTree, leaf_hash
@@ -46,7 +48,6 @@ from .proof import (
     parse_receipt,
 )
 from .receipts import (
-    SEALABLE_OUTCOMES,
     UNSEALED_EVENT_KINDS,
     event_opening,
     event_receipt,
@@ -186,7 +187,7 @@ class ProofLog:
                     sa.select(SystemOutcomeRecord)
                     .where(
                         SystemOutcomeRecord.request_id == request_id,
-                        SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+                        SystemOutcomeRecord.outcome.in_(sorted(FINAL_OUTCOMES)),
                     )
                     .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
                 )
@@ -333,7 +334,7 @@ class ProofLog:
                     sa.select(SystemOutcomeRecord)
                     .where(
                         SystemOutcomeRecord.request_id == request_id,
-                        SystemOutcomeRecord.outcome.in_(sorted(SEALABLE_OUTCOMES)),
+                        SystemOutcomeRecord.outcome.in_(sorted(FINAL_OUTCOMES)),
                     )
                     .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
                 )

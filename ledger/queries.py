@@ -15,16 +15,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from vocabulary import FINAL_OUTCOMES, NOT_DONE
+
 from .deadlines import RequestClock
 from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 from .proof import deadline_state
-from .receipts import FINAL_STATUSES
 from .store import Ledger
 
 __all__ = [
     "ENDED_OUTCOMES",
-    "OUTCOMES",
-    "STATUSES",
     "AuditFilter",
     "AuditRecord",
     "audit_records",
@@ -34,22 +33,9 @@ __all__ = [
     "systems_done_at",
 ]
 
-OUTCOMES = (
-    "erased",
-    "not_found",
-    "retained",
-    "pending",
-    "referred",
-    "failed",
-    "not_searched",
-    "in_progress",
-)
-#: Every status a request can have (``escalated``: a controller did not answer a referral in
-#: time, or could not be told, and an operator must decide).
-STATUSES = ("received", "awaiting_verification", "erasing", "escalated", *sorted(FINAL_STATUSES))
 #: A system's round ended with one of these (``failed`` and ``not_searched`` wait for a retry;
 #: ``pending`` and ``in_progress`` are still under way).
-ENDED_OUTCOMES = frozenset({"erased", "not_found", "retained", "referred"})
+ENDED_OUTCOMES = FINAL_OUTCOMES - NOT_DONE
 
 
 def latest_rounds(outcomes: Sequence[SystemOutcomeRecord]) -> dict[str, SystemOutcomeRecord]:

@@ -33,10 +33,8 @@ from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import canonical_json, event_commitment, parse_receipt
 
 __all__ = [
-    "FINAL_STATUSES",
     "MISSING_IDENTIFIERS",
     "RECEIPT_VERSION",
-    "SEALABLE_OUTCOMES",
     "UNSEALED_EVENT_KINDS",
     "event_opening",
     "event_receipt",
@@ -47,28 +45,9 @@ __all__ = [
 
 RECEIPT_VERSION = 1
 
-#: Outcomes that end a system's round; ``pending`` and ``in_progress`` are not sealed.
-SEALABLE_OUTCOMES = frozenset(
-    {"erased", "not_found", "retained", "referred", "failed", "not_searched"}
-)
-
 #: Events that are not sealed: a ``sealed`` event repeats what its signed tree head says (and
 #: is written by the seal itself, after its receipts).
 UNSEALED_EVENT_KINDS = frozenset({"sealed"})
-
-#: A request's final statuses, the one list (the others import it): ``failed`` when no system
-#: was erased as asked (each failed or could not be searched), ``partially_failed`` when some.
-FINAL_STATUSES = frozenset(
-    {
-        "completed",
-        "completed_with_exceptions",
-        "partially_failed",
-        "failed",
-        "rejected",
-        "cancelled",
-    }
-)
-
 
 #: The evidence key under which a ``not_searched`` outcome names the identifier kinds the
 #: request lacked (never their values). Lethe writes it, whatever a connector's evidence says;

@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from vocabulary import AlertEvent, OutcomeKind, RequestStatus
+
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .retention_models import ControllerReferral
 from .store import Ledger, LedgerError, OutcomeEntry
@@ -101,7 +103,7 @@ class ControllerReferrals:
                 system,
                 round_,
                 OutcomeEntry(
-                    "referred",
+                    OutcomeKind.REFERRED,
                     controller=controller,
                     evidence={"connector_called": connector_called, "processor_for": controller},
                 ),
@@ -178,7 +180,7 @@ class ControllerReferrals:
             ref.escalation_reason = reason[:1000]
             req = await s.get(ErasureRequestRecord, request_id)
             assert req is not None
-            req.status = "escalated"
+            req.status = RequestStatus.ESCALATED
             req.status_reason = (
                 f"{system}: {reason}; decide with: lethe controller-instruction {request_id} "
                 f"--system {system} --erase|--retain --reason …"
@@ -187,7 +189,7 @@ class ControllerReferrals:
                 RequestEvent(
                     request_id=request_id,
                     at=at,
-                    kind="referral_escalated",
+                    kind=AlertEvent.REFERRAL_ESCALATED,
                     write_key=f"referral_escalated/{system}/{round_}",
                     actor="lethe",
                     detail={
@@ -251,8 +253,8 @@ class ControllerReferrals:
                     ControllerReferral.id != ref.id,
                 )
             )
-            if req.status == "escalated" and not still_escalated:
-                req.status = "erasing"
+            if req.status == RequestStatus.ESCALATED and not still_escalated:
+                req.status = RequestStatus.ERASING
                 req.status_reason = None
             s.add(
                 RequestEvent(

@@ -1,11 +1,10 @@
-"""A request's status, from each system's latest outcome: the one rule, and the one place it is
-written.
+"""A request's status, from each system's latest outcome, as the ledger applies it.
 
-    request_status     the rule: failed or not searched everywhere ⇒ failed; anywhere ⇒
-                       partially_failed; kept, referred or not settled anywhere ⇒
-                       completed_with_exceptions; else completed
-    RequestStatuses    applies it to the ledger, from the outcomes the ledger holds (the latest
-                       round of each system wins), never from a caller's view of them
+    RequestStatuses    applies the rule (``vocabulary.request_status``: failed or not searched
+                       everywhere ⇒ failed; anywhere ⇒ partially_failed; kept, referred or
+                       not settled anywhere ⇒ completed_with_exceptions; else completed) to
+                       the outcomes the ledger holds (the latest round of each system wins),
+                       never to a caller's view of them
 
 Two writers meet here. The request's own workflow answers the request when its fan-out ends;
 a later round of one system (``lethe retry``, ``lethe backups replay``, the sweeper) may end
@@ -17,44 +16,20 @@ outcome, and a round that ends while the request is still open leaves its status
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vocabulary import REFUSALS, request_status
+
 from .claims import release_claim
 from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .store import Ledger, LedgerError
 from .write_keys import prior_event, replaying
 
-__all__ = ["NOT_DONE", "NOT_SETTLED", "RequestStatuses", "request_status"]
-
-#: Outcomes that are not a system's answer yet (a round, or the first pass, is under way).
-NOT_SETTLED = frozenset({"in_progress", "pending"})
-
-#: A system's answers that leave the request's erasure undone there until an operator acts
-#: (``lethe retry``): it failed, or it could not be searched for want of an identifier.
-NOT_DONE = frozenset({"failed", "not_searched"})
-
-#: Final statuses a system's outcome does not decide: nothing was erased, nothing will be.
-_REFUSALS = frozenset({"rejected", "cancelled"})
-
-
-def request_status(outcomes: Iterable[str]) -> str:
-    """``failed`` if every system failed or could not be searched (``not_searched``);
-    ``partially_failed`` if some did; ``completed_with_exceptions`` if any kept data, was
-    referred, or has no answer yet (``pending``, ``in_progress``); otherwise ``completed``.
-    ``outcomes``: each system's latest outcome."""
-    kinds = set(outcomes)
-    if kinds and kinds <= NOT_DONE:
-        return "failed"
-    if kinds & NOT_DONE:
-        return "partially_failed"
-    if kinds & {"retained", "referred", *NOT_SETTLED}:
-        return "completed_with_exceptions"
-    return "completed"
+__all__ = ["RequestStatuses"]
 
 
 async def _lock_request(s: AsyncSession, request_id: str) -> ErasureRequestRecord:
@@ -158,7 +133,7 @@ class RequestStatuses:
                 first = await prior_event(s, request_id, write_key)
                 if first is not None:
                     return str(first.detail.get("status"))
-                if req.completed_at is None or req.status in _REFUSALS:
+                if req.completed_at is None or req.status in REFUSALS:
                     return None
                 previous = req.status
                 status = request_status((await _latest(s, request_id)).values())

@@ -2,7 +2,7 @@
 
 Whatever keeps data after an erasure request (a connector's ``Retained``, a legal hold, a
 controller's instruction) must say why and until when: a legal basis from the fixed
-vocabulary (``connectors.LegalBasis``), free text, and exactly one of a ``retained_until``
+list (``vocabulary.LegalBasis``), free text, and exactly one of a ``retained_until``
 date or, for an indefinite retention, the ``review_on`` date of its next review.
 
 The check runs in SQLAlchemy's ``before_insert``/``before_update`` hooks of the rows that
@@ -16,16 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors import LegalBasis
+from vocabulary import LEGAL_BASES, OutcomeKind
 
 from .models import RetainedException, SystemOutcomeRecord
 from .retention_models import LegalHold
 from .store import LedgerError
 
-__all__ = ["LEGAL_BASES", "RetentionRuleError", "check_retention"]
-
-#: The codes a retention may name (stable strings, shown to auditors).
-LEGAL_BASES = frozenset(b.value for b in LegalBasis)
+__all__ = ["RetentionRuleError", "check_retention"]
 
 
 class RetentionRuleError(LedgerError):
@@ -55,7 +52,9 @@ def check_retention(
 
 def _outcome(_mapper: Any, _conn: Any, row: SystemOutcomeRecord) -> None:
     # A system not searched in full may still keep what was searched: then it is a retention.
-    if row.outcome == "retained" or (row.outcome == "not_searched" and row.legal_basis):
+    if row.outcome == OutcomeKind.RETAINED or (
+        row.outcome == OutcomeKind.NOT_SEARCHED and row.legal_basis
+    ):
         check_retention(
             legal_basis=row.legal_basis,
             basis_note=row.basis_note,

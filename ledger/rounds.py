@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vocabulary import GONE
+
 from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
 from .request_status import RequestStatuses
 from .retention_models import ErasureRound, HoldRetention, LegalHold
@@ -26,9 +28,6 @@ from .store import Ledger, LedgerError
 from .write_keys import lock_request, replaying
 
 __all__ = ["DueSystem", "ErasureRounds"]
-
-#: Latest outcomes after which nothing of the subject is left in the system.
-GONE = frozenset({"erased", "not_found"})
 
 #: How soon a system whose retention date has passed is asked again after its last round.
 RECHECK_AFTER = timedelta(days=1)

@@ -33,6 +33,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from vocabulary import FINAL_STATUSES, GONE, REFUSALS
+
 from .models import (
     ErasureRequestRecord,
     RequestEvent,
@@ -40,15 +42,11 @@ from .models import (
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
-from .receipts import FINAL_STATUSES
 from .retention_models import ControllerReferral, ErasureRound, LegalHold
 from .store import Ledger
 
-__all__ = ["FINISHED_STATUSES", "VaultShredding"]
+__all__ = ["VaultShredding"]
 
-#: The final statuses (``ledger.receipts``), under the name this module has always exported.
-FINISHED_STATUSES = FINAL_STATUSES
-_NEVER_ERASED = frozenset({"rejected", "cancelled"})
 
 
 def _blocked_by_latest_outcome() -> sa.Exists:
@@ -57,7 +55,7 @@ def _blocked_by_latest_outcome() -> sa.Exists:
     newer = aliased(SystemOutcomeRecord)
     return sa.exists().where(
         latest.request_id == ErasureRequestRecord.request_id,
-        latest.outcome.not_in(["erased", "not_found"]),
+        latest.outcome.not_in(sorted(GONE)),
         ~sa.exists().where(
             newer.request_id == latest.request_id,
             newer.system == latest.system,
@@ -90,7 +88,7 @@ class VaultShredding:
                 SubjectVaultEntry.wrapped_key.is_not(None),
                 r.completed_at.is_not(None),
                 r.completed_at <= finished_before,
-                r.status.in_(sorted(FINISHED_STATUSES)),
+                r.status.in_(sorted(FINAL_STATUSES)),
                 ~sa.exists().where(
                     RetainedException.request_id == r.request_id,
                     RetainedException.state == "open",
@@ -112,7 +110,7 @@ class VaultShredding:
             rows = (await s.execute(q)).all()
             ready = []
             for request_id, status, systems in rows:
-                if status not in _NEVER_ERASED:
+                if status not in REFUSALS:
                     seen = set(
                         (
                             await s.scalars(

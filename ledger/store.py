@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from vocabulary import FINAL_STATUSES, NOT_SETTLED, AlertEvent, OutcomeKind, RequestStatus
+
 from .claims import claim_holder, release_claim
 from .models import (
     ErasureRequestRecord,
@@ -19,14 +21,17 @@ from .models import (
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
-from .receipts import FINAL_STATUSES
 from .vault import SealedSubject, SubjectVault, VaultError
 from .write_keys import lock_request, prior_event, replaying
 
 __all__ = ["Ledger", "LedgerError", "OpenRequestExists", "OutcomeEntry", "SystemStart"]
 
-#: Outcomes a later write of the same round may still replace (see ``finish_system``).
-_UNSETTLED = frozenset({"in_progress", "pending", "referred"})
+#: Outcomes a later write of the same round may still replace (see ``finish_system``): no
+#: answer yet, or a referral whose controller's instruction decides the round.
+_REPLACEABLE = NOT_SETTLED | {OutcomeKind.REFERRED}
+
+#: Outcomes whose erase is checked afterwards: items left make them ``failed``.
+_VERIFIED = frozenset({OutcomeKind.ERASED, OutcomeKind.RETAINED, OutcomeKind.NOT_SEARCHED})
 
 
 class LedgerError(Exception):
@@ -176,7 +181,7 @@ class Ledger:
                     jurisdiction=jurisdiction,
                     verification_method=verification_method,
                     channel=channel,
-                    status="received",
+                    status=RequestStatus.RECEIVED,
                     systems=list(systems),
                     workflow_id=workflow_id,
                     received_at=received_at,
@@ -331,7 +336,7 @@ class Ledger:
                 # The column holds 500 characters (a cancellation's reason alone may); the
                 # event keeps the whole text.
                 req.status_reason = reason[:500] if reason else reason
-                if status == "erasing" and req.verified_at is None:
+                if status == RequestStatus.ERASING and req.verified_at is None:
                     req.verified_at = at
                 if final:
                     req.completed_at = req.completed_at or at
@@ -416,13 +421,13 @@ class Ledger:
                             round=round_,
                             connector=connector,
                             connector_version=connector_version,
-                            outcome="in_progress",
+                            outcome=OutcomeKind.IN_PROGRESS,
                             attempts=1,
                             started_at=at,
                         )
                     )
                     return SystemStart(None, False, 1)
-                if row.outcome != "in_progress":
+                if row.outcome != OutcomeKind.IN_PROGRESS:
                     return SystemStart(row, False, row.attempts)
                 row.attempts += 1
                 row.connector, row.connector_version = connector, connector_version
@@ -448,9 +453,9 @@ class Ledger:
         ``pending`` may be recorded again (each poll that finds the ticket still open), once
         per ``write_key`` (``ledger.write_keys``).
         """
-        if entry.outcome == "referred":
+        if entry.outcome == OutcomeKind.REFERRED:
             key: str | None = f"outcome/{system}/{round_}/referred"
-        elif entry.outcome in _UNSETTLED:
+        elif entry.outcome in _REPLACEABLE:
             key = write_key
         else:
             key = f"outcome/{system}/{round_}"
@@ -489,12 +494,12 @@ class Ledger:
                     round=round_,
                     connector="",
                     connector_version="",
-                    outcome="in_progress",
+                    outcome=OutcomeKind.IN_PROGRESS,
                     attempts=0,
                     started_at=at,
                 )
                 s.add(row)
-            elif row.outcome not in _UNSETTLED:
+            elif row.outcome not in _REPLACEABLE:
                 return row  # already final: recording twice changes nothing
             elif await prior_event(s, request_id, key) is not None:
                 return row  # this very write was recorded (a retried poll)
@@ -512,8 +517,8 @@ class Ledger:
             row.finished_at = at
             await s.flush()
             # A system not searched in full may keep what was searched: an exception too.
-            if entry.outcome == "retained" or (
-                entry.outcome == "not_searched" and entry.legal_basis is not None
+            if entry.outcome == OutcomeKind.RETAINED or (
+                entry.outcome == OutcomeKind.NOT_SEARCHED and entry.legal_basis is not None
             ):
                 assert entry.legal_basis and entry.basis_note is not None
                 s.add(
@@ -569,15 +574,15 @@ class Ledger:
                 return {k: int(v) for k, v in (row.residual or {}).items()}
             row.residual = dict(remaining)
             row.verified_at = at
-            if any(remaining.values()) and row.outcome in {"erased", "retained", "not_searched"}:
+            if any(remaining.values()) and row.outcome in _VERIFIED:
                 left = ", ".join(f"{k}={v}" for k, v in sorted(remaining.items()))
-                row.outcome = "failed"
+                row.outcome = OutcomeKind.FAILED
                 row.error = f"verification after erase found items left: {left}"
                 s.add(
                     RequestEvent(
                         request_id=request_id,
                         at=at,
-                        kind="system_failed",
+                        kind=AlertEvent.SYSTEM_FAILED,
                         actor=f"system:{system}",
                         detail={"system": system, "round": round_, "residual": dict(remaining)},
                         write_key=f"residual/{system}/{round_}",

@@ -25,6 +25,7 @@ from activities import Holdup, holdups
 from activities.next_steps import ACKNOWLEDGE_SOON, next_steps, when_text
 from connectors import Subject
 from ledger import ErasureRequestRecord, ErasureRounds, LedgerError, RequestClock, RequestEvent
+from vocabulary import AlertEvent
 
 from .errors import UnreachableError
 from .runtime import Runtime
@@ -88,7 +89,7 @@ async def check_progress(
 def progress_lines(progress: ProgressCheck | None, events: Sequence[RequestEvent]) -> list[str]:
     """What ``lethe status`` says of a request's progress, and of signals refused."""
     lines = []
-    refused = [e for e in events if e.kind == "payload_refused"]
+    refused = [e for e in events if e.kind == AlertEvent.PAYLOAD_REFUSED]
     if refused:
         last = refused[-1]
         lines.append(

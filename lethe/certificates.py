@@ -24,6 +24,7 @@ from connectors import describe_basis
 from ledger import CertificateCheck, ProofError, check_certificate, missing_identifiers
 from ledger.merkle import leaf_hash
 from ledger.proof import canonical_json, read_json
+from vocabulary import OutcomeKind, RequestStatus, VerificationMethod
 
 from .errors import LetheError
 
@@ -108,18 +109,22 @@ def _check_cell(receipt: Mapping[str, Any]) -> tuple[str, str]:
 
 
 #: How each verification method established who asked (what an auditor asks first).
-_VERIFIED_BY = {
-    "email": "a one-time code mailed to the address on file",
-    "preverified": "the privacy portal's signed assertion",
-    "operator": "a named operator, with a recorded reason",
+_VERIFIED_BY: dict[str, str] = {
+    VerificationMethod.EMAIL: "a one-time code mailed to the address on file",
+    VerificationMethod.PREVERIFIED: "the privacy portal's signed assertion",
+    VerificationMethod.OPERATOR: "a named operator, with a recorded reason",
 }
 
 #: What a refused request's page says instead of listing systems.
-_REFUSED = {
-    "rejected": "No system was asked to erase anything: the requester's identity was not "
-    "verified, so the request was refused.",
-    "cancelled": "No system was asked to erase anything: the request was withdrawn before "
-    "the requester's identity was verified.",
+_REFUSED: dict[str, str] = {
+    RequestStatus.REJECTED: (
+        "No system was asked to erase anything: the requester's identity was not "
+        "verified, so the request was refused."
+    ),
+    RequestStatus.CANCELLED: (
+        "No system was asked to erase anything: the request was withdrawn before "
+        "the requester's identity was verified."
+    ),
 }
 
 
@@ -157,7 +162,7 @@ def _system_table(entry: Mapping[str, Any], superseded_by: Mapping[str, Any] | N
                 "missed",
             )
         ]
-        if outcome == "not_searched"
+        if outcome == OutcomeKind.NOT_SEARCHED
         else []
     )
     rows = [
@@ -285,8 +290,11 @@ def render_html(cert: Mapping[str, Any], *, generator: str = GENERATOR) -> str:
     kept = [
         e["receipt"]
         for e in in_force.values()
-        if e["receipt"].get("outcome") == "retained"
-        or (e["receipt"].get("outcome") == "not_searched" and e["receipt"].get("legal_basis"))
+        if e["receipt"].get("outcome") == OutcomeKind.RETAINED
+        or (
+            e["receipt"].get("outcome") == OutcomeKind.NOT_SEARCHED
+            and e["receipt"].get("legal_basis")
+        )
     ]
     if kept:
         exception_rows = "".join(
@@ -308,7 +316,7 @@ def render_html(cert: Mapping[str, Any], *, generator: str = GENERATOR) -> str:
         (e["receipt"], in_force[system]["receipt"])
         for system, items in systems.items()
         for e in items
-        if e is not in_force[system] and e["receipt"].get("outcome") == "retained"
+        if e is not in_force[system] and e["receipt"].get("outcome") == OutcomeKind.RETAINED
     ]
     if ended:
         exceptions += (

@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from vocabulary import JURISDICTIONS, Jurisdiction
+
 __all__ = [
     "JURISDICTIONS",
     "POLICY",
@@ -127,15 +129,16 @@ class Rule:
         return extended
 
 
+#: Each jurisdiction's statute (``vocabulary.JURISDICTIONS``: every one has its rule here).
 STATUTES: dict[str, Rule] = {
-    "gdpr": Rule(
-        name="gdpr",
+    Jurisdiction.GDPR: Rule(
+        name=Jurisdiction.GDPR,
         title="GDPR Art. 12(3)",
         answer=Period(1, "months"),
         extension=Period(2, "months"),
     ),
-    "ccpa": Rule(
-        name="ccpa",
+    Jurisdiction.CCPA: Rule(
+        name=Jurisdiction.CCPA,
         title="CCPA regulations §7021",
         acknowledge=Period(10, "business_days"),
         answer=Period(45, "days"),
@@ -143,7 +146,6 @@ STATUTES: dict[str, Rule] = {
         longest=Period(90, "days"),
     ),
 }
-JURISDICTIONS = tuple(STATUTES)
 
 #: The policy's words: acknowledged within 24 hours, answered within 45 days; no extension.
 POLICY = Rule(

@@ -29,28 +29,22 @@ from ledger import (
     Ledger,
     LedgerError,
     OpenRequestExists,
-    Pseudonymizer,
     SubjectVault,
 )
-from workflows import (
-    VERIFICATION_METHODS,
-    ErasurePolicy,
-    ErasureRequest,
-    ErasureWorkflow,
-    workflow_id_for,
-)
+from vocabulary import JURISDICTIONS, VERIFICATION_METHODS, VerificationMethod
+from workflows import ErasurePolicy, ErasureRequest, ErasureWorkflow, workflow_id_for
 
 from .assertions import AssertionRejected, PortalAssertion, read_public_keys, verify_assertion
-from .deadlines import JURISDICTIONS, plan_deadlines, zone
+from .deadlines import plan_deadlines, zone
 from .errors import LetheError, UnreachableError
 from .keys import Keyring
+from .pseudonym import Pseudonymizer
 from .settings import Settings
 
 __all__ = [
     "BACKDATE_LIMIT",
     "CLOCK_SKEW",
     "EXTRA_KINDS",
-    "OPEN_STATUSES",
     "RequestDraft",
     "Submitted",
     "new_request_id",
@@ -61,9 +55,6 @@ __all__ = [
     "validate_request",
 ]
 
-#: A request in one of these is still being worked on (``escalated``: a controller did not
-#: answer a referral in time and an operator must act).
-OPEN_STATUSES = frozenset({"received", "awaiting_verification", "erasing", "escalated"})
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
 #: Identifier kinds ``--identifier KIND=VALUE`` takes: every kind but the email, which is the
@@ -250,7 +241,8 @@ def validate_request(
     if assertion is not None and not assertion.strip():
         raise LetheError("--assertion is empty: give the token the privacy portal signed")
     if verification is None:
-        verification = "preverified" if assertion else settings.erasure.verification
+        preverified = VerificationMethod.PREVERIFIED
+        verification = preverified if assertion else settings.erasure.verification
     else:
         verification = verification.strip().lower()
     if verification not in VERIFICATION_METHODS:
@@ -288,7 +280,7 @@ def _check_assertion(
     normalised_email: str,
     now: datetime | None,
 ) -> PortalAssertion | None:
-    if verification != "preverified":
+    if verification != VerificationMethod.PREVERIFIED:
         if token:
             raise LetheError(
                 f"an assertion only goes with --verification preverified, not {verification}"

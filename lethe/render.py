@@ -21,6 +21,7 @@ from ledger import (
     missing_identifiers,
 )
 from ledger.proof import deadline_state
+from vocabulary import OutcomeKind
 
 from .terminal import visible
 
@@ -133,16 +134,16 @@ def request_to_dict(
 
 
 def _retained_cell(o: SystemOutcomeRecord) -> Text:
-    if o.outcome == "referred":
+    if o.outcome == OutcomeKind.REFERRED:
         return Text(f"referred to {visible(o.controller or '?')}", style="magenta")
-    if o.outcome == "not_searched":
+    if o.outcome == OutcomeKind.NOT_SEARCHED:
         lacked = ", ".join(missing_identifiers(o.evidence)) or "an identifier"
         cell = Text(f"NOT SEARCHED: the request has no {visible(lacked)}", style="yellow")
         if o.legal_basis:
             cell.append("\n")
             cell.append_text(_kept_text(o))
         return cell
-    if o.outcome != "retained":
+    if o.outcome != OutcomeKind.RETAINED:
         return Text(visible(o.error) if o.error else "—", style="red" if o.error else "dim")
     return _kept_text(o)
 

@@ -67,7 +67,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from activities.alerts import ALERT_EVENTS
 from connectors import (
     IDENTIFIER_KINDS,
     Connector,
@@ -75,6 +74,7 @@ from connectors import (
     ConnectorRegistry,
     format_validation_error,
 )
+from vocabulary import ALERT_EVENTS
 
 from .assertions import read_public_keys
 from .deadlines import JURISDICTIONS, Rule, policy_rule, zone

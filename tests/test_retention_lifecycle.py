@@ -22,23 +22,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import worker as worker_module
 from ledger import (
-    LEGAL_BASES,
     Ledger,
     LedgerError,
     LegalHolds,
     ProofLog,
-    Pseudonymizer,
     TreeHeadSigner,
 )
 from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.intake import submit_request
 from lethe.keys import Keyring
+from lethe.pseudonym import Pseudonymizer
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from lethe.sweeper import run_sweep_once
 from tests.support import tripwire
 from tests.support.clock import own_time_skipping_env
 from tests.support.portal import portal_verification, preverified_draft
+from vocabulary import LEGAL_BASES
 from workflows import ErasurePolicy, ErasureWorkflow
 
 SIGNING_KEY = Ed25519PrivateKey.generate()

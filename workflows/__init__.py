@@ -1,9 +1,8 @@
 """Deterministic orchestration of erasure requests. No IO, no clock, no randomness here."""
 
-from .erasure import STATUS_FROM_LEDGER, VERIFICATION_METHODS, ErasureWorkflow, workflow_id_for
+from .erasure import STATUS_FROM_LEDGER, ErasureWorkflow, workflow_id_for
 from .retention_sweep import RetentionSweepWorkflow
 from .round_types import ControllerInstruction, StartedRound, Sweep, SweepResult, SystemRound
-from .status import FINAL_STATUSES, final_status
 from .system_erasure import VERIFY_NOT_SEARCHED, SystemErasureWorkflow
 from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
 from .types import (
@@ -26,9 +25,7 @@ from .types import (
 
 __all__ = [
     "ACKNOWLEDGEMENT_CHANNELS",
-    "FINAL_STATUSES",
     "STATUS_FROM_LEDGER",
-    "VERIFICATION_METHODS",
     "VERIFY_NOT_SEARCHED",
     "AcknowledgementRecorded",
     "CancelOrder",
@@ -53,7 +50,6 @@ __all__ = [
     "SystemErasureWorkflow",
     "SystemRound",
     "SystemRoundWorkflow",
-    "final_status",
     "round_workflow_id",
     "system_erasure_id",
     "workflow_id_for",

@@ -27,6 +27,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities import DeadlineActivities, DeadlineEvent
+    from vocabulary import AlertEvent
 
     from .types import ErasureRequest
 
@@ -34,6 +35,9 @@ __all__ = ["DeadlineClock"]
 
 _LEDGER_TIMEOUT = timedelta(seconds=60)
 _LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
+_ACKNOWLEDGEMENT = AlertEvent.ACKNOWLEDGEMENT_OVERDUE
+_REMINDER = AlertEvent.DEADLINE_REMINDER
+_OVERDUE = AlertEvent.DEADLINE_OVERDUE
 
 
 class DeadlineClock:
@@ -58,7 +62,7 @@ class DeadlineClock:
         """A new answer deadline: the reminder and the escalation are due again before it."""
         self.answer_by = answer_by
         self.extended = True
-        self.fired = [k for k in self.fired if k == "acknowledgement_overdue"]
+        self.fired = [k for k in self.fired if k == _ACKNOWLEDGEMENT]
         self._version += 1
 
     def stop(self) -> None:
@@ -72,13 +76,13 @@ class DeadlineClock:
         if (
             self.acknowledge_by is not None
             and not self.acknowledged
-            and "acknowledgement_overdue" not in self.fired
+            and _ACKNOWLEDGEMENT not in self.fired
         ):
-            due.append((self.acknowledge_by, "acknowledgement_overdue"))
-        if self.reminder_lead > timedelta(0) and "deadline_reminder" not in self.fired:
-            due.append((self.answer_by - self.reminder_lead, "deadline_reminder"))
-        if "deadline_overdue" not in self.fired:
-            due.append((self.answer_by, "deadline_overdue"))
+            due.append((self.acknowledge_by, _ACKNOWLEDGEMENT))
+        if self.reminder_lead > timedelta(0) and _REMINDER not in self.fired:
+            due.append((self.answer_by - self.reminder_lead, _REMINDER))
+        if _OVERDUE not in self.fired:
+            due.append((self.answer_by, _OVERDUE))
         if not due:
             return None
         at, kind = min(due)
@@ -108,12 +112,12 @@ class DeadlineClock:
             if self._closing:
                 return
             self.fired.append(kind)
-            deadline = at if kind == "acknowledgement_overdue" else self.answer_by
+            deadline = at if kind == _ACKNOWLEDGEMENT else self.answer_by
             current = await workflow.execute_activity_method(
                 DeadlineActivities.record_deadline_event,
                 DeadlineEvent(self.request_id, kind, deadline),
                 start_to_close_timeout=_LEDGER_TIMEOUT,
                 retry_policy=_LEDGER_RETRY,
             )
-            if kind != "acknowledgement_overdue" and current > self.answer_by:
+            if kind != _ACKNOWLEDGEMENT and current > self.answer_by:
                 self.move(current)

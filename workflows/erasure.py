@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         SystemOutcome,
         VerificationActivities,
     )
+    from vocabulary import FINAL_STATUSES, RequestStatus, VerificationMethod, request_status
 
     from .types import (
         ACKNOWLEDGEMENT_CHANNELS,
@@ -78,19 +79,13 @@ with workflow.unsafe.imports_passed_through():
 
 from .deadline_clock import DeadlineClock
 from .refusals import Refused, SignalReader
-from .status import FINAL_STATUSES, final_status
 from .system_erasure import SystemErasureWorkflow, describe_activity_failure
 
-__all__ = ["STATUS_FROM_LEDGER", "VERIFICATION_METHODS", "ErasureWorkflow", "workflow_id_for"]
+__all__ = ["STATUS_FROM_LEDGER", "ErasureWorkflow", "workflow_id_for"]
 
 #: Patch: the final status is computed by an activity from the ledger's latest outcomes
 #: (``record_answer``), no longer here from the fan-out's own (``record_status``).
 STATUS_FROM_LEDGER = "status-from-ledger"
-
-#: How a requester's identity can be established. ``email``: a one-time code mailed to the
-#: address on file. ``preverified``: a privacy portal that authenticated the person signed an
-#: assertion, checked at intake. ``operator``: a named operator approves, with a reason.
-VERIFICATION_METHODS = ("email", "operator", "preverified")
 
 # Ledger writes: short, and retried until the database is back (they are idempotent).
 _LEDGER_TIMEOUT = timedelta(seconds=60)
@@ -119,8 +114,6 @@ _CODE_OUTCOMES = {
     "no_code": "no code has been sent for this request yet (or a new one is on its way)",
 }
 _FINAL_VERDICTS = ("accepted", "locked", "expired")
-#: A request in one of these has been answered: no update may change it any more.
-FINAL_STAGES = FINAL_STATUSES
 
 
 def _digits(code: str) -> str:
@@ -138,7 +131,7 @@ class ErasureWorkflow:
     def __init__(self, request: ErasureRequest) -> None:
         # The input is known here so that a signal or update arriving with the first task
         # (before ``run`` starts) is judged against the right request.
-        self._stage = "received"
+        self._stage: str = RequestStatus.RECEIVED
         self._request_id = request.request_id
         self._method = request.verification_method
         self._approval: OperatorApproval | None = None
@@ -170,7 +163,7 @@ class ErasureWorkflow:
             return
         if (
             self._approval is None
-            and self._method == "operator"
+            and self._method == VerificationMethod.OPERATOR
             and self._verified is None
             and approval.operator.strip()
             and approval.reason.strip()
@@ -204,7 +197,7 @@ class ErasureWorkflow:
     def _refuse_code_early(self, submission: CodeSubmission) -> None:
         """Refusals that need no look at the code (not recorded in the history; the caller
         records them in the ledger)."""
-        if self._method != "email":
+        if self._method != VerificationMethod.EMAIL:
             raise ValueError(
                 f"this request is verified by {self._method or 'another method'}, "
                 "not by an emailed code"
@@ -263,7 +256,7 @@ class ErasureWorkflow:
 
     @resend_code.validator
     def _refuse_resend(self, order: CodeResendOrder) -> None:
-        if self._method != "email":
+        if self._method != VerificationMethod.EMAIL:
             raise ValueError(
                 f"this request is verified by {self._method or 'another method'}, "
                 "not by an emailed code"
@@ -320,7 +313,7 @@ class ErasureWorkflow:
 
     @acknowledge_receipt.validator
     def _refuse_acknowledgement(self, ack: ReceiptAcknowledgement) -> None:
-        if self._stage in FINAL_STAGES:
+        if self._stage in FINAL_STATUSES:
             raise ValueError(f"the request has already finished ({self._stage})")
         if self._clock.acknowledged:
             raise ValueError("receipt is already acknowledged")
@@ -342,7 +335,7 @@ class ErasureWorkflow:
     def _refuse_cancel(self, order: CancelOrder) -> None:
         if self._cancel is not None:
             raise ValueError("the request is already being cancelled")
-        if self._stage in FINAL_STAGES:
+        if self._stage in FINAL_STATUSES:
             raise ValueError(f"the request has already finished ({self._stage})")
         if self._verified is not None:
             raise ValueError(
@@ -372,7 +365,7 @@ class ErasureWorkflow:
     @extend_deadline.validator
     def _refuse_extension(self, extension: DeadlineExtension) -> None:
         clock = self._clock
-        if self._stage in FINAL_STAGES:
+        if self._stage in FINAL_STATUSES:
             raise ValueError("the request has already finished")
         if clock.extended:
             raise ValueError("the deadline was already extended; the rules allow one extension")
@@ -411,21 +404,21 @@ class ErasureWorkflow:
             self._verified = False
             return await self._finish(
                 request,
-                "cancelled",
+                RequestStatus.CANCELLED,
                 f"withdrawn before verification: {self._cancel.reason}",
                 (),
                 actor=f"operator:{self._cancel.operator}",
             )
         self._verified = verified
         if not verified:
-            return await self._finish(request, "rejected", reason, (), actor=actor)
+            return await self._finish(request, RequestStatus.REJECTED, reason, (), actor=actor)
 
-        self._stage = "erasing"
-        self._systems = dict.fromkeys(request.systems, "erasing")
+        self._stage = RequestStatus.ERASING
+        self._systems = dict.fromkeys(request.systems, "erasing")  # each system's stage
         await self._record(
             StatusChange(
                 request.request_id,
-                "erasing",
+                RequestStatus.ERASING,
                 actor=actor,
                 reason=reason,
                 event="verified",
@@ -437,27 +430,27 @@ class ErasureWorkflow:
             # The ledger decides, from each system's latest outcome: a later round of a
             # system (lethe retry) may have ended while this request was still open.
             return await self._finish(request, None, None, tuple(outcomes), actor="lethe")
-        status = final_status(o.outcome for o in outcomes)
+        status = request_status(o.outcome for o in outcomes)
         return await self._finish(request, status, None, tuple(outcomes), actor="lethe")
 
     async def _identity_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
         """Whether the requester is who they say. Nothing is erased before this returns True."""
         method = request.verification_method
-        if method == "preverified":
+        if method == VerificationMethod.PREVERIFIED:
             return await self._portal_gate(request)
-        if method not in ("operator", "email"):
+        if method not in (VerificationMethod.OPERATOR, VerificationMethod.EMAIL):
             return False, "lethe", f"unknown verification method {method!r}"
 
-        self._stage = "awaiting_verification"
+        self._stage = RequestStatus.AWAITING_VERIFICATION
         await self._record(
             StatusChange(
                 request.request_id,
-                "awaiting_verification",
+                RequestStatus.AWAITING_VERIFICATION,
                 actor="lethe",
                 detail={"method": method},
             )
         )
-        if method == "email":
+        if method == VerificationMethod.EMAIL:
             return await self._email_gate(request)
         timeout = timedelta(seconds=request.policy.verification_timeout_seconds)
         try:
@@ -555,7 +548,10 @@ class ErasureWorkflow:
 
     async def _acknowledge(self, request: ErasureRequest) -> None:
         """Tell the requester we have their request (the code's message does, for ``email``)."""
-        if request.verification_method == "email" or request.acknowledge_by is None:
+        if (
+            request.verification_method == VerificationMethod.EMAIL
+            or request.acknowledge_by is None
+        ):
             return
         try:
             done = await workflow.execute_activity_method(

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         SystemTask,
     )
     from activities.erasure import SYSTEM_NOT_ON_THIS_WORKER
+    from vocabulary import OutcomeKind
 
     from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
@@ -138,7 +139,7 @@ class SystemErasureWorkflow:
             # Processor-held: the controller decides first; the connector is not called.
             return await self._refer(job, job.round, job.refer_to, connector_called=False)
         outcome = await self._erase(job, job.round)
-        if outcome.outcome == "referred":
+        if outcome.outcome == OutcomeKind.REFERRED:
             return await self._refer(
                 job, job.round, outcome.controller or "", connector_called=True
             )
@@ -164,8 +165,8 @@ class SystemErasureWorkflow:
                 policy,
             )
             polls = 0
-            while outcome.outcome == "pending" and polls < policy.pending_poll_limit:
-                self._stage = "pending"
+            while outcome.outcome == OutcomeKind.PENDING and polls < policy.pending_poll_limit:
+                self._stage = OutcomeKind.PENDING
                 await workflow.sleep(timedelta(seconds=outcome.poll_after_seconds or 300))
                 outcome = await self._served(
                     lambda: workflow.execute_activity_method(
@@ -178,7 +179,7 @@ class SystemErasureWorkflow:
                     policy,
                 )
                 polls += 1
-            if outcome.outcome == "pending":
+            if outcome.outcome == OutcomeKind.PENDING:
                 # Not finished is not done: a request must not end "completed" on a promise.
                 return await self._fail(
                     job,
@@ -187,9 +188,9 @@ class SystemErasureWorkflow:
                     "lethe retry asks the system again",
                 )
             if outcome.verifiable and (
-                outcome.outcome in {"erased", "retained"}
+                outcome.outcome in {OutcomeKind.ERASED, OutcomeKind.RETAINED}
                 or (
-                    outcome.outcome == "not_searched"
+                    outcome.outcome == OutcomeKind.NOT_SEARCHED
                     and any(outcome.counts.values())
                     and workflow.patched(VERIFY_NOT_SEARCHED)
                 )
@@ -209,7 +210,7 @@ class SystemErasureWorkflow:
                     left = ", ".join(f"{k}={v}" for k, v in sorted(check.remaining.items()))
                     outcome = replace(
                         outcome,
-                        outcome="failed",
+                        outcome=OutcomeKind.FAILED,
                         error=f"verification after erase found items left: {left}",
                     )
         except ActivityError as err:
@@ -248,7 +249,7 @@ class SystemErasureWorkflow:
         self, job: SystemErasure, round_: int, controller: str, *, connector_called: bool
     ) -> SystemOutcome:
         """Refer the system to its controller and carry out the instruction that comes back."""
-        self._stage = "referred"
+        self._stage = OutcomeKind.REFERRED
         task = ReferralTask(job.request_id, job.system, round_, controller, connector_called)
         opened = await workflow.execute_activity_method(
             ReferralActivities.open_referral,
@@ -327,7 +328,7 @@ class SystemErasureWorkflow:
         return outcome
 
     async def _fail(self, job: SystemErasure, round_: int, error: str) -> SystemOutcome:
-        self._stage = "failed"
+        self._stage = OutcomeKind.FAILED
         return await workflow.execute_activity_method(
             RecordingActivities.record_system_failure,
             SystemFailure(job.request_id, job.system, round_, error),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
+import click
+
 from connectors import normalise_email
-from ledger import LEGAL_BASES
+from vocabulary import LEGAL_BASES
 
 from ..errors import LetheError
 from ..free_text import PersonText
@@ -16,6 +18,7 @@ from ..free_text import PersonText
 __all__ = [
     "PSEUDONYM",
     "address_argument",
+    "choice_of",
     "legal_basis",
     "one_date",
     "parse_date",
@@ -48,6 +51,13 @@ def one_date(
         if day is not None and day < today:
             raise LetheError(f"{name} {day} is in the past")
     return kept, review
+
+
+def choice_of(words: Iterable[str]) -> click.Choice[str]:
+    """A vocabulary's words (``vocabulary.RequestStatus`` …) as a ``click.Choice`` of the plain
+    strings operators type and the ledger stores. Not the members themselves: click matches an
+    enum member by its name (``COMPLETED``), not by its value."""
+    return click.Choice([str(word) for word in words])
 
 
 def legal_basis(code: str) -> str:

@@ -42,14 +42,13 @@ from ledger import (
 )
 from ledger.proof import deadline_state, key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import (
-    OUTCOMES,
-    STATUSES,
     AuditFilter,
     AuditRecord,
     audit_records,
     systems_done_at,
 )
 from ledger.queries import list_requests as query_requests
+from vocabulary import Jurisdiction, OutcomeKind, RequestStatus
 
 from ..certificates import (
     CERTIFICATE_SUFFIXES,
@@ -57,7 +56,6 @@ from ..certificates import (
     load_certificate,
     write_certificate,
 )
-from ..deadlines import JURISDICTIONS
 from ..errors import ConfigError, LetheError, NotFoundError
 from ..keys import load_signing_key
 from ..render import outcome_table, request_summary, request_to_dict
@@ -65,6 +63,7 @@ from ..runtime import open_existing_ledger
 from ..settings import SYSTEM_NAME, Settings, load_settings
 from ..terminal import line, visible
 from ._app import app, console, emit_json, json_option, run
+from ._values import choice_of
 
 __all__ = ["Reader", "VerificationFailed", "audit", "reading"]
 
@@ -164,13 +163,13 @@ def filter_options(fn: Any) -> Any:
         ),
         click.option(
             "--outcome",
-            type=click.Choice(OUTCOMES),
+            type=choice_of(OutcomeKind),
             help="Requests where a system's latest round ended so (that of --system, if given).",
         ),
         click.option(
-            "--jurisdiction", "-j", type=click.Choice(JURISDICTIONS), help="Under this law."
+            "--jurisdiction", "-j", type=choice_of(Jurisdiction), help="Under this law."
         ),
-        click.option("--status", type=click.Choice(STATUSES), help="With this status."),
+        click.option("--status", type=choice_of(RequestStatus), help="With this status."),
         click.option("--overdue", is_flag=True, help="Past due and unanswered, or answered late."),
         click.option(
             "--exceptions-expiring-before",
@@ -414,13 +413,15 @@ EXPORT_FIELDS = (
     "systems_not_searched",
 )
 
-_RESPONSES = {
-    "completed": "deleted",
-    "completed_with_exceptions": "deleted in part; the rest kept under the bases given",
-    "partially_failed": "deletion failed, or could not be searched for, in some systems",
-    "failed": "deletion failed, or could not be searched for, in every system",
-    "rejected": "denied",
-    "cancelled": "withdrawn",
+_RESPONSES: dict[str, str] = {
+    RequestStatus.COMPLETED: "deleted",
+    RequestStatus.COMPLETED_WITH_EXCEPTIONS: "deleted in part; the rest kept under the bases given",
+    RequestStatus.PARTIALLY_FAILED: (
+        "deletion failed, or could not be searched for, in some systems"
+    ),
+    RequestStatus.FAILED: "deletion failed, or could not be searched for, in every system",
+    RequestStatus.REJECTED: "denied",
+    RequestStatus.CANCELLED: "withdrawn",
 }
 
 
@@ -448,7 +449,7 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
         }
         for e in record.exceptions
     ]
-    if r.status == "rejected":
+    if r.status == RequestStatus.REJECTED:
         basis.append({"system": None, "legal_basis": None, "description": r.status_reason})
     latest = record.latest_outcomes()
     return {
@@ -470,12 +471,12 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
         "status": r.status,
         "basis_for_denial": basis,
         "systems": list(r.systems),
-        "systems_failed": sorted(s for s, o in latest.items() if o.outcome == "failed"),
+        "systems_failed": sorted(s for s, o in latest.items() if o.outcome == OutcomeKind.FAILED),
         # Not searched for want of an identifier: each system with the kinds it lacked.
         "systems_not_searched": [
             f"{s} (no {', '.join(missing_identifiers(o.evidence)) or 'identifier'})"
             for s, o in sorted(latest.items())
-            if o.outcome == "not_searched"
+            if o.outcome == OutcomeKind.NOT_SEARCHED
         ],
     }
 

@@ -16,11 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors import describe_basis
-from ledger import LedgerError, LegalHold, LegalHolds, Pseudonymizer
+from ledger import LedgerError, LegalHold, LegalHolds
+from vocabulary import OPEN_STATUSES, RequestStatus
 
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
-from ..intake import OPEN_STATUSES
+from ..pseudonym import Pseudonymizer
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, json_option, run, with_runtime
@@ -140,7 +141,7 @@ def hold_add(
             f"{_keeps(placed)}."
         )
         for r in running:
-            if r.status == "erasing":
+            if r.status == RequestStatus.ERASING:
                 console.print(
                     f"Note: {r.request_id} is already erasing; its systems were planned when it "
                     "was verified, so this hold applies to its later rounds only."

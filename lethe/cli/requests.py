@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from connectors import Subject
 from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds, ProofLog
-from ledger.queries import STATUSES
+from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod
 from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 
 from ..attention import check_progress, clock_lines, clock_to_dict, next_steps, progress_lines
@@ -35,7 +35,7 @@ from ..runtime import Runtime, load_registry
 from ..settings import load_settings
 from ..terminal import visible
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import address_argument, reason_text, scrubbed
+from ._values import address_argument, choice_of, reason_text, scrubbed
 
 __all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
 
@@ -113,7 +113,7 @@ async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = F
         console.print(f"  {line}")
     if outcomes:
         console.print(outcome_table(outcomes))
-    elif rec.status in {"received", "awaiting_verification"}:
+    elif rec.status in UNVERIFIED_STATUSES:
         console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
     latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
     referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
@@ -285,12 +285,12 @@ def submit(
                         f"The answer was due {done.due_at:%Y-%m-%d %H:%M} UTC: it is OVERDUE.",
                         style="bold red",
                     )
-            if done.verification_method == "operator":
+            if done.verification_method == VerificationMethod.OPERATOR:
                 console.print(
                     f"Waiting for identity verification: lethe approve {done.request_id} "
                     "--reason '…'"
                 )
-            elif done.verification_method == "email":
+            elif done.verification_method == VerificationMethod.EMAIL:
                 console.print(
                     "A code goes to the address on file; when the requester gives it back: "
                     f"lethe verify {done.request_id} --code …"
@@ -322,7 +322,7 @@ def submit(
                         done.acknowledge_by.isoformat() if done.acknowledge_by else None
                     ),
                     "verification_method": done.verification_method,
-                    "status": "received",
+                    "status": RequestStatus.RECEIVED,
                 }
             )
 
@@ -348,11 +348,11 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
         rec = await rt.ledger.get_request(request_id)
         if rec is None:
             raise NotFoundError(f"no erasure request with id {request_id!r}")
-        if rec.verification_method != "operator":
+        if rec.verification_method != VerificationMethod.OPERATOR:
             raise LetheError(
                 f"{request_id} is verified by {rec.verification_method!r}, not by an operator"
             )
-        if rec.status not in {"received", "awaiting_verification"}:
+        if rec.status not in UNVERIFIED_STATUSES:
             raise LetheError(f"{request_id} is not waiting for verification (status {rec.status})")
         why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
         client = await rt.client()
@@ -395,7 +395,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
             raise NotFoundError(f"no erasure request with id {request_id!r}")
         if rec.completed_at is not None:
             raise LetheError(f"{request_id} has already finished ({rec.status})")
-        if rec.status not in {"received", "awaiting_verification"}:
+        if rec.status not in UNVERIFIED_STATUSES:
             raise LetheError(
                 f"{request_id} is {rec.status}: what is erased cannot be called back"
                 " (place a legal hold to keep what is not erased yet)"
@@ -412,7 +412,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
         # The workflow records the final status itself; wait (briefly) to report it.
         for _ in range(100):
             rec = await rt.ledger.require_request(request_id)
-            if rec.status == "cancelled":
+            if rec.status == RequestStatus.CANCELLED:
                 break
             await asyncio.sleep(0.1)
         if as_json:
@@ -438,7 +438,10 @@ def status(request_id: str, events: bool, as_json: bool) -> None:
 
 @app.command("list")
 @click.option(
-    "--status", "status_filter", type=click.Choice(STATUSES), help="Only requests with this status."
+    "--status",
+    "status_filter",
+    type=choice_of(RequestStatus),
+    help="Only requests with this status."
 )
 @click.option("--overdue", is_flag=True, help="Only open requests past their deadline.")
 @click.option("--due-within", help="Only open requests due within this time (7d, 36h, 2w).")

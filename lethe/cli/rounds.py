@@ -20,6 +20,7 @@ from ledger import (
     add_identifiers,
     missing_identifiers,
 )
+from vocabulary import FINAL_OUTCOMES, NOT_DONE, REFUSALS, OutcomeKind
 from workflows import StartedRound, SystemRoundWorkflow
 
 from ..errors import LetheError, NotFoundError
@@ -156,7 +157,7 @@ def sweeper_run_once(wait: bool, timeout: float, as_json: bool) -> None:
 
 #: A system's answers that end its erasure (``referred`` is not one while its request is open:
 #: the system waits for the controller's instruction).
-_SETTLED = frozenset({"erased", "not_found", "retained", "failed", "not_searched"})
+_SETTLED = FINAL_OUTCOMES - {OutcomeKind.REFERRED}
 
 
 def _settled(latest: SystemOutcomeRecord | None) -> bool:
@@ -165,7 +166,7 @@ def _settled(latest: SystemOutcomeRecord | None) -> bool:
 
 #: A system's latest outcomes that ``lethe retry`` erases again: it failed, or the request
 #: lacked an identifier one of its rules needs (add it with ``--identifier``).
-_RETRIABLE = frozenset({"failed", "not_searched"})
+_RETRIABLE = NOT_DONE
 
 
 def _identifiers(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -295,7 +296,7 @@ def retry(
             console.print(f"Sealed in {request_id}'s vault: {', '.join(added)}.")
         still = (
             sorted(set(missing_identifiers(latest.evidence)) - set(extra))
-            if latest is not None and latest.outcome == "not_searched"
+            if latest is not None and latest.outcome == OutcomeKind.NOT_SEARCHED
             else []
         )
         if still:
@@ -411,7 +412,7 @@ def backups_replay(
                     )
             if not names:
                 continue
-            if rec.status in {"rejected", "cancelled"}:
+            if rec.status in REFUSALS:
                 skipped.append({"request_id": rec.request_id, "why": f"{rec.status}: never erased"})
             elif await _shredded(rt, rec.request_id):
                 skipped.append(

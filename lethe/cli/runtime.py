@@ -40,7 +40,7 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
 
     Creates the keys and the ledger first if they are missing (as `lethe init` does). Mail
     to requesters and operator alerts are printed on the console, not sent."""
-    import worker as worker_module
+    from ..worker import run_worker
 
     settings = load_settings()
 
@@ -94,7 +94,7 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
                 console.print("Worker running. Ctrl-C to stop.")
             # The console mailer writes to stderr, so that --json output stays clean.
             # Printed, not sent: what they print carries what others typed, shown as text.
-            await worker_module.run_worker(
+            await run_worker(
                 local,
                 mailer=ConsoleMailer(print_visible),
                 alerts=[ConsoleAlerts(print_visible)],
@@ -109,7 +109,7 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
 @json_option
 def worker_command(as_json: bool) -> None:
     """Run a worker against LETHE_TEMPORAL_ADDRESS (any cluster, Temporal Cloud included)."""
-    import worker as worker_module
+    from ..worker import run_worker
 
     settings = load_settings()
     if as_json:
@@ -121,7 +121,7 @@ def worker_command(as_json: bool) -> None:
                 "systems": sorted(settings.systems),
             }
         )
-    run(worker_module.run_worker(settings))
+    run(run_worker(settings))
 
 
 @app.command()

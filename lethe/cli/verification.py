@@ -17,6 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from connectors import normalise_email
+from vocabulary import UNVERIFIED_STATUSES, VerificationMethod
 from workflows import CodeResendOrder, CodeSubmission, ErasureWorkflow
 
 from ..assertions import dev_portal_key, key_id, mint_assertion, public_key_text
@@ -94,7 +95,7 @@ def verify(
         if rec is None:
             raise NotFoundError(f"no erasure request with id {request_id!r}")
         who = f"operator:{(await PersonText.for_request(rt.ledger, request_id)).operator(typed)}"
-        if rec.verification_method != "email":
+        if rec.verification_method != VerificationMethod.EMAIL:
             raise await _refused(
                 rt, request_id, who, f"it is verified by {rec.verification_method}, not by a code"
             )
@@ -139,14 +140,14 @@ async def _resend(rt: Runtime, request_id: str, typed: str, reason: str, *, as_j
     rec = await rt.ledger.get_request(request_id)
     if rec is None:
         raise NotFoundError(f"no erasure request with id {request_id!r}")
-    if rec.verification_method != "email":
+    if rec.verification_method != VerificationMethod.EMAIL:
         raise LetheError(
             f"{request_id}: no new code: it is verified by {rec.verification_method},"
             " not by an emailed code"
         )
     if rec.completed_at is not None:
         raise LetheError(f"{request_id}: no new code: the request is closed ({rec.status})")
-    if rec.status != "awaiting_verification" and rec.status != "received":
+    if rec.status not in UNVERIFIED_STATUSES:
         raise LetheError(f"{request_id}: no new code: identity is already verified ({rec.status})")
     why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, typed)
     who = f"operator:{by}"

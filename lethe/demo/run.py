@@ -24,6 +24,7 @@ from temporalio.client import WorkflowHandle
 from activities import ConsoleAlerts, ConsoleMailer
 from ledger import ProofLog, TreeHeadSigner
 from ledger.proof import load_public_key, public_key_pem
+from vocabulary import Jurisdiction, RequestStatus, VerificationMethod
 from workflows import CodeSubmission, ErasureResult, ErasureWorkflow
 
 from ..certificates import check_certificate_file, write_certificate
@@ -35,11 +36,12 @@ from ..render import outcome_table, request_summary, request_to_dict
 from ..runtime import Runtime, connect_when_ready, initialise, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from ..terminal import line, print_visible
+from ..worker import build_worker, close_connectors  # the composition, as `lethe worker`'s
 from .systems import SUBJECT, check_bystanders, seed_demo_systems
 
 __all__ = ["run_demo"]
 
-EXPECTED_STATUS = "completed_with_exceptions"
+EXPECTED_STATUS = RequestStatus.COMPLETED_WITH_EXCEPTIONS
 
 
 def _toml_value(value: Any) -> str:
@@ -99,11 +101,9 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         signing_key = load_signing_key(local.home)
         connectors = build_connectors(local.systems, load_registry())
         client = await connect_when_ready(local, rt.keys)
-        import worker as worker_module  # the composition root, shared with `lethe worker`
-
         # What they print carries what others typed (reasons, errors): shown as text.
         mailer = ConsoleMailer(print_visible if as_json else console.print)
-        w = worker_module.build_worker(
+        w = build_worker(
             client,
             task_queue=local.temporal.task_queue,
             ledger=rt.ledger,
@@ -118,7 +118,10 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         )
         async with w:
             draft = validate_request(
-                local, email=SUBJECT.email, jurisdiction="gdpr", verification="email"
+                local,
+                email=SUBJECT.email,
+                jurisdiction=Jurisdiction.GDPR,
+                verification=VerificationMethod.EMAIL,
             )
             done = await submit_request(
                 draft,
@@ -168,7 +171,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             await _abandon(rt, submitted)
         raise
     finally:
-        await worker_module_close(connectors)
+        await close_connectors(connectors)
         if rt is not None:
             await rt.close()
         server.stop()
@@ -285,14 +288,9 @@ async def _abandon(rt: Runtime, request_id: str) -> None:
     if rec is not None and rec.completed_at is None:
         await rt.ledger.set_status(
             request_id,
-            "cancelled",
+            RequestStatus.CANCELLED,
             at=datetime.now(UTC),
             actor="demo",
             reason="the demo stopped before this request finished",
         )
 
-
-async def worker_module_close(connectors: dict[str, Any]) -> None:
-    import worker as worker_module
-
-    await worker_module.close_connectors(connectors)

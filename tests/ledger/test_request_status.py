@@ -1,4 +1,5 @@
-"""A request's status from the ledger's latest outcomes, and its two writers: the request's own
+"""A request's status from the ledger's latest outcomes (the rule itself:
+tests/vocabulary/test_status_rule.py), and its two writers: the request's own
 answer and a later round of one system, in either order (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -7,10 +8,9 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from ledger import ErasureRounds, Ledger, OutcomeEntry, RequestStatuses, request_status
+from ledger import ErasureRounds, Ledger, OutcomeEntry, RequestStatuses
 from ledger.models import SystemOutcomeRecord
 from ledger.request_status import _lock_request
 from lethe.keys import Keyring
@@ -19,28 +19,6 @@ from tests.conftest import make_ledger
 from .test_store import NOW, open_request
 
 LATER = NOW + timedelta(days=3)
-
-
-@pytest.mark.parametrize(
-    ("outcomes", "status"),
-    [
-        (["erased", "not_found"], "completed"),
-        (["erased", "retained"], "completed_with_exceptions"),
-        (["erased", "referred"], "completed_with_exceptions"),
-        (["erased", "in_progress"], "completed_with_exceptions"),  # a round under way
-        (["retained", "failed"], "partially_failed"),
-        # A system the request lacked an identifier for is not done, like a failed one.
-        (["erased", "not_searched"], "partially_failed"),
-        (["retained", "not_searched"], "partially_failed"),
-        # No system erased as asked: the request failed, not "partially".
-        (["failed"], "failed"),
-        (["failed", "failed"], "failed"),
-        (["failed", "not_searched"], "failed"),
-        (["not_searched"], "failed"),
-    ],
-)
-def test_the_rule(outcomes: list[str], status: str) -> None:
-    assert request_status(outcomes) == status
 
 
 async def first_pass(ledger: Ledger, request_id: str = "er-1") -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Ledger, LegalHolds, Pseudonymizer, VaultShredding
+from ledger import Ledger, LegalHolds, VaultShredding
 from lethe.free_text import PersonText
 from lethe.keys import Keyring, load_keyring
+from lethe.pseudonym import Pseudonymizer
 from lethe.runtime import open_ledger
 from lethe.settings import load_settings
 

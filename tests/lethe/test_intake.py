@@ -8,11 +8,13 @@ from typing import Any, cast
 import pytest
 from temporalio.client import Client
 
-from ledger import Ledger, Pseudonymizer
+from ledger import Ledger
 from lethe.errors import LetheError
-from lethe.intake import OPEN_STATUSES, submit_request, validate_request
+from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
+from lethe.pseudonym import Pseudonymizer
 from lethe.settings import Settings, SystemConfig
+from vocabulary import OPEN_STATUSES
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from connectors import normalise_email
-from ledger import Pseudonymizer
 from lethe.intake import validate_request
+from lethe.pseudonym import Pseudonymizer
 from lethe.settings import Settings, SystemConfig
 from tests.support.ledger_state import written
 

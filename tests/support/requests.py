@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from ledger import Ledger, OutcomeEntry, request_status
+from ledger import Ledger, OutcomeEntry
+from vocabulary import request_status
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, 123456, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ import functools
 
 from temporalio.worker import Worker
 
-import worker as lethe_worker
+import lethe.worker as lethe_worker
 
 if __name__ == "__main__":
     lethe_worker.Worker = functools.partial(Worker, max_cached_workflows=0)  # type: ignore[misc]

@@ -57,8 +57,8 @@ from activities import (
     SystemPlan,
     SystemTask,
     Verification,
-    request_status,
 )
+from vocabulary import request_status
 from workflows import (
     ALL_WORKFLOWS,
     CancelOrder,

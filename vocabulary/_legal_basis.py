@@ -1,21 +1,24 @@
-"""The fixed vocabulary of reasons Lethe accepts for keeping data after an erasure request.
+"""The fixed list of reasons Lethe accepts for keeping data after an erasure request.
 
-Every ``Retained`` outcome names one of these codes plus free text. The codes are stable
-strings because they are stored in the ledger and shown to auditors.
+Every ``Retained`` outcome, legal hold and controller's instruction to retain names one of
+these codes plus free text. The codes are stable strings because they are stored in the
+ledger, sealed into receipts and shown to auditors.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["JURISDICTIONS", "LegalBasis", "basis_fits", "describe_basis"]
+from ._jurisdiction import JURISDICTIONS
 
-#: Jurisdictions a request can be made under, as the ledger records them (``lethe.deadlines``
-#: has the same names; connectors import nothing of ``lethe``, a test holds the two together).
-JURISDICTIONS = ("gdpr", "ccpa")
+__all__ = ["LEGAL_BASES", "LegalBasis", "basis_fits", "describe_basis"]
 
 
 class LegalBasis(StrEnum):
+    """A reason to keep data an erasure request asked for: a statute's own exception, or one
+    that belongs to no statute (``contract``, ``backup-rotation``, ``suppression``,
+    ``legal-hold``)."""
+
     # GDPR Art. 17(3): erasure does not apply where processing is necessary for ...
     GDPR_17_3_A = "gdpr-17-3-a"  # freedom of expression and information
     GDPR_17_3_B = "gdpr-17-3-b"  # a legal obligation, or a task in the public interest
@@ -37,6 +40,9 @@ class LegalBasis(StrEnum):
     SUPPRESSION = "suppression"  # hashed entry that keeps the person from being re-added
     LEGAL_HOLD = "legal-hold"  # a hold placed by the organisation's counsel
 
+
+#: Every code, for checking a code given as text (``code in LEGAL_BASES``).
+LEGAL_BASES = frozenset(LegalBasis)
 
 _DESCRIPTIONS: dict[LegalBasis, str] = {
     LegalBasis.GDPR_17_3_A: "GDPR Art. 17(3)(a): freedom of expression and information",

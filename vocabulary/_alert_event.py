@@ -1,0 +1,39 @@
+"""Events that tell the operators a request needs a person, not only the log."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ALERT_EVENTS", "AlertEvent"]
+
+
+class AlertEvent(StrEnum):
+    """What an operator alert is about (``[alerts] on`` chooses among them).
+
+    ``acknowledgement_overdue``: the receipt was not acknowledged by its deadline.
+    ``deadline_reminder``: the answer deadline is near.
+    ``deadline_overdue``: the answer deadline has passed.
+    ``referral_escalated``: a controller did not answer a referral in time (or could not be
+    told).
+    ``system_failed``: a system failed for good (retries spent, or a permanent error).
+    ``system_unserved``: no worker that has a system configured took its task (a rolling
+    deploy, or a system removed from one worker's lethe.toml).
+    ``request_stalled``: an open request is not progressing (its workflow task keeps failing,
+    its workflow is gone, or a system has been retried long).
+    ``payload_refused``: a signal to a request was refused: not encrypted under the payload
+    key (someone reached Temporal without Lethe's keys).
+    """
+
+    ACKNOWLEDGEMENT_OVERDUE = "acknowledgement_overdue"
+    DEADLINE_REMINDER = "deadline_reminder"
+    DEADLINE_OVERDUE = "deadline_overdue"
+    REFERRAL_ESCALATED = "referral_escalated"
+    SYSTEM_FAILED = "system_failed"
+    SYSTEM_UNSERVED = "system_unserved"
+    REQUEST_STALLED = "request_stalled"
+    PAYLOAD_REFUSED = "payload_refused"
+
+
+#: Every event, in the order the documentation and messages list them (the default of
+#: ``[alerts] on``: alert on all of them).
+ALERT_EVENTS = tuple(AlertEvent)
