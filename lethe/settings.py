@@ -67,7 +67,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -80,8 +80,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from activities.alerts import ALERT_EVENTS
 from connectors import IDENTIFIER_KINDS, Connector, ConnectorConfigError, ConnectorRegistry
@@ -89,6 +87,9 @@ from connectors import IDENTIFIER_KINDS, Connector, ConnectorConfigError, Connec
 from .assertions import read_public_keys
 from .deadlines import JURISDICTIONS, Rule, policy_rule, zone
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = [
     "ENVIRONMENT",
@@ -469,9 +470,11 @@ def _overlay(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...
     origin: dict[tuple[str, ...], str] = {}
     for var, (section, key, parse) in ENVIRONMENT.items():
         text = env.get(var)
+        if not text:
+            continue  # an empty variable is unset
         values = raw.setdefault(section, {})
-        if not text or not isinstance(values, dict):
-            continue  # an empty variable is unset; a section that is not a table is reported
+        if not isinstance(values, dict):
+            continue  # the file's section is not a table: validation says so
         values.pop(f"{key}_env", None)
         values[key] = parse(text)
         origin[section, key] = var
@@ -588,11 +591,22 @@ def _database_url(ledger: _Ledger, env: Mapping[str, str], home: Path) -> str:
         url = _env_ref("[ledger] database_url_env", ledger.database_url_env, env)
     if url is None:
         return f"sqlite+aiosqlite:///{home / 'lethe.db'}"
-    try:
-        make_url(url)
-    except ArgumentError:
-        raise ConfigError("the ledger database URL is not a SQLAlchemy URL") from None
+    if _sqlalchemy_url(url) is None:
+        raise ConfigError("the ledger database URL is not a SQLAlchemy URL")
     return url
+
+
+def _sqlalchemy_url(url: str) -> URL | None:
+    """SQLAlchemy's reading of ``url``, None if it is not a URL. SQLAlchemy is imported here,
+    when a URL is checked, not with this module: a command that loads no settings (``--help``)
+    does not pay for it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
 
 
 def _temporal(t: TemporalSettings, env: Mapping[str, str]) -> TemporalSettings:
@@ -676,13 +690,11 @@ def _walk_options(
         if _looks_secret(key) and isinstance(value, str):
             raise ConfigError(f'{where} is a secret: write {key}_env = "VAR" and set VAR instead')
         if key == "url" and isinstance(value, str):
-            try:
-                if make_url(value).password:
-                    raise ConfigError(
-                        f'{where} holds a password: write url_env = "VAR" and set VAR instead'
-                    )
-            except ArgumentError:
-                pass  # the connector's own validation names the problem
+            parsed = _sqlalchemy_url(value)  # not a URL: the connector's validation says so
+            if parsed is not None and parsed.password:
+                raise ConfigError(
+                    f'{where} holds a password: write url_env = "VAR" and set VAR instead'
+                )
         if isinstance(value, dict):
             value = _walk_options(system, value, env)
         elif isinstance(value, list):
