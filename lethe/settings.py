@@ -6,11 +6,17 @@
     LETHE_TEMPORAL_ADDRESS      host:port of the Temporal frontend (127.0.0.1:7233)
     LETHE_TEMPORAL_NAMESPACE    namespace (default)
     LETHE_TASK_QUEUE            task queue the workers poll (lethe)
-    LETHE_TEMPORAL_TLS          1 to use TLS (implied by the client certificate or API key)
-    LETHE_TEMPORAL_TLS_CA / _TLS_CERT / _TLS_KEY   PEM files for mTLS
+    LETHE_TEMPORAL_TLS          1 to use TLS, 0 not to (implied by a client certificate or API key)
+    LETHE_TEMPORAL_TLS_CA       PEM file of the server's certificate authority
+    LETHE_TEMPORAL_TLS_CERT     PEM file of the client certificate (mTLS), with ...
+    LETHE_TEMPORAL_TLS_KEY      ... the PEM file of its private key
     LETHE_TEMPORAL_API_KEY      API key (Temporal Cloud)
-    LETHE_SMTP_HOST / _PORT     the mail server for verification codes and acknowledgements
+    LETHE_SMTP_HOST             the mail server for verification codes and acknowledgements
+    LETHE_SMTP_PORT             its port (587)
     LETHE_PORTAL_PUBLIC_KEYS    comma-separated base64 Ed25519 keys of trusted privacy portals
+
+Each variable overrides one key of a section (``ENVIRONMENT`` below says which) and is checked
+as that key is; an empty variable counts as unset.
 
 Identity verification (``[verification]``: code_ttl_hours 72, code_attempts 5,
 code_resends 3, portal_public_keys, portal_audience "lethe",
@@ -18,7 +24,8 @@ assertion_max_lifetime_seconds 600), mail (``[mail]``: smtp_host, smtp_port 587,
 smtp_security starttls|tls|none, smtp_username, smtp_password_env, sender) and deadlines
 (``[deadlines]``: timezone "UTC", reminder_days 7, and the policy's own promise:
 policy_acknowledge_hours 24, policy_answer_days 45, policy_extension_days 0) have sections
-of their own.
+of their own. Each section is one model below: its defaults, its bounds, its checks. A key the
+model does not know is refused with its path, so a typo fails at load.
 
 Systems are declared in ``lethe.toml`` as ``[systems.NAME]`` with ``connector = "…"`` and the
 connector's options. Secrets are never written inline: an option ``x_env = "VAR"`` takes the
@@ -57,30 +64,35 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
-from connectors import (
-    IDENTIFIER_KINDS,
-    Connector,
-    ConnectorConfigError,
-    ConnectorRegistry,
-    format_validation_error,
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
+from pydantic_core import ErrorDetails
+
+from connectors import IDENTIFIER_KINDS, Connector, ConnectorConfigError, ConnectorRegistry
 from vocabulary import ALERT_EVENTS
 
 from .assertions import read_public_keys
 from .deadlines import JURISDICTIONS, Rule, policy_rule, zone
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 __all__ = [
+    "ENVIRONMENT",
     "AlertSettings",
     "ControllerConfig",
     "DeadlineSettings",
@@ -98,11 +110,49 @@ __all__ = [
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # host:port, the host a name, an IPv4 address or a bracketed IPv6 address; no scheme.
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "private_key")
 
 
-@dataclass(frozen=True)
-class TemporalSettings:
+def _variable_name(where: str, var: object) -> str:
+    if not isinstance(var, str) or not _VARIABLE.match(var):
+        raise ConfigError(f"{where}: expected the name of an environment variable")
+    return var
+
+
+def _env_ref(where: str, var: str, env: Mapping[str, str]) -> str:
+    _variable_name(where, var)
+    value = env.get(var)
+    if value is None or value == "":
+        raise ConfigError(f"{where} names ${var}, which is not set")
+    return value
+
+
+def _variable(var: str) -> str:
+    if not _VARIABLE.match(var):
+        raise ValueError("expected the name of an environment variable")
+    return var
+
+
+#: An ``x_env`` key: the name of the variable that holds ``x``, read where ``x`` is used.
+EnvVar = Annotated[str, AfterValidator(_variable)]
+
+
+# -- the sections: one model each, carrying defaults, bounds and checks ------------------------
+
+
+class _Section(BaseModel):
+    # Frozen; an unknown key is an error; an empty string is never "use the default".
+    model_config = ConfigDict(extra="forbid", frozen=True, str_min_length=1)
+
+
+class _Ledger(_Section):
+    database_url: str | None = None
+    database_url_env: EnvVar | None = None
+
+
+class TemporalSettings(_Section):
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
     task_queue: str = "lethe"
@@ -110,60 +160,101 @@ class TemporalSettings:
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    api_key: str | None = field(default=None, repr=False)
+    api_key_env: EnvVar | None = None
+    #: Never from the file: LETHE_TEMPORAL_API_KEY, or read from ``api_key_env`` at load.
+    api_key: str | None = Field(default=None, repr=False)
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, address: str) -> str:
+        match = _HOST_PORT.match(address)
+        if match is None or not 1 <= int(match.group(1)) <= 65535:
+            raise ValueError(f"must be host:port, like 127.0.0.1:7233, not {address!r}")
+        return address
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> TemporalSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS client authentication needs both a certificate and a key")
+        return self
 
 
-@dataclass(frozen=True)
-class ErasureDefaults:
-    jurisdiction: str = "gdpr"
-    verification: str = "operator"
-    verification_timeout_hours: float = 72.0
-    attempt_limit: int = 6
-    erase_timeout_seconds: int = 900
-    heartbeat_timeout_seconds: int = 60
+class ErasureDefaults(_Section):
+    jurisdiction: str = Field(default="gdpr", alias="default_jurisdiction")
+    verification: str = Field(default="operator", alias="default_verification")
+    verification_timeout_hours: float = Field(default=72.0, gt=0)
+    attempt_limit: int = Field(default=6, ge=1, le=100)
+    erase_timeout_seconds: int = Field(default=900, ge=1)
+    heartbeat_timeout_seconds: int = Field(default=60, ge=1)
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _known(cls, jurisdiction: str) -> str:
+        if jurisdiction not in JURISDICTIONS:
+            raise ValueError(f"must be one of {', '.join(JURISDICTIONS)}")
+        return jurisdiction
 
 
-@dataclass(frozen=True)
-class VerificationSettings:
+class VerificationSettings(_Section):
     """How identity is verified: emailed codes, and which privacy portals are trusted."""
 
-    code_ttl_hours: float = 72.0
-    code_attempts: int = 5
+    code_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    code_attempts: int = Field(default=5, ge=1, le=20)
     #: New codes an operator may have sent for one request (``lethe verify --resend``).
-    code_resends: int = 3
+    code_resends: int = Field(default=3, ge=0, le=10)
     portal_public_keys: tuple[str, ...] = ()
     portal_audience: str = "lethe"
-    assertion_max_lifetime_seconds: int = 600
+    assertion_max_lifetime_seconds: int = Field(default=600, ge=10, le=3600)
+
+    @field_validator("portal_public_keys")
+    @classmethod
+    def _keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        try:  # a bad key is a configuration error now, not at the first request
+            read_public_keys(keys)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return keys
 
 
-@dataclass(frozen=True)
-class MailSettings:
+class MailSettings(_Section):
     """The SMTP server that carries codes and acknowledgements; none configured: no mail."""
 
     smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_security: str = "starttls"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_username: str | None = None
-    smtp_password_env: str | None = None
+    smtp_password_env: EnvVar | None = None
     sender: str = "privacy@localhost"
+
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, sender: str) -> str:
+        if "@" not in sender:
+            raise ValueError("must be an email address")
+        return sender
 
     def smtp_password(self, env: Mapping[str, str] | None = None) -> str | None:
         """The SMTP password, read from ``smtp_password_env`` when the mailer is built."""
-        if not self.smtp_password_env:
+        if self.smtp_password_env is None:
             return None
         env = os.environ if env is None else env
         return _env_ref("[mail] smtp_password_env", self.smtp_password_env, env)
 
 
-@dataclass(frozen=True)
-class DeadlineSettings:
+class DeadlineSettings(_Section):
     """The controller's time zone, the reminder's lead, and the policy's own promise."""
 
     timezone: str = "UTC"
-    reminder_days: float = 7.0
-    policy_acknowledge_hours: int = 24
-    policy_answer_days: int = 45
-    policy_extension_days: int = 0
+    reminder_days: float = Field(default=7.0, ge=0, le=90)
+    policy_acknowledge_hours: int = Field(default=24, ge=0, le=24 * 30)
+    policy_answer_days: int = Field(default=45, ge=1, le=365)
+    policy_extension_days: int = Field(default=0, ge=0, le=365)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, timezone: str) -> str:
+        zone(timezone)  # ValueError naming the unknown zone
+        return timezone
 
     def policy(self) -> Rule:
         return policy_rule(
@@ -171,32 +262,32 @@ class DeadlineSettings:
         )
 
 
-@dataclass(frozen=True)
-class SystemConfig:
-    """A system as configured. ``options`` are as written: ``x_env = "VAR"`` references stay
-    unresolved until :meth:`resolved_options` reads them where the connector is built."""
+class ControllerConfig(_Section):
+    """A controller we hold data for as a processor, and how a referral reaches it
+    (``[controllers.NAME]``; the name is the section's)."""
 
     name: str
-    connector: str
-    options: Mapping[str, Any] = field(repr=False)
-    role: str = "controller"  # controller | processor
-    controller: str | None = None  # processor-held: the controller whose data it is
-
-    def resolved_options(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The options with every ``x_env`` reference replaced by the variable's value."""
-        return _walk_options(self.name, self.options, os.environ if env is None else env)
-
-
-@dataclass(frozen=True)
-class ControllerConfig:
-    """A controller we hold data for as a processor, and how a referral reaches it."""
-
-    name: str
-    webhook_url_env: str
-    secret_env: str
-    answer_within_days: float = 14.0
+    webhook_url_env: EnvVar
+    secret_env: EnvVar
+    answer_within_days: float = Field(default=14.0, gt=0)
     disclose: tuple[str, ...] = ()  # identifiers the contract lets us send (default: none)
     status_callback: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not SYSTEM_NAME.match(name):
+            raise ValueError("must be lower-case letters, digits, '-' or '_'")
+        return name
+
+    @field_validator("disclose")
+    @classmethod
+    def _identifiers(cls, disclose: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(disclose) - IDENTIFIER_KINDS)
+        if unknown:
+            known = ", ".join(sorted(IDENTIFIER_KINDS))
+            raise ValueError(f"unknown identifier {unknown[0]!r} (known: {known})")
+        return disclose
 
     def webhook(self, env: Mapping[str, str] | None = None) -> tuple[str, str]:
         """The webhook URL and signing secret, read from their variables and checked."""
@@ -213,23 +304,45 @@ class ControllerConfig:
         return url, _env_ref(f"{where} secret_env", self.secret_env, env)
 
 
-@dataclass(frozen=True)
-class AlertSettings:
+class AlertSettings(_Section):
     """Who is told when a request needs an operator, and of which events."""
 
     mail_to: tuple[str, ...] = ()
-    webhook_url_env: str | None = None
-    secret_env: str | None = None
+    webhook_url_env: EnvVar | None = None
+    secret_env: EnvVar | None = None
     on: tuple[str, ...] = ALERT_EVENTS
+
+    @field_validator("mail_to")
+    @classmethod
+    def _addresses(cls, mail_to: tuple[str, ...]) -> tuple[str, ...]:
+        for address in mail_to:
+            if not _ADDRESS.match(address):
+                raise ValueError(f"{address!r} is not an email address")
+        return mail_to
+
+    @field_validator("on")
+    @classmethod
+    def _events(cls, on: tuple[str, ...]) -> tuple[str, ...]:
+        for event in on:
+            if event not in ALERT_EVENTS:
+                known = ", ".join(ALERT_EVENTS)
+                raise ValueError(f"unknown event {event!r} (known: {known})")
+        return tuple(dict.fromkeys(on))
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> AlertSettings:
+        if (self.webhook_url_env is None) != (self.secret_env is None):
+            raise ValueError("webhook_url_env and secret_env go together: give both")
+        return self
 
     @property
     def configured(self) -> bool:
-        return bool(self.mail_to or self.webhook_url_env)
+        return bool(self.mail_to) or self.webhook_url_env is not None
 
     def webhook(self, env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
         """The alert webhook's URL and signing secret, read from their variables; None if
         no webhook is configured."""
-        if not self.webhook_url_env or not self.secret_env:
+        if self.webhook_url_env is None or self.secret_env is None:
             return None
         env = os.environ if env is None else env
         url = _env_ref("[alerts] webhook_url_env", self.webhook_url_env, env)
@@ -238,15 +351,67 @@ class AlertSettings:
         return url, _env_ref("[alerts] secret_env", self.secret_env, env)
 
 
-@dataclass(frozen=True)
-class RetentionSettings:
+class RetentionSettings(_Section):
     """The retention sweeper (a Temporal Schedule) and crypto-shredding."""
 
-    sweep_every_minutes: int = 60
-    sweep_limit: int = 200
-    shred_grace_days: float = 30.0
-    hold_review_days: int = 90
+    sweep_every_minutes: int = Field(default=60, ge=1)
+    sweep_limit: int = Field(default=200, ge=1, le=2000)
+    shred_grace_days: float = Field(default=30.0, ge=0)
+    hold_review_days: int = Field(default=90, ge=1)
     install_schedule: bool = True  # create/update the Schedule when a worker starts
+
+
+class _File(_Section):
+    """``lethe.toml``: its sections, each absent one at its defaults."""
+
+    ledger: _Ledger = _Ledger()
+    temporal: TemporalSettings = TemporalSettings()
+    erasure: ErasureDefaults = ErasureDefaults()
+    systems: dict[str, dict[str, Any]] = {}
+    controllers: dict[str, ControllerConfig] = {}
+    retention: RetentionSettings = RetentionSettings()
+    verification: VerificationSettings = VerificationSettings()
+    mail: MailSettings = MailSettings()
+    deadlines: DeadlineSettings = DeadlineSettings()
+    alerts: AlertSettings = AlertSettings()
+
+    @field_validator("controllers", mode="before")
+    @classmethod
+    def _named(cls, sections: Any) -> Any:
+        """A controller's name is its section's: ``[controllers.NAME]``."""
+        if not isinstance(sections, dict):
+            return sections
+        return {
+            name: {"name": name, **section} if isinstance(section, dict) else section
+            for name, section in sections.items()
+        }
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> _File:
+        for name, controller in self.controllers.items():
+            if controller.name != name:
+                raise ValueError(f"[controllers.{name}] name: the section's name is its name")
+        if self.alerts.mail_to and self.mail.smtp_host is None:
+            raise ValueError(
+                "[alerts] mail_to needs a mail server: set [mail] smtp_host (or LETHE_SMTP_HOST)"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """A system as configured. ``options`` are as written: ``x_env = "VAR"`` references stay
+    unresolved until :meth:`resolved_options` reads them where the connector is built."""
+
+    name: str
+    connector: str
+    options: Mapping[str, Any] = field(repr=False)
+    role: str = "controller"  # controller | processor
+    controller: str | None = None  # processor-held: the controller whose data it is
+
+    def resolved_options(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The options with every ``x_env`` reference replaced by the variable's value."""
+        return _walk_options(self.name, self.options, os.environ if env is None else env)
 
 
 @dataclass(frozen=True)
@@ -269,123 +434,237 @@ class Settings:
     )
 
 
-# -- the file's shape -----------------------------------------------------------------------
+# -- the environment ---------------------------------------------------------------------------
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Override(NamedTuple):
+    section: str
+    key: str
+    parse: Callable[[str], Any] = str  # the model then parses numbers, booleans and paths
 
 
-class _LedgerSection(_Section):
-    database_url: str | None = None
-    database_url_env: str | None = None
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
-class _TemporalSection(_Section):
-    address: str | None = None
-    namespace: str | None = None
-    task_queue: str | None = None
-    tls: bool | None = None
-    tls_ca: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    api_key_env: str | None = None
+#: Each ``LETHE_*`` variable and the ``[section] key`` it overrides. Its value is checked as the
+#: key's is; it also sets aside the file's ``key_env`` reference, if any.
+ENVIRONMENT: Mapping[str, _Override] = {
+    "LETHE_DATABASE_URL": _Override("ledger", "database_url"),
+    "LETHE_TEMPORAL_ADDRESS": _Override("temporal", "address"),
+    "LETHE_TEMPORAL_NAMESPACE": _Override("temporal", "namespace"),
+    "LETHE_TASK_QUEUE": _Override("temporal", "task_queue"),
+    "LETHE_TEMPORAL_TLS": _Override("temporal", "tls"),
+    "LETHE_TEMPORAL_TLS_CA": _Override("temporal", "tls_ca"),
+    "LETHE_TEMPORAL_TLS_CERT": _Override("temporal", "tls_cert"),
+    "LETHE_TEMPORAL_TLS_KEY": _Override("temporal", "tls_key"),
+    "LETHE_TEMPORAL_API_KEY": _Override("temporal", "api_key"),
+    "LETHE_SMTP_HOST": _Override("mail", "smtp_host"),
+    "LETHE_SMTP_PORT": _Override("mail", "smtp_port"),
+    "LETHE_PORTAL_PUBLIC_KEYS": _Override("verification", "portal_public_keys", _comma_list),
+}
 
 
-class _ErasureSection(_Section):
-    default_jurisdiction: str | None = None
-    default_verification: str | None = None
-    verification_timeout_hours: float | None = Field(default=None, gt=0)
-    attempt_limit: int | None = Field(default=None, ge=1, le=100)
-    erase_timeout_seconds: int | None = Field(default=None, ge=1)
-    heartbeat_timeout_seconds: int | None = Field(default=None, ge=1)
+def _overlay(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Write the set ``LETHE_*`` variables over the file's keys; which key came from which."""
+    origin: dict[tuple[str, ...], str] = {}
+    for var, (section, key, parse) in ENVIRONMENT.items():
+        text = env.get(var)
+        if not text:
+            continue  # an empty variable is unset
+        values = raw.setdefault(section, {})
+        if not isinstance(values, dict):
+            continue  # the file's section is not a table: validation says so
+        values.pop(f"{key}_env", None)
+        values[key] = parse(text)
+        origin[section, key] = var
+    return origin
 
 
-class _ControllerSection(_Section):
-    webhook_url_env: str
-    secret_env: str
-    answer_within_days: float = Field(default=14.0, gt=0)
-    disclose: list[str] = Field(default_factory=list)
-    status_callback: str | None = None
-
-
-class _RetentionSection(_Section):
-    sweep_every_minutes: int | None = Field(default=None, ge=1)
-    sweep_limit: int | None = Field(default=None, ge=1, le=2000)
-    shred_grace_days: float | None = Field(default=None, ge=0)
-    hold_review_days: int | None = Field(default=None, ge=1)
-    install_schedule: bool | None = None
-
-
-class _VerificationSection(_Section):
-    code_ttl_hours: float | None = Field(default=None, gt=0, le=24 * 30)
-    code_attempts: int | None = Field(default=None, ge=1, le=20)
-    code_resends: int | None = Field(default=None, ge=0, le=10)
-    portal_public_keys: list[str] | None = None
-    portal_audience: str | None = Field(default=None, min_length=1)
-    assertion_max_lifetime_seconds: int | None = Field(default=None, ge=10, le=3600)
-
-
-class _MailSection(_Section):
-    smtp_host: str | None = None
-    smtp_port: int | None = Field(default=None, ge=1, le=65535)
-    smtp_security: str | None = None
-    smtp_username: str | None = None
-    smtp_password_env: str | None = None
-    sender: str | None = None
-
-
-class _DeadlinesSection(_Section):
-    timezone: str | None = None
-    reminder_days: float | None = Field(default=None, ge=0, le=90)
-    policy_acknowledge_hours: int | None = Field(default=None, ge=0, le=24 * 30)
-    policy_answer_days: int | None = Field(default=None, ge=1, le=365)
-    policy_extension_days: int | None = Field(default=None, ge=0, le=365)
-
-
-class _AlertsSection(_Section):
-    mail_to: list[str] = Field(default_factory=list)
-    webhook_url_env: str | None = None
-    secret_env: str | None = None
-    on: list[str] | None = None
-
-
-class _File(_Section):
-    ledger: _LedgerSection = Field(default_factory=_LedgerSection)
-    temporal: _TemporalSection = Field(default_factory=_TemporalSection)
-    erasure: _ErasureSection = Field(default_factory=_ErasureSection)
-    systems: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    controllers: dict[str, _ControllerSection] = Field(default_factory=dict)
-    retention: _RetentionSection = Field(default_factory=_RetentionSection)
-    verification: _VerificationSection = Field(default_factory=_VerificationSection)
-    mail: _MailSection = Field(default_factory=_MailSection)
-    deadlines: _DeadlinesSection = Field(default_factory=_DeadlinesSection)
-    alerts: _AlertsSection = Field(default_factory=_AlertsSection)
-
-
-# -- resolution -------------------------------------------------------------------------------
-
-
-_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _variable_name(where: str, var: object) -> str:
-    if not isinstance(var, str) or not _VARIABLE.match(var):
-        raise ConfigError(f"{where}: expected the name of an environment variable")
-    return var
-
-
-def _env_ref(where: str, var: str, env: Mapping[str, str]) -> str:
-    _variable_name(where, var)
-    value = env.get(var)
-    if value is None or value == "":
-        raise ConfigError(f"{where} names ${var}, which is not set")
-    return value
+# -- reading the file --------------------------------------------------------------------------
 
 
 def _looks_secret(key: str) -> bool:
     k = key.lower()
     return any(word in k for word in _SECRET_WORDS)
+
+
+def _no_inline_secrets(raw: Mapping[str, Any], where: str = "") -> None:
+    """A section's secret is named by ``x_env``, never written (systems: :func:`_walk_options`)."""
+    for key, value in raw.items():
+        if isinstance(value, dict) and key != "systems":
+            _no_inline_secrets(value, f"{where}.{key}" if where else key)
+        elif where and _looks_secret(key) and not key.endswith("_env"):
+            raise ConfigError(
+                f'[{where}] {key} is a secret: write {key}_env = "VAR" and set VAR instead'
+            )
+
+
+def _explain(err: ValidationError, path: Path | None, origin: Mapping[tuple[str, ...], str]) -> str:
+    """One line: each problem, where it came from (the variable, or the file) and its key;
+    input values are not echoed (they may be secrets)."""
+
+    def one(e: ErrorDetails) -> str:
+        loc = tuple(str(part) for part in e["loc"])
+        said = e.get("ctx", {}).get("error", e["msg"])
+        if e["type"] != "value_error":  # pydantic's own: type, bound, unknown key
+            what = f"{'.'.join(loc)}: {e['msg']}"
+        elif len(loc) > 1:  # a key's check
+            what = f"[{'.'.join(loc[:-1])}] {loc[-1]}: {said}"
+        elif loc:  # a section's rule
+            what = f"[{loc[0]}] {said}"
+        else:  # a rule across sections
+            what = str(said)
+        source = origin.get(loc[:2]) or (str(path) if path else None)
+        return f"{source}: {what}" if source else what
+
+    return "; ".join(one(e) for e in err.errors(include_input=False, include_url=False))
+
+
+def _read(path: Path | None, env: Mapping[str, str]) -> _File:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text (TOML files are UTF-8)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        _no_inline_secrets(raw)
+    origin = _overlay(raw, env)
+    try:
+        return _File.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path, origin)) from None
+
+
+def _config_path(given: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    path = given
+    if path is None and env.get("LETHE_CONFIG"):
+        path = Path(env["LETHE_CONFIG"])
+    if path is not None and not path.exists():
+        raise ConfigError(f"configuration file {path} does not exist")
+    if path is None and (cwd / "lethe.toml").exists():
+        path = cwd / "lethe.toml"
+    return path
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    config_path: Path | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Settings from defaults, the config file and the environment, validated."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    home = cwd / env["LETHE_HOME"] if env.get("LETHE_HOME") else cwd / ".lethe"
+    path = _config_path(config_path, env, cwd)
+    cfg = _read(path, env)
+    return Settings(
+        home=home,
+        database_url=_database_url(cfg.ledger, env, home),
+        temporal=_temporal(cfg.temporal, env),
+        erasure=cfg.erasure,
+        systems=_systems(cfg.systems, cfg.controllers),
+        config_path=path,
+        controllers=cfg.controllers,
+        retention=cfg.retention,
+        verification=cfg.verification,
+        mail=cfg.mail,
+        deadlines=cfg.deadlines,
+        alerts=cfg.alerts,
+        environ=env,
+    )
+
+
+def _database_url(ledger: _Ledger, env: Mapping[str, str], home: Path) -> str:
+    """LETHE_DATABASE_URL, else ``[ledger] database_url_env`` (read now: every command needs
+    the ledger), else ``database_url``, else SQLite under LETHE_HOME."""
+    url = ledger.database_url
+    if ledger.database_url_env is not None:
+        url = _env_ref("[ledger] database_url_env", ledger.database_url_env, env)
+    if url is None:
+        return f"sqlite+aiosqlite:///{home / 'lethe.db'}"
+    if _sqlalchemy_url(url) is None:
+        raise ConfigError("the ledger database URL is not a SQLAlchemy URL")
+    return url
+
+
+def _sqlalchemy_url(url: str) -> URL | None:
+    """SQLAlchemy's reading of ``url``, None if it is not a URL. SQLAlchemy is imported here,
+    when a URL is checked, not with this module: a command that loads no settings (``--help``)
+    does not pay for it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
+
+
+def _temporal(t: TemporalSettings, env: Mapping[str, str]) -> TemporalSettings:
+    """The API key from ``api_key_env`` (read now: every command may talk to Temporal); TLS
+    implied by a client certificate or an API key unless LETHE_TEMPORAL_TLS says otherwise."""
+    if t.api_key_env is not None:
+        t = t.model_copy(update={"api_key": _env_ref("[temporal] api_key_env", t.api_key_env, env)})
+    if not env.get("LETHE_TEMPORAL_TLS") and (t.tls_cert is not None or t.api_key is not None):
+        t = t.model_copy(update={"tls": True})
+    return t
+
+
+# -- [systems.NAME] ----------------------------------------------------------------------------
+
+
+def _systems(
+    sections: Mapping[str, Mapping[str, Any]], controllers: Mapping[str, ControllerConfig]
+) -> dict[str, SystemConfig]:
+    """Each ``[systems.NAME]``: its connector, whose data it is, and its options as written."""
+    systems: dict[str, SystemConfig] = {}
+    for name, section in sections.items():
+        if not SYSTEM_NAME.match(name):
+            raise ConfigError(
+                f"system name {name!r} must be lower-case letters, digits, '-' or '_'"
+            )
+        options = dict(section)
+        connector = options.pop("connector", None)
+        if not isinstance(connector, str) or not connector:
+            raise ConfigError(f'system {name!r}: missing connector = "…"')
+        role = options.pop("role", "controller")
+        controller = options.pop("controller", None)
+        _check_role(name, role, controller, controllers)
+        systems[name] = SystemConfig(
+            name, connector, _walk_options(name, options, None), role, controller
+        )
+    return systems
+
+
+def _check_role(
+    system: str, role: Any, controller: Any, controllers: Mapping[str, ControllerConfig]
+) -> None:
+    """A system is controller-held (default) or processor-held for a declared controller."""
+    if role == "controller":
+        if controller is not None:
+            raise ConfigError(
+                f'system {system!r}: controller = … needs role = "processor" (data we hold '
+                "for another controller)"
+            )
+        return
+    if role != "processor":
+        raise ConfigError(f'system {system!r}: role must be "controller" or "processor"')
+    if not isinstance(controller, str) or not controller:
+        raise ConfigError(f'system {system!r}: role = "processor" needs controller = "NAME"')
+    if controller not in controllers:
+        raise ConfigError(
+            f"system {system!r} is held for controller {controller!r}, which has no "
+            f"[controllers.{controller}] section (webhook_url_env, secret_env)"
+        )
 
 
 def _walk_options(
@@ -411,269 +690,17 @@ def _walk_options(
         if _looks_secret(key) and isinstance(value, str):
             raise ConfigError(f'{where} is a secret: write {key}_env = "VAR" and set VAR instead')
         if key == "url" and isinstance(value, str):
-            try:
-                if make_url(value).password:
-                    raise ConfigError(
-                        f'{where} holds a password: write url_env = "VAR" and set VAR instead'
-                    )
-            except ArgumentError:
-                pass  # the connector's own validation names the problem
+            parsed = _sqlalchemy_url(value)  # not a URL: the connector's validation says so
+            if parsed is not None and parsed.password:
+                raise ConfigError(
+                    f'{where} holds a password: write url_env = "VAR" and set VAR instead'
+                )
         if isinstance(value, dict):
             value = _walk_options(system, value, env)
         elif isinstance(value, list):
             value = [_walk_options(system, v, env) if isinstance(v, dict) else v for v in value]
         out[key] = value
     return out
-
-
-def _read_file(path: Path) -> _File:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text (TOML files are UTF-8)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    try:
-        return _File.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
-
-
-def _truthy(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def load_settings(
-    env: Mapping[str, str] | None = None,
-    *,
-    config_path: Path | None = None,
-    cwd: Path | None = None,
-) -> Settings:
-    """Settings from defaults, the config file and the environment, validated."""
-    env = os.environ if env is None else env
-    cwd = cwd or Path.cwd()
-    home = Path(env.get("LETHE_HOME") or cwd / ".lethe")
-    if not home.is_absolute():
-        home = cwd / home
-
-    path = config_path or (Path(env["LETHE_CONFIG"]) if env.get("LETHE_CONFIG") else None)
-    if path is not None and not path.exists():
-        raise ConfigError(f"configuration file {path} does not exist")
-    if path is None and (cwd / "lethe.toml").exists():
-        path = cwd / "lethe.toml"
-    cfg = _read_file(path) if path else _File()
-
-    database_url = (
-        env.get("LETHE_DATABASE_URL")
-        or (
-            _env_ref("[ledger] database_url_env", cfg.ledger.database_url_env, env)
-            if cfg.ledger.database_url_env
-            else None
-        )
-        or cfg.ledger.database_url
-        or f"sqlite+aiosqlite:///{home / 'lethe.db'}"
-    )
-    try:
-        make_url(database_url)
-    except ArgumentError:
-        raise ConfigError("the ledger database URL is not a SQLAlchemy URL") from None
-
-    t = cfg.temporal
-    api_key = env.get("LETHE_TEMPORAL_API_KEY") or (
-        _env_ref("[temporal] api_key_env", t.api_key_env, env) if t.api_key_env else None
-    )
-
-    def opt_path(env_name: str, value: str | None) -> Path | None:
-        raw = env.get(env_name) or value
-        return Path(raw) if raw else None
-
-    tls_cert = opt_path("LETHE_TEMPORAL_TLS_CERT", t.tls_cert)
-    tls_key = opt_path("LETHE_TEMPORAL_TLS_KEY", t.tls_key)
-    if (tls_cert is None) != (tls_key is None):
-        raise ConfigError("TLS client authentication needs both a certificate and a key")
-    temporal = TemporalSettings(
-        address=env.get("LETHE_TEMPORAL_ADDRESS") or t.address or TemporalSettings.address,
-        namespace=env.get("LETHE_TEMPORAL_NAMESPACE") or t.namespace or TemporalSettings.namespace,
-        task_queue=env.get("LETHE_TASK_QUEUE") or t.task_queue or TemporalSettings.task_queue,
-        tls=(
-            _truthy(env["LETHE_TEMPORAL_TLS"])
-            if env.get("LETHE_TEMPORAL_TLS")
-            else bool(t.tls) or tls_cert is not None or api_key is not None
-        ),
-        tls_ca=opt_path("LETHE_TEMPORAL_TLS_CA", t.tls_ca),
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        api_key=api_key,
-    )
-
-    address = _HOST_PORT.match(temporal.address)
-    if address is None or not 1 <= int(address.group(1)) <= 65535:
-        raise ConfigError(
-            f"the Temporal address must be host:port, like 127.0.0.1:7233, not "
-            f"{temporal.address!r} (LETHE_TEMPORAL_ADDRESS or [temporal] address)"
-        )
-
-    e = cfg.erasure
-    d = ErasureDefaults()
-    erasure = ErasureDefaults(
-        jurisdiction=e.default_jurisdiction or d.jurisdiction,
-        verification=e.default_verification or d.verification,
-        verification_timeout_hours=e.verification_timeout_hours or d.verification_timeout_hours,
-        attempt_limit=e.attempt_limit or d.attempt_limit,
-        erase_timeout_seconds=e.erase_timeout_seconds or d.erase_timeout_seconds,
-        heartbeat_timeout_seconds=e.heartbeat_timeout_seconds or d.heartbeat_timeout_seconds,
-    )
-    if erasure.jurisdiction not in JURISDICTIONS:
-        raise ConfigError(
-            f"[erasure] default_jurisdiction must be one of {', '.join(JURISDICTIONS)}"
-        )
-
-    controllers = _controllers(cfg.controllers)
-    systems: dict[str, SystemConfig] = {}
-    for name, raw in cfg.systems.items():
-        if not SYSTEM_NAME.match(name):
-            raise ConfigError(
-                f"system name {name!r} must be lower-case letters, digits, '-' or '_'"
-            )
-        options = dict(raw)
-        connector = options.pop("connector", None)
-        if not isinstance(connector, str) or not connector:
-            raise ConfigError(f'system {name!r}: missing connector = "…"')
-        role, controller = _role(name, options.pop("role", "controller"), options, controllers)
-        options.pop("controller", None)
-        systems[name] = SystemConfig(
-            name, connector, _walk_options(name, options, None), role, controller
-        )
-
-    mail = _mail(cfg.mail, env)
-    r, rd = cfg.retention, RetentionSettings()
-    retention = RetentionSettings(
-        sweep_every_minutes=r.sweep_every_minutes or rd.sweep_every_minutes,
-        sweep_limit=r.sweep_limit or rd.sweep_limit,
-        shred_grace_days=rd.shred_grace_days if r.shred_grace_days is None else r.shred_grace_days,
-        hold_review_days=r.hold_review_days or rd.hold_review_days,
-        install_schedule=rd.install_schedule if r.install_schedule is None else r.install_schedule,
-    )
-    return Settings(
-        home=home,
-        database_url=database_url,
-        temporal=temporal,
-        erasure=erasure,
-        systems=systems,
-        config_path=path,
-        controllers=controllers,
-        retention=retention,
-        verification=_verification(cfg.verification, env),
-        mail=mail,
-        deadlines=_deadlines(cfg.deadlines),
-        alerts=_alerts(cfg.alerts, mail),
-        environ=env,
-    )
-
-
-def _verification(v: _VerificationSection, env: Mapping[str, str]) -> VerificationSettings:
-    d = VerificationSettings()
-    from_env = env.get("LETHE_PORTAL_PUBLIC_KEYS")
-    keys = (
-        tuple(k.strip() for k in from_env.split(",") if k.strip())
-        if from_env
-        else tuple(v.portal_public_keys or ())
-    )
-    read_public_keys(keys)  # a bad key is a configuration error now, not at the first request
-    return VerificationSettings(
-        code_ttl_hours=v.code_ttl_hours or d.code_ttl_hours,
-        code_attempts=v.code_attempts or d.code_attempts,
-        code_resends=d.code_resends if v.code_resends is None else v.code_resends,  # 0: none
-        portal_public_keys=keys,
-        portal_audience=v.portal_audience or d.portal_audience,
-        assertion_max_lifetime_seconds=(
-            v.assertion_max_lifetime_seconds or d.assertion_max_lifetime_seconds
-        ),
-    )
-
-
-def _mail(m: _MailSection, env: Mapping[str, str]) -> MailSettings:
-    d = MailSettings()
-    security = m.smtp_security or d.smtp_security
-    if security not in {"starttls", "tls", "none"}:
-        raise ConfigError("[mail] smtp_security must be starttls, tls or none")
-    port = env.get("LETHE_SMTP_PORT")
-    try:
-        smtp_port = int(port) if port else (m.smtp_port or d.smtp_port)
-    except ValueError:
-        raise ConfigError("LETHE_SMTP_PORT must be a port number") from None
-    sender = m.sender or d.sender
-    if "@" not in sender:
-        raise ConfigError("[mail] sender must be an email address")
-    return MailSettings(
-        smtp_host=env.get("LETHE_SMTP_HOST") or m.smtp_host,
-        smtp_port=smtp_port,
-        smtp_security=security,
-        smtp_username=m.smtp_username,
-        smtp_password_env=(
-            _variable_name("[mail] smtp_password_env", m.smtp_password_env)
-            if m.smtp_password_env is not None
-            else None
-        ),
-        sender=sender,
-    )
-
-
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
-
-
-def _alerts(a: _AlertsSection, mail: MailSettings) -> AlertSettings:
-    on = tuple(ALERT_EVENTS if a.on is None else a.on)
-    for event in on:
-        if event not in ALERT_EVENTS:
-            raise ConfigError(
-                f"[alerts] on: unknown event {event!r} (known: {', '.join(ALERT_EVENTS)})"
-            )
-    for address in a.mail_to:
-        if not _ADDRESS.match(address):
-            raise ConfigError(f"[alerts] mail_to: {address!r} is not an email address")
-    if a.mail_to and not mail.smtp_host:
-        raise ConfigError(
-            "[alerts] mail_to needs a mail server: set [mail] smtp_host (or LETHE_SMTP_HOST)"
-        )
-    if (a.webhook_url_env is None) != (a.secret_env is None):
-        raise ConfigError("[alerts] webhook_url_env and secret_env go together: give both")
-    return AlertSettings(
-        mail_to=tuple(a.mail_to),
-        webhook_url_env=(
-            _variable_name("[alerts] webhook_url_env", a.webhook_url_env)
-            if a.webhook_url_env is not None
-            else None
-        ),
-        secret_env=(
-            _variable_name("[alerts] secret_env", a.secret_env)
-            if a.secret_env is not None
-            else None
-        ),
-        on=tuple(dict.fromkeys(on)),
-    )
-
-
-def _deadlines(dl: _DeadlinesSection) -> DeadlineSettings:
-    d = DeadlineSettings()
-    timezone = dl.timezone or d.timezone
-    try:
-        zone(timezone)
-    except ValueError as exc:
-        raise ConfigError(f"[deadlines] timezone: {exc}") from None
-
-    def pick(value: float | None, default: float) -> float:
-        return default if value is None else value
-
-    return DeadlineSettings(
-        timezone=timezone,
-        reminder_days=pick(dl.reminder_days, d.reminder_days),
-        policy_acknowledge_hours=int(pick(dl.policy_acknowledge_hours, d.policy_acknowledge_hours)),
-        policy_answer_days=dl.policy_answer_days or d.policy_answer_days,
-        policy_extension_days=int(pick(dl.policy_extension_days, d.policy_extension_days)),
-    )
 
 
 def _private_channel(url: str) -> bool:
@@ -688,58 +715,6 @@ def _private_channel(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _controllers(sections: Mapping[str, _ControllerSection]) -> dict[str, ControllerConfig]:
-    out: dict[str, ControllerConfig] = {}
-    for name, c in sections.items():
-        where = f"[controllers.{name}]"
-        if not SYSTEM_NAME.match(name):
-            raise ConfigError(
-                f"controller name {name!r} must be lower-case letters, digits, '-' or '_'"
-            )
-        unknown = sorted(set(c.disclose) - IDENTIFIER_KINDS)
-        if unknown:
-            raise ConfigError(
-                f"{where} disclose: unknown identifier {unknown[0]!r} "
-                f"(known: {', '.join(sorted(IDENTIFIER_KINDS))})"
-            )
-        out[name] = ControllerConfig(
-            name=name,
-            webhook_url_env=_variable_name(f"{where} webhook_url_env", c.webhook_url_env),
-            secret_env=_variable_name(f"{where} secret_env", c.secret_env),
-            answer_within_days=c.answer_within_days,
-            disclose=tuple(c.disclose),
-            status_callback=c.status_callback,
-        )
-    return out
-
-
-def _role(
-    system: str,
-    role: Any,
-    options: Mapping[str, Any],
-    controllers: Mapping[str, ControllerConfig],
-) -> tuple[str, str | None]:
-    """A system is controller-held (default) or processor-held for a declared controller."""
-    controller = options.get("controller")
-    if role == "controller":
-        if controller is not None:
-            raise ConfigError(
-                f'system {system!r}: controller = … needs role = "processor" (data we hold '
-                "for another controller)"
-            )
-        return "controller", None
-    if role != "processor":
-        raise ConfigError(f'system {system!r}: role must be "controller" or "processor"')
-    if not isinstance(controller, str) or not controller:
-        raise ConfigError(f'system {system!r}: role = "processor" needs controller = "NAME"')
-    if controller not in controllers:
-        raise ConfigError(
-            f"system {system!r} is held for controller {controller!r}, which has no "
-            f"[controllers.{controller}] section (webhook_url_env, secret_env)"
-        )
-    return "processor", controller
 
 
 def build_connectors(

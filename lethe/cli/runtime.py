@@ -56,7 +56,7 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
         await server.start()
         try:
             local = dataclasses.replace(
-                settings, temporal=dataclasses.replace(settings.temporal, address=server.address)
+                settings, temporal=settings.temporal.model_copy(update={"address": server.address})
             )
             info = {
                 "temporal_address": server.address,

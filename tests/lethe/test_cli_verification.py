@@ -122,9 +122,9 @@ def test_help_lists_the_new_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     ("config", "env", "message"),
     [
         ('[deadlines]\ntimezone = "Mars/Olympus"\n', {}, "unknown time zone"),
-        ('[mail]\nsmtp_security = "ssl3"\n', {}, "starttls, tls or none"),
+        ('[mail]\nsmtp_security = "ssl3"\n', {}, "'starttls', 'tls' or 'none'"),
         ('[mail]\nsmtp_password_env = "NOT A NAME"\n', {}, "name of an environment variable"),
-        ('[mail]\nsender = "nobody"\n', {}, "sender must be an email address"),
+        ('[mail]\nsender = "nobody"\n', {}, r"\[mail\] sender: must be an email address"),
         ('[verification]\nportal_public_keys = ["bm9wZQ=="]\n', {}, "not base64 of 32"),
         ("[verification]\ncode_attempts = 0\n", {}, "code_attempts"),
         ("[verification]\ncode_resends = 11\n", {}, "code_resends"),
