@@ -1,7 +1,9 @@
-"""Parsing what an operator types for holds, rounds and referrals: one clear error each."""
+"""Parsing what an operator types (who they are, reasons, dates, systems): one clear error each."""
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,14 +23,49 @@ __all__ = [
     "choice_of",
     "legal_basis",
     "one_date",
+    "operator_name",
     "parse_date",
     "pseudonym",
     "reason_text",
     "scrubbed",
+    "stdin_line",
     "systems_among",
 ]
 
 PSEUDONYM = re.compile(r"^ps_[0-9a-f]{32}$")
+
+
+def operator_name(explicit: str | None) -> str:
+    """Who acts: ``--operator``, else ``LETHE_OPERATOR``, else the login name.
+
+    An empty ``--operator ""`` is refused rather than replaced by the login: the record must
+    name whom the operator meant. A name is at most 100 characters (the ledger keeps that).
+    """
+    if explicit is not None:
+        name = explicit
+        if not name.strip():
+            raise LetheError("--operator is empty: give your name")
+    else:
+        name = os.environ.get("LETHE_OPERATOR") or ""
+        if not name.strip():
+            try:
+                name = getpass.getuser()
+            except (KeyError, OSError):
+                name = ""
+    if not name.strip():
+        raise LetheError("say who you are: --operator NAME or LETHE_OPERATOR")
+    if len(name.strip()) > 100:
+        raise LetheError("the operator's name is at most 100 characters")
+    return name.strip()
+
+
+def stdin_line(what: str) -> str:
+    """The next line of stdin, for an option given as ``-``: out of the process list and
+    shell history."""
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise LetheError(f"{what} reads the value from stdin, and stdin gave none")
+    return line
 
 
 def parse_date(value: str, option: str) -> date:

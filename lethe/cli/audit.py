@@ -58,6 +58,7 @@ from ..certificates import (
 )
 from ..errors import ConfigError, LetheError, NotFoundError
 from ..keys import load_signing_key
+from ..moments import iso, stamp_when
 from ..render import outcome_table, request_summary, request_to_dict
 from ..runtime import open_existing_ledger
 from ..settings import SYSTEM_NAME, Settings, load_settings
@@ -425,10 +426,6 @@ _RESPONSES: dict[str, str] = {
 }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def export_row(record: AuditRecord) -> dict[str, Any]:
     """One request as CCPA regulations §7101(b) lists it: date, nature and manner of the
     request, date and nature of the response, and the basis for any denial in whole or in
@@ -459,13 +456,13 @@ def export_row(record: AuditRecord) -> dict[str, Any]:
         "manner_of_request": r.channel,
         "jurisdiction": r.jurisdiction,
         "verification_method": r.verification_method,
-        "date_acknowledged": _iso(clock.acknowledged_at) if clock else None,
-        "date_due_original": _iso(clock.original_due_at) if clock else r.due_at.isoformat(),
+        "date_acknowledged": iso(clock.acknowledged_at) if clock else None,
+        "date_due_original": iso(clock.original_due_at) if clock else r.due_at.isoformat(),
         "date_due": r.due_at.isoformat(),
         "extension_reason": clock.extension_reason if clock else None,
-        "date_of_response": _iso(r.completed_at),
+        "date_of_response": iso(r.completed_at),
         "deadline": record.deadline(),
-        "date_systems_done": _iso(systems_done_at(record.outcomes)),
+        "date_systems_done": iso(systems_done_at(record.outcomes)),
         "erasure_deadline": record.erasure_deadline(),
         "nature_of_response": _RESPONSES.get(r.status, "not answered yet"),
         "status": r.status,
@@ -698,17 +695,13 @@ def _verify_certificate(path: Path, key: Any, *, as_json: bool) -> None:
                 f" — request {check.request_id}, "
                 f"{check.receipts} receipts ({check.events} of its events) proven in a log of "
                 f"{check.tree_size} "
-                f"signed {_when(check.signed_at)}, key {key_fingerprint(key)[:16]}…",
+                f"signed {stamp_when(check.signed_at, seconds=True, missing='at an unknown time')},"
+                f" key {key_fingerprint(key)[:16]}…",
             )
         )
         _print_problems(check.problems, check.notes)
     if not check.ok:
         _fail(f"certificate {path.name} does not verify: {check.problems[0]}", as_json=as_json)
-
-
-def _when(stamp: str | None) -> str:
-    """``2026-01-31T12:00:00.123000Z`` as ``2026-01-31 12:00:00 UTC``."""
-    return f"{stamp[:10]} {stamp[11:19]} UTC" if stamp else "at an unknown time"
 
 
 def _key_for(cert: dict[str, Any], keys: Sequence[Any]) -> Any:

@@ -25,8 +25,7 @@ from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..runtime import Runtime
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import reason_text, scrubbed
-from .requests import _operator
+from ._values import operator_name, reason_text, scrubbed
 
 __all__ = ["acknowledge", "extend", "parse_until"]
 
@@ -67,7 +66,7 @@ def extend(
             "--until is empty: give a date (YYYY-MM-DD), or leave it out for the most the"
             " rules allow"
         )
-    who = f"operator:{_operator(operator)}"  # as every other operator's act is recorded
+    who = f"operator:{operator_name(operator)}"  # as every other operator's act is recorded
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
@@ -159,7 +158,7 @@ def acknowledge(
             f" ({', '.join(ACKNOWLEDGEMENT_CHANNELS)})"
         )
     reason = reason_text(reason, "how the requester was told (a reference)")
-    who = f"operator:{_operator(operator)}"
+    who = f"operator:{operator_name(operator)}"
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:

@@ -25,8 +25,15 @@ from ..pseudonym import Pseudonymizer
 from ..runtime import Runtime
 from ..settings import load_settings
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date, pseudonym, reason_text, scrubbed, systems_among
-from .requests import _operator
+from ._values import (
+    legal_basis,
+    one_date,
+    operator_name,
+    pseudonym,
+    reason_text,
+    scrubbed,
+    systems_among,
+)
 
 __all__ = ["hold", "hold_to_dict"]
 
@@ -108,7 +115,7 @@ def hold_add(
     kept, review = one_date(until, review_on, today=today)
     if kept is None and review is None:
         review = today + timedelta(days=settings.retention.hold_review_days)
-    who = _operator(operator)
+    who = operator_name(operator)
 
     async def go(rt: Runtime) -> None:
         ref = subject_ref or Pseudonymizer(rt.keys.pseudonym).subject_ref(email or "")
@@ -195,7 +202,7 @@ def hold_list(include_released: bool, as_json: bool) -> None:
 def hold_release(hold_id: str, reason: str, operator: str | None, as_json: bool) -> None:
     """Release a hold. What it kept becomes due for erasure at the next sweep."""
     reason = reason_text(reason, "why the hold ends")
-    who = _operator(operator)
+    who = operator_name(operator)
 
     async def go(rt: Runtime) -> None:
         holds = LegalHolds(rt.ledger)

@@ -20,8 +20,7 @@ from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..runtime import Runtime
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date, reason_text, scrubbed
-from .requests import _operator
+from ._values import legal_basis, one_date, operator_name, reason_text, scrubbed
 
 __all__ = ["controller_instruction"]
 
@@ -68,7 +67,7 @@ def controller_instruction(
             raise LetheError("--retain needs --until DATE or --review-on DATE")
     elif basis is not None or until is not None or review_on is not None:
         raise LetheError("--basis, --until and --review-on go with --retain, not --erase")
-    who = _operator(operator)
+    who = operator_name(operator)
     request_id, system = request_id.strip(), system.strip()
 
     async def go(rt: Runtime) -> None:

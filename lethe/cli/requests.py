@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +33,14 @@ from ..runtime import Runtime, load_registry
 from ..settings import load_settings
 from ..terminal import visible
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import address_argument, choice_of, reason_text, scrubbed
+from ._values import (
+    address_argument,
+    choice_of,
+    operator_name,
+    reason_text,
+    scrubbed,
+    stdin_line,
+)
 
 __all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
 
@@ -43,37 +48,6 @@ __all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
 CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
 
 _DETAIL_KEYS = frozenset({"outcomes", "retained_exceptions", "events"})
-
-
-def _stdin_line(what: str) -> str:
-    line = sys.stdin.readline().strip()
-    if not line:
-        raise LetheError(f"{what} reads the value from stdin, and stdin gave none")
-    return line
-
-
-def _operator(explicit: str | None) -> str:
-    """Who acts: ``--operator``, else ``LETHE_OPERATOR``, else the login name.
-
-    An empty ``--operator ""`` is refused rather than replaced by the login: the record must
-    name whom the operator meant. A name is at most 100 characters (the ledger keeps that).
-    """
-    if explicit is not None:
-        name = explicit
-        if not name.strip():
-            raise LetheError("--operator is empty: give your name")
-    else:
-        name = os.environ.get("LETHE_OPERATOR") or ""
-        if not name.strip():
-            try:
-                name = getpass.getuser()
-            except (KeyError, OSError):
-                name = ""
-    if not name.strip():
-        raise LetheError("say who you are: --operator NAME or LETHE_OPERATOR")
-    if len(name.strip()) > 100:
-        raise LetheError("the operator's name is at most 100 characters")
-    return name.strip()
 
 
 async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = False) -> None:
@@ -223,10 +197,10 @@ def submit(
     )
     if operator is not None and received is None:
         raise LetheError("--operator names who enters a request received earlier: --received-at")
-    entered_by = _operator(operator) if received is not None else None
+    entered_by = operator_name(operator) if received is not None else None
     email = address_argument(email)
     for kind in from_stdin:
-        extra[kind] = _stdin_line(f"--identifier {kind}=-")
+        extra[kind] = stdin_line(f"--identifier {kind}=-")
     if assertion_file is not None:
         try:
             assertion = (
@@ -341,7 +315,7 @@ def submit(
 def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -> None:
     """Confirm the requester's identity (verification method 'operator')."""
     reason = reason_text(reason, "how the identity was confirmed")
-    who = _operator(operator)
+    who = operator_name(operator)
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:
@@ -386,7 +360,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
     `lethe hold add` to keep what has not been erased yet.
     """
     reason = reason_text(reason, "why the request is withdrawn")
-    who = _operator(operator)
+    who = operator_name(operator)
     request_id = request_id.strip()
 
     async def go(rt: Runtime) -> None:

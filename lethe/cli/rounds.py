@@ -31,8 +31,7 @@ from ..runtime import Runtime
 from ..settings import load_settings
 from ..sweeper import RoundRefused, install_sweeper, run_sweep_once, schedule_id, start_round
 from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import PSEUDONYM, reason_text, scrubbed, systems_among
-from .requests import _operator, _stdin_line
+from ._values import PSEUDONYM, operator_name, reason_text, scrubbed, stdin_line, systems_among
 
 __all__ = ["backups", "retry", "sweeper"]
 
@@ -175,7 +174,7 @@ def _identifiers(pairs: tuple[str, ...]) -> dict[str, str]:
     extra = parse_identifiers(pairs)
     for kind, value in list(extra.items()):
         if value == "-":
-            extra[kind] = _stdin_line(f"--identifier {kind}=-")
+            extra[kind] = stdin_line(f"--identifier {kind}=-")
     return dict(check_identifiers(extra))
 
 
@@ -222,7 +221,7 @@ def retry(
     vault like the ones given at submit, and the retry searches with it.
     """
     reason = reason_text(reason, "why a retry should work now")
-    who = _operator(operator)
+    who = operator_name(operator)
     extra = _identifiers(identifiers)
     settings = load_settings()
     request_id, system = request_id.strip(), system.strip()
@@ -384,7 +383,7 @@ def backups_replay(
     if ps is not None and not PSEUDONYM.match(ps.strip()):
         raise LetheError("a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)")
     reason = reason_text(reason, "which restore (system and backup date)")
-    who = _operator(operator)
+    who = operator_name(operator)
     settings = load_settings()
 
     async def go(rt: Runtime) -> None:

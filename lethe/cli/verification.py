@@ -28,8 +28,7 @@ from ..runtime import Runtime
 from ..settings import load_settings
 from ..terminal import visible
 from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import address_argument, reason_text, scrubbed
-from .requests import _operator
+from ._values import address_argument, operator_name, reason_text, scrubbed
 
 __all__ = ["dev_assertion", "verify"]
 
@@ -83,7 +82,7 @@ def verify(
     if reason is not None and not resend:
         raise LetheError("--reason goes with --resend")
     why = reason_text(reason, "why a new code is sent") if reason is not None else ""
-    typed = _operator(operator)
+    typed = operator_name(operator)
     request_id = request_id.strip()
     if resend:
         run(with_runtime(lambda rt: _resend(rt, request_id, typed, why, as_json=as_json)))
