@@ -34,6 +34,7 @@ from .temporal import connect
 
 __all__ = [
     "InitReport",
+    "Reader",
     "Runtime",
     "bind_keys",
     "connect_when_ready",
@@ -290,6 +291,22 @@ class Runtime:
 
     async def client(self) -> Client:
         return await connect(self.settings.temporal, self.keys)
+
+    async def close(self) -> None:
+        await self.ledger.dispose()
+
+
+@dataclass
+class Reader:
+    """What an auditor's command reads: the settings and an existing ledger, opened without
+    keys (an auditor needs none but the log's public key) and without changing it."""
+
+    settings: Settings
+    ledger: Ledger
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Reader:
+        return cls(settings, await open_existing_ledger(settings))
 
     async def close(self) -> None:
         await self.ledger.dispose()

@@ -22,6 +22,7 @@ __all__ = [
     "address_argument",
     "choice_of",
     "legal_basis",
+    "note_rewritten",
     "one_date",
     "operator_name",
     "parse_date",
@@ -156,22 +157,20 @@ def reason_text(reason: str, what: str, *, limit: int = 500) -> str:
     return text
 
 
+def note_rewritten(what: str, kept: str) -> None:
+    """Says on stderr that a reason or an operator's name is not kept as typed
+    (``lethe/free_text.py``), so the operator knows what the record holds."""
+    typed = {"reason": "--reason", "operator": "the operator's name"}.get(what, what)
+    print(
+        f"lethe: note: {typed} named the person, an address or a phone number;"
+        f" it is kept as {kept!r}",
+        file=sys.stderr,
+    )
+
+
 def scrubbed(
     person: PersonText, reason: str, operator: str, *, limit: int = 500
 ) -> tuple[str, str]:
-    """The reason and the operator's name as Lethe keeps them (``lethe/free_text.py``): the
-    person's identifiers, addresses and phone numbers replaced. Says so on stderr when that
-    is not what was typed, so the operator knows what the record holds."""
-    kept_reason = person.reason(reason)[:limit]
-    kept_operator = person.operator(operator)[:100]
-    for what, typed, kept in (
-        ("--reason", reason, kept_reason),
-        ("the operator's name", operator, kept_operator),
-    ):
-        if typed.strip() != kept:
-            print(
-                f"lethe: note: {what} named the person, an address or a phone number;"
-                f" it is kept as {kept!r}",
-                file=sys.stderr,
-            )
-    return kept_reason, kept_operator
+    """The reason and the operator's name as Lethe keeps them (``PersonText.kept``), saying
+    so on stderr when that is not what was typed."""
+    return person.kept(reason, operator, limit=limit, rewritten=note_rewritten)
