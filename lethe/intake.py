@@ -47,6 +47,7 @@ __all__ = [
     "EXTRA_KINDS",
     "RequestDraft",
     "Submitted",
+    "check_identifiers",
     "new_request_id",
     "parse_identifiers",
     "parse_received_at",
@@ -185,7 +186,7 @@ def _check_received_at(received_at: datetime, now: datetime) -> datetime:
     return received_at
 
 
-def _check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+def check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Each ``--identifier`` in the form the vault keeps (``connectors.check_identifier``:
     trimmed, NFC); one line naming the kind and never the value otherwise."""
     checked: list[tuple[str, str]] = []
@@ -261,7 +262,7 @@ def validate_request(
         raise LetheError(
             f"unknown system {unknown[0]!r}: configured systems are {', '.join(configured)}"
         )
-    extra = _check_identifiers(extra_identifiers or {})
+    extra = check_identifiers(extra_identifiers or {})
     received = (
         _check_received_at(received_at, now or datetime.now(UTC))
         if received_at is not None

@@ -30,6 +30,7 @@ __all__ = [
     "reason_text",
     "scrubbed",
     "stdin_line",
+    "system_names",
     "systems_among",
 ]
 
@@ -131,6 +132,16 @@ def pseudonym(subject: str | None, ps: str | None) -> tuple[str | None, str | No
     if not PSEUDONYM.match(ps.strip()):
         raise LetheError("a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)")
     return None, ps.strip()
+
+
+def system_names(raw: str | None) -> list[str] | None:
+    """``--systems a,b`` as names, each once; None when not given."""
+    if raw is None:
+        return None
+    chosen = list(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
+    if not chosen:
+        raise LetheError("--systems names no system")
+    return chosen
 
 
 def systems_among(raw: str | None, known: Sequence[str], *, what: str) -> list[str] | None:
