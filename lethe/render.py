@@ -6,6 +6,7 @@ What someone typed (a reason, an error, a name) reaches a ``Text`` here only thr
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import date
 from typing import Any
 
 from rich.table import Table
@@ -14,11 +15,13 @@ from rich.text import Text
 from connectors import describe_basis
 from ledger import (
     ErasureRequestRecord,
+    LegalHold,
     RequestEvent,
     RetainedException,
     SystemOutcomeRecord,
     missing_identifiers,
 )
+from ledger.holds import hold_state
 from ledger.proof import deadline_state
 from vocabulary import OutcomeKind
 
@@ -26,6 +29,7 @@ from .moments import iso, when
 from .terminal import visible
 
 __all__ = [
+    "hold_to_dict",
     "outcome_table",
     "outcome_to_dict",
     "request_summary",
@@ -122,6 +126,25 @@ def request_to_dict(
         "events": [
             {"at": iso(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in events
         ],
+    }
+
+
+def hold_to_dict(h: LegalHold, today: date) -> dict[str, Any]:
+    """A legal hold as ``--json`` prints it, with its state on ``today``."""
+    return {
+        "hold_id": h.hold_id,
+        "subject_ref": h.subject_ref,
+        "legal_basis": h.legal_basis,
+        "reason": h.reason,
+        "systems": h.systems,
+        "retained_until": iso(h.retained_until),
+        "review_on": iso(h.review_on),
+        "placed_at": iso(h.placed_at),
+        "placed_by": h.placed_by,
+        "released_at": iso(h.released_at),
+        "released_by": h.released_by,
+        "release_reason": h.release_reason,
+        "state": hold_state(h, today),
     }
 
 

@@ -6,7 +6,7 @@ import getpass
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 import click
@@ -31,7 +31,6 @@ __all__ = [
     "scrubbed",
     "stdin_line",
     "system_names",
-    "systems_among",
 ]
 
 PSEUDONYM = re.compile(r"^ps_[0-9a-f]{32}$")
@@ -141,20 +140,6 @@ def system_names(raw: str | None) -> list[str] | None:
     chosen = list(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
     if not chosen:
         raise LetheError("--systems names no system")
-    return chosen
-
-
-def systems_among(raw: str | None, known: Sequence[str], *, what: str) -> list[str] | None:
-    """``--systems a,b`` checked against ``known``; None when not given."""
-    if raw is None:
-        return None
-    chosen = list(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
-    if not chosen:
-        raise LetheError("--systems names no system")
-    unknown = [s for s in chosen if s not in known]
-    if unknown:
-        listed = ", ".join(known) or "none"
-        raise LetheError(f"unknown system {unknown[0]!r}: {what} are {listed}")
     return chosen
 
 
