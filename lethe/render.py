@@ -29,6 +29,7 @@ from .moments import iso, when
 from .terminal import visible
 
 __all__ = [
+    "being_sealed",
     "hold_to_dict",
     "outcome_table",
     "outcome_to_dict",
@@ -202,7 +203,9 @@ def outcome_table(outcomes: Sequence[SystemOutcomeRecord], *, title: str | None 
 BEING_SEALED = "being sealed: final once its receipts are in the proof log"
 
 
-def _being_sealed(r: ErasureRequestRecord, sealed: bool | None) -> bool:
+def being_sealed(r: ErasureRequestRecord, sealed: bool | None) -> bool:
+    """An answered request whose state the proof log does not hold yet (``sealed`` False):
+    its final status is being sealed, not final."""
     return sealed is False and r.completed_at is not None
 
 
@@ -212,7 +215,7 @@ def request_summary(r: ErasureRequestRecord, *, sealed: bool | None = None) -> T
     text = Text()
     text.append(f"{r.request_id}  ", style="bold")
     text.append(r.status, style=_STYLE.get(r.status, "bold"))
-    if _being_sealed(r, sealed):
+    if being_sealed(r, sealed):
         text.append(f" ({BEING_SEALED})", style="yellow")
     if r.status_reason:
         text.append(f" — {visible(r.status_reason)}")  # typed by someone: text, one line
@@ -239,7 +242,7 @@ def request_table(
     table.add_column("systems")
     for r in requests:
         status = Text(r.status, style=_STYLE.get(r.status, ""))
-        if sealed is not None and _being_sealed(r, r.request_id in sealed):
+        if sealed is not None and being_sealed(r, r.request_id in sealed):
             status.append(" (being sealed)", style="yellow")
         table.add_row(
             r.request_id,

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
@@ -35,6 +36,7 @@ from .temporal import connect
 __all__ = [
     "InitReport",
     "Reader",
+    "Reading",
     "Runtime",
     "bind_keys",
     "connect_when_ready",
@@ -294,6 +296,17 @@ class Runtime:
 
     async def close(self) -> None:
         await self.ledger.dispose()
+
+
+class Reading(Protocol):
+    """What an operation that only reads the record needs: the settings and the ledger. A
+    :class:`Reader` (what auditors' commands open) has them, and so has a :class:`Runtime`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
 
 
 @dataclass

@@ -7,8 +7,11 @@ systems or Temporal), not in the door. Each operation takes what it needs (a ``R
 ``Reader`` for auditors) first, and raises a ``LetheError`` whose text is the one line an
 operator reads.
 
-    later_rounds     retry a system, replay a restored backup, sweep now
-    holds            place and release legal holds
-    lookups          a request by its id; systems among those known
-    workflow_calls   an update to a request's workflow, and its refusal
+    later_rounds       retry a system, replay a restored backup, sweep now
+    holds              place and release legal holds
+    request_record     one request's record for an auditor, a selection, a certificate
+    ccpa_export        the request records CCPA §7101 asks to keep, one row per request
+    log_verification   the whole proof log and earlier certificates against it (superseded)
+    lookups            a request by its id; systems among those known
+    workflow_calls     an update to a request's workflow, and its refusal
 """
