@@ -7,6 +7,7 @@ systems or Temporal), not in the door. Each operation takes what it needs (a ``R
 ``Reader`` for auditors) first, and raises a ``LetheError`` whose text is the one line an
 operator reads.
 
+    requests           receive a request, where it stands and what it waits for, list, cancel
     later_rounds       retry a system, replay a restored backup, sweep now
     holds              place and release legal holds
     request_record     one request's record for an auditor, a selection, a certificate
