@@ -27,12 +27,10 @@ __all__ = [
     "call",
     "console",
     "emit_json",
-    "failure_text",
     "invocation_settings",
     "json_option",
     "read",
     "run",
-    "with_runtime",
 ]
 
 T = TypeVar("T")
@@ -125,19 +123,3 @@ def read(
     changed in nothing (what auditors' commands open); its result."""
     return run(_within(Reader.open(invocation_settings()), operation, *args, **kwargs))
 
-
-def failure_text(exc: BaseException) -> str:
-    """The innermost message of a Temporal failure chain (validator, activity, application)."""
-    while getattr(exc, "cause", None) is not None:
-        exc = exc.cause  # type: ignore[attr-defined]
-    return getattr(exc, "message", None) or str(exc)
-
-
-async def with_runtime(
-    fn: Callable[[Runtime], Awaitable[T]], settings: Settings | None = None
-) -> T:
-    rt = await Runtime.open(settings or load_settings())
-    try:
-        return await fn(rt)
-    finally:
-        await rt.close()
