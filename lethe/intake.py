@@ -43,6 +43,7 @@ from .settings import Settings
 
 __all__ = [
     "BACKDATE_LIMIT",
+    "CHANNELS",
     "CLOCK_SKEW",
     "EXTRA_KINDS",
     "RequestDraft",
@@ -58,6 +59,9 @@ __all__ = [
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
+#: How a person can make a request (the record keeps it: CCPA §7101's "manner"); "cli" when
+#: an operator does not say.
+CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
 #: Identifier kinds ``--identifier KIND=VALUE`` takes: every kind but the email, which is the
 #: request's own argument.
 EXTRA_KINDS = tuple(sorted(IDENTIFIER_KINDS - {"email"}))

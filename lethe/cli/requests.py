@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from temporalio.service import RPCError
 
-from connectors import Subject
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod
 from workflows import OperatorApproval
 
@@ -18,6 +17,7 @@ from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..intake import (
+    CHANNELS,
     EXTRA_KINDS,
     parse_identifiers,
     parse_received_at,
@@ -46,10 +46,7 @@ from ._values import (
     stdin_line,
 )
 
-__all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
-
-#: How a person can make a request; "cli" when an operator does not say.
-CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
+__all__ = ["approve", "cancel", "list_requests", "status", "submit"]
 
 _DETAIL_KEYS = frozenset({"outcomes", "retained_exceptions", "events"})
 
@@ -206,21 +203,18 @@ def submit(
         extra_identifiers=extra,
         received_at=received,
     )
-    if entered_by is not None:
-        # An operator's name is kept in the ledger's events: without the person's identifiers.
-        person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
-        entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
     # What the worker would refuse, refused now, before anything is written; its secrets are
     # the worker's alone (lethe/preflight.py says what cannot be checked without them).
     check_systems(settings, load_registry(), jurisdiction=draft.jurisdiction, systems=draft.systems)
 
-    done = call(
+    received_as = call(
         receive_request,
         draft,
         allow_duplicate=allow_duplicate,
         channel=channel,
         entered_by=entered_by,
     )
+    done = received_as.submitted
     if not as_json:
         console.print(
             f"Received {done.request_id} ({draft.jurisdiction.upper()}, answer due "
@@ -229,7 +223,7 @@ def submit(
         if received is not None:
             console.print(
                 f"Received on {done.received_at:%Y-%m-%d %H:%M} UTC, entered now by"
-                f" {entered_by}: the deadlines count from the receipt."
+                f" {received_as.entered_by}: the deadlines count from the receipt."
             )
             now = datetime.now(UTC)
             if done.acknowledge_by is not None and done.acknowledge_by < now:

@@ -15,6 +15,7 @@ operator reads.
     request_record     one request's record for an auditor, a selection, a certificate
     ccpa_export        the request records CCPA §7101 asks to keep, one row per request
     log_verification   the whole proof log and earlier certificates against it (superseded)
+    connector_checks   which connectors are installed; whether each configured system answers
     lookups            a request by its id; systems among those known
     workflow_calls     an update to a request's workflow, and its refusal
 """

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import WorkflowFailureError
 
 from activities.next_steps import next_steps
+from connectors import Subject
 from ledger import (
     ControllerReferral,
     ControllerReferrals,
@@ -35,6 +36,7 @@ from .workflow_calls import UpdateRefused, update_request
 
 __all__ = [
     "Cancelled",
+    "Received",
     "RequestList",
     "RequestView",
     "await_answer",
@@ -45,16 +47,28 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Received:
+    submitted: Submitted
+    #: Who entered a request received earlier, as the record keeps it (``operator:NAME``).
+    entered_by: str | None
+
+
 async def receive_request(
     rt: Runtime,
     draft: RequestDraft,
     *,
     allow_duplicate: bool,
     channel: str,
-    entered_by: str | None,
-) -> Submitted:
-    """Record the receipt of a validated request and start its workflow (``lethe/intake.py``)."""
-    return await submit_request(
+    entered_by: str | None = None,
+) -> Received:
+    """Record the receipt of a validated request and start its workflow (``lethe/intake.py``).
+    ``entered_by``: the operator who enters a request received earlier (``draft.received_at``);
+    their name is kept in the ledger's events without the person's identifiers."""
+    if entered_by is not None:
+        person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
+        entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
+    submitted = await submit_request(
         draft,
         settings=rt.settings,
         ledger=rt.ledger,
@@ -64,6 +78,7 @@ async def receive_request(
         channel=channel,
         entered_by=entered_by,
     )
+    return Received(submitted, entered_by)
 
 
 @dataclass(frozen=True)
