@@ -1,10 +1,10 @@
 """The click group and what the command modules share: ``--json``, the console, and
 :func:`call` / :func:`read`, which run one operation on an opened runtime.
 
-A command parses what was typed (before anything is opened: a typo never touches the ledger),
-calls one operation of ``lethe/operations/`` through :func:`call` or :func:`read`, and prints
-what it returns. Errors are not caught here: a ``LetheError`` raised anywhere reaches
-``lethe.cli.main``, which prints it as one line and exits with its code.
+A command parses what was typed (before anything is opened), calls one operation of
+``lethe/operations/`` through :func:`call` or :func:`read`, and prints what it returns.
+Errors are not caught here: a ``LetheError`` raised anywhere reaches ``lethe.cli.main``,
+which prints it as one line and exits with its code.
 """
 
 from __future__ import annotations

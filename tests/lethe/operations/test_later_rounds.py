@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 
 from ledger import ErasureRequestRecord, ErasureRound, Ledger, SystemOutcomeRecord
 from lethe.errors import LetheError, NotFoundError
-from lethe.keys import Keyring
 from lethe.operations.later_rounds import (
     Replay,
     Skipped,
@@ -21,7 +17,6 @@ from lethe.operations.later_rounds import (
     settled,
 )
 from lethe.runtime import Runtime
-from lethe.settings import load_settings
 from tests.support.requests import ERASED, NOW, finished_request
 
 
@@ -123,19 +118,6 @@ def test_an_open_request_with_nothing_ended_says_only_that() -> None:
     assert chosen == [] and [s.why for s in skipped] == [
         "still erasing, no final outcome yet in crm"
     ]
-
-
-@dataclass
-class _NoTemporal(Runtime):
-    """A runtime whose Temporal must not be asked: these refusals come before any start."""
-
-    async def client(self) -> Client:
-        raise AssertionError("nothing may be started")
-
-
-@pytest.fixture
-def runtime(sqlite_ledger: Ledger, bare_home: Path, keys: Keyring) -> Runtime:
-    return _NoTemporal(load_settings(), keys, sqlite_ledger)
 
 
 async def test_a_replay_with_nothing_to_erase_says_why_for_each_request(

@@ -3,34 +3,21 @@ keeps of a refusal (the requester was told, a code was given)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 
 from ledger import DeadlineRecords, DeadlineTerms, Ledger
 from lethe.errors import LetheError, NotFoundError
-from lethe.keys import Keyring
 from lethe.operations.clock import acknowledge_receipt, extend_deadline
 from lethe.operations.identity import check_code, resend_code
 from lethe.operations.requests import cancel_request
 from lethe.runtime import Runtime
-from lethe.settings import load_settings
 from tests.support.requests import ERASED, NOW, finished_request
 
 
-@dataclass
-class _NoTemporal(Runtime):
-    """A runtime whose Temporal must not be asked: each refusal here comes before."""
-
-    async def client(self) -> Client:
-        raise AssertionError("the workflow may not be asked")
-
-
 @pytest.fixture
-async def rt(sqlite_ledger: Ledger, bare_home: Path, keys: Keyring) -> Runtime:
+async def rt(runtime: Runtime, sqlite_ledger: Ledger) -> Runtime:
     """er-1: finished (operator-verified), with its statutory clock."""
     await finished_request(sqlite_ledger, "er-1", {"crm": ERASED}, email="ada@example.org")
     await DeadlineRecords(sqlite_ledger).open_clock(
@@ -45,7 +32,7 @@ async def rt(sqlite_ledger: Ledger, bare_home: Path, keys: Keyring) -> Runtime:
             no_extension_because=None,
         ),
     )
-    return _NoTemporal(load_settings(), keys, sqlite_ledger)
+    return runtime
 
 
 async def test_an_unknown_request_is_not_found(rt: Runtime) -> None:
