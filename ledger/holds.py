@@ -25,7 +25,7 @@ from .retention_rules import check_retention
 from .store import Ledger, LedgerError, OutcomeEntry
 from .write_keys import lock_request
 
-__all__ = ["HoldRelease", "LegalHolds", "choose_hold", "new_hold_id"]
+__all__ = ["HoldRelease", "LegalHolds", "choose_hold", "hold_state", "new_hold_id"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -44,6 +44,18 @@ def choose_hold(holds: Iterable[LegalHold], system: str, on: date) -> LegalHold 
         covering,
         key=lambda h: (h.retained_until is None, h.retained_until or date.min, h.hold_id),
     )
+
+
+def hold_state(hold: LegalHold, today: date) -> str:
+    """``released``, ``lapsed`` (its date has passed), ``review overdue`` (an indefinite hold
+    not reviewed by its date) or ``active``."""
+    if hold.released_at is not None:
+        return "released"
+    if not hold.active_on(today):
+        return "lapsed"
+    if hold.review_on is not None and hold.review_on < today:
+        return "review overdue"
+    return "active"
 
 
 @dataclass(frozen=True)

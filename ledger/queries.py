@@ -1,4 +1,5 @@
-"""Auditors' questions, as queries: which requests, filtered how, and the record of each.
+"""Auditors' questions, as queries: which requests, filtered how, and the record of each; a
+person's requests, and whether a request's identifiers are shredded (a backup replay's).
 
 Every filter is a condition the database answers from an index (``ledger.audit_schema``):
 a time range on ``received_at``, a law, a system and its outcome, open or late deadlines,
@@ -18,7 +19,12 @@ from sqlalchemy.orm import aliased
 from vocabulary import FINAL_OUTCOMES, NOT_DONE
 
 from .deadlines import RequestClock
-from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
+from .models import (
+    ErasureRequestRecord,
+    RetainedException,
+    SubjectVaultEntry,
+    SystemOutcomeRecord,
+)
 from .proof import deadline_state
 from .store import Ledger
 
@@ -27,9 +33,11 @@ __all__ = [
     "AuditFilter",
     "AuditRecord",
     "audit_records",
+    "identifiers_shredded",
     "latest_rounds",
     "list_requests",
     "request_conditions",
+    "requests_of_subject",
     "systems_done_at",
 ]
 
@@ -253,3 +261,23 @@ async def audit_records(
                 x, outcomes[x.request_id], exceptions[x.request_id], clocks.get(x.request_id)
             )
         after = (page[-1].received_at, page[-1].request_id)
+
+
+async def requests_of_subject(ledger: Ledger, subject_ref: str) -> list[ErasureRequestRecord]:
+    """Every request of one person (by pseudonym), oldest first: the ledger's pseudonyms are
+    the tombstones a restored backup is checked against."""
+    q = (
+        sa.select(ErasureRequestRecord)
+        .where(ErasureRequestRecord.subject_ref == subject_ref)
+        .order_by(ErasureRequestRecord.received_at)
+    )
+    async with ledger.session() as s:
+        return list((await s.scalars(q)).all())
+
+
+async def identifiers_shredded(ledger: Ledger, request_id: str) -> bool:
+    """Whether the request's identifiers can no longer be read: its vault key is destroyed
+    (or it never had a vault entry)."""
+    async with ledger.session() as s:
+        entry = await s.get(SubjectVaultEntry, request_id)
+    return entry is None or entry.wrapped_key is None

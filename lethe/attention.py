@@ -22,12 +22,13 @@ from typing import Any
 from temporalio.service import RPCError
 
 from activities import Holdup, holdups
-from activities.next_steps import ACKNOWLEDGE_SOON, next_steps, when_text
+from activities.next_steps import ACKNOWLEDGE_SOON, next_steps
 from connectors import Subject
 from ledger import ErasureRequestRecord, ErasureRounds, LedgerError, RequestClock, RequestEvent
 from vocabulary import AlertEvent
 
 from .errors import UnreachableError
+from .moments import iso, when
 from .runtime import Runtime
 from .temporal import connect
 from .terminal import visible
@@ -109,13 +110,6 @@ def progress_lines(progress: ProgressCheck | None, events: Sequence[RequestEvent
     return lines
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-_when = when_text
-
-
 def _left(due: datetime, now: datetime) -> str:
     seconds = (due - now).total_seconds()
     days, hours = int(abs(seconds) // 86400), int(abs(seconds) % 86400 // 3600)
@@ -130,17 +124,17 @@ def clock_to_dict(clock: RequestClock | None) -> dict[str, Any] | None:
     return {
         "timezone": clock.timezone,
         "answer_rule": clock.answer_rule,
-        "original_due_at": _iso(clock.original_due_at),
-        "acknowledge_by": _iso(clock.acknowledge_by),
+        "original_due_at": iso(clock.original_due_at),
+        "acknowledge_by": iso(clock.acknowledge_by),
         "acknowledge_rule": clock.acknowledge_rule,
-        "acknowledged_at": _iso(clock.acknowledged_at),
-        "extension_limit": _iso(clock.extension_limit),
+        "acknowledged_at": iso(clock.acknowledged_at),
+        "extension_limit": iso(clock.extension_limit),
         "no_extension_because": clock.no_extension_because,
-        "extended_at": _iso(clock.extended_at),
+        "extended_at": iso(clock.extended_at),
         "extended_by": clock.extended_by,
         "extension_reason": clock.extension_reason,
-        "reminded_at": _iso(clock.reminded_at),
-        "overdue_at": _iso(clock.overdue_at),
+        "reminded_at": iso(clock.reminded_at),
+        "overdue_at": iso(clock.overdue_at),
     }
 
 
@@ -154,18 +148,18 @@ def clock_lines(
     event, how and by whom)."""
     lines = []
     if rec.completed_at is None:
-        lines.append(f"answer due {_when(rec.due_at)}: {_left(rec.due_at, now)}")
+        lines.append(f"answer due {when(rec.due_at)}: {_left(rec.due_at, now)}")
     if clock is None:
         return lines
     if clock.extended_at is not None:
         # Who and why were typed by an operator: shown as text, on this one line.
         lines.append(
             f"extended on {clock.extended_at:%Y-%m-%d} by {visible(clock.extended_by or '?')}"
-            f" from {_when(clock.original_due_at)}:"
+            f" from {when(clock.original_due_at)}:"
             f" {visible(clock.extension_reason or '')}".rstrip(": ")
         )
     elif rec.completed_at is None and clock.extension_limit is not None:
-        lines.append(f"may be extended once, to {_when(clock.extension_limit)} at most")
+        lines.append(f"may be extended once, to {when(clock.extension_limit)} at most")
     if clock.acknowledge_by is not None:
         if clock.acknowledged_at is not None:
             on_time = "on time" if clock.acknowledged_at <= clock.acknowledge_by else "LATE"
@@ -174,7 +168,7 @@ def clock_lines(
                 how = f" by {visible(str(acknowledgement.detail.get('how', '?')))}"
                 if acknowledgement.actor != "lethe":
                     how += f", {visible(acknowledgement.actor)}"
-            lines.append(f"receipt acknowledged {_when(clock.acknowledged_at)}{how} ({on_time})")
+            lines.append(f"receipt acknowledged {when(clock.acknowledged_at)}{how} ({on_time})")
         elif rec.completed_at is None:
-            lines.append(f"receipt not acknowledged yet; due by {_when(clock.acknowledge_by)}")
+            lines.append(f"receipt not acknowledged yet; due by {when(clock.acknowledge_by)}")
     return lines

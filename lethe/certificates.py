@@ -27,6 +27,7 @@ from ledger.proof import canonical_json, read_json
 from vocabulary import OutcomeKind, RequestStatus, VerificationMethod
 
 from .errors import LetheError
+from .moments import stamp_when
 
 __all__ = [
     "CERTIFICATE_SUFFIXES",
@@ -73,13 +74,8 @@ def _e(value: Any) -> str:
 
 
 def _when(value: Any) -> str:
-    """``2026-01-31T12:00:00.000000Z`` as ``2026-01-31 12:00 UTC``."""
-    if not value:
-        return "—"
-    text = str(value)
-    if "T" in text:
-        text = text.replace("T", " ")[:16] + " UTC"
-    return html.escape(text)
+    """``2026-01-31T12:00:00.000000Z`` as ``2026-01-31 12:00 UTC``, escaped."""
+    return html.escape(stamp_when(str(value) if value else None))
 
 
 def _counts(counts: Any) -> str:

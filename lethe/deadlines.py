@@ -40,6 +40,7 @@ __all__ = [
     "add_months",
     "answer_due",
     "decide_extension",
+    "extension_until",
     "parse_duration",
     "plan_deadlines",
     "policy_rule",
@@ -269,6 +270,16 @@ def decide_extension(
             f"the rules allow an answer no later than {extension_limit:%Y-%m-%d %H:%M} UTC"
         )
     return new
+
+
+def extension_until(value: date | datetime, timezone: str) -> datetime:
+    """The moment an operator's ``--until`` names, in UTC: a date is the end of that day in
+    the controller's time zone, and so is a time given without a zone."""
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(23, 59, 59), zone(timezone)).astimezone(UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(timezone))
+    return value.astimezone(UTC)
 
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")

@@ -4,9 +4,10 @@ An operator types ``--reason "called ada@example.org back, Ada confirmed"``. Wha
 kept for years: in the ledger's events and status reasons, in holds, referrals and rounds,
 in the Temporal history of the signal or update that carried it, and (before this module) in
 the basis note of a retained outcome, which is sealed into the append-only proof log. So the
-text is scrubbed *where it enters Lethe*, in the command line, before it is sent to a
-workflow or written anywhere; every verb that takes a reason or an operator name uses this
-module, and a new entry point (an HTTP API, say) must use it too.
+text is scrubbed *where it enters Lethe*, before it is sent to a workflow or written anywhere:
+every operation that takes a reason or an operator name (``lethe/operations/``, the command
+line's ``approve`` and ``controller-instruction``) keeps them through :meth:`PersonText.kept`,
+and a new entry point (an HTTP API, say) calls those operations or this module too.
 
 What is replaced in a reason:
     every identifier Lethe holds for the person, from the subject vault of the request, of
@@ -31,12 +32,17 @@ case number), not a story.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectors import Subject, redact
 from ledger import Ledger, LedgerError
 
-__all__ = ["PersonText"]
+__all__ = ["PersonText", "Rewritten"]
+
+#: Told when what an operator typed is not what Lethe keeps: which text (``"reason"`` or
+#: ``"operator"``) and the text kept instead, so that the operator knows what the record holds.
+Rewritten = Callable[[str, str], None]
 
 #: How many of a person's requests are read for identifiers (newest first).
 _MAX_REQUESTS = 50
@@ -84,3 +90,19 @@ class PersonText:
     def operator(self, name: str) -> str:
         """An operator's name without the person's identifiers (their own address stays)."""
         return self._without_person(name.strip())
+
+    def kept(
+        self, reason: str, operator: str, *, limit: int = 500, rewritten: Rewritten | None = None
+    ) -> tuple[str, str]:
+        """A reason and an operator's name as Lethe keeps them (at most ``limit`` and 100
+        characters); ``rewritten`` hears of each that is not kept as typed."""
+        kept_reason = self.reason(reason)[:limit]
+        kept_operator = self.operator(operator)[:100]
+        if rewritten is not None:
+            for what, typed, kept in (
+                ("reason", reason, kept_reason),
+                ("operator", operator, kept_operator),
+            ):
+                if typed.strip() != kept:
+                    rewritten(what, kept)
+        return kept_reason, kept_operator

@@ -43,10 +43,12 @@ from .settings import Settings
 
 __all__ = [
     "BACKDATE_LIMIT",
+    "CHANNELS",
     "CLOCK_SKEW",
     "EXTRA_KINDS",
     "RequestDraft",
     "Submitted",
+    "check_identifiers",
     "new_request_id",
     "parse_identifiers",
     "parse_received_at",
@@ -57,6 +59,9 @@ __all__ = [
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
+#: How a person can make a request (the record keeps it: CCPA §7101's "manner"); "cli" when
+#: an operator does not say.
+CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
 #: Identifier kinds ``--identifier KIND=VALUE`` takes: every kind but the email, which is the
 #: request's own argument.
 EXTRA_KINDS = tuple(sorted(IDENTIFIER_KINDS - {"email"}))
@@ -185,7 +190,7 @@ def _check_received_at(received_at: datetime, now: datetime) -> datetime:
     return received_at
 
 
-def _check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+def check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Each ``--identifier`` in the form the vault keeps (``connectors.check_identifier``:
     trimmed, NFC); one line naming the kind and never the value otherwise."""
     checked: list[tuple[str, str]] = []
@@ -261,7 +266,7 @@ def validate_request(
         raise LetheError(
             f"unknown system {unknown[0]!r}: configured systems are {', '.join(configured)}"
         )
-    extra = _check_identifiers(extra_identifiers or {})
+    extra = check_identifiers(extra_identifiers or {})
     received = (
         _check_received_at(received_at, now or datetime.now(UTC))
         if received_at is not None

@@ -6,7 +6,7 @@ What someone typed (a reason, an error, a name) reaches a ``Text`` here only thr
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from rich.table import Table
@@ -15,17 +15,22 @@ from rich.text import Text
 from connectors import describe_basis
 from ledger import (
     ErasureRequestRecord,
+    LegalHold,
     RequestEvent,
     RetainedException,
     SystemOutcomeRecord,
     missing_identifiers,
 )
+from ledger.holds import hold_state
 from ledger.proof import deadline_state
 from vocabulary import OutcomeKind
 
+from .moments import iso, when
 from .terminal import visible
 
 __all__ = [
+    "being_sealed",
+    "hold_to_dict",
     "outcome_table",
     "outcome_to_dict",
     "request_summary",
@@ -51,14 +56,6 @@ _STYLE = {
 }
 
 
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
 def _counts(counts: dict[str, Any], sep: str = "\n") -> str:
     return sep.join(f"{k} {v}" for k, v in sorted(counts.items())) or "—"
 
@@ -74,8 +71,8 @@ def outcome_to_dict(o: SystemOutcomeRecord) -> dict[str, Any]:
         "retained_counts": o.retained_counts,
         "legal_basis": o.legal_basis,
         "basis_note": o.basis_note,
-        "retained_until": _iso(o.retained_until),
-        "review_on": _iso(o.review_on),
+        "retained_until": iso(o.retained_until),
+        "review_on": iso(o.review_on),
         "ticket": o.ticket,
         "controller": o.controller,
         "error": o.error,
@@ -83,9 +80,9 @@ def outcome_to_dict(o: SystemOutcomeRecord) -> dict[str, Any]:
         "missing_identifiers": missing_identifiers(o.evidence),
         "attempts": o.attempts,
         "residual": o.residual,
-        "verified_at": _iso(o.verified_at),
-        "started_at": _iso(o.started_at),
-        "finished_at": _iso(o.finished_at),
+        "verified_at": iso(o.verified_at),
+        "started_at": iso(o.started_at),
+        "finished_at": iso(o.finished_at),
         "evidence": o.evidence,
     }
 
@@ -111,25 +108,44 @@ def request_to_dict(
         "channel": r.channel,
         "systems": r.systems,
         "workflow_id": r.workflow_id,
-        "received_at": _iso(r.received_at),
-        "due_at": _iso(r.due_at),
-        "verified_at": _iso(r.verified_at),
-        "completed_at": _iso(r.completed_at),
+        "received_at": iso(r.received_at),
+        "due_at": iso(r.due_at),
+        "verified_at": iso(r.verified_at),
+        "completed_at": iso(r.completed_at),
         "outcomes": [outcome_to_dict(o) for o in outcomes],
         "retained_exceptions": [
             {
                 "system": e.system,
                 "legal_basis": e.legal_basis,
                 "basis_note": e.basis_note,
-                "retained_until": _iso(e.retained_until),
-                "review_on": _iso(e.review_on),
+                "retained_until": iso(e.retained_until),
+                "review_on": iso(e.review_on),
                 "state": e.state,
             }
             for e in exceptions
         ],
         "events": [
-            {"at": _iso(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in events
+            {"at": iso(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in events
         ],
+    }
+
+
+def hold_to_dict(h: LegalHold, today: date) -> dict[str, Any]:
+    """A legal hold as ``--json`` prints it, with its state on ``today``."""
+    return {
+        "hold_id": h.hold_id,
+        "subject_ref": h.subject_ref,
+        "legal_basis": h.legal_basis,
+        "reason": h.reason,
+        "systems": h.systems,
+        "retained_until": iso(h.retained_until),
+        "review_on": iso(h.review_on),
+        "placed_at": iso(h.placed_at),
+        "placed_by": h.placed_by,
+        "released_at": iso(h.released_at),
+        "released_by": h.released_by,
+        "release_reason": h.release_reason,
+        "state": hold_state(h, today),
     }
 
 
@@ -187,7 +203,9 @@ def outcome_table(outcomes: Sequence[SystemOutcomeRecord], *, title: str | None 
 BEING_SEALED = "being sealed: final once its receipts are in the proof log"
 
 
-def _being_sealed(r: ErasureRequestRecord, sealed: bool | None) -> bool:
+def being_sealed(r: ErasureRequestRecord, sealed: bool | None) -> bool:
+    """An answered request whose state the proof log does not hold yet (``sealed`` False):
+    its final status is being sealed, not final."""
     return sealed is False and r.completed_at is not None
 
 
@@ -197,18 +215,18 @@ def request_summary(r: ErasureRequestRecord, *, sealed: bool | None = None) -> T
     text = Text()
     text.append(f"{r.request_id}  ", style="bold")
     text.append(r.status, style=_STYLE.get(r.status, "bold"))
-    if _being_sealed(r, sealed):
+    if being_sealed(r, sealed):
         text.append(f" ({BEING_SEALED})", style="yellow")
     if r.status_reason:
         text.append(f" — {visible(r.status_reason)}")  # typed by someone: text, one line
     text.append(
         f"\n{r.jurisdiction.upper()} · verification {r.verification_method} · "
-        f"received {_when(r.received_at)} · due {_when(r.due_at)}"
+        f"received {when(r.received_at)} · due {when(r.due_at)}"
     )
     if r.completed_at:
         met = deadline_state(r.due_at, r.completed_at)
         met = "MISSED" if met == "missed" else met
-        text.append(f" · finished {_when(r.completed_at)} (deadline {met})")
+        text.append(f" · finished {when(r.completed_at)} (deadline {met})")
     text.append(f"\nsubject pseudonym {r.subject_ref}", style="dim")
     return text
 
@@ -224,7 +242,7 @@ def request_table(
     table.add_column("systems")
     for r in requests:
         status = Text(r.status, style=_STYLE.get(r.status, ""))
-        if sealed is not None and _being_sealed(r, r.request_id in sealed):
+        if sealed is not None and being_sealed(r, r.request_id in sealed):
             status.append(" (being sealed)", style="yellow")
         table.add_row(
             r.request_id,

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
@@ -34,6 +35,8 @@ from .temporal import connect
 
 __all__ = [
     "InitReport",
+    "Reader",
+    "Reading",
     "Runtime",
     "bind_keys",
     "connect_when_ready",
@@ -290,6 +293,33 @@ class Runtime:
 
     async def client(self) -> Client:
         return await connect(self.settings.temporal, self.keys)
+
+    async def close(self) -> None:
+        await self.ledger.dispose()
+
+
+class Reading(Protocol):
+    """What an operation that only reads the record needs: the settings and the ledger. A
+    :class:`Reader` (what auditors' commands open) has them, and so has a :class:`Runtime`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+
+@dataclass
+class Reader:
+    """What an auditor's command reads: the settings and an existing ledger, opened without
+    keys (an auditor needs none but the log's public key) and without changing it."""
+
+    settings: Settings
+    ledger: Ledger
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Reader:
+        return cls(settings, await open_existing_ledger(settings))
 
     async def close(self) -> None:
         await self.ledger.dispose()

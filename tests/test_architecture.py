@@ -208,3 +208,16 @@ def test_the_architecture_test_reads_function_level_imports(tmp_path: Path) -> N
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    import worker as w\n    from ledger.proof import x\n")
     assert imports_of(sample) == {"worker", "ledger.proof"}
+
+
+def test_the_command_line_asks_the_ledger_nothing_itself() -> None:
+    """The command line parses, calls an operation (``lethe/operations/``) and prints: a query
+    written in a command is a rule the HTTP API could not share (issue 14)."""
+    problems = [
+        f"{path.relative_to(ROOT)} imports sqlalchemy"
+        for path in sorted((ROOT / "lethe" / "cli").rglob("*.py"))
+        if any(name.split(".")[0] == "sqlalchemy" for name in imports_of(path))
+    ]
+    assert not problems, "queries belong to the ledger, called by an operation:\n  " + "\n  ".join(
+        problems
+    )

@@ -1,10 +1,12 @@
-"""Parsing what an operator types for holds, rounds and referrals: one clear error each."""
+"""Parsing what an operator types (who they are, reasons, dates, systems): one clear error each."""
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 import click
@@ -20,15 +22,51 @@ __all__ = [
     "address_argument",
     "choice_of",
     "legal_basis",
+    "note_rewritten",
     "one_date",
+    "operator_name",
     "parse_date",
     "pseudonym",
     "reason_text",
     "scrubbed",
-    "systems_among",
+    "stdin_line",
+    "system_names",
 ]
 
 PSEUDONYM = re.compile(r"^ps_[0-9a-f]{32}$")
+
+
+def operator_name(explicit: str | None) -> str:
+    """Who acts: ``--operator``, else ``LETHE_OPERATOR``, else the login name.
+
+    An empty ``--operator ""`` is refused rather than replaced by the login: the record must
+    name whom the operator meant. A name is at most 100 characters (the ledger keeps that).
+    """
+    if explicit is not None:
+        name = explicit
+        if not name.strip():
+            raise LetheError("--operator is empty: give your name")
+    else:
+        name = os.environ.get("LETHE_OPERATOR") or ""
+        if not name.strip():
+            try:
+                name = getpass.getuser()
+            except (KeyError, OSError):
+                name = ""
+    if not name.strip():
+        raise LetheError("say who you are: --operator NAME or LETHE_OPERATOR")
+    if len(name.strip()) > 100:
+        raise LetheError("the operator's name is at most 100 characters")
+    return name.strip()
+
+
+def stdin_line(what: str) -> str:
+    """The next line of stdin, for an option given as ``-``: out of the process list and
+    shell history."""
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise LetheError(f"{what} reads the value from stdin, and stdin gave none")
+    return line
 
 
 def parse_date(value: str, option: str) -> date:
@@ -95,17 +133,13 @@ def pseudonym(subject: str | None, ps: str | None) -> tuple[str | None, str | No
     return None, ps.strip()
 
 
-def systems_among(raw: str | None, known: Sequence[str], *, what: str) -> list[str] | None:
-    """``--systems a,b`` checked against ``known``; None when not given."""
+def system_names(raw: str | None) -> list[str] | None:
+    """``--systems a,b`` as names, each once; None when not given."""
     if raw is None:
         return None
     chosen = list(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
     if not chosen:
         raise LetheError("--systems names no system")
-    unknown = [s for s in chosen if s not in known]
-    if unknown:
-        listed = ", ".join(known) or "none"
-        raise LetheError(f"unknown system {unknown[0]!r}: {what} are {listed}")
     return chosen
 
 
@@ -119,22 +153,20 @@ def reason_text(reason: str, what: str, *, limit: int = 500) -> str:
     return text
 
 
+def note_rewritten(what: str, kept: str) -> None:
+    """Says on stderr that a reason or an operator's name is not kept as typed
+    (``lethe/free_text.py``), so the operator knows what the record holds."""
+    typed = {"reason": "--reason", "operator": "the operator's name"}.get(what, what)
+    print(
+        f"lethe: note: {typed} named the person, an address or a phone number;"
+        f" it is kept as {kept!r}",
+        file=sys.stderr,
+    )
+
+
 def scrubbed(
     person: PersonText, reason: str, operator: str, *, limit: int = 500
 ) -> tuple[str, str]:
-    """The reason and the operator's name as Lethe keeps them (``lethe/free_text.py``): the
-    person's identifiers, addresses and phone numbers replaced. Says so on stderr when that
-    is not what was typed, so the operator knows what the record holds."""
-    kept_reason = person.reason(reason)[:limit]
-    kept_operator = person.operator(operator)[:100]
-    for what, typed, kept in (
-        ("--reason", reason, kept_reason),
-        ("the operator's name", operator, kept_operator),
-    ):
-        if typed.strip() != kept:
-            print(
-                f"lethe: note: {what} named the person, an address or a phone number;"
-                f" it is kept as {kept!r}",
-                file=sys.stderr,
-            )
-    return kept_reason, kept_operator
+    """The reason and the operator's name as Lethe keeps them (``PersonText.kept``), saying
+    so on stderr when that is not what was typed."""
+    return person.kept(reason, operator, limit=limit, rewritten=note_rewritten)

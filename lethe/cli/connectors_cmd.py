@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import click
 
-from connectors import ENTRY_POINT_GROUP, Connector, ConnectorError, redact
-
-from ..errors import ConfigError
+from ..operations.connector_checks import installed_connectors, systems_answer
 from ..runtime import load_registry
 from ..scaffold import scaffold_connector
-from ..settings import build_connectors, load_settings
-from ._app import app, console, emit_json, json_option, run
+from ._app import app, console, emit_json, invocation_settings, json_option, run
 
 __all__ = ["connectors_group"]
 
@@ -29,33 +22,11 @@ def connectors_group() -> None:
     """Connectors: what is installed, whether configured systems answer, a new one."""
 
 
-def _installed() -> list[dict[str, Any]]:
-    distributions = {
-        ep.name: (ep.dist.name, ep.dist.version) if ep.dist else ("", "")
-        for ep in entry_points(group=ENTRY_POINT_GROUP)
-    }
-    rows = []
-    for kind, cls in load_registry().kinds().items():
-        dist, dist_version = distributions.get(kind, ("", ""))
-        module_doc = (sys.modules[cls.__module__].__doc__ or "").strip()
-        rows.append(
-            {
-                "kind": kind,
-                "version": cls.version,
-                "capabilities": sorted(c.value for c in cls.capabilities),
-                "class": f"{cls.__module__}:{cls.__qualname__}",
-                "distribution": f"{dist} {dist_version}".strip(),
-                "summary": module_doc.splitlines()[0] if module_doc else "",
-            }
-        )
-    return rows
-
-
 @connectors_group.command("list")
 @json_option
 def list_connectors(as_json: bool) -> None:
     """Installed connector kinds, their versions and capabilities."""
-    rows = _installed()
+    rows = installed_connectors()
     if as_json:
         emit_json(rows)
         return
@@ -65,24 +36,6 @@ def list_connectors(as_json: bool) -> None:
             f"{r['distribution']}",
             markup=False,
         )
-
-
-async def _check_one(name: str, connector: Connector, timeout: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"system": name, "connector": connector.kind}
-    try:
-        await asyncio.wait_for(connector.check(), timeout)
-        row["ok"] = True
-    except TimeoutError:
-        row |= {"ok": False, "error": f"no answer within {timeout:g}s"}
-    except ConnectorError as exc:
-        row |= {"ok": False, "error": redact(str(exc))}
-    except NotImplementedError as exc:
-        row |= {"ok": False, "error": f"check() is not implemented ({redact(str(exc))})"}
-    except Exception as exc:  # a connector bug must not hide the other systems' answers
-        row |= {"ok": False, "error": f"connector crashed: {type(exc).__name__}"}
-    finally:
-        await connector.aclose()
-    return row
 
 
 @connectors_group.command("check")
@@ -96,18 +49,7 @@ async def _check_one(name: str, connector: Connector, timeout: float) -> dict[st
 @json_option
 def check(timeout: float, as_json: bool) -> int:
     """Check that every configured system is reachable; non-zero exit if any is not."""
-    settings = load_settings()
-    if not settings.systems:
-        where = settings.config_path or "lethe.toml"
-        raise ConfigError(f"no systems are configured; declare [systems.NAME] in {where}")
-    built = build_connectors(settings.systems, load_registry(), settings.environ)
-
-    async def go() -> list[dict[str, Any]]:
-        return list(
-            await asyncio.gather(*(_check_one(n, c, timeout) for n, c in sorted(built.items())))
-        )
-
-    rows = run(go())
+    rows = run(systems_answer(invocation_settings(), timeout=timeout))
     if as_json:
         emit_json(rows)
     else:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..runtime import initialise
-from ..settings import load_settings
-from ._app import app, console, emit_json, json_option, run
+from ._app import app, console, emit_json, invocation_settings, json_option, run
 
 __all__ = ["init"]
 
@@ -17,7 +16,7 @@ def init(as_json: bool) -> None:
     that exists, and refuses keys other than those an existing ledger was made with.
 
     No other command makes keys or a ledger (`lethe dev` and `lethe demo` run this first)."""
-    settings = load_settings()
+    settings = invocation_settings()
     report = run(initialise(settings))
     if as_json:
         emit_json(

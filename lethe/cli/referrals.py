@@ -8,7 +8,7 @@ the same command.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import click
 from temporalio.service import RPCError
@@ -19,9 +19,8 @@ from workflows import ControllerInstruction
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..runtime import Runtime
-from ._app import app, console, emit_json, json_option, run, with_runtime
-from ._values import legal_basis, one_date, reason_text, scrubbed
-from .requests import _operator
+from ._app import app, call, console, emit_json, json_option
+from ._values import legal_basis, one_date, operator_name, reason_text, scrubbed
 
 __all__ = ["controller_instruction"]
 
@@ -68,59 +67,83 @@ def controller_instruction(
             raise LetheError("--retain needs --until DATE or --review-on DATE")
     elif basis is not None or until is not None or review_on is not None:
         raise LetheError("--basis, --until and --review-on go with --retain, not --erase")
-    who = _operator(operator)
+    who = operator_name(operator)
     request_id, system = request_id.strip(), system.strip()
 
-    async def go(rt: Runtime) -> None:
-        rec = await rt.ledger.get_request(request_id)
-        if rec is None:
-            raise NotFoundError(f"no erasure request with id {request_id!r}")
-        if system not in rec.systems:
-            raise LetheError(
-                f"{request_id} has no system {system!r} (its systems: {', '.join(rec.systems)})"
-            )
-        referral = await ControllerReferrals(rt.ledger).waiting(request_id, system)
-        if referral is None:
-            raise LetheError(
-                f"{system} of {request_id} is not waiting for a controller's instruction"
-            )
-        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
-        instruction = ControllerInstruction(
-            "erase" if erase else "retain",
-            by,
-            why,
-            legal_basis=code,
-            retained_until=kept.isoformat() if kept else None,
-            review_on=review.isoformat() if review else None,
-        )
-        client = await rt.client()
-        try:
-            await client.get_workflow_handle(referral.workflow_id).signal(
-                "controller_instruction", instruction
-            )
-        except RPCError as exc:
-            raise LetheError(f"could not reach the waiting workflow: {exc}") from None
-        info = {
-            "request_id": request_id,
-            "system": system,
-            "round": referral.round,
-            "controller": referral.controller,
-            "instruction": instruction.action,
-            "operator": by,
-            "carried_out_in_round": referral.round + 1,
-        }
-        if as_json:
-            emit_json(info)
-        elif erase:
-            console.print(
-                f"{system} of {request_id}: erasing on {referral.controller}'s instruction "
-                f"(round {referral.round + 1})."
-            )
-        else:
-            when = f"until {kept}" if kept else f"indefinite, review {review}"
-            console.print(
-                f"{system} of {request_id}: retained on {referral.controller}'s instruction "
-                f"under {code}, {when}."
-            )
+    call(
+        _instruct,
+        request_id,
+        system,
+        erase=erase,
+        reason=reason,
+        who=who,
+        code=code,
+        kept=kept,
+        review=review,
+        as_json=as_json,
+    )
 
-    run(with_runtime(go))
+
+async def _instruct(
+    rt: Runtime,
+    request_id: str,
+    system: str,
+    *,
+    erase: bool,
+    reason: str,
+    who: str,
+    code: str | None,
+    kept: date | None,
+    review: date | None,
+    as_json: bool,
+) -> None:
+    rec = await rt.ledger.get_request(request_id)
+    if rec is None:
+        raise NotFoundError(f"no erasure request with id {request_id!r}")
+    if system not in rec.systems:
+        raise LetheError(
+            f"{request_id} has no system {system!r} (its systems: {', '.join(rec.systems)})"
+        )
+    referral = await ControllerReferrals(rt.ledger).waiting(request_id, system)
+    if referral is None:
+        raise LetheError(
+            f"{system} of {request_id} is not waiting for a controller's instruction"
+        )
+    why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
+    instruction = ControllerInstruction(
+        "erase" if erase else "retain",
+        by,
+        why,
+        legal_basis=code,
+        retained_until=kept.isoformat() if kept else None,
+        review_on=review.isoformat() if review else None,
+    )
+    client = await rt.client()
+    try:
+        await client.get_workflow_handle(referral.workflow_id).signal(
+            "controller_instruction", instruction
+        )
+    except RPCError as exc:
+        raise LetheError(f"could not reach the waiting workflow: {exc}") from None
+    info = {
+        "request_id": request_id,
+        "system": system,
+        "round": referral.round,
+        "controller": referral.controller,
+        "instruction": instruction.action,
+        "operator": by,
+        "carried_out_in_round": referral.round + 1,
+    }
+    if as_json:
+        emit_json(info)
+    elif erase:
+        console.print(
+            f"{system} of {request_id}: erasing on {referral.controller}'s instruction "
+            f"(round {referral.round + 1})."
+        )
+    else:
+        when = f"until {kept}" if kept else f"indefinite, review {review}"
+        console.print(
+            f"{system} of {request_id}: retained on {referral.controller}'s instruction "
+            f"under {code}, {when}."
+        )

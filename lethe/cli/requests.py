@@ -2,128 +2,87 @@
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from connectors import Subject
-from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds, ProofLog
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod
-from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
+from workflows import OperatorApproval
 
-from ..attention import check_progress, clock_lines, clock_to_dict, next_steps, progress_lines
+from ..attention import clock_lines, clock_to_dict, progress_lines
 from ..deadlines import parse_duration
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText
 from ..intake import (
+    CHANNELS,
     EXTRA_KINDS,
     parse_identifiers,
     parse_received_at,
-    submit_request,
     validate_request,
+)
+from ..operations.requests import (
+    RequestView,
+    await_answer,
+    cancel_request,
+    find_requests,
+    receive_request,
+    request_view,
 )
 from ..preflight import check_systems
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime, load_registry
-from ..settings import load_settings
 from ..terminal import visible
-from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import address_argument, choice_of, reason_text, scrubbed
+from ._app import app, call, console, emit_json, invocation_settings, json_option
+from ._values import (
+    address_argument,
+    choice_of,
+    note_rewritten,
+    operator_name,
+    reason_text,
+    scrubbed,
+    stdin_line,
+)
 
-__all__ = ["CHANNELS", "approve", "cancel", "list_requests", "status", "submit"]
-
-#: How a person can make a request; "cli" when an operator does not say.
-CHANNELS = ("email", "web-form", "portal", "phone", "mail", "in-person", "cli")
+__all__ = ["approve", "cancel", "list_requests", "status", "submit"]
 
 _DETAIL_KEYS = frozenset({"outcomes", "retained_exceptions", "events"})
 
 
-def _stdin_line(what: str) -> str:
-    line = sys.stdin.readline().strip()
-    if not line:
-        raise LetheError(f"{what} reads the value from stdin, and stdin gave none")
-    return line
-
-
-def _operator(explicit: str | None) -> str:
-    """Who acts: ``--operator``, else ``LETHE_OPERATOR``, else the login name.
-
-    An empty ``--operator ""`` is refused rather than replaced by the login: the record must
-    name whom the operator meant. A name is at most 100 characters (the ledger keeps that).
-    """
-    if explicit is not None:
-        name = explicit
-        if not name.strip():
-            raise LetheError("--operator is empty: give your name")
-    else:
-        name = os.environ.get("LETHE_OPERATOR") or ""
-        if not name.strip():
-            try:
-                name = getpass.getuser()
-            except (KeyError, OSError):
-                name = ""
-    if not name.strip():
-        raise LetheError("say who you are: --operator NAME or LETHE_OPERATOR")
-    if len(name.strip()) > 100:
-        raise LetheError("the operator's name is at most 100 characters")
-    return name.strip()
-
-
-async def _show(rt: Runtime, request_id: str, *, as_json: bool, events: bool = False) -> None:
-    rec = await rt.ledger.get_request(request_id)
-    if rec is None:
-        raise NotFoundError(f"no erasure request with id {request_id!r}")
-    outcomes = await rt.ledger.outcomes(request_id)
-    clock = await DeadlineRecords(rt.ledger).clock(request_id)
-    sealed = request_id in await ProofLog(rt.ledger).sealed_requests([rec])
-    progress = await check_progress(rt, rec)  # None: finished, nothing to ask Temporal
+def _show(view: RequestView, *, as_json: bool, events: bool = False) -> None:
+    rec = view.request
     if as_json:
         emit_json(
             {
                 **request_to_dict(
-                    rec,
-                    outcomes,
-                    await rt.ledger.exceptions(request_id),
-                    await rt.ledger.events(request_id),
-                    sealed=sealed,
+                    rec, view.outcomes, view.exceptions, view.events, sealed=view.sealed
                 ),
-                "clock": clock_to_dict(clock),
-                "progress": progress.to_dict() if progress is not None else None,
+                "clock": clock_to_dict(view.clock),
+                "progress": view.progress.to_dict() if view.progress is not None else None,
             }
         )
         return
-    console.print(request_summary(rec, sealed=sealed))
-    history = await rt.ledger.events(request_id)
-    for e in history:
+    console.print(request_summary(rec, sealed=view.sealed))
+    for e in view.events:
         if e.kind == "entered":  # received earlier (by post, in a mailbox), entered late
             console.print(
                 f"  received by {rec.channel}, entered {e.at:%Y-%m-%d %H:%M} UTC by"
                 f" {visible(e.actor)} (the deadlines count from the receipt)"
             )
-    now = datetime.now(UTC)
-    acknowledgement = next((e for e in history if e.kind == "acknowledged"), None)
-    for line in clock_lines(rec, clock, now, acknowledgement):
+    for line in clock_lines(rec, view.clock, datetime.now(UTC), view.acknowledgement):
         console.print(f"  {line}")
-    if outcomes:
-        console.print(outcome_table(outcomes))
+    if view.outcomes:
+        console.print(outcome_table(view.outcomes))
     elif rec.status in UNVERIFIED_STATUSES:
         console.print(f"No system has been touched yet; systems: {', '.join(rec.systems)}")
-    latest = await ErasureRounds(rt.ledger).latest_outcomes(request_id)
-    referrals = await ControllerReferrals(rt.ledger).for_request(request_id)
-    for line in progress_lines(progress, history):
+    for line in progress_lines(view.progress, view.events):
         console.print(visible(line), style="bold red" if line.startswith("Not") else None)
-    fixes = None if progress is None or progress.unchecked else [h.fix for h in progress.holdups]
-    for step in next_steps(rec, latest, referrals, clock, now, fixes=fixes):
+    for step in view.next_steps:
         console.print(f"Next: {visible(step)}")
     if events:
-        for e in history:
+        for e in view.events:
             console.print(
                 f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<24} {visible(e.actor)}", style="dim"
             )
@@ -204,7 +163,7 @@ def submit(
     EMAIL '-' reads the address from stdin, out of the process list and shell history; so
     does an --identifier KIND=- (one line each, EMAIL's first, then in the order given).
     """
-    settings = load_settings()
+    settings = invocation_settings()
     chosen = systems.split(",") if systems is not None else None
     if assertion is not None and assertion_file is not None:
         raise LetheError("give --assertion or --assertion-file, not both")
@@ -223,10 +182,10 @@ def submit(
     )
     if operator is not None and received is None:
         raise LetheError("--operator names who enters a request received earlier: --received-at")
-    entered_by = _operator(operator) if received is not None else None
+    entered_by = operator_name(operator) if received is not None else None
     email = address_argument(email)
     for kind in from_stdin:
-        extra[kind] = _stdin_line(f"--identifier {kind}=-")
+        extra[kind] = stdin_line(f"--identifier {kind}=-")
     if assertion_file is not None:
         try:
             assertion = (
@@ -244,89 +203,69 @@ def submit(
         extra_identifiers=extra,
         received_at=received,
     )
-    if entered_by is not None:
-        # An operator's name is kept in the ledger's events: without the person's identifiers.
-        person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
-        entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
     # What the worker would refuse, refused now, before anything is written; its secrets are
     # the worker's alone (lethe/preflight.py says what cannot be checked without them).
     check_systems(settings, load_registry(), jurisdiction=draft.jurisdiction, systems=draft.systems)
 
-    async def go(rt: Runtime) -> None:
-        client = await rt.client()
-        done = await submit_request(
-            draft,
-            settings=settings,
-            ledger=rt.ledger,
-            client=client,
-            keys=rt.keys,
-            allow_duplicate=allow_duplicate,
-            channel=channel,
-            entered_by=entered_by,
+    received_as = call(
+        receive_request,
+        draft,
+        allow_duplicate=allow_duplicate,
+        channel=channel,
+        entered_by=entered_by,
+    )
+    done = received_as.submitted
+    if not as_json:
+        console.print(
+            f"Received {done.request_id} ({draft.jurisdiction.upper()}, answer due "
+            f"{done.due_at:%Y-%m-%d}); systems: {', '.join(done.systems)}"
         )
-        if not as_json:
+        if received is not None:
             console.print(
-                f"Received {done.request_id} ({draft.jurisdiction.upper()}, answer due "
-                f"{done.due_at:%Y-%m-%d}); systems: {', '.join(done.systems)}"
+                f"Received on {done.received_at:%Y-%m-%d %H:%M} UTC, entered now by"
+                f" {received_as.entered_by}: the deadlines count from the receipt."
             )
-            if received is not None:
+            now = datetime.now(UTC)
+            if done.acknowledge_by is not None and done.acknowledge_by < now:
                 console.print(
-                    f"Received on {done.received_at:%Y-%m-%d %H:%M} UTC, entered now by"
-                    f" {entered_by}: the deadlines count from the receipt."
+                    f"The acknowledgement was due {done.acknowledge_by:%Y-%m-%d %H:%M} UTC:"
+                    " it goes out now, and is recorded as late."
                 )
-                now = datetime.now(UTC)
-                if done.acknowledge_by is not None and done.acknowledge_by < now:
-                    console.print(
-                        f"The acknowledgement was due {done.acknowledge_by:%Y-%m-%d %H:%M} UTC:"
-                        " it goes out now, and is recorded as late."
-                    )
-                if done.due_at < now:
-                    console.print(
-                        f"The answer was due {done.due_at:%Y-%m-%d %H:%M} UTC: it is OVERDUE.",
-                        style="bold red",
-                    )
-            if done.verification_method == VerificationMethod.OPERATOR:
+            if done.due_at < now:
                 console.print(
-                    f"Waiting for identity verification: lethe approve {done.request_id} "
-                    "--reason '…'"
+                    f"The answer was due {done.due_at:%Y-%m-%d %H:%M} UTC: it is OVERDUE.",
+                    style="bold red",
                 )
-            elif done.verification_method == VerificationMethod.EMAIL:
-                console.print(
-                    "A code goes to the address on file; when the requester gives it back: "
-                    f"lethe verify {done.request_id} --code …"
-                )
-        if wait:
-            handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
-            try:
-                await asyncio.wait_for(handle.result(), timeout=timeout)
-            except TimeoutError:
-                raise LetheError(
-                    f"{done.request_id} did not finish within {timeout:g} s; "
-                    f"it goes on: lethe status {done.request_id}"
-                ) from None
-            except WorkflowFailureError as exc:
-                raise LetheError(f"{done.request_id} failed: {exc.cause}") from None
-            await _show(rt, done.request_id, as_json=as_json)
-        elif as_json:
-            emit_json(
-                {
-                    "request_id": done.request_id,
-                    "workflow_id": done.workflow_id,
-                    "subject_ref": done.subject_ref,
-                    "jurisdiction": draft.jurisdiction,
-                    "systems": list(done.systems),
-                    "received_at": done.received_at.isoformat(),
-                    "entered_at": done.entered_at.isoformat() if done.entered_at else None,
-                    "due_at": done.due_at.isoformat(),
-                    "acknowledge_by": (
-                        done.acknowledge_by.isoformat() if done.acknowledge_by else None
-                    ),
-                    "verification_method": done.verification_method,
-                    "status": RequestStatus.RECEIVED,
-                }
+        if done.verification_method == VerificationMethod.OPERATOR:
+            console.print(
+                f"Waiting for identity verification: lethe approve {done.request_id} "
+                "--reason '…'"
             )
-
-    run(with_runtime(go, settings))
+        elif done.verification_method == VerificationMethod.EMAIL:
+            console.print(
+                "A code goes to the address on file; when the requester gives it back: "
+                f"lethe verify {done.request_id} --code …"
+            )
+    if wait:
+        _show(call(await_answer, done, timeout), as_json=as_json)
+    elif as_json:
+        emit_json(
+            {
+                "request_id": done.request_id,
+                "workflow_id": done.workflow_id,
+                "subject_ref": done.subject_ref,
+                "jurisdiction": draft.jurisdiction,
+                "systems": list(done.systems),
+                "received_at": done.received_at.isoformat(),
+                "entered_at": done.entered_at.isoformat() if done.entered_at else None,
+                "due_at": done.due_at.isoformat(),
+                "acknowledge_by": (
+                    done.acknowledge_by.isoformat() if done.acknowledge_by else None
+                ),
+                "verification_method": done.verification_method,
+                "status": RequestStatus.RECEIVED,
+            }
+        )
 
 
 @app.command()
@@ -341,33 +280,33 @@ def submit(
 def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -> None:
     """Confirm the requester's identity (verification method 'operator')."""
     reason = reason_text(reason, "how the identity was confirmed")
-    who = _operator(operator)
+    who = operator_name(operator)
     request_id = request_id.strip()
+    call(_approve, request_id, reason, who, as_json=as_json)
 
-    async def go(rt: Runtime) -> None:
-        rec = await rt.ledger.get_request(request_id)
-        if rec is None:
-            raise NotFoundError(f"no erasure request with id {request_id!r}")
-        if rec.verification_method != VerificationMethod.OPERATOR:
-            raise LetheError(
-                f"{request_id} is verified by {rec.verification_method!r}, not by an operator"
-            )
-        if rec.status not in UNVERIFIED_STATUSES:
-            raise LetheError(f"{request_id} is not waiting for verification (status {rec.status})")
-        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
-        client = await rt.client()
-        try:
-            await client.get_workflow_handle(rec.workflow_id).signal(
-                "approve", OperatorApproval(by, why)
-            )
-        except RPCError as exc:
-            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
-        if as_json:
-            emit_json({"request_id": request_id, "approved_by": by, "reason": why})
-        else:
-            console.print(f"Approved {request_id} as {by}; erasure starts now.")
 
-    run(with_runtime(go))
+async def _approve(rt: Runtime, request_id: str, reason: str, who: str, *, as_json: bool) -> None:
+    rec = await rt.ledger.get_request(request_id)
+    if rec is None:
+        raise NotFoundError(f"no erasure request with id {request_id!r}")
+    if rec.verification_method != VerificationMethod.OPERATOR:
+        raise LetheError(
+            f"{request_id} is verified by {rec.verification_method!r}, not by an operator"
+        )
+    if rec.status not in UNVERIFIED_STATUSES:
+        raise LetheError(f"{request_id} is not waiting for verification (status {rec.status})")
+    why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
+    client = await rt.client()
+    try:
+        await client.get_workflow_handle(rec.workflow_id).signal(
+            "approve", OperatorApproval(by, why)
+        )
+    except RPCError as exc:
+        raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+    if as_json:
+        emit_json({"request_id": request_id, "approved_by": by, "reason": why})
+    else:
+        console.print(f"Approved {request_id} as {by}; erasure starts now.")
 
 
 @app.command()
@@ -386,41 +325,14 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
     `lethe hold add` to keep what has not been erased yet.
     """
     reason = reason_text(reason, "why the request is withdrawn")
-    who = _operator(operator)
+    who = operator_name(operator)
     request_id = request_id.strip()
-
-    async def go(rt: Runtime) -> None:
-        rec = await rt.ledger.get_request(request_id)
-        if rec is None:
-            raise NotFoundError(f"no erasure request with id {request_id!r}")
-        if rec.completed_at is not None:
-            raise LetheError(f"{request_id} has already finished ({rec.status})")
-        if rec.status not in UNVERIFIED_STATUSES:
-            raise LetheError(
-                f"{request_id} is {rec.status}: what is erased cannot be called back"
-                " (place a legal hold to keep what is not erased yet)"
-            )
-        why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
-        client = await rt.client()
-        handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
-        try:
-            await handle.execute_update(ErasureWorkflow.cancel_request, CancelOrder(by, why))
-        except WorkflowUpdateFailedError as exc:
-            raise LetheError(f"{request_id}: not cancelled: {failure_text(exc)}") from None
-        except RPCError as exc:
-            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
-        # The workflow records the final status itself; wait (briefly) to report it.
-        for _ in range(100):
-            rec = await rt.ledger.require_request(request_id)
-            if rec.status == RequestStatus.CANCELLED:
-                break
-            await asyncio.sleep(0.1)
-        if as_json:
-            emit_json({"request_id": request_id, "status": rec.status, "cancelled_by": by})
-        else:
-            console.print(f"Cancelled {request_id} as {by}: nothing was erased ({rec.status}).")
-
-    run(with_runtime(go))
+    done = call(cancel_request, request_id, reason, who, rewritten=note_rewritten)
+    rec, by = done.request, done.cancelled_by
+    if as_json:
+        emit_json({"request_id": request_id, "status": rec.status, "cancelled_by": by})
+    else:
+        console.print(f"Cancelled {request_id} as {by}: nothing was erased ({rec.status}).")
 
 
 @app.command()
@@ -430,10 +342,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
 def status(request_id: str, events: bool, as_json: bool) -> None:
     """Show a request: its clock, status and every system's outcome (from the ledger)."""
 
-    async def go(rt: Runtime) -> None:
-        await _show(rt, request_id.strip(), as_json=as_json, events=events)
-
-    run(with_runtime(go))
+    _show(call(request_view, request_id.strip()), as_json=as_json, events=events)
 
 
 @app.command("list")
@@ -466,40 +375,27 @@ def list_requests(
     except ValueError as exc:
         raise LetheError(f"--due-within: {exc}") from None
 
-    async def go(rt: Runtime) -> None:
-        if overdue or within is not None:
-            recs = list(
-                await DeadlineRecords(rt.ledger).due_requests(
-                    now=datetime.now(UTC),
-                    overdue=overdue,
-                    within=within,
-                    status=status_filter,
-                    limit=limit + 1,
-                )
-            )
-        else:
-            recs = await rt.ledger.list_requests(status=status_filter, limit=limit + 1)
-        more, recs = len(recs) > limit, recs[:limit]  # one more than shown: are there others?
-        sealed = await ProofLog(rt.ledger).sealed_requests(recs)
-        if as_json:
-            # A summary per request; `lethe status ID --json` adds its outcomes and events
-            # (empty lists here would claim a finished request had none).
-            emit_json(
-                [
-                    {
-                        k: v
-                        for k, v in request_to_dict(r, sealed=r.request_id in sealed).items()
-                        if k not in _DETAIL_KEYS
-                    }
-                    for r in recs
-                ]
-            )
-        elif recs:
-            console.print(request_table(recs, sealed=sealed))
-            if more:
-                console.print(f"Showing the first {limit}; --limit N shows more.", style="dim")
-        else:
-            filtered = overdue or within is not None or status_filter is not None
-            console.print("No request matches." if filtered else "No requests yet.")
-
-    run(with_runtime(go))
+    found = call(
+        find_requests, status=status_filter, overdue=overdue, due_within=within, limit=limit
+    )
+    recs, sealed = found.requests, found.sealed
+    if as_json:
+        # A summary per request; `lethe status ID --json` adds its outcomes and events
+        # (empty lists here would claim a finished request had none).
+        emit_json(
+            [
+                {
+                    k: v
+                    for k, v in request_to_dict(r, sealed=r.request_id in sealed).items()
+                    if k not in _DETAIL_KEYS
+                }
+                for r in recs
+            ]
+        )
+    elif recs:
+        console.print(request_table(recs, sealed=sealed))
+        if found.more:
+            console.print(f"Showing the first {limit}; --limit N shows more.", style="dim")
+    else:
+        filtered = overdue or within is not None or status_filter is not None
+        console.print("No request matches." if filtered else "No requests yet.")

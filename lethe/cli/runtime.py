@@ -12,9 +12,8 @@ from activities import ConsoleAlerts, ConsoleMailer
 
 from ..devserver import DevServer
 from ..runtime import initialise
-from ..settings import load_settings
 from ..terminal import print_visible
-from ._app import app, console, emit_json, json_option, run
+from ._app import app, console, emit_json, invocation_settings, json_option, run
 
 __all__ = ["demo", "dev", "worker_command"]
 
@@ -42,7 +41,7 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
     to requesters and operator alerts are printed on the console, not sent."""
     from ..worker import run_worker
 
-    settings = load_settings()
+    settings = invocation_settings()
 
     async def go() -> None:
         made = await initialise(settings)  # keys and ledger, as `lethe init` makes them
@@ -111,7 +110,7 @@ def worker_command(as_json: bool) -> None:
     """Run a worker against LETHE_TEMPORAL_ADDRESS (any cluster, Temporal Cloud included)."""
     from ..worker import run_worker
 
-    settings = load_settings()
+    settings = invocation_settings()
     if as_json:
         emit_json(
             {
@@ -130,7 +129,7 @@ def demo(as_json: bool) -> None:
     """Erase a demo person from four local systems, end to end, and show the record."""
     from ..demo.run import run_demo
 
-    settings = load_settings()
+    settings = invocation_settings()
 
     async def go() -> int:
         loop = asyncio.get_running_loop()

@@ -1,48 +1,27 @@
 """Verbs of identity verification: verify (an emailed code, or a new one mailed with
 ``--resend``), dev-assertion (a test portal).
 
-``lethe verify`` answers at once: the code goes to the request's workflow as a Temporal
-update, an activity compares it with the stored hash and records the result, and the answer
-comes back on the same call. Every refusal is recorded in the request's events, including
-those refused before any comparison (a closed request, a malformed or replayed code).
+What is refused, and recorded when it is, is ``lethe/operations/identity.py``'s.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from connectors import normalise_email
-from vocabulary import UNVERIFIED_STATUSES, VerificationMethod
-from workflows import CodeResendOrder, CodeSubmission, ErasureWorkflow
 
 from ..assertions import dev_portal_key, key_id, mint_assertion, public_key_text
 from ..deadlines import parse_duration
-from ..errors import LetheError, NotFoundError
-from ..free_text import PersonText
-from ..runtime import Runtime
-from ..settings import load_settings
+from ..errors import LetheError
+from ..operations.identity import check_code, resend_code
 from ..terminal import visible
-from ._app import app, console, emit_json, failure_text, json_option, run, with_runtime
-from ._values import address_argument, reason_text, scrubbed
-from .requests import _operator
+from ._app import app, call, console, emit_json, invocation_settings, json_option
+from ._values import address_argument, note_rewritten, operator_name, reason_text
 
 __all__ = ["dev_assertion", "verify"]
-
-
-async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> LetheError:
-    await rt.ledger.add_event(
-        request_id,
-        "verification_code_refused",
-        at=datetime.now(UTC),
-        actor=who[:120],
-        detail={"outcome": "refused_before_check", "reason": reason[:300]},
-    )
-    return LetheError(f"{request_id}: code refused: {reason}")
 
 
 @app.command()
@@ -83,87 +62,44 @@ def verify(
     if reason is not None and not resend:
         raise LetheError("--reason goes with --resend")
     why = reason_text(reason, "why a new code is sent") if reason is not None else ""
-    typed = _operator(operator)
+    typed = operator_name(operator)
     request_id = request_id.strip()
     if resend:
-        run(with_runtime(lambda rt: _resend(rt, request_id, typed, why, as_json=as_json)))
+        _resend(request_id, typed, why, as_json=as_json)
         return
     assert code is not None
-
-    async def go(rt: Runtime) -> None:
-        rec = await rt.ledger.get_request(request_id)
-        if rec is None:
-            raise NotFoundError(f"no erasure request with id {request_id!r}")
-        who = f"operator:{(await PersonText.for_request(rt.ledger, request_id)).operator(typed)}"
-        if rec.verification_method != VerificationMethod.EMAIL:
-            raise await _refused(
-                rt, request_id, who, f"it is verified by {rec.verification_method}, not by a code"
-            )
-        if rec.completed_at is not None:
-            raise await _refused(rt, request_id, who, f"the request is closed ({rec.status})")
-        client = await rt.client()
-        handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
-        try:
-            check = await handle.execute_update(
-                ErasureWorkflow.submit_code, CodeSubmission(code, who)
-            )
-        except WorkflowUpdateFailedError as exc:
-            raise await _refused(rt, request_id, who, failure_text(exc)) from None
-        except RPCError as exc:
-            raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
-        if as_json:
-            emit_json(
-                {
-                    "request_id": request_id,
-                    "accepted": check.accepted,
-                    "outcome": check.outcome,
-                    "message": check.message,
-                    "attempts_left": check.attempts_left,
-                }
-            )
-            if not check.accepted:
-                # The answer is on stdout; the refusal is still one line on stderr.
-                print(
-                    f"lethe: error: {request_id}: code refused: {visible(check.message)}",
-                    file=sys.stderr,
-                )
-                raise click.exceptions.Exit(1)
-            return
-        if not check.accepted:
-            raise LetheError(f"{request_id}: code refused: {check.message}")
-        console.print(f"{request_id}: {check.message}.")
-
-    run(with_runtime(go))
-
-
-async def _resend(rt: Runtime, request_id: str, typed: str, reason: str, *, as_json: bool) -> None:
-    rec = await rt.ledger.get_request(request_id)
-    if rec is None:
-        raise NotFoundError(f"no erasure request with id {request_id!r}")
-    if rec.verification_method != VerificationMethod.EMAIL:
-        raise LetheError(
-            f"{request_id}: no new code: it is verified by {rec.verification_method},"
-            " not by an emailed code"
-        )
-    if rec.completed_at is not None:
-        raise LetheError(f"{request_id}: no new code: the request is closed ({rec.status})")
-    if rec.status not in UNVERIFIED_STATUSES:
-        raise LetheError(f"{request_id}: no new code: identity is already verified ({rec.status})")
-    why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, typed)
-    who = f"operator:{by}"
-    client = await rt.client()
-    handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
-    try:
-        sent = await handle.execute_update(ErasureWorkflow.resend_code, CodeResendOrder(who, why))
-    except WorkflowUpdateFailedError as exc:
-        raise LetheError(f"{request_id}: no new code: {failure_text(exc)}") from None
-    except RPCError as exc:
-        raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+    check = call(check_code, request_id, code, typed)
     if as_json:
         emit_json(
             {
                 "request_id": request_id,
-                "resent_by": who,
+                "accepted": check.accepted,
+                "outcome": check.outcome,
+                "message": check.message,
+                "attempts_left": check.attempts_left,
+            }
+        )
+        if not check.accepted:
+            # The answer is on stdout; the refusal is still one line on stderr.
+            print(
+                f"lethe: error: {request_id}: code refused: {visible(check.message)}",
+                file=sys.stderr,
+            )
+            raise click.exceptions.Exit(1)
+        return
+    if not check.accepted:
+        raise LetheError(f"{request_id}: code refused: {check.message}")
+    console.print(f"{request_id}: {check.message}.")
+
+
+def _resend(request_id: str, typed: str, reason: str, *, as_json: bool) -> None:
+    done = call(resend_code, request_id, reason, typed, rewritten=note_rewritten)
+    sent = done.answer
+    if as_json:
+        emit_json(
+            {
+                "request_id": request_id,
+                "resent_by": done.resent_by,
                 "expires_at": sent.expires_at.isoformat(),
                 "resends_left": sent.resends_left,
                 "attempts_left": sent.attempts_left,
@@ -198,7 +134,7 @@ def dev_assertion(
     The key lives in <home>/keys/portal-dev.key. Lethe trusts it only once its public key is
     in [verification] portal_public_keys (or LETHE_PORTAL_PUBLIC_KEYS): see --public-key.
     """
-    settings = load_settings()
+    settings = invocation_settings()
     key = dev_portal_key(settings.home)
     public = public_key_text(key.public_key())
     if public_key:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from ledger import Ledger, LedgerError, LegalHolds, choose_hold
+from ledger.holds import hold_state
 from ledger.proof import canonical_json
 from ledger.receipts import outcome_receipt
 from ledger.retention_models import LegalHold
@@ -95,3 +96,16 @@ async def test_release_makes_the_held_exceptions_due(ledger: Ledger) -> None:
         await holds.release("lh-nope", released_by="operator:kim", reason="x", at=NOW)
     released_event = [e for e in await ledger.events("er-1") if e.kind == "hold_released"]
     assert released_event[0].detail["hold_id"] == hold.hold_id
+
+
+def test_a_hold_s_state_on_a_day() -> None:
+    def hold(**kw: object) -> LegalHold:
+        return LegalHold(**{"hold_id": "lh-1", "released_at": None, "review_on": None, **kw})
+
+    assert hold_state(hold(retained_until=TODAY), TODAY) == "active"  # through its last day
+    assert hold_state(hold(retained_until=TODAY - timedelta(days=1)), TODAY) == "lapsed"
+    assert hold_state(hold(review_on=TODAY), TODAY) == "active"
+    assert hold_state(hold(review_on=TODAY - timedelta(days=1)), TODAY) == "review overdue"
+    released = hold(retained_until=TODAY - timedelta(days=9))
+    released.released_at = NOW
+    assert hold_state(released, TODAY) == "released"  # released says more than lapsed

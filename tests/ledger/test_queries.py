@@ -8,9 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from ledger import Ledger, OutcomeEntry
+from ledger import Ledger, OutcomeEntry, VaultShredding
 from ledger.models import ErasureRequestRecord
-from ledger.queries import AuditFilter, audit_records, list_requests, request_conditions
+from ledger.queries import (
+    AuditFilter,
+    audit_records,
+    identifiers_shredded,
+    list_requests,
+    request_conditions,
+    requests_of_subject,
+)
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 LATER = NOW + timedelta(days=400)
@@ -166,3 +173,25 @@ async def test_filtered_lists_use_the_indexes(sqlite_ledger: Ledger, from_matche
             assert index in plan, plan
             # Never a table scan: at most a walk along an index, newest first.
             assert not re.search(r"SCAN erasure_requests(?! USING)", plan), plan
+
+
+async def test_a_person_s_requests_oldest_first_and_whether_they_are_shredded(
+    ledger: Ledger,
+) -> None:
+    for i, rid in enumerate(("er-new", "er-old")):
+        await finished_request(ledger, rid, received_at=NOW - timedelta(days=i))
+    # finished_request names the person after the request: give both the same pseudonym.
+    async with ledger.session() as s, s.begin():
+        for rid in ("er-new", "er-old"):
+            rec = await s.get(ErasureRequestRecord, rid)
+            assert rec is not None
+            rec.subject_ref = "ps_" + "a" * 32
+    assert [r.request_id for r in await requests_of_subject(ledger, "ps_" + "a" * 32)] == [
+        "er-old",
+        "er-new",
+    ]
+    assert await requests_of_subject(ledger, "ps_" + "b" * 32) == []
+    assert not await identifiers_shredded(ledger, "er-old")
+    assert await VaultShredding(ledger).shred("er-old", at=NOW, actor="lethe", reason="test")
+    assert await identifiers_shredded(ledger, "er-old")
+    assert await identifiers_shredded(ledger, "er-none")  # no vault entry: nothing to read

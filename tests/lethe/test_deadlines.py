@@ -23,6 +23,7 @@ from lethe.deadlines import (
     add_months,
     answer_due,
     decide_extension,
+    extension_until,
     parse_duration,
     plan_deadlines,
     policy_rule,
@@ -268,3 +269,15 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_an_until_names_the_end_of_that_day_in_the_controller_s_zone() -> None:
+    assert extension_until(date(2026, 3, 15), "Europe/Berlin") == datetime(
+        2026, 3, 15, 22, 59, 59, tzinfo=UTC
+    )
+    # A time without a zone is the controller's; one with a zone is that moment.
+    assert extension_until(datetime(2026, 3, 15, 9, 0), "America/Los_Angeles") == datetime(
+        2026, 3, 15, 16, 0, tzinfo=UTC
+    )
+    moment = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
+    assert extension_until(moment, "Europe/Berlin") == moment

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors import Subject
 from ledger import Ledger, LegalHolds, VaultShredding
 from lethe.free_text import PersonText
 from lethe.keys import Keyring, load_keyring
@@ -139,3 +140,22 @@ def test_hold_reasons_and_operators_are_kept_without_the_person(
 
     assert "kanarie" not in asyncio.run(stored()).lower()
     assert b"kanarie" not in (lethe_home / "lethe.db").read_bytes().lower()
+
+
+def test_what_is_kept_is_told_when_it_is_not_what_was_typed() -> None:
+    person = PersonText((Subject(ref="ps_1", email="ada@example.org"),))
+    told: list[tuple[str, str]] = []
+    why, by = person.kept(
+        " called ada@example.org, ticket 7 ",
+        "kim (ada@example.org's case)",
+        limit=20,
+        rewritten=lambda what, kept: told.append((what, kept)),
+    )
+    assert "ada@example.org" not in why + by and len(why) <= 20
+    assert told == [("reason", why), ("operator", by)]
+    told.clear()
+    assert person.kept("ticket 7", " kim ", rewritten=lambda *x: told.append(x)) == (
+        "ticket 7",
+        "kim",
+    )
+    assert told == []  # surrounding blanks are not a rewrite
