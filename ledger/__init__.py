@@ -11,14 +11,6 @@ from .identifiers import add_identifiers
 from .journal import ConnectorJournalEntry, ConnectorJournals
 from .key_ids import KEY_PURPOSES, KeyIdMismatch, LedgerKeyRecord, check_key_ids, key_ids_of
 from .log_check import LogCheck, LogProblem
-from .models import (
-    Base,
-    ErasureRequestRecord,
-    RequestEvent,
-    RetainedException,
-    SubjectVaultEntry,
-    SystemOutcomeRecord,
-)
 from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
 from .proof_log import ProofLog, ProofLogError, SealedReceipts
 from .receipts import MISSING_IDENTIFIERS, missing_identifiers
@@ -29,6 +21,14 @@ from .retention_rules import RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
 from .shredding import VaultShredding
 from .store import Ledger, LedgerError, OpenRequestExists, OutcomeEntry, SystemStart
+from .tables import (
+    Base,
+    ErasureRequestRecord,
+    RequestEvent,
+    RetainedException,
+    SubjectVaultEntry,
+    SystemOutcomeRecord,
+)
 from .vault import SealedSubject, SubjectVault, VaultError
 from .verification import (
     CODE_OUTCOMES,

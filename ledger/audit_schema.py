@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, ErasureRequestRecord, RetainedException, SystemOutcomeRecord
+from .tables import Base, ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 
 __all__ = ["ProofLeaf", "ProofNode", "SignedTreeHeadRecord"]
 

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vocabulary import AlertEvent
 
-from .models import Base, ErasureRequestRecord, RequestEvent
 from .store import Ledger, LedgerError
+from .tables import Base, ErasureRequestRecord, RequestEvent
 from .write_keys import lock_request, prior_event, replaying
 
 __all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms", "RequestClock"]

@@ -24,8 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
 from .store import Ledger
+from .tables import Base
 from .write_keys import replaying
 
 __all__ = ["ConnectorJournalEntry", "ConnectorJournals"]

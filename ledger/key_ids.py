@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from .tables import Base
 
 __all__ = ["KEY_PURPOSES", "KeyIdMismatch", "LedgerKeyRecord", "check_key_ids", "key_ids_of"]
 

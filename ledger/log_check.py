@@ -45,7 +45,6 @@ from vocabulary import FINAL_OUTCOMES, FINAL_STATUSES, OutcomeKind
 
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .merkle import MerkleTree, leaf_hash, verify_consistency
-from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
 from .proof import (
     ProofError,
     TreeHead,
@@ -60,6 +59,7 @@ from .receipts import (
     outcome_receipt,
     request_receipt,
 )
+from .tables import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
 

@@ -36,7 +36,6 @@ from vocabulary import FINAL_OUTCOMES
 from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .log_check import LogCheck, check_log, head_from_record
 from .merkle import CompactRange, PartialTree, leaf_hash
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import (
     CERTIFICATE_FORMAT,
     EVENT_SALT_BYTES,
@@ -55,6 +54,7 @@ from .receipts import (
     request_receipt,
 )
 from .store import Ledger, LedgerError
+from .tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import aliased
 from vocabulary import FINAL_OUTCOMES, NOT_DONE
 
 from .deadlines import RequestClock
-from .models import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 from .proof import deadline_state
 from .store import Ledger
+from .tables import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
 
 __all__ = [
     "ENDED_OUTCOMES",

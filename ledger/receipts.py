@@ -29,8 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .proof import canonical_json, event_commitment, parse_receipt
+from .tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 
 __all__ = [
     "MISSING_IDENTIFIERS",

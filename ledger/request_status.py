@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vocabulary import REFUSALS, request_status
 
 from .claims import release_claim
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .store import Ledger, LedgerError
+from .tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .write_keys import prior_event, replaying
 
 __all__ = ["RequestStatuses"]

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from .tables import Base
 
 __all__ = ["ControllerReferral", "ErasureRound", "HoldRetention", "LegalHold"]
 

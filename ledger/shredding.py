@@ -35,15 +35,15 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_STATUSES, GONE, REFUSALS
 
-from .models import (
+from .retention_models import ControllerReferral, ErasureRound, LegalHold
+from .store import Ledger
+from .tables import (
     ErasureRequestRecord,
     RequestEvent,
     RetainedException,
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
-from .retention_models import ControllerReferral, ErasureRound, LegalHold
-from .store import Ledger
 
 __all__ = ["VaultShredding"]
 

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, ErasureRequestRecord, RequestEvent
 from .store import Ledger, LedgerError
+from .tables import Base, ErasureRequestRecord, RequestEvent
 from .write_keys import lock_request, prior_event, replaying
 
 __all__ = [

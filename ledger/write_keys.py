@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import ErasureRequestRecord, RequestEvent
+from .tables import ErasureRequestRecord, RequestEvent
 
 __all__ = ["lock_request", "prior_event", "replaying", "sub_key"]
 

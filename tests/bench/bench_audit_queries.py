@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
 from ledger.audit_schema import ProofLeaf  # noqa: F401  (the indexes register with it)
-from ledger.models import Base
 from ledger.queries import AuditFilter, audit_records, list_requests
+from ledger.tables import Base
 from tests.bench import Bench
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -33,7 +33,7 @@ from ledger import (
     upgrade_schema,
 )
 from ledger.merkle import MerkleTree, leaf_hash
-from ledger.models import (
+from ledger.tables import (
     ErasureRequestRecord,
     RequestEvent,
     RetainedException,

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import Ledger, OutcomeEntry
-from ledger.models import ErasureRequestRecord
 from ledger.queries import AuditFilter, audit_records, list_requests, request_conditions
+from ledger.tables import ErasureRequestRecord
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 LATER = NOW + timedelta(days=400)
