@@ -19,15 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from vocabulary import AlertEvent
 
 from .store import Ledger, LedgerError
-from .tables import Base, ErasureRequestRecord, RequestEvent
+from .tables import ErasureRequestRecord, RequestClock, RequestEvent
 from .write_keys import lock_request, prior_event, replaying
 
-__all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms", "RequestClock"]
+__all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms"]
 
 #: Events the workflow's timers record.
 DEADLINE_EVENTS = (
@@ -35,27 +34,6 @@ DEADLINE_EVENTS = (
     AlertEvent.DEADLINE_REMINDER,
     AlertEvent.DEADLINE_OVERDUE,
 )
-
-
-class RequestClock(Base):
-    __tablename__ = "request_deadlines"
-
-    request_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), primary_key=True
-    )
-    timezone: Mapped[str] = mapped_column(sa.String(64))
-    answer_rule: Mapped[str] = mapped_column(sa.String(16))
-    original_due_at: Mapped[datetime]
-    acknowledge_by: Mapped[datetime | None]
-    acknowledge_rule: Mapped[str | None] = mapped_column(sa.String(16))
-    acknowledged_at: Mapped[datetime | None]
-    extension_limit: Mapped[datetime | None]
-    no_extension_because: Mapped[str | None] = mapped_column(sa.String(300))
-    extended_at: Mapped[datetime | None]
-    extended_by: Mapped[str | None] = mapped_column(sa.String(120))
-    extension_reason: Mapped[str | None] = mapped_column(sa.String(1000))
-    reminded_at: Mapped[datetime | None]
-    overdue_at: Mapped[datetime | None]
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,6 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_OUTCOMES, FINAL_STATUSES, OutcomeKind
 
-from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .merkle import MerkleTree, leaf_hash, verify_consistency
 from .proof import (
     ProofError,
@@ -59,7 +58,15 @@ from .receipts import (
     outcome_receipt,
     request_receipt,
 )
-from .tables import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
+from .tables import (
+    ErasureRequestRecord,
+    ProofLeaf,
+    ProofNode,
+    RequestEvent,
+    RetainedException,
+    SignedTreeHeadRecord,
+    SystemOutcomeRecord,
+)
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
 

@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocabulary import FINAL_OUTCOMES
 
-from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .log_check import LogCheck, check_log, head_from_record
 from .merkle import CompactRange, PartialTree, leaf_hash
 from .proof import (
@@ -54,7 +53,14 @@ from .receipts import (
     request_receipt,
 )
 from .store import Ledger, LedgerError
-from .tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .tables import (
+    ErasureRequestRecord,
+    ProofLeaf,
+    ProofNode,
+    RequestEvent,
+    SignedTreeHeadRecord,
+    SystemOutcomeRecord,
+)
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
 

@@ -1,6 +1,6 @@
 """Auditors' questions, as queries: which requests, filtered how, and the record of each.
 
-Every filter is a condition the database answers from an index (``ledger.audit_schema``):
+Every filter is a condition the database answers from an index (``ledger.tables``):
 a time range on ``received_at``, a law, a system and its outcome, open or late deadlines,
 exceptions that expire before a date. Lists are newest first.
 """
@@ -17,10 +17,9 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_OUTCOMES, NOT_DONE
 
-from .deadlines import RequestClock
 from .proof import deadline_state
 from .store import Ledger
-from .tables import ErasureRequestRecord, RetainedException, SystemOutcomeRecord
+from .tables import ErasureRequestRecord, RequestClock, RetainedException, SystemOutcomeRecord
 
 __all__ = [
     "ENDED_OUTCOMES",

@@ -35,10 +35,12 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_STATUSES, GONE, REFUSALS
 
-from .retention_models import ControllerReferral, ErasureRound, LegalHold
 from .store import Ledger
 from .tables import (
+    ControllerReferral,
     ErasureRequestRecord,
+    ErasureRound,
+    LegalHold,
     RequestEvent,
     RetainedException,
     SubjectVaultEntry,
@@ -46,7 +48,6 @@ from .tables import (
 )
 
 __all__ = ["VaultShredding"]
-
 
 
 def _blocked_by_latest_outcome() -> sa.Exists:
