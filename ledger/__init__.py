@@ -9,10 +9,20 @@ from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
 from .journal import ConnectorJournals
 from .key_ids import KEY_PURPOSES, KeyIdMismatch, check_key_ids, key_ids_of
-from .log_check import LogCheck, LogProblem
-from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
-from .proof_log import ProofLog, ProofLogError, SealedReceipts
-from .receipts import MISSING_IDENTIFIERS, missing_identifiers
+from .proof import (
+    MISSING_IDENTIFIERS,
+    CertificateCheck,
+    LogCheck,
+    LogProblem,
+    ProofError,
+    ProofLog,
+    ProofLogError,
+    SealedReceipts,
+    TreeHead,
+    TreeHeadSigner,
+    check_certificate,
+    missing_identifiers,
+)
 from .referrals import INSTRUCTIONS, ControllerReferrals
 from .request_status import RequestStatuses
 from .retention_rules import RetentionRuleError, check_retention

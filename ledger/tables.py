@@ -221,7 +221,7 @@ class RequestEvent(Base):
     actor: Mapped[str] = mapped_column(sa.String(120))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Hex of the random salt of its proof-log receipt's commitment to ``actor`` and ``detail``
-    # (``ledger.proof.event_commitment``), drawn when the event is first sealed; ``None``
+    # (``ledger.proof.canonical.event_commitment``), drawn when the event is first sealed; ``None``
     # before. With it, actor and detail open the commitment; without it they no longer can.
     seal_salt: Mapped[str | None] = mapped_column(sa.String(64))
     # What makes this write this write, unique per request: what the event is (``answer``,

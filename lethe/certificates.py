@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from connectors import describe_basis
 from ledger import CertificateCheck, ProofError, check_certificate, missing_identifiers
-from ledger.merkle import leaf_hash
 from ledger.proof import canonical_json, read_json
+from ledger.proof.merkle import leaf_hash
 from vocabulary import OutcomeKind, RequestStatus, VerificationMethod
 
 from .errors import LetheError

@@ -8,7 +8,7 @@ import pytest
 
 from ledger import Ledger, LedgerError, LegalHolds, choose_hold
 from ledger.proof import canonical_json
-from ledger.receipts import outcome_receipt
+from ledger.proof.receipts import outcome_receipt
 from ledger.tables import LegalHold
 
 from .test_store import NOW, open_request

@@ -10,7 +10,7 @@ both, so two workers can never give two receipts one index.
 
 Certificates read only the O(log² n) subtree hashes their inclusion proofs need (from
 ``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
-whole log from the stored receipts (``ledger.log_check``). A log cut back together with its
+whole log from the stored receipts (``ledger.proof.check``). A log cut back together with its
 newest heads cannot be told from an older log by the database alone; that is what the heads
 inside certificates handed out are for (``verify(keys, outside_heads)``).
 """
@@ -33,9 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocabulary import FINAL_OUTCOMES
 
-from .log_check import LogCheck, check_log, head_from_record
-from .merkle import CompactRange, PartialTree, leaf_hash
-from .proof import (
+from ..store import Ledger, LedgerError
+from ..tables import (
+    ErasureRequestRecord,
+    ProofLeaf,
+    ProofNode,
+    RequestEvent,
+    SignedTreeHeadRecord,
+    SystemOutcomeRecord,
+)
+from .canonical import (
     CERTIFICATE_FORMAT,
     EVENT_SALT_BYTES,
     TreeHead,
@@ -45,21 +52,14 @@ from .proof import (
     deadline_state,
     parse_receipt,
 )
+from .check import LogCheck, check_log, head_from_record
+from .merkle import CompactRange, PartialTree, leaf_hash
 from .receipts import (
     UNSEALED_EVENT_KINDS,
     event_opening,
     event_receipt,
     outcome_receipt,
     request_receipt,
-)
-from .store import Ledger, LedgerError
-from .tables import (
-    ErasureRequestRecord,
-    ProofLeaf,
-    ProofNode,
-    RequestEvent,
-    SignedTreeHeadRecord,
-    SystemOutcomeRecord,
 )
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]

@@ -43,22 +43,7 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_OUTCOMES, FINAL_STATUSES, OutcomeKind
 
-from .merkle import MerkleTree, leaf_hash, verify_consistency
-from .proof import (
-    ProofError,
-    TreeHead,
-    canonical_json,
-    key_fingerprint,
-    parse_receipt,
-    verify_receipt_commitment,
-)
-from .receipts import (
-    UNSEALED_EVENT_KINDS,
-    event_receipt,
-    outcome_receipt,
-    request_receipt,
-)
-from .tables import (
+from ..tables import (
     ErasureRequestRecord,
     ProofLeaf,
     ProofNode,
@@ -66,6 +51,21 @@ from .tables import (
     RetainedException,
     SignedTreeHeadRecord,
     SystemOutcomeRecord,
+)
+from .canonical import (
+    ProofError,
+    TreeHead,
+    canonical_json,
+    key_fingerprint,
+    parse_receipt,
+    verify_receipt_commitment,
+)
+from .merkle import MerkleTree, leaf_hash, verify_consistency
+from .receipts import (
+    UNSEALED_EVENT_KINDS,
+    event_receipt,
+    outcome_receipt,
+    request_receipt,
 )
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
