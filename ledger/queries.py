@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_OUTCOMES, NOT_DONE
 
-from .proof.canonical import deadline_state
+from .proof.certificate import deadline_state
 from .store import Ledger
 from .tables import ErasureRequestRecord, RequestClock, RetainedException, SystemOutcomeRecord
 

@@ -52,14 +52,7 @@ from ..tables import (
     SignedTreeHeadRecord,
     SystemOutcomeRecord,
 )
-from .canonical import (
-    ProofError,
-    TreeHead,
-    canonical_json,
-    key_fingerprint,
-    parse_receipt,
-    verify_receipt_commitment,
-)
+from .canonical import ProofError, canonical_json, parse_receipt
 from .merkle import MerkleTree, leaf_hash, verify_consistency
 from .receipts import (
     UNSEALED_EVENT_KINDS,
@@ -67,6 +60,7 @@ from .receipts import (
     outcome_receipt,
     request_receipt,
 )
+from .signing import TreeHead, key_fingerprint, verify_receipt_commitment
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
 

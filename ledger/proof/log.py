@@ -42,16 +42,8 @@ from ..tables import (
     SignedTreeHeadRecord,
     SystemOutcomeRecord,
 )
-from .canonical import (
-    CERTIFICATE_FORMAT,
-    EVENT_SALT_BYTES,
-    TreeHead,
-    TreeHeadSigner,
-    canonical_json,
-    check_certificate,
-    deadline_state,
-    parse_receipt,
-)
+from .canonical import EVENT_SALT_BYTES, canonical_json, parse_receipt
+from .certificate import CERTIFICATE_FORMAT, check_certificate, deadline_state
 from .check import LogCheck, check_log, head_from_record
 from .merkle import CompactRange, PartialTree, leaf_hash
 from .receipts import (
@@ -61,6 +53,7 @@ from .receipts import (
     outcome_receipt,
     request_receipt,
 )
+from .signing import TreeHead, TreeHeadSigner
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
 
