@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocabulary import AlertEvent
 
+from .locks import lock_row
 from .store import Ledger, LedgerError
 from .tables import ErasureRequestRecord, RequestClock, RequestEvent
 from .write_keys import lock_request, prior_event, replaying
@@ -54,11 +55,7 @@ async def _lock(s: AsyncSession, request_id: str) -> None:
     (SQLite ignores FOR UPDATE, and two concurrent writers would both see "not yet
     extended"); the request's first, as every keyed write does (``ledger.write_keys``)."""
     await lock_request(s, request_id)
-    await s.execute(
-        sa.update(RequestClock)
-        .where(RequestClock.request_id == request_id)
-        .values(timezone=RequestClock.timezone)
-    )
+    await lock_row(s, RequestClock.request_id == request_id, touch=RequestClock.timezone)
 
 
 class DeadlineRecords:

@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from .locks import lock_row
 from .store import Ledger, LedgerError
 from .tables import (
     ErasureRequestRecord,
@@ -156,10 +157,8 @@ class IdentityRecords:
         """
         async with self._ledger.session() as s, s.begin():
             # The row's write lock first, as in ``check_code``.
-            await s.execute(
-                sa.update(VerificationCode)
-                .where(VerificationCode.request_id == request_id)
-                .values(attempts=VerificationCode.attempts)
+            await lock_row(
+                s, VerificationCode.request_id == request_id, touch=VerificationCode.attempts
             )
             if await s.get(ErasureRequestRecord, request_id) is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")
@@ -257,10 +256,8 @@ class IdentityRecords:
                 )
             # Take the row's write lock before reading it, on every backend: SQLite ignores
             # FOR UPDATE and would let two concurrent checks both accept one code.
-            await s.execute(
-                sa.update(VerificationCode)
-                .where(VerificationCode.request_id == request_id)
-                .values(attempts=VerificationCode.attempts)
+            await lock_row(
+                s, VerificationCode.request_id == request_id, touch=VerificationCode.attempts
             )
             if await s.get(ErasureRequestRecord, request_id) is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocabulary import FINAL_OUTCOMES
 
+from ..locks import lock_row
 from ..store import Ledger, LedgerError
 from ..tables import (
     ErasureRequestRecord,
@@ -122,11 +123,7 @@ class ProofLog:
         elif dialect == "sqlite":
             # A write as the transaction's first statement takes SQLite's writer lock now
             # (waiting out busy_timeout), before anything is read: no stale snapshot can follow.
-            await s.execute(
-                sa.update(SignedTreeHeadRecord)
-                .where(sa.false())
-                .values(tree_size=SignedTreeHeadRecord.tree_size)
-            )
+            await lock_row(s, sa.false(), touch=SignedTreeHeadRecord.tree_size)
         else:
             await s.execute(
                 sa.select(SignedTreeHeadRecord.tree_size)
