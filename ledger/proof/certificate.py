@@ -101,17 +101,58 @@ def check_certificate(
     and its opening (who, what detail) beside its receipt opens the receipt's commitment.
     Without a key (``None``) only the proofs are checked, and the missing signature check is
     a problem.
+
+    The steps, in the order their problems are listed: the signed head
+    (:func:`_signed_head`), each receipt against it (:func:`_check_receipt`), the summary
+    against the newest request receipt (:func:`_check_summary`), and every system of the
+    request against the receipts present (:func:`_check_systems`).
     """
     check = CertificateCheck()
+    head = _signed_head(cert, public_key, check)
+    if head is None:
+        return check
+    summary = cert.get("request")
+    entries = cert.get("receipts")
+    if not isinstance(summary, Mapping) or not isinstance(entries, Sequence) or not entries:
+        check.problems.append("the certificate has no request summary or no receipts")
+        return check
+    check.request_id = str(summary.get("request_id"))
+    found = _Found()
+    for n, entry in enumerate(entries):
+        _check_receipt(n, entry, head, check, found)
+    if not found.request_receipts:
+        check.problems.append("no sealed request receipt: the request summary is not proven")
+        return check
+    _, latest = max(found.request_receipts, key=lambda r: r[0])
+    _check_summary(summary, latest, check)
+    _check_systems(latest, found.systems, check)
+    return check
+
+
+@dataclass
+class _Found:
+    """What the receipts of a certificate held, as they are checked."""
+
+    indices: set[int] = field(default_factory=set)
+    request_receipts: list[tuple[int, Mapping[str, Any]]] = field(default_factory=list)
+    systems: set[str] = field(default_factory=set)  # those with a system_outcome receipt
+    events: set[Any] = field(default_factory=set)  # the event ids of request_event receipts
+
+
+def _signed_head(
+    cert: Mapping[str, Any], public_key: Ed25519PublicKey | None, check: CertificateCheck
+) -> TreeHead | None:
+    """The certificate's tree head, with what is wrong with its key or signature noted; None
+    when it is not a certificate or its head cannot be read (nothing to check against)."""
     problems = check.problems
     if cert.get("format") != CERTIFICATE_FORMAT:
         problems.append(f"not a Lethe certificate of erasure (format {cert.get('format')!r})")
-        return check
+        return None
     try:
         head = TreeHead.from_dict(cert["tree_head"])
     except (KeyError, TypeError, ProofError) as exc:
         problems.append(f"tree head: {exc}")
-        return check
+        return None
     check.tree_size = head.tree_size
     check.signed_at = _iso_ms(head.timestamp_ms)
     if cert.get("public_key_fingerprint") != head.key_fingerprint:
@@ -125,79 +166,108 @@ def check_certificate(
         )
     elif not head.verify(public_key):
         problems.append("the tree head's signature does not verify: the head was altered")
+    return head
 
-    summary = cert.get("request")
-    entries = cert.get("receipts")
-    if not isinstance(summary, Mapping) or not isinstance(entries, Sequence) or not entries:
-        problems.append("the certificate has no request summary or no receipts")
-        return check
-    check.request_id = str(summary.get("request_id"))
-    seen: set[int] = set()
-    request_receipts: list[tuple[int, Mapping[str, Any]]] = []
-    systems_with_receipts: set[str] = set()
-    events: set[Any] = set()
-    for n, entry in enumerate(entries):
-        where = f"receipt #{n + 1}"
-        try:
-            index = _int(entry["leaf_index"])
-            receipt = entry["receipt"]
-            if not isinstance(receipt, Mapping):
-                raise TypeError("a receipt is a JSON object")
-            proof = [bytes.fromhex(p) for p in entry["inclusion_proof"]]
-            leaf = receipt_leaf_hash(receipt)
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"{where}: unreadable ({type(exc).__name__}: {exc})")
-            continue
-        where = f"receipt at leaf {index}"
-        if index in seen:
-            problems.append(f"{where}: appears twice")
-        seen.add(index)
-        if not verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash):
-            problems.append(f"{where}: not in the signed tree (edited, or a wrong proof)")
-            continue
-        check.receipts += 1
-        if receipt.get("request_id") != check.request_id:
-            problems.append(f"{where}: belongs to request {receipt.get('request_id')!r}")
-        if receipt.get("kind") == "request_status":
-            request_receipts.append((index, receipt))
-        elif receipt.get("kind") == "system_outcome":
-            systems_with_receipts.add(str(receipt.get("system")))
-        elif receipt.get("kind") == "request_event":
-            # Sealed once each: two receipts of one event would be two versions of it.
-            event_id = receipt.get("event_id")
-            if event_id in events:
-                problems.append(f"{where}: event {event_id!r} is sealed twice")
-            events.add(event_id)
-            check.events += 1
-            if "opening" not in entry:
-                check.notes.append(
-                    f"{where}: who and why of event {event_id!r} are not in this certificate "
-                    "(its receipt proves only that it happened, when and what kind)"
-                )
-            else:
-                wrong = event_opening_problem(receipt.get("commitment"), entry["opening"])
-                if wrong:
-                    problems.append(f"{where}: {wrong} (edited)")
-        else:
-            problems.append(f"{where}: unknown receipt kind {receipt.get('kind')!r}")
 
-    if not request_receipts:
-        problems.append("no sealed request receipt: the request summary is not proven")
-        return check
-    _, latest = max(request_receipts, key=lambda r: r[0])
+def _check_receipt(
+    n: int, entry: Any, head: TreeHead, check: CertificateCheck, found: _Found
+) -> None:
+    """The ``n``-th receipt: readable, once, in the signed tree, of this request; then what its
+    kind obliges (:func:`_note_kind`)."""
+    problems = check.problems
+    try:
+        index = _int(entry["leaf_index"])
+        receipt = entry["receipt"]
+        if not isinstance(receipt, Mapping):
+            raise TypeError("a receipt is a JSON object")
+        proof = [bytes.fromhex(p) for p in entry["inclusion_proof"]]
+        leaf = receipt_leaf_hash(receipt)
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"receipt #{n + 1}: unreadable ({type(exc).__name__}: {exc})")
+        return
+    where = f"receipt at leaf {index}"
+    if index in found.indices:
+        problems.append(f"{where}: appears twice")
+    found.indices.add(index)
+    if not verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash):
+        problems.append(f"{where}: not in the signed tree (edited, or a wrong proof)")
+        return
+    check.receipts += 1
+    if receipt.get("request_id") != check.request_id:
+        problems.append(f"{where}: belongs to request {receipt.get('request_id')!r}")
+    _note_kind(where, index, entry, receipt, check, found)
+
+
+def _note_kind(
+    where: str,
+    index: int,
+    entry: Mapping[str, Any],
+    receipt: Mapping[str, Any],
+    check: CertificateCheck,
+    found: _Found,
+) -> None:
+    """Keep what a proven receipt says for the later steps; an event's opening is checked
+    here, beside its receipt."""
+    kind = receipt.get("kind")
+    if kind == "request_status":
+        found.request_receipts.append((index, receipt))
+    elif kind == "system_outcome":
+        found.systems.add(str(receipt.get("system")))
+    elif kind == "request_event":
+        _check_event(where, entry, receipt, check, found)
+    else:
+        check.problems.append(f"{where}: unknown receipt kind {receipt.get('kind')!r}")
+
+
+def _check_event(
+    where: str,
+    entry: Mapping[str, Any],
+    receipt: Mapping[str, Any],
+    check: CertificateCheck,
+    found: _Found,
+) -> None:
+    # Sealed once each: two receipts of one event would be two versions of it.
+    event_id = receipt.get("event_id")
+    if event_id in found.events:
+        check.problems.append(f"{where}: event {event_id!r} is sealed twice")
+    found.events.add(event_id)
+    check.events += 1
+    if "opening" not in entry:
+        check.notes.append(
+            f"{where}: who and why of event {event_id!r} are not in this certificate "
+            "(its receipt proves only that it happened, when and what kind)"
+        )
+        return
+    wrong = event_opening_problem(receipt.get("commitment"), entry["opening"])
+    if wrong:
+        check.problems.append(f"{where}: {wrong} (edited)")
+
+
+def _check_summary(
+    summary: Mapping[str, Any], latest: Mapping[str, Any], check: CertificateCheck
+) -> None:
+    """The request summary says what the newest sealed request receipt says."""
     for name in SUMMARY_FIELDS:
         if summary.get(name) != latest.get(name):
-            problems.append(f"request summary: {name} is not what the sealed receipt says")
+            check.problems.append(f"request summary: {name} is not what the sealed receipt says")
     if summary.get("deadline") != deadline_state(latest.get("due_at"), latest.get("completed_at")):
-        problems.append("request summary: the deadline verdict does not follow from its dates")
+        check.problems.append(
+            "request summary: the deadline verdict does not follow from its dates"
+        )
+
+
+def _check_systems(
+    latest: Mapping[str, Any], with_receipts: set[str], check: CertificateCheck
+) -> None:
+    """Every system of the request has its receipt here, or the certificate says why not."""
     refused = latest.get("status") in REFUSALS  # no system was asked
     for system in latest.get("systems") or []:
-        if system in systems_with_receipts or refused:
+        if system in with_receipts or refused:
             continue
         if latest.get("status") == RequestStatus.COMPLETED:
             # Completed means every system ended erased or not found, each sealed with the
             # request: a certificate without that receipt leaves out what the system did.
-            problems.append(
+            check.problems.append(
                 f"no receipt for system {system!r} although the request is completed: "
                 "the certificate leaves out what that system did"
             )
@@ -207,4 +277,3 @@ def check_certificate(
                 "the request was sealed, or left out (`lethe audit verify --log` with this "
                 "certificate tells which)"
             )
-    return check
