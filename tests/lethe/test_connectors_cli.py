@@ -226,12 +226,11 @@ class AcmeOptions(ConnectorOptions):
     url: str
 
 
-class AcmeConnector(BaseConnector):
+class AcmeConnector(BaseConnector[AcmeOptions]):
     kind: ClassVar[str] = "acme"
     version: ClassVar[str] = "0.1.0"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN})
-    Options: ClassVar[type[ConnectorOptions]] = AcmeOptions
 
     def _load(self):
         path = Path(self.options.url)
