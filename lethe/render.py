@@ -12,7 +12,6 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from connectors import describe_basis
 from ledger import (
     ErasureRequestRecord,
     RequestEvent,
@@ -21,7 +20,7 @@ from ledger import (
     missing_identifiers,
 )
 from ledger.proof import deadline_state
-from vocabulary import OutcomeKind
+from vocabulary import OutcomeKind, describe_basis
 
 from .terminal import visible
 

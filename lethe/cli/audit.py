@@ -30,7 +30,6 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from connectors import describe_basis
 from ledger import (
     Ledger,
     LedgerError,
@@ -48,7 +47,7 @@ from ledger.queries import (
     systems_done_at,
 )
 from ledger.queries import list_requests as query_requests
-from vocabulary import Jurisdiction, OutcomeKind, RequestStatus
+from vocabulary import Jurisdiction, OutcomeKind, RequestStatus, describe_basis
 
 from ..certificates import (
     CERTIFICATE_SUFFIXES,

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from connectors import ENTRY_POINT_GROUP, Connector, ConnectorError, redact
+from connectors import Connector, ConnectorError, redact
+from connectors._registry import ENTRY_POINT_GROUP
 
 from ..errors import ConfigError
 from ..runtime import load_registry

@@ -15,9 +15,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from connectors import describe_basis
 from ledger import LedgerError, LegalHold, LegalHolds
-from vocabulary import OPEN_STATUSES, RequestStatus
+from vocabulary import OPEN_STATUSES, RequestStatus, describe_basis
 
 from ..errors import LetheError, NotFoundError
 from ..free_text import PersonText

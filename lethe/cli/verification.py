@@ -16,7 +16,7 @@ import click
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from connectors import normalise_email
+from connectors._subject import normalise_email
 from vocabulary import UNVERIFIED_STATUSES, VerificationMethod
 from workflows import CodeResendOrder, CodeSubmission, ErasureWorkflow
 

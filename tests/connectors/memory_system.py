@@ -17,7 +17,6 @@ from connectors import (
     ConnectorOptions,
     Erased,
     IdentifierMatch,
-    MemoryJournal,
     NotFound,
     NotSearched,
     Outcome,
@@ -30,6 +29,7 @@ from connectors import (
     receipt_of,
     replayed,
 )
+from connectors._journal import MemoryJournal
 
 #: Systems by name: record key -> (email, username, text).
 SYSTEMS: dict[str, dict[Any, tuple[str, str, str]]] = {}

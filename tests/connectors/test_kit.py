@@ -16,7 +16,6 @@ from connectors import (
     Connector,
     ConnectorRegistry,
     Erased,
-    MemoryJournal,
     NotFound,
     NotSearched,
     Outcome,
@@ -26,8 +25,8 @@ from connectors import (
     TransientError,
     erase_key,
     repeat_problem,
-    using_journal,
 )
+from connectors._journal import MemoryJournal, using_journal
 from connectors.testing import (
     SUBJECT,
     AsyncTests,
