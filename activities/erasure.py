@@ -42,8 +42,8 @@ from connectors import (
     TransientError,
     erase_key,
     redact,
-    using_journal,
 )
+from connectors._journal import using_journal
 from ledger import (
     MISSING_IDENTIFIERS,
     ConnectorJournals,

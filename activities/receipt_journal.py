@@ -1,7 +1,7 @@
 """The receipt journal a connector call writes to, inside Lethe: the ledger's.
 
 The erase activity installs one for the length of each connector call
-(``connectors.using_journal``), bound to the request, the system and the round, so that a
+(``connectors._journal.using_journal``), bound to the request, the system and the round, so that a
 connector without transactions keeps what it is about to change, and what it changed, where
 the next worker finds it (``connectors._journal``, ``ledger.journal``). What an entry says is
 scrubbed of the request's identifiers before it is written, as evidence is: a connector that

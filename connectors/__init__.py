@@ -1,18 +1,32 @@
 """The connector SDK: how Lethe talks to a system that holds personal data.
 
-Write a connector by subclassing :class:`BaseConnector` (or satisfying :class:`Connector`),
-returning outcome values from ``erase`` and raising :class:`TransientError` or
-:class:`PermanentError` for failures; find the subject by the matching policy of each
-identifier kind (:class:`IdentifierMatch`, ``connectors/_matching.py``); prove it with the
-conformance kit in ``connectors.testing``. A repeated erase replays what the first did: keep a
-receipt with the change (``connectors._idempotency``), or in the receipt journal where the
-system has no transaction (``connectors._journal``, ``receipt_of``/``replayed``). See
+What a connector author uses, and nothing else (``__all__``); the modules behind it are
+private (``connectors/_*.py``), and Lethe's own rooms import the rest from them. Write a
+connector by subclassing :class:`BaseConnector` with your options model
+(``BaseConnector[AcmeOptions]``), returning outcome values from ``erase`` and raising
+:class:`TransientError` or :class:`PermanentError` for failures; find the subject by the
+matching policy of each identifier kind (:class:`IdentifierMatch`, ``connectors/_matching.py``);
+prove it with the conformance kit in ``connectors.testing``. A repeated erase replays what the
+first did: keep a receipt with the change, or in ``self.journal`` where the system has no
+transaction (:func:`receipt_of`, :func:`replayed`; the rule is :func:`repeat_problem`). See
 ``docs/writing-a-connector.md``.
+
+    the contract      BaseConnector, Connector, ConnectorOptions, Capability,
+                      guard_blast_radius, ConnectorRegistry (a harness builds with it)
+    the person        Subject, IDENTIFIER_KINDS, IDENTIFYING_KINDS, IdentifierMatch,
+                      normal_form, redact
+    the answers       Outcome: Erased, NotFound, NotSearched, Pending, Referred, Retained;
+                      Residual, Plan
+    the failures      ConnectorError, TransientError, PermanentError, BlastRadiusExceeded,
+                      ConnectorConfigError, parse_retry_after
+    erasing twice     REPLAYED_FROM_RECEIPT, receipt_of, replayed, repeat_problem, erase_key,
+                      ReceiptJournal
+    the law           LegalBasis, JURISDICTIONS, basis_fits (from Lethe's ``vocabulary``)
 """
 
 # The law a request is made under and the reasons data may be kept belong to Lethe's shared
 # vocabulary (the ledger checks them too); connector authors find them here as well.
-from vocabulary import JURISDICTIONS, LegalBasis, basis_fits, describe_basis
+from vocabulary import JURISDICTIONS, LegalBasis, basis_fits
 
 from ._errors import (
     BlastRadiusExceeded,
@@ -23,19 +37,8 @@ from ._errors import (
     parse_retry_after,
 )
 from ._idempotency import REPLAYED_FROM_RECEIPT, erase_key, repeat_problem
-from ._journal import MemoryJournal, ReceiptJournal, current_journal, using_journal
-from ._matching import (
-    IDENTIFYING_KINDS,
-    MATCHES,
-    POLICIES,
-    IdentifierMatch,
-    IdentifierRefused,
-    KindPolicy,
-    Match,
-    check_identifier,
-    normal_form,
-    resolve_match,
-)
+from ._journal import ReceiptJournal
+from ._matching import IDENTIFYING_KINDS, IdentifierMatch, normal_form
 from ._outcomes import (
     Erased,
     NotFound,
@@ -47,28 +50,15 @@ from ._outcomes import (
     Retained,
 )
 from ._plan import Plan
-from ._protocol import (
-    CAPABILITY_METHODS,
-    DEFAULT_MAX_ITEMS,
-    BaseConnector,
-    Capability,
-    Connector,
-    ConnectorOptions,
-    guard_blast_radius,
-)
+from ._protocol import BaseConnector, Capability, Connector, ConnectorOptions, guard_blast_radius
 from ._receipt import receipt_of, replayed
-from ._registry import ENTRY_POINT_GROUP, ConnectorRegistry, format_validation_error
-from ._subject import IDENTIFIER_KINDS, Subject, normalise_email, redact
+from ._registry import ConnectorRegistry
+from ._subject import IDENTIFIER_KINDS, Subject, redact
 
 __all__ = [
-    "CAPABILITY_METHODS",
-    "DEFAULT_MAX_ITEMS",
-    "ENTRY_POINT_GROUP",
     "IDENTIFIER_KINDS",
     "IDENTIFYING_KINDS",
     "JURISDICTIONS",
-    "MATCHES",
-    "POLICIES",
     "REPLAYED_FROM_RECEIPT",
     "BaseConnector",
     "BlastRadiusExceeded",
@@ -80,11 +70,7 @@ __all__ = [
     "ConnectorRegistry",
     "Erased",
     "IdentifierMatch",
-    "IdentifierRefused",
-    "KindPolicy",
     "LegalBasis",
-    "Match",
-    "MemoryJournal",
     "NotFound",
     "NotSearched",
     "Outcome",
@@ -98,19 +84,12 @@ __all__ = [
     "Subject",
     "TransientError",
     "basis_fits",
-    "check_identifier",
-    "current_journal",
-    "describe_basis",
     "erase_key",
-    "format_validation_error",
     "guard_blast_radius",
     "normal_form",
-    "normalise_email",
     "parse_retry_after",
     "receipt_of",
     "redact",
     "repeat_problem",
     "replayed",
-    "resolve_match",
-    "using_journal",
 ]

@@ -3,6 +3,14 @@
 A connector is a class with a ``kind`` (its registered name), a ``version``, the
 ``capabilities`` it claims, an ``Options`` model (validated when configuration loads) and the
 async methods below. It is constructed once per configured system: ``Cls(name, options)``.
+Subclass :class:`BaseConnector` with your options model as its parameter, and the options
+are typed wherever you read them::
+
+    class AcmeConnector(BaseConnector[AcmeOptions]):   # Options = AcmeOptions, self.options too
+        ...
+
+    async with AcmeConnector("crm", options) as acme:  # closed (aclose) on the way out
+        await acme.erase(subject, "er-…")
 
     check()                    reachability and credentials; raise if the system cannot be used
     erase(subject, request_id) do the work; return an outcome value          (every connector)
@@ -30,7 +38,18 @@ Python, testable without a cluster.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from types import TracebackType
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    Self,
+    TypeVar,
+    get_args,
+    get_origin,
+    runtime_checkable,
+)
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
@@ -47,6 +66,7 @@ __all__ = [
     "Capability",
     "Connector",
     "ConnectorOptions",
+    "OptionsT",
     "guard_blast_radius",
 ]
 
@@ -142,11 +162,20 @@ class Connector(Protocol):
         """Release connections. Called once when the worker stops."""
 
 
-class BaseConnector:
-    """Convenience base: stores ``name`` and validated ``options``; no-op ``check``/``aclose``.
+#: A connector's options model (``BaseConnector[AcmeOptions]``).
+OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
 
-    Methods of capabilities the class does not claim raise ``NotImplementedError``; the registry
-    refuses a class that claims a capability without overriding its method.
+
+class BaseConnector(Generic[OptionsT]):
+    """Convenience base, generic over its options: stores ``name`` and the validated
+    ``options`` (typed as the parameter: no casts); no-op ``check``/``aclose``; ``async with``
+    closes it.
+
+    ``Options`` (what the configuration is validated with) is the parameter unless the class
+    says otherwise: a preset that validates options of its own and hands its base the options
+    the base runs with (``phpbb`` over ``sql``) sets ``Options`` itself. Methods of capabilities
+    the class does not claim raise ``NotImplementedError``; the registry refuses a class that
+    claims a capability without overriding its method.
     """
 
     kind: ClassVar[str] = ""
@@ -154,9 +183,30 @@ class BaseConnector:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ERASE})
     Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
 
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
+    def __init__(self, name: str, options: OptionsT) -> None:
         self.name = name
-        self.options = options
+        self.options: OptionsT = options
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Options" in vars(cls):
+            return
+        for base in vars(cls).get("__orig_bases__", ()):
+            if get_origin(base) is BaseConnector:
+                (model,) = get_args(base)
+                if isinstance(model, type) and issubclass(model, ConnectorOptions):
+                    cls.Options = model
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     @property
     def journal(self) -> ReceiptJournal:

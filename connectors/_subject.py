@@ -15,7 +15,7 @@ __all__ = ["IDENTIFIER_KINDS", "Subject", "normalise_email", "redact"]
 
 def normalise_email(value: str) -> str:
     """An address in its normal form (``connectors._matching``): trimmed, NFC, letters A-Z
-    lower-cased. Raises :class:`~connectors.IdentifierRefused` (a ``ValueError``) with a
+    lower-cased. Raises :class:`~connectors._matching.IdentifierRefused` (a ``ValueError``) with a
     reason that does not repeat the value when it is not an address or holds a control,
     invisible or compatibility character."""
     return check_identifier("email", value)

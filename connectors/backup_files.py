@@ -101,32 +101,26 @@ def _contains(path: Path, needles: list[str]) -> bool:
             tail = raw[-overlap:]
 
 
-class BackupFilesConnector(BaseConnector):
+class BackupFilesConnector(BaseConnector[BackupFilesOptions]):
     kind: ClassVar[str] = "backup_files"
     version: ClassVar[str] = "1"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ERASE})
-    Options: ClassVar[type[ConnectorOptions]] = BackupFilesOptions
-
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
-        assert isinstance(options, BackupFilesOptions)
-        super().__init__(name, options)
-        self.opts = options
 
     async def check(self) -> None:
-        root = Path(self.opts.path)
+        root = Path(self.options.path)
         if not root.is_dir():
             raise PermanentError(f"{self.name}: backup directory does not exist")
 
     def _scan(self, subject: Subject) -> tuple[int, list[tuple[str, date]]]:
-        root = Path(self.opts.path)
+        root = Path(self.options.path)
         if not root.is_dir():
             raise TransientError(f"{self.name}: backup directory is not reachable")
         needles = [
             _loose(v.strip())
-            for kind in self.opts.identifiers
+            for kind in self.options.identifiers
             if (v := subject.get(kind)) and v.strip()
         ]
-        copies = sorted(p for p in root.glob(self.opts.pattern) if p.is_file())
+        copies = sorted(p for p in root.glob(self.options.pattern) if p.is_file())
         found = []
         if needles:
             for copy in copies:
@@ -139,7 +133,7 @@ class BackupFilesConnector(BaseConnector):
         scanned, found = await asyncio.to_thread(self._scan, subject)
         # A copy that holds the subject only by an identifier the request lacks is not found:
         # the outcome says what was not looked for (``lethe retry --identifier`` adds it).
-        missing = tuple(k for k in self.opts.identifiers if not (subject.get(k) or "").strip())
+        missing = tuple(k for k in self.options.identifiers if not (subject.get(k) or "").strip())
         if not found:
             if missing:
                 return NotSearched(missing=missing, evidence={"copies_scanned": scanned})
@@ -151,7 +145,7 @@ class BackupFilesConnector(BaseConnector):
                 "backup copies are kept beyond use until rotation; "
                 "a restore is followed by a new erasure"
             ),
-            retained_until=newest + timedelta(days=self.opts.retention_days),
+            retained_until=newest + timedelta(days=self.options.retention_days),
             retained_counts={"copies.retained": len(found)},
             evidence={
                 "copies_scanned": scanned,

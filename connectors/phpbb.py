@@ -175,8 +175,7 @@ class PhpbbConnector(SqlConnector):
     version: ClassVar[str] = "2"
     Options: ClassVar[type[ConnectorOptions]] = PhpbbOptions
 
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
-        assert isinstance(options, PhpbbOptions)
+    def __init__(self, name: str, options: PhpbbOptions) -> None:
         schema = f"{options.db_schema}." if options.db_schema else ""
         receipts = (
             options.receipts_table or f"{schema}{options.table_prefix}{DEFAULT_RECEIPTS_TABLE}"
@@ -191,4 +190,5 @@ class PhpbbConnector(SqlConnector):
             }
         )
         super().__init__(name, sql_options)
-        self.options = options
+        #: The phpBB options it was configured with; ``options`` are the SQL ones it runs.
+        self.preset = options

@@ -237,18 +237,15 @@ class _Template:
         )
 
 
-class RedisConnector(BaseConnector):
+class RedisConnector(BaseConnector[RedisOptions]):
     kind: ClassVar[str] = "redis"
     version: ClassVar[str] = "1"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
     )
-    Options: ClassVar[type[ConnectorOptions]] = RedisOptions
 
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
-        assert isinstance(options, RedisOptions)
+    def __init__(self, name: str, options: RedisOptions) -> None:
         super().__init__(name, options)
-        self.opts = options
         self._templates = [
             _Template(n, t, options.separator, n in options.ascii_case_insensitive)
             for n, t in options.keys.items()
@@ -258,7 +255,7 @@ class RedisConnector(BaseConnector):
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
             self._client = aioredis.Redis.from_url(
-                self.opts.url, socket_timeout=10, socket_connect_timeout=5
+                self.options.url, socket_timeout=10, socket_connect_timeout=5
             )
         return self._client
 
@@ -282,7 +279,7 @@ class RedisConnector(BaseConnector):
 
     def _receipt_key(self, key: str) -> str:
         """Where the receipt of the erase with idempotency ``key`` is kept."""
-        return f"{self.opts.receipt_prefix}{self.name}:{key}"
+        return f"{self.options.receipt_prefix}{self.name}:{key}"
 
     async def _matching(
         self, subject: Subject, lookalikes: dict[str, int] | None = None
@@ -299,7 +296,7 @@ class RedisConnector(BaseConnector):
                 continue
             pattern, exact, around = compiled
             mine = []
-            async for key in client.scan_iter(match=pattern, count=self.opts.scan_count):
+            async for key in client.scan_iter(match=pattern, count=self.options.scan_count):
                 if key in seen:
                     continue
                 text = key.decode("utf-8", "surrogateescape")
@@ -319,8 +316,10 @@ class RedisConnector(BaseConnector):
 
     def _plan_from(self, found: dict[str, list[bytes]]) -> Plan:
         counts = {f"{name}.unlinked": len(keys) for name, keys in found.items()}
-        retained = {"snapshots.retained": 1} if counts and self.opts.snapshot_retention_days else {}
-        return Plan(counts=counts, retained_counts=retained, limit=self.opts.max_items)
+        retained = (
+            {"snapshots.retained": 1} if counts and self.options.snapshot_retention_days else {}
+        )
+        return Plan(counts=counts, retained_counts=retained, limit=self.options.max_items)
 
     async def check(self) -> None:
         try:
@@ -365,7 +364,7 @@ class RedisConnector(BaseConnector):
                     evidence["not_searched"] = unsearched["not_searched"]
                     return NotSearched(missing=unsearched["missing"], evidence=evidence)
                 return NotFound(evidence=evidence)
-            guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="keys")
+            guard_blast_radius(plan.would_change, self.options, where=self.name, unit="keys")
             record = await self._unlink(found, request_id, unsearched)
         except (redis_errors.RedisError, OSError) as exc:
             raise self._translate(exc) from None
@@ -396,8 +395,8 @@ class RedisConnector(BaseConnector):
         between SCAN and UNLINK is gone all the same.
         """
         retained_until = (
-            (date.today() + timedelta(days=self.opts.snapshot_retention_days)).isoformat()
-            if self.opts.snapshot_retention_days
+            (date.today() + timedelta(days=self.options.snapshot_retention_days)).isoformat()
+            if self.options.snapshot_retention_days
             else None
         )
         record: dict[str, Any] = {
@@ -412,7 +411,7 @@ class RedisConnector(BaseConnector):
             pipe.set(
                 self._receipt_key(request_id),
                 json.dumps(record),
-                ex=int(timedelta(days=self.opts.receipt_days).total_seconds()),
+                ex=int(timedelta(days=self.options.receipt_days).total_seconds()),
             )
             results = await pipe.execute()
         record["unlinked_now"] = sum(int(n) for n in results[:-1])

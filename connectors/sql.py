@@ -692,18 +692,15 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     return (values[i : i + size] for i in range(0, len(values), size))
 
 
-class SqlConnector(BaseConnector):
+class SqlConnector(BaseConnector[SqlOptions]):
     kind: ClassVar[str] = "sql"
     version: ClassVar[str] = "3"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
     )
-    Options: ClassVar[type[ConnectorOptions]] = SqlOptions
 
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
-        assert isinstance(options, SqlOptions)
+    def __init__(self, name: str, options: SqlOptions) -> None:
         super().__init__(name, options)
-        self.opts = options
         self._ordered = _order(options.tables)
         self._changing = _change_order(self._ordered)
         self._engine: AsyncEngine | None = None
@@ -716,7 +713,7 @@ class SqlConnector(BaseConnector):
         if self._engine is None:
             try:
                 self._engine = create_async_engine(
-                    async_url(self.opts.url), hide_parameters=True, pool_pre_ping=True
+                    async_url(self.options.url), hide_parameters=True, pool_pre_ping=True
                 )
             except (NoSuchModuleError, ImportError) as exc:
                 raise ConnectorConfigError(f"database driver not installed: {exc}") from None
@@ -785,7 +782,7 @@ class SqlConnector(BaseConnector):
                 found = False
             if not found:
                 raise PermanentError(
-                    f"{self.name}: the receipts table {self.opts.receipts_name} is missing and"
+                    f"{self.name}: the receipts table {self.options.receipts_name} is missing and"
                     f" this connection may not create it ({_short(exc)}); have it created"
                     f" ({self._receipts_ddl(engine)}) or set receipts_table to a schema it may"
                     " write; nothing was changed"
@@ -896,10 +893,10 @@ class SqlConnector(BaseConnector):
     ) -> dict[int, list[sa.ColumnElement[bool]]]:
         """For each rule (by position), the WHERE clauses, one a chunk, that select its rows."""
         conds: dict[int, list[sa.ColumnElement[bool]]] = {}
-        by_table = {r.table: i for i, r in enumerate(self.opts.tables)}
-        size = self.opts.chunk_size
+        by_table = {r.table: i for i, r in enumerate(self.options.tables)}
+        size = self.options.chunk_size
         for rule in self._ordered:
-            i = self.opts.tables.index(rule)
+            i = self.options.tables.index(rule)
             if rule.identifier is not None:
                 conds[i] = await self._direct_conditions(conn, rule, subject)
                 continue
@@ -936,7 +933,7 @@ class SqlConnector(BaseConnector):
         found = _candidates(wanted[rule.key], rule.key)
         return [
             sa.and_(found, self._exact_in(conn, rule.key, chunk), *narrow)
-            for chunk in _chunks(values, size=self.opts.chunk_size)
+            for chunk in _chunks(values, size=self.options.chunk_size)
         ]
 
     async def _count(
@@ -953,7 +950,7 @@ class SqlConnector(BaseConnector):
     ) -> tuple[dict[int, list[sa.ColumnElement[bool]]], dict[int, int]]:
         conds = await self._conditions(conn, subject)
         counts = {
-            i: await self._count(conn, rule, conds[i]) for i, rule in enumerate(self.opts.tables)
+            i: await self._count(conn, rule, conds[i]) for i, rule in enumerate(self.options.tables)
         }
         return conds, counts
 
@@ -968,7 +965,7 @@ class SqlConnector(BaseConnector):
         kept_counts: dict[str, int] = {}
         kept: list[_Kept] = []
         today = date.today()
-        for i, rule in enumerate(self.opts.tables):
+        for i, rule in enumerate(self.options.tables):
             n = counts[i]
             if not n:
                 continue
@@ -983,7 +980,7 @@ class SqlConnector(BaseConnector):
         plan = Plan(
             counts=changes,
             retained_counts=kept_counts,
-            limit=self.opts.max_items,
+            limit=self.options.max_items,
             evidence=evidence,
         )
         return plan, kept
@@ -1119,9 +1116,11 @@ class SqlConnector(BaseConnector):
                     f"{self.name}: rule {rule.name} hashes column {column!r} from the subject's "
                     f"{kind}, which this request does not carry; nothing was changed"
                 )
-            assert self.opts.hash_secret is not None
+            assert self.options.hash_secret is not None
             try:
-                values[column] = keyed_hash(self.opts.hash_secret.get_secret_value(), source, kind)
+                values[column] = keyed_hash(
+                    self.options.hash_secret.get_secret_value(), source, kind
+                )
             except ValueError:
                 raise PermanentError(
                     f"{self.name}: rule {rule.name} hashes column {column!r} from the subject's "
@@ -1138,16 +1137,16 @@ class SqlConnector(BaseConnector):
         plan, kept = self._plan_from(planned, subject)
         if plan.empty:
             raise _NothingToDo
-        guard_blast_radius(plan.would_change, self.opts, where=self.name, unit="rows")
+        guard_blast_radius(plan.would_change, self.options, where=self.name, unit="rows")
         updates = {
             i: self._anonymized_values(rule, subject)
-            for i, rule in enumerate(self.opts.tables)
+            for i, rule in enumerate(self.options.tables)
             if rule.action == "anonymize" and planned[i]
         }
         counts: dict[str, int] = {}
         changed = 0
         for rule in self._changing:
-            i = self.opts.tables.index(rule)
+            i = self.options.tables.index(rule)
             if not planned[i]:
                 continue
             done = 0
@@ -1161,7 +1160,7 @@ class SqlConnector(BaseConnector):
                 done += max(int(getattr(result, "rowcount", 0) or 0), 0)
             changed += done
             # Rows that arrived between the count and the change: refuse, roll back.
-            guard_blast_radius(changed, self.opts, where=self.name, unit="rows")
+            guard_blast_radius(changed, self.options, where=self.name, unit="rows")
             key = f"{rule.name}.{_VERBS[rule.action]}"
             counts[key] = counts.get(key, 0) + done
         evidence: dict[str, Any] = {"rows_changed": changed, **self._not_searched(subject)}
@@ -1207,7 +1206,7 @@ class SqlConnector(BaseConnector):
             async with self._get_engine().connect() as conn:
                 conds = await self._conditions(conn, subject)
                 remaining: dict[str, int] = {}
-                for i, rule in enumerate(self.opts.tables):
+                for i, rule in enumerate(self.options.tables):
                     if rule.action == "retain":
                         continue
                     n = await self._count(conn, rule, conds[i])

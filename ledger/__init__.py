@@ -3,40 +3,54 @@
 The ledger imports nothing of Temporal: the CLI and auditors read it without a cluster.
 """
 
-from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
 from .database import create_ledger_engine, schema_is_current, schema_revisions, upgrade_schema
-from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms, RequestClock
+from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
-from .journal import ConnectorJournalEntry, ConnectorJournals
-from .key_ids import KEY_PURPOSES, KeyIdMismatch, LedgerKeyRecord, check_key_ids, key_ids_of
-from .log_check import LogCheck, LogProblem
-from .models import (
-    Base,
-    ErasureRequestRecord,
-    RequestEvent,
-    RetainedException,
-    SubjectVaultEntry,
-    SystemOutcomeRecord,
+from .journal import ConnectorJournals
+from .key_ids import KEY_PURPOSES, KeyIdMismatch, check_key_ids, key_ids_of
+from .proof import (
+    MISSING_IDENTIFIERS,
+    CertificateCheck,
+    LogCheck,
+    LogProblem,
+    ProofError,
+    ProofLog,
+    ProofLogError,
+    SealedReceipts,
+    TreeHead,
+    TreeHeadSigner,
+    check_certificate,
+    missing_identifiers,
 )
-from .proof import CertificateCheck, ProofError, TreeHead, TreeHeadSigner, check_certificate
-from .proof_log import ProofLog, ProofLogError, SealedReceipts
-from .receipts import MISSING_IDENTIFIERS, missing_identifiers
 from .referrals import INSTRUCTIONS, ControllerReferrals
 from .request_status import RequestStatuses
-from .retention_models import ControllerReferral, ErasureRound, HoldRetention, LegalHold
 from .retention_rules import RetentionRuleError, check_retention
 from .rounds import DueSystem, ErasureRounds
 from .shredding import VaultShredding
 from .store import Ledger, LedgerError, OpenRequestExists, OutcomeEntry, SystemStart
-from .vault import SealedSubject, SubjectVault, VaultError
-from .verification import (
-    CODE_OUTCOMES,
-    CodeCheckResult,
-    IdentityRecords,
+from .tables import (
+    Base,
+    ConnectorJournalEntry,
+    ControllerReferral,
+    ErasureRequestRecord,
+    ErasureRound,
+    HoldRetention,
+    LedgerKeyRecord,
+    LegalHold,
     PortalAssertionRecord,
+    ProofLeaf,
+    ProofNode,
+    RequestClock,
+    RequestEvent,
+    RetainedException,
+    SignedTreeHeadRecord,
+    SubjectVaultEntry,
+    SystemOutcomeRecord,
     VerificationCode,
 )
+from .vault import SealedSubject, SubjectVault, VaultError
+from .verification import CODE_OUTCOMES, CodeCheckResult, IdentityRecords
 
 __all__ = [
     "CODE_OUTCOMES",

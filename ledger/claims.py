@@ -26,7 +26,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import ErasureRequestRecord
+from .tables import ErasureRequestRecord
 
 __all__ = ["claim_holder", "release_claim"]
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from vocabulary import AlertEvent
 
-from .models import Base, ErasureRequestRecord, RequestEvent
+from .locks import lock_row
 from .store import Ledger, LedgerError
+from .tables import ErasureRequestRecord, RequestClock, RequestEvent
 from .write_keys import lock_request, prior_event, replaying
 
-__all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms", "RequestClock"]
+__all__ = ["DEADLINE_EVENTS", "DeadlineRecords", "DeadlineTerms"]
 
 #: Events the workflow's timers record.
 DEADLINE_EVENTS = (
@@ -35,27 +35,6 @@ DEADLINE_EVENTS = (
     AlertEvent.DEADLINE_REMINDER,
     AlertEvent.DEADLINE_OVERDUE,
 )
-
-
-class RequestClock(Base):
-    __tablename__ = "request_deadlines"
-
-    request_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), primary_key=True
-    )
-    timezone: Mapped[str] = mapped_column(sa.String(64))
-    answer_rule: Mapped[str] = mapped_column(sa.String(16))
-    original_due_at: Mapped[datetime]
-    acknowledge_by: Mapped[datetime | None]
-    acknowledge_rule: Mapped[str | None] = mapped_column(sa.String(16))
-    acknowledged_at: Mapped[datetime | None]
-    extension_limit: Mapped[datetime | None]
-    no_extension_because: Mapped[str | None] = mapped_column(sa.String(300))
-    extended_at: Mapped[datetime | None]
-    extended_by: Mapped[str | None] = mapped_column(sa.String(120))
-    extension_reason: Mapped[str | None] = mapped_column(sa.String(1000))
-    reminded_at: Mapped[datetime | None]
-    overdue_at: Mapped[datetime | None]
 
 
 @dataclass(frozen=True)
@@ -76,11 +55,7 @@ async def _lock(s: AsyncSession, request_id: str) -> None:
     (SQLite ignores FOR UPDATE, and two concurrent writers would both see "not yet
     extended"); the request's first, as every keyed write does (``ledger.write_keys``)."""
     await lock_request(s, request_id)
-    await s.execute(
-        sa.update(RequestClock)
-        .where(RequestClock.request_id == request_id)
-        .values(timezone=RequestClock.timezone)
-    )
+    await lock_row(s, RequestClock.request_id == request_id, touch=RequestClock.timezone)
 
 
 class DeadlineRecords:

@@ -19,10 +19,9 @@ import sqlalchemy as sa
 
 from vocabulary import OutcomeKind
 
-from .models import RequestEvent, RetainedException, SystemOutcomeRecord
-from .retention_models import HoldRetention, LegalHold
 from .retention_rules import check_retention
 from .store import Ledger, LedgerError, OutcomeEntry
+from .tables import HoldRetention, LegalHold, RequestEvent, RetainedException, SystemOutcomeRecord
 from .write_keys import lock_request
 
 __all__ = ["HoldRelease", "LegalHolds", "choose_hold", "hold_state", "new_hold_id"]

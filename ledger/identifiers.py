@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from .models import RequestEvent, SubjectVaultEntry
 from .store import Ledger, LedgerError
+from .tables import RequestEvent, SubjectVaultEntry
 from .vault import VaultError
 
 __all__ = ["add_identifiers"]

@@ -22,28 +22,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
 from .store import Ledger
+from .tables import ConnectorJournalEntry
 from .write_keys import replaying
 
-__all__ = ["ConnectorJournalEntry", "ConnectorJournals"]
-
-
-class ConnectorJournalEntry(Base):
-    __tablename__ = "connector_journal"
-    __table_args__ = (sa.UniqueConstraint("request_id", "system", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("erasure_requests.request_id"), index=True
-    )
-    system: Mapped[str] = mapped_column(sa.String(64))
-    round: Mapped[int] = mapped_column(default=0)
-    key: Mapped[str] = mapped_column(sa.String(200))
-    entry: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    written_at: Mapped[datetime]
+__all__ = ["ConnectorJournals"]
 
 
 class ConnectorJournals:

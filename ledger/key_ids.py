@@ -21,24 +21,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from .tables import LedgerKeyRecord
 
-__all__ = ["KEY_PURPOSES", "KeyIdMismatch", "LedgerKeyRecord", "check_key_ids", "key_ids_of"]
+__all__ = ["KEY_PURPOSES", "KeyIdMismatch", "check_key_ids", "key_ids_of"]
 
 #: The keys a ledger is bound to (the proof log's signing key has eras of its own).
 KEY_PURPOSES = ("vault", "pseudonym", "payload")
-
-
-class LedgerKeyRecord(Base):
-    """One row per key purpose: the id of the key this ledger was created with."""
-
-    __tablename__ = "ledger_keys"
-
-    purpose: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    key_id: Mapped[str] = mapped_column(sa.String(32))
-    recorded_at: Mapped[datetime]
 
 
 @dataclass(frozen=True)

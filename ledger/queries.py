@@ -1,7 +1,7 @@
 """Auditors' questions, as queries: which requests, filtered how, and the record of each; a
 person's requests, and whether a request's identifiers are shredded (a backup replay's).
 
-Every filter is a condition the database answers from an index (``ledger.audit_schema``):
+Every filter is a condition the database answers from an index (``ledger.tables``):
 a time range on ``received_at``, a law, a system and its outcome, open or late deadlines,
 exceptions that expire before a date. Lists are newest first.
 """
@@ -18,15 +18,15 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_OUTCOMES, NOT_DONE
 
-from .deadlines import RequestClock
-from .models import (
+from .proof.certificate import deadline_state
+from .store import Ledger
+from .tables import (
     ErasureRequestRecord,
+    RequestClock,
     RetainedException,
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
-from .proof import deadline_state
-from .store import Ledger
 
 __all__ = [
     "ENDED_OUTCOMES",

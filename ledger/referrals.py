@@ -20,9 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from vocabulary import AlertEvent, OutcomeKind, RequestStatus
 
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
-from .retention_models import ControllerReferral
 from .store import Ledger, LedgerError, OutcomeEntry
+from .tables import ControllerReferral, ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .write_keys import lock_request, replaying
 
 __all__ = ["INSTRUCTIONS", "ControllerReferrals"]

@@ -25,26 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vocabulary import REFUSALS, request_status
 
 from .claims import release_claim
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
 from .store import Ledger, LedgerError
-from .write_keys import prior_event, replaying
+from .tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .write_keys import lock_request, prior_event, replaying
 
 __all__ = ["RequestStatuses"]
 
 
 async def _lock_request(s: AsyncSession, request_id: str) -> ErasureRequestRecord:
-    """Make this transaction the only status writer of the request until it ends.
-
-    A write is the first statement: it takes the row's lock on PostgreSQL and MariaDB and the
-    writer lock on SQLite before anything is read, so no read below comes from a snapshot older
-    than the other writer's commit.
-    """
-    await s.execute(
-        sa.update(ErasureRequestRecord)
-        .where(ErasureRequestRecord.request_id == request_id)
-        .values(status=ErasureRequestRecord.status)
-        .execution_options(synchronize_session=False)
-    )
+    """Make this transaction the only status writer of the request until it ends, and read
+    the request as the lock found it (``lock_request``: no read below comes from a snapshot
+    older than the other writer's commit)."""
+    await lock_request(s, request_id)
     req = await s.get(ErasureRequestRecord, request_id, populate_existing=True)
     if req is None:
         raise LedgerError(f"no erasure request with id {request_id!r}")

@@ -18,9 +18,8 @@ import sqlalchemy as sa
 
 from vocabulary import LEGAL_BASES, OutcomeKind
 
-from .models import RetainedException, SystemOutcomeRecord
-from .retention_models import LegalHold
 from .store import LedgerError
+from .tables import LegalHold, RetainedException, SystemOutcomeRecord
 
 __all__ = ["RetentionRuleError", "check_retention"]
 

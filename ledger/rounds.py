@@ -21,10 +21,17 @@ import sqlalchemy as sa
 
 from vocabulary import GONE
 
-from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
 from .request_status import RequestStatuses
-from .retention_models import ErasureRound, HoldRetention, LegalHold
 from .store import Ledger, LedgerError
+from .tables import (
+    ErasureRequestRecord,
+    ErasureRound,
+    HoldRetention,
+    LegalHold,
+    RequestEvent,
+    RetainedException,
+    SystemOutcomeRecord,
+)
 from .write_keys import lock_request, replaying
 
 __all__ = ["DueSystem", "ErasureRounds"]

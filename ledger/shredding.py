@@ -35,18 +35,19 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_STATUSES, GONE, REFUSALS
 
-from .models import (
+from .store import Ledger
+from .tables import (
+    ControllerReferral,
     ErasureRequestRecord,
+    ErasureRound,
+    LegalHold,
     RequestEvent,
     RetainedException,
     SubjectVaultEntry,
     SystemOutcomeRecord,
 )
-from .retention_models import ControllerReferral, ErasureRound, LegalHold
-from .store import Ledger
 
 __all__ = ["VaultShredding"]
-
 
 
 def _blocked_by_latest_outcome() -> sa.Exists:

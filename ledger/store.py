@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from vocabulary import FINAL_STATUSES, NOT_SETTLED, AlertEvent, OutcomeKind, RequestStatus
 
 from .claims import claim_holder, release_claim
-from .models import (
+from .tables import (
     ErasureRequestRecord,
     RequestEvent,
     RetainedException,

@@ -26,54 +26,25 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, ErasureRequestRecord, RequestEvent
+from .locks import lock_row
 from .store import Ledger, LedgerError
+from .tables import (
+    ErasureRequestRecord,
+    PortalAssertionRecord,
+    RequestEvent,
+    VerificationCode,
+)
 from .write_keys import lock_request, prior_event, replaying
 
 __all__ = [
     "CODE_OUTCOMES",
     "CodeCheckResult",
     "IdentityRecords",
-    "PortalAssertionRecord",
-    "VerificationCode",
 ]
 
 #: What a code check can come to. Only ``accepted`` moves a request forward.
 CODE_OUTCOMES = ("accepted", "wrong_code", "locked", "expired", "used", "no_code")
-
-
-class VerificationCode(Base):
-    __tablename__ = "verification_codes"
-
-    request_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), primary_key=True
-    )
-    salt: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
-    code_hash: Mapped[str] = mapped_column(sa.String(64))
-    issued_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
-    attempt_limit: Mapped[int]
-    used_at: Mapped[datetime | None]
-    locked_at: Mapped[datetime | None]
-
-
-class PortalAssertionRecord(Base):
-    __tablename__ = "portal_assertions"
-
-    nonce: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
-    request_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("erasure_requests.request_id", ondelete="CASCADE"), unique=True
-    )
-    issuer: Mapped[str] = mapped_column(sa.String(100))
-    key_id: Mapped[str] = mapped_column(sa.String(32))
-    methods: Mapped[list[str]]
-    issued_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    accepted_at: Mapped[datetime]
 
 
 @dataclass(frozen=True)
@@ -186,10 +157,8 @@ class IdentityRecords:
         """
         async with self._ledger.session() as s, s.begin():
             # The row's write lock first, as in ``check_code``.
-            await s.execute(
-                sa.update(VerificationCode)
-                .where(VerificationCode.request_id == request_id)
-                .values(attempts=VerificationCode.attempts)
+            await lock_row(
+                s, VerificationCode.request_id == request_id, touch=VerificationCode.attempts
             )
             if await s.get(ErasureRequestRecord, request_id) is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")
@@ -287,10 +256,8 @@ class IdentityRecords:
                 )
             # Take the row's write lock before reading it, on every backend: SQLite ignores
             # FOR UPDATE and would let two concurrent checks both accept one code.
-            await s.execute(
-                sa.update(VerificationCode)
-                .where(VerificationCode.request_id == request_id)
-                .values(attempts=VerificationCode.attempts)
+            await lock_row(
+                s, VerificationCode.request_id == request_id, touch=VerificationCode.attempts
             )
             if await s.get(ErasureRequestRecord, request_id) is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")

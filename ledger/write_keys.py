@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import ErasureRequestRecord, RequestEvent
+from .locks import lock_row
+from .tables import ErasureRequestRecord, RequestEvent
 
 __all__ = ["lock_request", "prior_event", "replaying", "sub_key"]
 
@@ -39,18 +40,12 @@ T = TypeVar("T")
 
 
 async def lock_request(s: AsyncSession, request_id: str) -> None:
-    """Make this transaction the request's only keyed writer until it ends.
-
-    A write as the first statement: the row's lock on PostgreSQL and MariaDB, SQLite's writer
-    lock, taken before anything is read, so the look for a key never reads a snapshot older
-    than the other writer's commit. Take it before any other row's lock (one order, no
-    deadlock).
+    """Make this transaction the request's only keyed writer until it ends (``lock_row``:
+    before anything is read, so the look for a key never reads a snapshot older than the
+    other writer's commit). Take it before any other row's lock (one order, no deadlock).
     """
-    await s.execute(
-        sa.update(ErasureRequestRecord)
-        .where(ErasureRequestRecord.request_id == request_id)
-        .values(status=ErasureRequestRecord.status)
-        .execution_options(synchronize_session=False)
+    await lock_row(
+        s, ErasureRequestRecord.request_id == request_id, touch=ErasureRequestRecord.status
     )
 
 

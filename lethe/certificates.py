@@ -20,11 +20,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from connectors import describe_basis
 from ledger import CertificateCheck, ProofError, check_certificate, missing_identifiers
-from ledger.merkle import leaf_hash
 from ledger.proof import canonical_json, read_json
-from vocabulary import OutcomeKind, RequestStatus, VerificationMethod
+from ledger.proof.merkle import leaf_hash
+from vocabulary import OutcomeKind, RequestStatus, VerificationMethod, describe_basis
 
 from .errors import LetheError
 from .moments import stamp_when

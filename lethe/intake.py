@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from connectors import IDENTIFIER_KINDS, IdentifierRefused, check_identifier, normalise_email
+from connectors import IDENTIFIER_KINDS
+from connectors._matching import IdentifierRefused, check_identifier
+from connectors._subject import normalise_email
 from ledger import (
     DeadlineRecords,
     DeadlineTerms,
@@ -191,7 +193,7 @@ def _check_received_at(received_at: datetime, now: datetime) -> datetime:
 
 
 def check_identifiers(extra: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """Each ``--identifier`` in the form the vault keeps (``connectors.check_identifier``:
+    """Each ``--identifier`` in the form the vault keeps (``connectors._matching.check_identifier``:
     trimmed, NFC); one line naming the kind and never the value otherwise."""
     checked: list[tuple[str, str]] = []
     for kind, value in extra.items():

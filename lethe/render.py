@@ -12,7 +12,6 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from connectors import describe_basis
 from ledger import (
     ErasureRequestRecord,
     LegalHold,
@@ -23,7 +22,7 @@ from ledger import (
 )
 from ledger.holds import hold_state
 from ledger.proof import deadline_state
-from vocabulary import OutcomeKind
+from vocabulary import OutcomeKind, describe_basis
 
 from .moments import iso, when
 from .terminal import visible

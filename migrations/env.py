@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ledger.models import Base, UTCDateTime
+from ledger.tables import Base, UTCDateTime
 
 target_metadata = Base.metadata
 

@@ -42,7 +42,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from connectors.redis import glob_escape
 from ledger import Ledger, RequestEvent
-from ledger.audit_schema import ProofLeaf
+from ledger.tables import ProofLeaf
 from lethe.assertions import mint_assertion, public_key_text
 from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring

@@ -50,7 +50,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
 from ledger import LegalHolds
-from ledger.models import Base
+from ledger.tables import Base
 from lethe.cli import main
 from lethe.codec import ENCODING
 from lethe.demo.run import write_demo_config

@@ -30,9 +30,10 @@ hypothesis property test shows that no generated look-alike (case variants, Unic
 confusables and compatibility characters, NFC/NFD spellings, whitespace, plus-tags, substrings
 and superstrings) ever changes, and that ``verify`` is clean exactly when no whitespace
 look-alike is left. Tests of capabilities the
-connector does not claim are left out when tests are collected (``connectors.testing.plugin``,
-a pytest plugin installed with Lethe), not failed and not skipped: a skip means "could not
-run here", never "does not apply". Parts can be used alone (``EraseTests``,
+connector does not claim are left out when tests are collected (the one gate:
+``connectors.testing._gate``, applied by ``connectors.testing.plugin``, a pytest plugin
+installed with Lethe), not failed and not skipped: a skip means "could not run here", never
+"does not apply". Parts can be used alone (``EraseTests``,
 ``PlanTests``…), but a registered connector needs the whole ``ConformanceSuite``.
 
 Needs pytest, pytest-asyncio (``asyncio_mode = "auto"``) and hypothesis.

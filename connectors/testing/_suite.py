@@ -21,6 +21,7 @@ from .._outcomes import Erased, NotFound, NotSearched, Outcome, Pending, Retaine
 from .._protocol import Capability, Connector
 from .._registry import ConnectorRegistry
 from .._subject import IDENTIFIER_KINDS, Subject
+from ._gate import unclaimed_requirement
 from ._harness import FaultInjector, Harness, Seeded, carries_trace
 from ._people import (
     BYSTANDERS,
@@ -55,6 +56,12 @@ __all__ = [
 PROPERTY_EXAMPLES = int(os.environ.get("LETHE_KIT_EXAMPLES", "12"))
 _COUNT_KEY = re.compile(r"^[A-Za-z0-9_$.\-]+\.[a-z_]+$")
 _REQUEST = "er-kit-0001"
+#: A test that does not apply is left out when tests are collected; one that runs anyway means
+#: the kit's plugin did not (it is loaded by its ``pytest11`` entry point, installed with Lethe).
+_LEFT_OUT_YET_RUN = (
+    "{} and the test ran: the conformance kit's plugin (connectors.testing.plugin) leaves such"
+    " tests out when they are collected; is it loaded (not disabled with -p no:…)?"
+)
 
 
 class ConnectorKit:
@@ -95,9 +102,14 @@ class ConnectorKit:
         )
 
     @pytest.fixture
-    async def connector(self, harness: Harness) -> AsyncIterator[Connector]:
+    async def connector(
+        self, harness: Harness, request: pytest.FixtureRequest
+    ) -> AsyncIterator[Connector]:
         c = harness.build()
         try:
+            unclaimed = unclaimed_requirement(request.node, c)
+            if unclaimed:
+                pytest.fail(unclaimed)
             yield c
         finally:
             await c.aclose()
@@ -108,15 +120,21 @@ class ConnectorKit:
 
     @pytest.fixture
     def transient_fault(self) -> FaultInjector:
-        pytest.skip(f"{type(self).__name__} provides no transient_fault fixture")
+        pytest.fail(
+            _LEFT_OUT_YET_RUN.format(f"{type(self).__name__} provides no transient_fault fixture")
+        )
 
     @pytest.fixture
     def permanent_fault(self) -> FaultInjector:
-        pytest.skip(f"{type(self).__name__} provides no permanent_fault fixture")
+        pytest.fail(
+            _LEFT_OUT_YET_RUN.format(f"{type(self).__name__} provides no permanent_fault fixture")
+        )
 
     @pytest.fixture
     def rate_limit_fault(self) -> FaultInjector:
-        pytest.skip(f"{type(self).__name__} provides no rate_limit_fault fixture")
+        pytest.fail(
+            _LEFT_OUT_YET_RUN.format(f"{type(self).__name__} provides no rate_limit_fault fixture")
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -128,11 +146,6 @@ class ConnectorKit:
         if connector_cls is None and cls.kind:
             connector_cls = ConnectorRegistry.from_entry_points().kinds().get(cls.kind)
         return None if connector_cls is None else frozenset(connector_cls.capabilities)
-
-    @staticmethod
-    def requires(connector: Connector, capability: Capability) -> None:
-        if capability not in connector.capabilities:
-            pytest.skip(f"{connector.kind!r} does not claim the {capability.value} capability")
 
     async def settle(self, connector: Connector, outcome: Outcome) -> Outcome:
         """Poll ``status`` until a Pending outcome finishes (ASYNC connectors)."""
@@ -313,7 +326,6 @@ class VerifyTests(ConnectorKit):
     async def test_verify_sees_the_subject_before_and_nothing_after(
         self, harness: Harness, connector: Connector, seeded: Seeded
     ) -> None:
-        self.requires(connector, Capability.VERIFY)
         subject = SUBJECT.subject()
         if seeded.records[SUBJECT] - seeded.retained:
             assert not (await connector.verify(subject)).clean, "verify missed the seeded subject"
@@ -325,7 +337,6 @@ class VerifyTests(ConnectorKit):
     async def test_verify_changes_nothing(
         self, harness: Harness, connector: Connector, seeded: Seeded
     ) -> None:
-        self.requires(connector, Capability.VERIFY)
         before = await harness.snapshot()
         await connector.verify(SUBJECT.subject())
         assert await harness.snapshot() == before
@@ -336,7 +347,6 @@ class PlanTests(ConnectorKit):
     async def test_plan_changes_nothing_and_matches_the_erase(
         self, harness: Harness, connector: Connector, seeded: Seeded
     ) -> None:
-        self.requires(connector, Capability.PLAN)
         subject = SUBJECT.subject()
         before = await harness.snapshot()
         plan = await connector.plan(subject)
@@ -357,7 +367,6 @@ class PlanTests(ConnectorKit):
     async def test_plan_of_an_unknown_subject_is_empty(
         self, connector: Connector, seeded: Seeded
     ) -> None:
-        self.requires(connector, Capability.PLAN)
         assert (await connector.plan(UNKNOWN.subject())).empty
 
 
@@ -554,7 +563,6 @@ class BlastRadiusTests(ConnectorKit):
     async def test_erase_exactly_at_the_limit_proceeds(
         self, harness: Harness, connector: Connector, seeded: Seeded
     ) -> None:
-        self.requires(connector, Capability.PLAN)
         plan = await connector.plan(SUBJECT.subject())
         if not plan.would_change:
             pytest.skip("the connector changes nothing for the seeded subject")
@@ -572,7 +580,6 @@ class AsyncTests(ConnectorKit):
     async def test_pending_erase_finishes_through_status(
         self, harness: Harness, connector: Connector, seeded: Seeded
     ) -> None:
-        self.requires(connector, Capability.ASYNC)
         before = await harness.snapshot()
         first = await connector.erase(SUBJECT.subject(), _REQUEST)
         assert isinstance(first, Pending), "an async connector should answer Pending"
@@ -588,7 +595,6 @@ class AsyncTests(ConnectorKit):
     ) -> None:
         # Lethe keeps the ticket in its ledger; the poll may run on another worker, after a
         # restart, and be retried after the job finished.
-        self.requires(connector, Capability.ASYNC)
         first = await connector.erase(SUBJECT.subject(), _REQUEST)
         assert isinstance(first, Pending), "an async connector should answer Pending"
         elsewhere = harness.build()

@@ -1,9 +1,11 @@
-"""The conformance kit's pytest plugin (loaded by the ``pytest11`` entry point).
+"""The conformance kit's pytest plugin (loaded by the ``pytest11`` entry point): the gate of
+``connectors.testing._gate`` applied when tests are collected.
 
 A kit test that cannot apply to the connector under test — a capability it does not claim,
-an optional fault fixture its suite does not provide — is left out when tests are collected,
-and the run ends with one line saying how many and why. They are not reported as skipped:
-a skip should mean "could not run here" (a server down), never "does not apply".
+identifiers its configuration does not use, an optional fault fixture its suite does not
+provide — is left out when tests are collected, and the run ends with one line saying how many
+and why. They are not reported as skipped: a skip should mean "could not run here" (a server
+down), never "does not apply".
 """
 
 from __future__ import annotations
@@ -12,40 +14,19 @@ from collections import Counter
 
 import pytest
 
+from ._gate import not_applicable
 from ._suite import ConnectorKit
 
 __all__ = ["not_applicable"]
 
-_OPTIONAL_FIXTURES = ("transient_fault", "permanent_fault", "rate_limit_fault")
 _LEFT_OUT = pytest.StashKey[Counter[str]]()
-
-
-def not_applicable(kit: type[ConnectorKit], item: pytest.Item) -> str | None:
-    """Why ``item`` (a test of ``kit``) does not apply to its connector, or None."""
-    if item.get_closest_marker("lethe_identifiers") is not None:
-        kinds = kit.identifier_kinds
-        if kinds is not None and kinds <= {"email"}:
-            return "its configuration looks people up by the address only"
-    marker = item.get_closest_marker("lethe_capability")
-    if marker is not None:
-        claimed = kit.claimed_capabilities()
-        capability = marker.args[0]
-        if claimed is not None and capability not in claimed:
-            return f"{kit.kind!r} does not claim the {capability.value} capability"
-    for name in _OPTIONAL_FIXTURES:
-        if name in getattr(item, "fixturenames", ()) and _defined_by(kit, name) is ConnectorKit:
-            return f"no {name} fixture provided"
-    return None
-
-
-def _defined_by(kit: type, name: str) -> type | None:
-    """The class in ``kit``'s MRO whose body defines ``name`` (the override that wins)."""
-    return next((c for c in kit.__mro__ if name in vars(c)), None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "lethe_capability(capability): a kit test of one connector capability"
+        "markers",
+        "lethe_capability(capability): a kit test of one connector capability (left out for a"
+        " connector that does not claim it)",
     )
     config.addinivalue_line(
         "markers",

@@ -11,7 +11,7 @@ from datetime import date
 
 import click
 
-from connectors import normalise_email
+from connectors._subject import normalise_email
 from vocabulary import LEGAL_BASES
 
 from ..errors import LetheError

@@ -27,11 +27,10 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from connectors import describe_basis
 from ledger import ProofError
 from ledger.proof import deadline_state, key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import AuditFilter
-from vocabulary import Jurisdiction, OutcomeKind, RequestStatus
+from vocabulary import Jurisdiction, OutcomeKind, RequestStatus, describe_basis
 
 from ..certificates import (
     CERTIFICATE_SUFFIXES,

@@ -14,10 +14,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from connectors import describe_basis
 from ledger import LegalHold
 from ledger.holds import hold_state
-from vocabulary import RequestStatus
+from vocabulary import RequestStatus, describe_basis
 
 from ..operations.holds import HoldOrder, list_holds, place_hold, release_hold
 from ..render import hold_to_dict

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import click
 
-from connectors import normalise_email
+from connectors._subject import normalise_email
 
 from ..assertions import dev_portal_key, key_id, mint_assertion, public_key_text
 from ..deadlines import parse_duration

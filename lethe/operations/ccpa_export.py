@@ -16,10 +16,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from connectors import describe_basis
 from ledger import missing_identifiers
 from ledger.queries import AuditFilter, AuditRecord, audit_records, systems_done_at
-from vocabulary import OutcomeKind, RequestStatus
+from vocabulary import OutcomeKind, RequestStatus, describe_basis
 
 from ..moments import iso
 from ..runtime import Reading

@@ -11,7 +11,8 @@ import sys
 from importlib.metadata import entry_points
 from typing import Any
 
-from connectors import ENTRY_POINT_GROUP, Connector, ConnectorError, redact
+from connectors import Connector, ConnectorError, redact
+from connectors._registry import ENTRY_POINT_GROUP
 
 from ..errors import ConfigError
 from ..runtime import load_registry

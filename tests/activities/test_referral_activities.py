@@ -18,7 +18,7 @@ from activities.planning import PlanningActivities
 from activities.referral import ReferralActivities
 from ledger import ControllerReferrals, Ledger, LegalHolds
 from ledger.proof import canonical_json
-from ledger.receipts import outcome_receipt
+from ledger.proof.receipts import outcome_receipt
 from tests.support.controller_receiver import Receiver, controller_receiver
 
 NOW = datetime.now(UTC)

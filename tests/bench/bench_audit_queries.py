@@ -3,7 +3,7 @@
 Seeds a ledger with 100,000 requests (400,000 system outcomes, their retained exceptions),
 then times each filtered list (50 newest matches, the CLI's default) through the same code
 the CLI uses. Baselines from the same run: fetching one request by id, and each list again
-after dropping the indexes ``ledger.audit_schema`` adds.
+after dropping the auditors' indexes ``ledger.tables`` adds.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
-from ledger.audit_schema import ProofLeaf  # noqa: F401  (the indexes register with it)
-from ledger.models import Base
 from ledger.queries import AuditFilter, audit_records, list_requests
+from ledger.tables import Base
 from tests.bench import Bench
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

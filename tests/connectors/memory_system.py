@@ -17,7 +17,6 @@ from connectors import (
     ConnectorOptions,
     Erased,
     IdentifierMatch,
-    MemoryJournal,
     NotFound,
     NotSearched,
     Outcome,
@@ -30,6 +29,7 @@ from connectors import (
     receipt_of,
     replayed,
 )
+from connectors._journal import MemoryJournal
 
 #: Systems by name: record key -> (email, username, text).
 SYSTEMS: dict[str, dict[Any, tuple[str, str, str]]] = {}
@@ -40,17 +40,15 @@ class MemoryOptions(ConnectorOptions):
     system: str
 
 
-class MemoryConnector(BaseConnector):
+class MemoryConnector(BaseConnector[MemoryOptions]):
     kind: ClassVar[str] = "memory"
     version: ClassVar[str] = "1"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
     )
-    Options: ClassVar[type[ConnectorOptions]] = MemoryOptions
 
     @property
     def data(self) -> dict[Any, tuple[str, str, str]]:
-        assert isinstance(self.options, MemoryOptions)
         return SYSTEMS[self.options.system]
 
     def matches(self, record: tuple[str, str, str], subject: Subject) -> bool:
@@ -157,7 +155,7 @@ class ForgetfulConnector(StatelessConnector):
 class InstanceReceiptsConnector(MemoryConnector):
     """Broken: keeps its receipts in the connector object, so another worker has none."""
 
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
+    def __init__(self, name: str, options: MemoryOptions) -> None:
         super().__init__(name, options)
         self.receipts = MemoryJournal()
 
@@ -250,7 +248,7 @@ class AsyncMemoryConnector(MemoryConnector):
 class InstanceJobsConnector(AsyncMemoryConnector):
     """Broken: keeps its jobs in the instance, so another worker cannot poll the ticket."""
 
-    def __init__(self, name: str, options: ConnectorOptions) -> None:
+    def __init__(self, name: str, options: MemoryOptions) -> None:
         super().__init__(name, options)
         self.jobs = {}  # type: ignore[misc]
 

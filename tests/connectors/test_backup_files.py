@@ -98,7 +98,7 @@ def test_options_are_validated(tmp_path: Path) -> None:
         build(tmp_path, identifiers=["shoe_size"])
     with pytest.raises(ConnectorConfigError, match="name does not identify one person"):
         build(tmp_path, identifiers=["name"])
-    assert build(tmp_path, identifiers=["name", "email"]).opts.identifiers == ["name", "email"]
+    assert build(tmp_path, identifiers=["name", "email"]).options.identifiers == ["name", "email"]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -16,7 +17,6 @@ from connectors import (
     Connector,
     ConnectorRegistry,
     Erased,
-    MemoryJournal,
     NotFound,
     NotSearched,
     Outcome,
@@ -26,8 +26,8 @@ from connectors import (
     TransientError,
     erase_key,
     repeat_problem,
-    using_journal,
 )
+from connectors._journal import MemoryJournal, using_journal
 from connectors.testing import (
     SUBJECT,
     AsyncTests,
@@ -46,6 +46,7 @@ from connectors.testing import (
     VerifyTests,
     carries_trace,
 )
+from connectors.testing.plugin import not_applicable
 from tests.connectors.memory_system import (
     SYSTEMS,
     AsyncMemoryConnector,
@@ -253,15 +254,25 @@ async def test_the_kit_wants_a_rate_limits_retry_after_passed_on() -> None:
         await _run(FaultTests, test, MemoryConnector, rate_limit_fault=_meets(DropsRetryAfter))
 
 
-async def test_capabilities_not_claimed_are_skipped_not_failed() -> None:
-    with pytest.raises(pytest.skip.Exception, match="does not claim the verify capability"):
-        await _run(
-            VerifyTests,
-            "test_verify_sees_the_subject_before_and_nothing_after",
-            EraseOnlyConnector,
+def test_capabilities_not_claimed_are_left_out_when_collected() -> None:
+    """Not skipped when they run: the tests say what they require, and the gate leaves them
+    out before anything runs (tests/connectors/test_kit_plugin.py runs a real suite)."""
+
+    class EraseOnly(ConformanceSuite):
+        kind = "memory"
+        connector_class = EraseOnlyConnector
+
+    for tests, name, capability in (
+        (VerifyTests, "test_verify_sees_the_subject_before_and_nothing_after", "verify"),
+        (PlanTests, "test_plan_changes_nothing_and_matches_the_erase", "plan"),
+    ):
+        [mark] = getattr(tests, name).pytestmark
+        item = SimpleNamespace(
+            fixturenames=(), get_closest_marker=lambda n, m=mark: m if n == m.name else None
         )
-    with pytest.raises(pytest.skip.Exception, match="does not claim the plan capability"):
-        await _run(PlanTests, "test_plan_changes_nothing_and_matches_the_erase", EraseOnlyConnector)
+        assert not_applicable(EraseOnly, item) == (  # type: ignore[arg-type]
+            f"'memory' does not claim the {capability} capability"
+        )
 
 
 class SessionsHarness(MemoryHarness):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,8 @@ import pytest
 from connectors import Capability
 from connectors.backup_files import BackupFilesConnector
 from connectors.testing import ConformanceSuite, FaultInjector
+from connectors.testing import _suite as suite_module
+from connectors.testing._gate import unclaimed_requirement
 from connectors.testing.plugin import not_applicable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +85,30 @@ def test_unclaimed_capabilities_and_missing_fault_fixtures_do_not_apply() -> Non
         not_applicable(Backups, Item(("transient_fault",))) == "no transient_fault fixture provided"
     )
     assert not_applicable(BackupsWithFaults, Item(("transient_fault",))) is None
-    # Nothing known about the connector: the test runs and decides at run time.
+    # Nothing known about the connector: the test runs, and fails if the connector does not
+    # claim the capability (below), never skips.
     assert not_applicable(Unknown, Item(capability=Capability.ASYNC)) is None
+
+
+def test_what_the_collection_could_not_know_fails_and_says_how_to_declare_it(
+    tmp_path: Path,
+) -> None:
+    backups = BackupFilesConnector(
+        "b",
+        BackupFilesConnector.Options.model_validate({"path": str(tmp_path), "retention_days": 30}),
+    )
+    why = unclaimed_requirement(Item(capability=Capability.ASYNC), backups)
+    assert why is not None and "does not claim the async capability" in why
+    assert "set connector_class" in why
+    assert unclaimed_requirement(Item(capability=Capability.ERASE), backups) is None
+    assert unclaimed_requirement(Item(), backups) is None
+
+
+def test_the_kit_decides_what_applies_once_when_tests_are_collected() -> None:
+    # No test of the kit asks again at run time, and none skips for a capability.
+    source = inspect.getsource(suite_module)
+    assert "requires(" not in source
+    assert not re.search(r"pytest\.skip\([^)]*(capabilit|fixture)", source)
 
 
 def test_the_not_searched_test_is_left_out_where_only_the_address_is_needed() -> None:

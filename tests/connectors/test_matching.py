@@ -9,16 +9,14 @@ import unicodedata
 import pytest
 from hypothesis import Phase, find, settings
 
-from connectors import (
-    IDENTIFIER_KINDS,
-    IDENTIFYING_KINDS,
+from connectors import IDENTIFIER_KINDS, IDENTIFYING_KINDS, IdentifierMatch, normal_form
+from connectors._matching import (
     POLICIES,
-    IdentifierMatch,
     IdentifierRefused,
+    _invisible,
     check_identifier,
-    normal_form,
+    invisible_class,
 )
-from connectors._matching import _invisible, invisible_class
 from connectors.testing import people
 
 NFD = "NFD"

@@ -659,7 +659,7 @@ def test_a_basis_of_no_law_may_stand_under_either(db: Path) -> None:
     rules = invoice_rule(
         legal_basis={"gdpr": "contract", "ccpa": "suppression"}, review_days=365, note="x"
     )
-    rule = build(db, tables=rules).opts.tables[2]
+    rule = build(db, tables=rules).options.tables[2]
     assert [rule.retention_for(law) for law in ("gdpr", "ccpa", None)] == [
         _Retention("contract", "x", None, 365),
         _Retention("suppression", "x", None, 365),

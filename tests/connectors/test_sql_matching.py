@@ -128,7 +128,7 @@ def test_matching_settings_are_checked_at_load(rule: dict[str, Any], message: st
 
 def test_old_case_insensitive_settings_load_where_their_meaning_holds() -> None:
     def rule(**fields: Any) -> Any:
-        return build(Path("/nonexistent"), {"action": "delete", **fields}).opts.tables[0]
+        return build(Path("/nonexistent"), {"action": "delete", **fields}).options.tables[0]
 
     # On an id it was the opt-in (now A-Z only); off, the id is exact as now.
     assert rule(key="ref", identifier="customer_id", case_insensitive=True).match == (

@@ -9,8 +9,8 @@ import pytest
 from ledger import Ledger, LedgerError, LegalHolds, choose_hold
 from ledger.holds import hold_state
 from ledger.proof import canonical_json
-from ledger.receipts import outcome_receipt
-from ledger.retention_models import LegalHold
+from ledger.proof.receipts import outcome_receipt
+from ledger.tables import LegalHold
 
 from .test_store import NOW, open_request
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import Ledger, LedgerError, VaultShredding, add_identifiers
-from ledger.models import RequestEvent, SubjectVaultEntry
+from ledger.tables import RequestEvent, SubjectVaultEntry
 
 from .test_store import NOW, open_request
 

@@ -13,7 +13,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import (
+from ledger.proof.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MerkleTree,

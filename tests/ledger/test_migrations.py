@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 
 from ledger import Ledger, RequestEvent, schema_is_current, upgrade_schema
 from ledger.database import alembic_config
-from ledger.models import Base, UTCDateTime
-from ledger.models import ErasureRequestRecord as R
+from ledger.tables import Base, UTCDateTime
+from ledger.tables import ErasureRequestRecord as R
 
 
 async def test_migrations_match_models_and_are_idempotent(ledger: Ledger) -> None:

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-import ledger.proof_log as proof_log_module
+import ledger.proof.log as proof_log_module
 from ledger import (
     ErasureRounds,
     Ledger,
@@ -32,8 +32,8 @@ from ledger import (
     create_ledger_engine,
     upgrade_schema,
 )
-from ledger.merkle import MerkleTree, leaf_hash
-from ledger.models import (
+from ledger.proof.merkle import MerkleTree, leaf_hash
+from ledger.tables import (
     ErasureRequestRecord,
     RequestEvent,
     RetainedException,

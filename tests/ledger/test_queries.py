@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import Ledger, OutcomeEntry, VaultShredding
-from ledger.models import ErasureRequestRecord
 from ledger.queries import (
     AuditFilter,
     audit_records,
@@ -18,6 +17,7 @@ from ledger.queries import (
     request_conditions,
     requests_of_subject,
 )
+from ledger.tables import ErasureRequestRecord
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 LATER = NOW + timedelta(days=400)

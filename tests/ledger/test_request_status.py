@@ -11,8 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ledger import ErasureRounds, Ledger, OutcomeEntry, RequestStatuses
-from ledger.models import SystemOutcomeRecord
 from ledger.request_status import _lock_request
+from ledger.tables import SystemOutcomeRecord
 from lethe.keys import Keyring
 from tests.conftest import make_ledger
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import Ledger, LegalHolds, OutcomeEntry, RetentionRuleError
-from ledger.models import RetainedException, SystemOutcomeRecord
+from ledger.tables import RetainedException, SystemOutcomeRecord
 
 from .test_store import NOW, open_request
 

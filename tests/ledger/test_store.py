@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import Ledger, LedgerError, OutcomeEntry, SubjectVault
-from ledger.models import ErasureRequestRecord, RetainedException
+from ledger.tables import ErasureRequestRecord, RetainedException
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 

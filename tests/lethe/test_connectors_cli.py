@@ -3,6 +3,7 @@ conformance test failing until the connector is written (then passing)."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -179,6 +180,38 @@ def test_new_package_does_not_depend_on_the_unrelated_pypi_lethe(
     assert "pypi.org/project/lethe" not in (package / "README.md").read_text()
 
 
+def test_the_scaffold_is_written_from_templates_installed_with_lethe(
+    lethe_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every template is package data (an editable install would hide one that is not: the
+    wheel would lack it), and every file ``new`` writes comes from one, placeholders filled."""
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["lethe"]
+    shipped = {f for pattern in patterns for f in glob.glob(pattern, root_dir=root / "lethe")}
+    templates = root / "lethe" / "templates" / "connector"
+    on_disk = {str(p.relative_to(root / "lethe")) for p in templates.rglob("*") if p.is_file()}
+    assert on_disk and on_disk == shipped
+
+    assert lethe("connectors", "new", "my_crm", "--json") == 0
+    made = json.loads(capsys.readouterr().out)
+    package = Path(made["path"])
+    written = {str(p.relative_to(package)) for p in package.rglob("*") if p.is_file()}
+    expected = {
+        str(p.relative_to(templates)).removesuffix(".tmpl").replace("package/", "lethe_my_crm/")
+        for p in templates.rglob("*.tmpl")
+    }
+    assert written == expected == set(made["files"])
+    for name in written:
+        text = (package / name).read_text()
+        assert "${" not in text, name
+    connector = (package / "lethe_my_crm" / "connector.py").read_text()
+    assert "class MyCrmConnector(BaseConnector" in connector
+    compile(connector, "connector.py", "exec")
+    compile((package / "tests" / "test_conformance.py").read_text(), "test_conformance.py", "exec")
+
+
 WRITTEN_CONNECTOR = """
 import json
 from pathlib import Path
@@ -193,12 +226,11 @@ class AcmeOptions(ConnectorOptions):
     url: str
 
 
-class AcmeConnector(BaseConnector):
+class AcmeConnector(BaseConnector[AcmeOptions]):
     kind: ClassVar[str] = "acme"
     version: ClassVar[str] = "0.1.0"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN})
-    Options: ClassVar[type[ConnectorOptions]] = AcmeOptions
 
     def _load(self):
         path = Path(self.options.url)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors import normalise_email
+from connectors._subject import normalise_email
 from lethe.intake import validate_request
 from lethe.pseudonym import Pseudonymizer
 from lethe.settings import Settings, SystemConfig

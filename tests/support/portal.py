@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from connectors import normalise_email
+from connectors._subject import normalise_email
 from lethe.assertions import mint_assertion, public_key_text
 from lethe.intake import RequestDraft, validate_request
 from lethe.settings import Settings, VerificationSettings

@@ -27,7 +27,8 @@ class SlowPhpbbOptions(PhpbbOptions):
 
 class _Slow(SqlConnector):
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
-        opts = self.options
+        # phpbb runs SQL options it derives; what it was configured with is its preset.
+        opts = self.preset if isinstance(self, PhpbbConnector) else self.options
         assert isinstance(opts, SlowSqlOptions | SlowPhpbbOptions)
         marker = Path(opts.marker_dir)
         (marker / f"{self.name}.started").touch()

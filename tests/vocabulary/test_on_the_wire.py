@@ -20,9 +20,9 @@ from temporalio.converter import DataConverter
 
 from activities import StatusChange, SystemOutcome
 from ledger import Ledger, OutcomeEntry, RequestStatuses
-from ledger.models import ErasureRequestRecord, SystemOutcomeRecord
 from ledger.proof import canonical_json
-from ledger.receipts import outcome_receipt, request_receipt
+from ledger.proof.receipts import outcome_receipt, request_receipt
+from ledger.tables import ErasureRequestRecord, SystemOutcomeRecord
 from lethe.cli._values import choice_of
 from lethe.keys import Keyring
 from lethe.temporal import data_converter

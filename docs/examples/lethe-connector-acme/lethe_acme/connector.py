@@ -79,32 +79,26 @@ class AcmeOptions(ConnectorOptions):
         return v.rstrip("/")
 
 
-class AcmeConnector(BaseConnector):
+class AcmeConnector(BaseConnector[AcmeOptions]):
     kind: ClassVar[str] = "acme"
     version: ClassVar[str] = "1"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN}
     )
-    Options: ClassVar[type[ConnectorOptions]] = AcmeOptions
-
-    @property
-    def opts(self) -> AcmeOptions:
-        assert isinstance(self.options, AcmeOptions)
-        return self.options
 
     # -- HTTP -------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, expect: tuple[int, ...]) -> tuple[int, Any]:
         """(status, JSON body) for an expected status; the right exception for any other."""
         request = urllib.request.Request(  # noqa: S310 (http/https only: checked at load)
-            self.opts.url + path,
+            self.options.url + path,
             method=method,
             headers={
-                "Authorization": f"Bearer {self.opts.api_token.get_secret_value()}",
+                "Authorization": f"Bearer {self.options.api_token.get_secret_value()}",
                 "Accept": "application/json",
             },
         )
-        timeout = self.opts.timeout_seconds
+        timeout = self.options.timeout_seconds
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 status, raw = response.status, response.read()
@@ -165,7 +159,7 @@ class AcmeConnector(BaseConnector):
     async def plan(self, subject: Subject) -> Plan:
         found, _ = await self._find(subject)
         return Plan(
-            counts={"contacts.deleted": len(found)} if found else {}, limit=self.opts.max_items
+            counts={"contacts.deleted": len(found)} if found else {}, limit=self.options.max_items
         )
 
     async def erase(self, subject: Subject, request_id: str) -> Outcome:
@@ -181,7 +175,7 @@ class AcmeConnector(BaseConnector):
         ids = planned + [i for i in found if i not in planned]
         if not ids:
             return NotFound(evidence={"searched_by": "email"})
-        guard_blast_radius(len(ids), self.opts, where=self.name, unit="contacts")
+        guard_blast_radius(len(ids), self.options, where=self.name, unit="contacts")
         if ids != planned:
             # Before the first DELETE: from here on, a repeat knows what this attempt does.
             await self.journal.put(request_id, {"deleting": ids})

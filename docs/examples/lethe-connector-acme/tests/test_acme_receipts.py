@@ -17,12 +17,11 @@ from connectors import (
     REPLAYED_FROM_RECEIPT,
     ConnectorRegistry,
     Erased,
-    MemoryJournal,
     Subject,
     TransientError,
     erase_key,
-    using_journal,
 )
+from connectors._journal import MemoryJournal, using_journal
 
 TOKEN = "receipts-token"
 ADA = Subject(ref="ps_ada", email="ada@example.org")

@@ -10,7 +10,7 @@ both, so two workers can never give two receipts one index.
 
 Certificates read only the O(log² n) subtree hashes their inclusion proofs need (from
 ``proof_nodes``), and check themselves before they are handed out. ``verify`` recomputes the
-whole log from the stored receipts (``ledger.log_check``). A log cut back together with its
+whole log from the stored receipts (``ledger.proof.check``). A log cut back together with its
 newest heads cannot be told from an older log by the database alone; that is what the heads
 inside certificates handed out are for (``verify(keys, outside_heads)``).
 """
@@ -33,20 +33,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocabulary import FINAL_OUTCOMES
 
-from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
-from .log_check import LogCheck, check_log, head_from_record
-from .merkle import CompactRange, PartialTree, leaf_hash
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
-from .proof import (
-    CERTIFICATE_FORMAT,
-    EVENT_SALT_BYTES,
-    TreeHead,
-    TreeHeadSigner,
-    canonical_json,
-    check_certificate,
-    deadline_state,
-    parse_receipt,
+from ..locks import lock_row
+from ..store import Ledger, LedgerError
+from ..tables import (
+    ErasureRequestRecord,
+    ProofLeaf,
+    ProofNode,
+    RequestEvent,
+    SignedTreeHeadRecord,
+    SystemOutcomeRecord,
 )
+from .canonical import EVENT_SALT_BYTES, canonical_json, parse_receipt
+from .certificate import CERTIFICATE_FORMAT, check_certificate, deadline_state
+from .check import LogCheck, check_log, head_from_record
+from .merkle import CompactRange, PartialTree, leaf_hash
 from .receipts import (
     UNSEALED_EVENT_KINDS,
     event_opening,
@@ -54,7 +54,7 @@ from .receipts import (
     outcome_receipt,
     request_receipt,
 )
-from .store import Ledger, LedgerError
+from .signing import TreeHead, TreeHeadSigner
 
 __all__ = ["ProofLog", "ProofLogError", "SealedReceipts"]
 
@@ -102,6 +102,176 @@ async def _sealable_events(s: AsyncSession, request_id: str) -> list[RequestEven
     return list((await s.scalars(q)).all())
 
 
+# -- the steps of a seal ----------------------------------------------------------------------
+
+#: A receipt to append: its canonical bytes, and the index columns of its ``proof_leaves`` row.
+_NewLeaf = tuple[bytes, dict[str, Any]]
+
+
+async def _newest_head(s: AsyncSession) -> SignedTreeHeadRecord | None:
+    return (
+        await s.scalars(
+            sa.select(SignedTreeHeadRecord).order_by(SignedTreeHeadRecord.tree_size.desc()).limit(1)
+        )
+    ).one_or_none()
+
+
+async def _right_edge(s: AsyncSession, newest: SignedTreeHeadRecord | None) -> CompactRange:
+    """Where the next leaf goes: the newest head's compact range, once the stored receipts are
+    found to end exactly where that head does."""
+    size = newest.tree_size if newest else 0
+    last = await s.scalar(sa.select(sa.func.max(ProofLeaf.leaf_index)))
+    if (last if last is not None else -1) != size - 1:
+        raise ProofLogError(
+            f"the proof log holds receipts up to index {last} but its newest signed "
+            f"head covers {size}; run `lethe audit verify --log`"
+        )
+    return _compact_range(newest)
+
+
+async def _final_outcomes(s: AsyncSession, request_id: str) -> Sequence[SystemOutcomeRecord]:
+    return (
+        await s.scalars(
+            sa.select(SystemOutcomeRecord)
+            .where(
+                SystemOutcomeRecord.request_id == request_id,
+                SystemOutcomeRecord.outcome.in_(sorted(FINAL_OUTCOMES)),
+            )
+            .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
+        )
+    ).all()
+
+
+async def _receipts_to_seal(s: AsyncSession, req: ErasureRequestRecord) -> list[_NewLeaf]:
+    """The request's receipts the log does not hold yet, in the order they are appended: its
+    final outcomes (by round, then system), and once it is answered its state and its events.
+    """
+    request_id = req.request_id
+    sealed_rows = (
+        await s.execute(
+            sa.select(ProofLeaf.leaf_hash, ProofLeaf.event_id).where(
+                ProofLeaf.request_id == request_id
+            )
+        )
+    ).all()
+    sealed = {h for h, _ in sealed_rows}
+    sealed_events = {e for _, e in sealed_rows if e is not None}
+    new: list[_NewLeaf] = []
+    for o in await _final_outcomes(s, request_id):
+        data = canonical_json(outcome_receipt(o))
+        if leaf_hash(data).hex() not in sealed:
+            columns = {
+                "kind": "system_outcome",
+                "outcome_id": o.id,
+                "system": o.system,
+                "round": o.round,
+            }
+            new.append((data, columns))
+    # A decided request's own state is sealed even when no system was touched: a
+    # refusal (rejected, cancelled) answered on time is something an auditor must see.
+    if req.completed_at is not None:
+        data = canonical_json(request_receipt(req))
+        if leaf_hash(data).hex() not in sealed:
+            new.append((data, {"kind": "request_status"}))
+        new += await _event_receipts(s, request_id, sealed_events)
+    return new
+
+
+async def _event_receipts(
+    s: AsyncSession, request_id: str, sealed_events: set[int]
+) -> list[_NewLeaf]:
+    """The receipts of the request's events not sealed yet, each drawing its salt.
+
+    Each event once, by id: an event never changes, so an edited one is never sealed again
+    (the whole-log check compares it with its one receipt). Sealed with the request's state,
+    so that a request with receipts has one. The receipt commits to who and why under a fresh
+    salt, kept on the event.
+    """
+    new: list[_NewLeaf] = []
+    for ev in await _sealable_events(s, request_id):
+        if ev.id not in sealed_events:
+            ev.seal_salt = secrets.token_hex(EVENT_SALT_BYTES)
+            data = canonical_json(event_receipt(ev))
+            new.append((data, {"kind": "request_event", "event_id": ev.id}))
+    return new
+
+
+def _append_leaves(
+    s: AsyncSession,
+    edge: CompactRange,
+    new: Sequence[_NewLeaf],
+    request_id: str,
+    signer: TreeHeadSigner,
+    *,
+    at: datetime,
+) -> list[int]:
+    """Add each receipt as the next leaf, with the log's signed commitment to its index and
+    hash, and the subtree hashes it completes; ``edge`` moves along. Returns the indices."""
+    first = edge.size
+    indices: list[int] = []
+    for data, columns in new:
+        index, h = first + len(indices), leaf_hash(data)
+        s.add(
+            ProofLeaf(
+                leaf_index=index,
+                request_id=request_id,
+                **columns,
+                receipt=data.decode("utf-8"),
+                leaf_hash=h.hex(),
+                commitment=base64.b64encode(signer.commit_receipt(index, h)).decode(),
+                appended_at=at,
+            )
+        )
+        for level, node_index, node in edge.append(h):
+            s.add(ProofNode(level=level, node_index=node_index, hash=node.hex()))
+        indices.append(index)
+    return indices
+
+
+def _sign_head(
+    s: AsyncSession,
+    edge: CompactRange,
+    newest: SignedTreeHeadRecord | None,
+    request_id: str,
+    signer: TreeHeadSigner,
+    *,
+    at: datetime,
+) -> TreeHead:
+    """Sign the tree ``edge`` now ends, and store the head with that edge."""
+    # Tree head timestamps never go backwards, whatever the workers' clocks say.
+    stamp = max(int(at.timestamp() * 1000), newest.timestamp_ms if newest else 0)
+    head = signer.sign_head(edge.size, edge.root(), stamp)
+    s.add(
+        SignedTreeHeadRecord(
+            tree_size=head.tree_size,
+            root_hash=head.root_hash.hex(),
+            timestamp_ms=head.timestamp_ms,
+            signature=base64.b64encode(head.signature).decode(),
+            key_fingerprint=head.key_fingerprint,
+            compact_range=[[n, h.hex()] for n, h in edge.subtrees],
+            request_id=request_id,
+            signed_at=at,
+        )
+    )
+    return head
+
+
+def _sealed_event(
+    request_id: str, indices: list[int], head: TreeHead, *, at: datetime, actor: str
+) -> RequestEvent:
+    return RequestEvent(
+        request_id=request_id,
+        at=at,
+        kind="sealed",
+        actor=actor,
+        detail={
+            "leaf_indices": indices,
+            "tree_size": head.tree_size,
+            "root_hash": head.root_hash.hex(),
+        },
+    )
+
+
 class ProofLog:
     """The proof log of one ledger. ``signer`` is needed to seal, not to read or verify."""
 
@@ -123,11 +293,7 @@ class ProofLog:
         elif dialect == "sqlite":
             # A write as the transaction's first statement takes SQLite's writer lock now
             # (waiting out busy_timeout), before anything is read: no stale snapshot can follow.
-            await s.execute(
-                sa.update(SignedTreeHeadRecord)
-                .where(sa.false())
-                .values(tree_size=SignedTreeHeadRecord.tree_size)
-            )
+            await lock_row(s, sa.false(), touch=SignedTreeHeadRecord.tree_size)
         else:
             await s.execute(
                 sa.select(SignedTreeHeadRecord.tree_size)
@@ -149,6 +315,8 @@ class ProofLog:
         raise AssertionError("unreachable")
 
     async def _seal_once(self, request_id: str, *, at: datetime, actor: str) -> SealedReceipts:
+        """One attempt, one transaction: lock the log, find the receipts it lacks, append
+        them as leaves, sign the new head, and record the seal as the request's event."""
         if self._signer is None:
             raise ProofLogError("this proof log was opened without the signing key")
         signer = self._signer
@@ -157,132 +325,21 @@ class ProofLog:
             req = await s.get(ErasureRequestRecord, request_id)
             if req is None:
                 raise LedgerError(f"no erasure request with id {request_id!r}")
-            newest = (
-                await s.scalars(
-                    sa.select(SignedTreeHeadRecord)
-                    .order_by(SignedTreeHeadRecord.tree_size.desc())
-                    .limit(1)
-                )
-            ).one_or_none()
-            size = newest.tree_size if newest else 0
-            last = await s.scalar(sa.select(sa.func.max(ProofLeaf.leaf_index)))
-            if (last if last is not None else -1) != size - 1:
-                raise ProofLogError(
-                    f"the proof log holds receipts up to index {last} but its newest signed "
-                    f"head covers {size}; run `lethe audit verify --log`"
-                )
-            edge = _compact_range(newest)
-
-            sealed_rows = (
-                await s.execute(
-                    sa.select(ProofLeaf.leaf_hash, ProofLeaf.event_id).where(
-                        ProofLeaf.request_id == request_id
-                    )
-                )
-            ).all()
-            sealed = {h for h, _ in sealed_rows}
-            sealed_events = {e for _, e in sealed_rows if e is not None}
-            outcomes = (
-                await s.scalars(
-                    sa.select(SystemOutcomeRecord)
-                    .where(
-                        SystemOutcomeRecord.request_id == request_id,
-                        SystemOutcomeRecord.outcome.in_(sorted(FINAL_OUTCOMES)),
-                    )
-                    .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
-                )
-            ).all()
-            new: list[tuple[bytes, dict[str, Any]]] = []
-            for o in outcomes:
-                data = canonical_json(outcome_receipt(o))
-                if leaf_hash(data).hex() not in sealed:
-                    new.append(
-                        (
-                            data,
-                            {
-                                "kind": "system_outcome",
-                                "outcome_id": o.id,
-                                "system": o.system,
-                                "round": o.round,
-                            },
-                        )
-                    )
-            # A decided request's own state is sealed even when no system was touched: a
-            # refusal (rejected, cancelled) answered on time is something an auditor must see.
-            if req.completed_at is not None:
-                data = canonical_json(request_receipt(req))
-                if leaf_hash(data).hex() not in sealed:
-                    new.append((data, {"kind": "request_status"}))
-                # Its events, each once, by id: an event never changes, so an edited one is
-                # never sealed again (the whole-log check compares it with its one receipt).
-                # Sealed with the request's state, so that a request with receipts has one.
-                # The receipt commits to who and why under a fresh salt, kept on the event.
-                for ev in await _sealable_events(s, request_id):
-                    if ev.id not in sealed_events:
-                        ev.seal_salt = secrets.token_hex(EVENT_SALT_BYTES)
-                        data = canonical_json(event_receipt(ev))
-                        new.append((data, {"kind": "request_event", "event_id": ev.id}))
+            newest = await _newest_head(s)
+            edge = await _right_edge(s, newest)
+            new = await _receipts_to_seal(s, req)
             if not new:
                 return SealedReceipts(request_id, (), head_from_record(newest) if newest else None)
-
-            indices: list[int] = []
-            for data, columns in new:
-                index, h = size + len(indices), leaf_hash(data)
-                s.add(
-                    ProofLeaf(
-                        leaf_index=index,
-                        request_id=request_id,
-                        **columns,
-                        receipt=data.decode("utf-8"),
-                        leaf_hash=h.hex(),
-                        commitment=base64.b64encode(signer.commit_receipt(index, h)).decode(),
-                        appended_at=at,
-                    )
-                )
-                for level, node_index, node in edge.append(h):
-                    s.add(ProofNode(level=level, node_index=node_index, hash=node.hex()))
-                indices.append(index)
-            # Tree head timestamps never go backwards, whatever the workers' clocks say.
-            stamp = max(int(at.timestamp() * 1000), newest.timestamp_ms if newest else 0)
-            head = signer.sign_head(edge.size, edge.root(), stamp)
-            s.add(
-                SignedTreeHeadRecord(
-                    tree_size=head.tree_size,
-                    root_hash=head.root_hash.hex(),
-                    timestamp_ms=head.timestamp_ms,
-                    signature=base64.b64encode(head.signature).decode(),
-                    key_fingerprint=head.key_fingerprint,
-                    compact_range=[[n, h.hex()] for n, h in edge.subtrees],
-                    request_id=request_id,
-                    signed_at=at,
-                )
-            )
-            s.add(
-                RequestEvent(
-                    request_id=request_id,
-                    at=at,
-                    kind="sealed",
-                    actor=actor,
-                    detail={
-                        "leaf_indices": indices,
-                        "tree_size": head.tree_size,
-                        "root_hash": head.root_hash.hex(),
-                    },
-                )
-            )
+            indices = _append_leaves(s, edge, new, request_id, signer, at=at)
+            head = _sign_head(s, edge, newest, request_id, signer, at=at)
+            s.add(_sealed_event(request_id, indices, head, at=at, actor=actor))
             return SealedReceipts(request_id, tuple(indices), head)
 
     # -- reading ------------------------------------------------------------------------------
 
     async def newest_head(self) -> TreeHead | None:
         async with self._ledger.session() as s:
-            rec = (
-                await s.scalars(
-                    sa.select(SignedTreeHeadRecord)
-                    .order_by(SignedTreeHeadRecord.tree_size.desc())
-                    .limit(1)
-                )
-            ).one_or_none()
+            rec = await _newest_head(s)
         return head_from_record(rec) if rec else None
 
     async def leaves_of(self, request_id: str) -> list[ProofLeaf]:
@@ -329,16 +386,7 @@ class ProofLog:
                     )
                 ).all()
             )
-            outcomes = (
-                await s.scalars(
-                    sa.select(SystemOutcomeRecord)
-                    .where(
-                        SystemOutcomeRecord.request_id == request_id,
-                        SystemOutcomeRecord.outcome.in_(sorted(FINAL_OUTCOMES)),
-                    )
-                    .order_by(SystemOutcomeRecord.round, SystemOutcomeRecord.system)
-                )
-            ).all()
+            outcomes = await _final_outcomes(s, request_id)
         return [
             o for o in outcomes if leaf_hash(canonical_json(outcome_receipt(o))).hex() not in sealed
         ]

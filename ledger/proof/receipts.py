@@ -6,9 +6,9 @@
                      (so that "deadline met" is proven, not just printed)
     request_event    one of the request's events (``request_events``): what happened and
                      when, and a salted commitment to who did it and the detail they gave
-                     (``ledger.proof.event_commitment``), so an event edited or deleted after
-                     sealing is caught. ``sealed`` events are not sealed themselves: they
-                     repeat what the signed tree heads say.
+                     (``ledger.proof.canonical.event_commitment``), so an event edited or
+                     deleted after sealing is caught. ``sealed`` events are not sealed
+                     themselves: they repeat what the signed tree heads say.
 
 A receipt carries the request id, never the person: no identifier and not even the pseudonym,
 because a leaf can never be erased from an append-only log and a stable pseudonym is still
@@ -29,8 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
-from .proof import canonical_json, event_commitment, parse_receipt
+from ..tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
+from .canonical import canonical_json, event_commitment, parse_receipt
 
 __all__ = [
     "MISSING_IDENTIFIERS",

@@ -43,23 +43,24 @@ from sqlalchemy.orm import aliased
 
 from vocabulary import FINAL_OUTCOMES, FINAL_STATUSES, OutcomeKind
 
-from .audit_schema import ProofLeaf, ProofNode, SignedTreeHeadRecord
-from .merkle import MerkleTree, leaf_hash, verify_consistency
-from .models import ErasureRequestRecord, RequestEvent, RetainedException, SystemOutcomeRecord
-from .proof import (
-    ProofError,
-    TreeHead,
-    canonical_json,
-    key_fingerprint,
-    parse_receipt,
-    verify_receipt_commitment,
+from ..tables import (
+    ErasureRequestRecord,
+    ProofLeaf,
+    ProofNode,
+    RequestEvent,
+    RetainedException,
+    SignedTreeHeadRecord,
+    SystemOutcomeRecord,
 )
+from .canonical import ProofError, canonical_json, parse_receipt
+from .merkle import MerkleTree, leaf_hash, verify_consistency
 from .receipts import (
     UNSEALED_EVENT_KINDS,
     event_receipt,
     outcome_receipt,
     request_receipt,
 )
+from .signing import TreeHead, key_fingerprint, verify_receipt_commitment
 
 __all__ = ["LogCheck", "LogProblem", "check_log", "head_from_record"]
 
