@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from temporalio.service import RPCError
 
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod
-from workflows import OperatorApproval
 
 from ..attention import clock_lines, clock_to_dict, progress_lines
 from ..deadlines import parse_duration
@@ -31,11 +29,10 @@ from ..operations.requests import (
     receive_request,
     request_view,
 )
-from ..preflight import check_systems
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime, load_registry
 from ..terminal import visible
-from ._app import app, call, console, emit_json, invocation_settings, json_option
+from ._app import app, call, console, emit_json, invocation_settings, json_option, look
 from ._values import (
     address_argument,
     choice_of,
@@ -203,6 +200,8 @@ def submit(
         extra_identifiers=extra,
         received_at=received,
     )
+    from ..preflight import check_systems
+
     # What the worker would refuse, refused now, before anything is written; its secrets are
     # the worker's alone (lethe/preflight.py says what cannot be checked without them).
     check_systems(settings, load_registry(), jurisdiction=draft.jurisdiction, systems=draft.systems)
@@ -286,6 +285,10 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
 
 
 async def _approve(rt: Runtime, request_id: str, reason: str, who: str, *, as_json: bool) -> None:
+    from temporalio.service import RPCError
+
+    from workflows import OperatorApproval
+
     rec = await rt.ledger.get_request(request_id)
     if rec is None:
         raise NotFoundError(f"no erasure request with id {request_id!r}")
@@ -342,7 +345,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
 def status(request_id: str, events: bool, as_json: bool) -> None:
     """Show a request: its clock, status and every system's outcome (from the ledger)."""
 
-    _show(call(request_view, request_id.strip()), as_json=as_json, events=events)
+    _show(look(request_view, request_id.strip()), as_json=as_json, events=events)
 
 
 @app.command("list")
@@ -375,7 +378,7 @@ def list_requests(
     except ValueError as exc:
         raise LetheError(f"--due-within: {exc}") from None
 
-    found = call(
+    found = look(
         find_requests, status=status_filter, overdue=overdue, due_within=within, limit=limit
     )
     recs, sealed = found.requests, found.sealed
