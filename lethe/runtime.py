@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -299,6 +299,7 @@ class Runtime:
     settings: Settings
     keys: Keyring
     ledger: Ledger
+    _client: Client | None = field(default=None, init=False, repr=False)
 
     @classmethod
     async def open(cls, settings: Settings, *, read_only: bool = False) -> Runtime:
@@ -326,9 +327,13 @@ class Runtime:
         return cls(settings, keys, ledger)
 
     async def client(self) -> Client:
-        from .temporal import connect
+        """Temporal's client, connected on first use (one connection per runtime: a batch of
+        requests starts all its workflows through it)."""
+        if self._client is None:
+            from .temporal import connect
 
-        return await connect(self.settings.temporal, self.keys)
+            self._client = await connect(self.settings.temporal, self.keys)
+        return self._client
 
     async def close(self) -> None:
         await self.ledger.dispose()

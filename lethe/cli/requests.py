@@ -86,7 +86,21 @@ def _show(view: RequestView, *, as_json: bool, events: bool = False) -> None:
 
 
 @app.command()
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE",
+    help="Submit every request of FILE, one a line: JSON Lines or CSV with a header ('-' for"
+    " stdin; fields: email, jurisdiction, systems, verification, assertion, channel,"
+    " received_at and identifier kinds). Options given here are the lines' defaults. A bad"
+    " line submits nothing unless --keep-going.",
+)
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="With --from: submit the good lines even if others are refused or fail.",
+)
 @click.option("--jurisdiction", "-j", help="gdpr or ccpa (default from lethe.toml: gdpr).")
 @click.option("--systems", help="Comma-separated systems to erase from (default: all configured).")
 @click.option(
@@ -140,7 +154,9 @@ def _show(view: RequestView, *, as_json: bool, events: bool = False) -> None:
 )
 @json_option
 def submit(
-    email: str,
+    email: str | None,
+    from_file: str | None,
+    keep_going: bool,
     jurisdiction: str | None,
     systems: str | None,
     verification: str | None,
@@ -159,7 +175,43 @@ def submit(
 
     EMAIL '-' reads the address from stdin, out of the process list and shell history; so
     does an --identifier KIND=- (one line each, EMAIL's first, then in the order given).
+    --from FILE submits many, each as one would be (see docs/operators-guide.md).
     """
+    if from_file is not None:
+        given = [
+            flag
+            for flag, used in (
+                ("EMAIL", email is not None),
+                ("--identifier", bool(identifiers)),
+                ("--assertion", assertion is not None),
+                ("--assertion-file", assertion_file is not None),
+                ("--wait", wait),
+            )
+            if used
+        ]
+        if given:
+            raise LetheError(f"--from reads each request from the file: {given[0]} goes with one")
+        from .request_files import submit_from_file
+
+        submit_from_file(
+            from_file,
+            jurisdiction=jurisdiction,
+            systems=systems,
+            verification=verification,
+            channel=channel,
+            received_at=received_at,
+            operator=operator,
+            allow_duplicate=allow_duplicate,
+            keep_going=keep_going,
+            as_json=as_json,
+        )
+        return
+    if email is None:
+        raise click.UsageError(
+            "Missing argument 'EMAIL' (or --from FILE).", ctx=click.get_current_context()
+        )
+    if keep_going:
+        raise LetheError("--keep-going goes with --from FILE")
     settings = invocation_settings()
     chosen = systems.split(",") if systems is not None else None
     if assertion is not None and assertion_file is not None:
@@ -248,23 +300,9 @@ def submit(
     if wait:
         _show(call(await_answer, done, timeout), as_json=as_json)
     elif as_json:
-        emit_json(
-            {
-                "request_id": done.request_id,
-                "workflow_id": done.workflow_id,
-                "subject_ref": done.subject_ref,
-                "jurisdiction": draft.jurisdiction,
-                "systems": list(done.systems),
-                "received_at": done.received_at.isoformat(),
-                "entered_at": done.entered_at.isoformat() if done.entered_at else None,
-                "due_at": done.due_at.isoformat(),
-                "acknowledge_by": (
-                    done.acknowledge_by.isoformat() if done.acknowledge_by else None
-                ),
-                "verification_method": done.verification_method,
-                "status": RequestStatus.RECEIVED,
-            }
-        )
+        from .request_files import submitted_to_dict
+
+        emit_json(submitted_to_dict(done, draft.jurisdiction))
 
 
 @app.command()
