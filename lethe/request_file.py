@@ -29,7 +29,7 @@ from .terminal import visible
 __all__ = ["FIELDS", "IDENTIFIER_FIELDS", "FileLine", "read_request_file"]
 
 #: The identifiers a line may give beside the address, each in a field of its own name.
-IDENTIFIER_FIELDS = tuple(k for k in IDENTIFIER_KINDS if k != "email")
+IDENTIFIER_FIELDS = tuple(sorted(k for k in IDENTIFIER_KINDS if k != "email"))
 #: Every field a line may have.
 FIELDS = (
     "email",
