@@ -9,20 +9,23 @@ A message never repeats the person's identifiers: the values of the line are mas
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from connectors import ConnectorRegistry
 from vocabulary import RequestStatus
 
 from ..errors import LetheError
-from ..intake import CHANNELS, Submitted, parse_received_at, validate_request
+from ..intake import CHANNELS, RequestDraft, Submitted, parse_received_at, validate_request
 from ..operations.batch_intake import BatchLine, LineResult, receive_batch
 from ..request_file import IDENTIFIER_FIELDS, read_request_file
 from ..runtime import load_registry
@@ -79,69 +82,90 @@ def _masked(message: str, fields: Mapping[str, str | tuple[str, ...]]) -> str:
 _NOT_PERSONAL = frozenset({"jurisdiction", "systems", "verification", "channel", "received_at"})
 
 
-def _line(
-    settings: Settings,
-    number: int,
-    fields: Mapping[str, str | tuple[str, ...]],
-    defaults: Mapping[str, Any],
-    checked_systems: dict[tuple[str, tuple[str, ...]], tuple[str, int] | None],
-) -> BatchLine:
-    """One line validated as ``lethe submit`` validates what is typed; refused with the
-    reason otherwise."""
-    from ..preflight import check_systems
+@dataclass
+class _Lines:
+    """Validates lines as ``lethe submit`` validates what is typed, the command's options
+    standing for what a line does not give."""
 
-    def text(name: str, default: str | None = None) -> str | None:
-        """The line's field (an empty one is a mistake, as on the command line), or the
-        command's option."""
-        value = fields.get(name, default)
-        assert value is None or isinstance(value, str)
-        return value
+    settings: Settings
+    jurisdiction: str | None
+    systems: tuple[str, ...] | None
+    verification: str | None
+    channel: str
+    received_at: datetime | None
+    #: Who enters the lines received earlier (asked once, when a line needs it).
+    operator: Callable[[], str]
+    registry: ConnectorRegistry = field(default_factory=load_registry)
+    #: The preflight's verdict per (jurisdiction, systems): None, or why and the exit code.
+    _preflight: dict[tuple[str, tuple[str, ...]], tuple[str, int] | None] = field(
+        default_factory=dict
+    )
 
-    try:
-        systems = fields.get("systems", defaults["systems"])
-        if isinstance(systems, str):
-            systems = tuple(systems.split(","))
-        channel = text("channel")
-        if channel is not None and channel.strip() not in CHANNELS:
+    def check(self, number: int, fields: Mapping[str, str | tuple[str, ...]]) -> BatchLine:
+        """The line as a draft to submit, or refused with the reason."""
+        try:
+            draft, channel = self._draft(fields)
+            refused = self._check_systems(draft)
+        except LetheError as exc:
+            # Intake words its reasons for the command line: here they are fields of a line.
+            why = re.sub(r"--(identifier |(?=assertion\b))", "field ", str(exc))
+            return BatchLine(number, None, _masked(why, fields), exc.exit_code)
+        if refused is not None:
+            return BatchLine(number, None, refused[0], refused[1])
+        return BatchLine(
+            number,
+            draft,
+            channel=channel,
+            entered_by=self.operator() if draft.received_at is not None else None,
+        )
+
+    def _draft(self, fields: Mapping[str, str | tuple[str, ...]]) -> tuple[RequestDraft, str]:
+        def text(name: str, default: str | None = None) -> str | None:
+            """The line's field (an empty one is a mistake, as an empty option is), or the
+            command's option."""
+            value = fields.get(name, default)
+            assert value is None or isinstance(value, str)  # only systems may be a list
+            return value
+
+        email = text("email")
+        if email is None:
+            raise LetheError("no email: the person's address is the one field every line needs")
+        channel = text("channel", self.channel)
+        assert channel is not None
+        if channel.strip() not in CHANNELS:
             raise LetheError(f"unknown channel: use one of {', '.join(CHANNELS)}")
         received_text = text("received_at")
-        received = (
-            parse_received_at(received_text, timezone=settings.deadlines.timezone)
-            if received_text is not None
-            else defaults["received_at"]
-        )
+        systems = fields.get("systems", self.systems)
         draft = validate_request(
-            settings,
-            email=text("email") or "",
-            jurisdiction=text("jurisdiction", defaults["jurisdiction"]),
-            systems=systems,
-            verification=text("verification", defaults["verification"]),
+            self.settings,
+            email=email,
+            jurisdiction=text("jurisdiction", self.jurisdiction),
+            systems=tuple(systems.split(",")) if isinstance(systems, str) else systems,
+            verification=text("verification", self.verification),
             assertion=text("assertion"),
             extra_identifiers={
                 k: v for k, v in fields.items() if isinstance(v, str) and k in IDENTIFIER_FIELDS
             },
-            received_at=received,
+            received_at=(
+                parse_received_at(received_text, timezone=self.settings.deadlines.timezone)
+                if received_text is not None
+                else self.received_at
+            ),
         )
+        return draft, channel.strip()
+
+    def _check_systems(self, draft: RequestDraft) -> tuple[str, int] | None:
+        """What the worker would refuse (lethe/preflight.py), once per set of systems."""
+        from ..preflight import check_systems
+
         key = (draft.jurisdiction, draft.systems)
-        if key not in checked_systems:
+        if key not in self._preflight:
             try:
-                check_systems(settings, defaults["registry"], jurisdiction=key[0], systems=key[1])
-                checked_systems[key] = None
+                check_systems(self.settings, self.registry, jurisdiction=key[0], systems=key[1])
+                self._preflight[key] = None
             except LetheError as exc:
-                checked_systems[key] = (str(exc), exc.exit_code)
-        refused = checked_systems[key]
-        if refused is not None:
-            return BatchLine(number, None, refused[0], refused[1])
-    except LetheError as exc:
-        # Intake words its reasons for the command line: here they are fields of a line.
-        why = re.sub(r"--(identifier |(?=assertion\b))", "field ", str(exc))
-        return BatchLine(number, None, _masked(why, fields), exc.exit_code)
-    return BatchLine(
-        number,
-        draft,
-        channel=channel.strip() if channel is not None else defaults["channel"],
-        entered_by=defaults["operator"]() if draft.received_at is not None else None,
-    )
+                self._preflight[key] = (str(exc), exc.exit_code)
+        return self._preflight[key]
 
 
 def submit_from_file(
@@ -174,27 +198,19 @@ def submit_from_file(
             "--operator names who enters requests received earlier: --received-at, or a"
             " received_at field"
         )
-    who: list[str] = []
-
-    def entered_by() -> str:
-        if not who:
-            who.append(operator_name(operator))
-        return who[0]
-
-    defaults = {
-        "jurisdiction": jurisdiction,
-        "systems": tuple(systems.split(",")) if systems is not None else None,
-        "verification": verification,
-        "channel": channel,
-        "received_at": received,
-        "operator": entered_by,
-        "registry": load_registry(),
-    }
-    checked: dict[tuple[str, tuple[str, ...]], tuple[str, int] | None] = {}
+    check = _Lines(
+        settings,
+        jurisdiction=jurisdiction,
+        systems=tuple(systems.split(",")) if systems is not None else None,
+        verification=verification,
+        channel=channel,
+        received_at=received,
+        operator=functools.cache(lambda: operator_name(operator)),
+    ).check
     batch = [
         BatchLine(line.number, None, line.problem)
         if line.problem is not None
-        else _line(settings, line.number, line.fields, defaults, checked)
+        else check(line.number, line.fields)
         for line in lines
     ]
     fields_of = {line.number: line.fields for line in lines}

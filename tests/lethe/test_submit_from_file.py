@@ -166,3 +166,15 @@ def test_a_csv_from_a_spreadsheet_with_a_byte_order_mark(
     stdin(monkeypatch, "\ufeffEmail;x\n".encode())
     assert lethe("submit", "--from", "-") == 1
     assert "unknown field 'email;x'" in one_line_error(capsys)  # the BOM is not in the name
+
+
+def test_a_line_without_an_address_says_so(
+    configured: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stdin(monkeypatch, "email,username\n,adal_1815\n")  # an empty cell is no value at all
+    assert lethe("submit", "--from", "-") == 1
+    err = capsys.readouterr().err
+    assert errors_of(err)[0] == (
+        "lethe: error: line 2: no email: the person's address is the one field every line needs"
+    )
+    assert "adal_1815" not in err
