@@ -25,7 +25,7 @@ or system/round>``), so a retried activity does not send it again; the webhook c
 key as ``X-Lethe-Delivery``.
 
 An alert carries no personal data: the request id, the pseudonym, the jurisdiction, what
-happened, the deadline, and the ``Next:`` commands (``activities/next_steps.py``).
+happened, the deadline, and the ``Next:`` commands (``ledger/next_steps.py``).
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ import structlog
 
 from connectors import redact
 from ledger import ControllerReferrals, DeadlineRecords, ErasureRounds, Ledger
+from ledger.next_steps import next_steps
 from vocabulary import ALERT_EVENTS, AlertEvent
 
 from .controller_webhook import DeliveryError, post_signed
 from .mail import Mailer, MailRejected, MailUnavailable
-from .next_steps import next_steps
 
 __all__ = [
     "Alert",

@@ -3,7 +3,14 @@
 The ledger imports nothing of Temporal: the CLI and auditors read it without a cluster.
 """
 
-from .database import create_ledger_engine, schema_is_current, schema_revisions, upgrade_schema
+from .database import (
+    create_ledger_engine,
+    known_revisions,
+    schema_is_current,
+    schema_revisions,
+    stored_revisions,
+    upgrade_schema,
+)
 from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
@@ -114,8 +121,10 @@ __all__ = [
     "choose_hold",
     "create_ledger_engine",
     "key_ids_of",
+    "known_revisions",
     "missing_identifiers",
     "schema_is_current",
     "schema_revisions",
+    "stored_revisions",
     "upgrade_schema",
 ]

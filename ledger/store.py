@@ -242,6 +242,12 @@ class Ledger:
         async with self.session() as s:
             return await s.get(ErasureRequestRecord, request_id)
 
+    async def open_request_of(self, subject_ref: str) -> ErasureRequestRecord | None:
+        """The person's open request that holds their claim (``ledger.claims``), if any: what
+        a new request for them would be refused for (the receipt's insert decides)."""
+        async with self.session() as s:
+            return await claim_holder(s, subject_ref)
+
     async def require_request(self, request_id: str) -> ErasureRequestRecord:
         rec = await self.get_request(request_id)
         if rec is None:

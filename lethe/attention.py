@@ -3,7 +3,7 @@ extended? how long left?) and what the request waits for next, with the command 
 
 ``lethe status`` prints these lines after the summary, and its ``--json`` carries the clock as
 data (``clock_to_dict``). Everything here reads ledger records; nothing is written.
-``next_steps`` lives in ``activities/next_steps.py``: the operators' alerts, sent by activities,
+``next_steps`` lives in ``ledger/next_steps.py``: the operators' alerts, sent by activities,
 carry the same ``Next:`` lines.
 
 For an open request (or one with a later round under way) :func:`check_progress` also asks
@@ -17,21 +17,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from temporalio.service import RPCError
-
-from activities import Holdup, holdups
-from activities.next_steps import ACKNOWLEDGE_SOON, next_steps
 from connectors import Subject
 from ledger import ErasureRequestRecord, ErasureRounds, LedgerError, RequestClock, RequestEvent
+from ledger.next_steps import ACKNOWLEDGE_SOON, next_steps
 from vocabulary import AlertEvent
 
 from .errors import UnreachableError
 from .moments import iso, when
 from .runtime import Runtime
-from .temporal import connect
 from .terminal import visible
+
+if TYPE_CHECKING:
+    from activities import Holdup
 
 __all__ = [
     "ACKNOWLEDGE_SOON",
@@ -73,6 +72,13 @@ async def check_progress(
         person: Subject | None = Subject(ref=ref, email=ids.pop("email", ""), identifiers=ids)
     except LedgerError:
         person = None
+    # Only here is Temporal asked: status of a finished request never loads its client.
+    from temporalio.service import RPCError
+
+    from activities import holdups
+
+    from .temporal import connect
+
     address = rt.settings.temporal.address
     try:
         client = await connect(rt.settings.temporal, rt.keys, timeout=timeout)

@@ -17,9 +17,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-
-from temporalio.client import Client
-from temporalio.service import RPCError
+from typing import TYPE_CHECKING
 
 from connectors import IDENTIFIER_KINDS
 from connectors._matching import IdentifierRefused, check_identifier
@@ -34,7 +32,6 @@ from ledger import (
     SubjectVault,
 )
 from vocabulary import JURISDICTIONS, VERIFICATION_METHODS, VerificationMethod
-from workflows import ErasurePolicy, ErasureRequest, ErasureWorkflow, workflow_id_for
 
 from .assertions import AssertionRejected, PortalAssertion, read_public_keys, verify_assertion
 from .deadlines import plan_deadlines, zone
@@ -42,6 +39,11 @@ from .errors import LetheError, UnreachableError
 from .keys import Keyring
 from .pseudonym import Pseudonymizer
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from workflows import ErasurePolicy
 
 __all__ = [
     "BACKDATE_LIMIT",
@@ -79,6 +81,8 @@ def new_request_id() -> str:
 
 
 def policy_from(settings: Settings) -> ErasurePolicy:
+    from workflows import ErasurePolicy
+
     e, v = settings.erasure, settings.verification
     return ErasurePolicy(
         verification_timeout_seconds=int(e.verification_timeout_hours * 3600),
@@ -331,6 +335,10 @@ async def submit_request(
     receipt's own insert, refuses a second one however many are submitted at once, before
     anything of it is written; ``allow_duplicate`` files it anyway, unclaimed.
     """
+    from temporalio.service import RPCError
+
+    from workflows import ErasureRequest, ErasureWorkflow, workflow_id_for
+
     subject_ref = Pseudonymizer(keys.pseudonym).subject_ref(draft.email)
     identity = IdentityRecords(ledger)
     if draft.assertion is not None and await identity.nonce_seen(draft.assertion.nonce):

@@ -1,7 +1,7 @@
 """How a moment is written: ISO 8601 for machines (``--json``, exports, certificates), minutes
 in UTC for people (status lines, tables, the certificate's page).
 
-Every moment Lethe stores is UTC. ``activities/next_steps.py`` keeps its own ``when_text``
+Every moment Lethe stores is UTC. ``ledger/next_steps.py`` keeps its own ``when_text``
 (the same format) for the alerts' ``Next:`` lines: activities cannot import ``lethe``.
 """
 

@@ -1,20 +1,22 @@
-"""Shared wiring for the CLI, the worker and the demo: settings → keys → ledger → client."""
+"""Shared wiring for the CLI, the worker and the demo: settings → keys → ledger → client.
+
+Temporal's client is imported when a client is asked for (:meth:`Runtime.client`): a command
+that only reads the ledger does not pay for it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
 
 from connectors import ConnectorConfigError, ConnectorRegistry
 from ledger import (
@@ -24,6 +26,7 @@ from ledger import (
     check_key_ids,
     create_ledger_engine,
     key_ids_of,
+    known_revisions,
     schema_revisions,
     upgrade_schema,
 )
@@ -31,7 +34,9 @@ from ledger import (
 from .errors import ConfigError, UnreachableError
 from .keys import KEY_NAMES, Keyring, create_keys, load_keyring
 from .settings import Settings
-from .temporal import connect
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 __all__ = [
     "InitReport",
@@ -248,6 +253,10 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
 
 async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float = 30.0) -> Client:
     """Connect, retrying while a just-started server comes up."""
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    from .temporal import connect
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -263,6 +272,26 @@ async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float
             await asyncio.sleep(0.25)
 
 
+async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
+    """Refuse, in one line, a ledger whose schema is not this code's (read without Alembic)."""
+    try:
+        found, wanted = await schema_revisions(engine)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise _unreachable(exc) from None
+    if found == wanted:
+        return
+    where, has = _where(settings), ", ".join(sorted(found))
+    if not found <= known_revisions():
+        raise ConfigError(
+            f"the ledger at {where} has schema {has}, newer than this Lethe knows: use the"
+            " version of Lethe that migrated it"
+        )
+    raise ConfigError(
+        f"the ledger at {where} has schema {has}; this Lethe reads {', '.join(sorted(wanted))}:"
+        " run `lethe init` (or start a worker of this version) to migrate it"
+    )
+
+
 @dataclass
 class Runtime:
     """What a command needs, opened once and closed once."""
@@ -270,29 +299,41 @@ class Runtime:
     settings: Settings
     keys: Keyring
     ledger: Ledger
+    _client: Client | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    async def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+    async def open(cls, settings: Settings, *, read_only: bool = False) -> Runtime:
         """Keys and ledger as they are: a missing one is refused, saying to run `lethe init`,
         and keys other than the ledger's are refused before anything is written (exit 78).
-        A ledger that records no key ids yet adopts these keys."""
+
+        A ledger that records no key ids yet adopts these keys, and an older schema is
+        migrated; ``read_only`` (status, list: commands that write nothing) does neither, and
+        refuses a schema other than this code's in one line saying what to run."""
         keys = load_keyring(settings.home)
         ledger = await open_ledger(settings, keys, migrate=False, create=False)
         try:
+            if read_only:
+                await _check_schema(ledger.engine, settings)
             await bind_keys(ledger.engine, keys, adopt=False)
-            if migrate:
+            if not read_only:
                 try:
                     await upgrade_schema(ledger.engine)
                 except (OperationalError, DBAPIError, OSError) as exc:
                     raise _unreachable(exc) from None
-            await bind_keys(ledger.engine, keys)
+                await bind_keys(ledger.engine, keys)
         except BaseException:
             await ledger.dispose()
             raise
         return cls(settings, keys, ledger)
 
     async def client(self) -> Client:
-        return await connect(self.settings.temporal, self.keys)
+        """Temporal's client, connected on first use (one connection per runtime: a batch of
+        requests starts all its workflows through it)."""
+        if self._client is None:
+            from .temporal import connect
+
+            self._client = await connect(self.settings.temporal, self.keys)
+        return self._client
 
     async def close(self) -> None:
         await self.ledger.dispose()

@@ -3,6 +3,9 @@
 Every verb takes ``--json`` for scripts. A mistake in what the user typed or configured is
 one line on stderr and a non-zero exit; a traceback means a bug in Lethe (``LETHE_DEBUG=1``
 shows it).
+
+A command's module is imported when the command runs, not here (``_app.COMMANDS``): what
+this package imports at the top is what every ``lethe`` invocation pays for.
 """
 
 from __future__ import annotations
@@ -14,41 +17,24 @@ import sys
 import traceback
 
 import click
-from temporalio.service import RPCError
-
-from connectors import redact
 
 from ..errors import LetheError
 from ..terminal import visible
-from . import (
-    audit,
-    connectors_cmd,
-    deadlines,
-    holds,
-    init,
-    referrals,
-    requests,
-    rounds,
-    runtime,
-    verification,
-)
 from ._app import app
 
 __all__ = ["app", "main"]
 
-# Importing the command modules registers their verbs on the group.
-_ = (
-    audit,
-    connectors_cmd,
-    deadlines,
-    holds,
-    init,
-    referrals,
-    requests,
-    rounds,
-    runtime,
-    verification,
-)
+
+def _refused_by_temporal(exc: Exception) -> str | None:
+    """The one line for an ``RPCError`` (the server answered and said no: a namespace that
+    does not exist, no permission), or None for any other error. Temporal's client is only
+    imported by commands that talk to it, so an error can only be one if it is loaded."""
+    service = sys.modules.get("temporalio.service")
+    if service is None or not isinstance(exc, service.RPCError):
+        return None
+    hint = " (check LETHE_TEMPORAL_NAMESPACE)" if "amespace" in exc.message else ""
+    first = exc.message.splitlines()[0] if exc.message else exc.status.name
+    return f"Temporal refused: {first}{hint}"
 
 
 def _error(message: str, *, as_json: bool) -> None:
@@ -65,6 +51,23 @@ def _missing_command(exc: click.exceptions.NoArgsIsHelpError) -> int:
     print(ctx.get_help())
     print(f"lethe: error: `{ctx.command_path}` needs a command (listed above)", file=sys.stderr)
     return 2
+
+
+def _internal_error(exc: Exception, *, as_json: bool) -> int:
+    """A bug: one line (the traceback with LETHE_DEBUG=1), exit 70."""
+    from connectors import redact
+
+    # A bug's text is nobody's choice: it may quote what it failed on (an address). It
+    # goes where logs go (cron mail, CI logs), so it is scrubbed like a log line.
+    if os.environ.get("LETHE_DEBUG"):
+        print(redact(traceback.format_exc()), file=sys.stderr, end="")
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    _error(
+        f"internal error: {type(exc).__name__}: {redact(first)}"
+        " (a bug in Lethe; rerun with LETHE_DEBUG=1 for the traceback)",
+        as_json=as_json,
+    )
+    return 70
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,25 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     except LetheError as exc:
         _error(str(exc), as_json=as_json)
         code = exc.exit_code
-    except RPCError as exc:
-        # The server answered and said no (a namespace that does not exist, no permission):
-        # a setting to fix, not a bug in Lethe.
-        hint = " (check LETHE_TEMPORAL_NAMESPACE)" if "amespace" in exc.message else ""
-        first = exc.message.splitlines()[0] if exc.message else exc.status.name
-        _error(f"Temporal refused: {first}{hint}", as_json=as_json)
-        code = 69
     except Exception as exc:
-        # A bug's text is nobody's choice: it may quote what it failed on (an address). It
-        # goes where logs go (cron mail, CI logs), so it is scrubbed like a log line.
-        if os.environ.get("LETHE_DEBUG"):
-            print(redact(traceback.format_exc()), file=sys.stderr, end="")
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        _error(
-            f"internal error: {type(exc).__name__}: {redact(first)}"
-            " (a bug in Lethe; rerun with LETHE_DEBUG=1 for the traceback)",
-            as_json=as_json,
-        )
-        code = 70
+        refused = _refused_by_temporal(exc)
+        if refused is not None:  # a setting to fix, not a bug in Lethe
+            _error(refused, as_json=as_json)
+            code = 69
+        else:
+            code = _internal_error(exc, as_json=as_json)
     if argv is None:
         # Run as the `lethe` program: leave without interpreter teardown. The Temporal client's
         # Rust threads can outlive the event loop, and tearing down under them aborts the

@@ -20,7 +20,7 @@ from vocabulary import RequestStatus, describe_basis
 
 from ..operations.holds import HoldOrder, list_holds, place_hold, release_hold
 from ..render import hold_to_dict
-from ._app import app, call, console, emit_json, json_option
+from ._app import app, call, console, emit_json, json_option, look
 from ._values import (
     legal_basis,
     note_rewritten,
@@ -122,7 +122,7 @@ def hold_add(
 @json_option
 def hold_list(include_released: bool, as_json: bool) -> None:
     """List legal holds (active ones, or all)."""
-    holds = call(list_holds, include_released=include_released)
+    holds = look(list_holds, include_released=include_released)
     today = datetime.now(UTC).date()
     if as_json:
         emit_json([hold_to_dict(h, today) for h in holds])

@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from temporalio.service import RPCError
 
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod
-from workflows import OperatorApproval
 
 from ..attention import clock_lines, clock_to_dict, progress_lines
 from ..deadlines import parse_duration
@@ -31,11 +29,10 @@ from ..operations.requests import (
     receive_request,
     request_view,
 )
-from ..preflight import check_systems
 from ..render import outcome_table, request_summary, request_table, request_to_dict
 from ..runtime import Runtime, load_registry
 from ..terminal import visible
-from ._app import app, call, console, emit_json, invocation_settings, json_option
+from ._app import app, call, console, emit_json, invocation_settings, json_option, look
 from ._values import (
     address_argument,
     choice_of,
@@ -89,7 +86,21 @@ def _show(view: RequestView, *, as_json: bool, events: bool = False) -> None:
 
 
 @app.command()
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE",
+    help="Submit every request of FILE, one a line: JSON Lines or CSV with a header ('-' for"
+    " stdin; fields: email, jurisdiction, systems, verification, assertion, channel,"
+    " received_at and identifier kinds). Options given here are the lines' defaults. A bad"
+    " line submits nothing unless --keep-going.",
+)
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="With --from: submit the good lines even if others are refused or fail.",
+)
 @click.option("--jurisdiction", "-j", help="gdpr or ccpa (default from lethe.toml: gdpr).")
 @click.option("--systems", help="Comma-separated systems to erase from (default: all configured).")
 @click.option(
@@ -143,7 +154,9 @@ def _show(view: RequestView, *, as_json: bool, events: bool = False) -> None:
 )
 @json_option
 def submit(
-    email: str,
+    email: str | None,
+    from_file: str | None,
+    keep_going: bool,
     jurisdiction: str | None,
     systems: str | None,
     verification: str | None,
@@ -162,7 +175,43 @@ def submit(
 
     EMAIL '-' reads the address from stdin, out of the process list and shell history; so
     does an --identifier KIND=- (one line each, EMAIL's first, then in the order given).
+    --from FILE submits many, each as one would be (see docs/operators-guide.md).
     """
+    if from_file is not None:
+        given = [
+            flag
+            for flag, used in (
+                ("EMAIL", email is not None),
+                ("--identifier", bool(identifiers)),
+                ("--assertion", assertion is not None),
+                ("--assertion-file", assertion_file is not None),
+                ("--wait", wait),
+            )
+            if used
+        ]
+        if given:
+            raise LetheError(f"--from reads each request from the file: {given[0]} goes with one")
+        from .request_files import submit_from_file
+
+        submit_from_file(
+            from_file,
+            jurisdiction=jurisdiction,
+            systems=systems,
+            verification=verification,
+            channel=channel,
+            received_at=received_at,
+            operator=operator,
+            allow_duplicate=allow_duplicate,
+            keep_going=keep_going,
+            as_json=as_json,
+        )
+        return
+    if email is None:
+        raise click.UsageError(
+            "Missing argument 'EMAIL' (or --from FILE).", ctx=click.get_current_context()
+        )
+    if keep_going:
+        raise LetheError("--keep-going goes with --from FILE")
     settings = invocation_settings()
     chosen = systems.split(",") if systems is not None else None
     if assertion is not None and assertion_file is not None:
@@ -203,6 +252,8 @@ def submit(
         extra_identifiers=extra,
         received_at=received,
     )
+    from ..preflight import check_systems
+
     # What the worker would refuse, refused now, before anything is written; its secrets are
     # the worker's alone (lethe/preflight.py says what cannot be checked without them).
     check_systems(settings, load_registry(), jurisdiction=draft.jurisdiction, systems=draft.systems)
@@ -249,23 +300,9 @@ def submit(
     if wait:
         _show(call(await_answer, done, timeout), as_json=as_json)
     elif as_json:
-        emit_json(
-            {
-                "request_id": done.request_id,
-                "workflow_id": done.workflow_id,
-                "subject_ref": done.subject_ref,
-                "jurisdiction": draft.jurisdiction,
-                "systems": list(done.systems),
-                "received_at": done.received_at.isoformat(),
-                "entered_at": done.entered_at.isoformat() if done.entered_at else None,
-                "due_at": done.due_at.isoformat(),
-                "acknowledge_by": (
-                    done.acknowledge_by.isoformat() if done.acknowledge_by else None
-                ),
-                "verification_method": done.verification_method,
-                "status": RequestStatus.RECEIVED,
-            }
-        )
+        from .request_files import submitted_to_dict
+
+        emit_json(submitted_to_dict(done, draft.jurisdiction))
 
 
 @app.command()
@@ -286,6 +323,10 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
 
 
 async def _approve(rt: Runtime, request_id: str, reason: str, who: str, *, as_json: bool) -> None:
+    from temporalio.service import RPCError
+
+    from workflows import OperatorApproval
+
     rec = await rt.ledger.get_request(request_id)
     if rec is None:
         raise NotFoundError(f"no erasure request with id {request_id!r}")
@@ -342,7 +383,7 @@ def cancel(request_id: str, reason: str, operator: str | None, as_json: bool) ->
 def status(request_id: str, events: bool, as_json: bool) -> None:
     """Show a request: its clock, status and every system's outcome (from the ledger)."""
 
-    _show(call(request_view, request_id.strip()), as_json=as_json, events=events)
+    _show(look(request_view, request_id.strip()), as_json=as_json, events=events)
 
 
 @app.command("list")
@@ -375,7 +416,7 @@ def list_requests(
     except ValueError as exc:
         raise LetheError(f"--due-within: {exc}") from None
 
-    found = call(
+    found = look(
         find_requests, status=status_filter, overdue=overdue, due_within=within, limit=limit
     )
     recs, sealed = found.requests, found.sealed

@@ -1,5 +1,8 @@
 """Erasure requests, as an operator handles them: receive one, see where it stands and what
-it waits for, list them, withdraw one before its identity is verified."""
+it waits for, list them, withdraw one before its identity is verified.
+
+Temporal's client and the workflows are imported by the operations that talk to them: status
+and list of a finished request read the ledger alone (``lethe/cli/_app.py``)."""
 
 from __future__ import annotations
 
@@ -7,9 +10,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from temporalio.client import WorkflowFailureError
-
-from activities.next_steps import next_steps
 from connectors import Subject
 from ledger import (
     ControllerReferral,
@@ -23,8 +23,8 @@ from ledger import (
     RetainedException,
     SystemOutcomeRecord,
 )
+from ledger.next_steps import next_steps
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus
-from workflows import CancelOrder, ErasureWorkflow
 
 from ..attention import ProgressCheck, check_progress
 from ..errors import LetheError
@@ -32,7 +32,6 @@ from ..free_text import PersonText, Rewritten
 from ..intake import RequestDraft, Submitted, submit_request
 from ..runtime import Runtime
 from .lookups import find_request
-from .workflow_calls import UpdateRefused, update_request
 
 __all__ = [
     "Cancelled",
@@ -126,6 +125,10 @@ async def request_view(rt: Runtime, request_id: str) -> RequestView:
 
 async def await_answer(rt: Runtime, submitted: Submitted, timeout: float) -> RequestView:
     """Wait (at most ``timeout`` seconds) for a request just received to be answered."""
+    from temporalio.client import WorkflowFailureError
+
+    from workflows import ErasureWorkflow
+
     client = await rt.client()
     handle = client.get_workflow_handle_for(ErasureWorkflow.run, submitted.workflow_id)
     try:
@@ -189,6 +192,10 @@ async def cancel_request(
 ) -> Cancelled:
     """Withdraw a request before its identity is verified (nothing has been erased yet).
     Once identity is verified, erasure may be under way and cannot be called back."""
+    from workflows import CancelOrder, ErasureWorkflow
+
+    from .workflow_calls import UpdateRefused, update_request
+
     rec = await find_request(rt.ledger, request_id)
     if rec.completed_at is not None:
         raise LetheError(f"{request_id} has already finished ({rec.status})")

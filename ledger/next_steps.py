@@ -1,7 +1,8 @@
 """What a request waits for, and the command for whoever must act: the ``Next:`` lines of
 ``lethe status`` and of the operators' alerts (``activities/alerts.py``).
 
-A pure function of ledger records, kept here (below ``lethe/``) so that activities can use it.
+A pure function of ledger records, kept with them: activities use it for the alerts, and
+``lethe status`` reads it without loading the activities (and the Temporal SDK they import).
 """
 
 from __future__ import annotations
@@ -9,13 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ledger import (
-    ControllerReferral,
-    ErasureRequestRecord,
-    RequestClock,
-    SystemOutcomeRecord,
-    missing_identifiers,
-)
 from vocabulary import (
     OPEN_STATUSES,
     UNVERIFIED_STATUSES,
@@ -23,6 +17,9 @@ from vocabulary import (
     RequestStatus,
     VerificationMethod,
 )
+
+from .proof import missing_identifiers
+from .tables import ControllerReferral, ErasureRequestRecord, RequestClock, SystemOutcomeRecord
 
 __all__ = ["ACKNOWLEDGE_SOON", "next_steps", "when_text"]
 
