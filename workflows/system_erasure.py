@@ -21,8 +21,8 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.common import RawValue
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, RetryState
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -43,34 +43,27 @@ with workflow.unsafe.imports_passed_through():
     from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
 
-from .refusals import Refused, SignalReader, request_id_of
+from .activity_options import (
+    INSTRUCTED_RETENTION,
+    LEDGER,
+    NOTICE_ERRORS,
+    connector_retry,
+)
+from .ids import request_id_of
+from .refusals import Refused, SignalReader
 
 __all__ = [
     "VERIFY_NOT_SEARCHED",
     "WAIT_FOR_SYSTEM_WORKER",
     "SystemErasureWorkflow",
     "describe_activity_failure",
+    "erase_in_child",
 ]
 
 #: Patch: a system not searched in full (``not_searched``) that erased what the identifiers
 #: present found is verified after the erase, like an erased one. Asked only on that path,
 #: which no history recorded before the outcome existed can reach.
 VERIFY_NOT_SEARCHED = "verify-not-searched"
-
-#: Error types an activity raises that no retry can fix.
-PERMANENT_ERRORS = [
-    "PermanentError",
-    "BlastRadiusExceeded",
-    "ConnectorConfigError",
-    "SystemNotConfigured",
-    "SubjectUnavailable",
-]
-
-#: ... and those of telling a controller about a referral.
-NOTICE_ERRORS = [*PERMANENT_ERRORS, "ControllerRefused", "ControllerNotConfigured"]
-
-_LEDGER_TIMEOUT = timedelta(seconds=60)
-_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 
 #: Patch: a task no worker with the system took is scheduled again after a wait, never
 #: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
@@ -92,14 +85,20 @@ def describe_activity_failure(err: ActivityError) -> str:
     return what
 
 
-def _retry(policy: ErasurePolicy, permanent: list[str] = PERMANENT_ERRORS) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=policy.retry_initial_seconds),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=policy.retry_max_interval_seconds),
-        maximum_attempts=policy.attempt_limit,
-        non_retryable_error_types=permanent,
-    )
+async def erase_in_child(job: SystemErasure, workflow_id: str) -> SystemOutcome:
+    """One system's erasure as a child workflow of the caller (a request, or a later round),
+    and its outcome. A child that itself died (terminated, timed out) is recorded as the
+    system's failure: the caller always gets an outcome the ledger holds."""
+    try:
+        return await workflow.execute_child_workflow(SystemErasureWorkflow.run, job, id=workflow_id)
+    except ChildWorkflowError as err:
+        return await workflow.execute_activity_method(
+            RecordingActivities.record_system_failure,
+            SystemFailure(
+                job.request_id, job.system, job.round, f"system workflow ended: {err.cause}"
+            ),
+            **LEDGER,
+        )
 
 
 @workflow.defn(name="SystemErasureWorkflow")
@@ -151,7 +150,7 @@ class SystemErasureWorkflow:
         task = SystemTask(job.request_id, job.system, round_)
         timeout = timedelta(seconds=policy.erase_timeout_seconds)
         heartbeat = timedelta(seconds=policy.heartbeat_timeout_seconds)
-        retry = _retry(policy)
+        retry = connector_retry(policy)
         self._stage = "erasing"
         try:
             outcome = await self._served(
@@ -254,8 +253,7 @@ class SystemErasureWorkflow:
         opened = await workflow.execute_activity_method(
             ReferralActivities.open_referral,
             task,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         trouble = opened.why_not
         if trouble is None:
@@ -264,7 +262,7 @@ class SystemErasureWorkflow:
                     ReferralActivities.notify_controller,
                     task,
                     start_to_close_timeout=timedelta(seconds=job.policy.erase_timeout_seconds),
-                    retry_policy=_retry(job.policy, NOTICE_ERRORS),
+                    retry_policy=connector_retry(job.policy, NOTICE_ERRORS),
                 )
             except ActivityError as err:
                 trouble = f"the controller could not be notified: {describe_activity_failure(err)}"
@@ -284,8 +282,7 @@ class SystemErasureWorkflow:
             await workflow.execute_activity_method(
                 ReferralActivities.escalate_referral,
                 ReferralEscalation(job.request_id, job.system, round_, trouble or "no answer"),
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=_LEDGER_RETRY,
+                **LEDGER,
             )
             self._stage = "escalated"
             # An operator decides now. No timer: the wait adds nothing to the history.
@@ -306,8 +303,7 @@ class SystemErasureWorkflow:
         await workflow.execute_activity_method(
             ReferralActivities.record_instruction,
             record,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         if instruction.action == "erase":
             # A connector that answers Referred again ends referred: no second referral.
@@ -316,11 +312,7 @@ class SystemErasureWorkflow:
             outcome = await workflow.execute_activity_method(
                 ReferralActivities.record_instructed_retention,
                 record,
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(seconds=60),
-                    non_retryable_error_types=PERMANENT_ERRORS,
-                ),
+                **INSTRUCTED_RETENTION,
             )
         except ActivityError as err:
             return await self._fail(job, round_ + 1, describe_activity_failure(err))
@@ -332,6 +324,5 @@ class SystemErasureWorkflow:
         return await workflow.execute_activity_method(
             RecordingActivities.record_system_failure,
             SystemFailure(job.request_id, job.system, round_, error),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
