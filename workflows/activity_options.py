@@ -16,8 +16,9 @@ the new value (a timeout or a retry policy is not part of what a replay compares
     RESEND            a new code an operator waits for: a few quick tries, then a clear no
     INSTRUCTED_RETENTION  a controller's instructed retention: as LEDGER, but a permanent
                       error (the instruction cannot be recorded as given) is final
-    connector_retry() a connector's call (erase, poll, verify, notify a controller): the
-                      request's own ``ErasurePolicy`` says how often and how fast
+    connector_call()  a connector's erase, poll or verify: the request's own ``ErasurePolicy``
+                      says how long, how often and how fast (``connector_retry()``: its
+                      retries, also those of notifying a controller)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "STALL_CHECK",
     "SWEEP_LEDGER",
     "ActivityOptions",
+    "connector_call",
     "connector_retry",
 ]
 
@@ -49,6 +51,7 @@ class ActivityOptions(TypedDict, total=False):
     """The keyword arguments of ``workflow.execute_activity_method`` we set."""
 
     start_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta
     retry_policy: RetryPolicy
 
 
@@ -117,3 +120,12 @@ def connector_retry(policy: ErasurePolicy, permanent: list[str] = PERMANENT_ERRO
         maximum_attempts=policy.attempt_limit,
         non_retryable_error_types=permanent,
     )
+
+
+def connector_call(policy: ErasurePolicy) -> ActivityOptions:
+    """A connector's erase, poll or verify: timed out, heartbeated and retried by the policy."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=policy.erase_timeout_seconds),
+        "heartbeat_timeout": timedelta(seconds=policy.heartbeat_timeout_seconds),
+        "retry_policy": connector_retry(policy),
+    }

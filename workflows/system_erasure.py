@@ -47,6 +47,7 @@ from .activity_options import (
     INSTRUCTED_RETENTION,
     LEDGER,
     NOTICE_ERRORS,
+    connector_call,
     connector_retry,
 )
 from .ids import request_id_of
@@ -148,18 +149,14 @@ class SystemErasureWorkflow:
         """erase → (poll while pending) → verify, for one round; failures are recorded."""
         policy = job.policy
         task = SystemTask(job.request_id, job.system, round_)
-        timeout = timedelta(seconds=policy.erase_timeout_seconds)
-        heartbeat = timedelta(seconds=policy.heartbeat_timeout_seconds)
-        retry = connector_retry(policy)
+        call = connector_call(policy)
         self._stage = "erasing"
         try:
             outcome = await self._served(
                 lambda: workflow.execute_activity_method(
                     ErasureActivities.erase_in_system,
                     task,
-                    start_to_close_timeout=timeout,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=retry,
+                    **call,
                 ),
                 policy,
             )
@@ -171,9 +168,7 @@ class SystemErasureWorkflow:
                     lambda: workflow.execute_activity_method(
                         ErasureActivities.poll_system,
                         task,
-                        start_to_close_timeout=timeout,
-                        heartbeat_timeout=heartbeat,
-                        retry_policy=retry,
+                        **call,
                     ),
                     policy,
                 )
@@ -199,9 +194,7 @@ class SystemErasureWorkflow:
                     lambda: workflow.execute_activity_method(
                         ErasureActivities.verify_in_system,
                         task,
-                        start_to_close_timeout=timeout,
-                        heartbeat_timeout=heartbeat,
-                        retry_policy=retry,
+                        **call,
                     ),
                     policy,
                 )
