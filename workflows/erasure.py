@@ -13,7 +13,8 @@ Identity gate, by the request's verification method:
                  ``resend_code`` update). The gate's rules live in ``email_gate.py``.
     preverified  a portal assertion that intake checked and recorded; the gate confirms the
                  ledger holds it (a workflow started without one is rejected)
-    operator     a named operator approves with a reason (the ``approve`` signal)
+    operator     a named operator approves with a reason (the ``approve_identity`` update;
+                 requests started earlier also take the ``approve`` signal)
 
 The workflow is deterministic orchestration only: every read and write happens in an
 activity, time comes from ``workflow.now()`` and timers, logs go through ``workflow.logger``.
@@ -100,25 +101,58 @@ class ErasureWorkflow:
 
     # -- signals, updates and queries -------------------------------------------------------
 
+    @workflow.update
+    def approve_identity(self, approval: OperatorApproval) -> str:
+        """An operator confirms the requester's identity (``lethe approve``). The validator
+        refuses, with the reason, an approval that cannot count; an accepted one opens the
+        gate. Its payload is read like every update's: one not encrypted under the payload
+        key (or bound to another workflow) is refused before the validator sees it."""
+        self._accept_approval(approval)
+        return "identity approved: erasure starts"
+
+    @approve_identity.validator
+    def _refuse_approval(self, approval: OperatorApproval) -> None:
+        why = self._approval_refusal(approval)
+        if why is not None:
+            raise ValueError(why)
+
     @workflow.signal(name="approve")
     async def approve(self, raw: RawValue) -> None:
-        """An operator confirms the requester's identity (an ``OperatorApproval``). Only the
-        first approval counts, and only for a request verified by an operator, while its gate
-        is open. A payload not encrypted under the payload key is refused and recorded."""
+        """The ``approve`` signal, as requests started before ``approve_identity`` were
+        approved; kept for them. The same rule as the update, but nobody hears a refusal:
+        one that does not count is dropped. A payload not encrypted under the payload key
+        is refused and recorded."""
         approval = self._signals.read(raw, OperatorApproval, "approve")
         if isinstance(approval, Refused):
             await self._signals.record(self._request_id, "approve", approval)
             return
-        if (
-            self._approval is None
-            and self._method == VerificationMethod.OPERATOR
-            and self._verified is None
-            and approval.operator.strip()
-            and approval.reason.strip()
-        ):
-            self._approval = OperatorApproval(
-                approval.operator.strip()[:100], approval.reason.strip()[:500]
+        if self._approval_refusal(approval) is None:
+            self._accept_approval(approval)
+
+    def _approval_refusal(self, approval: OperatorApproval) -> str | None:
+        """Why an approval cannot count now, or None. Only the first counts, only for a
+        request verified by an operator, only while its gate is open."""
+        if self._method != VerificationMethod.OPERATOR:
+            return (
+                f"this request is verified by {self._method or 'another method'},"
+                " not by an operator"
             )
+        if self._approval is not None:
+            return f"identity is already approved (by {self._approval.operator})"
+        if self._stage in FINAL_STATUSES:
+            return f"the request has already finished ({self._stage})"
+        if self._cancel is not None:
+            return "the request is being cancelled"
+        if self._verified is not None:
+            return "the identity gate has closed: the request is being rejected"
+        if not approval.operator.strip() or not approval.reason.strip():
+            return "an approval needs who approves and how the identity was confirmed"
+        return None
+
+    def _accept_approval(self, approval: OperatorApproval) -> None:
+        self._approval = OperatorApproval(
+            approval.operator.strip()[:100], approval.reason.strip()[:500]
+        )
 
     @workflow.update
     async def submit_code(self, submission: CodeSubmission) -> CodeCheck:

@@ -70,7 +70,25 @@ VERIFY_NOT_SEARCHED = "verify-not-searched"
 #: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
 WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
 _LONGEST_WAIT = timedelta(hours=1)
+#: The stages in which a referred system waits for its controller's instruction.
+_AWAITING_INSTRUCTION = (OutcomeKind.REFERRED, "escalated")
 T = TypeVar("T")
+
+
+def _instruction_refusal(instruction: ControllerInstruction) -> str | None:
+    """Why an instruction cannot be carried out as given, or None: ``erase``, or ``retain``
+    with a legal basis and exactly one of a date kept until or a review date."""
+    if not instruction.operator.strip() or not instruction.reason.strip():
+        return "an instruction needs who enters it and what the controller said"
+    if instruction.action == "erase":
+        return None
+    if instruction.action != "retain":
+        return f"an instruction is erase or retain, not {instruction.action!r}"
+    if not instruction.legal_basis:
+        return "a retention needs its legal basis"
+    if (instruction.retained_until is None) == (instruction.review_on is None):
+        return "a retention needs exactly one of a date kept until or a review date"
+    return None
 
 
 def describe_activity_failure(err: ActivityError) -> str:
@@ -106,6 +124,7 @@ async def erase_in_child(job: SystemErasure, workflow_id: str) -> SystemOutcome:
 class SystemErasureWorkflow:
     def __init__(self) -> None:
         self._stage = "erasing"
+        self._round = 0  # the round a referral waits in
         self._instruction: ControllerInstruction | None = None
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
@@ -113,24 +132,45 @@ class SystemErasureWorkflow:
     def stage(self) -> str:
         return self._stage
 
+    @workflow.update
+    def instruct(self, instruction: ControllerInstruction) -> str:
+        """The controller's answer to a referral, entered by an operator (``lethe
+        controller-instruction``). The validator refuses, with the reason, one that cannot
+        be carried out; an accepted one is recorded and carried out by the run."""
+        self._instruction = instruction
+        return f"{instruction.action}: carried out in round {self._round + 1}"
+
+    @instruct.validator
+    def _refuse_instruction(self, instruction: ControllerInstruction) -> None:
+        if self._instruction is not None:
+            given = self._instruction
+            raise ValueError(
+                f"an instruction was already given ({given.action}, by {given.operator})"
+            )
+        if self._stage not in _AWAITING_INSTRUCTION:
+            raise ValueError(
+                f"this system is not waiting for a controller's instruction ({self._stage})"
+            )
+        why = _instruction_refusal(instruction)
+        if why is not None:
+            raise ValueError(why)
+        if instruction.action == "erase" and (
+            instruction.legal_basis or instruction.retained_until or instruction.review_on
+        ):
+            raise ValueError("a legal basis and dates go with retain, not with erase")
+
     @workflow.signal(name="controller_instruction")
     async def controller_instruction(self, raw: RawValue) -> None:
-        """The controller's answer to a referral (a ``ControllerInstruction``). Only the first
-        well-formed one counts. One not encrypted under the payload key is refused and
+        """The ``controller_instruction`` signal, as referrals opened before the ``instruct``
+        update were answered; kept for them. Only the first well-formed one counts, and
+        nobody hears a refusal. One not encrypted under the payload key is refused and
         recorded."""
         instruction = self._signals.read(raw, ControllerInstruction, "controller_instruction")
         if isinstance(instruction, Refused):
             request_id = request_id_of(workflow.info().workflow_id)
             await self._signals.record(request_id, "controller_instruction", instruction)
             return
-        if self._instruction is not None:
-            return
-        if not instruction.operator.strip() or not instruction.reason.strip():
-            return
-        dated = (instruction.retained_until is None) != (instruction.review_on is None)
-        if instruction.action == "erase" or (
-            instruction.action == "retain" and instruction.legal_basis and dated
-        ):
+        if self._instruction is None and _instruction_refusal(instruction) is None:
             self._instruction = instruction
 
     @workflow.run
@@ -242,6 +282,7 @@ class SystemErasureWorkflow:
     ) -> SystemOutcome:
         """Refer the system to its controller and carry out the instruction that comes back."""
         self._stage = OutcomeKind.REFERRED
+        self._round = round_
         task = ReferralTask(job.request_id, job.system, round_, controller, connector_called)
         opened = await workflow.execute_activity_method(
             ReferralActivities.open_referral,
