@@ -93,7 +93,6 @@ class ErasureWorkflow:
         self._approval: OperatorApproval | None = None
         self._systems: dict[str, str] = {}
         self._clock = DeadlineClock(request)
-        self._policy = request.policy
         self._email = EmailGate(request, self._clock)
         self._verified: bool | None = None  # decided by the identity gate
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided

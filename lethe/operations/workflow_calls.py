@@ -9,6 +9,7 @@ or Temporal said no) as :class:`WorkflowUnreachable`. Each operation words its o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowUpdateFailedError
@@ -62,7 +63,9 @@ async def update_request(
     arg: A,
 ) -> R:
     """``update(arg)`` on the workflow of ``rec``, and its answer."""
-    return await update_workflow(rt, rec.workflow_id, rec.request_id, update, arg)
+    client = await rt.client()
+    handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+    return await _answer(handle.execute_update(update, arg), rec.request_id)
 
 
 async def update_workflow(
@@ -72,12 +75,16 @@ async def update_workflow(
     update: UpdateMethodMultiParam[[Any, A], R],
     arg: A,
 ) -> R:
-    """``update(arg)`` on the workflow ``workflow_id`` of request ``request_id`` (the
-    request's own, or one of its systems'), and its answer."""
+    """``update(arg)`` on the workflow ``workflow_id`` of request ``request_id`` (one of its
+    systems', say), and its answer."""
     client = await rt.client()
     handle = client.get_workflow_handle(workflow_id)
+    return await _answer(handle.execute_update(update, arg), request_id)
+
+
+async def _answer(call: Awaitable[R], request_id: str) -> R:
     try:
-        return await handle.execute_update(update, arg)
+        return await call
     except WorkflowUpdateFailedError as exc:
         raise UpdateRefused(failure_text(exc)) from None
     except RPCError as exc:
