@@ -29,6 +29,7 @@ from .progress import Holdup, ProgressActivities, StallQuery, StallReport, holdu
 from .recording import RecordingActivities
 from .referral import ReferralActivities
 from .refusals import RefusalActivities, RefusedSignal
+from .registry import activity_methods, is_activity
 from .round_types import (
     DueQuery,
     DueRound,
@@ -128,7 +129,9 @@ __all__ = [
     "Verification",
     "VerificationActivities",
     "WebhookAlerts",
+    "activity_methods",
     "entry_from_outcome",
     "holdups",
+    "is_activity",
     "outcome_from_record",
 ]

@@ -361,7 +361,7 @@ class ControllerReferral(Base):
     system: Mapped[str] = mapped_column(sa.String(64))
     round: Mapped[int]
     controller: Mapped[str] = mapped_column(sa.String(200))
-    # The workflow waiting for the instruction (the CLI signals it).
+    # The workflow waiting for the instruction (lethe controller-instruction updates it).
     workflow_id: Mapped[str] = mapped_column(sa.String(200))
     # awaiting | escalated | instructed
     state: Mapped[str] = mapped_column(sa.String(16), index=True)

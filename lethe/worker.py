@@ -40,6 +40,7 @@ from activities import (
     SmtpMailer,
     VerificationActivities,
     WebhookAlerts,
+    activity_methods,
 )
 from connectors import Connector
 from ledger import Ledger, ProofLog, TreeHeadSigner
@@ -101,51 +102,25 @@ def build_worker(
     alerter = (
         Alerter(ledger, alerts, on=alert_on, backoff=alert_backoff_seconds) if alerts else None
     )
-    erasure = ErasureActivities(
-        ledger, connectors, heartbeat_every=heartbeat_every, alerter=alerter
-    )
-    recording = RecordingActivities(ledger, alerter)
-    sealing = SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key)))
-    planning = PlanningActivities(ledger, processors)
-    referral = ReferralActivities(ledger, controllers, alerter=alerter)
-    rounds = RoundActivities(ledger, shred_grace_days=shred_grace_days)
-    verification = VerificationActivities(ledger, mailer)
-    deadlines = DeadlineActivities(ledger, mailer, alerter)
-    refusals = RefusalActivities(ledger, alerter)
-    progress = ProgressActivities(ledger, client, alerter)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
         activities=[
-            erasure.erase_in_system,
-            erasure.poll_system,
-            erasure.verify_in_system,
-            recording.record_status,
-            recording.record_answer,
-            recording.record_system_failure,
-            sealing.seal_request,
-            planning.plan_erasure,
-            referral.open_referral,
-            referral.notify_controller,
-            referral.escalate_referral,
-            referral.record_instruction,
-            referral.record_instructed_retention,
-            rounds.open_round,
-            rounds.close_round,
-            rounds.record_round_status,
-            rounds.find_due_rounds,
-            rounds.shred_expired,
-            verification.send_verification_code,
-            verification.resend_verification_code,
-            verification.check_verification_code,
-            verification.confirm_portal_assertion,
-            deadlines.send_acknowledgement,
-            deadlines.record_acknowledgement,
-            deadlines.record_deadline_event,
-            deadlines.record_deadline_extension,
-            refusals.record_refused_signal,
-            progress.find_stalled_requests,
+            *activity_methods(
+                ErasureActivities(
+                    ledger, connectors, heartbeat_every=heartbeat_every, alerter=alerter
+                ),
+                RecordingActivities(ledger, alerter),
+                SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key))),
+                PlanningActivities(ledger, processors),
+                ReferralActivities(ledger, controllers, alerter=alerter),
+                RoundActivities(ledger, shred_grace_days=shred_grace_days),
+                VerificationActivities(ledger, mailer),
+                DeadlineActivities(ledger, mailer, alerter),
+                RefusalActivities(ledger, alerter),
+                ProgressActivities(ledger, client, alerter),
+            ),
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,

@@ -1,10 +1,12 @@
 """Deterministic orchestration of erasure requests. No IO, no clock, no randomness here."""
 
-from .erasure import STATUS_FROM_LEDGER, ErasureWorkflow, workflow_id_for
+from .erasure import STATUS_FROM_LEDGER, ErasureWorkflow
+from .gate_decision import GateDecision
+from .ids import request_id_of, round_workflow_id, system_erasure_id, workflow_id_for
 from .retention_sweep import RetentionSweepWorkflow
 from .round_types import ControllerInstruction, StartedRound, Sweep, SweepResult, SystemRound
 from .system_erasure import VERIFY_NOT_SEARCHED, SystemErasureWorkflow
-from .system_round import SystemRoundWorkflow, round_workflow_id, system_erasure_id
+from .system_round import SystemRoundWorkflow
 from .types import (
     ACKNOWLEDGEMENT_CHANNELS,
     AcknowledgementRecorded,
@@ -39,6 +41,7 @@ __all__ = [
     "ErasureRequest",
     "ErasureResult",
     "ErasureWorkflow",
+    "GateDecision",
     "OperatorApproval",
     "Progress",
     "ReceiptAcknowledgement",
@@ -50,6 +53,7 @@ __all__ = [
     "SystemErasureWorkflow",
     "SystemRound",
     "SystemRoundWorkflow",
+    "request_id_of",
     "round_workflow_id",
     "system_erasure_id",
     "workflow_id_for",

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities import DeadlineActivities, DeadlineEvent
@@ -31,10 +30,10 @@ with workflow.unsafe.imports_passed_through():
 
     from .types import ErasureRequest
 
+from .activity_options import LEDGER
+
 __all__ = ["DeadlineClock"]
 
-_LEDGER_TIMEOUT = timedelta(seconds=60)
-_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
 _ACKNOWLEDGEMENT = AlertEvent.ACKNOWLEDGEMENT_OVERDUE
 _REMINDER = AlertEvent.DEADLINE_REMINDER
 _OVERDUE = AlertEvent.DEADLINE_OVERDUE
@@ -116,8 +115,7 @@ class DeadlineClock:
             current = await workflow.execute_activity_method(
                 DeadlineActivities.record_deadline_event,
                 DeadlineEvent(self.request_id, kind, deadline),
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=_LEDGER_RETRY,
+                **LEDGER,
             )
             if kind != _ACKNOWLEDGEMENT and current > self.answer_by:
                 self.move(current)

@@ -9,17 +9,12 @@
 
 Identity gate, by the request's verification method:
     email        a code mailed to the address on file; the requester's code comes back as the
-                 ``submit_code`` update, checked by an activity; ``code_attempts`` wrong codes
-                 lock the request, and after ``code_ttl_seconds`` it is rejected as unverified.
-                 An operator may have a new code mailed (the ``resend_code`` update, at most
-                 ``code_resends`` times): the old code stops working, wrong tries carry over
-                 (a locked request stays locked), and the new code is good for
-                 ``code_ttl_seconds`` but never past the verification window, which closes
-                 ``max(code_ttl, verification_timeout)`` after the first code went out and
-                 is never moved. The statutory clock is not touched by any of this.
+                 ``submit_code`` update; an operator may have a new one mailed (the
+                 ``resend_code`` update). The gate's rules live in ``email_gate.py``.
     preverified  a portal assertion that intake checked and recorded; the gate confirms the
                  ledger holds it (a workflow started without one is rejected)
-    operator     a named operator approves with a reason (the ``approve`` signal)
+    operator     a named operator approves with a reason (the ``approve_identity`` update;
+                 requests started earlier also take the ``approve`` signal)
 
 The workflow is deterministic orchestration only: every read and write happens in an
 activity, time comes from ``workflow.now()`` and timers, logs go through ``workflow.logger``.
@@ -29,13 +24,11 @@ Its input and history hold a request id and a pseudonym, never an identifier.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.common import RawValue
+from temporalio.exceptions import ActivityError, ApplicationError
 
 # Data classes come from the host, not the sandbox: the sandbox's proxied ``datetime`` is not
 # a class Temporal's converter can fill in.
@@ -43,9 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from activities import (
         AcknowledgementNotice,
         AcknowledgementOrder,
-        CodeAttempt,
-        CodeChallenge,
-        CodeResend,
         DeadlineActivities,
         ExtensionOrder,
         PlanInput,
@@ -54,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         RequestAnswer,
         SealingActivities,
         StatusChange,
-        SystemFailure,
         SystemOutcome,
         VerificationActivities,
     )
@@ -77,52 +66,19 @@ with workflow.unsafe.imports_passed_through():
         SystemErasure,
     )
 
+from .activity_options import LEDGER, MAIL
 from .deadline_clock import DeadlineClock
+from .email_gate import EmailGate
+from .gate_decision import GateDecision
+from .ids import system_erasure_id_under
 from .refusals import Refused, SignalReader
-from .system_erasure import SystemErasureWorkflow, describe_activity_failure
+from .system_erasure import erase_in_child
 
-__all__ = ["STATUS_FROM_LEDGER", "ErasureWorkflow", "workflow_id_for"]
+__all__ = ["STATUS_FROM_LEDGER", "ErasureWorkflow"]
 
 #: Patch: the final status is computed by an activity from the ledger's latest outcomes
 #: (``record_answer``), no longer here from the fan-out's own (``record_status``).
 STATUS_FROM_LEDGER = "status-from-ledger"
-
-# Ledger writes: short, and retried until the database is back (they are idempotent).
-_LEDGER_TIMEOUT = timedelta(seconds=60)
-_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
-# Mail: retried while the server is down; a refused recipient is final.
-_MAIL_RETRY = RetryPolicy(
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["MailNotConfigured", "MailRejected", "SubjectUnavailable"],
-)
-# A resend answers the operator who waits on it: a few quick tries, then a clear failure.
-_RESEND_RETRY = RetryPolicy(
-    maximum_attempts=3,
-    non_retryable_error_types=[
-        "MailNotConfigured",
-        "MailRejected",
-        "MailUnavailable",
-        "SubjectUnavailable",
-    ],
-)
-_CODE_OUTCOMES = {
-    "accepted": "code accepted: identity verified, erasure starts",
-    "wrong_code": "wrong code",
-    "locked": "too many wrong codes: the request is locked and will be rejected, nothing erased",
-    "expired": "the code has expired: the request is rejected as unverified, nothing erased",
-    "used": "this code was already used; a code is good once",
-    "no_code": "no code has been sent for this request yet (or a new one is on its way)",
-}
-_FINAL_VERDICTS = ("accepted", "locked", "expired")
-
-
-def _digits(code: str) -> str:
-    """A code as typed ("3141 5926", "3141-5926") as the digits it stands for."""
-    return "".join(ch for ch in code.strip() if ch not in " -")
-
-
-def workflow_id_for(request_id: str) -> str:
-    return f"erasure/{request_id}"
 
 
 @workflow.defn(name="ErasureWorkflow")
@@ -137,156 +93,89 @@ class ErasureWorkflow:
         self._approval: OperatorApproval | None = None
         self._systems: dict[str, str] = {}
         self._clock = DeadlineClock(request)
-        self._policy = request.policy
-        self._code_sent = False
-        self._code_verdict: str | None = None  # accepted | locked | expired, once decided
-        self._code_expires_at: datetime | None = None  # the current code's; a resend moves it
-        self._verify_by: datetime | None = None  # the gate's window; nothing moves it
-        self._code_moved = 0  # bumped by each resend: the gate re-reads the expiry
-        self._resends = 0
-        self._resending = False
-        self._attempts_left = request.policy.code_attempts
+        self._email = EmailGate(request, self._clock)
         self._verified: bool | None = None  # decided by the identity gate
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
     # -- signals, updates and queries -------------------------------------------------------
 
+    @workflow.update
+    def approve_identity(self, approval: OperatorApproval) -> str:
+        """An operator confirms the requester's identity (``lethe approve``). The validator
+        refuses, with the reason, an approval that cannot count; an accepted one opens the
+        gate. Its payload is read like every update's: one not encrypted under the payload
+        key (or bound to another workflow) is refused before the validator sees it."""
+        self._accept_approval(approval)
+        return "identity approved: erasure starts"
+
+    @approve_identity.validator
+    def _refuse_approval(self, approval: OperatorApproval) -> None:
+        why = self._approval_refusal(approval)
+        if why is not None:
+            raise ValueError(why)
+
     @workflow.signal(name="approve")
     async def approve(self, raw: RawValue) -> None:
-        """An operator confirms the requester's identity (an ``OperatorApproval``). Only the
-        first approval counts, and only for a request verified by an operator, while its gate
-        is open. A payload not encrypted under the payload key is refused and recorded."""
+        """The ``approve`` signal, as requests started before ``approve_identity`` were
+        approved; kept for them. The same rule as the update, but nobody hears a refusal:
+        one that does not count is dropped. A payload not encrypted under the payload key
+        is refused and recorded."""
         approval = self._signals.read(raw, OperatorApproval, "approve")
         if isinstance(approval, Refused):
             await self._signals.record(self._request_id, "approve", approval)
             return
-        if (
-            self._approval is None
-            and self._method == VerificationMethod.OPERATOR
-            and self._verified is None
-            and approval.operator.strip()
-            and approval.reason.strip()
-        ):
-            self._approval = OperatorApproval(
-                approval.operator.strip()[:100], approval.reason.strip()[:500]
+        if self._approval_refusal(approval) is None:
+            self._accept_approval(approval)
+
+    def _approval_refusal(self, approval: OperatorApproval) -> str | None:
+        """Why an approval cannot count now, or None. Only the first counts, only for a
+        request verified by an operator, only while its gate is open."""
+        if self._method != VerificationMethod.OPERATOR:
+            return (
+                f"this request is verified by {self._method or 'another method'},"
+                " not by an operator"
             )
+        if self._approval is not None:
+            return f"identity is already approved (by {self._approval.operator})"
+        if self._stage in FINAL_STATUSES:
+            return f"the request has already finished ({self._stage})"
+        if self._cancel is not None:
+            return "the request is being cancelled"
+        if self._verified is not None:
+            return "the identity gate has closed: the request is being rejected"
+        if not approval.operator.strip() or not approval.reason.strip():
+            return "an approval needs who approves and how the identity was confirmed"
+        return None
+
+    def _accept_approval(self, approval: OperatorApproval) -> None:
+        self._approval = OperatorApproval(
+            approval.operator.strip()[:100], approval.reason.strip()[:500]
+        )
 
     @workflow.update
     async def submit_code(self, submission: CodeSubmission) -> CodeCheck:
         """The requester's emailed code: checked (and recorded) by an activity; answered at
         once. Only ``accepted`` opens the gate; ``locked`` and ``expired`` close it."""
-        verdict = await workflow.execute_activity_method(
-            VerificationActivities.check_verification_code,
-            CodeAttempt(self._request_id, _digits(submission.code), submission.actor.strip()),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
-        )
-        if verdict.outcome in _FINAL_VERDICTS and self._code_verdict is None:
-            self._code_verdict = verdict.outcome
-        if verdict.outcome in ("wrong_code", "locked"):
-            self._attempts_left = verdict.attempts_left
-        message = _CODE_OUTCOMES.get(verdict.outcome, verdict.outcome)
-        if verdict.outcome == "wrong_code":
-            message += f" ({verdict.attempts_left} attempt(s) left)"
-        return CodeCheck(
-            verdict.outcome == "accepted", verdict.outcome, message, verdict.attempts_left
-        )
+        return await self._email.check(submission)
 
     @submit_code.validator
     def _refuse_code_early(self, submission: CodeSubmission) -> None:
         """Refusals that need no look at the code (not recorded in the history; the caller
         records them in the ledger)."""
-        if self._method != VerificationMethod.EMAIL:
-            raise ValueError(
-                f"this request is verified by {self._method or 'another method'}, "
-                "not by an emailed code"
-            )
-        if self._code_verdict == "accepted" or self._verified:
-            raise ValueError("identity is already verified: a code is good once")
-        if self._code_verdict == "locked":
-            raise ValueError("locked after too many wrong codes: nothing will be erased")
-        if self._code_verdict == "expired" or self._verified is False:
-            raise ValueError("the request was rejected; no code can verify it any more")
-        if not self._code_sent:
-            raise ValueError("no code has been sent for this request yet; try again shortly")
-        digits = _digits(submission.code)
-        if not (digits.isdigit() and len(digits) == 8):
-            raise ValueError("a code is the 8 digits from the message")
-        if not submission.actor.strip():
-            raise ValueError("say who passes the code on")
+        self._email.refuse_code(submission, verified=self._verified)
 
     @workflow.update
     async def resend_code(self, order: CodeResendOrder) -> CodeResent:
-        """Mail a new code (an operator's ``lethe verify --resend``). The old code stops
-        working; wrong tries carry over; the new code's expiry never passes the gate's
-        window. Answered once the mail went out (or could not)."""
-        assert self._verify_by is not None  # the validator checked a code was sent
-        ttl = timedelta(seconds=self._policy.code_ttl_seconds)
-        expires_at = min(workflow.now() + ttl, self._verify_by)
-        number = self._resends + 1
-        self._resending = True
-        try:
-            state = await workflow.execute_activity_method(
-                VerificationActivities.resend_verification_code,
-                CodeResend(
-                    self._request_id,
-                    number,
-                    expires_at,
-                    self._clock.answer_by,
-                    order.actor.strip()[:120],
-                    order.reason.strip()[:500],
-                ),
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=_RESEND_RETRY,
-            )
-        finally:
-            self._resending = False
-        if state == "locked":
-            self._code_verdict = self._code_verdict or "locked"
-            raise ApplicationError("locked after too many wrong codes: nothing will be erased")
-        if state not in ("sent", "already_sent"):
-            raise ApplicationError(f"no new code was sent: {_CODE_OUTCOMES.get(state, state)}")
-        self._resends = number
-        self._code_expires_at = expires_at
-        self._code_moved += 1
-        return CodeResent(
-            expires_at, max(self._policy.code_resends - number, 0), self._attempts_left
-        )
+        """Mail a new code (an operator's ``lethe verify --resend``); answered once the mail
+        went out (or could not)."""
+        return await self._email.resend(order)
 
     @resend_code.validator
     def _refuse_resend(self, order: CodeResendOrder) -> None:
-        if self._method != VerificationMethod.EMAIL:
-            raise ValueError(
-                f"this request is verified by {self._method or 'another method'}, "
-                "not by an emailed code"
-            )
-        if self._code_verdict == "accepted" or self._verified:
-            raise ValueError("identity is already verified: no new code is needed")
-        if self._code_verdict == "locked":
-            raise ValueError(
-                "locked after too many wrong codes: a new code does not unlock it;"
-                " nothing will be erased"
-            )
-        if self._code_verdict == "expired" or self._verified is False:
-            raise ValueError("the request was rejected; no code can verify it any more")
-        if self._cancel is not None:
-            raise ValueError("the request is being cancelled")
-        if not self._code_sent or self._code_expires_at is None:
-            raise ValueError("the first code has not gone out yet; try again shortly")
-        if workflow.now() >= self._code_expires_at:
-            raise ValueError("the code has expired: the request is being rejected as unverified")
-        if self._resending:
-            raise ValueError("a new code is being sent already")
-        limit = self._policy.code_resends
-        if self._resends >= limit:
-            raise ValueError(
-                "resending codes is turned off ([verification] code_resends = 0)"
-                if limit == 0
-                else f"no more new codes: {limit} per request, all sent"
-            )
-        if not order.actor.strip():
-            raise ValueError("say who asks for the new code")
+        self._email.refuse_resend(
+            order, verified=self._verified, cancelling=self._cancel is not None
+        )
 
     @workflow.update
     async def acknowledge_receipt(self, ack: ReceiptAcknowledgement) -> AcknowledgementRecorded:
@@ -298,8 +187,7 @@ class ErasureWorkflow:
             AcknowledgementOrder(
                 self._request_id, ack.channel, ack.reason.strip(), ack.actor.strip()
             ),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         self._clock.acknowledge()  # either way, the ledger holds an acknowledgement now
         at = datetime.fromisoformat(outcome.at) if outcome.at else workflow.now()
@@ -356,8 +244,7 @@ class ErasureWorkflow:
                 extension.reason.strip(),
                 extension.actor.strip(),
             ),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         self._clock.move(extension.answer_by)
         return extension.answer_by.isoformat()
@@ -384,9 +271,9 @@ class ErasureWorkflow:
             answer_by=self._clock.answer_by,
             extended=self._clock.extended,
             acknowledged=self._clock.acknowledged,
-            code_sent=self._code_sent,
-            code_expires_at=self._code_expires_at,
-            code_resends=self._resends,
+            code_sent=self._email.code_sent,
+            code_expires_at=self._email.expires_at,
+            code_resends=self._email.resends,
             refused_signals=self._signals.refused,
         )
 
@@ -399,7 +286,7 @@ class ErasureWorkflow:
             asyncio.create_task(self._clock.run()),
             asyncio.create_task(self._acknowledge(request)),
         )
-        verified, actor, reason = await self._identity_gate(request)
+        gate = await self._identity_gate(request)
         if self._cancel is not None:  # accepted while the gate was open: it wins
             self._verified = False
             return await self._finish(
@@ -409,9 +296,11 @@ class ErasureWorkflow:
                 (),
                 actor=f"operator:{self._cancel.operator}",
             )
-        self._verified = verified
-        if not verified:
-            return await self._finish(request, RequestStatus.REJECTED, reason, (), actor=actor)
+        self._verified = gate.verified
+        if not gate.verified:
+            return await self._finish(
+                request, RequestStatus.REJECTED, gate.reason, (), actor=gate.actor
+            )
 
         self._stage = RequestStatus.ERASING
         self._systems = dict.fromkeys(request.systems, "erasing")  # each system's stage
@@ -419,8 +308,8 @@ class ErasureWorkflow:
             StatusChange(
                 request.request_id,
                 RequestStatus.ERASING,
-                actor=actor,
-                reason=reason,
+                actor=gate.actor,
+                reason=gate.reason,
                 event="verified",
                 detail={"method": request.verification_method},
             )
@@ -433,13 +322,13 @@ class ErasureWorkflow:
         status = request_status(o.outcome for o in outcomes)
         return await self._finish(request, status, None, tuple(outcomes), actor="lethe")
 
-    async def _identity_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
+    async def _identity_gate(self, request: ErasureRequest) -> GateDecision:
         """Whether the requester is who they say. Nothing is erased before this returns True."""
         method = request.verification_method
         if method == VerificationMethod.PREVERIFIED:
             return await self._portal_gate(request)
         if method not in (VerificationMethod.OPERATOR, VerificationMethod.EMAIL):
-            return False, "lethe", f"unknown verification method {method!r}"
+            return GateDecision.refused(f"unknown verification method {method!r}")
 
         self._stage = RequestStatus.AWAITING_VERIFICATION
         await self._record(
@@ -451,7 +340,7 @@ class ErasureWorkflow:
             )
         )
         if method == VerificationMethod.EMAIL:
-            return await self._email_gate(request)
+            return await self._email.run(request, lambda: self._cancel is not None)
         timeout = timedelta(seconds=request.policy.verification_timeout_seconds)
         try:
             await workflow.wait_condition(
@@ -459,92 +348,26 @@ class ErasureWorkflow:
             )
         except TimeoutError:
             hours = request.policy.verification_timeout_seconds / 3600
-            return False, "lethe", f"identity not verified within {hours:g} hours; nothing erased"
+            return GateDecision.refused(
+                f"identity not verified within {hours:g} hours; nothing erased"
+            )
         if self._approval is None:  # woken by a cancellation: ``run`` finishes it
-            return False, "lethe", "withdrawn before verification"
-        return True, f"operator:{self._approval.operator}", self._approval.reason
+            return GateDecision.refused("withdrawn before verification")
+        return GateDecision(True, f"operator:{self._approval.operator}", self._approval.reason)
 
-    async def _portal_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
+    async def _portal_gate(self, request: ErasureRequest) -> GateDecision:
         """Intake checked the portal's signed assertion; its evidence must be in the ledger."""
         evidence = await workflow.execute_activity_method(
             VerificationActivities.confirm_portal_assertion,
             request.request_id,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         if not evidence.found:
-            return (
-                False,
-                "lethe",
-                "no accepted portal assertion is on record for this request; nothing erased",
+            return GateDecision.refused(
+                "no accepted portal assertion is on record for this request; nothing erased"
             )
         how = ", ".join(evidence.methods) or "unspecified method"
-        return True, f"portal:{evidence.issuer}", f"signed portal assertion ({how})"
-
-    async def _email_gate(self, request: ErasureRequest) -> tuple[bool, str, str | None]:
-        """Mail a code; wait for the right one, too many wrong ones, or expiry."""
-        policy = request.policy
-        ttl = timedelta(seconds=policy.code_ttl_seconds)
-        expires_at = workflow.now() + ttl
-        self._verify_by = workflow.now() + max(
-            ttl, timedelta(seconds=policy.verification_timeout_seconds)
-        )
-        try:
-            await workflow.execute_activity_method(
-                VerificationActivities.send_verification_code,
-                CodeChallenge(request.request_id, expires_at, policy.code_attempts, request.due_at),
-                start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=ttl,
-                retry_policy=_MAIL_RETRY,
-            )
-        except ActivityError as err:
-            why = describe_activity_failure(err)
-            return (
-                False,
-                "lethe",
-                f"the verification code could not be sent ({why}); nothing erased",
-            )
-        self._code_sent = True
-        self._code_expires_at = expires_at
-        self._clock.acknowledge()  # the code's message tells the requester we have it
-        # Without a resend this is one wait and one look, as it always was (the stored
-        # histories in tests/workflows/histories replay on it); a resend moves the expiry
-        # and the gate waits again, for the new code.
-        while True:
-            moved = self._code_moved
-            remaining = self._code_expires_at - workflow.now()
-            if remaining > timedelta(0):
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(self._gate_woken(moved), timeout=remaining)
-            # Let a check (or a resend) under way finish before the verdict is read.
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if self._code_verdict is not None or self._cancel is not None:
-                break
-            if self._code_moved == moved:
-                break  # the code expired, and no resend came in time
-        hours = policy.code_ttl_seconds / 3600
-        if self._code_verdict == "accepted":
-            return True, "requester:email-code", "the emailed code was given back"
-        if self._code_verdict == "locked":
-            return (
-                False,
-                "lethe",
-                f"locked: too many wrong codes ({policy.code_attempts}); identity not verified;"
-                " nothing erased",
-            )
-        self._code_verdict = self._code_verdict or "expired"
-        return (
-            False,
-            "lethe",
-            f"identity not verified: the emailed code expired after {hours:g} hours;"
-            " nothing erased",
-        )
-
-    def _gate_woken(self, moved: int) -> Callable[[], bool]:
-        """A verdict, a cancellation, or a resend since ``moved``."""
-        return lambda: (
-            self._code_verdict is not None or self._cancel is not None or self._code_moved != moved
-        )
+        return GateDecision(True, f"portal:{evidence.issuer}", f"signed portal assertion ({how})")
 
     async def _acknowledge(self, request: ErasureRequest) -> None:
         """Tell the requester we have their request (the code's message does, for ``email``)."""
@@ -557,8 +380,7 @@ class ErasureWorkflow:
             done = await workflow.execute_activity_method(
                 DeadlineActivities.send_acknowledgement,
                 AcknowledgementNotice(request.request_id, request.due_at),
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=_MAIL_RETRY,
+                **MAIL,
             )
         except ActivityError:
             return  # recorded by the activity's failure; the acknowledgement timer escalates
@@ -571,8 +393,7 @@ class ErasureWorkflow:
         plan = await workflow.execute_activity_method(
             PlanningActivities.plan_erasure,
             PlanInput(request.request_id, request.systems, 0),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         steps = {step.system: step for step in plan.systems}
 
@@ -590,20 +411,8 @@ class ErasureWorkflow:
         self, request: ErasureRequest, system: str, refer_to: str | None = None
     ) -> SystemOutcome:
         job = SystemErasure(request.request_id, system, 0, request.policy, refer_to=refer_to)
-        try:
-            outcome = await workflow.execute_child_workflow(
-                SystemErasureWorkflow.run,
-                job,
-                id=f"{workflow.info().workflow_id}/{system}/0",
-            )
-        except ChildWorkflowError as err:
-            # The child itself died (terminated, timed out): record it as this system's failure.
-            outcome = await workflow.execute_activity_method(
-                RecordingActivities.record_system_failure,
-                SystemFailure(request.request_id, system, 0, f"system workflow ended: {err.cause}"),
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=_LEDGER_RETRY,
-            )
+        parent = workflow.info().workflow_id
+        outcome = await erase_in_child(job, system_erasure_id_under(parent, system, 0))
         self._systems[system] = outcome.outcome
         return outcome
 
@@ -625,8 +434,7 @@ class ErasureWorkflow:
             status = await workflow.execute_activity_method(
                 RecordingActivities.record_answer,
                 RequestAnswer(request.request_id, actor, counts),
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=_LEDGER_RETRY,
+                **LEDGER,
             )
             self._stage = status
         else:
@@ -650,8 +458,7 @@ class ErasureWorkflow:
         await workflow.execute_activity_method(
             SealingActivities.seal_request,
             request_id,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
 
     async def _stop_the_clock(self) -> None:
@@ -667,6 +474,5 @@ class ErasureWorkflow:
         await workflow.execute_activity_method(
             RecordingActivities.record_status,
             change,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )

@@ -15,15 +15,16 @@ before it replays as it ran (the SDK had dropped a malformed signal without a co
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import RefusalActivities, RefusedSignal
+
+from .activity_options import REFUSAL_RECORD
 
 __all__ = ["PAYLOAD_REFUSED", "RECORD_REFUSED_SIGNALS", "Refused", "SignalReader"]
 
@@ -35,9 +36,6 @@ PAYLOAD_REFUSED = "PayloadRefused"
 RECORD_REFUSED_SIGNALS = "record-refused-signals"
 #: Refusals recorded per workflow run; the rest are only counted (a flood is one story).
 RECORDED_AT_MOST = 3
-
-_TIMEOUT = timedelta(seconds=60)
-_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60), maximum_attempts=20)
 
 
 class Refused:
@@ -82,14 +80,7 @@ class SignalReader:
                     refused.reason,
                     self.refused,
                 ),
-                start_to_close_timeout=_TIMEOUT,
-                retry_policy=_RETRY,
+                **REFUSAL_RECORD,
             )
         except ActivityError:  # never fail the request over its record of a refusal
             workflow.logger.warning("signal refusal not recorded", extra={"signal": signal})
-
-
-def request_id_of(workflow_id: str) -> str:
-    """``er-…`` of ``erasure/er-…`` and of every id derived from it (children, rounds)."""
-    parts = workflow_id.split("/")
-    return parts[1] if len(parts) > 1 and parts[0] == "erasure" else workflow_id

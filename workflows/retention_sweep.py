@@ -11,10 +11,7 @@ round still running) gets one round: the round's workflow id is the guard.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -30,15 +27,14 @@ with workflow.unsafe.imports_passed_through():
 
     from .round_types import StartedRound, Sweep, SweepResult, SystemRound
 
-from .system_round import SystemRoundWorkflow, round_workflow_id
+from .activity_options import STALL_CHECK, SWEEP_LEDGER
+from .ids import round_workflow_id
+from .system_round import SystemRoundWorkflow
 
 __all__ = ["CHECK_STALLED_REQUESTS", "RetentionSweepWorkflow"]
 
 #: Patch: the sweep also looks for open requests nobody serves (``find_stalled_requests``).
 CHECK_STALLED_REQUESTS = "check-stalled-requests"
-
-_LEDGER_TIMEOUT = timedelta(seconds=120)
-_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60), maximum_attempts=10)
 
 
 @workflow.defn(name="RetentionSweepWorkflow")
@@ -49,8 +45,7 @@ class RetentionSweepWorkflow:
         due = await workflow.execute_activity_method(
             RoundActivities.find_due_rounds,
             DueQuery(now, sweep.limit),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **SWEEP_LEDGER,
         )
         started: list[StartedRound] = []
         running: list[str] = []
@@ -83,8 +78,7 @@ class RetentionSweepWorkflow:
             shredded = await workflow.execute_activity_method(
                 RoundActivities.shred_expired,
                 ShredQuery(now),
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=_LEDGER_RETRY,
+                **SWEEP_LEDGER,
             )
         if workflow.patched(CHECK_STALLED_REQUESTS):
             # Long before a deadline: a request whose workflow task keeps failing, whose
@@ -93,8 +87,7 @@ class RetentionSweepWorkflow:
                 await workflow.execute_activity_method(
                     ProgressActivities.find_stalled_requests,
                     StallQuery(now, sweep.limit),
-                    start_to_close_timeout=_LEDGER_TIMEOUT,
-                    retry_policy=RetryPolicy(maximum_attempts=2),
+                    **STALL_CHECK,
                 )
             except ActivityError:
                 workflow.logger.warning("stall check failed")

@@ -21,8 +21,8 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.common import RawValue
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, RetryState
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -43,13 +43,22 @@ with workflow.unsafe.imports_passed_through():
     from .round_types import ControllerInstruction
     from .types import ErasurePolicy, SystemErasure
 
-from .refusals import Refused, SignalReader, request_id_of
+from .activity_options import (
+    INSTRUCTED_RETENTION,
+    LEDGER,
+    NOTICE_ERRORS,
+    connector_call,
+    connector_retry,
+)
+from .ids import request_id_of
+from .refusals import Refused, SignalReader
 
 __all__ = [
     "VERIFY_NOT_SEARCHED",
     "WAIT_FOR_SYSTEM_WORKER",
     "SystemErasureWorkflow",
     "describe_activity_failure",
+    "erase_in_child",
 ]
 
 #: Patch: a system not searched in full (``not_searched``) that erased what the identifiers
@@ -57,26 +66,29 @@ __all__ = [
 #: which no history recorded before the outcome existed can reach.
 VERIFY_NOT_SEARCHED = "verify-not-searched"
 
-#: Error types an activity raises that no retry can fix.
-PERMANENT_ERRORS = [
-    "PermanentError",
-    "BlastRadiusExceeded",
-    "ConnectorConfigError",
-    "SystemNotConfigured",
-    "SubjectUnavailable",
-]
-
-#: ... and those of telling a controller about a referral.
-NOTICE_ERRORS = [*PERMANENT_ERRORS, "ControllerRefused", "ControllerNotConfigured"]
-
-_LEDGER_TIMEOUT = timedelta(seconds=60)
-_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
-
 #: Patch: a task no worker with the system took is scheduled again after a wait, never
 #: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
 WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
 _LONGEST_WAIT = timedelta(hours=1)
+#: The stages in which a referred system waits for its controller's instruction.
+_AWAITING_INSTRUCTION = (OutcomeKind.REFERRED, "escalated")
 T = TypeVar("T")
+
+
+def _instruction_refusal(instruction: ControllerInstruction) -> str | None:
+    """Why an instruction cannot be carried out as given, or None: ``erase``, or ``retain``
+    with a legal basis and exactly one of a date kept until or a review date."""
+    if not instruction.operator.strip() or not instruction.reason.strip():
+        return "an instruction needs who enters it and what the controller said"
+    if instruction.action == "erase":
+        return None
+    if instruction.action != "retain":
+        return f"an instruction is erase or retain, not {instruction.action!r}"
+    if not instruction.legal_basis:
+        return "a retention needs its legal basis"
+    if (instruction.retained_until is None) == (instruction.review_on is None):
+        return "a retention needs exactly one of a date kept until or a review date"
+    return None
 
 
 def describe_activity_failure(err: ActivityError) -> str:
@@ -92,20 +104,27 @@ def describe_activity_failure(err: ActivityError) -> str:
     return what
 
 
-def _retry(policy: ErasurePolicy, permanent: list[str] = PERMANENT_ERRORS) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=policy.retry_initial_seconds),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=policy.retry_max_interval_seconds),
-        maximum_attempts=policy.attempt_limit,
-        non_retryable_error_types=permanent,
-    )
+async def erase_in_child(job: SystemErasure, workflow_id: str) -> SystemOutcome:
+    """One system's erasure as a child workflow of the caller (a request, or a later round),
+    and its outcome. A child that itself died (terminated, timed out) is recorded as the
+    system's failure: the caller always gets an outcome the ledger holds."""
+    try:
+        return await workflow.execute_child_workflow(SystemErasureWorkflow.run, job, id=workflow_id)
+    except ChildWorkflowError as err:
+        return await workflow.execute_activity_method(
+            RecordingActivities.record_system_failure,
+            SystemFailure(
+                job.request_id, job.system, job.round, f"system workflow ended: {err.cause}"
+            ),
+            **LEDGER,
+        )
 
 
 @workflow.defn(name="SystemErasureWorkflow")
 class SystemErasureWorkflow:
     def __init__(self) -> None:
         self._stage = "erasing"
+        self._round = 0  # the round a referral waits in
         self._instruction: ControllerInstruction | None = None
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
@@ -113,24 +132,45 @@ class SystemErasureWorkflow:
     def stage(self) -> str:
         return self._stage
 
+    @workflow.update
+    def instruct(self, instruction: ControllerInstruction) -> str:
+        """The controller's answer to a referral, entered by an operator (``lethe
+        controller-instruction``). The validator refuses, with the reason, one that cannot
+        be carried out; an accepted one is recorded and carried out by the run."""
+        self._instruction = instruction
+        return f"{instruction.action}: carried out in round {self._round + 1}"
+
+    @instruct.validator
+    def _refuse_instruction(self, instruction: ControllerInstruction) -> None:
+        if self._instruction is not None:
+            given = self._instruction
+            raise ValueError(
+                f"an instruction was already given ({given.action}, by {given.operator})"
+            )
+        if self._stage not in _AWAITING_INSTRUCTION:
+            raise ValueError(
+                f"this system is not waiting for a controller's instruction ({self._stage})"
+            )
+        why = _instruction_refusal(instruction)
+        if why is not None:
+            raise ValueError(why)
+        if instruction.action == "erase" and (
+            instruction.legal_basis or instruction.retained_until or instruction.review_on
+        ):
+            raise ValueError("a legal basis and dates go with retain, not with erase")
+
     @workflow.signal(name="controller_instruction")
     async def controller_instruction(self, raw: RawValue) -> None:
-        """The controller's answer to a referral (a ``ControllerInstruction``). Only the first
-        well-formed one counts. One not encrypted under the payload key is refused and
+        """The ``controller_instruction`` signal, as referrals opened before the ``instruct``
+        update were answered; kept for them. Only the first well-formed one counts, and
+        nobody hears a refusal. One not encrypted under the payload key is refused and
         recorded."""
         instruction = self._signals.read(raw, ControllerInstruction, "controller_instruction")
         if isinstance(instruction, Refused):
             request_id = request_id_of(workflow.info().workflow_id)
             await self._signals.record(request_id, "controller_instruction", instruction)
             return
-        if self._instruction is not None:
-            return
-        if not instruction.operator.strip() or not instruction.reason.strip():
-            return
-        dated = (instruction.retained_until is None) != (instruction.review_on is None)
-        if instruction.action == "erase" or (
-            instruction.action == "retain" and instruction.legal_basis and dated
-        ):
+        if self._instruction is None and _instruction_refusal(instruction) is None:
             self._instruction = instruction
 
     @workflow.run
@@ -149,18 +189,14 @@ class SystemErasureWorkflow:
         """erase → (poll while pending) → verify, for one round; failures are recorded."""
         policy = job.policy
         task = SystemTask(job.request_id, job.system, round_)
-        timeout = timedelta(seconds=policy.erase_timeout_seconds)
-        heartbeat = timedelta(seconds=policy.heartbeat_timeout_seconds)
-        retry = _retry(policy)
+        call = connector_call(policy)
         self._stage = "erasing"
         try:
             outcome = await self._served(
                 lambda: workflow.execute_activity_method(
                     ErasureActivities.erase_in_system,
                     task,
-                    start_to_close_timeout=timeout,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=retry,
+                    **call,
                 ),
                 policy,
             )
@@ -172,9 +208,7 @@ class SystemErasureWorkflow:
                     lambda: workflow.execute_activity_method(
                         ErasureActivities.poll_system,
                         task,
-                        start_to_close_timeout=timeout,
-                        heartbeat_timeout=heartbeat,
-                        retry_policy=retry,
+                        **call,
                     ),
                     policy,
                 )
@@ -200,9 +234,7 @@ class SystemErasureWorkflow:
                     lambda: workflow.execute_activity_method(
                         ErasureActivities.verify_in_system,
                         task,
-                        start_to_close_timeout=timeout,
-                        heartbeat_timeout=heartbeat,
-                        retry_policy=retry,
+                        **call,
                     ),
                     policy,
                 )
@@ -250,12 +282,12 @@ class SystemErasureWorkflow:
     ) -> SystemOutcome:
         """Refer the system to its controller and carry out the instruction that comes back."""
         self._stage = OutcomeKind.REFERRED
+        self._round = round_
         task = ReferralTask(job.request_id, job.system, round_, controller, connector_called)
         opened = await workflow.execute_activity_method(
             ReferralActivities.open_referral,
             task,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         trouble = opened.why_not
         if trouble is None:
@@ -264,7 +296,7 @@ class SystemErasureWorkflow:
                     ReferralActivities.notify_controller,
                     task,
                     start_to_close_timeout=timedelta(seconds=job.policy.erase_timeout_seconds),
-                    retry_policy=_retry(job.policy, NOTICE_ERRORS),
+                    retry_policy=connector_retry(job.policy, NOTICE_ERRORS),
                 )
             except ActivityError as err:
                 trouble = f"the controller could not be notified: {describe_activity_failure(err)}"
@@ -284,8 +316,7 @@ class SystemErasureWorkflow:
             await workflow.execute_activity_method(
                 ReferralActivities.escalate_referral,
                 ReferralEscalation(job.request_id, job.system, round_, trouble or "no answer"),
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=_LEDGER_RETRY,
+                **LEDGER,
             )
             self._stage = "escalated"
             # An operator decides now. No timer: the wait adds nothing to the history.
@@ -306,8 +337,7 @@ class SystemErasureWorkflow:
         await workflow.execute_activity_method(
             ReferralActivities.record_instruction,
             record,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         if instruction.action == "erase":
             # A connector that answers Referred again ends referred: no second referral.
@@ -316,11 +346,7 @@ class SystemErasureWorkflow:
             outcome = await workflow.execute_activity_method(
                 ReferralActivities.record_instructed_retention,
                 record,
-                start_to_close_timeout=_LEDGER_TIMEOUT,
-                retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(seconds=60),
-                    non_retryable_error_types=PERMANENT_ERRORS,
-                ),
+                **INSTRUCTED_RETENTION,
             )
         except ActivityError as err:
             return await self._fail(job, round_ + 1, describe_activity_failure(err))
@@ -332,6 +358,5 @@ class SystemErasureWorkflow:
         return await workflow.execute_activity_method(
             RecordingActivities.record_system_failure,
             SystemFailure(job.request_id, job.system, round_, error),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )

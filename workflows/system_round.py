@@ -13,43 +13,27 @@ The outcome is appended to the original request's record as round N.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities import (
         PlanInput,
         PlanningActivities,
-        RecordingActivities,
         RoundActivities,
         RoundStatus,
         RoundTask,
         SealingActivities,
-        SystemFailure,
         SystemOutcome,
     )
 
     from .round_types import SystemRound
     from .types import SystemErasure
 
-from .system_erasure import SystemErasureWorkflow
+from .activity_options import LEDGER
+from .ids import system_erasure_id
+from .system_erasure import erase_in_child
 
-__all__ = ["SystemRoundWorkflow", "round_workflow_id", "system_erasure_id"]
-
-_LEDGER_TIMEOUT = timedelta(seconds=60)
-_LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=60))
-
-
-def round_workflow_id(request_id: str, system: str, round_: int) -> str:
-    return f"erasure/{request_id}/round/{system}/{round_}"
-
-
-def system_erasure_id(request_id: str, system: str, round_: int) -> str:
-    """The same pattern as the request's own children (``erasure/ID/SYSTEM/0``)."""
-    return f"erasure/{request_id}/{system}/{round_}"
+__all__ = ["SystemRoundWorkflow"]
 
 
 @workflow.defn(name="SystemRoundWorkflow")
@@ -75,61 +59,45 @@ class SystemRoundWorkflow:
         await workflow.execute_activity_method(
             RoundActivities.open_round,
             task,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         plan = await workflow.execute_activity_method(
             PlanningActivities.plan_erasure,
             PlanInput(job.request_id, (job.system,), job.round),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         [step] = plan.systems
         if step.outcome is not None:
             outcome = step.outcome
         else:
             self._stage = "erasing"
-            try:
-                outcome = await workflow.execute_child_workflow(
-                    SystemErasureWorkflow.run,
-                    SystemErasure(
-                        job.request_id,
-                        job.system,
-                        job.round,
-                        job.policy,
-                        refer_to=step.controller if step.action == "refer" else None,
-                    ),
-                    id=system_erasure_id(job.request_id, job.system, job.round),
-                )
-            except ChildWorkflowError as err:
-                outcome = await workflow.execute_activity_method(
-                    RecordingActivities.record_system_failure,
-                    SystemFailure(
-                        job.request_id, job.system, job.round, f"system workflow ended: {err.cause}"
-                    ),
-                    start_to_close_timeout=_LEDGER_TIMEOUT,
-                    retry_policy=_LEDGER_RETRY,
-                )
+            outcome = await erase_in_child(
+                SystemErasure(
+                    job.request_id,
+                    job.system,
+                    job.round,
+                    job.policy,
+                    refer_to=step.controller if step.action == "refer" else None,
+                ),
+                system_erasure_id(job.request_id, job.system, job.round),
+            )
         await workflow.execute_activity_method(
             RoundActivities.close_round,
             task,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         # The activity computes the status from the ledger, and leaves a request that is
         # still open alone (its own workflow answers it, reading this round's outcome).
         await workflow.execute_activity_method(
             RoundActivities.record_round_status,
             RoundStatus(job.request_id, "", job.system, job.round, job.trigger),
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         # Sealing is idempotent and appends only what is new: this round's receipt.
         await workflow.execute_activity_method(
             SealingActivities.seal_request,
             job.request_id,
-            start_to_close_timeout=_LEDGER_TIMEOUT,
-            retry_policy=_LEDGER_RETRY,
+            **LEDGER,
         )
         self._stage = outcome.outcome
         return outcome

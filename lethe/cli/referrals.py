@@ -8,19 +8,14 @@ the same command.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import click
-from temporalio.service import RPCError
 
-from ledger import ControllerReferrals
-from workflows import ControllerInstruction
-
-from ..errors import LetheError, NotFoundError
-from ..free_text import PersonText
-from ..runtime import Runtime
+from ..errors import LetheError
+from ..operations.referrals import InstructionOrder, instruct_referral
 from ._app import app, call, console, emit_json, json_option
-from ._values import legal_basis, one_date, operator_name, reason_text, scrubbed
+from ._values import legal_basis, note_rewritten, one_date, operator_name, reason_text
 
 __all__ = ["controller_instruction"]
 
@@ -69,77 +64,32 @@ def controller_instruction(
         raise LetheError("--basis, --until and --review-on go with --retain, not --erase")
     who = operator_name(operator)
     request_id, system = request_id.strip(), system.strip()
-
-    call(
-        _instruct,
-        request_id,
-        system,
-        erase=erase,
-        reason=reason,
-        who=who,
-        code=code,
-        kept=kept,
-        review=review,
-        as_json=as_json,
-    )
-
-
-async def _instruct(
-    rt: Runtime,
-    request_id: str,
-    system: str,
-    *,
-    erase: bool,
-    reason: str,
-    who: str,
-    code: str | None,
-    kept: date | None,
-    review: date | None,
-    as_json: bool,
-) -> None:
-    rec = await rt.ledger.get_request(request_id)
-    if rec is None:
-        raise NotFoundError(f"no erasure request with id {request_id!r}")
-    if system not in rec.systems:
-        raise LetheError(
-            f"{request_id} has no system {system!r} (its systems: {', '.join(rec.systems)})"
-        )
-    referral = await ControllerReferrals(rt.ledger).waiting(request_id, system)
-    if referral is None:
-        raise LetheError(
-            f"{system} of {request_id} is not waiting for a controller's instruction"
-        )
-    why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
-    instruction = ControllerInstruction(
+    order = InstructionOrder(
         "erase" if erase else "retain",
-        by,
-        why,
+        reason,
+        who,
         legal_basis=code,
-        retained_until=kept.isoformat() if kept else None,
-        review_on=review.isoformat() if review else None,
+        retained_until=kept,
+        review_on=review,
     )
-    client = await rt.client()
-    try:
-        await client.get_workflow_handle(referral.workflow_id).signal(
-            "controller_instruction", instruction
-        )
-    except RPCError as exc:
-        raise LetheError(f"could not reach the waiting workflow: {exc}") from None
-    info = {
-        "request_id": request_id,
-        "system": system,
-        "round": referral.round,
-        "controller": referral.controller,
-        "instruction": instruction.action,
-        "operator": by,
-        "carried_out_in_round": referral.round + 1,
-    }
+    done = call(instruct_referral, request_id, system, order, rewritten=note_rewritten)
+    referral = done.referral
     if as_json:
-        emit_json(info)
+        emit_json(
+            {
+                "request_id": request_id,
+                "system": system,
+                "round": referral.round,
+                "controller": referral.controller,
+                "instruction": done.instruction.action,
+                "operator": done.instruction.operator,
+                "carried_out_in_round": done.carried_out_in_round,
+            }
+        )
     elif erase:
         console.print(
             f"{system} of {request_id}: erasing on {referral.controller}'s instruction "
-            f"(round {referral.round + 1})."
+            f"(round {done.carried_out_in_round})."
         )
     else:
         when = f"until {kept}" if kept else f"indefinite, review {review}"

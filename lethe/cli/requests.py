@@ -12,8 +12,7 @@ from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod
 
 from ..attention import clock_lines, clock_to_dict, progress_lines
 from ..deadlines import parse_duration
-from ..errors import LetheError, NotFoundError
-from ..free_text import PersonText
+from ..errors import LetheError
 from ..intake import (
     CHANNELS,
     EXTRA_KINDS,
@@ -30,7 +29,7 @@ from ..operations.requests import (
     request_view,
 )
 from ..render import outcome_table, request_summary, request_table, request_to_dict
-from ..runtime import Runtime, load_registry
+from ..runtime import load_registry
 from ..terminal import visible
 from ._app import app, call, console, emit_json, invocation_settings, json_option, look
 from ._values import (
@@ -39,7 +38,6 @@ from ._values import (
     note_rewritten,
     operator_name,
     reason_text,
-    scrubbed,
     stdin_line,
 )
 
@@ -319,35 +317,15 @@ def approve(request_id: str, reason: str, operator: str | None, as_json: bool) -
     reason = reason_text(reason, "how the identity was confirmed")
     who = operator_name(operator)
     request_id = request_id.strip()
-    call(_approve, request_id, reason, who, as_json=as_json)
+    from ..operations.identity import approve_identity
 
-
-async def _approve(rt: Runtime, request_id: str, reason: str, who: str, *, as_json: bool) -> None:
-    from temporalio.service import RPCError
-
-    from workflows import OperatorApproval
-
-    rec = await rt.ledger.get_request(request_id)
-    if rec is None:
-        raise NotFoundError(f"no erasure request with id {request_id!r}")
-    if rec.verification_method != VerificationMethod.OPERATOR:
-        raise LetheError(
-            f"{request_id} is verified by {rec.verification_method!r}, not by an operator"
-        )
-    if rec.status not in UNVERIFIED_STATUSES:
-        raise LetheError(f"{request_id} is not waiting for verification (status {rec.status})")
-    why, by = scrubbed(await PersonText.for_request(rt.ledger, request_id), reason, who)
-    client = await rt.client()
-    try:
-        await client.get_workflow_handle(rec.workflow_id).signal(
-            "approve", OperatorApproval(by, why)
-        )
-    except RPCError as exc:
-        raise LetheError(f"could not reach {request_id}'s workflow: {exc}") from None
+    done = call(approve_identity, request_id, reason, who, rewritten=note_rewritten)
     if as_json:
-        emit_json({"request_id": request_id, "approved_by": by, "reason": why})
+        emit_json(
+            {"request_id": done.request_id, "approved_by": done.approved_by, "reason": done.reason}
+        )
     else:
-        console.print(f"Approved {request_id} as {by}; erasure starts now.")
+        console.print(f"Approved {done.request_id} as {done.approved_by}; erasure starts now.")
 
 
 @app.command()

@@ -9,7 +9,9 @@ operator reads.
 
     requests           receive a request, where it stands and what it waits for, list, cancel
     clock              extend the answer deadline once; acknowledge receipt by other means
-    identity           the requester's emailed code, checked; a new one mailed
+    identity           the requester's emailed code, checked; a new one mailed; an operator's
+                       approval
+    referrals          a controller's instruction for a referred system, handed to its workflow
     later_rounds       retry a system, replay a restored backup, sweep now
     holds              place and release legal holds
     request_record     one request's record for an auditor, a selection, a certificate

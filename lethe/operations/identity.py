@@ -1,11 +1,15 @@
 """The requester's identity, checked through an operator: the emailed code they give back,
-or a new code mailed when the first was lost.
+a new code mailed when the first was lost, or the operator's own approval.
 
 ``verify`` answers at once: the code goes to the request's workflow as a Temporal update, an
 activity compares it with the stored hash and records the result, and the answer comes back
 on the same call. Every refusal is recorded in the request's events, including those refused
 before any comparison (a request not verified by code, a closed one, a malformed or replayed
 code).
+
+``approve`` goes to the workflow as an update too: whether an approval can count (the request
+is verified by an operator, its gate is open, nobody approved it yet, it says who and how) is
+the workflow validator's to say, and its refusal comes back to the operator as one line.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from vocabulary import UNVERIFIED_STATUSES, VerificationMethod
-from workflows import CodeCheck, CodeResendOrder, CodeResent, CodeSubmission, ErasureWorkflow
+from workflows import (
+    CodeCheck,
+    CodeResendOrder,
+    CodeResent,
+    CodeSubmission,
+    ErasureWorkflow,
+    OperatorApproval,
+)
 
 from ..errors import LetheError
 from ..free_text import PersonText, Rewritten
@@ -22,7 +33,7 @@ from ..runtime import Runtime
 from .lookups import find_request
 from .workflow_calls import UpdateRefused, update_request
 
-__all__ = ["Resent", "check_code", "resend_code"]
+__all__ = ["Approved", "Resent", "approve_identity", "check_code", "resend_code"]
 
 
 async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> LetheError:
@@ -90,3 +101,34 @@ async def resend_code(
     except UpdateRefused as exc:
         raise LetheError(f"{request_id}: no new code: {exc.because}") from None
     return Resent(sent, who)
+
+
+@dataclass(frozen=True)
+class Approved:
+    request_id: str
+    approved_by: str  # the operator's name as the ledger keeps it
+    reason: str  # as kept: the person's details removed
+
+
+async def approve_identity(
+    rt: Runtime,
+    request_id: str,
+    reason: str,
+    operator: str,
+    *,
+    rewritten: Rewritten | None = None,
+) -> Approved:
+    """An operator confirms the requester's identity; erasure starts. Refused, with the
+    workflow's reason, when the approval cannot count."""
+    rec = await find_request(rt.ledger, request_id)
+    if rec.completed_at is not None:  # its workflow is gone: nobody else can say so
+        raise LetheError(f"{request_id}: not approved: the request is closed ({rec.status})")
+    person = await PersonText.for_request(rt.ledger, request_id)
+    why, by = person.kept(reason, operator, rewritten=rewritten)
+    try:
+        await update_request(
+            rt, rec, ErasureWorkflow.approve_identity, OperatorApproval(by, why)
+        )
+    except UpdateRefused as exc:
+        raise LetheError(f"{request_id}: not approved: {exc.because}") from None
+    return Approved(request_id, by, why)

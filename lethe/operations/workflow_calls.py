@@ -1,4 +1,5 @@
-"""Asking a request's workflow to do something (a Temporal update), and what its answer means.
+"""Asking a request's workflow (or one of its systems') to do something (a Temporal update),
+and what its answer means.
 
 A refusal by the workflow (its validator, or the activity behind the update) comes back as
 :class:`UpdateRefused` with the innermost message; a workflow that cannot be reached (closed,
@@ -8,7 +9,8 @@ or Temporal said no) as :class:`WorkflowUnreachable`. Each operation words its o
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
@@ -20,7 +22,13 @@ from workflows import ErasureWorkflow
 from ..errors import LetheError
 from ..runtime import Runtime
 
-__all__ = ["UpdateRefused", "WorkflowUnreachable", "failure_text", "update_request"]
+__all__ = [
+    "UpdateRefused",
+    "WorkflowUnreachable",
+    "failure_text",
+    "update_request",
+    "update_workflow",
+]
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -57,9 +65,27 @@ async def update_request(
     """``update(arg)`` on the workflow of ``rec``, and its answer."""
     client = await rt.client()
     handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+    return await _answer(handle.execute_update(update, arg), rec.request_id)
+
+
+async def update_workflow(
+    rt: Runtime,
+    workflow_id: str,
+    request_id: str,
+    update: UpdateMethodMultiParam[[Any, A], R],
+    arg: A,
+) -> R:
+    """``update(arg)`` on the workflow ``workflow_id`` of request ``request_id`` (one of its
+    systems', say), and its answer."""
+    client = await rt.client()
+    handle = client.get_workflow_handle(workflow_id)
+    return await _answer(handle.execute_update(update, arg), request_id)
+
+
+async def _answer(call: Awaitable[R], request_id: str) -> R:
     try:
-        return await handle.execute_update(update, arg)
+        return await call
     except WorkflowUpdateFailedError as exc:
         raise UpdateRefused(failure_text(exc)) from None
     except RPCError as exc:
-        raise WorkflowUnreachable(rec.request_id, exc) from None
+        raise WorkflowUnreachable(request_id, exc) from None

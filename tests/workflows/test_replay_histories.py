@@ -1,4 +1,5 @@
-"""Stored histories of ErasureWorkflow replay without nondeterminism on today's code.
+"""Stored histories of ErasureWorkflow (and of a system's SystemErasureWorkflow) replay without
+nondeterminism on today's code.
 
 Each file in ``histories/`` is a real execution (time-skipping server, the fake activities
 of test_erasure_workflow, no personal data: a made-up request id and pseudonym) recorded
@@ -6,7 +7,8 @@ before a change to the workflow's command sequence. A workflow still running whe
 worker is deployed replays its history on the new code; if the new code would issue other
 commands for the same events, the worker fails the task and the request stalls. Whenever a
 change alters the workflow's commands, record a history with the code before it and add it
-here (and guard the change with ``workflow.patched``).
+here (and guard the change with ``workflow.patched``). ``record_histories.py`` records the
+newer ones (``python -m tests.workflows.record_histories NAME``).
 """
 
 from __future__ import annotations
@@ -19,21 +21,26 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows import ALL_WORKFLOWS
+from workflows import ALL_WORKFLOWS, system_erasure_id, workflow_id_for
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_there_are_histories_to_replay() -> None:
-    assert len(HISTORIES) >= 4
+    assert len(HISTORIES) >= 8
+    names = {p.stem for p in HISTORIES}
+    # The update paths that replaced the approve and controller_instruction signals.
+    assert {"operator_approved_by_update", "referral_instructed_by_update"} <= names
 
 
 def _workflow_id(raw: str) -> str:
     """The recorded workflow's id, from its input (recorded with the default converter): a
     child's id is derived from its parent's, so the replay must use the same one."""
     started = json.loads(raw)["events"][0]["workflowExecutionStartedEventAttributes"]
-    request = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
-    return f"erasure/{request['request_id']}"
+    job = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
+    if started["workflowType"]["name"] == "SystemErasureWorkflow":
+        return system_erasure_id(job["request_id"], job["system"], job["round"])
+    return workflow_id_for(job["request_id"])
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

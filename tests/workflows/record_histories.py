@@ -1,0 +1,111 @@
+"""Record the stored histories of ``histories/`` that this module knows how to make.
+
+    .venv/bin/python -m tests.workflows.record_histories [NAME ...]
+
+Each is a real execution on the time-skipping test server, with the fake activities of
+test_erasure_workflow and Temporal's default data converter (plain JSON: the replay test reads
+the request id from the input, and replays without keys). No personal data: a made-up request
+id and pseudonym. Record a history with the code *before* a change to a workflow's commands,
+then make the change (behind ``workflow.patched``) and check the history still replays
+(test_replay_histories.py).
+
+The older histories of the directory were recorded the same way by earlier versions of this
+procedure (their recipes are in the commits that added them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from workflows import (
+    ALL_WORKFLOWS,
+    ControllerInstruction,
+    ErasureWorkflow,
+    OperatorApproval,
+    SystemErasureWorkflow,
+    system_erasure_id,
+    workflow_id_for,
+)
+
+from .test_erasure_workflow import Fakes, request
+
+HISTORIES = Path(__file__).parent / "histories"
+BIN = Path(sys.executable).parent
+
+
+async def operator_approved_by_update(client: Client, task_queue: str) -> WorkflowHistory:
+    """An operator-verified request approved with the ``approve_identity`` update."""
+    req = replace(request(("forum", "crm"), "operator"), request_id="er-0a1b2c3d4e5f")
+    fakes = Fakes()
+    async with Worker(
+        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await client.start_workflow(
+            ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
+        )
+        await handle.execute_update(
+            ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back, ticket 12")
+        )
+        result = await handle.result()
+        assert result.status == "completed", result
+        return await handle.fetch_history()
+
+
+async def referral_instructed_by_update(client: Client, task_queue: str) -> WorkflowHistory:
+    """A processor-held system's erasure (the child workflow), referred to its controller and
+    instructed to erase with the ``instruct`` update."""
+    req = replace(request(("lms",), "preverified"), request_id="er-5f4e3d2c1b0a")
+    fakes = Fakes(processors={"lms": "acme-university"})
+    async with Worker(
+        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+        handle = await client.start_workflow(
+            ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
+        )
+        child = client.get_workflow_handle_for(
+            SystemErasureWorkflow.run, system_erasure_id(req.request_id, "lms", 0)
+        )
+        for _ in range(200):
+            if fakes.notices:
+                break
+            await asyncio.sleep(0.05)
+        await child.execute_update(
+            SystemErasureWorkflow.instruct,
+            ControllerInstruction("erase", "kim", "acme's DPO asked us to erase (ticket 4411)"),
+        )
+        result = await handle.result()
+        assert result.status == "completed", result
+        return await child.fetch_history()
+
+
+RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
+    "operator_approved_by_update": operator_approved_by_update,
+    "referral_instructed_by_update": referral_instructed_by_update,
+}
+
+
+async def main(names: list[str]) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server")
+    )
+    try:
+        for name in names or list(RECIPES):
+            history = await RECIPES[name](env.client, f"capture-{name}")
+            text = json.dumps(json.loads(history.to_json()), indent=2) + "\n"
+            (HISTORIES / f"{name}.json").write_text(text)
+            print(f"recorded {name}: {len(history.events)} events")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
