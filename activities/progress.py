@@ -48,6 +48,7 @@ __all__ = [
     "StallQuery",
     "StallReport",
     "holdups",
+    "polled",
 ]
 
 log = structlog.get_logger("lethe.activities")
@@ -130,7 +131,7 @@ async def holdups(
     found += _unserved(await ledger.events(rec.request_id), found)
     if check_pollers:
         for queue in sorted(queues):
-            if not await _polled(client, queue, now):
+            if not await polled(client, queue, now):
                 found.insert(
                     0,
                     Holdup(
@@ -279,7 +280,7 @@ def _unserved(events: Sequence[RequestEvent], found: Sequence[Holdup]) -> list[H
     return out
 
 
-async def _polled(client: Client, queue: str, now: datetime) -> bool:
+async def polled(client: Client, queue: str, now: datetime) -> bool:
     """Whether a worker polled ``queue`` (workflow or activity tasks) within the window."""
     for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
         described = await client.workflow_service.describe_task_queue(

@@ -30,10 +30,11 @@ from ledger import ErasureRequestRecord, Ledger, RequestEvent
 from lethe.demo.systems import SUBJECT, seed_demo_systems
 from lethe.intake import submit_request
 from lethe.keys import Keyring
+from lethe.operations.workflow_calls import NoWorker, ensure_served
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from tests.support.portal import portal_verification, preverified_draft
-from workflows import ALL_WORKFLOWS, ErasurePolicy, ErasureWorkflow
+from workflows import ALL_WORKFLOWS, ErasurePolicy, ErasureWorkflow, OperatorApproval
 
 from .workflows.test_erasure_workflow import Fakes, request
 
@@ -262,3 +263,42 @@ def test_status_says_when_temporal_cannot_be_asked(
         flat = " ".join(out.split())
         assert "Progress unknown: cannot reach Temporal at 127.0.0.1:9" in flat
         assert "cannot be told from here" in flat and "nothing from you" not in flat
+
+
+async def test_an_operator_update_is_not_sent_when_no_worker_would_answer_it(
+    dev_server_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """``lethe approve``, ``cancel``, ``extend`` … ask the workflow and wait for its answer: with
+    nobody polling its queue they would wait for ever, the operator unsure whether it counted.
+    Nothing is sent (NoWorker, exit 69); once a worker polls, the same call goes through."""
+    client = dev_server_env.client
+    req = request(("crm",))
+    handle = await client.start_workflow(
+        ErasureWorkflow.run, req, id=f"erasure/{req.request_id}", task_queue=task_queue
+    )
+    with pytest.raises(NoWorker) as nobody:
+        await ensure_served(client, handle, req.request_id)
+    assert str(nobody.value) == (
+        f"{req.request_id}: no worker polls the task queue {task_queue!r}, so nothing was sent;"
+        " start one (lethe worker) and try again"
+    )
+    assert nobody.value.exit_code == 69
+    fakes = Fakes()
+    async with Worker(
+        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+    ):
+
+        async def served() -> bool:
+            try:
+                await ensure_served(client, handle, req.request_id)
+            except NoWorker:
+                return False
+            return True
+
+        await wait_for(served, "the worker's poll to be seen")
+        await handle.execute_update(
+            ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back")
+        )
+        assert (await handle.result()).status == "completed"
+    # A closed workflow is left to the update to refuse (as before): no worker check.
+    await ensure_served(client, handle, req.request_id)

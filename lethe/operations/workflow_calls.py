@@ -5,24 +5,36 @@ A refusal by the workflow (its validator, or the activity behind the update) com
 :class:`UpdateRefused` with the innermost message; a workflow that cannot be reached (closed,
 or Temporal said no) as :class:`WorkflowUnreachable`. Each operation words its own refusal
 ("cannot extend …", "… not cancelled: …") around ``because``.
+
+An update is answered by the workflow, so by a worker: when no worker polls the workflow's task
+queue, the update is not sent at all (:class:`NoWorker`), instead of the command waiting with
+nobody to answer and the operator left unsure whether it counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from activities.progress import polled
 from ledger import ErasureRequestRecord
 from workflows import ErasureWorkflow
 
-from ..errors import LetheError
+from ..errors import LetheError, UnreachableError
 from ..runtime import Runtime
 
 __all__ = [
+    "NoWorker",
     "UpdateRefused",
     "WorkflowUnreachable",
     "failure_text",
@@ -56,6 +68,36 @@ class WorkflowUnreachable(LetheError):
         super().__init__(f"could not reach {request_id}'s workflow: {exc}")
 
 
+class NoWorker(UnreachableError):
+    """No worker polls the task queue of the workflow that would answer: nothing was sent."""
+
+    def __init__(self, request_id: str, queue: str) -> None:
+        super().__init__(
+            f"{request_id}: no worker polls the task queue {queue!r}, so nothing was sent;"
+            f" start one (lethe worker) and try again"
+        )
+
+
+async def ensure_served(client: Client, handle: WorkflowHandle[Any, Any], request_id: str) -> None:
+    """Refuse (:class:`NoWorker`) unless a worker polls the task queue of ``handle``. A closed
+    workflow is left to the update itself to refuse, as it always has."""
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        raise WorkflowUnreachable(request_id, exc) from None
+    if described.status != WorkflowExecutionStatus.RUNNING:
+        return
+    queue = described.raw_description.execution_config.task_queue.name
+    try:
+        served = await polled(client, queue, datetime.now(UTC))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.UNIMPLEMENTED:
+            return  # a server that cannot tell (Temporal's time-skipping test server): ask
+        raise WorkflowUnreachable(request_id, exc) from None
+    if not served:
+        raise NoWorker(request_id, queue)
+
+
 async def update_request(
     rt: Runtime,
     rec: ErasureRequestRecord,
@@ -65,6 +107,7 @@ async def update_request(
     """``update(arg)`` on the workflow of ``rec``, and its answer."""
     client = await rt.client()
     handle = client.get_workflow_handle_for(ErasureWorkflow.run, rec.workflow_id)
+    await ensure_served(client, handle, rec.request_id)
     return await _answer(handle.execute_update(update, arg), rec.request_id)
 
 
@@ -79,6 +122,7 @@ async def update_workflow(
     systems', say), and its answer."""
     client = await rt.client()
     handle = client.get_workflow_handle(workflow_id)
+    await ensure_served(client, handle, request_id)
     return await _answer(handle.execute_update(update, arg), request_id)
 
 
