@@ -16,21 +16,18 @@ from vocabulary import (
     OutcomeKind,
     RequestStatus,
     VerificationMethod,
+    when,
 )
 
 from .proof import missing_identifiers
 from .tables import ControllerReferral, ErasureRequestRecord, RequestClock, SystemOutcomeRecord
 
-__all__ = ["ACKNOWLEDGE_SOON", "next_steps", "when_text"]
+__all__ = ["ACKNOWLEDGE_SOON", "next_steps"]
 
 #: How close to its acknowledge-by date an unacknowledged request gets the hint to acknowledge
 #: it by other means (Lethe's own mail goes out within minutes of receipt, when it can).
 ACKNOWLEDGE_SOON = timedelta(hours=12)
 
-
-def when_text(value: datetime) -> str:
-    """A moment as operators read it: minutes, UTC."""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def next_steps(
@@ -59,9 +56,9 @@ def next_steps(
         and clock.acknowledged_at is None
         and now >= clock.acknowledge_by - ACKNOWLEDGE_SOON
     ):
-        when = "was" if now >= clock.acknowledge_by else "is"
+        tense = "was" if now >= clock.acknowledge_by else "is"
         steps.append(
-            f"receipt is not acknowledged and {when} due by {when_text(clock.acknowledge_by)}:"
+            f"receipt is not acknowledged and {tense} due by {when(clock.acknowledge_by)}:"
             f" tell the requester, then lethe acknowledge {rid} --channel phone|mail|…"
             " --reason '…'"
         )

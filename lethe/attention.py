@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 from connectors import Subject
 from ledger import ErasureRequestRecord, ErasureRounds, LedgerError, RequestClock, RequestEvent
 from ledger.next_steps import ACKNOWLEDGE_SOON, next_steps
-from vocabulary import AlertEvent
+from vocabulary import AlertEvent, iso, when
 
 from .errors import UnreachableError
-from .moments import iso, when
 from .runtime import Runtime
 from .terminal import visible
 

@@ -23,10 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ledger import CertificateCheck, ProofError, check_certificate, missing_identifiers
 from ledger.proof import canonical_json, read_json
 from ledger.proof.merkle import leaf_hash
-from vocabulary import OutcomeKind, RequestStatus, VerificationMethod, describe_basis
+from vocabulary import OutcomeKind, RequestStatus, VerificationMethod, describe_basis, stamp_when
 
 from .errors import LetheError
-from .moments import stamp_when
 
 __all__ = [
     "CERTIFICATE_SUFFIXES",

@@ -22,9 +22,8 @@ from ledger import (
 )
 from ledger.holds import hold_state
 from ledger.proof import deadline_state
-from vocabulary import OutcomeKind, describe_basis
+from vocabulary import OutcomeKind, describe_basis, iso, when
 
-from .moments import iso, when
 from .terminal import visible
 
 __all__ = [

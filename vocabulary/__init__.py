@@ -11,6 +11,8 @@ the command line); it imports nothing of Lethe's and nothing outside the standar
     Jurisdiction        the law a request is made under
     LegalBasis          why data may be kept           LEGAL_BASES, describe_basis, basis_fits
     AlertEvent          what the operators are alerted to
+    iso, when, stamp_when  how a moment is written: ISO 8601 for machines, minutes in UTC for
+                        people
 
 The enumerations are ``StrEnum``: each member *is* its string (``RequestStatus.COMPLETED ==
 "completed"``, and it hashes, sorts, formats and encodes to JSON as ``"completed"``). The
@@ -22,6 +24,7 @@ not a branch that is never taken.
 from ._alert_event import ALERT_EVENTS, AlertEvent
 from ._jurisdiction import JURISDICTIONS, Jurisdiction
 from ._legal_basis import LEGAL_BASES, LegalBasis, basis_fits, describe_basis
+from ._moments import iso, stamp_when, when
 from ._outcome_kind import FINAL_OUTCOMES, GONE, NOT_DONE, NOT_SETTLED, OutcomeKind
 from ._request_status import (
     FINAL_STATUSES,
@@ -54,5 +57,8 @@ __all__ = [
     "VerificationMethod",
     "basis_fits",
     "describe_basis",
+    "iso",
     "request_status",
+    "stamp_when",
+    "when",
 ]

@@ -30,7 +30,7 @@ from rich.text import Text
 from ledger import ProofError
 from ledger.proof import deadline_state, key_fingerprint, load_public_key, public_key_pem
 from ledger.queries import AuditFilter
-from vocabulary import Jurisdiction, OutcomeKind, RequestStatus, describe_basis
+from vocabulary import Jurisdiction, OutcomeKind, RequestStatus, describe_basis, stamp_when
 
 from ..certificates import (
     CERTIFICATE_SUFFIXES,
@@ -40,7 +40,6 @@ from ..certificates import (
 )
 from ..errors import ConfigError, LetheError
 from ..keys import load_signing_key
-from ..moments import stamp_when
 from ..operations.ccpa_export import EXPORT_FORMATS, write_export
 from ..operations.log_verification import verify_log
 from ..operations.request_record import (

@@ -18,9 +18,8 @@ from typing import Any, TextIO
 
 from ledger import missing_identifiers
 from ledger.queries import AuditFilter, AuditRecord, audit_records, systems_done_at
-from vocabulary import OutcomeKind, RequestStatus, describe_basis
+from vocabulary import OutcomeKind, RequestStatus, describe_basis, iso
 
-from ..moments import iso
 from ..runtime import Reading
 
 __all__ = ["EXPORT_FIELDS", "EXPORT_FORMATS", "RESPONSES", "csv_cell", "export_row", "write_export"]

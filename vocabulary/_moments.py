@@ -1,8 +1,8 @@
 """How a moment is written: ISO 8601 for machines (``--json``, exports, certificates), minutes
 in UTC for people (status lines, tables, the certificate's page).
 
-Every moment Lethe stores is UTC. ``ledger/next_steps.py`` keeps its own ``when_text``
-(the same format) for the alerts' ``Next:`` lines: activities cannot import ``lethe``.
+Every moment Lethe stores is UTC. Here, at the bottom, so that the command line, the
+certificates and the ledger's ``Next:`` lines (which the alerts carry) write a moment alike.
 """
 
 from __future__ import annotations

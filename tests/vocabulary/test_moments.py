@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from lethe.moments import iso, stamp_when, when
+from vocabulary import iso, stamp_when, when
 
 AT = datetime(2026, 1, 31, 12, 5, 9, 123000, tzinfo=UTC)
 
