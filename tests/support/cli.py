@@ -152,14 +152,27 @@ class Lethe:
     """The ``lethe`` command as an operator with ``env`` in ``cwd`` runs it."""
 
     def __init__(
-        self, env: Mapping[str, str], cwd: Path, *, process: bool = False, timeout: float = 120
+        self,
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        process: bool = False,
+        echo: bool = False,
+        timeout: float = 120,
     ) -> None:
-        self.env, self.cwd, self.process, self.timeout = dict(env), cwd, process, timeout
-
-    def with_env(self, **changes: str) -> Lethe:
-        return Lethe({**self.env, **changes}, self.cwd, process=self.process, timeout=self.timeout)
+        """``echo``: also write what the command printed to this process's stdout and stderr
+        (where ``capfd`` reads), after it ran."""
+        self.env, self.cwd, self.process, self.echo = dict(env), cwd, process, echo
+        self.timeout = timeout
 
     async def __call__(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        code, out, err = await self._run(args, stdin)
+        if self.echo:
+            sys.stdout.write(out)
+            sys.stderr.write(err)
+        return code, out, err
+
+    async def _run(self, args: tuple[str, ...], stdin: str | None) -> tuple[int, str, str]:
         if not self.process:
             return await asyncio.wait_for(
                 asyncio.to_thread(run_in_process, args, self.env, self.cwd, stdin or ""),
