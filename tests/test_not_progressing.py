@@ -247,8 +247,9 @@ def test_status_says_when_temporal_cannot_be_asked(
     lethe_home: Path, capsys: pytest.CaptureFixture[str], as_json: bool
 ) -> None:
     """An open request, Temporal unreachable: never "the systems are being erased"."""
-    from tests.lethe.test_cli import CONFIG, lethe
+    from tests.lethe.test_cli import CONFIG
     from tests.lethe.test_operator_cli import seed
+    from tests.support.cli import lethe
 
     (lethe_home.parent / "lethe.toml").write_text(CONFIG)
     seed(lethe_home, "er-open", status="erasing", due_in=timedelta(days=9))

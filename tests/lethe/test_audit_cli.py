@@ -27,24 +27,11 @@ from ledger import (
 )
 from ledger.proof import key_fingerprint
 from lethe.certificates import GENERATOR, render_html
-from lethe.cli import main
 from lethe.keys import load_keyring, load_signing_key
+from tests.support.cli import lethe, one_line_error
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 LETHE = str(Path(sys.executable).parent / "lethe")
-
-
-def lethe(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("lethe: error: "), err
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 async def _seed(home: Path) -> None:

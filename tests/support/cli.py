@@ -5,6 +5,8 @@ a real program where the process boundary is what a test is about.
                          ``capsys`` (no event loop running): its exit status.
 ``one_line_error(cap)``  what the command said on stderr, checked to be one ``lethe: error:``
                          line without a traceback.
+``run_in_process(args, env, cwd)`` / ``run_program(args, env, cwd)``: the same, where no
+                         event loop runs, in this process / as the real program.
 ``Lethe(env, cwd)``      the command as an operator runs it, with that environment and working
                          directory: ``await Lethe(...)("list", "--json")`` gives (status, stdout,
                          stderr). By default in this process (on a thread of its own, so that
@@ -24,6 +26,7 @@ import asyncio
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -35,7 +38,7 @@ import pytest
 
 from lethe.cli import main
 
-__all__ = ["LETHE", "Lethe", "lethe", "one_line_error", "run_in_process"]
+__all__ = ["LETHE", "Lethe", "lethe", "one_line_error", "run_in_process", "run_program"]
 
 #: The installed ``lethe`` program.
 LETHE = str(Path(sys.executable).parent / "lethe")
@@ -146,6 +149,22 @@ def run_in_process(
         finally:
             os.chdir(previous)
         return code, out.getvalue(), err.getvalue()
+
+
+def run_program(
+    args: tuple[str, ...], env: Mapping[str, str], cwd: Path, stdin: str = "", timeout: float = 120
+) -> tuple[int, str, str]:
+    """``lethe ARGS`` as the real program: (status, out, err)."""
+    done = subprocess.run(
+        [LETHE, *args],
+        cwd=cwd,
+        env=dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 class Lethe:
