@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -29,8 +30,12 @@ from lethe.keys import KEY_NAMES, Keyring
 from lethe.runtime import initialise
 from lethe.settings import load_settings
 from lethe.temporal import data_converter
+from tests.support.examples import CHECK_EXAMPLES
 
 BIN = Path(sys.executable).parent
+
+# `make check` runs the property tests with fewer examples (`make test` with all of them).
+settings.register_profile("check", max_examples=CHECK_EXAMPLES)
 POSTGRES_URL = os.environ.get(
     "LETHE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -59,6 +64,14 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("LETHE_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " and LETHE_REQUIRE_SERVICES=1")
     pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the Temporal dev server is marked ``devserver``, whether or not it
+    says so: ``make check`` (``-m "not slow and not devserver"``) leaves it out."""
+    for item in items:
+        if "dev_server_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.devserver)
 
 
 @pytest.fixture(scope="session")
@@ -196,9 +209,25 @@ def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     yield tmp_path / ".lethe"
 
 
+@pytest.fixture(scope="session")
+def initialised_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``lethe init`` makes in a clean directory (``.lethe/``: keys and an SQLite ledger),
+    made once: ``lethe_home`` copies it."""
+    where = tmp_path_factory.mktemp("initialised")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in list(os.environ):
+            if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
+                mp.delenv(var, raising=False)
+        mp.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
+        mp.chdir(where)
+        asyncio.run(initialise(load_settings()))
+    return where / ".lethe"
+
+
 @pytest.fixture
-def lethe_home(bare_home: Path) -> Path:
+def lethe_home(bare_home: Path, initialised_home: Path) -> Path:
     """``bare_home`` after ``lethe init``: its keys and its (SQLite) ledger exist, as every
-    command but init, demo and dev requires."""
-    asyncio.run(initialise(load_settings()))
+    command but init, demo and dev requires. (A copy of one ``lethe init``: the same keys in
+    every test, a ledger of its own.)"""
+    shutil.copytree(initialised_home, bare_home)
     return bare_home
