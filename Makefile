@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Test processes (pytest-xdist). The suite waits on servers as much as it computes: two
 # workers nearly halve its time on two cores. WORKERS=0 runs it in this one process.
 WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadscope
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist worksteal
 
 .PHONY: demo test check lint bench clean
 

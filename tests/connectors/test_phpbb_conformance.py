@@ -184,21 +184,25 @@ class TestPhpbbRemoveOnSqlite(PhpbbSuite):
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRetainOnPostgres(PhpbbSuite):
     backend, mode = "postgresql", "retain"
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRemoveOnPostgres(PhpbbSuite):
     backend, mode = "postgresql", "remove"
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRetainOnMariadb(PhpbbSuite):
     backend, mode = "mariadb", "retain"
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRemoveOnMariadb(PhpbbSuite):
     backend, mode = "mariadb", "remove"
 
