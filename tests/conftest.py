@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,16 +22,26 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
-from ledger import Ledger, SubjectVault, create_ledger_engine, upgrade_schema
+from ledger import (
+    Ledger,
+    SubjectVault,
+    create_ledger_engine,
+    upgrade_schema,
+)
 from lethe.keys import KEY_NAMES, Keyring
 from lethe.runtime import initialise
 from lethe.settings import load_settings
 from lethe.temporal import data_converter
+from tests.support.examples import CHECK_EXAMPLES
 
 BIN = Path(sys.executable).parent
+
+# `make check` runs the property tests with fewer examples (`make test` with all of them).
+settings.register_profile("check", max_examples=CHECK_EXAMPLES)
 POSTGRES_URL = os.environ.get(
     "LETHE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -59,6 +70,14 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("LETHE_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " and LETHE_REQUIRE_SERVICES=1")
     pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the Temporal dev server is marked ``devserver``, whether or not it
+    says so: ``make check`` (``-m "not slow and not devserver"``) leaves it out."""
+    for item in items:
+        if "dev_server_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.devserver)
 
 
 @pytest.fixture(scope="session")
@@ -150,18 +169,72 @@ async def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             yield url
 
 
+#: Migrated ledgers that make_ledger copies, made once per process (per xdist worker):
+#: "sqlite" a file, "postgresql" a database used as a template.
+_MIGRATED: dict[str, str] = {}
+
+
+async def _migrated(backend: str) -> str:
+    """The migrated ledger of ``backend`` that make_ledger copies (made on first use)."""
+    if backend not in _MIGRATED:
+        if backend == "sqlite":
+            path = Path(tempfile.mkdtemp(prefix="lethe-ledger-")) / "ledger.db"
+            url = f"sqlite+aiosqlite:///{path}"
+        else:
+            require_service("PostgreSQL", "127.0.0.1", 5432)
+            name = f"t_migrated_{uuid.uuid4().hex[:12]}"
+            admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            try:
+                async with admin.connect() as conn:
+                    await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            finally:
+                await admin.dispose()
+            url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        engine = create_ledger_engine(url)
+        try:
+            await upgrade_schema(engine)
+        finally:
+            await engine.dispose()  # no session may stay on a template database
+        _MIGRATED[backend] = str(path) if backend == "sqlite" else name
+    return _MIGRATED[backend]
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _drop_migrated_ledgers() -> AsyncIterator[None]:
+    yield
+    name = _MIGRATED.pop("postgresql", None)
+    if name is not None:
+        admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        finally:
+            await admin.dispose()
+
+
 @asynccontextmanager
 async def make_ledger(backend: str, tmp_path: Path, keys: Keyring) -> AsyncIterator[Ledger]:
-    """A migrated ledger on ``sqlite`` or ``postgresql``."""
+    """A migrated ledger on ``sqlite`` or ``postgresql``: a copy of one migrated per process
+    (a file copied; a PostgreSQL database made from it as a template), dropped afterwards."""
+    template = await _migrated(backend)
     async with AsyncExitStack() as stack:
         if backend == "sqlite":
-            engine = create_ledger_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+            path = tmp_path / "ledger.db"
+            shutil.copyfile(template, path)
+            engine = create_ledger_engine(f"sqlite+aiosqlite:///{path}")
         else:
-            schema = await stack.enter_async_context(postgres_schema())
-            engine = create_ledger_engine(
-                POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
-            )
-        await upgrade_schema(engine)
+            name = f"t_{uuid.uuid4().hex[:12]}"
+            admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            stack.push_async_callback(admin.dispose)
+            async with admin.connect() as conn:
+                await conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+
+            async def drop() -> None:
+                async with admin.connect() as conn:
+                    await conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+            stack.push_async_callback(drop)
+            engine = create_ledger_engine(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
         ledger = Ledger(engine, SubjectVault(keys.vault))
         try:
             yield ledger
@@ -196,9 +269,25 @@ def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     yield tmp_path / ".lethe"
 
 
+@pytest.fixture(scope="session")
+def initialised_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``lethe init`` makes in a clean directory (``.lethe/``: keys and an SQLite ledger),
+    made once: ``lethe_home`` copies it."""
+    where = tmp_path_factory.mktemp("initialised")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in list(os.environ):
+            if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
+                mp.delenv(var, raising=False)
+        mp.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
+        mp.chdir(where)
+        asyncio.run(initialise(load_settings()))
+    return where / ".lethe"
+
+
 @pytest.fixture
-def lethe_home(bare_home: Path) -> Path:
+def lethe_home(bare_home: Path, initialised_home: Path) -> Path:
     """``bare_home`` after ``lethe init``: its keys and its (SQLite) ledger exist, as every
-    command but init, demo and dev requires."""
-    asyncio.run(initialise(load_settings()))
+    command but init, demo and dev requires. (A copy of one ``lethe init``: the same keys in
+    every test, a ledger of its own.)"""
+    shutil.copytree(initialised_home, bare_home)
     return bare_home

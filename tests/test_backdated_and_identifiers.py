@@ -17,7 +17,6 @@ import calendar
 import json
 import os
 import sqlite3
-import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -30,11 +29,11 @@ from activities import SmtpConfig, SmtpMailer
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import build_connectors, load_settings
+from tests.support.cli import Lethe
 from tests.support.smtp import smtp_server
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
-LETHE = str(Path(sys.executable).parent / "lethe")
 EMAIL = "ada@example.org"
 USERNAME = "adal_1815"  # in no email, so only the --identifier can find her row
 
@@ -85,19 +84,10 @@ async def test_a_request_received_by_post_40_days_ago(
         "LETHE_OPERATOR": "kim",
     }
 
-    async def lethe(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            LETHE,
-            *args,
-            cwd=tmp_path,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=60)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+    # The commands run in this process (tests/support/cli.py); the first, which reads the
+    # username from its stdin, as the real `lethe` program.
+    lethe = Lethe(env, tmp_path)
+    program = Lethe(env, tmp_path, process=True)
 
     settings = load_settings(env)
     ledger = await open_ledger(settings, keys)
@@ -114,7 +104,7 @@ async def test_a_request_received_by_post_40_days_ago(
                 signing_key=Ed25519PrivateKey.generate(),
                 mailer=SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none")),
             ):
-                code, out, err = await lethe(
+                code, out, err = await program(
                     "submit", EMAIL, "--identifier", "username=-", "--verification", "operator",
                     "--channel", "mail", "--received-at", posted.isoformat(), "--json",
                     stdin=USERNAME + "\n",

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+from tests.support.cli import LETHE, run_in_process, run_program
 
-LETHE = str(Path(sys.executable).parent / "lethe")
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
 
 def temporal_servers(tag: str | None = None) -> set[int]:
@@ -42,12 +41,21 @@ def temporal_servers(tag: str | None = None) -> set[int]:
 TAG = uuid.uuid4().hex
 
 
-def lethe(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
     env["LETHE_TEST_TAG"] = TAG
-    return subprocess.run(
-        [LETHE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return env
+
+
+def lethe(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``lethe ARGS`` as the newcomer runs it: the real program (``lethe demo`` must leave no
+    server running when it exits)."""
+    return subprocess.CompletedProcess(args, *run_program(args, _env(), cwd))
+
+
+def command(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``lethe ARGS`` in this process (tests/support/cli.py): reading what the demo left."""
+    return subprocess.CompletedProcess(args, *run_in_process(args, _env(), cwd))
 
 
 def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
@@ -61,9 +69,9 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "GDPR Art. 17(3)(b)" in out and "until" in out
     assert not temporal_servers(TAG), "the demo left a Temporal server running"
 
-    listed = lethe(tmp_path, "list", "--json")
+    listed = command(tmp_path, "list", "--json")
     [request] = json.loads(listed.stdout)
-    shown = lethe(tmp_path, "status", request["request_id"], "--json")
+    shown = command(tmp_path, "status", request["request_id"], "--json")
     record = json.loads(shown.stdout)
     assert record["status"] == "completed_with_exceptions"
     assert {o["system"]: o["outcome"] for o in record["outcomes"]} == {
@@ -109,7 +117,7 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert len(openings) == len(events) and all(o["actor"] for o in openings)
     page = cert_html.read_text()
     assert "its events</h2>" in page and "<td>received</td>" in page
-    whole = lethe(tmp_path, "audit", "verify", "--log", "--json")
+    whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
     # the 4 systems' receipts, the request's own, and its events
     assert json.loads(whole.stdout)["receipts"] == 5 + len(events), whole.stdout
@@ -128,10 +136,10 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.
     assert a["request"]["subject_ref"] == b["request"]["subject_ref"]
-    listed = json.loads(lethe(tmp_path, "list", "--json").stdout)
+    listed = json.loads(command(tmp_path, "list", "--json").stdout)
     assert len(listed) == 2
     # Two seals, one log: each head consistent with the one before.
-    whole = json.loads(lethe(tmp_path, "audit", "verify", "--log", "--json").stdout)
+    whole = json.loads(command(tmp_path, "audit", "verify", "--log", "--json").stdout)
     assert whole["ok"] and whole["signed_heads"] == 2 and whole["receipts"] == both
 
 

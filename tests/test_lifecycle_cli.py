@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,13 @@ from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import build_connectors, load_settings
 from lethe.sweeper import schedule_id
+from tests.support.cli import Lethe
 from tests.support.controller_receiver import controller_receiver
 from tests.support.portal import PORTAL
 from workflows import ErasureWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
-LETHE = str(Path(sys.executable).parent / "lethe")
 SECRET = "acme-shared-secret"
 EMAIL = "ada@example.org"
 
@@ -148,21 +147,9 @@ async def test_the_operator_verbs_after_the_first_pass(
         # them, so every verb below runs without them.
         operator_env = {k: v for k, v in env.items() if not k.startswith("ACME_DSR_")}
 
-        async def lethe(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-            proc = await asyncio.create_subprocess_exec(
-                LETHE,
-                *args,
-                cwd=tmp_path,
-                env=operator_env,
-                stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(
-                proc.communicate(stdin.encode() if stdin is not None else None), timeout=120
-            )
-            assert proc.returncode is not None
-            return proc.returncode, out.decode(), err.decode()
+        # The commands run in this process (tests/support/cli.py); the first one as the real
+        # `lethe` program.
+        lethe = Lethe(operator_env, tmp_path)
 
         signing_key = Ed25519PrivateKey.generate()
         settings = load_settings(env)
@@ -181,7 +168,8 @@ async def test_the_operator_verbs_after_the_first_pass(
                 shred_grace_days=settings.retention.shred_grace_days,
             ):
                 # The sweeper's Schedule: created, then brought up to date (idempotent).
-                code, out, _ = await lethe("sweeper", "install", "--json")
+                program = Lethe(operator_env, tmp_path, process=True)
+                code, out, _ = await program("sweeper", "install", "--json")
                 assert code == 0 and json.loads(out)["result"] == "created"
                 code, out, _ = await lethe("sweeper", "install", "--json")
                 assert code == 0 and json.loads(out)["result"] == "updated"

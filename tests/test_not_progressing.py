@@ -39,6 +39,9 @@ from workflows import ALL_WORKFLOWS, ErasurePolicy, ErasureWorkflow, OperatorApp
 from .workflows.test_erasure_workflow import Fakes, request
 
 FAST = ErasurePolicy(retry_initial_seconds=1, retry_max_interval_seconds=1, attempt_limit=3)
+#: Retries every second for a minute: the worker without the system keeps being asked (and
+#: keeps handing it on) until the one with it arrives, however long the machine takes between.
+PATIENT = ErasurePolicy(retry_initial_seconds=1, retry_max_interval_seconds=1, attempt_limit=60)
 
 
 def settings_for(tmp_path: Path, task_queue: str, systems: dict[str, SystemConfig]) -> Settings:
@@ -81,7 +84,12 @@ async def test_a_worker_without_the_system_hands_it_on_and_never_fails_it(
         ):
             draft = preverified_draft(settings, SUBJECT.email, systems=["crm", "forum"])
             done = await submit_request(
-                draft, settings=settings, ledger=ledger, client=env.client, keys=keys, policy=FAST
+                draft,
+                settings=settings,
+                ledger=ledger,
+                client=env.client,
+                keys=keys,
+                policy=PATIENT,
             )
             rid = done.request_id
             [unserved] = await events_of(ledger, rid, "system_unserved")
@@ -248,8 +256,9 @@ def test_status_says_when_temporal_cannot_be_asked(
     lethe_home: Path, capsys: pytest.CaptureFixture[str], as_json: bool
 ) -> None:
     """An open request, Temporal unreachable: never "the systems are being erased"."""
-    from tests.lethe.test_cli import CONFIG, lethe
+    from tests.lethe.test_cli import CONFIG
     from tests.lethe.test_operator_cli import seed
+    from tests.support.cli import lethe
 
     (lethe_home.parent / "lethe.toml").write_text(CONFIG)
     seed(lethe_home, "er-open", status="erasing", due_in=timedelta(days=9))

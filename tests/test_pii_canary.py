@@ -26,9 +26,7 @@ canaries, in plain text (any case) and in common encodings.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import io
 import json
 import os
 import sqlite3
@@ -51,7 +49,6 @@ from temporalio.testing import WorkflowEnvironment
 import worker as worker_module
 from ledger import LegalHolds
 from ledger.tables import Base
-from lethe.cli import main
 from lethe.codec import ENCODING
 from lethe.demo.run import write_demo_config
 from lethe.demo.systems import seed_demo_systems
@@ -62,6 +59,7 @@ from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
+from tests.support.cli import Lethe
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED, ErasurePolicy, ErasureWorkflow
 from workflows.refusals import RECORD_REFUSED_SIGNALS
@@ -280,19 +278,13 @@ async def test_no_canary_anywhere_in_the_record(
     for name, value in lethe_env(settings, keys, seed, config).items():
         monkeypatch.setenv(name, value)
 
+    cli = Lethe(dict(os.environ), tmp_path, echo=True)  # what it prints is scanned too
+
     async def lethe(*args: str, stdin: str = "") -> None:
-        """The command line, as an operator types it (in a thread of this process: a process
-        each would double the test's time; the code that runs is the same)."""
-
-        def call() -> int:
-            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-            try:
-                main(list(args))
-            except SystemExit as exc:
-                return int(exc.code or 0)
-            return 0
-
-        assert await asyncio.to_thread(call) == 0, args
+        """The command line, as an operator types it (in this process: a process each would
+        double the test's time; the code that runs is the same)."""
+        code, _, err = await cli(*args, stdin=stdin)
+        assert code == 0, (args, err)
 
     configure_logging(level="DEBUG")
     ledger = await open_ledger(settings, keys)

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,41 +22,10 @@ from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, TemporalSettings, build_connectors
+from tests.support.cli import Lethe
 from tests.support.smtp import Inbox, smtp_server
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
-
-LETHE = str(Path(sys.executable).parent / "lethe")
-
-
-class Cli:
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env, self.cwd = env, cwd
-
-    async def __call__(self, *args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            LETHE,
-            *args,
-            cwd=self.cwd,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
-
-    async def ok(self, *args: str) -> object:
-        code, out, err = await self(*args, "--json")
-        assert code == 0, err
-        return json.loads(out)
-
-    async def refused(self, *args: str, code: int = 1) -> str:
-        got, _, err = await self(*args)
-        assert got == code, err
-        lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("lethe: error: "), err
-        return lines[0]
 
 
 def cli_env(
@@ -87,6 +55,16 @@ async def finished(ledger: Ledger, request_id: str, within: float = 60) -> str:
     raise AssertionError(f"{request_id} did not finish")
 
 
+async def recorded(ledger: Ledger, request_id: str, kind: str, within: float = 60) -> list[str]:
+    """The request's event kinds once one of ``kind`` is among them."""
+    for _ in range(int(within / 0.2)):
+        kinds = [e.kind for e in await ledger.events(request_id)]
+        if kind in kinds:
+            return kinds
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{request_id}: no {kind} event")
+
+
 async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
     dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
 ) -> None:
@@ -104,10 +82,14 @@ async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
     ledger = await open_ledger(settings, keys)
     connectors = build_connectors(settings.systems, load_registry())
     base = cli_env(tmp_path, settings, keys, {})
-    portal_key = (await Cli(base, tmp_path).ok("dev-assertion", "--public-key"))["public_key"]  # type: ignore[index]
-    lethe = Cli({**base, "LETHE_PORTAL_PUBLIC_KEYS": portal_key}, tmp_path)
-    # A namespace the server does not have: the server's refusal in one line, not a traceback.
-    elsewhere = Cli({**base, "LETHE_TEMPORAL_NAMESPACE": "no-such-namespace"}, tmp_path)
+    portal_key = (await Lethe(base, tmp_path).ok("dev-assertion", "--public-key"))["public_key"]
+    # Every command runs in this process (tests/support/cli.py) but the first: a real `lethe`
+    # program, given a namespace the server does not have, says the server's refusal in one
+    # line and exits 69, without a traceback.
+    lethe = Lethe({**base, "LETHE_PORTAL_PUBLIC_KEYS": portal_key}, tmp_path)
+    elsewhere = Lethe(
+        {**base, "LETHE_TEMPORAL_NAMESPACE": "no-such-namespace"}, tmp_path, process=True
+    )
     refused = await elsewhere.refused("sweeper", "install", code=69)
     assert "Temporal refused: Namespace no-such-namespace is not found" in refused
     try:
@@ -133,7 +115,7 @@ async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
 
 
 async def _email_code_path(
-    lethe: Cli, ledger: Ledger, inbox: object, env: WorkflowEnvironment
+    lethe: Lethe, ledger: Ledger, inbox: object, env: WorkflowEnvironment
 ) -> None:
     submitted = await lethe.ok("submit", SUBJECT.email, "--verification", "email")
     rid = submitted["request_id"]  # type: ignore[index]
@@ -188,7 +170,7 @@ async def _email_code_path(
     assert SUBJECT.email.encode() not in history.to_json().encode()
 
 
-async def _portal_assertion_path(lethe: Cli, ledger: Ledger) -> None:
+async def _portal_assertion_path(lethe: Lethe, ledger: Ledger) -> None:
     email = "katherine@example.com"  # in none of the demo systems
     token = (await lethe.ok("dev-assertion", email))["assertion"]  # type: ignore[index]
     first = await lethe.ok("submit", email, "--assertion", token, "--allow-duplicate")
@@ -207,7 +189,7 @@ async def _portal_assertion_path(lethe: Cli, ledger: Ledger) -> None:
     assert verified and verified[0].actor == "portal:dev-portal"
 
 
-async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
+async def _cancel_path(lethe: Lethe, ledger: Ledger) -> None:
     """Withdrawn before verification: cancelled, sealed, nothing touched; then refusals."""
     made = await lethe.ok(
         "submit", "carol@example.org", "--verification", "operator", "--channel", "phone"
@@ -218,11 +200,13 @@ async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
     assert "'fax' is not one of" in await lethe.refused(
         "submit", "dan@example.org", "--channel", "fax", code=2
     )
+    # Cancelled once the receipt is acknowledged (the record then ends: cancelled, sealed).
+    await recorded(ledger, rid, "acknowledged")
     done = await lethe.ok("cancel", rid, "--reason", "filed twice by mistake")
     assert done == {"request_id": rid, "status": "cancelled", "cancelled_by": "kim"}
     assert await finished(ledger, rid) == "cancelled"
     assert await ledger.outcomes(rid) == []
-    kinds = [e.kind for e in await ledger.events(rid)]
+    kinds = await recorded(ledger, rid, "sealed")  # sealing follows the completion
     assert kinds[-2:] == ["cancelled", "sealed"]
     again = await lethe.refused("cancel", rid, "--reason", "again")
     assert "has already finished (cancelled)" in again
@@ -230,7 +214,7 @@ async def _cancel_path(lethe: Cli, ledger: Ledger) -> None:
     assert "Missing option '--reason'" in await lethe.refused("cancel", rid, code=2)
 
 
-async def _resend_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
+async def _resend_path(lethe: Lethe, ledger: Ledger, inbox: Inbox) -> None:
     """A lost code, through the real stack: a new one is mailed and replaces the old one, a
     wrong try still counts, and the resend is recorded. (The limit, the lock and the usage
     refusals are in tests/workflows/test_identity_and_deadlines.py and
@@ -263,7 +247,7 @@ async def _resend_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
     )
 
 
-async def _acknowledge_path(lethe: Cli, ledger: Ledger, inbox: Inbox) -> None:
+async def _acknowledge_path(lethe: Lethe, ledger: Ledger, inbox: Inbox) -> None:
     """The mail server refuses the address: an operator phones, and records it."""
     email = "hal@example.org"
     inbox.refuse.add(email)

@@ -56,6 +56,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its count to the controller, which prints the line."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        left_out: Counter[str] = session.config.stash[_LEFT_OUT]
+        output["lethe_kit_left_out"] = dict(left_out)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    # Every worker collects the whole suite, so they all count the same tests: take one.
+    counts = getattr(node, "workeroutput", {}).get("lethe_kit_left_out")
+    config = getattr(node, "config", None)
+    if counts and isinstance(config, pytest.Config):
+        left_out = config.stash[_LEFT_OUT]
+        if not left_out:
+            left_out.update(Counter(counts))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     counts = terminalreporter.config.stash.get(_LEFT_OUT, Counter())
     if counts:

@@ -120,6 +120,7 @@ def test_the_not_searched_test_is_left_out_where_only_the_address_is_needed() ->
     assert not_applicable(Backups, Item(identifiers=True)) is None
 
 
+@pytest.mark.slow  # a few seconds
 def test_a_real_suite_runs_without_skips_and_says_what_it_left_out() -> None:
     run = subprocess.run(
         [

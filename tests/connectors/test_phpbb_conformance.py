@@ -9,7 +9,7 @@ user ids as ``user#N`` so that a row still pointing at the subject counts as a t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,11 @@ from connectors.testing import (
     SUBJECT,
     ConformanceSuite,
     FaultInjector,
-    Harness,
     Person,
     Seeded,
     built_with,
 )
-from tests.connectors.databases import SystemDatabase, provision
+from tests.connectors.databases import OneSchemaPerClass, SystemDatabase
 
 ANONYMOUS = 1
 PREFIX = "phpbb_"
@@ -128,22 +127,14 @@ class PhpbbHarness:
         return out
 
 
-class PhpbbSuite(ConformanceSuite):
+class PhpbbSuite(OneSchemaPerClass, ConformanceSuite):
     kind = "phpbb"
     identifier_kinds = frozenset({"email"})
-    backend = ""
     mode = ""
 
-    @pytest.fixture
-    async def database(self, tmp_path: Path) -> AsyncIterator[SystemDatabase]:
-        async with provision(self.backend, tmp_path) as db:
-            yield db
-
-    @pytest.fixture
-    async def harness(self, database: SystemDatabase) -> Harness:
-        h = PhpbbHarness(database, self.mode)
-        await database.create(h.metadata)
-        return h
+    @classmethod
+    def make_harness(cls, database: SystemDatabase) -> PhpbbHarness:
+        return PhpbbHarness(database, cls.mode)
 
     @pytest.fixture
     def transient_fault(
@@ -193,21 +184,25 @@ class TestPhpbbRemoveOnSqlite(PhpbbSuite):
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRetainOnPostgres(PhpbbSuite):
     backend, mode = "postgresql", "retain"
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRemoveOnPostgres(PhpbbSuite):
     backend, mode = "postgresql", "remove"
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRetainOnMariadb(PhpbbSuite):
     backend, mode = "mariadb", "retain"
 
 
 @pytest.mark.services
+@pytest.mark.slow  # ~10 s a class; make check runs the suite on SQLite
 class TestPhpbbRemoveOnMariadb(PhpbbSuite):
     backend, mode = "mariadb", "remove"
 

@@ -8,7 +8,7 @@ Real foreign keys hold on PostgreSQL and MariaDB, so the order of changes matter
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import Connector, ConnectorRegistry
-from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded, built_with
-from tests.connectors.databases import SystemDatabase, provision
+from connectors.testing import ConformanceSuite, FaultInjector, Person, Seeded, built_with
+from tests.connectors.databases import OneSchemaPerClass, SystemDatabase
 
 HASH_SECRET = "kit-hash-secret-0123456789"
 
@@ -161,21 +161,13 @@ class SqlHarness:
         return await self.db.dump(self.metadata)
 
 
-class SqlSuite(ConformanceSuite):
+class SqlSuite(OneSchemaPerClass, ConformanceSuite):
     kind = "sql"
-    backend = ""
     identifier_kinds = frozenset({"email"})
 
-    @pytest.fixture
-    async def database(self, tmp_path: Path) -> AsyncIterator[SystemDatabase]:
-        async with provision(self.backend, tmp_path) as db:
-            yield db
-
-    @pytest.fixture
-    async def harness(self, database: SystemDatabase) -> Harness:
-        h = SqlHarness(database)
-        await database.create(h.metadata)
-        return h
+    @classmethod
+    def make_harness(cls, database: SystemDatabase) -> SqlHarness:
+        return SqlHarness(database)
 
     @pytest.fixture
     def transient_fault(

@@ -23,6 +23,7 @@ from ledger.proof.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.support.examples import examples
 
 INPUTS = [
     bytes.fromhex(h)
@@ -226,7 +227,7 @@ def naive_subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
 trees = st.lists(st.binary(max_size=12), min_size=1, max_size=70)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(leaves=trees, data=st.data())
 def test_random_trees_agree_with_the_naive_recomputation(
     leaves: list[bytes], data: st.DataObject

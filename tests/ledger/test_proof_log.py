@@ -159,6 +159,7 @@ async def two_workers(backend: str, tmp_path: Path, keys: Keyring) -> AsyncItera
         yield ledgers
 
 
+@pytest.mark.slow  # a few seconds
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_concurrent_workers_never_collide(
     backend: str, tmp_path: Path, keys: Keyring, monkeypatch: pytest.MonkeyPatch

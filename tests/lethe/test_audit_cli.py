@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -27,24 +28,11 @@ from ledger import (
 )
 from ledger.proof import key_fingerprint
 from lethe.certificates import GENERATOR, render_html
-from lethe.cli import main
 from lethe.keys import load_keyring, load_signing_key
+from tests.support.cli import lethe, one_line_error
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
 LETHE = str(Path(sys.executable).parent / "lethe")
-
-
-def lethe(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("lethe: error: "), err
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 async def _seed(home: Path) -> None:
@@ -76,10 +64,20 @@ async def _seed(home: Path) -> None:
         await ledger.dispose()
 
 
+@pytest.fixture(scope="module")
+def seeded_home(initialised_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised home with the requests of ``_seed``, made once for this module."""
+    home = tmp_path_factory.mktemp("audited") / ".lethe"
+    shutil.copytree(initialised_home, home)
+    asyncio.run(_seed(home))
+    return home
+
+
 @pytest.fixture
-def home(lethe_home: Path) -> Path:
-    asyncio.run(_seed(lethe_home))
-    return lethe_home
+def home(bare_home: Path, seeded_home: Path) -> Path:
+    """A copy of ``seeded_home`` of this test's own (tests alter the ledger)."""
+    shutil.copytree(seeded_home, bare_home)
+    return bare_home
 
 
 def sql(home: Path, statement: str, *args: object) -> None:
@@ -87,6 +85,7 @@ def sql(home: Path, statement: str, *args: object) -> None:
         conn.execute(statement, args)
 
 
+@pytest.mark.slow  # a few seconds
 def test_certificate_verifies_offline_with_the_public_key_alone(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

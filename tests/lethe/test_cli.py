@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lethe.cli import main
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
 CONFIG = """
@@ -20,20 +20,6 @@ key = "email"
 identifier = "email"
 action = "delete"
 """
-
-
-def lethe(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("lethe: error: "), err
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture

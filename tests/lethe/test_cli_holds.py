@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_cli import lethe, one_line_error
+from tests.support.cli import lethe, one_line_error
 
 CONFIG = """
 [systems.crm]

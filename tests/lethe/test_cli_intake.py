@@ -15,9 +15,10 @@ import pytest
 from lethe.errors import LetheError
 from lethe.intake import parse_identifiers, parse_received_at, validate_request
 from lethe.settings import Settings, SystemConfig
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 SECRET = "zq-secret-handle-77"  # a value that must never be echoed
 

@@ -10,9 +10,10 @@ import pytest
 
 from lethe.errors import ConfigError
 from lethe.settings import load_settings
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 
 @pytest.fixture

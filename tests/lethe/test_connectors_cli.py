@@ -15,21 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lethe.cli import main
-
-
-def lethe(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("lethe: error: "), err
-    assert len(err.splitlines()) == 1, err
-    return err
-
+from tests.support.cli import lethe, one_line_error
 
 # -- list -------------------------------------------------------------------------------------
 

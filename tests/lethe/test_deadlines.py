@@ -28,6 +28,7 @@ from lethe.deadlines import (
     plan_deadlines,
     policy_rule,
 )
+from tests.support.examples import examples
 
 ZONES = [
     "UTC",
@@ -120,7 +121,7 @@ def test_the_existing_answer_due_cases() -> None:
 # -- properties ------------------------------------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(received=receipts, tz=zones)
 def test_gdpr_is_one_calendar_month_on_the_controllers_wall_clock(
     received: datetime, tz: str
@@ -135,7 +136,7 @@ def test_gdpr_is_one_calendar_month_on_the_controllers_wall_clock(
     assert timedelta(days=28) - timedelta(hours=1) <= due - received <= timedelta(days=31, hours=1)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(received=receipts, tz=zones, days=st.integers(1, 12))
 def test_business_days_skip_weekends_and_end_the_day(
     received: datetime, tz: str, days: int
@@ -153,7 +154,7 @@ def test_business_days_skip_weekends_and_end_the_day(
     assert (local_by.date() - local_received.date()).days <= days + 2 * (days // 5) + 2
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     received=receipts,
     tz=zones,

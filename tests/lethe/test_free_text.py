@@ -18,8 +18,7 @@ from lethe.keys import Keyring, load_keyring
 from lethe.pseudonym import Pseudonymizer
 from lethe.runtime import open_ledger
 from lethe.settings import load_settings
-
-from .test_cli import lethe
+from tests.support.cli import lethe
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -22,9 +22,10 @@ from ledger import create_ledger_engine, key_ids_of, upgrade_schema
 from lethe.keys import load_keyring
 from lethe.runtime import Runtime
 from lethe.settings import load_settings
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 
 def mode(path: Path) -> int:

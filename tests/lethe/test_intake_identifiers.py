@@ -15,9 +15,10 @@ from connectors._subject import normalise_email
 from lethe.intake import validate_request
 from lethe.pseudonym import Pseudonymizer
 from lethe.settings import Settings, SystemConfig
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 SECRET = "zqsecret"  # in every refused value; never echoed
 

@@ -28,9 +28,10 @@ from lethe.cli import main
 from lethe.devserver import DevServer, free_port
 from lethe.errors import UnreachableError
 from lethe.keys import load_keyring
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 
 @pytest.fixture

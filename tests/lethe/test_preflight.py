@@ -11,9 +11,8 @@ from lethe.errors import ConfigError
 from lethe.preflight import check_systems
 from lethe.runtime import load_registry
 from lethe.settings import load_settings
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
-
-from .test_cli import lethe, one_line_error
 
 CRM = """
 [systems.crm]

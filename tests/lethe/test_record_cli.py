@@ -35,10 +35,11 @@ from ledger import (
 )
 from lethe.keys import load_keyring, load_signing_key
 from lethe.runtime import Runtime
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 from tests.support.requests import ERASED, NOW, RETAINED, finished_request
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 T = TypeVar("T")
 
