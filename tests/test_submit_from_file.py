@@ -7,11 +7,9 @@ line nothing is, unless ``--keep-going``. No output carries an address or an ide
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +17,10 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from lethe.keys import Keyring
+from tests.support.cli import Lethe
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
-LETHE = str(Path(sys.executable).parent / "lethe")
 SECRETS = ("ada@example.org", "grace@example.org", "adal_1815", "kim@example.org", "lee@")
 
 CONFIG = """
@@ -53,21 +51,13 @@ async def test_a_file_of_requests(
     }
     said: list[str] = []
 
+    cli = Lethe(env, tmp_path)  # in this process: the file is read as the program reads it
+
     async def lethe(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            LETHE,
-            *args,
-            cwd=tmp_path,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=60)
-        assert proc.returncode is not None
-        said.extend((out.decode(), err.decode()))
-        assert "Traceback" not in err.decode()
-        return proc.returncode, out.decode(), err.decode()
+        code, out, err = await cli(*args, stdin=stdin)
+        said.extend((out, err))
+        assert "Traceback" not in err
+        return code, out, err
 
     async def requests() -> list[dict[str, object]]:
         code, out, _ = await lethe("list", "--json")
@@ -89,7 +79,7 @@ async def test_a_file_of_requests(
         "\n"
         '{"email": "grace@example.org", "jurisdiction": "ccpa", "username": "adal_1815"}\n',
     )
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, ""), err
     first = [json.loads(line) for line in out.splitlines()]
     assert [(r["line"], r["result"], r["jurisdiction"]) for r in first] == [
         (1, "received", "gdpr"),

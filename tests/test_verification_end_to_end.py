@@ -114,6 +114,18 @@ async def test_an_operator_verifies_extends_and_lists_from_the_command_line(
     assert check_bystanders(demo)[1] == []
 
 
+async def _first_try(lethe: Lethe, rid: str, code: str) -> str:
+    """The refusal of the first code entered once the mail is in the inbox. The mail arrives
+    before the activity that sent it has answered the workflow; until it has, the workflow says
+    so (no try counted), and the requester, like this test, tries again."""
+    for _ in range(100):
+        said = await lethe.refused("verify", rid, "--code", code)
+        if "no code has been sent for this request yet; try again shortly" not in said:
+            return said
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{rid}: the code was never recorded as sent")
+
+
 async def _email_code_path(
     lethe: Lethe, ledger: Ledger, inbox: object, env: WorkflowEnvironment
 ) -> None:
@@ -125,7 +137,7 @@ async def _email_code_path(
     code = inbox.code_in(message)  # type: ignore[attr-defined]
     wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
 
-    assert "wrong code (4 attempt(s) left)" in await lethe.refused("verify", rid, "--code", wrong)
+    assert "wrong code (4 attempt(s) left)" in await _first_try(lethe, rid, wrong)
     assert "8 digits" in await lethe.refused("verify", rid, "--code", "123")
     # With --json the answer is on stdout, and the refusal still one line on stderr.
     got, out, err = await lethe("verify", rid, "--code", wrong, "--json")
@@ -224,7 +236,7 @@ async def _resend_path(lethe: Lethe, ledger: Ledger, inbox: Inbox) -> None:
     mailed = len(await inbox.wait_for(len(inbox.messages) + 1))
     first = inbox.code_in(inbox.messages[-1])
     wrong = first[:-1] + str((int(first[-1]) + 1) % 10)
-    assert "4 attempt(s) left" in await lethe.refused("verify", rid, "--code", wrong)
+    assert "4 attempt(s) left" in await _first_try(lethe, rid, wrong)
 
     resent = await lethe.ok("verify", rid, "--resend", "--reason", "lost in spam, ticket 881")
     assert resent["resent_by"] == "operator:kim"  # type: ignore[index]

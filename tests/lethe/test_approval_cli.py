@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from ledger import ControllerReferrals, Ledger, SubjectVault, create_ledger_engine, upgrade_schema
 from lethe.keys import load_keyring
 from lethe.temporal import data_converter
+from tests.support.cli import lethe, one_line_error
 from tests.workflows.test_approval_and_instruction_updates import pending_for_days
 from tests.workflows.test_erasure_workflow import Fakes, request
 from workflows import (
@@ -34,8 +35,6 @@ from workflows import (
     system_erasure_id,
     workflow_id_for,
 )
-
-from .test_cli import lethe, one_line_error
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import pytest
 
 from lethe.cli import app
 from lethe.cli._app import COMMANDS
-
-from .test_cli import lethe, one_line_error
+from tests.support.cli import lethe, one_line_error
 
 HEAVY = ("temporalio", "sqlalchemy", "alembic", "workflows", "activities", "structlog")
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import lethe, one_line_error
 from tests.support.ledger_state import written
 
-from .test_cli import CONFIG, lethe, one_line_error
+from .test_cli import CONFIG
 
 SECRETS = ("ada@example.org", "grace@example.org", "adal_1815", "kim@example.org")
 

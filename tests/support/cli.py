@@ -93,6 +93,11 @@ class _PerThread(io.TextIOBase):
         return self._target().fileno()
 
     @property
+    def buffer(self) -> Any:
+        """The bytes underneath, as a real ``sys.stdin`` has (``submit --from -`` reads them)."""
+        return self._target().buffer
+
+    @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._target(), "encoding", "utf-8")
 
@@ -125,7 +130,9 @@ def _streams(stdin: str) -> Iterator[tuple[io.StringIO, io.StringIO]]:
     sys.stdin = _PerThread(sys.stdin, _LOCAL, "stdin")  # type: ignore[assignment]
     sys.stdout = _PerThread(sys.stdout, _LOCAL, "stdout")  # type: ignore[assignment]
     sys.stderr = _PerThread(sys.stderr, _LOCAL, "stderr")  # type: ignore[assignment]
-    _LOCAL.stdin, _LOCAL.stdout, _LOCAL.stderr = io.StringIO(stdin), out, err
+    # stdin as a program gets it: text over bytes (``.buffer``), UTF-8.
+    given = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+    _LOCAL.stdin, _LOCAL.stdout, _LOCAL.stderr = given, out, err
     try:
         yield out, err
     finally:
