@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     names = available()
-    assert {"audit_queries", "proof_log", "workflow_throughput"} <= set(names)
+    assert {"audit_queries", "proof_log", "workflow_sandbox", "workflow_throughput"} <= set(names)
     out = tmp_path / "results.json"
     run = subprocess.run(
         [sys.executable, "-m", "tests.bench", "--scale", "0.01", "--out", str(out)],
