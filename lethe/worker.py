@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import (
     AlertChannel,
@@ -45,7 +46,7 @@ from activities import (
 from connectors import Connector
 from ledger import Ledger, ProofLog, TreeHeadSigner
 from vocabulary import ALERT_EVENTS
-from workflows import ALL_WORKFLOWS
+from workflows import ALL_WORKFLOWS, SANDBOX_PASSTHROUGH
 
 from .keys import load_signing_key
 from .runtime import Runtime, connect_when_ready, load_registry
@@ -61,9 +62,19 @@ __all__ = [
     "main",
     "processor_systems",
     "run_worker",
+    "workflow_runner",
 ]
 
 log = structlog.get_logger("lethe.worker")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every Lethe worker (and replayer) runs the workflows in: Temporal's
+    default restrictions, with the workflows' data and constant modules passed through
+    (``workflows.SANDBOX_PASSTHROUGH``) so a new execution does not rebuild their classes."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
+    )
 
 
 def build_worker(
@@ -106,6 +117,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=[
             *activity_methods(
                 ErasureActivities(

@@ -33,6 +33,7 @@ from lethe.keys import Keyring
 from lethe.operations.workflow_calls import NoWorker, ensure_served
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
+from lethe.worker import workflow_runner
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import ALL_WORKFLOWS, ErasurePolicy, ErasureWorkflow, OperatorApproval
 
@@ -231,6 +232,7 @@ async def test_a_retried_system_is_named_with_its_last_error_scrubbed(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=[*activities, erase_in_system],
     ):
         await client.start_workflow(
@@ -294,7 +296,11 @@ async def test_an_operator_update_is_not_sent_when_no_worker_would_answer_it(
     assert nobody.value.exit_code == 69
     fakes = Fakes()
     async with Worker(
-        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
 
         async def served() -> bool:

@@ -133,9 +133,7 @@ async def test_the_temporal_cli_without_keys_changes_nothing(
             # Nothing changed: still waiting for an operator, nothing erased, not cancelled.
             rec = await ledger.require_request(rid)
             assert rec.status == "awaiting_verification" and await ledger.outcomes(rid) == []
-            code, out = await run(
-                str(BIN / "lethe"), "status", rid, env=operator, cwd=tmp_path
-            )
+            code, out = await run(str(BIN / "lethe"), "status", rid, env=operator, cwd=tmp_path)
             flat = " ".join(out.split())
             assert code == 0, out
             assert "Refused: 2 signal(s) not encrypted under the payload key" in flat

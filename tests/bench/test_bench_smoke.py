@@ -5,6 +5,7 @@ This asserts that they run and report, never how fast anything is.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,12 @@ pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_benchmark_runs_at_a_tiny_scale() -> None:
+def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     names = available()
-    assert {"audit_queries", "proof_log", "workflow_throughput"} <= set(names)
+    assert {"audit_queries", "proof_log", "workflow_sandbox", "workflow_throughput"} <= set(names)
+    out = tmp_path / "results.json"
     run = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--scale", "0.01"],
+        [sys.executable, "-m", "tests.bench", "--scale", "0.01", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -33,3 +35,25 @@ def test_every_benchmark_runs_at_a_tiny_scale() -> None:
     for name in names:
         assert f"== {name}" in run.stdout
     assert "ratio" in run.stdout
+    assert f"results: {out}" in run.stdout
+    results = json.loads(out.read_text())
+    assert set(results["benchmarks"]) == set(names)
+    throughput = results["benchmarks"]["workflow_throughput"]["throughput"]
+    assert [t["k"] for t in throughput] == [1, 4, 16]
+    for t in throughput:
+        assert len(t["ratios"]) == len(t["baseline"]["per_s"]) == len(t["lethe"]["per_s"]) >= 1
+        assert t["ratio_min"] <= t["ratio_median"] <= t["ratio_max"]
+
+
+def test_a_bad_option_is_one_line_and_a_usage_error() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "no_such_bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "unknown benchmark 'no_such_bench'" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from ledger import ControllerReferrals, Ledger, SubjectVault, create_ledger_engine, upgrade_schema
 from lethe.keys import load_keyring
 from lethe.temporal import data_converter
+from lethe.worker import workflow_runner
 from tests.support.cli import lethe, one_line_error
 from tests.workflows.test_approval_and_instruction_updates import pending_for_days
 from tests.workflows.test_erasure_workflow import Fakes, request
@@ -114,7 +115,11 @@ async def test_a_refused_approval_is_one_line_and_changes_nothing(
 ) -> None:
     fakes = Fakes(scripts={"crm": pending_for_days}, polls_until_done=10)
     async with Worker(
-        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         # Verified by an emailed code: an operator's approval does not count.
         by_code = await _recorded(ledger, "email", ("crm",))
@@ -168,7 +173,11 @@ async def test_a_refused_instruction_is_one_line_and_changes_nothing(
         polls_until_done=10,
     )
     async with Worker(
-        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         rid = await _recorded(ledger, "preverified", ("lms",))
         handle = await _started(client, rid, "preverified", ("lms",), task_queue)

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from lethe.worker import workflow_runner
 from workflows import (
     ALL_WORKFLOWS,
     ControllerInstruction,
@@ -47,7 +48,11 @@ async def operator_approved_by_update(client: Client, task_queue: str) -> Workfl
     req = replace(request(("forum", "crm"), "operator"), request_id="er-0a1b2c3d4e5f")
     fakes = Fakes()
     async with Worker(
-        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await client.start_workflow(
             ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
@@ -66,7 +71,11 @@ async def referral_instructed_by_update(client: Client, task_queue: str) -> Work
     req = replace(request(("lms",), "preverified"), request_id="er-5f4e3d2c1b0a")
     fakes = Fakes(processors={"lms": "acme-university"})
     async with Worker(
-        client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await client.start_workflow(
             ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue

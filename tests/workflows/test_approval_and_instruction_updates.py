@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import StatusChange, SystemOutcome, SystemTask
+from lethe.worker import workflow_runner
 from workflows import (
     ALL_WORKFLOWS,
     CancelOrder,
@@ -39,7 +40,11 @@ from .test_refusals import keyless, other_keys
 @asynccontextmanager
 async def worker(env: WorkflowEnvironment, fakes: Fakes, task_queue: str) -> AsyncIterator[None]:
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         yield
 

@@ -58,6 +58,7 @@ from activities import (
     SystemTask,
     Verification,
 )
+from lethe.worker import workflow_runner
 from vocabulary import request_status
 from workflows import (
     ALL_WORKFLOWS,
@@ -358,7 +359,11 @@ async def run(
     approve: bool = True,
 ) -> ErasureResult:
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, req, task_queue)
         if approve:
@@ -394,7 +399,11 @@ async def test_nothing_is_erased_before_approval(
     fakes = Fakes()
     env = time_skipping_env
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("forum",)), task_queue)
         await env.sleep(timedelta(hours=24))
@@ -590,7 +599,11 @@ async def test_a_request_can_be_withdrawn_before_verification(
     fakes = Fakes()
     env = time_skipping_env
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("forum", "crm")), task_queue)
         await env.sleep(timedelta(hours=2))
@@ -618,7 +631,11 @@ async def test_once_verified_a_request_cannot_be_cancelled(
     fakes = Fakes(scripts={"processor": accepted})
     env = time_skipping_env
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("processor",)), task_queue)
         await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
@@ -639,7 +656,11 @@ async def test_withdrawing_while_an_emailed_code_is_outstanding(
     fakes = Fakes()
     env = time_skipping_env
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("forum",), "email"), task_queue)
         while not (await handle.query(ErasureWorkflow.progress)).code_sent:

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import SystemOutcome, SystemTask
+from lethe.worker import workflow_runner
 from workflows import (
     ALL_WORKFLOWS,
     ControllerInstruction,
@@ -46,7 +47,11 @@ async def _referred(
     """Run a request with a processor-held ``lms``; give ``instruction`` after ``wait``."""
     req = request(("forum", "lms"), "preverified")
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, req, task_queue)
         await env.sleep(wait)
@@ -153,7 +158,11 @@ async def test_malformed_instructions_are_ignored(
     req = request(("lms",), "preverified")
     env = time_skipping_env
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, req, task_queue)
         await env.sleep(timedelta(hours=1))
@@ -215,7 +224,11 @@ async def test_approval_still_gates_the_plan(
     fakes = Fakes(holds={"crm": "lh-1"})
     env = time_skipping_env
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("crm",)), task_queue)
         await env.sleep(timedelta(hours=2))

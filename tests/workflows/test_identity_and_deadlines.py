@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from lethe.worker import workflow_runner
 from workflows import (
     ALL_WORKFLOWS,
     CodeResendOrder,
@@ -65,7 +66,11 @@ async def running(
     env: WorkflowEnvironment, fakes: Fakes, req: ErasureRequest, task_queue: str
 ) -> AsyncIterator[WorkflowHandle[ErasureWorkflow, ErasureResult]]:
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         yield await env.client.start_workflow(
             ErasureWorkflow.run, req, id=f"erasure/{req.request_id}", task_queue=task_queue

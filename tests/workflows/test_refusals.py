@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities import RefusedSignal
 from lethe.keys import Keyring
 from lethe.temporal import data_converter
+from lethe.worker import workflow_runner
 from workflows import ALL_WORKFLOWS, CancelOrder, ErasureWorkflow, OperatorApproval
 from workflows.refusals import RECORDED_AT_MOST
 
@@ -59,7 +60,11 @@ async def test_a_signal_or_update_without_the_key_changes_nothing_and_is_recorde
     env = time_skipping_env
     fakes = Recorder()
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("forum",)), task_queue)
         intruder = sender(env.client)  # type: ignore[operator]
@@ -97,7 +102,11 @@ async def test_a_malformed_signal_from_a_key_holder_is_refused_too(
     env = time_skipping_env
     fakes = Recorder()
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("forum",)), task_queue)
         await handle.signal("approve", {"operator": "kim"})  # no reason
@@ -118,7 +127,11 @@ async def test_a_start_without_the_key_fails_at_once_with_the_reason(
     fakes = Recorder()
     req = request(("forum",))
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await keyless(env.client).start_workflow(
             "ErasureWorkflow", req, id=f"erasure/{req.request_id}", task_queue=task_queue
@@ -138,7 +151,11 @@ async def test_a_signal_read_raw_keeps_its_typed_argument_for_key_holders(
     env = time_skipping_env
     fakes = Recorder()
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await start(env.client, request(("forum",)), task_queue)
         await handle.signal("approve", OperatorApproval(" kim ", " called back "))
@@ -156,7 +173,11 @@ async def test_a_payload_copied_from_another_request_s_history_is_refused(
     env = time_skipping_env
     fakes = Recorder()
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         approved = await start(env.client, request(("forum",)), task_queue)
         target = await start(env.client, request(("forum",)), task_queue)
@@ -169,9 +190,7 @@ async def test_a_payload_copied_from_another_request_s_history_is_refused(
             if e.HasField("workflow_execution_signaled_event_attributes")
         ]
         assert copied.metadata["encoding"] == b"binary/encrypted"  # a real, keyed approval
-        await keyless(env.client).get_workflow_handle(target.id).signal(
-            "approve", RawValue(copied)
-        )
+        await keyless(env.client).get_workflow_handle(target.id).signal("approve", RawValue(copied))
         await env.sleep(timedelta(hours=1))
         assert (await target.query(ErasureWorkflow.progress)).stage == "awaiting_verification"
         [refused] = fakes.refused

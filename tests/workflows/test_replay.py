@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities import SystemOutcome, SystemTask
+from lethe.worker import workflow_runner
 from workflows import ALL_WORKFLOWS, STATUS_FROM_LEDGER
 
 from .test_erasure_workflow import Fakes, request, run
@@ -37,7 +38,9 @@ async def test_a_history_from_before_the_status_patch_still_replays() -> None:
     # Recorded by the old code: its answer was record_status, computed in the workflow.
     assert "record_answer" not in _activities(history)
     assert _activities(history)[-2:] == ["record_status", "seal_request"]
-    result = await Replayer(workflows=ALL_WORKFLOWS).replay_workflow(history)
+    result = await Replayer(
+        workflows=ALL_WORKFLOWS, workflow_runner=workflow_runner()
+    ).replay_workflow(history)
     assert result.replay_failure is None
 
 
@@ -61,5 +64,9 @@ async def test_a_history_of_this_code_replays_and_carries_the_patch(
         if e.HasField("marker_recorded_event_attributes")
     ]
     assert [p["id"] for p in patches] == [STATUS_FROM_LEDGER]
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=env.client.data_converter)
+    replayer = Replayer(
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=env.client.data_converter,
+    )
     assert (await replayer.replay_workflow(history)).replay_failure is None

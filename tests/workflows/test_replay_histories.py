@@ -21,6 +21,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from lethe.worker import workflow_runner
 from workflows import ALL_WORKFLOWS, system_erasure_id, workflow_id_for
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -47,7 +48,7 @@ def _workflow_id(raw: str) -> str:
 async def test_stored_history_replays(path: Path) -> None:
     raw = path.read_text()
     history = WorkflowHistory.from_json(_workflow_id(raw), raw)
-    result = await Replayer(workflows=ALL_WORKFLOWS).replay_workflow(
-        history, raise_on_replay_failure=False
-    )
+    result = await Replayer(
+        workflows=ALL_WORKFLOWS, workflow_runner=workflow_runner()
+    ).replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

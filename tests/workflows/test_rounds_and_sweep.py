@@ -16,6 +16,7 @@ from ledger import Ledger, OutcomeEntry
 from lethe.keys import Keyring
 from lethe.settings import Settings, TemporalSettings
 from lethe.sweeper import RoundRefused, start_round
+from lethe.worker import workflow_runner
 from tests.support.clock import own_time_skipping_env
 from tests.support.requests import finished_request
 from workflows import (
@@ -52,7 +53,11 @@ async def test_a_round_erases_and_settles_the_request(
     fakes = Fakes(latest={"crm": "erased", "forum": "erased", "backups": "retained"})
     job = a_round()
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         out = await env.client.execute_workflow(
             SystemRoundWorkflow.run,
@@ -84,7 +89,11 @@ async def test_a_round_on_a_still_held_system_calls_no_connector(
     fakes = Fakes(holds={"crm": "lh-2"}, latest={"crm": "retained"})
     job = a_round(trigger="retention_expired")
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         out = await env.client.execute_workflow(
             SystemRoundWorkflow.run, job, id=f"round-{uuid.uuid4()}", task_queue=task_queue
@@ -112,7 +121,11 @@ async def _sweep_starts_due_rounds(env: WorkflowEnvironment, task_queue: str) ->
         shred=("er-old",),
     )
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         first = await env.client.execute_workflow(
             RetentionSweepWorkflow.run,
@@ -164,7 +177,11 @@ async def test_a_sweep_with_nothing_due_is_short(
     env = time_skipping_env
     fakes = Fakes()
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         handle = await env.client.start_workflow(
             RetentionSweepWorkflow.run,
@@ -208,7 +225,11 @@ async def test_a_round_number_is_started_once(
         )
 
     async with Worker(
-        env.client, task_queue=task_queue, workflows=ALL_WORKFLOWS, activities=fakes.all()
+        env.client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
     ):
         first = await retry()
         assert first.round == 1
