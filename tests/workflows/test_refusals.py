@@ -180,9 +180,11 @@ async def test_a_payload_copied_from_another_request_s_history_is_refused(
         activities=fakes.all(),
     ):
         approved = await start(env.client, request(("forum",)), task_queue)
-        target = await start(env.client, request(("forum",)), task_queue)
         await approved.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
         assert (await approved.result()).status == "completed"
+        # Started only now: waiting for a result lets the test server skip time, which would
+        # carry a request started earlier past its verification deadline (rejected).
+        target = await start(env.client, request(("forum",)), task_queue)
         history = await approved.fetch_history()
         [copied] = [
             e.workflow_execution_signaled_event_attributes.input.payloads[0]
