@@ -5,7 +5,10 @@ Each rule names a table, the column that identifies the subject's rows and what 
     delete      remove the rows
     anonymize   keep the rows, overwrite columns: ``set`` fixed values, ``nullify`` columns,
                 ``hash`` columns with a keyed hash (HMAC-SHA256 under ``hash_secret``) of one of
-                the subject's identifiers, so kept rows can still be grouped but not read
+                the subject's identifiers, so kept rows can still be grouped but not read. The
+                key column is among them, unless a rule matched through a parent keeps it
+                (``keep_key = true``): then it only links to the parent's row, which the map
+                must delete or anonymise (a parent that retains or keeps its key is refused)
     retain      keep the rows under a legal basis until a date; counted, never touched
 
 A retain rule's ``legal_basis`` is one code of :class:`~connectors.LegalBasis` or a table by the
@@ -246,6 +249,11 @@ class TableRule(BaseModel):
     )
     set: dict[str, str | int | float | bool] = Field(default_factory=dict)
     nullify: list[str] = Field(default_factory=list)
+    keep_key: bool = Field(
+        default=False,
+        description="anonymize through a parent only: keep the key column (the link to the"
+        " parent's row, itself erased or anonymised) and overwrite just the columns named",
+    )
     hash: dict[str, str] = Field(
         default_factory=dict, description="column -> identifier kind whose keyed hash it gets"
     )
@@ -345,11 +353,14 @@ class TableRule(BaseModel):
         written = [*self.set, *self.nullify, *self.hash]
         if len(written) != len(set(written)):
             raise ValueError(f"table {self.table}: a column is overwritten twice")
-        if self.action == "anonymize" and self.key not in written:
+        if self.keep_key:
+            self._check_kept_key(written)
+        elif self.action == "anonymize" and self.key not in written:
             # Otherwise the kept rows still point at the subject through their key.
             raise ValueError(
                 f"table {self.table}: anonymize must overwrite its key column {self.key!r}"
-                " (in 'set', 'nullify' or 'hash')"
+                " (in 'set', 'nullify' or 'hash'), or keep it with keep_key = true when the"
+                " rule matches through a parent"
             )
         if self.action != "anonymize" and written:
             raise ValueError(f"table {self.table}: 'set'/'nullify'/'hash' only apply to anonymize")
@@ -358,6 +369,23 @@ class TableRule(BaseModel):
         elif self.legal_basis or self.retain_days or self.review_days:
             raise ValueError(f"table {self.table}: legal_basis/retain_days only apply to retain")
         return self
+
+    def _check_kept_key(self, written: list[str]) -> None:
+        """``keep_key``: an anonymising rule keyed through a parent keeps its key column. The
+        key then only links to the parent's row, which the map erases or anonymises (checked
+        over the whole map, :func:`_check_kept_keys`); an identifier is never kept."""
+        where = f"table {self.table}"
+        if self.action != "anonymize":
+            raise ValueError(f"{where}: keep_key only applies to anonymize")
+        if self.parent is None:
+            raise ValueError(
+                f"{where}: keep_key only applies to a rule matched through a parent; a column"
+                f" holding the subject's {self.identifier} is overwritten, or it keeps the person"
+            )
+        if self.key in written:
+            raise ValueError(f"{where}: keep_key, yet the key column {self.key!r} is overwritten")
+        if not written:
+            raise ValueError(f"{where}: anonymize overwrites no column ('set', 'nullify', 'hash')")
 
     def _check_matching(self) -> None:
         """``match`` fits the identifier; ``also`` only beside an identifier; a kind that does
@@ -535,7 +563,25 @@ class SqlOptions(ConnectorOptions):
         if self.hash_secret is not None and len(self.hash_secret.get_secret_value()) < 16:
             raise ValueError("hash_secret must be at least 16 characters")
         _order(self.tables)  # raises on unknown or ambiguous parents and on cycles
+        _check_kept_keys(self.tables)
         return self
+
+
+def _check_kept_keys(rules: Sequence[TableRule]) -> None:
+    """A rule that keeps its key links its kept rows to the parent's rows: those must stop
+    being the subject's (deleted, or anonymised with their own key overwritten), so that the
+    key leads nowhere and verification, matching through the parent again, finds nothing."""
+    by_table = {r.table: r for r in rules}
+    for r in rules:
+        if not r.keep_key or r.parent_table is None:
+            continue
+        parent = by_table[r.parent_table]
+        if parent.action == "retain" or parent.keep_key:
+            kept = "retains its rows" if parent.action == "retain" else "keeps its key too"
+            raise ValueError(
+                f"table {r.table}: keep_key needs a parent that stops being the subject's, but"
+                f" the rule of {parent.table!r} {kept}"
+            )
 
 
 def _order(rules: Sequence[TableRule]) -> list[TableRule]:
