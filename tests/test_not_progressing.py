@@ -37,7 +37,7 @@ from lethe.worker import workflow_runner
 from tests.support.portal import portal_verification, preverified_draft
 from workflows import ALL_WORKFLOWS, ErasurePolicy, ErasureWorkflow, OperatorApproval
 
-from .workflows.test_erasure_workflow import Fakes, request
+from .workflows.test_erasure_workflow import Fakes, fakes_worker, request
 
 FAST = ErasurePolicy(retry_initial_seconds=1, retry_max_interval_seconds=1, attempt_limit=3)
 #: Retries every second for a minute: the worker without the system keeps being asked (and
@@ -295,13 +295,7 @@ async def test_an_operator_update_is_not_sent_when_no_worker_would_answer_it(
     )
     assert nobody.value.exit_code == 69
     fakes = Fakes()
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(client, fakes, task_queue):
 
         async def served() -> bool:
             try:

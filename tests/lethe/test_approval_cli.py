@@ -19,17 +19,14 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from ledger import ControllerReferrals, Ledger, SubjectVault, create_ledger_engine, upgrade_schema
 from lethe.keys import load_keyring
 from lethe.temporal import data_converter
-from lethe.worker import workflow_runner
 from tests.support.cli import lethe, one_line_error
 from tests.workflows.test_approval_and_instruction_updates import pending_for_days
-from tests.workflows.test_erasure_workflow import Fakes, request
+from tests.workflows.test_erasure_workflow import Fakes, fakes_worker, request
 from workflows import (
-    ALL_WORKFLOWS,
     CancelOrder,
     ErasureResult,
     ErasureWorkflow,
@@ -114,13 +111,7 @@ async def test_a_refused_approval_is_one_line_and_changes_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fakes = Fakes(scripts={"crm": pending_for_days}, polls_until_done=10)
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(client, fakes, task_queue):
         # Verified by an emailed code: an operator's approval does not count.
         by_code = await _recorded(ledger, "email", ("crm",))
         waiting = await _started(client, by_code, "email", ("crm",), task_queue)
@@ -172,13 +163,7 @@ async def test_a_refused_instruction_is_one_line_and_changes_nothing(
         scripts={"lms": pending_for_days},
         polls_until_done=10,
     )
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(client, fakes, task_queue):
         rid = await _recorded(ledger, "preverified", ("lms",))
         handle = await _started(client, rid, "preverified", ("lms",), task_queue)
         for _ in range(200):  # the child waits for the controller

@@ -24,11 +24,8 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from lethe.worker import workflow_runner
 from workflows import (
-    ALL_WORKFLOWS,
     ControllerInstruction,
     ErasureWorkflow,
     OperatorApproval,
@@ -37,7 +34,7 @@ from workflows import (
     workflow_id_for,
 )
 
-from .test_erasure_workflow import Fakes, request
+from .test_erasure_workflow import Fakes, fakes_worker, request
 
 HISTORIES = Path(__file__).parent / "histories"
 BIN = Path(sys.executable).parent
@@ -47,13 +44,7 @@ async def operator_approved_by_update(client: Client, task_queue: str) -> Workfl
     """An operator-verified request approved with the ``approve_identity`` update."""
     req = replace(request(("forum", "crm"), "operator"), request_id="er-0a1b2c3d4e5f")
     fakes = Fakes()
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(client, fakes, task_queue):
         handle = await client.start_workflow(
             ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
         )
@@ -70,13 +61,7 @@ async def referral_instructed_by_update(client: Client, task_queue: str) -> Work
     instructed to erase with the ``instruct`` update."""
     req = replace(request(("lms",), "preverified"), request_id="er-5f4e3d2c1b0a")
     fakes = Fakes(processors={"lms": "acme-university"})
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(client, fakes, task_queue):
         handle = await client.start_workflow(
             ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
         )

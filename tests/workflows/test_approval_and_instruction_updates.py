@@ -8,8 +8,6 @@ Time-skipping server, the fakes of test_erasure_workflow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -17,12 +15,9 @@ from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities import StatusChange, SystemOutcome, SystemTask
-from lethe.worker import workflow_runner
 from workflows import (
-    ALL_WORKFLOWS,
     CancelOrder,
     CodeSubmission,
     ControllerInstruction,
@@ -33,20 +28,8 @@ from workflows import (
     system_erasure_id,
 )
 
-from .test_erasure_workflow import Fakes, request, start
+from .test_erasure_workflow import Fakes, fakes_worker, request, start
 from .test_refusals import keyless, other_keys
-
-
-@asynccontextmanager
-async def worker(env: WorkflowEnvironment, fakes: Fakes, task_queue: str) -> AsyncIterator[None]:
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
-        yield
 
 
 async def refusal(handle: WorkflowHandle[object, object], update: object, arg: object) -> str:
@@ -86,7 +69,7 @@ async def test_an_approval_by_update_is_answered_and_opens_the_gate(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     env, fakes = time_skipping_env, Fakes()
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         answer = await handle.execute_update(
             ErasureWorkflow.approve_identity, OperatorApproval(" kim ", " passport checked ")
@@ -108,7 +91,7 @@ async def test_an_approval_that_cannot_count_is_refused_with_its_reason(
     env = time_skipping_env
     # crm stays pending for hours: the approved request is still open when asked again.
     fakes = Fakes(scripts={"crm": pending_for_days}, polls_until_done=10)
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("crm",)), task_queue)
         approve = ErasureWorkflow.approve_identity
         assert "needs who approves and how" in await refusal(
@@ -133,7 +116,7 @@ async def test_an_approval_of_a_request_verified_otherwise_is_refused(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     env, fakes = time_skipping_env, Fakes()
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",), "email"), task_queue)
         why = await refusal(
             handle, ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back")
@@ -155,7 +138,7 @@ async def test_an_approval_after_a_cancellation_is_refused(
     """An approval that arrives after a cancellation (still being recorded: the workflow has
     not finished) is told why it does not count."""
     env, fakes = time_skipping_env, SlowToRecordCancellation()
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         await handle.execute_update(ErasureWorkflow.cancel_request, CancelOrder("kim", "twice"))
         await fakes.recording.wait()  # the workflow is finishing: recording "cancelled"
@@ -173,7 +156,7 @@ async def test_an_approval_without_the_payload_key_is_refused_before_the_validat
     time_skipping_env: WorkflowEnvironment, task_queue: str, sender: object
 ) -> None:
     env, fakes = time_skipping_env, Fakes()
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         theirs = sender(env.client).get_workflow_handle(handle.id)  # type: ignore[operator]
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -194,7 +177,7 @@ async def test_the_old_approve_signal_still_approves_and_still_drops_what_cannot
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     env, fakes = time_skipping_env, Fakes()
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle: WorkflowHandle[ErasureWorkflow, ErasureResult] = await start(
             env.client, request(("forum",)), task_queue
         )
@@ -222,7 +205,7 @@ async def test_an_instruction_by_update_is_answered_and_carried_out(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     env, fakes = time_skipping_env, Fakes(processors={"lms": "acme-university"})
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle, rid = await _referred_child(env, task_queue, ("forum", "lms"))
         child = env.client.get_workflow_handle(system_erasure_id(rid, "lms", 0))
         answer = await child.execute_update(
@@ -273,7 +256,7 @@ async def test_an_instruction_that_cannot_be_carried_out_is_refused_with_its_rea
     reason: str,
 ) -> None:
     env, fakes = time_skipping_env, Fakes(processors={"lms": "acme-university"})
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle, rid = await _referred_child(env, task_queue, ("lms",))
         child = env.client.get_workflow_handle(system_erasure_id(rid, "lms", 0))
         assert reason in await refusal(child, SystemErasureWorkflow.instruct, instruction)
@@ -296,7 +279,7 @@ async def test_a_second_instruction_and_one_to_a_system_not_referred_are_refused
         scripts={"lms": pending_for_days, "crm": pending_for_days},
         polls_until_done=10,
     )
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle, rid = await _referred_child(env, task_queue, ("lms", "crm"))
         lms = env.client.get_workflow_handle(system_erasure_id(rid, "lms", 0))
         crm = env.client.get_workflow_handle(system_erasure_id(rid, "crm", 0))
@@ -316,7 +299,7 @@ async def test_the_old_instruction_signal_still_instructs(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     env, fakes = time_skipping_env, Fakes(processors={"lms": "acme-university"})
-    async with worker(env, fakes, task_queue):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle, rid = await _referred_child(env, task_queue, ("lms",))
         child = env.client.get_workflow_handle_for(
             SystemErasureWorkflow.run, system_erasure_id(rid, "lms", 0)

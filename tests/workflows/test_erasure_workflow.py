@@ -329,6 +329,17 @@ class Fakes:
         ]
 
 
+def fakes_worker(client: Client, fakes: Fakes, task_queue: str) -> Worker:
+    """A worker of every workflow, in the production sandbox, over ``fakes``' activities."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=fakes.all(),
+    )
+
+
 def request(systems: tuple[str, ...], method: str = "operator") -> ErasureRequest:
     now = datetime(2026, 1, 31, tzinfo=UTC)
     return ErasureRequest(
@@ -358,13 +369,7 @@ async def run(
     task_queue: str,
     approve: bool = True,
 ) -> ErasureResult:
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, req, task_queue)
         if approve:
             await handle.signal(
@@ -398,13 +403,7 @@ async def test_nothing_is_erased_before_approval(
 ) -> None:
     fakes = Fakes()
     env = time_skipping_env
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         await env.sleep(timedelta(hours=24))
         assert (await handle.query(ErasureWorkflow.progress)).stage == "awaiting_verification"
@@ -598,13 +597,7 @@ async def test_a_request_can_be_withdrawn_before_verification(
 ) -> None:
     fakes = Fakes()
     env = time_skipping_env
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum", "crm")), task_queue)
         await env.sleep(timedelta(hours=2))
         answer = await handle.execute_update(
@@ -630,13 +623,7 @@ async def test_once_verified_a_request_cannot_be_cancelled(
 
     fakes = Fakes(scripts={"processor": accepted})
     env = time_skipping_env
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("processor",)), task_queue)
         await handle.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
         while fakes.erase_calls.get("processor", 0) == 0:
@@ -655,13 +642,7 @@ async def test_withdrawing_while_an_emailed_code_is_outstanding(
 ) -> None:
     fakes = Fakes()
     env = time_skipping_env
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",), "email"), task_queue)
         while not (await handle.query(ErasureWorkflow.progress)).code_sent:
             await asyncio.sleep(0.05)

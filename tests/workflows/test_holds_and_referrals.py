@@ -7,19 +7,16 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities import SystemOutcome, SystemTask
-from lethe.worker import workflow_runner
 from workflows import (
-    ALL_WORKFLOWS,
     ControllerInstruction,
     ErasureWorkflow,
     OperatorApproval,
     SystemErasureWorkflow,
 )
 
-from .test_erasure_workflow import Fakes, request, run, start
+from .test_erasure_workflow import Fakes, fakes_worker, request, run, start
 
 
 async def test_held_systems_are_retained_without_calling_their_connector(
@@ -46,13 +43,7 @@ async def _referred(
 ) -> tuple[str, object]:
     """Run a request with a processor-held ``lms``; give ``instruction`` after ``wait``."""
     req = request(("forum", "lms"), "preverified")
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, req, task_queue)
         await env.sleep(wait)
         child = env.client.get_workflow_handle_for(
@@ -157,13 +148,7 @@ async def test_malformed_instructions_are_ignored(
     fakes = Fakes(processors={"lms": "acme-university"})
     req = request(("lms",), "preverified")
     env = time_skipping_env
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, req, task_queue)
         await env.sleep(timedelta(hours=1))
         child = env.client.get_workflow_handle_for(
@@ -223,13 +208,7 @@ async def test_approval_still_gates_the_plan(
 ) -> None:
     fakes = Fakes(holds={"crm": "lh-1"})
     env = time_skipping_env
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("crm",)), task_queue)
         await env.sleep(timedelta(hours=2))
         assert fakes.plans == []

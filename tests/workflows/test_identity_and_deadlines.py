@@ -16,11 +16,8 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from lethe.worker import workflow_runner
 from workflows import (
-    ALL_WORKFLOWS,
     CodeResendOrder,
     CodeResent,
     CodeSubmission,
@@ -33,7 +30,7 @@ from workflows import (
     ReceiptAcknowledgement,
 )
 
-from .test_erasure_workflow import FAST, Fakes
+from .test_erasure_workflow import FAST, Fakes, fakes_worker
 
 DAY = timedelta(days=1)
 
@@ -65,13 +62,7 @@ async def fresh_request(
 async def running(
     env: WorkflowEnvironment, fakes: Fakes, req: ErasureRequest, task_queue: str
 ) -> AsyncIterator[WorkflowHandle[ErasureWorkflow, ErasureResult]]:
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         yield await env.client.start_workflow(
             ErasureWorkflow.run, req, id=f"erasure/{req.request_id}", task_queue=task_queue
         )

@@ -17,16 +17,14 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities import RefusedSignal
 from lethe.keys import Keyring
 from lethe.temporal import data_converter
-from lethe.worker import workflow_runner
-from workflows import ALL_WORKFLOWS, CancelOrder, ErasureWorkflow, OperatorApproval
+from workflows import CancelOrder, ErasureWorkflow, OperatorApproval
 from workflows.refusals import RECORDED_AT_MOST
 
-from .test_erasure_workflow import Fakes, request, start
+from .test_erasure_workflow import Fakes, fakes_worker, request, start
 
 
 def keyless(client: Client) -> Client:
@@ -59,13 +57,7 @@ async def test_a_signal_or_update_without_the_key_changes_nothing_and_is_recorde
 ) -> None:
     env = time_skipping_env
     fakes = Recorder()
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         intruder = sender(env.client)  # type: ignore[operator]
         theirs = intruder.get_workflow_handle(handle.id)
@@ -101,13 +93,7 @@ async def test_a_malformed_signal_from_a_key_holder_is_refused_too(
 ) -> None:
     env = time_skipping_env
     fakes = Recorder()
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         await handle.signal("approve", {"operator": "kim"})  # no reason
         await handle.signal("approve", ["kim", "called back"])
@@ -126,13 +112,7 @@ async def test_a_start_without_the_key_fails_at_once_with_the_reason(
     env = time_skipping_env
     fakes = Recorder()
     req = request(("forum",))
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await keyless(env.client).start_workflow(
             "ErasureWorkflow", req, id=f"erasure/{req.request_id}", task_queue=task_queue
         )
@@ -150,13 +130,7 @@ async def test_a_signal_read_raw_keeps_its_typed_argument_for_key_holders(
     """The handler takes a RawValue; a key holder's client sends the dataclass as before."""
     env = time_skipping_env
     fakes = Recorder()
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await start(env.client, request(("forum",)), task_queue)
         await handle.signal("approve", OperatorApproval(" kim ", " called back "))
         result = await handle.result()
@@ -172,13 +146,7 @@ async def test_a_payload_copied_from_another_request_s_history_is_refused(
     workflow's id."""
     env = time_skipping_env
     fakes = Recorder()
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         approved = await start(env.client, request(("forum",)), task_queue)
         await approved.signal(ErasureWorkflow.approve, OperatorApproval("kim", "called back"))
         assert (await approved.result()).status == "completed"

@@ -9,18 +9,15 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities import DueRound
 from ledger import Ledger, OutcomeEntry
 from lethe.keys import Keyring
 from lethe.settings import Settings, TemporalSettings
 from lethe.sweeper import RoundRefused, start_round
-from lethe.worker import workflow_runner
 from tests.support.clock import own_time_skipping_env
 from tests.support.requests import finished_request
 from workflows import (
-    ALL_WORKFLOWS,
     ControllerInstruction,
     RetentionSweepWorkflow,
     StartedRound,
@@ -31,7 +28,7 @@ from workflows import (
     round_workflow_id,
 )
 
-from .test_erasure_workflow import FAST, Fakes
+from .test_erasure_workflow import FAST, Fakes, fakes_worker
 
 
 def a_round(system: str = "crm", round_: int = 1, trigger: str = "retry") -> SystemRound:
@@ -52,13 +49,7 @@ async def test_a_round_erases_and_settles_the_request(
     env = time_skipping_env
     fakes = Fakes(latest={"crm": "erased", "forum": "erased", "backups": "retained"})
     job = a_round()
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         out = await env.client.execute_workflow(
             SystemRoundWorkflow.run,
             job,
@@ -88,13 +79,7 @@ async def test_a_round_on_a_still_held_system_calls_no_connector(
     env = time_skipping_env
     fakes = Fakes(holds={"crm": "lh-2"}, latest={"crm": "retained"})
     job = a_round(trigger="retention_expired")
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         out = await env.client.execute_workflow(
             SystemRoundWorkflow.run, job, id=f"round-{uuid.uuid4()}", task_queue=task_queue
         )
@@ -120,13 +105,7 @@ async def _sweep_starts_due_rounds(env: WorkflowEnvironment, task_queue: str) ->
         ],
         shred=("er-old",),
     )
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         first = await env.client.execute_workflow(
             RetentionSweepWorkflow.run,
             Sweep(policy=FAST),
@@ -176,13 +155,7 @@ async def test_a_sweep_with_nothing_due_is_short(
 ) -> None:
     env = time_skipping_env
     fakes = Fakes()
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         handle = await env.client.start_workflow(
             RetentionSweepWorkflow.run,
             Sweep(policy=FAST),
@@ -224,13 +197,7 @@ async def test_a_round_number_is_started_once(
             reason="fixed",
         )
 
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=fakes.all(),
-    ):
+    async with fakes_worker(env.client, fakes, task_queue):
         first = await retry()
         assert first.round == 1
         with pytest.raises(RoundRefused, match=r"round 1 of lms for er-\w+ is already running"):
