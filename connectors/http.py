@@ -359,8 +359,10 @@ class HttpConnector(BaseConnector[HttpOptions]):
     async def _find(self, subject: Subject, look: Lookup) -> _Found:
         found = _Found()
         missing = sorted(
-            k for k in look.kinds_needed() | set(look.match) if not (subject.get(k) or "").strip()
-        )
+            k
+            for k in look.kinds_needed() | set(look.match)
+            if k != "email" and not (subject.get(k) or "").strip()
+        )  # a blank address is no address: it matches nothing (below)
         if missing:
             found.missing = tuple(missing)
             return found
