@@ -27,9 +27,7 @@ class DiscourseHarness(FakeHarness):
             }
         # One record a user, holding their posts (snapshot): anonymised, the posts stay as they
         # were (that is the mode: author gone, posts kept); deleted, they go with the user.
-        return Seeded(
-            records=records, traces={p: frozenset({p.email, p.username}) for p in people}
-        )
+        return Seeded(records=records, traces={p: frozenset({p.email, p.username}) for p in people})
 
     async def snapshot(self) -> Mapping[Any, Any]:
         with self.fake.lock:

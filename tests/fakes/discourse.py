@@ -125,7 +125,10 @@ class FakeDiscourse(FakeService):
             return (
                 403,
                 {},
-                {"errors": ["User has posts and cannot be deleted."], "error_type": "invalid_access"},
+                {
+                    "errors": ["User has posts and cannot be deleted."],
+                    "error_type": "invalid_access",
+                },
             )
         for pid in theirs:
             del self.posts[pid]
