@@ -560,7 +560,9 @@ class HttpConnector(BaseConnector[HttpOptions]):
         outcome: Outcome
         if tickets:
             outcome = Pending(
-                ticket=self._ticket({"jobs": tickets, "counts": counts, "evidence": evidence}),
+                ticket=self._ticket(
+                    {"key": request_id, "jobs": tickets, "counts": counts, "evidence": evidence}
+                ),
                 poll_after=timedelta(seconds=self.spec.status.poll_after_seconds)
                 if self.spec.status
                 else timedelta(minutes=1),
@@ -599,6 +601,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
             raise PermanentError(f"{self.name}: the spec declares no [status] poll")
         try:
             body = json.loads(base64.urlsafe_b64decode(ticket.removeprefix(_TICKET_PREFIX)))
+            key = str(body["key"])
             jobs = [str(j) for j in body["jobs"]]
             counts = {str(k): int(v) for k, v in body["counts"].items()}
             evidence = dict(body["evidence"])
@@ -621,7 +624,11 @@ class HttpConnector(BaseConnector[HttpOptions]):
                 poll_after=timedelta(seconds=poll.poll_after_seconds),
                 evidence={"spec": self.options.spec_name, "jobs": len(jobs), "states": states},
             )
-        return self._finished(counts, {**evidence, "jobs": len(jobs), "ticket": ticket})
+        final = self._finished(counts, {**evidence, "jobs": len(jobs), "ticket": ticket})
+        # A repeat of the erase now replays the end, not the ticket.
+        entry = await self.journal.get(key) or {}
+        await self.journal.put(key, {**entry, "outcome": receipt_of(final)})
+        return final
 
 
 class SyncHttpConnector(HttpConnector):

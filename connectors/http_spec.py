@@ -228,7 +228,7 @@ class EraseStep(Request):
 
     #: Run only when the variables have these values (``{ mode = "anonymize" }``).
     when: dict[str, str] = Field(default_factory=dict)
-    done: list[int] = Field(min_length=1)
+    done: list[int] = Field(default_factory=list)
     not_found: list[int] = Field(default_factory=lambda: [404])
     retry: list[int] = Field(default_factory=list)
     #: Accepted, finished later: the answer's ``ticket`` pointer names the job (``[status]``).
@@ -239,6 +239,8 @@ class EraseStep(Request):
 
     @model_validator(mode="after")
     def _check(self) -> EraseStep:
+        if not self.done and not self.pending:
+            raise ValueError("done: which statuses mean the record is erased (or pending: later)")
         if self.pending and not self.ticket:
             raise ValueError("ticket: pending statuses need the pointer to the job's ticket")
         if self.ticket:

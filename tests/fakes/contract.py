@@ -117,6 +117,8 @@ class Contract:
                 if rb.get("required"):
                     problems.append(f"{where}: a JSON body is required")
             else:
+                if "application/json" not in rb["content"]:
+                    return problems  # a form: present is all this validator checks
                 try:
                     data = json.loads(body)
                 except ValueError:
