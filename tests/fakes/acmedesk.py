@@ -10,6 +10,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from .server import Answer, FakeService
 
@@ -116,6 +117,7 @@ class FakeAcmeDesk(FakeService):
         page = hits[cursor : cursor + self.page_size]
         headers = {}
         if cursor + self.page_size < len(hits):
-            nxt = f"{self.url}/api/v2/customers?email_contains={needle}&cursor={cursor + self.page_size}"
+            more = urlencode({"email_contains": needle, "cursor": cursor + self.page_size})
+            nxt = f"{self.url}/api/v2/customers?{more}"
             headers["Link"] = f'<{nxt}>; rel="next"'
         return 200, headers, {"customers": page}
