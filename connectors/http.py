@@ -522,7 +522,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
         erased_ids: list[str] = []
         for record, digest in zip(found.records, digests, strict=True):
             ctx = {**self.values, **record}
-            did = False
+            did = gone_before = False
             for step in steps:
                 ok = frozenset({*step.done, *step.not_found, *step.pending})
                 r = await self._send(step, ctx, ok=ok, transient=frozenset(step.retry))
@@ -541,8 +541,8 @@ class HttpConnector(BaseConnector[HttpOptions]):
                     did = True
                 elif digest in planned:  # not found: an interrupted attempt got there
                     counts[key] += 1
-                    did = True
-            if did and digest in planned:
+                    did = gone_before = True
+            if gone_before:
                 by_earlier += 1
             if did:
                 erased_ids.append(record["id"])
