@@ -181,6 +181,16 @@ class HttpConnector(BaseConnector[HttpOptions]):
         {Capability.ERASE, Capability.VERIFY, Capability.PLAN, Capability.ASYNC}
     )
 
+    @classmethod
+    def specs(cls) -> list[dict[str, str]]:
+        """The presets: the specs of this connector shipped with Lethe (``lethe connectors
+        list`` shows them under ``http``)."""
+        loaded = {name: load_spec(preset=name) for name in preset_names()}
+        return [
+            {"name": name, "title": spec.title, "records": spec.records}
+            for name, spec in loaded.items()
+        ]
+
     def __new__(cls, name: str, options: HttpOptions) -> HttpConnector:
         if cls is HttpConnector and options.http_spec.status is None:
             cls = SyncHttpConnector
