@@ -38,6 +38,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError, parse_retry_after
 from ._idempotency import REPLAYED_FROM_RECEIPT
@@ -103,7 +104,7 @@ class HttpOptions(ConnectorOptions):
         try:
             spec = load_spec(preset=self.preset, spec=self.spec)
         except SpecError as exc:
-            raise ValueError(str(exc)) from None
+            raise PydanticCustomError("spec", "{problem}", {"problem": str(exc)}) from None
         secret = spec.auth.secret_option
         if secret is not None and getattr(self, secret) is None:
             raise ValueError(
