@@ -12,7 +12,7 @@ import pytest
 from connectors import Connector, ConnectorRegistry
 from connectors.http import SyncHttpConnector
 from connectors.testing import ConformanceSuite, FaultInjector, Person, Seeded
-from tests.fakes.server import FakeService, serve
+from connectors.testing.fakes.server import FakeService, serve
 
 
 class FakeHarness:

@@ -28,10 +28,10 @@ from connectors import (
 from connectors._journal import MemoryJournal, using_journal
 from connectors.http import HttpConnector, SyncHttpConnector, presets
 from connectors.http_spec import SpecError, parse_spec
-from tests.fakes.discourse import FakeDiscourse
-from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.mailchimp import FakeMailchimp, subscriber_hash
-from tests.fakes.server import serve
+from connectors.testing.fakes.discourse import FakeDiscourse
+from connectors.testing.fakes.hubspot import FakeHubSpot
+from connectors.testing.fakes.mailchimp import FakeMailchimp, subscriber_hash
+from connectors.testing.fakes.server import serve
 
 ADA = Subject(ref="ref-ada", email="ada@example.org", jurisdiction="gdpr")
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -395,7 +395,7 @@ async def test_an_unknown_subject_sends_no_delete(
 
 
 async def test_a_link_to_another_origin_is_not_followed(journal: MemoryJournal) -> None:
-    from tests.fakes.acmedesk import FakeAcmeDesk
+    from connectors.testing.fakes.acmedesk import FakeAcmeDesk
 
     with serve(FakeAcmeDesk("c", "s", page_size=1)) as desk:
         desk.add("ada@example.org", "Ada")
@@ -413,7 +413,7 @@ async def test_a_link_to_another_origin_is_not_followed(journal: MemoryJournal) 
 
 
 async def test_an_expired_oauth_token_is_renewed_once(journal: MemoryJournal) -> None:
-    from tests.fakes.acmedesk import FakeAcmeDesk
+    from connectors.testing.fakes.acmedesk import FakeAcmeDesk
 
     with serve(FakeAcmeDesk("c", "s")) as desk:
         desk.add("ada@example.org", "Ada")

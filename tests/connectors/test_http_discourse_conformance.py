@@ -1,6 +1,6 @@
 """The conformance kit (connectors.testing) against the discourse preset of ``http``, in both
 modes (anonymise: posts kept, author gone; delete with posts), on the local Discourse
-(tests/fakes/discourse.py), fault cases included."""
+(connectors/testing/fakes/discourse.py), fault cases included."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.testing import Person, Seeded
+from connectors.testing.fakes.discourse import FakeDiscourse
 from tests.connectors.http_harness import FakeHarness, HttpPresetSuite
-from tests.fakes.discourse import FakeDiscourse
 
 KEY = "discourse-kit-key"
 

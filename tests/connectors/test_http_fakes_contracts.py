@@ -1,6 +1,6 @@
-"""The fakes against their contracts (tests/fakes/contracts/*.yaml), with raw HTTP: every
-documented answer is given as documented, and the validator catches what breaks a contract,
-on either side. The conformance suites then prove the presets against the contracts."""
+"""The fakes against their contracts (connectors/testing/fakes/contracts/*.yaml), with raw
+HTTP: every documented answer is given as documented, and the validator catches what breaks a
+contract, on either side. The conformance suites then prove the presets against the contracts."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.acmedesk import FakeAcmeDesk
-from tests.fakes.contract import CONTRACTS, Contract
-from tests.fakes.discourse import FakeDiscourse
-from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.mailchimp import FakeMailchimp, subscriber_hash
-from tests.fakes.server import serve
+from connectors.testing.fakes.acmedesk import FakeAcmeDesk
+from connectors.testing.fakes.contract import CONTRACTS, Contract
+from connectors.testing.fakes.discourse import FakeDiscourse
+from connectors.testing.fakes.hubspot import FakeHubSpot
+from connectors.testing.fakes.mailchimp import FakeMailchimp, subscriber_hash
+from connectors.testing.fakes.server import serve
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The conformance kit (connectors.testing) against the hubspot preset of ``http``, on the
-local HubSpot (tests/fakes/hubspot.py), fault cases included."""
+local HubSpot (connectors/testing/fakes/hubspot.py), fault cases included."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.testing import Person, Seeded
+from connectors.testing.fakes.hubspot import FakeHubSpot
 from tests.connectors.http_harness import FakeHarness, HttpPresetSuite
-from tests.fakes.hubspot import FakeHubSpot
 
 TOKEN = "pat-kit-token"
 

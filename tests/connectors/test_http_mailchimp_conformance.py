@@ -1,6 +1,7 @@
 """The conformance kit (connectors.testing) against the mailchimp preset of ``http``, on the
-local Mailchimp (tests/fakes/mailchimp.py) with two audiences, fault cases included. Every
-erase that deletes someone also reports the suppression entry it keeps (``Retained``)."""
+local Mailchimp (connectors/testing/fakes/mailchimp.py) with two audiences, fault cases
+included. Every erase that deletes someone also reports the suppression entry it keeps
+(``Retained``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.testing import Person, Seeded
+from connectors.testing.fakes.mailchimp import FakeMailchimp
 from tests.connectors.http_harness import FakeHarness, HttpPresetSuite
-from tests.fakes.mailchimp import FakeMailchimp
 
 KEY = "mc-kit-key-us1"
 LISTS = ("a1b2c3", "d4e5f6")

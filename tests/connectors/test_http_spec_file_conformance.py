@@ -1,7 +1,7 @@
 """The conformance kit (connectors.testing) against ``http`` with a spec file of one's own
-(tests/connectors/specs/acmedesk.toml) on the made-up Acme Desk (tests/fakes/acmedesk.py):
-OAuth2 client credentials, Link header pages, and deletions that finish later (``Pending``,
-then ``status``), fault cases included."""
+(tests/connectors/specs/acmedesk.toml) on the made-up Acme Desk
+(connectors/testing/fakes/acmedesk.py): OAuth2 client credentials, Link header pages, and
+deletions that finish later (``Pending``, then ``status``), fault cases included."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from connectors.http import HttpConnector
 from connectors.testing import Person, Seeded
+from connectors.testing.fakes.acmedesk import FakeAcmeDesk
 from tests.connectors.http_harness import FakeHarness, HttpPresetSuite
-from tests.fakes.acmedesk import FakeAcmeDesk
 
 SPEC = str(Path(__file__).resolve().parent / "specs" / "acmedesk.toml")
 CLIENT, SECRET = "lethe-client", "acmedesk-kit-secret"

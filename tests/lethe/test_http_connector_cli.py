@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.server import serve
+from connectors.testing.fakes.hubspot import FakeHubSpot
+from connectors.testing.fakes.server import serve
 from tests.support.cli import lethe, one_line_error
 
 CONFIG = """
