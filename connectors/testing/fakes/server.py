@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
@@ -109,8 +109,11 @@ class FakeService:
         return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
 
 
+FakeT = TypeVar("FakeT", bound=FakeService)
+
+
 @contextmanager
-def serve(fake: FakeService) -> Iterator[FakeService]:
+def serve(fake: FakeT) -> Iterator[FakeT]:
     """Run ``fake`` on 127.0.0.1 and a free port for the length of the block."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
