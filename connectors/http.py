@@ -30,6 +30,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -51,6 +52,12 @@ from ._subject import Subject
 from .http_spec import HttpSpec, Lookup, Request, SpecError, load_spec, preset_names
 
 __all__ = ["HttpConnector", "HttpOptions", "SyncHttpConnector", "presets"]
+
+# httpx logs every request's URL at INFO; a look-up's URL may hold an identifier (Discourse
+# filters by address in the query) and an erase's a value derived from one (Mailchimp's member
+# ids are MD5s of the address). Requests are not logged, whatever the root level.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 _ALWAYS_TRANSIENT = frozenset({408, 425, 429})
 _WHOLE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
