@@ -374,7 +374,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
             out[kind] = wanted
         return out
 
-    async def _find(self, subject: Subject, look: Lookup) -> _Found:
+    async def _find(self, subject: Subject, look: Lookup, *, pages: int | None = None) -> _Found:
         found = _Found()
         missing = sorted(
             k
@@ -394,7 +394,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
         seen: set[str] = set()
         for bound in loop:
             ctx = {**self.values, **bound, **sent}
-            async for record in self._pages(look, ctx):
+            async for record in self._pages(look, ctx, pages):
                 verdicts = []
                 for kind, ptr in look.match.items():
                     m = matchers[kind]
@@ -416,8 +416,8 @@ class HttpConnector(BaseConnector[HttpOptions]):
                     found.lookalikes += 1
         return found
 
-    async def _pages(self, look: Lookup, ctx: Mapping[str, Any]) -> Any:
-        """Every record of every page of the look-up's answers."""
+    async def _pages(self, look: Lookup, ctx: Mapping[str, Any], pages: int | None) -> Any:
+        """Every record of every page of the look-up's answers (of the first ``pages``)."""
         pg = look.pagination
         ok = frozenset({200, *look.not_found})
         url: str | None = None
@@ -425,7 +425,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
         read = 0
         if pg.kind in ("page", "offset"):
             extra = {pg.param or "": pg.start}
-        for _ in range(pg.max_pages):
+        for page in range(pg.max_pages):
             in_body = pg.kind == "cursor" and pg.in_body
             r = await self._send(
                 look,
@@ -450,7 +450,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
                 if isinstance(record, Mapping):
                     yield record
             read += len(records)
-            if pg.kind == "none" or not records:
+            if pg.kind == "none" or not records or (pages is not None and page + 1 >= pages):
                 return
             if pg.kind == "page":
                 extra = {pg.param or "": int(extra[pg.param or ""]) + 1}
@@ -482,7 +482,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
 
     async def check(self) -> None:
         probe = Subject(ref="lethe-check", email="lethe-connector-check@example.invalid")
-        await self._find(probe, self.spec.lookup)
+        await self._find(probe, self.spec.lookup, pages=1)  # reachable, and the key works
 
     def _counts(self, n: int) -> dict[str, int]:
         if not n:

@@ -426,3 +426,59 @@ async def test_an_expired_oauth_token_is_renewed_once(journal: MemoryJournal) ->
             assert (await c.plan(ADA)).counts == {"customers.deleted": 1}
         assert desk.tokens_issued == 2
         assert not desk.violations
+
+
+async def test_check_reads_one_page_only(mailchimp: FakeMailchimp, journal: MemoryJournal) -> None:
+    for n in range(10):
+        mailchimp.add("l1", f"{n}@example.org")
+    c = build(
+        preset="mailchimp", base_url=mailchimp.url, password="mc-key", params={"list_ids": ["l1"]}
+    )
+    async with c:
+        await c.check()
+    assert mailchimp.requests == ["GET /3.0/lists/l1/members?{'count': '1000', 'offset': '0'}"]
+
+
+async def test_a_verify_lookup_of_its_own_sends_only_what_it_lists(
+    tmp_path: Path, journal: MemoryJournal
+) -> None:
+    from connectors.testing.fakes.acmedesk import FakeAcmeDesk
+
+    # Verify asks for the whole address (a search the service runs more precisely), where the
+    # look-up used only its longest ASCII run.
+    spec = tmp_path / "desk.toml"
+    spec.write_text(
+        GOOD
+        + """
+[verify]
+path = "/api/v2/customers"
+query = { email_contains = "{email}" }
+identifiers = ["email"]
+records = "/customers"
+id = "/id"
+match = { email = "/email" }
+"""
+    )
+    zoe = Subject(ref="ref-zoe", email="zoë@example.org")
+    with serve(FakeAcmeDesk("c", "s", job_polls=0)) as desk:
+        desk.add("zoë@example.org", "Zoë")
+        desk.add("zoe@example.org", "Zoe")
+        c = build(spec=str(spec), base_url=desk.url, client_id="c", client_secret="s")
+        async with c:
+            assert (await c.plan(zoe)).counts == {"customers.deleted": 1}
+            assert not (await c.verify(zoe)).clean
+        searched = [r for r in desk.requests if r.startswith("GET /api/v2/customers")]
+        assert searched == [
+            "GET /api/v2/customers?{'email_contains': '@example.org'}",
+            "GET /api/v2/customers?{'email_contains': 'zoë@example.org'}",
+        ]
+        assert not desk.violations
+
+
+def test_a_base_url_is_http_without_credentials() -> None:
+    for url, message in (
+        ("ftp://svc.example", "http:// or https://"),
+        ("https://user:pw@svc.example", "must not hold credentials"),
+    ):
+        with pytest.raises(ConnectorConfigError, match=message):
+            build(preset="hubspot", base_url=url, token="t")
