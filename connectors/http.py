@@ -120,6 +120,8 @@ class HttpOptions(ConnectorOptions):
         if spec.auth.kind == "oauth2_client_credentials" and not self.client_id:
             raise ValueError("the spec uses OAuth2 client credentials: give client_id")
         self._values = spec.values(self.params)
+        if not spec.steps(self._values):
+            raise ValueError("no [[erase]] request of the spec applies with these params")
         self._spec = spec
         return self
 
@@ -484,6 +486,11 @@ class HttpConnector(BaseConnector[HttpOptions]):
         probe = Subject(ref="lethe-check", email="lethe-connector-check@example.invalid")
         await self._find(probe, self.spec.lookup, pages=1)  # reachable, and the key works
 
+    @property
+    def _by(self) -> str:
+        """The identifier kinds the look-up matches by (evidence of what was searched)."""
+        return ", ".join(sorted(self.spec.lookup.match))
+
     def _counts(self, n: int) -> dict[str, int]:
         if not n:
             return {}
@@ -527,7 +534,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
         earlier = [d for d in planned if d not in digests]  # gone: the interrupted attempt
         total = len(found.records) + len(earlier)
         if not total:
-            return NotFound(evidence={"spec": self.options.spec_name, "searched_by": "email"})
+            return NotFound(evidence={"spec": self.options.spec_name, "searched_by": self._by})
         guard_blast_radius(total, self.options, where=self.name, unit=self.spec.records)
         everything = planned + [d for d in digests if d not in planned]
         if everything != planned:
@@ -587,7 +594,7 @@ class HttpConnector(BaseConnector[HttpOptions]):
                 evidence={"spec": self.options.spec_name, "jobs": len(tickets)},
             )
         elif not counts:
-            outcome = NotFound(evidence={**evidence, "searched_by": "email"})
+            outcome = NotFound(evidence={**evidence, "searched_by": self._by})
         else:
             outcome = self._finished(counts, evidence)
         await self.journal.put(request_id, {"erasing": everything, "outcome": receipt_of(outcome)})

@@ -482,3 +482,16 @@ def test_a_base_url_is_http_without_credentials() -> None:
     ):
         with pytest.raises(ConnectorConfigError, match=message):
             build(preset="hubspot", base_url=url, token="t")
+
+
+def test_params_that_select_no_erase_request_are_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "[[erase]]\n",
+        '[variables.mode]\nchoices = ["a", "b"]\n\n[[erase]]\nwhen = { mode = "a" }\n',
+    )
+    path = tmp_path / "modes.toml"
+    path.write_text(text)
+    options = {"spec": str(path), "base_url": "https://x.example", "client_id": "c"}
+    build(**options, client_secret="s", params={"mode": "a"})
+    with pytest.raises(ConnectorConfigError, match=r"no \[\[erase\]\] request .* applies"):
+        build(**options, client_secret="s", params={"mode": "b"})
