@@ -108,6 +108,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "requests",
         "List requests, newest first (with --overdue or --due-within: soonest deadline first).",
     ),
+    "migrate": (
+        "migrate",
+        "Bring the ledger's schema up to this version of Lethe (run it before starting workers"
+        " of a new version).",
+    ),
     "retry": (
         "rounds",
         "Erase a failed or not-searched system again, as the next round of the same request.",
