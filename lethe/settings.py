@@ -1,7 +1,10 @@
 """Settings: embedded defaults, overridden by ``lethe.toml``, overridden by ``LETHE_*``.
 
-    LETHE_HOME                  where the SQLite ledger, keys and dev-server data live (.lethe)
-    LETHE_CONFIG                the configuration file (./lethe.toml if it exists)
+    LETHE_HOME                  where the SQLite ledger, keys and dev-server data live (.lethe,
+                                or ``[paths] home`` of the configuration file)
+    LETHE_CONFIG                the configuration file; else the first that exists of
+                                ./lethe.toml, $XDG_CONFIG_HOME/lethe/lethe.toml (~/.config/…)
+                                and /etc/lethe/lethe.toml
     LETHE_DATABASE_URL          ledger database (default: SQLite under LETHE_HOME)
     LETHE_TEMPORAL_ADDRESS      host:port of the Temporal frontend (127.0.0.1:7233)
     LETHE_TEMPORAL_NAMESPACE    namespace (default)
@@ -104,7 +107,9 @@ __all__ = [
     "TemporalSettings",
     "VerificationSettings",
     "build_connectors",
+    "config_candidates",
     "load_settings",
+    "user_config",
 ]
 
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -150,6 +155,11 @@ class _Section(BaseModel):
 class _Ledger(_Section):
     database_url: str | None = None
     database_url_env: EnvVar | None = None
+
+
+class _Paths(_Section):
+    #: Where keys, the SQLite ledger and dev-server data live; relative to the file's directory.
+    home: Path | None = None
 
 
 class TemporalSettings(_Section):
@@ -365,6 +375,7 @@ class _File(_Section):
     """``lethe.toml``: its sections, each absent one at its defaults."""
 
     ledger: _Ledger = _Ledger()
+    paths: _Paths = _Paths()
     temporal: TemporalSettings = TemporalSettings()
     erasure: ErasureDefaults = ErasureDefaults()
     systems: dict[str, dict[str, Any]] = {}
@@ -422,6 +433,8 @@ class Settings:
     erasure: ErasureDefaults = field(default_factory=ErasureDefaults)
     systems: Mapping[str, SystemConfig] = field(default_factory=dict)
     config_path: Path | None = None
+    #: How the file was found: LETHE_CONFIG, ./lethe.toml, user, system (None: no file).
+    config_source: str | None = None
     controllers: Mapping[str, ControllerConfig] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     verification: VerificationSettings = field(default_factory=VerificationSettings)
@@ -540,15 +553,45 @@ def _read(path: Path | None, env: Mapping[str, str]) -> _File:
         raise ConfigError(_explain(exc, path, origin)) from None
 
 
-def _config_path(given: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
-    path = given
-    if path is None and env.get("LETHE_CONFIG"):
-        path = Path(env["LETHE_CONFIG"])
-    if path is not None and not path.exists():
-        raise ConfigError(f"configuration file {path} does not exist")
-    if path is None and (cwd / "lethe.toml").exists():
-        path = cwd / "lethe.toml"
-    return path
+#: The system's configuration file, the last place looked.
+SYSTEM_CONFIG = Path("/etc/lethe/lethe.toml")
+
+
+def user_config(env: Mapping[str, str]) -> Path:
+    """The user's configuration file: ``$XDG_CONFIG_HOME/lethe/lethe.toml`` (``~/.config``)."""
+    base = env.get("XDG_CONFIG_HOME")
+    if not base or not Path(base).is_absolute():  # the XDG rule: a relative one is ignored
+        home = env.get("HOME")
+        base = str(Path(home) / ".config") if home else str(Path.home() / ".config")
+    return Path(base) / "lethe" / "lethe.toml"
+
+
+def config_candidates(env: Mapping[str, str], cwd: Path) -> list[tuple[str, Path]]:
+    """Where a configuration file is looked for when LETHE_CONFIG is not set, in order."""
+    return [
+        ("./lethe.toml", cwd / "lethe.toml"),
+        ("user", user_config(env)),
+        ("system", SYSTEM_CONFIG),
+    ]
+
+
+def _config_path(
+    given: Path | None, env: Mapping[str, str], cwd: Path
+) -> tuple[Path | None, str | None]:
+    """The configuration file and how it was found: given, LETHE_CONFIG (which must exist),
+    else the first of :func:`config_candidates` that exists; (None, None) if none does."""
+    if given is None and env.get("LETHE_CONFIG"):
+        given, source = Path(env["LETHE_CONFIG"]), "LETHE_CONFIG"
+    else:
+        source = "given"
+    if given is not None:
+        if not given.exists():
+            raise ConfigError(f"configuration file {given} does not exist")
+        return given, source
+    for source, path in config_candidates(env, cwd):
+        if path.is_file():
+            return path, source
+    return None, None
 
 
 # -- load --------------------------------------------------------------------------------------
@@ -563,9 +606,14 @@ def load_settings(
     """Settings from defaults, the config file and the environment, validated."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    home = cwd / env["LETHE_HOME"] if env.get("LETHE_HOME") else cwd / ".lethe"
-    path = _config_path(config_path, env, cwd)
+    path, source = _config_path(config_path, env, cwd)
     cfg = _read(path, env)
+    if env.get("LETHE_HOME"):
+        home = cwd / env["LETHE_HOME"]
+    elif cfg.paths.home is not None and path is not None:
+        home = path.parent.absolute() / cfg.paths.home.expanduser()
+    else:
+        home = cwd / ".lethe"
     return Settings(
         home=home,
         database_url=_database_url(cfg.ledger, env, home),
@@ -573,6 +621,7 @@ def load_settings(
         erasure=cfg.erasure,
         systems=_systems(cfg.systems, cfg.controllers),
         config_path=path,
+        config_source=source,
         controllers=cfg.controllers,
         retention=cfg.retention,
         verification=cfg.verification,

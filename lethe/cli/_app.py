@@ -74,6 +74,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "connectors_cmd",
         "Connectors: what is installed, whether configured systems answer, a new one.",
     ),
+    "config": (
+        "config_cmd",
+        "Which configuration file, ledger and Temporal this invocation uses (secrets masked).",
+    ),
     "controller-instruction": (
         "referrals",
         "Carry out a controller's instruction for a referred system.",
@@ -271,4 +275,3 @@ def read(
     from ..runtime import Reader
 
     return run(_within(Reader.open(invocation_settings()), operation, *args, **kwargs))
-

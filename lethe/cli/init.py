@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..config_file import write_config
 from ..runtime import initialise
 from ._app import app, console, emit_json, invocation_settings, json_option, run
 
@@ -15,12 +18,21 @@ def init(as_json: bool) -> None:
     and the ledger, which records the ids of its keys. Safe to run again: it makes nothing
     that exists, and refuses keys other than those an existing ledger was made with.
 
+    Where no configuration file is found, it writes a commented ./lethe.toml (every key at
+    its default); an existing one is never touched.
+
     No other command makes keys or a ledger (`lethe dev` and `lethe demo` run this first)."""
     settings = invocation_settings()
     report = run(initialise(settings))
+    if settings.config_path is not None:
+        config = f"found {settings.config_path}"
+    else:
+        path = Path.cwd() / "lethe.toml"
+        config = f"{'created' if write_config(path) else 'found'} {path}"
     if as_json:
         emit_json(
             {
+                "config": config,
                 "home": str(settings.home),
                 "keys": report.keys,
                 "ledger": report.ledger,
@@ -31,6 +43,13 @@ def init(as_json: bool) -> None:
         )
         return
     made = [name for name, how in report.keys.items() if how.startswith("created")]
+    console.print(f"config: {config}", markup=False, soft_wrap=True)
+    if made:
+        console.print(
+            f"keys: in {settings.home / 'keys'} (directory 0700, each key 0600)",
+            markup=False,
+            soft_wrap=True,
+        )
     for name, how in report.keys.items():
         console.print(f"{name} key: {how}", markup=False, soft_wrap=True)
     console.print(

@@ -176,8 +176,13 @@ def test_the_scaffold_is_written_from_templates_installed_with_lethe(
         "package-data"
     ]["lethe"]
     shipped = {f for pattern in patterns for f in glob.glob(pattern, root_dir=root / "lethe")}
+    # Every template: the connector's, and the lethe.toml `lethe init` writes.
+    on_disk = {
+        str(p.relative_to(root / "lethe"))
+        for p in (root / "lethe" / "templates").rglob("*")
+        if p.is_file()
+    }
     templates = root / "lethe" / "templates" / "connector"
-    on_disk = {str(p.relative_to(root / "lethe")) for p in templates.rglob("*") if p.is_file()}
     assert on_disk and on_disk == shipped
 
     assert lethe("connectors", "new", "my_crm", "--json") == 0
