@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import TLSConfig
 
 from .codec import EncryptionCodec, FailureConverter, PayloadConverter
@@ -14,7 +22,26 @@ from .errors import ConfigError, UnreachableError
 from .keys import Keyring
 from .settings import TemporalSettings
 
-__all__ = ["connect", "data_converter"]
+__all__ = ["connect", "data_converter", "temporal_runtime"]
+
+_RUNTIME: Runtime | None = None
+
+
+def temporal_runtime() -> Runtime:
+    """The SDK runtime of this process: the Temporal core's own log lines (which it would
+    otherwise print to stderr in a format of its own) forwarded into the ``temporalio.core``
+    logger, so they are scrubbed and rendered like every other line (JSON in JSON mode)."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        _RUNTIME = Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                )
+            )
+        )
+    return _RUNTIME
 
 
 def data_converter(keys: Keyring) -> DataConverter:
@@ -59,6 +86,7 @@ async def connect(t: TemporalSettings, keys: Keyring, *, timeout: float = 10.0) 
                 api_key=t.api_key,
                 tls=_tls(t),
                 data_converter=data_converter(keys),
+                runtime=temporal_runtime(),
             ),
             timeout=timeout,
         )

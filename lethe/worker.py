@@ -251,7 +251,7 @@ async def run_worker(
             except RPCError as exc:  # the worker is still useful; the operator is told
                 log.warning("sweeper.schedule_failed", error=str(exc)[:200])
         async with worker:
-            log.warning(
+            log.info(
                 "worker.started",
                 address=settings.temporal.address,
                 namespace=settings.temporal.namespace,
