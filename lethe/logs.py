@@ -4,8 +4,9 @@ structlog renders Lethe's own events; the standard library's records (Temporal's
 SQLAlchemy, Alembic, and the Temporal core's own lines, forwarded into ``temporalio.core`` by
 ``lethe.temporal``) pass through the same redaction and are rendered by structlog's
 ``ProcessorFormatter`` with the same renderer: in JSON mode, every line is one JSON object.
-Anything shaped like an email address becomes ``[email redacted]``, in event values, plain messages and tracebacks alike: an
-exception is rendered to plain text (no local variables) and scrubbed before it is written.
+Anything shaped like an email address becomes ``[email redacted]``, in event values, plain
+messages and tracebacks alike: an exception is rendered to plain text (no local variables)
+and scrubbed before it is written.
 
 Libraries that log the values bound to a query never log below INFO, whatever the level:
 aiosqlite's DEBUG lines carry every parameter (names, usernames, the vault's wrapped keys),
