@@ -72,7 +72,11 @@ def settings_shown(settings: Settings) -> dict[str, Any]:
             "tls": t.tls,
             "tls_ca": str(t.tls_ca) if t.tls_ca else None,
             "tls_cert": str(t.tls_cert) if t.tls_cert else None,
-            "api_key": "set" if t.api_key else None,
+            "tls_server_name": t.tls_server_name,
+            "api_key": "set" if t.api_key or t.client_config.get("api_key") else None,
+            # From the Temporal CLI's configuration (TEMPORAL_*, temporal.toml): names only.
+            "profile": t.profile or env.get("TEMPORAL_PROFILE") or None,
+            "grpc_metadata": sorted(t.client_config.get("rpc_metadata") or {}),
         },
         "keys": {name: _key_source(settings, name) for name in ALL_KEYS},
         "systems": {name: system.connector for name, system in sorted(settings.systems.items())},

@@ -14,6 +14,13 @@
     LETHE_TEMPORAL_TLS_CERT     PEM file of the client certificate (mTLS), with ...
     LETHE_TEMPORAL_TLS_KEY      ... the PEM file of its private key
     LETHE_TEMPORAL_API_KEY      API key (Temporal Cloud)
+    LETHE_TEMPORAL_TLS_SERVER_NAME  the name the server's TLS certificate is checked against
+    LETHE_TEMPORAL_PROFILE      the profile of the Temporal CLI's temporal.toml to read
+
+Each LETHE_TEMPORAL_* setting left unset (here and in the file) is taken from the Temporal
+CLI's own client configuration when there is one (``temporalio.envconfig``: TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_GRPC_META_*, TEMPORAL_PROFILE
+and the temporal.toml at TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml).
     LETHE_SMTP_HOST             the mail server for verification codes and acknowledgements
     LETHE_SMTP_PORT             its port (587)
     LETHE_PORTAL_PUBLIC_KEYS    comma-separated base64 Ed25519 keys of trusted privacy portals
@@ -78,6 +85,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -170,9 +178,21 @@ class TemporalSettings(_Section):
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tls_server_name: str | None = None  # the name the server's certificate is checked against
     api_key_env: EnvVar | None = None
     #: Never from the file: LETHE_TEMPORAL_API_KEY, or read from ``api_key_env`` at load.
     api_key: str | None = Field(default=None, repr=False)
+    #: The profile of the Temporal CLI's configuration (temporal.toml) to read; TEMPORAL_PROFILE
+    #: when unset.
+    profile: str | None = None
+    #: What the Temporal CLI's own configuration (``TEMPORAL_*`` variables, temporal.toml)
+    #: says, as ``Client.connect`` arguments: used for what Lethe's settings leave unset
+    #: (:func:`lethe.temporal.connect_options`). Never from the file.
+    _client_config: Mapping[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def client_config(self) -> Mapping[str, Any]:
+        return self._client_config
 
     @field_validator("address")
     @classmethod
@@ -472,6 +492,8 @@ ENVIRONMENT: Mapping[str, _Override] = {
     "LETHE_TEMPORAL_TLS_CERT": _Override("temporal", "tls_cert"),
     "LETHE_TEMPORAL_TLS_KEY": _Override("temporal", "tls_key"),
     "LETHE_TEMPORAL_API_KEY": _Override("temporal", "api_key"),
+    "LETHE_TEMPORAL_TLS_SERVER_NAME": _Override("temporal", "tls_server_name"),
+    "LETHE_TEMPORAL_PROFILE": _Override("temporal", "profile"),
     "LETHE_SMTP_HOST": _Override("mail", "smtp_host"),
     "LETHE_SMTP_PORT": _Override("mail", "smtp_port"),
     "LETHE_PORTAL_PUBLIC_KEYS": _Override("verification", "portal_public_keys", _comma_list),
@@ -665,6 +687,60 @@ def _temporal(t: TemporalSettings, env: Mapping[str, str]) -> TemporalSettings:
         t = t.model_copy(update={"api_key": _env_ref("[temporal] api_key_env", t.api_key_env, env)})
     if not env.get("LETHE_TEMPORAL_TLS") and (t.tls_cert is not None or t.api_key is not None):
         t = t.model_copy(update={"tls": True})
+    return _with_temporal_profile(t, env)
+
+
+def _temporal_config_file(env: Mapping[str, str]) -> Path:
+    """Where the Temporal CLI (and ``temporalio.envconfig``) looks for temporal.toml."""
+    if env.get("TEMPORAL_CONFIG_FILE"):
+        return Path(env["TEMPORAL_CONFIG_FILE"])
+    return user_config(env).parent.parent / "temporalio" / "temporal.toml"
+
+
+def _with_temporal_profile(t: TemporalSettings, env: Mapping[str, str]) -> TemporalSettings:
+    """The Temporal CLI's client configuration (``temporalio.envconfig``: the ``TEMPORAL_*``
+    variables and the temporal.toml profile), for what Lethe's own settings (lethe.toml,
+    ``LETHE_TEMPORAL_*``) leave unset: Lethe's win where both say something. Read only when
+    there is one (a variable or the file): ``temporalio`` is not imported otherwise."""
+    if (
+        t.profile is None
+        and not any(k.startswith("TEMPORAL_") and v for k, v in env.items())
+        and not _temporal_config_file(env).is_file()
+    ):
+        return t
+    from temporalio.envconfig import ClientConfigProfile
+
+    file = _temporal_config_file(env)
+    try:
+        profile = ClientConfigProfile.load(
+            t.profile,
+            # The file found as the temporal CLI finds it, in *this* environment (the bridge
+            # would look at the process's own HOME and XDG_CONFIG_HOME).
+            config_source=file if file.is_file() else None,
+            disable_file=not file.is_file() and "TEMPORAL_CONFIG_FILE" not in env,
+            override_env_vars={k: v for k, v in env.items() if v},
+        )
+        config = dict(profile.to_client_connect_config())
+    except Exception as exc:  # the bridge's own errors: a bad file, an unknown profile
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"the Temporal client configuration (TEMPORAL_* variables, temporal.toml) cannot be"
+            f" read: {first}"
+        ) from None
+    update: dict[str, Any] = {}
+    for field_name, key in (("address", "target_host"), ("namespace", "namespace")):
+        if field_name not in t.model_fields_set and config.get(key):
+            update[field_name] = config[key]
+    if update:
+        try:  # the profile's address is checked as Lethe's own is
+            TemporalSettings.model_validate({**t.model_dump(), **update})
+        except ValidationError as exc:
+            raise ConfigError(
+                "the Temporal client configuration (TEMPORAL_* variables, temporal.toml): "
+                + _explain(exc, None, {})
+            ) from None
+        t = t.model_copy(update=update)
+    t._client_config = config
     return t
 
 

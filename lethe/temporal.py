@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -22,7 +23,7 @@ from .errors import ConfigError, UnreachableError
 from .keys import Keyring
 from .settings import TemporalSettings
 
-__all__ = ["connect", "data_converter", "temporal_runtime"]
+__all__ = ["connect", "connect_options", "data_converter", "temporal_runtime"]
 
 _RUNTIME: Runtime | None = None
 
@@ -55,36 +56,55 @@ def data_converter(keys: Keyring) -> DataConverter:
     )
 
 
+def _read(path: object) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with open(str(path), "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read TLS file {path}: {exc.strerror}") from None
+
+
+_LETHE_TLS = ("tls", "tls_ca", "tls_cert", "tls_key", "tls_server_name")
+
+
 def _tls(t: TemporalSettings) -> TLSConfig | bool:
-    if not t.tls:
+    """TLS as Lethe's settings say; where they say nothing about it, as the Temporal CLI's
+    configuration (``t.client_config``) does."""
+    if not t.model_fields_set & set(_LETHE_TLS) and not t.api_key and "tls" in t.client_config:
+        profile_tls: TLSConfig | bool = t.client_config["tls"]
+        return profile_tls
+    if not t.tls and t.tls_server_name is None:
         return False
-
-    def read(path: object) -> bytes | None:
-        if path is None:
-            return None
-        try:
-            with open(str(path), "rb") as fh:
-                return fh.read()
-        except OSError as exc:
-            raise ConfigError(f"cannot read TLS file {path}: {exc.strerror}") from None
-
-    if t.tls_ca is None and t.tls_cert is None:
+    if t.tls_ca is None and t.tls_cert is None and t.tls_server_name is None:
         return True
     return TLSConfig(
-        server_root_ca_cert=read(t.tls_ca),
-        client_cert=read(t.tls_cert),
-        client_private_key=read(t.tls_key),
+        server_root_ca_cert=_read(t.tls_ca),
+        client_cert=_read(t.tls_cert),
+        client_private_key=_read(t.tls_key),
+        domain=t.tls_server_name,
     )
+
+
+def connect_options(t: TemporalSettings) -> dict[str, Any]:
+    """``Client.connect``'s arguments: Lethe's settings (lethe.toml, ``LETHE_TEMPORAL_*``),
+    and, for what they leave unset, the Temporal CLI's configuration (``TEMPORAL_*``,
+    temporal.toml: its API key, TLS and gRPC metadata)."""
+    return {
+        "target_host": t.address,
+        "namespace": t.namespace,
+        "api_key": t.api_key or t.client_config.get("api_key"),
+        "tls": _tls(t),
+        "rpc_metadata": dict(t.client_config.get("rpc_metadata") or {}),
+    }
 
 
 async def connect(t: TemporalSettings, keys: Keyring, *, timeout: float = 10.0) -> Client:
     try:
         return await asyncio.wait_for(
             Client.connect(
-                t.address,
-                namespace=t.namespace,
-                api_key=t.api_key,
-                tls=_tls(t),
+                **connect_options(t),
                 data_converter=data_converter(keys),
                 runtime=temporal_runtime(),
             ),

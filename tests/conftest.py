@@ -316,7 +316,7 @@ def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """A clean working directory with LETHE_* variables cleared: no keys, no ledger, and no
     Temporal (a closed port: nothing on this machine's 7233 is reached by accident)."""
     for var in list(os.environ):
-        if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
+        if var.startswith(("LETHE_", "TEMPORAL_")) and var != "LETHE_REQUIRE_SERVICES":
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
     # No user configuration file (~/.config/lethe/lethe.toml) reaches a test by accident.

@@ -190,6 +190,18 @@ OVERRIDES: dict[str, tuple[str, str, Callable[[Settings], Any], Any]] = {
         lambda s: (s.temporal.api_key, s.temporal.tls),
         ("tk-env", True),
     ),
+    "LETHE_TEMPORAL_TLS_SERVER_NAME": (
+        '[temporal]\ntls_server_name = "file.internal"\n',
+        "env.internal",
+        lambda s: s.temporal.tls_server_name,
+        "env.internal",
+    ),
+    "LETHE_TEMPORAL_PROFILE": (
+        '[temporal]\nprofile = "UNSET"\n',  # an unknown profile: read only with the variable
+        "default",
+        lambda s: s.temporal.profile,
+        "default",
+    ),
     "LETHE_SMTP_HOST": (
         '[mail]\nsmtp_host = "file.example.org"\n',
         "env.example.org",
