@@ -105,6 +105,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENVIRONMENT",
     "AlertSettings",
+    "CodecServerSettings",
     "ControllerConfig",
     "DeadlineSettings",
     "ErasureDefaults",
@@ -114,6 +115,7 @@ __all__ = [
     "SystemConfig",
     "TemporalSettings",
     "VerificationSettings",
+    "WorkerSettings",
     "build_connectors",
     "config_candidates",
     "load_settings",
@@ -334,6 +336,58 @@ class ControllerConfig(_Section):
         return url, _env_ref(f"{where} secret_env", self.secret_env, env)
 
 
+class CodecServerSettings(_Section):
+    """``lethe codec-server``: decodes payloads for the Temporal Web UI and ``temporal
+    --codec-endpoint``. Its bearer tokens are never in the file: ``tokens_env`` names the
+    variable that holds them, ``NAME:TOKEN`` pairs separated by commas (NAME is who the
+    ledger records for each decode)."""
+
+    bind: str = "127.0.0.1"
+    port: int = Field(default=8089, ge=1, le=65535)
+    #: Browser origins allowed to call it (the Web UI's, e.g. http://localhost:8233).
+    cors_origins: tuple[str, ...] = ()
+    tokens_env: EnvVar = "LETHE_CODEC_TOKENS"
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(f"an origin is scheme://host[:port], not {origin!r}")
+        return tuple(o.rstrip("/") for o in origins)
+
+    def tokens(self, env: Mapping[str, str]) -> dict[str, str]:
+        """Who each token is (token -> name), from ``tokens_env``; refused if none is set."""
+        text = env.get(self.tokens_env, "")
+        found: dict[str, str] = {}
+        for item in _comma_list(text):
+            name, sep, token = item.partition(":")
+            if not sep or not name.strip() or len(token.strip()) < 16:
+                raise ConfigError(
+                    f"{self.tokens_env}: each entry is NAME:TOKEN with a token of 16 characters"
+                    " or more"
+                )
+            found[token.strip()] = name.strip()
+        if not found:
+            raise ConfigError(
+                f"the codec server needs bearer tokens: set {self.tokens_env} to NAME:TOKEN[,…]"
+            )
+        return found
+
+
+class WorkerSettings(_Section):
+    """``lethe worker``: where it serves /metrics, /healthz and /readyz (no port: not served)."""
+
+    #: Loopback by default; a container or a pod sets 0.0.0.0 for its scraper.
+    metrics_bind: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+
 class AlertSettings(_Section):
     """Who is told when a request needs an operator, and of which events."""
 
@@ -405,6 +459,8 @@ class _File(_Section):
     mail: MailSettings = MailSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
+    codec_server: CodecServerSettings = CodecServerSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -461,6 +517,8 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    codec_server: CodecServerSettings = field(default_factory=CodecServerSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -650,6 +708,8 @@ def load_settings(
         mail=cfg.mail,
         deadlines=cfg.deadlines,
         alerts=cfg.alerts,
+        codec_server=cfg.codec_server,
+        worker=cfg.worker,
         environ=env,
     )
 

@@ -74,6 +74,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "connectors_cmd",
         "Connectors: what is installed, whether configured systems answer, a new one.",
     ),
+    "codec-server": (
+        "codec_server_cmd",
+        "Serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`"
+        " (bearer tokens from LETHE_CODEC_TOKENS; each decode recorded in the ledger).",
+    ),
     "config": (
         "config_cmd",
         "Which configuration file, ledger and Temporal this invocation uses (secrets masked).",
