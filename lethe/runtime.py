@@ -38,6 +38,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.runtime import Runtime as TemporalRuntime
 
 __all__ = [
     "InitReport",
@@ -299,7 +300,13 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
     return Ledger(engine)
 
 
-async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float = 30.0) -> Client:
+async def connect_when_ready(
+    settings: Settings,
+    keys: Keyring,
+    *,
+    within: float = 30.0,
+    runtime: TemporalRuntime | None = None,
+) -> Client:
     """Connect, retrying while a just-started server comes up."""
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
@@ -309,7 +316,7 @@ async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float
     deadline = loop.time() + within
     while True:
         try:
-            client = await connect(settings.temporal, keys, timeout=5.0)
+            client = await connect(settings.temporal, keys, timeout=5.0, runtime=runtime)
             await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=settings.temporal.namespace)
             )

@@ -12,6 +12,7 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
+    PrometheusConfig,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
@@ -23,9 +24,34 @@ from .errors import ConfigError, UnreachableError
 from .keys import Keyring
 from .settings import TemporalSettings
 
-__all__ = ["connect", "connect_options", "data_converter", "temporal_runtime"]
+__all__ = [
+    "connect",
+    "connect_options",
+    "data_converter",
+    "prometheus_runtime",
+    "temporal_runtime",
+]
 
 _RUNTIME: Runtime | None = None
+
+
+def _logging() -> LoggingConfig:
+    return LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+
+
+def prometheus_runtime(bind_address: str) -> Runtime:
+    """A runtime like :func:`temporal_runtime` whose SDK metrics (polls, task latencies,
+    slots, schedule-to-start…) are served in the Prometheus format on ``bind_address``
+    (the worker passes them on at its own ``/metrics``: ``lethe.health``)."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=_logging(),
+            metrics=PrometheusConfig(bind_address=bind_address, durations_as_seconds=True),
+        )
+    )
 
 
 def temporal_runtime() -> Runtime:
@@ -34,14 +60,7 @@ def temporal_runtime() -> Runtime:
     logger, so they are scrubbed and rendered like every other line (JSON in JSON mode)."""
     global _RUNTIME
     if _RUNTIME is None:
-        _RUNTIME = Runtime(
-            telemetry=TelemetryConfig(
-                logging=LoggingConfig(
-                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-                )
-            )
-        )
+        _RUNTIME = Runtime(telemetry=TelemetryConfig(logging=_logging()))
     return _RUNTIME
 
 
@@ -100,13 +119,15 @@ def connect_options(t: TemporalSettings) -> dict[str, Any]:
     }
 
 
-async def connect(t: TemporalSettings, keys: Keyring, *, timeout: float = 10.0) -> Client:
+async def connect(
+    t: TemporalSettings, keys: Keyring, *, timeout: float = 10.0, runtime: Runtime | None = None
+) -> Client:
     try:
         return await asyncio.wait_for(
             Client.connect(
                 **connect_options(t),
                 data_converter=data_converter(keys),
-                runtime=temporal_runtime(),
+                runtime=runtime or temporal_runtime(),
             ),
             timeout=timeout,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal
 
@@ -48,6 +49,7 @@ from ledger import Ledger, ProofLog, TreeHeadSigner
 from vocabulary import ALERT_EVENTS
 from workflows import ALL_WORKFLOWS, SANDBOX_PASSTHROUGH
 
+from .health import HealthServer
 from .keys import load_signing_key
 from .runtime import Runtime, connect_when_ready, load_registry
 from .settings import Settings, build_connectors, load_settings
@@ -229,8 +231,24 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    polling = asyncio.Event()
+    health: HealthServer | None = None
     try:
-        client = await connect_when_ready(settings, runtime.keys, within=10.0)
+        sdk_runtime = None
+        if settings.worker.metrics_port is not None:
+            from .temporal import prometheus_runtime
+
+            sdk_address = f"127.0.0.1:{_free_loopback_port()}"
+            sdk_runtime = prometheus_runtime(sdk_address)
+            health = HealthServer(
+                runtime.ledger.engine,
+                bind=settings.worker.metrics_bind,
+                port=settings.worker.metrics_port,
+                sdk_metrics_url=f"http://{sdk_address}/metrics",
+                is_ready=polling.is_set,
+            )
+            health.start()
+        client = await connect_when_ready(settings, runtime.keys, within=10.0, runtime=sdk_runtime)
         worker = build_worker(
             client,
             task_queue=settings.temporal.task_queue,
@@ -257,13 +275,25 @@ async def run_worker(
                 namespace=settings.temporal.namespace,
                 task_queue=settings.temporal.task_queue,
                 systems=sorted(connectors),
+                metrics_port=settings.worker.metrics_port,
             )
+            polling.set()
             await stop.wait()
+            polling.clear()  # draining: no longer ready for new work
     finally:
+        if health is not None:
+            await health.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await close_connectors(connectors)
         await runtime.close()
+
+
+def _free_loopback_port() -> int:
+    """A port for the SDK's own Prometheus exporter, which only this process reads."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -271,4 +301,3 @@ def main() -> None:
 
     configure_logging()
     asyncio.run(run_worker(load_settings()))
-

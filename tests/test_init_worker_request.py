@@ -2,7 +2,9 @@
 keys, the ledger), a system added to the file, ``lethe worker`` as a real program, then a
 request submitted, approved and carried out, all with ``lethe`` programs against the real dev
 server. The worker logs in JSON mode at INFO: every line it writes is one JSON object, the
-libraries' lines (Temporal's) included, and none carries the address."""
+libraries' lines (Temporal's) included, and none carries the address. It serves
+``/healthz``, ``/readyz`` and ``/metrics`` (the Temporal SDK's metrics and Lethe's gauges) on
+``[worker] metrics_port``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,7 +37,32 @@ table = "contacts"
 key = "email"
 identifier = "email"
 action = "delete"
+
+[worker]
+metrics_port = {port}
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def sample(metrics: str, name: str) -> float | None:
+    """The value of the sample ``name`` (with its labels) in Prometheus text, or None."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 async def test_init_then_worker_then_a_request_from_an_empty_directory(
@@ -60,7 +90,7 @@ async def test_init_then_worker_then_a_request_from_an_empty_directory(
         "payload.key", "pseudonym.key", "signing.key", "vault.key",
     ]  # fmt: skip
     with (root / "lethe.toml").open("a") as fh:  # the operator adds a system
-        fh.write(SYSTEM.format(root=root))
+        fh.write(SYSTEM.format(root=root, port=(port := free_port())))
     with sqlite3.connect(root / "crm.db") as conn:
         conn.execute("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
         conn.executemany("INSERT INTO contacts (email) VALUES (?)", [(EMAIL,), (BYSTANDER,)])
@@ -78,6 +108,10 @@ async def test_init_then_worker_then_a_request_from_an_empty_directory(
                 break
             await asyncio.sleep(0.1)
         assert b"worker.started" in log_path.read_bytes(), log_path.read_text()
+        base = f"http://127.0.0.1:{port}"
+        assert await asyncio.to_thread(get, f"{base}/healthz") == (200, "ok\n")
+        assert await asyncio.to_thread(get, f"{base}/readyz") == (200, "ready\n")
+        assert (await asyncio.to_thread(get, f"{base}/nothing"))[0] == 404
 
         code, out, err = await lethe("submit", EMAIL, "--verification", "operator", "--json")
         assert code == 0, err
@@ -93,6 +127,17 @@ async def test_init_then_worker_then_a_request_from_an_empty_directory(
                 break
             await asyncio.sleep(0.2)
         assert record["status"] == "completed", record
+        status, metrics = await asyncio.to_thread(get, f"{base}/metrics")
+        assert status == 200
+        # The Temporal SDK's own (its worker polled and ran tasks) and Lethe's, from the ledger.
+        sdk = [line for line in metrics.splitlines() if line.startswith("temporal_")]
+        assert any(line.startswith("temporal_workflow_task_") for line in sdk), metrics
+        assert sample(metrics, 'lethe_requests{status="completed"}') == 1
+        assert sample(metrics, 'lethe_requests{status="erasing"}') == 0
+        assert sample(metrics, "lethe_requests_overdue") == 0
+        assert (sample(metrics, "lethe_proof_log_leaves") or 0) >= 2  # request and crm sealed
+        assert sample(metrics, "lethe_verifications") == 1
+        assert EMAIL not in metrics and rid not in metrics
     finally:
         if worker.returncode is None:
             worker.send_signal(signal.SIGTERM)
