@@ -91,9 +91,24 @@ def _unreachable(exc: BaseException) -> UnreachableError:
     )
 
 
+#: The async drivers that are optional extras: the module, and the extra that installs it.
+_DRIVER_EXTRAS = {"asyncpg": "postgres", "aiomysql": "mysql", "asyncmy": "mysql"}
+
+
 def _engine(settings: Settings) -> AsyncEngine:
+    driver = make_url(settings.database_url).get_driver_name()
     try:
         return create_ledger_engine(settings.database_url)
+    except ModuleNotFoundError as exc:
+        if driver in _DRIVER_EXTRAS and exc.name == driver:
+            raise ConfigError(
+                f"the ledger database needs the {driver} driver, which is not installed:"
+                f" pip install 'lethe-erasure[{_DRIVER_EXTRAS[driver]}]'"
+            ) from None
+        raise ConfigError(
+            f"the ledger database URL needs an installed async driver ({exc.name} is missing):"
+            " use postgresql+asyncpg://, mysql+aiomysql:// or sqlite+aiosqlite:///"
+        ) from None
     except (ImportError, InvalidRequestError, ArgumentError) as exc:
         # A sync driver (postgresql://, sqlite:///) or one that is not installed: the URL is
         # wrong, not Lethe. Name the driver only: the URL may hold a password.
@@ -282,7 +297,7 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
         raise ConfigError(
             f"no ledger at {path}: run where the ledger is (LETHE_HOME) or set LETHE_DATABASE_URL"
         )
-    engine = create_ledger_engine(settings.database_url)
+    engine = _engine(settings)
     try:
         found, wanted = await schema_revisions(engine)
     except (OperationalError, DBAPIError, OSError) as exc:

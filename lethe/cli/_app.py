@@ -180,7 +180,7 @@ class _LazyGroup(click.Group):
     cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="lethe", prog_name="lethe")
+@click.version_option(package_name="lethe-erasure", prog_name="lethe")
 def app() -> None:
     """Lethe carries out the right to erasure: verify who asks, erase everywhere,
     prove it, and keep only what the law requires."""
