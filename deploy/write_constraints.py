@@ -37,8 +37,8 @@ def main() -> None:
     seen: dict[str, str] = {}
     closure("lethe-erasure", EXTRAS, seen)
     seen.pop("lethe-erasure", None)
-    print("# Versions of every runtime dependency (and the drivers of the postgres, mysql and redis")
-    print("# extras) that the test suite last passed with, for reproducible installs:")
+    print("# The version of every runtime dependency (with the drivers of the extras postgres,")
+    print("# mysql and redis) that the test suite last passed with, for reproducible installs:")
     print("#   pip install -c constraints.txt 'lethe-erasure[postgres]'")
     print("# Regenerate after changing dependencies: see docs/production.md.")
     for key in sorted(seen):
