@@ -137,3 +137,20 @@ def test_the_lethe_toml_files_of_the_deployments_load(tmp_path: Path) -> None:
         settings = load_settings({"LETHE_CONFIG": str(path)}, cwd=tmp_path)
         assert settings.worker.metrics_port == 9464 and settings.codec_server.bind == "0.0.0.0"
         assert settings.codec_server.cors_origins
+
+
+def test_the_constraints_pin_every_runtime_dependency_and_driver() -> None:
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = [*project["dependencies"], *extras["postgres"], *extras["mysql"], *extras["redis"]]
+    names = {re.split(r"[\[<>=!~ ;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in wanted}
+    pinned = dict(
+        line.split("==", 1)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert names <= set(pinned), names - set(pinned)
+    assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", v) for v in pinned.values())
