@@ -381,7 +381,16 @@ class CodecServerSettings(_Section):
 
 
 class WorkerSettings(_Section):
-    """``lethe worker``: where it serves /metrics, /healthz and /readyz (no port: not served)."""
+    """``lethe worker``: how much it takes on at once, how it stops, and where it serves
+    /metrics, /healthz and /readyz (no port: not served)."""
+
+    max_concurrent_activities: int = Field(default=50, ge=1, le=10_000)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2, le=10_000)
+    workflow_task_pollers: int = Field(default=5, ge=2, le=100)
+    activity_task_pollers: int = Field(default=5, ge=1, le=100)
+    #: On SIGTERM, how long activities under way may run to their end before they are
+    #: cancelled (and retried by another worker).
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     #: Loopback by default; a container or a pod sets 0.0.0.0 for its scraper.
     metrics_bind: str = "127.0.0.1"

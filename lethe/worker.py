@@ -14,6 +14,7 @@ import asyncio
 import signal
 import socket
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
@@ -87,6 +88,10 @@ def build_worker(
     connectors: Mapping[str, Connector],
     heartbeat_every: float = 5.0,
     max_concurrent_activities: int = 50,
+    max_concurrent_workflow_tasks: int | None = None,
+    workflow_task_pollers: int = 5,
+    activity_task_pollers: int = 5,
+    graceful_shutdown_seconds: float = 0.0,
     signing_key: Ed25519PrivateKey,
     extra_activities: Sequence[Callable[..., Any]] = (),
     processors: Mapping[str, str] | None = None,
@@ -138,6 +143,10 @@ def build_worker(
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        max_concurrent_workflow_task_polls=workflow_task_pollers,
+        max_concurrent_activity_task_polls=activity_task_pollers,
+        graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_seconds),
     )
 
 
@@ -261,6 +270,12 @@ async def run_worker(
             mailer=mailer,
             alerts=alerts,
             alert_on=settings.alerts.on,
+            max_concurrent_activities=settings.worker.max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+            workflow_task_pollers=settings.worker.workflow_task_pollers,
+            activity_task_pollers=settings.worker.activity_task_pollers,
+            # SIGTERM: the activities under way may finish (each is idempotent if they do not).
+            graceful_shutdown_seconds=settings.worker.graceful_shutdown_seconds,
         )
         if settings.retention.install_schedule:
             try:
