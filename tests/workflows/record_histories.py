@@ -25,6 +25,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from lethe.search_attributes import register_search_attributes
 from workflows import (
     ControllerInstruction,
     ErasureWorkflow,
@@ -33,8 +34,6 @@ from workflows import (
     system_erasure_id,
     workflow_id_for,
 )
-
-from lethe.search_attributes import register_search_attributes
 from workflows.search_attributes import initial_attributes
 
 from .test_erasure_workflow import Fakes, fakes_worker, request
