@@ -96,10 +96,10 @@ _DRIVER_EXTRAS = {"asyncpg": "postgres", "aiomysql": "mysql", "asyncmy": "mysql"
 
 
 def _engine(settings: Settings) -> AsyncEngine:
-    driver = make_url(settings.database_url).get_driver_name()
     try:
         return create_ledger_engine(settings.database_url)
     except ModuleNotFoundError as exc:
+        driver = make_url(settings.database_url).drivername.partition("+")[2]
         if driver in _DRIVER_EXTRAS and exc.name == driver:
             raise ConfigError(
                 f"the ledger database needs the {driver} driver, which is not installed:"
@@ -200,14 +200,20 @@ async def open_ledger(
     except BaseException:
         await engine.dispose()
         raise
-    return Ledger(engine, SubjectVault(keys.vault))
+    return Ledger(engine, SubjectVault(keys.vault, keys.retired_vault))
 
 
 async def bind_keys(engine: AsyncEngine, keys: Keyring, *, adopt: bool = True) -> tuple[str, ...]:
     """Refuse (exit 78) keys other than those the ledger records; with ``adopt``, record
     ours where it records none yet (a ledger from before the record). What was recorded."""
     try:
-        return await check_key_ids(engine, keys.key_ids(), at=datetime.now(UTC), adopt=adopt)
+        return await check_key_ids(
+            engine,
+            keys.key_ids(),
+            at=datetime.now(UTC),
+            adopt=adopt,
+            retired=keys.retired_ids(),
+        )
     except KeyIdMismatch as exc:
         raise ConfigError(
             f"{exc}: every worker and command of a ledger must hold the keys it was created"

@@ -70,7 +70,7 @@ def data_converter(keys: Keyring) -> DataConverter:
     return dataclasses.replace(
         DataConverter.default,
         payload_converter_class=PayloadConverter,
-        payload_codec=EncryptionCodec(keys.payload),
+        payload_codec=EncryptionCodec(keys.payload, retired=keys.retired_payload),
         failure_converter_class=FailureConverter,
     )
 

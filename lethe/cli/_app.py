@@ -113,6 +113,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create what is missing: the keys (under LETHE_HOME/keys, unless LETHE_*_KEY are set)"
         " and the ledger, which records the ids of its keys.",
     ),
+    "keys": (
+        "keys_cmd",
+        "The keys: rotate the payload and vault keys (the old ones stay, retired, to decrypt).",
+    ),
     "list": (
         "requests",
         "List requests, newest first (with --overdue or --due-within: soonest deadline first).",

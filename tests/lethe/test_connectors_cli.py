@@ -32,7 +32,7 @@ def test_list_shows_installed_kinds_with_capabilities(
     rows = {r["kind"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["backup_files"]["capabilities"] == ["erase"]
     assert rows["phpbb"]["class"] == "connectors.phpbb:PhpbbConnector"
-    assert rows["sql"]["distribution"].startswith("lethe ")
+    assert rows["sql"]["distribution"].startswith("lethe-erasure ")
 
 
 # -- check ------------------------------------------------------------------------------------
