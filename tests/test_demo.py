@@ -62,7 +62,7 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     demo = lethe(tmp_path, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    for system in ("forum", "crm", "newsletter", "backups"):
+    for system in ("forum", "crm", "newsletter", "backups", "mailchimp", "discourse"):
         assert f"│ {system}" in out
     assert "Final status: completed_with_exceptions" in out
     assert "Bystander check passed" in out
@@ -79,8 +79,19 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm": "retained",
         "newsletter": "erased",
         "backups": "retained",
+        # The hosted services, through the http connector's presets, on local fakes.
+        "mailchimp": "retained",  # deleted permanently; the suppression entry is kept
+        "discourse": "erased",  # anonymised: posts kept, author gone
     }
-    assert all(e["legal_basis"] and e["retained_until"] for e in record["retained_exceptions"])
+    assert all(
+        e["legal_basis"] and (e["retained_until"] or e["review_on"])
+        for e in record["retained_exceptions"]
+    )
+    suppression = {e["system"]: e for e in record["retained_exceptions"]}["mailchimp"]
+    assert suppression["legal_basis"] == "suppression" and suppression["review_on"]
+    counts = {o["system"]: o["counts"] for o in record["outcomes"]}
+    assert counts["mailchimp"] == {"members.deleted_permanently": 2}
+    assert counts["discourse"] == {"users.anonymised": 1}
     assert "ada@example.org" not in shown.stdout
     assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
 
@@ -99,6 +110,8 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm",
         "newsletter",
         "backups",
+        "mailchimp",
+        "discourse",
         None,  # the request's own receipt
     }
     elsewhere = tmp_path / "auditor"
@@ -119,8 +132,11 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "its events</h2>" in page and "<td>received</td>" in page
     whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
-    # the 4 systems' receipts, the request's own, and its events
-    assert json.loads(whole.stdout)["receipts"] == 5 + len(events), whole.stdout
+    # the 6 systems' receipts, the request's own, and its events
+    assert json.loads(whole.stdout)["receipts"] == 7 + len(events), whole.stdout
+    # The demo's lethe.toml names the hosted services' keys by variable, never inline.
+    config = (tmp_path / ".lethe" / "demo" / "lethe.toml").read_text()
+    assert 'preset = "mailchimp"' in config and 'password_env = "MAILCHIMP_API_KEY"' in config
 
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
@@ -131,7 +147,7 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
     # One log: the second run's head covers both runs' receipts (systems, state, events).
     both = a["certificate"]["receipts"] + b["certificate"]["receipts"]
-    assert a["certificate"]["receipts"] > 5  # 4 systems, the request's state, its events
+    assert a["certificate"]["receipts"] > 7  # 6 systems, the request's state, its events
     assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == both
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.

@@ -40,7 +40,10 @@ def codec_server(bind: str | None, port: int | None) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             service = CodecService(
-                EncryptionCodec(rt.keys.payload), tokens, rt.ledger, cfg.cors_origins
+                EncryptionCodec(rt.keys.payload, retired=rt.keys.retired_payload),
+                tokens,
+                rt.ledger,
+                cfg.cors_origins,
             )
             console.print(
                 f"Codec server on http://{bind}:{port} ({len(tokens)} token(s);"
