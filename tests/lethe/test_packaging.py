@@ -85,6 +85,7 @@ def test_the_wheel_installs_in_a_clean_venv_and_runs(tmp_path: Path) -> None:
     )
     for shipped in (
         "lethe/templates/lethe.toml",
+        "connectors/presets/mailchimp.toml",
         "lethe/templates/connector/pyproject.toml.tmpl",
         "migrations/versions/0001_initial_ledger.py",
         "migrations/script.py.mako",
