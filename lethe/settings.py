@@ -103,6 +103,7 @@ __all__ = [
     "SystemConfig",
     "TemporalSettings",
     "VerificationSettings",
+    "WebSettings",
     "build_connectors",
     "load_settings",
 ]
@@ -361,6 +362,20 @@ class RetentionSettings(_Section):
     install_schedule: bool = True  # create/update the Schedule when a worker starts
 
 
+class WebSettings(_Section):
+    """``lethe serve``: where it listens, how much it reads, how often a requester may try."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: The largest request body read, in bytes; a larger one is refused (413), unread.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: Requesters' calls (a code, a status) per minute, per request and per client address.
+    requester_calls_per_minute: int = Field(default=10, ge=1, le=1000)
+    #: Who issues certificates and answers questions (shown on pages and certificates).
+    organisation: str | None = None
+    contact: str | None = None
+
+
 class _File(_Section):
     """``lethe.toml``: its sections, each absent one at its defaults."""
 
@@ -374,6 +389,7 @@ class _File(_Section):
     mail: MailSettings = MailSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -428,6 +444,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -579,6 +596,7 @@ def load_settings(
         mail=cfg.mail,
         deadlines=cfg.deadlines,
         alerts=cfg.alerts,
+        web=cfg.web,
         environ=env,
     )
 
