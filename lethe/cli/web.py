@@ -9,6 +9,7 @@ import click
 
 from ..errors import LetheError
 from ..operations.api_clients import SCOPES, add_client, list_clients, revoke_client
+from ..runtime import Runtime
 from ._app import app, call, console, emit_json, invocation_settings, json_option
 from ._values import operator_name
 
@@ -27,11 +28,12 @@ def serve(host: str | None, port: int | None) -> None:
         import uvicorn
     except ImportError:
         raise LetheError(MISSING_EXTRA) from None
-    from ..logs import configure_logging
     from ..web.app import create_app
 
-    configure_logging()
     settings = invocation_settings()
+    # Keys, ledger and Temporal checked before serving: a missing one is one line and a
+    # non-zero exit here, not a traceback from the server's start-up.
+    call(_reachable)
     web = settings.web
     # No access log: it would hold every client's address and path. The API logs each call
     # by its route template instead (lethe/web/app.py).
@@ -42,6 +44,10 @@ def serve(host: str | None, port: int | None) -> None:
         access_log=False,
         log_level="warning",
     )
+
+
+async def _reachable(rt: Runtime) -> None:
+    await rt.client()
 
 
 @app.group("api-client")

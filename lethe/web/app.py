@@ -238,14 +238,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime if runtime is not None else await Runtime.open(settings)
+        if runtime is not None:
+            yield
+            return
+        rt = await Runtime.open(settings)
         app.state.rt = rt
         try:
             await rt.client()  # Temporal now: a missing cluster is a start-up error
             yield
         finally:
-            if runtime is None:
-                await rt.close()
+            await rt.close()
 
     app = FastAPI(
         title="Lethe",
@@ -256,6 +258,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    app.state.rt = runtime
     limiter = RateLimiter(settings.web.requester_calls_per_minute)
     registry = load_registry()
 

@@ -40,6 +40,9 @@ LOWER: list[tuple[str, str, float, float]] = [
     ("deadlines", "policy_acknowledge_hours", 0, -1),
     ("deadlines", "policy_answer_days", 1, 0),
     ("deadlines", "policy_extension_days", 0, -1),
+    ("web", "port", 0, -1),
+    ("web", "max_body_bytes", 1024, 1023),
+    ("web", "requester_calls_per_minute", 1, 0),
 ]
 UPPER: list[tuple[str, str, float, float]] = [
     ("erasure", "attempt_limit", 100, 101),
@@ -53,6 +56,9 @@ UPPER: list[tuple[str, str, float, float]] = [
     ("deadlines", "policy_acknowledge_hours", 720, 721),
     ("deadlines", "policy_answer_days", 365, 366),
     ("deadlines", "policy_extension_days", 365, 366),
+    ("web", "port", 65535, 65536),
+    ("web", "max_body_bytes", 16 * 1024 * 1024, 16 * 1024 * 1024 + 1),
+    ("web", "requester_calls_per_minute", 1000, 1001),
 ]
 EDGES = LOWER + UPPER
 
