@@ -29,6 +29,7 @@ from ledger.api_clients import ApiClients, token_digest
 from lethe.assertions import mint_assertion, public_key_text
 from lethe.demo.systems import SUBJECT, check_bystanders, seed_demo_systems
 from lethe.keys import Keyring
+from lethe.logs import configure_logging
 from lethe.runtime import Runtime, load_registry, open_ledger
 from lethe.settings import (
     Settings,
@@ -42,6 +43,8 @@ from lethe.web.guards import RateLimiter
 from tests.support.smtp import Inbox, smtp_server
 
 PORTAL = Ed25519PrivateKey.generate()
+#: Every address the API is given below: none may reach a log line.
+ADDRESSES = ("katherine@example.com", SUBJECT.email, "carol@example.org")
 
 
 def web_settings(
@@ -214,8 +217,13 @@ async def test_a_requester_needs_the_status_token_and_is_rate_limited(
 
 @pytest.mark.slow
 async def test_a_portal_a_requester_an_operator_and_an_auditor_over_http(
-    dev_server_env: WorkflowEnvironment, keys: Keyring, tmp_path: Path, task_queue: str
+    dev_server_env: WorkflowEnvironment,
+    keys: Keyring,
+    tmp_path: Path,
+    task_queue: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    configure_logging("INFO")
     demo = seed_demo_systems(tmp_path / "systems")
     settings = web_settings(
         tmp_path,
@@ -261,6 +269,10 @@ async def test_a_portal_a_requester_an_operator_and_an_auditor_over_http(
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
     assert check_bystanders(demo)[1] == []
+    logged = capsys.readouterr()
+    assert "web.call" in logged.out + logged.err  # the calls were logged, by route
+    for address in ADDRESSES:
+        assert address not in logged.out + logged.err
 
 
 async def code_for(inbox: Inbox, address: str) -> str:
@@ -380,10 +392,15 @@ async def _by_operator(http: httpx.AsyncClient, ledger: Ledger, token: dict[str,
     assert one_line(empty, 400) == "reason must say how the identity was confirmed"
     assert (await ledger.require_request(rid)).verified_at is None  # nothing changed
 
-    listed = await http.get(
-        "/v1/requests", params={"status": "awaiting_verification"}, headers=bearer(token["audit"])
+    listed = await http.get("/v1/requests", params={"limit": 2}, headers=bearer(token["audit"]))
+    newest = listed.json()["requests"][0]
+    assert newest["request_id"] == rid and newest["status"] in ("received", "awaiting_verification")
+    assert listed.json()["more"]  # three requests, two shown
+    done = await http.get(
+        "/v1/requests", params={"status": "completed"}, headers=bearer(token["operate"])
     )
-    assert rid in [r["request_id"] for r in listed.json()["requests"]]
+    assert rid not in [r["request_id"] for r in done.json()["requests"]]
+    assert len(done.json()["requests"]) == 1  # the portal's
     approved = await http.post(url, json=reason, headers=bearer(token["operate"]))
     assert approved.status_code == 200, approved.text
     assert approved.json()["approved_by"] == "api:ops"
