@@ -97,6 +97,7 @@ __all__ = [
     "ControllerConfig",
     "DeadlineSettings",
     "ErasureDefaults",
+    "IssuerSettings",
     "MailSettings",
     "RetentionSettings",
     "Settings",
@@ -371,9 +372,14 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     #: Requesters' calls (a code, a status) per minute, per request and per client address.
     requester_calls_per_minute: int = Field(default=10, ge=1, le=1000)
-    #: Who issues certificates and answers questions (shown on pages and certificates).
-    organisation: str | None = None
-    contact: str | None = None
+
+
+class IssuerSettings(_Section):
+    """Who issues certificates of erasure and answers questions about them (shown at the top
+    of the HTML certificate; not part of what the proof log signs)."""
+
+    organisation: str | None = Field(default=None, max_length=200)
+    contact: str | None = Field(default=None, max_length=200)
 
 
 class _File(_Section):
@@ -390,6 +396,7 @@ class _File(_Section):
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()
+    issuer: IssuerSettings = IssuerSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -445,6 +452,7 @@ class Settings:
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    issuer: IssuerSettings = field(default_factory=IssuerSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -597,6 +605,7 @@ def load_settings(
         deadlines=cfg.deadlines,
         alerts=cfg.alerts,
         web=cfg.web,
+        issuer=cfg.issuer,
         environ=env,
     )
 

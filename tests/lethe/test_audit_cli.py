@@ -132,11 +132,13 @@ def test_certificate_verifies_offline_with_the_public_key_alone(
     assert "system:crm" not in receipts and "system:forum" not in receipts
     assert all(set(e["receipt"]) >= {"commitment"} and "actor" not in e["receipt"] for e in events)
     page = (out / "a.html").read_text()
-    assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page and 'class="met"' in page
-    # The events table: time, event, by whom, detail, receipt.
+    assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page
+    assert '<th>Deadline</th><td class="ok">met</td>' in page
+    # The events table: time, event (in words, its token beside), by whom, detail.
     assert (
-        "<tr><td>2026-01-31 13:00 UTC</td><td>system_retained</td><td>system:crm</td>"
-        "<td>round: 0<br>system: crm</td><td>leaf 4</td></tr>"
+        "<tr><td>2026-01-31 13:00 UTC</td><td>System retained"
+        '<span class="token">system_retained</span></td><td>system:crm</td>'
+        "<td>round: 0<br>system: crm</td></tr>"
     ) in page
     for text in (cert, page):
         assert "ada@example.org" not in json.dumps(text)
