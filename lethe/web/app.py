@@ -676,6 +676,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             ]
         }
 
+    from .pages import add_pages
+
+    add_pages(app, settings, limiter, requester_view)
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
     return app
 
