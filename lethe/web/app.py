@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import Depends, FastAPI, Header, Query, Request, Security
@@ -184,6 +184,17 @@ class ReasonBody(_Body):
 
 class ExtendBody(ReasonBody):
     until: date | None = None
+
+
+class AcknowledgeBody(ReasonBody):
+    channel: str = Field(max_length=24, description="How the requester was told.")
+
+
+class InstructionBody(ReasonBody):
+    action: Literal["erase", "retain"]
+    legal_basis: str | None = Field(default=None, max_length=64)
+    retained_until: date | None = None
+    review_on: date | None = None
 
 
 class SubmittedOut(BaseModel):
@@ -615,6 +626,90 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             "previous_due_at": done.previous_due_at.isoformat(),
             "extended_by": done.extended_by,
             "reason": done.reason,
+        }
+
+    @app.post(
+        "/v1/requests/{request_id}/acknowledge",
+        tags=["operate"],
+        summary="Record that receipt was acknowledged by other means (as `lethe acknowledge`)",
+    )
+    async def acknowledge(
+        request_id: str, body: AcknowledgeBody, request: Request, who: Operator
+    ) -> Any:
+        from workflows.types import ACKNOWLEDGEMENT_CHANNELS
+
+        from ..operations.clock import acknowledge_receipt
+
+        if body.channel not in ACKNOWLEDGEMENT_CHANNELS:
+            raise LetheError(
+                f"unknown channel {body.channel!r}: use one of"
+                f" {', '.join(ACKNOWLEDGEMENT_CHANNELS)}"
+            )
+        reason = _reason(body.reason, "how the requester was told (a reference)")
+        done = await acknowledge_receipt(
+            rt_of(request), request_id.strip(), body.channel, reason, who.actor
+        )
+        answer = done.answer
+        return {
+            "request_id": request_id,
+            "acknowledged_at": answer.at.isoformat(),
+            "acknowledge_by": answer.acknowledge_by.isoformat() if answer.acknowledge_by else None,
+            "on_time": answer.on_time,
+            "channel": body.channel,
+            "acknowledged_by": done.acknowledged_by,
+            "reason": done.reason,
+        }
+
+    @app.post(
+        "/v1/requests/{request_id}/systems/{system}/instruction",
+        tags=["operate"],
+        summary="Carry out a controller's instruction (as `lethe controller-instruction`)",
+    )
+    async def instruction(
+        request_id: str, system: str, body: InstructionBody, request: Request, who: Operator
+    ) -> Any:
+        from vocabulary import LEGAL_BASES
+
+        from ..operations.referrals import InstructionOrder, instruct_referral
+
+        reason = _reason(body.reason, "what the controller said")
+        dated = body.retained_until is not None or body.review_on is not None
+        if body.action == "retain":
+            if body.legal_basis is None:
+                raise LetheError("retain needs legal_basis (the legal basis for keeping it)")
+            if body.legal_basis not in LEGAL_BASES:
+                raise LetheError(
+                    f"unknown legal basis {body.legal_basis!r}: use one of"
+                    f" {', '.join(sorted(LEGAL_BASES))}"
+                )
+            if (body.retained_until is None) == (body.review_on is None):
+                raise LetheError("retain needs retained_until or review_on (one of them)")
+            today = datetime.now(UTC).date()
+            for name, day in (
+                ("retained_until", body.retained_until),
+                ("review_on", body.review_on),
+            ):
+                if day is not None and day < today:
+                    raise LetheError(f"{name} {day} is in the past")
+        elif body.legal_basis is not None or dated:
+            raise LetheError("legal_basis, retained_until and review_on go with retain, not erase")
+        order = InstructionOrder(
+            body.action,
+            reason,
+            who.actor,
+            legal_basis=body.legal_basis,
+            retained_until=body.retained_until,
+            review_on=body.review_on,
+        )
+        done = await instruct_referral(rt_of(request), request_id.strip(), system.strip(), order)
+        return {
+            "request_id": request_id,
+            "system": system,
+            "round": done.referral.round,
+            "controller": done.referral.controller,
+            "instruction": done.instruction.action,
+            "operator": done.instruction.operator,
+            "carried_out_in_round": done.carried_out_in_round,
         }
 
     @app.get("/v1/holds", tags=["operate"], summary="Legal holds (as `lethe hold list`)")

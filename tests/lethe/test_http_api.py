@@ -44,7 +44,7 @@ from tests.support.smtp import Inbox, smtp_server
 
 PORTAL = Ed25519PrivateKey.generate()
 #: Every address the API is given below: none may reach a log line.
-ADDRESSES = ("katherine@example.com", SUBJECT.email, "carol@example.org")
+ADDRESSES = ("katherine@example.com", SUBJECT.email, "carol@example.org", "dan@example.org")
 
 
 def web_settings(
@@ -263,6 +263,7 @@ async def test_a_portal_a_requester_an_operator_and_an_auditor_over_http(
                 await _by_assertion(http, ledger, token)
                 await _by_code(http, ledger, token, inbox)
                 await _by_operator(http, ledger, token)
+                await _other_verbs(http, ledger, token)
     finally:
         server.should_exit = True
         await serving
@@ -420,3 +421,59 @@ async def _by_operator(http: httpx.AsyncClient, ledger: Ledger, token: dict[str,
     assert "needs the 'audit' scope" in one_line(not_for_ops, 403)
     missing = await http.get("/v1/requests/er-0000000000", headers=bearer(token["operate"]))
     assert one_line(missing, 404)
+
+
+async def _other_verbs(http: httpx.AsyncClient, ledger: Ledger, token: dict[str, str]) -> None:
+    """Extend, acknowledge, a controller's instruction, holds and cancel, as the CLI's."""
+    ops, audit = bearer(token["operate"]), bearer(token["audit"])
+    rid = (
+        await http.post(
+            "/v1/requests",
+            json={"email": "dan@example.org", "verification": "operator"},
+            headers=bearer(token["intake"]),
+        )
+    ).json()["request_id"]
+    for _ in range(300):  # acknowledged by mail once the workflow runs
+        if "acknowledged" in [e.kind for e in await ledger.events(rid)]:
+            break
+        await asyncio.sleep(0.1)
+    base = f"/v1/requests/{rid}"
+    why = {"reason": "fourteen systems to search"}
+    assert "needs the 'operate' scope" in one_line(
+        await http.post(f"{base}/extend", json=why, headers=audit), 403
+    )
+    extended = await http.post(f"{base}/extend", json=why, headers=ops)
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["extended_by"] == "api:ops"
+    assert "already extended" in one_line(
+        await http.post(f"{base}/extend", json=why, headers=ops), 400
+    )
+    told = {"channel": "phone", "reason": "call log 17"}
+    fax = await http.post(f"{base}/acknowledge", json={**told, "channel": "fax"}, headers=ops)
+    assert one_line(fax, 400).startswith("unknown channel 'fax'")
+    again = await http.post(f"{base}/acknowledge", json=told, headers=ops)
+    assert f"{rid} was already acknowledged on" in one_line(again, 400)
+    order = {"action": "erase", "reason": "the controller wrote"}
+    not_waiting = await http.post(f"{base}/systems/crm/instruction", json=order, headers=ops)
+    assert one_line(not_waiting, 400) == (
+        f"crm of {rid} is not waiting for a controller's instruction"
+    )
+    bad = await http.post(
+        f"{base}/systems/crm/instruction",
+        json={**order, "action": "retain", "legal_basis": "whim", "review_on": "2099-01-01"},
+        headers=ops,
+    )
+    assert one_line(bad, 400).startswith("unknown legal basis 'whim'")
+    holds = await http.get("/v1/holds", headers=audit)
+    assert holds.status_code == 200 and holds.json() == {"holds": []}
+
+    cancelled = await http.post(f"{base}/cancel", json={"reason": "filed twice"}, headers=ops)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json() == {"request_id": rid, "status": "cancelled", "cancelled_by": "api:ops"}
+    assert await ledger.outcomes(rid) == []
+    assert "has already finished (cancelled)" in one_line(
+        await http.post(f"{base}/cancel", json={"reason": "again"}, headers=ops), 400
+    )
+    actors = {e.kind: e.actor for e in await ledger.events(rid)}
+    assert actors["deadline_extended"] == "api:ops"
+    assert actors["cancelled"] == "operator:api:ops"  # as the workflow records operators
