@@ -29,6 +29,16 @@ from .guards import RateLimiter
 __all__ = ["add_pages"]
 
 COOKIE = "lethe_dashboard"
+#: Pages run no script and load nothing from elsewhere; forms post only here; no framing.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self';"
+        " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
 
 
 def _when(value: datetime | None) -> str:
@@ -53,11 +63,7 @@ def add_pages(
         context.setdefault("error", None)
         context.setdefault("notice", None)
         body = env.get_template(name).render(organisation=organisation, **context)
-        return HTMLResponse(
-            body,
-            status_code=status,
-            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-        )
+        return HTMLResponse(body, status_code=status, headers=HEADERS)
 
     async def form(request: Request) -> dict[str, str]:
         raw = (await request.body()).decode("utf-8", errors="replace")
@@ -352,7 +358,4 @@ def add_pages(
                 "dashboard.html.j2", 404, title="Dashboard", who=who, sections=[], error=str(exc)
             )
         issuer = {"organisation": settings.issuer.organisation, "contact": settings.issuer.contact}
-        return HTMLResponse(
-            render_html(issued.certificate, issuer=issuer),
-            headers={"Cache-Control": "no-store"},
-        )
+        return HTMLResponse(render_html(issued.certificate, issuer=issuer), headers=HEADERS)

@@ -9,6 +9,7 @@ loopback, and goes through it as a portal, a requester, an operator and an audit
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from collections.abc import AsyncIterator
@@ -477,3 +478,30 @@ async def _other_verbs(http: httpx.AsyncClient, ledger: Ledger, token: dict[str,
     actors = {e.kind: e.actor for e in await ledger.events(rid)}
     assert actors["deadline_extended"] == "api:ops"
     assert actors["cancelled"] == "operator:api:ops"  # as the workflow records operators
+
+
+async def test_the_pages_run_no_script_and_the_dashboard_wants_a_reading_token(
+    local_api: tuple[httpx.AsyncClient, Ledger, dict[str, str]],
+) -> None:
+    client, _, token = local_api
+    form = await client.get("/request")
+    assert form.status_code == 200 and 'name="status_token"' in form.text
+    policy = form.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "<script" not in form.text
+    assert (await client.get("/dashboard")).headers["location"] == "/dashboard/login"
+    wrong = await client.post("/dashboard/login", data={"token": "lethe_ac-x_nope"})
+    assert wrong.status_code == 401 and "not known or was revoked" in wrong.text
+    intake = await client.post("/dashboard/login", data={"token": token["intake"]})
+    assert intake.status_code == 403
+    assert "neither the 'operate' nor the 'audit'" in html.unescape(intake.text)
+    assert "lethe_dashboard" not in intake.headers.get("set-cookie", "")
+    signed = await client.post("/dashboard/login", data={"token": token["audit"]})
+    assert signed.status_code == 303 and signed.headers["location"] == "/dashboard"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    # A requester's page refuses an unknown request like the API, in words.
+    unknown = await client.post(
+        "/request", data={"request_id": "er-0000000000", "status_token": "x"}
+    )
+    assert unknown.status_code == 404 and "No request opens" in unknown.text
