@@ -45,7 +45,14 @@ from tests.support.smtp import Inbox, smtp_server
 
 PORTAL = Ed25519PrivateKey.generate()
 #: Every address the API is given below: none may reach a log line.
-ADDRESSES = ("katherine@example.com", SUBJECT.email, "carol@example.org", "dan@example.org")
+ADDRESSES = (
+    "katherine@example.com",
+    SUBJECT.email,
+    "carol@example.org",
+    "dan@example.org",
+    "erin@example.org",
+    "frank@example.org",
+)
 
 
 def web_settings(
@@ -477,6 +484,7 @@ async def _other_verbs(http: httpx.AsyncClient, ledger: Ledger, token: dict[str,
     )
     actors = {e.kind: e.actor for e in await ledger.events(rid)}
     assert actors["deadline_extended"] == "api:ops"
+    await _bulk(http, ledger, token)
     assert actors["cancelled"] == "operator:api:ops"  # as the workflow records operators
 
 
@@ -505,3 +513,35 @@ async def test_the_pages_run_no_script_and_the_dashboard_wants_a_reading_token(
         "/request", data={"request_id": "er-0000000000", "status_token": "x"}
     )
     assert unknown.status_code == 404 and "No request opens" in unknown.text
+
+
+async def _bulk(http: httpx.AsyncClient, ledger: Ledger, token: dict[str, str]) -> None:
+    """Many at once, as `lethe submit --from`: with keep_going, the good ones go in."""
+    before = len(await ledger.list_requests())
+    sent = {"verification": "operator", "systems": ["forum"]}
+    answer = await http.post(
+        "/v1/requests/bulk",
+        json={
+            "requests": [
+                {**sent, "email": "erin@example.org"},
+                {**sent, "email": "nobody@"},
+                {**sent, "email": "frank@example.org", "channel": "mail"},
+            ],
+            "keep_going": True,
+        },
+        headers=bearer(token["intake"]),
+    )
+    assert answer.status_code == 207, answer.text
+    body = answer.json()
+    assert body["error"].startswith("line 2: invalid email address")
+    assert body["received"] == 2 and body["failed"] == [2]
+    made = [r for r in body["results"] if "request_id" in r]
+    assert [r["line"] for r in made] == [1, 3] and all(r["status_token"] for r in made)
+    assert len(await ledger.list_requests()) == before + 2
+    third = await ledger.require_request(made[1]["request_id"])
+    assert third.channel == "mail" and third.systems == ["forum"]
+    seen = await http.get(
+        f"/v1/requests/{third.request_id}/status",
+        headers={"X-Status-Token": made[1]["status_token"]},
+    )
+    assert seen.status_code == 200 and seen.json()["systems"] == 1
