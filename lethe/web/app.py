@@ -197,6 +197,29 @@ class InstructionBody(ReasonBody):
     review_on: date | None = None
 
 
+class ErrorOut(BaseModel):
+    """Every refusal: one line, and the exit code ``lethe`` gives for the same mistake."""
+
+    error: str
+    code: int
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+#: What any call may answer besides its own result (docs/http-api.md#errors).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _refusal("Refused, with the command line's message"),
+    401: _refusal("No API token, or an unknown or revoked one"),
+    403: _refusal("The token lacks the scope"),
+    404: _refusal("No such request"),
+    413: _refusal("The body is larger than [web] max_body_bytes"),
+    422: _refusal("The body is not JSON, lacks a field or has one too many"),
+    503: _refusal("Temporal or the ledger cannot be reached"),
+}
+
+
 class SubmittedOut(BaseModel):
     request_id: str
     status_token: str = Field(description="Give it to the requester: it opens their status.")
@@ -268,6 +291,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        responses=ERRORS,
     )
     app.state.rt = runtime
     limiter = RateLimiter(settings.web.requester_calls_per_minute)

@@ -131,6 +131,10 @@ async def test_the_openapi_document_validates_and_names_every_verb(
     ):
         assert path in paths, path
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+    # Refusals are documented as they are sent: one line and a code.
+    refusal = doc["paths"]["/v1/requests"]["post"]["responses"]["422"]
+    assert refusal["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    assert set(doc["components"]["schemas"]["ErrorOut"]["required"]) == {"error", "code"}
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
 
