@@ -317,20 +317,33 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         code = 4 if exc.status_code == 404 else USAGE
         return JSONResponse(error_body(message, code), status_code=exc.status_code)
 
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        from connectors import redact
-
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        log.error("web.internal_error", route=_route(request), error=type(exc).__name__)
-        return JSONResponse(
-            error_body(f"internal error: {type(exc).__name__}: {redact(first)}", 70),
-            status_code=500,
-        )
-
     @app.middleware("http")
     async def _log(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # A bug: one line to the caller, scrubbed like a log line (it may quote what it
+            # failed on), and no traceback in the server's log (LETHE_DEBUG=1 shows it).
+            import os
+            import traceback
+
+            from connectors import redact
+
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            log.error(
+                "web.internal_error",
+                route=_route(request),
+                error=type(exc).__name__,
+                traceback=redact(traceback.format_exc()) if os.environ.get("LETHE_DEBUG") else None,
+            )
+            response = JSONResponse(
+                error_body(
+                    f"internal error: {type(exc).__name__}: {redact(first)}"
+                    " (a bug in Lethe; LETHE_DEBUG=1 logs the traceback)",
+                    70,
+                ),
+                status_code=500,
+            )
         log.info(
             "web.call", method=request.method, route=_route(request), status=response.status_code
         )

@@ -549,3 +549,24 @@ async def _bulk(http: httpx.AsyncClient, ledger: Ledger, token: dict[str, str]) 
         headers={"X-Status-Token": made[1]["status_token"]},
     )
     assert seen.status_code == 200 and seen.json()["systems"] == 1
+
+
+async def test_a_bug_is_one_scrubbed_line_not_a_traceback(
+    local_api: tuple[httpx.AsyncClient, Ledger, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import lethe.operations.requests as operations
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot read grace@example.org's row\nsecond line")
+
+    monkeypatch.setattr(operations, "find_requests", broken)
+    client, _, token = local_api
+    answer = await client.get("/v1/requests", headers=bearer(token["audit"]))
+    said = one_line(answer, 500)
+    assert said.startswith("internal error: RuntimeError: cannot read [email redacted]")
+    assert answer.json()["code"] == 70
+    logged = capsys.readouterr()
+    assert "grace@example.org" not in logged.out + logged.err
+    assert "Traceback" not in logged.out + logged.err
