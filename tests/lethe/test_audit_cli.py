@@ -675,3 +675,23 @@ def test_unreadable_certificate_and_key(
     junk.write_text("not a key")
     assert lethe("audit", "verify", str(bad), "--public-key", str(junk)) == 1
     assert "not an Ed25519 public key" in one_line_error(capsys)
+
+
+def test_the_certificate_page_names_the_issuer_of_the_configuration(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "lethe.toml"
+    config.write_text(
+        '[issuer]\norganisation = "Example Forum Ltd <Legal>"\ncontact = "privacy@example.org"\n'
+    )
+    monkeypatch.setenv("LETHE_CONFIG", str(config))
+    page, pem = tmp_path / "a.html", tmp_path / "log.pem"
+    assert lethe("audit", "certificate", "er-a", "-o", str(page)) == 0
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    text = page.read_text()
+    assert '<div class="issuer"><strong>Example Forum Ltd &lt;Legal&gt;</strong>' in text
+    assert "privacy@example.org" in text
+    capsys.readouterr()
+    monkeypatch.delenv("LETHE_CONFIG")  # the auditor needs no configuration to check it
+    assert lethe("audit", "verify", str(page), "--public-key", str(pem)) == 0
+    assert "VERIFIED" in capsys.readouterr().out
