@@ -177,7 +177,9 @@ def test_the_scaffold_is_written_from_templates_installed_with_lethe(
     ]["lethe"]
     shipped = {f for pattern in patterns for f in glob.glob(pattern, root_dir=root / "lethe")}
     templates = root / "lethe" / "templates" / "connector"
-    on_disk = {str(p.relative_to(root / "lethe")) for p in templates.rglob("*") if p.is_file()}
+    # Every template of lethe/templates: the connector's and the web's (certificates, pages).
+    every = (root / "lethe" / "templates").rglob("*")
+    on_disk = {str(p.relative_to(root / "lethe")) for p in every if p.is_file()}
     assert on_disk and on_disk == shipped
 
     assert lethe("connectors", "new", "my_crm", "--json") == 0
