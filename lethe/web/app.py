@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -188,6 +189,21 @@ class ExtendBody(ReasonBody):
 
 class AcknowledgeBody(ReasonBody):
     channel: str = Field(max_length=24, description="How the requester was told.")
+
+
+class HoldBody(ReasonBody):
+    email: str | None = Field(
+        default=None, max_length=320, description="Only its pseudonym is kept."
+    )
+    pseudonym: str | None = Field(default=None, max_length=80)
+    legal_basis: str = Field(default="legal-hold", max_length=64)
+    systems: list[str] | None = Field(default=None, max_length=200)
+    retained_until: date | None = None
+    review_on: date | None = None
+
+
+class RetryBody(ReasonBody):
+    identifiers: dict[str, str] = Field(default_factory=dict, max_length=20)
 
 
 class InstructionBody(ReasonBody):
@@ -749,24 +765,116 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             "carried_out_in_round": done.carried_out_in_round,
         }
 
+    @app.post(
+        "/v1/requests/{request_id}/systems/{system}/retry",
+        tags=["operate"],
+        summary="Erase a failed system again, as the next round (as `lethe retry`)",
+    )
+    async def retry(
+        request_id: str, system: str, body: RetryBody, request: Request, who: Operator
+    ) -> Any:
+        from ..intake import check_identifiers
+        from ..operations.later_rounds import Retry, retry_system
+
+        reason = _reason(body.reason, "why the system is erased again")
+        extra = dict(check_identifiers({k.strip().lower(): v for k, v in body.identifiers.items()}))
+        done = await retry_system(
+            rt_of(request), Retry(request_id.strip(), system.strip(), reason, who.actor, extra)
+        )
+        return {
+            "request_id": request_id,
+            "system": system,
+            "round": done.started.round,
+            "workflow_id": done.started.workflow_id,
+            "identifiers_added": done.identifiers_added,
+            "still_missing": done.still_missing,
+        }
+
+    def _today() -> date:
+        return datetime.now(UTC).date()
+
     @app.get("/v1/holds", tags=["operate"], summary="Legal holds (as `lethe hold list`)")
     async def holds(request: Request, who: Reader, include_released: bool = False) -> Any:
         from ..operations.holds import list_holds
+        from ..render import hold_to_dict
 
         found = await list_holds(rt_of(request), include_released=include_released)
+        return {"holds": [hold_to_dict(h, _today()) for h in found]}
+
+    @app.post(
+        "/v1/holds",
+        status_code=201,
+        tags=["operate"],
+        summary="Place a legal hold on a person (as `lethe hold add`)",
+    )
+    async def hold_add(body: HoldBody, request: Request, who: Operator) -> Any:
+        from connectors._subject import normalise_email
+        from vocabulary import LEGAL_BASES
+
+        from ..operations.holds import HoldOrder, place_hold
+        from ..render import hold_to_dict
+
+        if (body.email is None) == (body.pseudonym is None):
+            raise LetheError("name the person with one of email or pseudonym")
+        email = ref = None
+        if body.email is not None:
+            try:
+                email = normalise_email(body.email)
+            except ValueError as exc:
+                raise LetheError(f"invalid email address: {exc}") from None
+        elif body.pseudonym is not None:
+            ref = body.pseudonym.strip()
+            if not re.fullmatch(r"ps_[0-9a-f]{32}", ref):
+                raise LetheError(
+                    "a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)"
+                )
+        if body.legal_basis not in LEGAL_BASES:
+            raise LetheError(
+                f"unknown legal basis {body.legal_basis!r}: use one of"
+                f" {', '.join(sorted(LEGAL_BASES))}"
+            )
+        if body.retained_until is not None and body.review_on is not None:
+            raise LetheError("give retained_until or review_on, not both")
+        for name, day in (("retained_until", body.retained_until), ("review_on", body.review_on)):
+            if day is not None and day < _today():
+                raise LetheError(f"{name} {day} is in the past")
+        systems = None
+        if body.systems is not None:
+            systems = list(dict.fromkeys(s.strip() for s in body.systems if s.strip()))
+            if not systems:
+                raise LetheError("systems names no system")
+        order = HoldOrder(
+            body.legal_basis,
+            _reason(body.reason, "why the data is kept"),
+            who.actor,
+            email=email,
+            subject_ref=ref,
+            systems=systems,
+            retained_until=body.retained_until,
+            review_on=body.review_on,
+        )
+        done = await place_hold(rt_of(request), order)
         return {
-            "holds": [
-                {
-                    "hold_id": h.hold_id,
-                    "subject_ref": h.subject_ref,
-                    "legal_basis": h.legal_basis,
-                    "systems": h.systems,
-                    "retained_until": h.retained_until.isoformat() if h.retained_until else None,
-                    "review_on": h.review_on.isoformat() if h.review_on else None,
-                    "released_at": h.released_at.isoformat() if h.released_at else None,
-                }
-                for h in found
-            ]
+            **hold_to_dict(done.hold, _today()),
+            "open_requests": [
+                {"request_id": r.request_id, "status": r.status} for r in done.open_requests
+            ],
+        }
+
+    @app.post(
+        "/v1/holds/{hold_id}/release",
+        tags=["operate"],
+        summary="Release a legal hold (as `lethe hold release`)",
+    )
+    async def hold_release(hold_id: str, body: ReasonBody, request: Request, who: Operator) -> Any:
+        from ..operations.holds import release_hold
+        from ..render import hold_to_dict
+
+        reason = _reason(body.reason, "why the hold is released")
+        done = await release_hold(rt_of(request), hold_id.strip(), reason, who.actor)
+        return {
+            **hold_to_dict(done.hold, _today()),
+            "now_due": [{"request_id": x.request_id, "system": x.system} for x in done.now_due],
         }
 
     # -- auditors ------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ ADDRESSES = (
     "dan@example.org",
     "erin@example.org",
     "frank@example.org",
+    "gina@example.org",
 )
 
 
@@ -478,6 +479,7 @@ async def _other_verbs(http: httpx.AsyncClient, ledger: Ledger, token: dict[str,
     assert one_line(bad, 400).startswith("unknown legal basis 'whim'")
     holds = await http.get("/v1/holds", headers=audit)
     assert holds.status_code == 200 and holds.json() == {"holds": []}
+    await _holds_and_retry(http, ledger, token)
 
     cancelled = await http.post(f"{base}/cancel", json={"reason": "filed twice"}, headers=ops)
     assert cancelled.status_code == 200, cancelled.text
@@ -570,3 +572,49 @@ async def test_a_bug_is_one_scrubbed_line_not_a_traceback(
     logged = capsys.readouterr()
     assert "grace@example.org" not in logged.out + logged.err
     assert "Traceback" not in logged.out + logged.err
+
+
+async def _holds_and_retry(http: httpx.AsyncClient, ledger: Ledger, token: dict[str, str]) -> None:
+    ops, audit = bearer(token["operate"]), bearer(token["audit"])
+    hold = {"email": "Gina@Example.org", "reason": "case 17", "review_on": "2099-01-01"}
+    assert "needs the 'operate' scope" in one_line(
+        await http.post("/v1/holds", json=hold, headers=audit), 403
+    )
+    both = await http.post("/v1/holds", json={**hold, "pseudonym": "ps_x"}, headers=ops)
+    assert one_line(both, 400) == "name the person with one of email or pseudonym"
+    whim = await http.post("/v1/holds", json={**hold, "legal_basis": "whim"}, headers=ops)
+    assert one_line(whim, 400).startswith("unknown legal basis 'whim'")
+    past = await http.post("/v1/holds", json={**hold, "review_on": "2001-01-01"}, headers=ops)
+    assert one_line(past, 400) == "review_on 2001-01-01 is in the past"
+    assert (await http.get("/v1/holds", headers=audit)).json() == {"holds": []}
+
+    placed = await http.post("/v1/holds", json=hold, headers=ops)
+    assert placed.status_code == 201, placed.text
+    made = placed.json()
+    assert made["placed_by"] == "operator:api:ops" and made["state"] == "active"
+    assert made["subject_ref"].startswith("ps_") and "gina" not in placed.text.lower()
+    [listed] = (await http.get("/v1/holds", headers=audit)).json()["holds"]
+    assert listed["hold_id"] == made["hold_id"]
+    url = f"/v1/holds/{made['hold_id']}/release"
+    released = await http.post(url, json={"reason": "case 17 settled"}, headers=ops)
+    assert released.status_code == 200, released.text
+    assert released.json()["released_by"] == "operator:api:ops"
+    assert "already released" in one_line(
+        await http.post(url, json={"reason": "again"}, headers=ops), 400
+    )
+    assert (
+        one_line(
+            await http.post("/v1/holds/lh-nope/release", json={"reason": "x"}, headers=ops), 404
+        )
+        == "no legal hold with id 'lh-nope'"
+    )
+    assert (await http.get("/v1/holds", headers=audit)).json() == {"holds": []}
+
+    # A retry goes to the CLI's refusal when the system did not fail.
+    [done] = await ledger.list_requests(status="completed", limit=1)
+    retry = await http.post(
+        f"/v1/requests/{done.request_id}/systems/forum/retry",
+        json={"reason": "the forum was down"},
+        headers=ops,
+    )
+    assert "did not fail" in one_line(retry, 400)
