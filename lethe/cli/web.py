@@ -35,12 +35,17 @@ def serve(host: str | None, port: int | None) -> None:
     # non-zero exit here, not a traceback from the server's start-up.
     call(_reachable)
     web = settings.web
+    where, listen = host or web.host, web.port if port is None else port
+    console.print(
+        f"Serving the HTTP API on http://{where}:{listen} (/docs, /request, /dashboard);"
+        " Ctrl-C stops."
+    )
     # No access log: it would hold every client's address and path. The API logs each call
     # by its route template instead (lethe/web/app.py).
     uvicorn.run(
         create_app(settings),
-        host=host or web.host,
-        port=web.port if port is None else port,
+        host=where,
+        port=listen,
         access_log=False,
         log_level="warning",
     )

@@ -112,7 +112,7 @@ def test_the_real_lethe_serve_program_answers_and_stops_cleanly(
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
     assert "Traceback" not in err
+    assert f"Serving the HTTP API on http://127.0.0.1:{port}" in out
     # The log names routes, never a path with its id or the client's address.
-    assert "route=/v1/requests" in out + err and "127.0.0.1:" not in out + err.replace(
-        f"127.0.0.1:{port}", ""
-    )
+    logged = (out + err).replace(f"http://127.0.0.1:{port}", "")
+    assert "route=/v1/requests" in logged and "127.0.0.1" not in logged
