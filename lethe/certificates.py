@@ -30,6 +30,7 @@ from .errors import LetheError
 __all__ = [
     "CERTIFICATE_SUFFIXES",
     "GENERATOR",
+    "STATUS_LABELS",
     "check_certificate_file",
     "load_certificate",
     "render_html",
@@ -463,7 +464,8 @@ _OUTCOMES: dict[str, tuple[str, str, str]] = {
     OutcomeKind.PENDING: ("Not finished", "kept", "not finished"),
     OutcomeKind.IN_PROGRESS: ("Not finished", "kept", "not finished"),
 }
-_STATUSES: dict[str, str] = {
+#: A request's final status in words (the token is shown beside it).
+STATUS_LABELS: dict[str, str] = {
     RequestStatus.RECEIVED: "Received",
     RequestStatus.AWAITING_VERIFICATION: "Waiting for the requester's identity to be verified",
     RequestStatus.ERASING: "Erasing",
@@ -776,7 +778,7 @@ def render_html(
         request_id=str(req.get("request_id")),
         issuer=given,
         summary=_summary(req, in_force),
-        status={"label": _STATUSES.get(status, status), "token": status},
+        status={"label": STATUS_LABELS.get(status, status), "token": status},
         answered=_stamp(req.get("completed_at")) or "not yet",
         deadline_text={
             "met": "the deadline was met",

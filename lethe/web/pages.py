@@ -243,7 +243,7 @@ def add_pages(
         error: str | None = None,
         notice: str | None = None,
     ) -> HTMLResponse:
-        from ..certificates import _STATUSES
+        from ..certificates import STATUS_LABELS
         from ..operations.requests import request_view
 
         view = await request_view(rt_of(request), request_id)
@@ -281,7 +281,7 @@ def add_pages(
             r={
                 "request_id": rec.request_id,
                 "status": rec.status,
-                "status_label": _STATUSES.get(rec.status, rec.status),
+                "status_label": STATUS_LABELS.get(rec.status, rec.status),
                 "jurisdiction": rec.jurisdiction.upper(),
                 "received": _when(rec.received_at),
                 "channel": rec.channel,
