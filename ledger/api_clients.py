@@ -8,6 +8,7 @@ scopes say what it may do (``intake``: submit requests; ``operate``: an operator
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -26,6 +27,7 @@ __all__ = [
     "ApiClients",
     "IdempotentRequest",
     "IssuedClient",
+    "status_token",
     "token_digest",
 ]
 
@@ -38,6 +40,14 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 def token_digest(token: str) -> str:
     """The SHA-256 of a token, as the ledger keeps it (hex)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def status_token(key: bytes, request_id: str) -> str:
+    """The token a requester shows to see their request (``lethe serve``): derived from the
+    request id under a key of Lethe's own, so the API's answer, a retried submission and the
+    code's mail all give the same one; the ledger keeps only its SHA-256."""
+    mac = hmac.new(key, b"lethe status token\0" + request_id.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,13 @@ status tokens requesters show. No FastAPI here: plain ASGI and plain Python."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from ledger.api_clients import status_token
 
 __all__ = ["BodyLimit", "RateLimiter", "error_body", "status_token"]
 
@@ -30,14 +29,6 @@ def error_body(message: str, code: int, **more: Any) -> dict[str, Any]:
     """``{"error": one line, "code": the CLI's exit code}``."""
     first = message.strip().splitlines()[0] if message.strip() else "error"
     return {"error": first, "code": code, **more}
-
-
-def status_token(key: bytes, request_id: str) -> str:
-    """The token a requester shows to see their request: derived from the request id under
-    a key of Lethe's own, so a retried submission (same Idempotency-Key) gets the same token
-    back; the ledger keeps only its SHA-256 (``ledger.api_clients``)."""
-    mac = hmac.new(key, b"lethe status token\0" + request_id.encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
 class BodyLimit:

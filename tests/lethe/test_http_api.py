@@ -270,6 +270,7 @@ async def test_a_portal_a_requester_an_operator_and_an_auditor_over_http(
                     connectors=connectors,
                     signing_key=Ed25519PrivateKey.generate(),
                     mailer=mailer,
+                    status_key=keys.pseudonym,  # as lethe worker passes it
                 ),
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http,
             ):
@@ -361,6 +362,10 @@ async def _by_code(
     mine = {"X-Status-Token": status_token}
     code = await code_for(inbox, SUBJECT.email)
     wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
+    # The code's mail carries the request's status token: a requester who did not come
+    # through the portal can follow it too.
+    [mail] = [m for m in inbox.messages if code in m.get_content()]
+    assert status_token in mail.get_content() and rid in mail.get_content()
 
     before = (await http.get(f"/v1/requests/{rid}/status", headers=mine)).json()
     assert before["needs_code"] and before["open"]
