@@ -56,6 +56,8 @@ from .types import (
     SystemOutcome,
     SystemTask,
     Verification,
+    system_activity_id,
+    system_of_activity_id,
 )
 from .verification import (
     AssertionEvidence,
@@ -134,4 +136,6 @@ __all__ = [
     "holdups",
     "is_activity",
     "outcome_from_record",
+    "system_activity_id",
+    "system_of_activity_id",
 ]

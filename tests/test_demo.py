@@ -62,7 +62,7 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     demo = lethe(tmp_path, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    for system in ("forum", "crm", "newsletter", "backups"):
+    for system in ("forum", "crm", "newsletter", "backups", "mailchimp", "discourse"):
         assert f"│ {system}" in out
     assert "Final status: completed_with_exceptions" in out
     assert "Bystander check passed" in out
@@ -79,8 +79,19 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm": "retained",
         "newsletter": "erased",
         "backups": "retained",
+        # The hosted services, through the http connector's presets, on local fakes.
+        "mailchimp": "retained",  # deleted permanently; the suppression entry is kept
+        "discourse": "erased",  # anonymised: posts kept, author gone
     }
-    assert all(e["legal_basis"] and e["retained_until"] for e in record["retained_exceptions"])
+    assert all(
+        e["legal_basis"] and (e["retained_until"] or e["review_on"])
+        for e in record["retained_exceptions"]
+    )
+    suppression = {e["system"]: e for e in record["retained_exceptions"]}["mailchimp"]
+    assert suppression["legal_basis"] == "suppression" and suppression["review_on"]
+    counts = {o["system"]: o["counts"] for o in record["outcomes"]}
+    assert counts["mailchimp"] == {"members.deleted_permanently": 2}
+    assert counts["discourse"] == {"users.anonymised": 1}
     assert "ada@example.org" not in shown.stdout
     assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
 
@@ -99,6 +110,8 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm",
         "newsletter",
         "backups",
+        "mailchimp",
+        "discourse",
         None,  # the request's own receipt
     }
     elsewhere = tmp_path / "auditor"
@@ -118,11 +131,14 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     page = cert_html.read_text()
     assert "<h2>What happened, and who did it</h2>" in page
     assert '<td>Received<span class="token">received</span></td>' in page
-    assert "4 systems: 2 erased, 2 kept under a legal basis" in page
+    assert "6 systems: 3 erased, 3 kept under a legal basis" in page  # the outcome first
     whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
-    # the 4 systems' receipts, the request's own, and its events
-    assert json.loads(whole.stdout)["receipts"] == 5 + len(events), whole.stdout
+    # the 6 systems' receipts, the request's own, and its events
+    assert json.loads(whole.stdout)["receipts"] == 7 + len(events), whole.stdout
+    # The demo's lethe.toml names the hosted services' keys by variable, never inline.
+    config = (tmp_path / ".lethe" / "demo" / "lethe.toml").read_text()
+    assert 'preset = "mailchimp"' in config and 'password_env = "MAILCHIMP_API_KEY"' in config
 
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
@@ -133,7 +149,7 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
     # One log: the second run's head covers both runs' receipts (systems, state, events).
     both = a["certificate"]["receipts"] + b["certificate"]["receipts"]
-    assert a["certificate"]["receipts"] > 5  # 4 systems, the request's state, its events
+    assert a["certificate"]["receipts"] > 7  # 6 systems, the request's state, its events
     assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == both
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.
@@ -150,14 +166,15 @@ def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
     import socket
     import time
 
-    with socket.socket() as s:
+    with socket.socket() as s, socket.socket() as u:  # two free ports, not port and port + 1
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        u.bind(("127.0.0.1", 0))
+        port, ui_port = s.getsockname()[1], u.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
     tag = uuid.uuid4().hex
     env["LETHE_TEST_TAG"] = tag
     dev = subprocess.Popen(
-        [LETHE, "dev", "--port", str(port), "--ui-port", str(port + 1)],
+        [LETHE, "dev", "--port", str(port), "--ui-port", str(ui_port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

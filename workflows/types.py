@@ -77,6 +77,9 @@ class SystemErasure:
 
     ``refer_to``: the system is processor-held for that controller; it is referred without
     calling its connector, and erased only on the controller's instruction.
+    ``answered``: the connector's answer to this round's erase when the request's workflow
+    already asked (``pending`` or ``referred``: ``erase_at_once``); the child carries on from
+    it (polls, or refers) instead of asking again.
     """
 
     request_id: str
@@ -84,6 +87,7 @@ class SystemErasure:
     round: int = 0
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
     refer_to: str | None = None
+    answered: SystemOutcome | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """``lethe demo``: one erasure, end to end, on embedded defaults.
 
 Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
-SQLite ledger under ``.lethe/``; seeds four local systems; files a GDPR request for the demo
+SQLite ledger under ``.lethe/``; seeds four local systems and starts two hosted services
+(local fakes of Mailchimp and Discourse, erased through the ``http`` connector's presets:
+``lethe.demo.hosted``); files a GDPR request for the demo
 person, verified by an emailed code (a console mailer prints the message instead of sending
 it, and the demo reads the code from it); gives a wrong code first, to show it refused, then
 the right one; waits; checks that nobody else's data changed; prints the outcome table and
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +42,8 @@ from ..runtime import Runtime, connect_when_ready, initialise, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from ..terminal import line, print_visible
 from ..worker import build_worker, close_connectors  # the composition, as `lethe worker`'s
-from .systems import SUBJECT, check_bystanders, seed_demo_systems
+from .hosted import hosted_services
+from .systems import BYSTANDERS, SUBJECT, check_bystanders, seed_demo_systems
 
 __all__ = ["run_demo"]
 
@@ -82,25 +87,39 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     say = (lambda *a, **k: None) if as_json else console.print
     demo_root = settings.home / "demo"
     seeded = seed_demo_systems(demo_root)
-    write_demo_config(demo_root / "lethe.toml", seeded.systems)
-    say(f"Seeded 4 demo systems under {demo_root} with the demo person and 4 others.")
+    stack = ExitStack()
+    # Hosted services (local fakes speaking the vendors' protocols), stopped on the way out.
+    hosted = stack.enter_context(
+        hosted_services([BYSTANDERS[0], SUBJECT, *BYSTANDERS[1:]], SUBJECT)
+    )
+    systems = {**seeded.systems, **hosted.systems()}
+    write_demo_config(demo_root / "lethe.toml", systems)
+    say(
+        f"Seeded {len(systems)} demo systems under {demo_root} with the demo person and 4"
+        f" others; two are hosted services (local fakes of Mailchimp on {hosted.mailchimp.url}"
+        f" and Discourse on {hosted.discourse.url})."
+    )
 
     server = DevServer(log_file=settings.home / "logs" / "demo-temporal.log")
-    await server.start()
     connectors: dict[str, Any] = {}
     rt: Runtime | None = None
     submitted: str | None = None
+    hosted_checked, hosted_problems = 0, ["the hosted services were not checked"]
     try:
+        await server.start()
         local = dataclasses.replace(
             settings,
-            systems=seeded.systems,
+            systems=systems,
             temporal=TemporalSettings(address=server.address, task_queue="lethe-demo"),
         )
         say(f"Temporal dev server on {server.address} (in memory, stopped when the demo ends).")
         await initialise(local)  # the demo makes its keys and ledger, as `lethe init` does
         rt = await Runtime.open(local)
         signing_key = load_signing_key(local.home)
-        connectors = build_connectors(local.systems, load_registry())
+        # The hosted services' keys, made up for this run, as the variables the systems name.
+        connectors = build_connectors(
+            local.systems, load_registry(), env={**os.environ, **hosted.env}
+        )
         client = await connect_when_ready(local, rt.keys)
         # What they print carries what others typed (reasons, errors): shown as text.
         mailer = ConsoleMailer(print_visible if as_json else console.print)
@@ -113,9 +132,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             signing_key=signing_key,
             mailer=mailer,
             # Operator alerts (an overdue request, a failed system) are printed, not sent.
-            alerts=[
-                ConsoleAlerts(print_visible if as_json else console.print)
-            ],
+            alerts=[ConsoleAlerts(print_visible if as_json else console.print)],
         )
         async with w:
             draft = validate_request(
@@ -150,7 +167,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
                     ErasureWorkflow.submit_code, CodeSubmission(given, "demo-operator")
                 )
                 say(f"Code {given} given back: {check.message}")
-            say("Erasing from 4 systems …")
+            say(f"Erasing from {len(systems)} systems …")
             try:
                 result = await asyncio.wait_for(handle.result(), timeout=120)
             except TimeoutError:
@@ -166,6 +183,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         cert = await ProofLog(rt.ledger, TreeHeadSigner(signing_key)).certificate(
             done.request_id, issued_at=datetime.now(UTC)
         )
+        hosted_checked, hosted_problems = hosted.check()
     except BaseException:
         # The demo's server lives in memory: a request it leaves unfinished can never finish.
         if rt is not None and submitted is not None:
@@ -176,8 +194,11 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         if rt is not None:
             await rt.close()
         server.stop()
+        stack.close()
 
     checked, problems = check_bystanders(seeded)
+    checked += hosted_checked
+    problems += hosted_problems
     certificate = _write_and_check_certificate(
         settings.home,
         cert,
@@ -299,4 +320,3 @@ async def _abandon(rt: Runtime, request_id: str) -> None:
             actor="demo",
             reason="the demo stopped before this request finished",
         )
-
