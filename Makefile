@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= 2
 PYTEST := $(BIN)/pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: demo test check lint bench clean
+.PHONY: demo test check lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# A PNG of each page `lethe serve` shows (docs/screenshots/), taken by the browser test in
+# headless Chromium (/usr/bin/chromium: apt-get install -y chromium).
+screenshots: $(STAMP)
+	LETHE_SCREENSHOTS=docs/screenshots LETHE_REQUIRE_SERVICES=1 $(BIN)/pytest -q \
+		-p no:cacheprovider tests/lethe/test_web_pages.py
 
 clean:
 	rm -rf $(VENV) .lethe .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from connectors import redact
 from ledger import DeadlineRecords, IdentityRecords, Ledger, LedgerError
+from ledger.api_clients import ApiClients, status_token
 
 from .mail import Mailer, MailRejected, MailUnavailable
 from .write_keys import activity_write_key
@@ -101,6 +102,7 @@ def code_message(
     expires_at: datetime,
     answer_by: datetime,
     resent: bool = False,
+    status_token: str | None = None,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
@@ -117,16 +119,36 @@ def code_message(
         f"To confirm the request is yours, give us this code:\n\n    {code}\n\n"
         f"It is valid until {expires_at:%d %B %Y %H:%M} UTC and can be used once.\n"
         "If you did not ask for this, ignore this message: nothing is erased without the code.\n"
+        + (
+            f"\nTo follow your request on our privacy page, give its number {request_id} and"
+            f" this status code:\n\n    {status_token}\n"
+            if status_token
+            else ""
+        )
     )
     return msg
 
 
 class VerificationActivities:
-    def __init__(self, ledger: Ledger, mailer: Mailer | None) -> None:
+    """``status_key``: the key requesters' status tokens are derived under (``lethe
+    serve``'s); given, each code's mail carries the request's status token too."""
+
+    def __init__(
+        self, ledger: Ledger, mailer: Mailer | None, status_key: bytes | None = None
+    ) -> None:
         self._ledger = ledger
         self._identity = IdentityRecords(ledger)
         self._deadlines = DeadlineRecords(ledger)
         self._mailer = mailer
+        self._status_key = status_key
+
+    async def _status_token(self, request_id: str) -> str | None:
+        """The request's status token, its digest recorded (once), or None without a key."""
+        if self._status_key is None:
+            return None
+        token = status_token(self._status_key, request_id)
+        await ApiClients(self._ledger).grant_access(request_id, token, at=_now())
+        return token
 
     @activity.defn(name="send_verification_code")
     async def send_verification_code(self, challenge: CodeChallenge) -> CodeSent:
@@ -164,6 +186,7 @@ class VerificationActivities:
             code=code,
             expires_at=challenge.expires_at,
             answer_by=challenge.answer_by,
+            status_token=await self._status_token(rid),
         )
         try:
             await self._mailer.send(message)
@@ -218,6 +241,7 @@ class VerificationActivities:
             expires_at=order.expires_at,
             answer_by=order.answer_by,
             resent=True,
+            status_token=await self._status_token(rid),
         )
         try:
             await self._mailer.send(message)

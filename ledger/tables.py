@@ -36,6 +36,12 @@ Bookkeeping
     ledger_keys           the ids of the keys this ledger was created with (``ledger.key_ids``)
     connector_journal     the receipts of connectors whose systems have no transaction
                           (``ledger.journal``)
+    api_clients           the HTTP API's clients (``lethe serve``): a name, scopes and the
+                          SHA-256 of the client's token, never the token (``ledger.api_clients``)
+    request_access        the SHA-256 of each request's status token (what a requester shows
+                          to ``/v1/requests/{id}/status``), never the token
+    api_idempotency_keys  an API client's Idempotency-Key, the digest of the body it came with
+                          and the request it created: a retry answers with the same request
 
 Only ``subject_vault`` holds personal data, and only as ciphertext whose key is destroyed
 after the request is sealed (crypto-shredding). Receipts carry request ids, never the person; a
@@ -55,6 +61,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ApiClientRecord",
+    "ApiIdempotencyKey",
     "Base",
     "ConnectorJournalEntry",
     "ControllerReferral",
@@ -66,6 +74,7 @@ __all__ = [
     "PortalAssertionRecord",
     "ProofLeaf",
     "ProofNode",
+    "RequestAccessToken",
     "RequestClock",
     "RequestEvent",
     "RetainedException",
@@ -453,6 +462,47 @@ class ConnectorJournalEntry(Base):
     entry: Mapped[dict[str, Any]] = mapped_column(default=dict)
     written_at: Mapped[datetime]
 
+
+
+# -- the HTTP API (``ledger.api_clients``) -------------------------------------------------------
+
+
+class ApiClientRecord(Base):
+    """A client of ``lethe serve``: its token is kept as a SHA-256 digest only."""
+
+    __tablename__ = "api_clients"
+
+    client_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    scopes: Mapped[list[str]]
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(sa.String(120))
+    revoked_at: Mapped[datetime | None]
+
+
+class RequestAccessToken(Base):
+    """The digest of the token a requester shows to see their request's status."""
+
+    __tablename__ = "request_access"
+
+    request_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("erasure_requests.request_id"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+
+
+class ApiIdempotencyKey(Base):
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("client_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(sa.String(40))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    body_digest: Mapped[str] = mapped_column(sa.String(64))
+    request_id: Mapped[str] = mapped_column(sa.ForeignKey("erasure_requests.request_id"))
+    created_at: Mapped[datetime]
 
 # Auditors' queries (ledger.queries): each semi-join is answered from a covering index, either
 # as the list of matches or probed once per request while walking requests newest first.

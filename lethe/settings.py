@@ -111,6 +111,7 @@ __all__ = [
     "ControllerConfig",
     "DeadlineSettings",
     "ErasureDefaults",
+    "IssuerSettings",
     "MailSettings",
     "RetentionSettings",
     "Settings",
@@ -118,6 +119,7 @@ __all__ = [
     "TemporalSettings",
     "VerificationSettings",
     "WorkerSettings",
+    "WebSettings",
     "build_connectors",
     "config_candidates",
     "load_settings",
@@ -456,6 +458,25 @@ class RetentionSettings(_Section):
     install_schedule: bool = True  # create/update the Schedule when a worker starts
 
 
+class WebSettings(_Section):
+    """``lethe serve``: where it listens, how much it reads, how often a requester may try."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: The largest request body read, in bytes; a larger one is refused (413), unread.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: Requesters' calls (a code, a status) per minute, per request and per client address.
+    requester_calls_per_minute: int = Field(default=10, ge=1, le=1000)
+
+
+class IssuerSettings(_Section):
+    """Who issues certificates of erasure and answers questions about them (shown at the top
+    of the HTML certificate; not part of what the proof log signs)."""
+
+    organisation: str | None = Field(default=None, max_length=200)
+    contact: str | None = Field(default=None, max_length=200)
+
+
 class _File(_Section):
     """``lethe.toml``: its sections, each absent one at its defaults."""
 
@@ -472,6 +493,8 @@ class _File(_Section):
     alerts: AlertSettings = AlertSettings()
     codec_server: CodecServerSettings = CodecServerSettings()
     worker: WorkerSettings = WorkerSettings()
+    web: WebSettings = WebSettings()
+    issuer: IssuerSettings = IssuerSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -530,6 +553,8 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     codec_server: CodecServerSettings = field(default_factory=CodecServerSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    issuer: IssuerSettings = field(default_factory=IssuerSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -721,6 +746,8 @@ def load_settings(
         alerts=cfg.alerts,
         codec_server=cfg.codec_server,
         worker=cfg.worker,
+        web=cfg.web,
+        issuer=cfg.issuer,
         environ=env,
     )
 

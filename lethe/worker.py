@@ -101,6 +101,7 @@ def build_worker(
     alerts: Sequence[AlertChannel] = (),
     alert_on: Collection[str] = ALERT_EVENTS,
     alert_backoff_seconds: float = 2.0,
+    status_key: bytes | None = None,
 ) -> Worker:
     """A Worker with every workflow and activity of an erasure registered.
 
@@ -116,6 +117,9 @@ def build_worker(
 
     ``alerts``: the channels that tell operators of the events in ``alert_on`` (see
     :func:`alert_channels`); none: the events are recorded and logged only.
+
+    ``status_key``: the key of requesters' status tokens (``lethe serve``); given, a code's
+    mail carries the request's status token.
     """
     alerter = (
         Alerter(ledger, alerts, on=alert_on, backoff=alert_backoff_seconds) if alerts else None
@@ -135,7 +139,7 @@ def build_worker(
                 PlanningActivities(ledger, processors),
                 ReferralActivities(ledger, controllers, alerter=alerter),
                 RoundActivities(ledger, shred_grace_days=shred_grace_days),
-                VerificationActivities(ledger, mailer),
+                VerificationActivities(ledger, mailer, status_key),
                 DeadlineActivities(ledger, mailer, alerter),
                 RefusalActivities(ledger, alerter),
                 ProgressActivities(ledger, client, alerter),
@@ -276,6 +280,7 @@ async def run_worker(
             activity_task_pollers=settings.worker.activity_task_pollers,
             # SIGTERM: the activities under way may finish (each is idempotent if they do not).
             graceful_shutdown_seconds=settings.worker.graceful_shutdown_seconds,
+            status_key=runtime.keys.pseudonym,
         )
         if settings.retention.install_schedule:
             try:

@@ -8,6 +8,9 @@ server), through every door personal data has been seen to come in by:
                             operator files with ``lethe submit``, the address and a username
                             (``--identifier username=-``) read from stdin, erased from a
                             system keyed on usernames
+    the HTTP API            one filed by a portal over ``lethe serve``'s API, approved there
+                            with a reason naming the person; its requester's status, the
+                            operator's view and the dashboard's page are scanned
     operator free text      an operator-verified request: ``hold add``, ``approve``, ``retry``
                             and ``hold release`` each with a reason (and an operator name)
                             naming the person, their address and a phone number; a second one
@@ -28,6 +31,7 @@ the words, dates, flags or system names they may hold.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -280,8 +284,8 @@ async def test_no_canary_anywhere_in_the_record(
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    people = [Canary.new() for _ in range(4)]
-    portal_a, portal_b, called, withdrawn = people
+    people = [Canary.new() for _ in range(5)]
+    portal_a, portal_b, called, withdrawn, over_http = people
     demo = seed_demo_systems(tmp_path / "systems")
     plant(demo.root, people)
     plant_logins(demo.root, people)
@@ -432,6 +436,13 @@ async def test_no_canary_anywhere_in_the_record(
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, done.workflow_id)
             assert (await handle.result()).status == "cancelled"
 
+            # The HTTP API (lethe serve): filed by a portal, approved by an operator there.
+            served = await _over_http(settings, keys, ledger, over_http)
+            request_ids.append(served["request_id"])
+            handle = client.get_workflow_handle_for(ErasureWorkflow.run, served["workflow_id"])
+            assert (await handle.result()).status == "completed_with_exceptions"
+            served["pages"] += await _read_over_http(settings, keys, ledger, served)
+
         # Every table of the ledger, every row, every column.
         dump: list[str] = []
         async with ledger.engine.connect() as conn:
@@ -513,6 +524,7 @@ async def test_no_canary_anywhere_in_the_record(
         hits += find(people, path.name, path.read_bytes())
     for wid, raw, _ in recorded:
         hits += find(people, f"history of {wid}", wid.encode() + b"\n" + raw)
+    hits += find(people, "the HTTP API's answers and pages", served["pages"])
     hits += find(people, "commands' output and log lines (stdout)", logs.out)
     hits += find(people, "commands' output and log lines (stderr)", logs.err)
     assert not [h for h in md5s if h in logs.out + logs.err], "a Mailchimp member id logged"
@@ -524,7 +536,8 @@ async def test_no_canary_anywhere_in_the_record(
     assert "called [redacted] back on [phone redacted]" in verified[0].detail["reason"]
     assert "(login [redacted])" in verified[0].detail["reason"]  # the username, from the vault
     # What was scanned is not empty: the outputs exist and say what they should.
-    assert len(list(out.glob("*.html"))) == 4 and (out / "export.csv").read_text().count("\n") == 5
+    assert len(list(out.glob("*.html"))) == 5 and (out / "export.csv").read_text().count("\n") == 6
+    assert "Done, with exceptions the law allows" in served["pages"]  # the dashboard's page
     assert "request.sealed" in logs.err  # the worker's log lines were captured
     assert any(p.name == "lethe.db" for p in settings.home.iterdir())
 
@@ -559,3 +572,79 @@ def test_the_history_walk_finds_every_payload() -> None:
     attrs.header.fields["h"].CopyFrom(plain)
     found = list(payloads(History(events=[event, event])))
     assert len(found) == 6 and all(p == plain for p in found)
+
+
+async def _over_http(
+    settings: Settings, keys: Keyring, ledger: Any, person: Canary
+) -> dict[str, Any]:
+    """File and approve ``person``'s request through the HTTP API, in this process."""
+    import httpx
+
+    from ledger.api_clients import ApiClients
+    from lethe.runtime import Runtime
+    from lethe.web.app import create_app
+
+    issued = await ApiClients(ledger).add(
+        "portal", ["intake", "operate", "audit"], at=datetime.now(UTC), created_by="test"
+    )
+    app = create_app(settings, runtime=Runtime(settings, keys, ledger))
+    auth = {"Authorization": f"Bearer {issued.token}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lethe") as http:
+        made = await http.post(
+            "/v1/requests",
+            json={
+                "email": person.email,
+                "verification": "operator",
+                "systems": ["crm", "newsletter"],
+                "identifiers": {"name": person.name},
+                "channel": "web-form",
+            },
+            headers={**auth, "Idempotency-Key": "web-form-1"},
+        )
+        assert made.status_code == 201, made.text
+        rid = made.json()["request_id"]
+        for _ in range(200):
+            if (await ledger.require_request(rid)).status == "awaiting_verification":
+                break
+            await asyncio.sleep(0.05)
+        approved = await http.post(
+            f"/v1/requests/{rid}/approve",
+            json={"reason": f"called {person.name} at {person.email} on {PHONE}"},
+            headers=auth,
+        )
+        assert approved.status_code == 200, approved.text
+    record = await ledger.require_request(rid)
+    return {
+        "request_id": rid,
+        "workflow_id": record.workflow_id,
+        "token": issued.token,
+        "status_token": made.json()["status_token"],
+        "pages": made.text + approved.text,
+    }
+
+
+async def _read_over_http(
+    settings: Settings, keys: Keyring, ledger: Any, served: dict[str, Any]
+) -> str:
+    """What the requester, the operator and the dashboard see of the finished request."""
+    import httpx
+
+    from lethe.runtime import Runtime
+    from lethe.web.app import create_app
+
+    app = create_app(settings, runtime=Runtime(settings, keys, ledger))
+    rid, auth = served["request_id"], {"Authorization": f"Bearer {served['token']}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lethe") as http:
+        seen = [
+            await http.get(
+                f"/v1/requests/{rid}/status", headers={"X-Status-Token": served["status_token"]}
+            ),
+            await http.get(f"/v1/requests/{rid}", headers=auth),
+            await http.get("/v1/audit/requests", headers=auth),
+        ]
+        await http.post("/dashboard/login", data={"token": served["token"]})
+        seen.append(await http.get(f"/dashboard/requests/{rid}"))
+    assert all(r.status_code == 200 for r in seen), [r.text for r in seen]
+    return "\n".join(r.text for r in seen)

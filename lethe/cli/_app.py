@@ -60,6 +60,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Record that receipt of a request was acknowledged to the requester by other means"
         " (Lethe could not mail it: no mail server, or the mail failed).",
     ),
+    "api-client": (
+        "web",
+        "Clients of the HTTP API and their scoped tokens: add, list, revoke.",
+    ),
     "approve": ("requests", "Confirm the requester's identity (verification method 'operator')."),
     "audit": (
         "audit",
@@ -130,6 +134,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rounds",
         "Erase a failed or not-searched system again, as the next round of the same request.",
     ),
+    "serve": ("web", "Serve the HTTP API (/v1/…, /openapi.json, /docs) until interrupted."),
     "status": (
         "requests",
         "Show a request: its clock, status and every system's outcome (from the ledger).",

@@ -395,8 +395,11 @@ def certificate(request_id: str, outputs: Sequence[Path], as_json: bool) -> None
 
     issued = read(issue_certificate, request_id.strip())
     cert = issued.certificate
+    issuer = invocation_settings().issuer
     for path in outputs:
-        write_certificate(cert, path)
+        write_certificate(
+            cert, path, issuer={"organisation": issuer.organisation, "contact": issuer.contact}
+        )
     unsealed = [
         *(f"{o.system} (round {o.round})" for o in issued.unsealed),
         *(f"event {ev.id} ({ev.kind})" for ev in issued.unsealed_events),

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,7 +200,10 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     checked += hosted_checked
     problems += hosted_problems
     certificate = _write_and_check_certificate(
-        settings.home, cert, public_key_pem(signing_key.public_key())
+        settings.home,
+        cert,
+        public_key_pem(signing_key.public_key()),
+        {"organisation": settings.issuer.organisation, "contact": settings.issuer.contact},
     )
     elapsed = time.monotonic() - started
     ok = result.status == EXPECTED_STATUS and not problems and certificate["verified"]
@@ -263,13 +267,15 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     return 0
 
 
-def _write_and_check_certificate(home: Path, cert: dict[str, Any], pem: str) -> dict[str, Any]:
+def _write_and_check_certificate(
+    home: Path, cert: dict[str, Any], pem: str, issuer: Mapping[str, str | None] | None = None
+) -> dict[str, Any]:
     """Write the certificate (JSON and HTML) and the log's public key under ``home``, then
     check the page the way an auditor would: the file and the public key, nothing else."""
     rid = cert["request"]["request_id"]
     paths = {suffix: home / "certificates" / f"{rid}.{suffix}" for suffix in ("json", "html")}
     for path in paths.values():
-        write_certificate(cert, path)
+        write_certificate(cert, path, issuer=issuer)
     key_path = home / "proof-log-public-key.pem"
     key_path.write_text(pem)
     check = check_certificate_file(paths["html"], load_public_key(key_path.read_bytes()))

@@ -74,6 +74,7 @@ async def receive_batch(
     keep_going: bool,
     allow_duplicate: bool,
     report: Callable[[LineResult], None],
+    actor: str = "cli",
 ) -> BatchOutcome:
     """Receive every good line (see the module's docstring), calling ``report`` once per line,
     in order, as each is settled."""
@@ -107,6 +108,7 @@ async def receive_batch(
                 allow_duplicate=allow_duplicate,
                 channel=line.channel,
                 entered_by=line.entered_by,
+                actor=actor,
             )
         except LetheError as exc:
             settle(LineResult(line.number, error=str(exc), exit_code=exc.exit_code))

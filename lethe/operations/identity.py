@@ -47,11 +47,15 @@ async def _refused(rt: Runtime, request_id: str, who: str, reason: str) -> Lethe
     return LetheError(f"{request_id}: code refused: {reason}")
 
 
-async def check_code(rt: Runtime, request_id: str, code: str, operator: str) -> CodeCheck:
+async def check_code(
+    rt: Runtime, request_id: str, code: str, operator: str, *, actor: str | None = None
+) -> CodeCheck:
     """The requester's code, checked by the request's workflow: accepted, or why not (a
-    wrong code counts as a try; ``attempts_left`` says how many remain)."""
+    wrong code counts as a try; ``attempts_left`` says how many remain). ``actor``: who
+    entered it when not an operator (``requester:web``, the requester's own page)."""
     rec = await find_request(rt.ledger, request_id)
-    who = f"operator:{(await PersonText.for_request(rt.ledger, request_id)).operator(operator)}"
+    person = await PersonText.for_request(rt.ledger, request_id)
+    who = actor if actor is not None else f"operator:{person.operator(operator)}"
     if rec.verification_method != VerificationMethod.EMAIL:
         raise await _refused(
             rt, request_id, who, f"it is verified by {rec.verification_method}, not by a code"

@@ -60,10 +60,12 @@ async def receive_request(
     allow_duplicate: bool,
     channel: str,
     entered_by: str | None = None,
+    actor: str = "cli",
 ) -> Received:
     """Record the receipt of a validated request and start its workflow (``lethe/intake.py``).
     ``entered_by``: the operator who enters a request received earlier (``draft.received_at``);
-    their name is kept in the ledger's events without the person's identifiers."""
+    their name is kept in the ledger's events without the person's identifiers. ``actor``:
+    who records the receipt (``cli``; ``api:NAME`` for an API client)."""
     if entered_by is not None:
         person = Subject(ref="", email=draft.email, identifiers=dict(draft.extra_identifiers))
         entered_by = f"operator:{PersonText((person,)).operator(entered_by)}"
@@ -75,6 +77,7 @@ async def receive_request(
         keys=rt.keys,
         allow_duplicate=allow_duplicate,
         channel=channel,
+        actor=actor,
         entered_by=entered_by,
     )
     return Received(submitted, entered_by)

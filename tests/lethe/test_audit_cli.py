@@ -132,11 +132,13 @@ def test_certificate_verifies_offline_with_the_public_key_alone(
     assert "system:crm" not in receipts and "system:forum" not in receipts
     assert all(set(e["receipt"]) >= {"commitment"} and "actor" not in e["receipt"] for e in events)
     page = (out / "a.html").read_text()
-    assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page and 'class="met"' in page
-    # The events table: time, event, by whom, detail, receipt.
+    assert "GDPR Art. 17(3)(b)" in page and "2036-01-31" in page
+    assert '<th>Deadline</th><td class="ok">met</td>' in page
+    # The events table: time, event (in words, its token beside), by whom, detail.
     assert (
-        "<tr><td>2026-01-31 13:00 UTC</td><td>system_retained</td><td>system:crm</td>"
-        "<td>round: 0<br>system: crm</td><td>leaf 4</td></tr>"
+        "<tr><td>2026-01-31 13:00 UTC</td><td>System retained"
+        '<span class="token">system_retained</span></td><td>system:crm</td>'
+        '<td><span class="l">round: 0</span><span class="l">system: crm</span></td></tr>'
     ) in page
     for text in (cert, page):
         assert "ada@example.org" not in json.dumps(text)
@@ -673,3 +675,23 @@ def test_unreadable_certificate_and_key(
     junk.write_text("not a key")
     assert lethe("audit", "verify", str(bad), "--public-key", str(junk)) == 1
     assert "not an Ed25519 public key" in one_line_error(capsys)
+
+
+def test_the_certificate_page_names_the_issuer_of_the_configuration(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "lethe.toml"
+    config.write_text(
+        '[issuer]\norganisation = "Example Forum Ltd <Legal>"\ncontact = "privacy@example.org"\n'
+    )
+    monkeypatch.setenv("LETHE_CONFIG", str(config))
+    page, pem = tmp_path / "a.html", tmp_path / "log.pem"
+    assert lethe("audit", "certificate", "er-a", "-o", str(page)) == 0
+    assert lethe("audit", "public-key", "-o", str(pem)) == 0
+    text = page.read_text()
+    assert '<div class="issuer"><strong>Example Forum Ltd &lt;Legal&gt;</strong>' in text
+    assert "privacy@example.org" in text
+    capsys.readouterr()
+    monkeypatch.delenv("LETHE_CONFIG")  # the auditor needs no configuration to check it
+    assert lethe("audit", "verify", str(page), "--public-key", str(pem)) == 0
+    assert "VERIFIED" in capsys.readouterr().out

@@ -7,6 +7,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +27,7 @@ from lethe.certificates import (
     write_certificate,
 )
 from lethe.errors import LetheError
+from tests.support.cli import lethe
 from tests.support.requests import ERASED, NOW, finished_request
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=1>'
@@ -50,7 +52,7 @@ async def test_the_page_escapes_what_systems_said(sqlite_ledger: Ledger, tmp_pat
     assert page == render_html(json.loads(json.dumps(cert)))  # deterministic
     assert "<script>alert" not in page and "<img" not in page
     assert page.count("<script") == 1 and page.count("</script>") == 1  # only the embedded JSON
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img" in page
 
     path = tmp_path / "x.html"
     write_certificate(cert, path)
@@ -113,10 +115,15 @@ async def test_the_page_says_what_is_kept_now_and_how_identity_was_verified(
 
     text = _text(render_html(cert))
     assert "Identity verified by a named operator, with a recorded reason operator" in text
-    assert "Superseded by round 1: erased Outcome retained Round 0" in text
-    kept_now = text.split("Exceptions: what is kept, and why ")[1].split(" Proof")[0]
-    assert kept_now.startswith("None: nothing is kept.")  # not "kept until 2036"
-    assert "Exceptions that have since ended: crm: kept under GDPR Art. 17(3)(b)" in kept_now
+    assert "2 systems: 2 erased" in text  # crm's round 1 is the receipt in force
+    assert "crm: Erased erased" in text
+    assert "Round 0: Kept under a legal basis retained , kept under GDPR Art. 17(3)(b)" in text
+    kept_now = text.split("What is kept, and why ")[1].split(" What happened")[0]
+    assert kept_now.startswith("Nothing is kept.")  # not "kept until 2036"
+    assert (
+        "Kept earlier, not any more: crm: kept under GDPR Art. 17(3)(b): legal obligation or"
+        " public task (round 0); round 1: Erased erased"
+    ) in kept_now
 
     # What the page says of identity comes from the sealed request receipt, proven above.
     [state] = [e for e in cert["receipts"] if e["receipt"]["kind"] == "request_status"][-1:]
@@ -129,3 +136,78 @@ async def test_a_refused_request_s_page_says_nothing_was_erased(sqlite_ledger: L
     await log.seal("er-r", at=NOW)
     text = _text(render_html(await log.certificate("er-r", issued_at=NOW)))
     assert "No system was asked to erase anything: the requester's identity was not" in text
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "certificates"
+#: A page `lethe demo` wrote before the template (``lethe certificate-html/3``), and its key.
+OLD_PAGE = FIXTURES / "demo-certificate-html-3.html"
+OLD_KEY = FIXTURES / "demo-proof-log-public-key.pem"
+
+
+def _old_key() -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return load_pem_public_key(OLD_KEY.read_bytes())
+
+
+def test_a_page_issued_before_the_template_still_verifies(
+    tmp_path: Path, bare_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert 'content="lethe certificate-html/3"' in OLD_PAGE.read_text()
+    assert check_certificate_file(OLD_PAGE, _old_key()).ok
+    assert lethe("audit", "verify", str(OLD_PAGE), "--public-key", str(OLD_KEY)) == 0
+    assert "VERIFIED" in capsys.readouterr().out
+    # Its visible text is still held to what it embeds.
+    edited = tmp_path / "edited.html"
+    edited.write_text(OLD_PAGE.read_text().replace("copies.retained: 3", "copies.retained: 0"))
+    problems = check_certificate_file(edited, _old_key()).problems
+    assert problems == ["the page's visible text differs from the certificate it embeds (edited)"]
+
+
+def test_the_page_says_the_outcome_first_in_words_with_the_tokens_beside(
+    tmp_path: Path,
+) -> None:
+    cert, _ = load_certificate(OLD_PAGE)  # the demo's: four systems
+    issuer = {"organisation": "Example Forum Ltd", "contact": "privacy@example.org"}
+    page = render_html(cert, issuer=issuer)
+    assert page == render_html(json.loads(json.dumps(cert)), issuer=dict(issuer))
+    assert 'content="lethe certificate-html/4"' in page
+    text = _text(page)
+    summary = "4 systems: 2 erased, 2 kept under a legal basis"
+    assert text.index("Example Forum Ltd privacy@example.org") < text.index(summary)
+    assert text.index(summary) < text.index("The request")
+    assert "Done, with exceptions the law allows completed_with_exceptions" in text
+    assert "backups: Kept under a legal basis retained" in text
+    assert "forum: Erased erased" in text
+    assert "GDPR Art. 17(3)(b): legal obligation or public task gdpr-17-3-b" in text
+    # Evidence as key/value lines, not JSON; no empty rows; one time format.
+    assert "copies.1.name: crm-nightly-2026-11-15.db copies.1.taken_on: 2026-11-15" in text
+    assert "{" not in text and "—" not in text
+    assert "Ticket" not in text and "Referred to" not in text and "Error" not in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d", text)
+    assert "2026-12-06 09:18 UTC" in text
+    assert "@media print" in page and "lethe audit verify THIS_FILE" in text
+
+    path = tmp_path / "c.html"
+    write_certificate(cert, path, issuer=issuer)
+    assert path.read_text() == page
+    assert check_certificate_file(path, _old_key()).ok
+    edited = "the page's visible text differs from the certificate it embeds (edited)"
+    for before, after in (
+        ("<strong>Example Forum Ltd</strong>", "<strong>Other Ltd</strong>"),
+        ('"organisation": "Example Forum Ltd"', '"organisation": "Other Ltd"'),
+        ("2 erased, 2 kept", "4 erased, 0 kept"),
+    ):
+        assert before in page, before
+        path.write_text(page.replace(before, after))
+        assert check_certificate_file(path, _old_key()).problems == [edited], before
+
+
+def test_a_page_without_an_issuer_has_no_issuer_block(tmp_path: Path) -> None:
+    cert, _ = load_certificate(OLD_PAGE)
+    page = render_html(cert, issuer={"organisation": None, "contact": None})
+    assert page == render_html(cert)
+    assert 'class="issuer"' not in page and "lethe-issuer" not in page
+    path = tmp_path / "c.html"
+    write_certificate(cert, path)
+    assert check_certificate_file(path, _old_key()).ok

@@ -184,7 +184,7 @@ def test_the_scaffold_is_written_from_templates_installed_with_lethe(
         "package-data"
     ]["lethe"]
     shipped = {f for pattern in patterns for f in glob.glob(pattern, root_dir=root / "lethe")}
-    # Every template: the connector's, and the lethe.toml `lethe init` writes.
+    # Every template: the connector's, the lethe.toml `lethe init` writes, the web's.
     on_disk = {
         str(p.relative_to(root / "lethe"))
         for p in (root / "lethe" / "templates").rglob("*")

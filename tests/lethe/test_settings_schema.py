@@ -47,6 +47,9 @@ LOWER: list[tuple[str, str, float, float]] = [
     ("worker", "workflow_task_pollers", 2, 1),
     ("worker", "activity_task_pollers", 1, 0),
     ("worker", "graceful_shutdown_seconds", 0, -0.01),
+    ("web", "port", 0, -1),
+    ("web", "max_body_bytes", 1024, 1023),
+    ("web", "requester_calls_per_minute", 1, 0),
 ]
 UPPER: list[tuple[str, str, float, float]] = [
     ("erasure", "attempt_limit", 100, 101),
@@ -67,6 +70,9 @@ UPPER: list[tuple[str, str, float, float]] = [
     ("worker", "workflow_task_pollers", 100, 101),
     ("worker", "activity_task_pollers", 100, 101),
     ("worker", "graceful_shutdown_seconds", 3600, 3600.01),
+    ("web", "port", 65535, 65536),
+    ("web", "max_body_bytes", 16 * 1024 * 1024, 16 * 1024 * 1024 + 1),
+    ("web", "requester_calls_per_minute", 1000, 1001),
 ]
 EDGES = LOWER + UPPER
 
