@@ -102,6 +102,13 @@ async def test_a_worker_without_the_system_hands_it_on_and_never_fails_it(
             assert waiting.kind == "system_unserved"
             assert waiting.what.startswith("crm waits for a worker that has it configured")
             assert "[systems.crm]" in waiting.fix
+
+            async def alerted() -> list[object]:
+                return list(printed.printed)
+
+            # The alert follows the event, in the same attempt: leave before it and the
+            # worker's shutdown may cancel that attempt between the two.
+            await wait_for(alerted, "the operators alerted")
         # The new worker, with crm, arrives; the old one is gone.
         async with worker_module.build_worker(
             env.client,
