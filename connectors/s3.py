@@ -48,7 +48,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -62,10 +62,8 @@ from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_
 from ._receipt import receipt_of, replayed
 from ._subject import IDENTIFIER_KINDS, Subject
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client  # pragma: no cover
-else:
-    S3Client = Any
+#: boto3's S3 client (typed loosely: boto3 ships no type information).
+S3Client = Any
 
 __all__ = ["PrefixTemplate", "S3Connector", "S3Options"]
 
@@ -75,7 +73,15 @@ _EVIDENCE_LOCKS = 50
 #: ``DeleteObjects`` takes at most 1000 keys.
 _MAX_BATCH = 1000
 _TRANSIENT_CODES = frozenset(
-    {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500", "Throttling"}
+    {
+        "SlowDown",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "503",
+        "500",
+        "Throttling",
+    }
 )
 
 
@@ -119,7 +125,9 @@ class PrefixTemplate:
         if value is None:
             return None
         if self.hashed:
-            normal = normal_form(self.kind, value.strip(), "phone" if self.kind == "phone" else None)
+            normal = normal_form(
+                self.kind, value.strip(), "phone" if self.kind == "phone" else None
+            )
             if normal is None:
                 return None
             digest = hashlib.sha256(normal.encode()).hexdigest()
@@ -498,7 +506,9 @@ class S3Connector(BaseConnector[S3Options]):
             return replayed(entry["outcome"])
         found = await self._found(subject)
         guard_blast_radius(
-            len(found.deletable), self.options, where=f"bucket {self.options.bucket}",
+            len(found.deletable),
+            self.options,
+            where=f"bucket {self.options.bucket}",
             unit="object versions",
         )
         # An attempt interrupted after it began deleting: what it set out to delete counts.
@@ -534,9 +544,13 @@ class S3Connector(BaseConnector[S3Options]):
                 version = by_id.get((error.get("Key", ""), str(error.get("VersionId") or "null")))
                 code = str(error.get("Code"))
                 if code in _TRANSIENT_CODES:
-                    raise TransientError(f"{self.name}: DeleteObjects answered {code} for a version")
+                    raise TransientError(
+                        f"{self.name}: DeleteObjects answered {code} for a version"
+                    )
                 if version is None or code != "AccessDenied":
-                    raise PermanentError(f"{self.name}: DeleteObjects answered {code} for a version")
+                    raise PermanentError(
+                        f"{self.name}: DeleteObjects answered {code} for a version"
+                    )
                 refused.append(version)
         for version in refused:
             lock = await self._call("HeadObject", self._lock_of, version)
