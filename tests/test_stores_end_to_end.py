@@ -1,5 +1,6 @@
-"""Object stores and backups through a whole request: a version under S3 Object Lock appears in
-the request's outcome and in its certificate with its basis and until-date."""
+"""Object stores and backups through a whole request: a version under S3 Object Lock, and a
+crypto-shredded backup, appear in the request's outcome and in its certificate with their basis
+and until-date; the shredded backup no longer restores the subject."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
+from connectors.crypto_shred import KeyDestroyed, SqlKeyStore, key_table, seal, unseal
 from ledger import ProofLog
 from ledger.proof import check_certificate
 from ledger.proof.signing import TreeHeadSigner
@@ -57,7 +59,19 @@ def seed_bucket(s3: MotoS3) -> Any:
     return client
 
 
-async def test_a_locked_object_is_in_the_outcome_and_the_certificate(
+async def seed_key_store(url: str) -> tuple[SqlKeyStore, bytes, bytes]:
+    """A key store with the subject's key and another person's, and a backup record of each."""
+    from connectors.crypto_shred import CryptoShredOptions
+
+    store = SqlKeyStore("backups", CryptoShredOptions(url=url, backup_retention_days=30))
+    async with store.engine().begin() as conn:
+        await conn.run_sync(key_table().metadata.create_all)
+    ada_id, ada_key = await store.issue(EMAIL)
+    grace_id, grace_key = await store.issue("grace@example.org")
+    return store, seal(ada_key, ada_id, b"ada's orders"), seal(grace_key, grace_id, b"grace's")
+
+
+async def test_a_locked_object_and_a_shredded_backup_are_in_the_outcome_and_the_certificate(
     dev_server_env: WorkflowEnvironment,
     keys: Keyring,
     tmp_path: Path,
@@ -67,7 +81,12 @@ async def test_a_locked_object_is_in_the_outcome_and_the_certificate(
 ) -> None:
     monkeypatch.setenv("LETHE_TEST_S3_SECRET", "test")
     client = seed_bucket(s3)
+    keys_url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
+    store, ada_backup, grace_backup = await seed_key_store(keys_url)
     systems = {
+        "backups": SystemConfig(
+            "backups", "crypto_shred", {"url": keys_url, "backup_retention_days": 30}
+        ),
         "uploads": SystemConfig(
             "uploads",
             "s3",
@@ -78,7 +97,7 @@ async def test_a_locked_object_is_in_the_outcome_and_the_certificate(
                 "secret_access_key_env": "LETHE_TEST_S3_SECRET",
                 "prefixes": ["users/{email}/"],
             },
-        )
+        ),
     }
     settings = settings_for(tmp_path, dev_server_env, task_queue, systems)
     ledger = await open_ledger(settings, keys)
@@ -107,7 +126,8 @@ async def test_a_locked_object_is_in_the_outcome_and_the_certificate(
                 ErasureWorkflow.run, done.workflow_id
             )
             result = await asyncio.wait_for(handle.result(), timeout=120)
-        (outcome,) = await ledger.outcomes(done.request_id)
+        outcomes = {o.system: o for o in await ledger.outcomes(done.request_id)}
+        outcome = outcomes["uploads"]
         log = ProofLog(ledger, TreeHeadSigner(signing_key))
         cert = await log.certificate(done.request_id, issued_at=datetime.now(UTC))
     finally:
@@ -134,5 +154,32 @@ async def test_a_locked_object_is_in_the_outcome_and_the_certificate(
     assert receipt["evidence"]["locked_versions"][0]["retain_until"] == "2034-06-30"
     assert EMAIL not in repr(cert).lower()
 
+    shredded = outcomes["backups"]
+    assert shredded.outcome == "retained" and shredded.legal_basis == "backup-rotation"
+    assert shredded.retained_until is not None and shredded.counts == {"keys.destroyed": 1}
+    (shred_receipt,) = [
+        e["receipt"]
+        for e in cert["receipts"]
+        if e["receipt"]["kind"] == "system_outcome" and e["receipt"]["system"] == "backups"
+    ]
+    assert shred_receipt["legal_basis"] == "backup-rotation"
+    assert shred_receipt["retained_until"] == receipt_date(shredded.retained_until)
+    assert [k["key_id"] for k in shred_receipt["evidence"]["keys_destroyed"]] == [
+        ada_backup[:32].decode().strip()
+    ]
+    try:
+        with pytest.raises(KeyDestroyed):
+            unseal(await store.key(ada_backup[:32].decode().strip()), ada_backup)
+        assert unseal(await store.key(grace_backup[:32].decode().strip()), grace_backup) == (
+            b"grace's"
+        )
+    finally:
+        await store.aclose()
+
     left = sorted(v["Key"] for v in client.list_object_versions(Bucket="uploads")["Versions"])
     assert left == [f"users/{EMAIL}/contract.pdf", "users/grace@example.org/avatar.png"]
+
+
+def receipt_date(value: object) -> object:
+    """A date as the receipt holds it (the ledger's value, JSON-ready)."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
