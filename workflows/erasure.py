@@ -403,14 +403,22 @@ class ErasureWorkflow:
                 self._systems[system] = step.outcome.outcome
                 return step.outcome
             refer_to = step.controller if step is not None and step.action == "refer" else None
-            return await self._erase_system(request, system, refer_to)
+            manual = step is not None and step.action == "manual"
+            return await self._erase_system(request, system, refer_to, manual=manual)
 
         return tuple(await asyncio.gather(*(one(system) for system in request.systems)))
 
     async def _erase_system(
-        self, request: ErasureRequest, system: str, refer_to: str | None = None
+        self,
+        request: ErasureRequest,
+        system: str,
+        refer_to: str | None = None,
+        *,
+        manual: bool = False,
     ) -> SystemOutcome:
-        job = SystemErasure(request.request_id, system, 0, request.policy, refer_to=refer_to)
+        job = SystemErasure(
+            request.request_id, system, 0, request.policy, refer_to=refer_to, manual=manual
+        )
         parent = workflow.info().workflow_id
         outcome = await erase_in_child(job, system_erasure_id_under(parent, system, 0))
         self._systems[system] = outcome.outcome

@@ -77,6 +77,8 @@ class SystemErasure:
 
     ``refer_to``: the system is processor-held for that controller; it is referred without
     calling its connector, and erased only on the controller's instruction.
+    ``manual``: a person erases the system (``connectors.manual``): a task is opened and the
+    workflow waits for an operator's answer (``lethe task done`` / ``lethe task retain``).
     """
 
     request_id: str
@@ -84,6 +86,7 @@ class SystemErasure:
     round: int = 0
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
     refer_to: str | None = None
+    manual: bool = False
 
 
 @dataclass(frozen=True)
