@@ -239,9 +239,7 @@ class ManualTaskActivities:
         # the append-only proof log, where no name or free text may go.
         evidence = {"manual_task": True, "answered_at": now.isoformat()}
         if done:
-            entry = OutcomeEntry(
-                OutcomeKind.ERASED, counts={"tasks.done": 1}, evidence=evidence
-            )
+            entry = OutcomeEntry(OutcomeKind.ERASED, counts={"tasks.done": 1}, evidence=evidence)
         else:
             entry = OutcomeEntry(
                 OutcomeKind.RETAINED,

@@ -118,6 +118,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "submit": ("requests", "Receive an erasure request for EMAIL and start it."),
     "sweeper": ("rounds", "The retention sweeper: re-erases what was kept once its date passes."),
+    "task": (
+        "tasks",
+        "Manual tasks: show one, record it done, or record why the data is kept.",
+    ),
     "verify": (
         "verification",
         "Check the code the requester received by email (verification method 'email'), or"
