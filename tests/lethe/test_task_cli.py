@@ -60,6 +60,15 @@ def worker(
     )
 
 
+async def _alerted(console: ConsoleAlerts, n: int) -> list[str]:
+    """The events of the alerts printed, once ``n`` are (the activity alerts after it writes)."""
+    for _ in range(400):
+        if len(console.printed) >= n:
+            break
+        await asyncio.sleep(0.05)
+    return [a.event for a in console.printed]
+
+
 def _json(out: str) -> Any:
     """The JSON a command printed (the worker's log lines in this process may precede it)."""
     return json.loads(out if out.startswith("{") else out[out.index("\n{") + 1 :])
@@ -88,6 +97,7 @@ async def test_an_operator_shows_and_answers_a_manual_task(
         opened = await _opened(ledger, rid)
         assert opened["instructions"] == INSTRUCTIONS and opened["assignee"] == "records team"
         assert "ada" not in json.dumps(opened).lower()
+        assert await _alerted(console, 1) == ["manual_task_opened"]
         [alert] = console.printed
         assert alert.event == "manual_task_opened" and alert.system == "paper"
         assert "records team" in alert.what and "lethe task done" in alert.what
@@ -155,7 +165,7 @@ async def test_a_task_not_done_in_time_is_escalated_with_an_alert_and_kept_on_an
         await time_skipping_env.sleep(timedelta(days=3))
         overdue = await _opened(ledger, rid, "manual_task_overdue")
         assert "records team" in overdue["reason"]
-        assert [a.event for a in console.printed] == ["manual_task_opened", "manual_task_overdue"]
+        assert await _alerted(console, 2) == ["manual_task_opened", "manual_task_overdue"]
         assert await _lethe("task", "show", rid, "--system", "paper") == 0
         assert "(OVERDUE)" in capsys.readouterr().out
         kept = ("task", "retain", rid, "--system", "paper", "--basis", "gdpr-17-3-b")
