@@ -5,6 +5,7 @@ and until-date; the shredded backup no longer restores the subject."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +25,16 @@ from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import SystemConfig, build_connectors
+from tests.support.canary import Canary, find
 from tests.support.s3_server import MotoS3, start
 from tests.test_end_to_end import FAST, PORTAL, settings_for
 from workflows import ErasureWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
-EMAIL = "ada@example.org"
+#: A canary: an address seen nowhere else, searched for afterwards in every form.
+CANARY = Canary.new()
+EMAIL = CANARY.email
 LOCKED_UNTIL = datetime(2034, 6, 30, tzinfo=UTC)
 
 
@@ -59,7 +63,7 @@ def seed_bucket(s3: MotoS3) -> Any:
     return client
 
 
-async def seed_key_store(url: str) -> tuple[SqlKeyStore, bytes, bytes]:
+async def seed_key_store(url: str) -> tuple[SqlKeyStore, bytes, bytes, bytes]:
     """A key store with the subject's key and another person's, and a backup record of each."""
     from connectors.crypto_shred import CryptoShredOptions
 
@@ -68,7 +72,8 @@ async def seed_key_store(url: str) -> tuple[SqlKeyStore, bytes, bytes]:
         await conn.run_sync(key_table().metadata.create_all)
     ada_id, ada_key = await store.issue(EMAIL)
     grace_id, grace_key = await store.issue("grace@example.org")
-    return store, seal(ada_key, ada_id, b"ada's orders"), seal(grace_key, grace_id, b"grace's")
+    ada_backup = seal(ada_key, ada_id, b"ada's orders")
+    return store, ada_key, ada_backup, seal(grace_key, grace_id, b"grace's")
 
 
 async def test_a_locked_object_and_a_shredded_backup_are_in_the_outcome_and_the_certificate(
@@ -82,7 +87,7 @@ async def test_a_locked_object_and_a_shredded_backup_are_in_the_outcome_and_the_
     monkeypatch.setenv("LETHE_TEST_S3_SECRET", "test")
     client = seed_bucket(s3)
     keys_url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
-    store, ada_backup, grace_backup = await seed_key_store(keys_url)
+    store, ada_key, ada_backup, grace_backup = await seed_key_store(keys_url)
     systems = {
         "backups": SystemConfig(
             "backups", "crypto_shred", {"url": keys_url, "backup_retention_days": 30}
@@ -152,7 +157,14 @@ async def test_a_locked_object_and_a_shredded_backup_are_in_the_outcome_and_the_
     assert receipt["legal_basis"] == "gdpr-17-3-b"
     assert str(receipt["retained_until"])[:10] == "2034-06-30"
     assert receipt["evidence"]["locked_versions"][0]["retain_until"] == "2034-06-30"
-    assert EMAIL not in repr(cert).lower()
+    assert find([CANARY], "certificate", json.dumps(cert, default=str)) == []
+    # Lethe's record (the ledger's file) and the key store after shredding hold no trace of
+    # the person: the key store's row lost the address and the key, on disk too.
+    for path in sorted(tmp_path.glob("ledger.db*")):  # with its write-ahead log, if any
+        assert find([CANARY], path.name, path.read_bytes()) == []
+    keys_file = (tmp_path / "keys.db").read_bytes()
+    assert find([CANARY], "key store", keys_file) == []
+    assert ada_key.hex().encode() not in keys_file
 
     shredded = outcomes["backups"]
     assert shredded.outcome == "retained" and shredded.legal_basis == "backup-rotation"
