@@ -62,7 +62,7 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     demo = lethe(tmp_path, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    for system in ("forum", "crm", "newsletter", "backups"):
+    for system in ("forum", "crm", "newsletter", "backups", "uploads", "archive"):
         assert f"│ {system}" in out
     assert "Final status: completed_with_exceptions" in out
     assert "Bystander check passed" in out
@@ -79,8 +79,14 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm": "retained",
         "newsletter": "erased",
         "backups": "retained",
+        "uploads": "retained",  # a contract under S3 Object Lock (COMPLIANCE) until 2034
+        "archive": "retained",  # the key destroyed; the unreadable archive until it rotates
     }
     assert all(e["legal_basis"] and e["retained_until"] for e in record["retained_exceptions"])
+    kept = {e["system"]: e for e in record["retained_exceptions"]}
+    assert kept["uploads"]["legal_basis"] == "gdpr-17-3-b"
+    assert kept["uploads"]["retained_until"].startswith("2034-12-31")
+    assert kept["archive"]["legal_basis"] == "backup-rotation"
     assert "ada@example.org" not in shown.stdout
     assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
 
@@ -99,6 +105,8 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm",
         "newsletter",
         "backups",
+        "uploads",
+        "archive",
         None,  # the request's own receipt
     }
     elsewhere = tmp_path / "auditor"
@@ -119,8 +127,8 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "its events</h2>" in page and "<td>received</td>" in page
     whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
-    # the 4 systems' receipts, the request's own, and its events
-    assert json.loads(whole.stdout)["receipts"] == 5 + len(events), whole.stdout
+    # the 6 systems' receipts, the request's own, and its events
+    assert json.loads(whole.stdout)["receipts"] == 7 + len(events), whole.stdout
 
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
@@ -131,7 +139,7 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
     # One log: the second run's head covers both runs' receipts (systems, state, events).
     both = a["certificate"]["receipts"] + b["certificate"]["receipts"]
-    assert a["certificate"]["receipts"] > 5  # 4 systems, the request's state, its events
+    assert a["certificate"]["receipts"] > 7  # 6 systems, the request's state, its events
     assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == both
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.

@@ -80,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": (
         "runtime",
-        "Erase a demo person from four local systems, end to end, and show the record.",
+        "Erase a demo person from six local systems, end to end, and show the record.",
     ),
     "dev": (
         "runtime",

@@ -1,7 +1,10 @@
 """``lethe demo``: one erasure, end to end, on embedded defaults.
 
 Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
-SQLite ledger under ``.lethe/``; seeds four local systems; files a GDPR request for the demo
+SQLite ledger under ``.lethe/``; seeds four local systems, and (where ``boto3`` and
+``moto[server]`` are installed, as ``make demo``'s environment has them) an S3 object store on
+moto's S3 server (a thread of this process, on a free port) and a per-person encrypted archive;
+files a GDPR request for the demo
 person, verified by an emailed code (a console mailer prints the message instead of sending
 it, and the demo reads the code from it); gives a wrong code first, to show it refused, then
 the right one; waits; checks that nobody else's data changed; prints the outcome table and
@@ -80,12 +83,28 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     started = time.monotonic()
     say = (lambda *a, **k: None) if as_json else console.print
     demo_root = settings.home / "demo"
-    seeded = seed_demo_systems(demo_root)
+    s3 = _start_object_store()
+    try:
+        seeded = seed_demo_systems(demo_root, s3_endpoint=s3.url if s3 else None)
+    except BaseException:
+        if s3 is not None:
+            s3.stop()
+        raise
     write_demo_config(demo_root / "lethe.toml", seeded.systems)
-    say(f"Seeded 4 demo systems under {demo_root} with the demo person and 4 others.")
+    count = len(seeded.systems)
+    say(f"Seeded {count} demo systems under {demo_root} with the demo person and 4 others.")
+    if s3 is None:
+        say("(No object store or encrypted archive: pip install 'lethe[s3]' 'moto[server]'.)")
+    else:
+        say(f"S3 object store (moto's S3 server) on {s3.url}, stopped when the demo ends.")
 
     server = DevServer(log_file=settings.home / "logs" / "demo-temporal.log")
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        if s3 is not None:
+            s3.stop()
+        raise
     connectors: dict[str, Any] = {}
     rt: Runtime | None = None
     submitted: str | None = None
@@ -149,7 +168,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
                     ErasureWorkflow.submit_code, CodeSubmission(given, "demo-operator")
                 )
                 say(f"Code {given} given back: {check.message}")
-            say("Erasing from 4 systems …")
+            say(f"Erasing from {count} systems …")
             try:
                 result = await asyncio.wait_for(handle.result(), timeout=120)
             except TimeoutError:
@@ -176,7 +195,11 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             await rt.close()
         server.stop()
 
-    checked, problems = check_bystanders(seeded)
+    try:
+        checked, problems = check_bystanders(seeded)
+    finally:
+        if s3 is not None:
+            s3.stop()
     certificate = _write_and_check_certificate(
         settings.home, cert, public_key_pem(signing_key.public_key())
     )
@@ -261,6 +284,38 @@ def _write_and_check_certificate(home: Path, cert: dict[str, Any], pem: str) -> 
         "receipts": check.receipts,
         "tree_size": check.tree_size,
     }
+
+
+class _ObjectStore:
+    """moto's S3 server in a thread of this process (nothing is left running: :meth:`stop`)."""
+
+    def __init__(self, server: Any, url: str) -> None:
+        self._server = server
+        self.url = url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def _start_object_store() -> _ObjectStore | None:
+    """An S3 server for the demo's object store, or None where boto3 or moto is missing."""
+    try:
+        import boto3  # noqa: F401
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        return None
+    import logging
+    import os
+
+    from .systems import S3_SECRET_ENV
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # The configuration names the secret by variable, as every secret; moto accepts any.
+    os.environ.setdefault(S3_SECRET_ENV, "demo")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return _ObjectStore(server, f"http://{host}:{port}")
 
 
 async def _code_from(mailer: ConsoleMailer, within: float = 30.0) -> str:
