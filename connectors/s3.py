@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +56,7 @@ from pydantic import Field, field_validator
 from vocabulary import LEGAL_BASES, LegalBasis
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError
+from ._idempotency import REPLAYED_FROM_RECEIPT
 from ._matching import IdentifierMatch, normal_form
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
@@ -237,10 +239,44 @@ def _code(err: Exception) -> str:
     return str(error.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
 
 
-def _merged(earlier: dict[str, int], now: dict[str, int]) -> dict[str, int]:
-    """What an interrupted attempt set out to delete and what is there now: the larger."""
-    both = {k: max(earlier.get(k, 0), now.get(k, 0)) for k in {*earlier, *now}}
-    return {k: n for k, n in sorted(both.items()) if n}
+@dataclass(frozen=True)
+class _Plan:
+    """The version ids an erase set out to delete (object versions, delete markers), as its
+    journal entry keeps them. An unversioned bucket's versions are all ``null``: counted."""
+
+    versions: Counter[str]
+    markers: Counter[str]
+
+    @classmethod
+    def of(cls, entry: Any) -> _Plan:
+        entry = entry if isinstance(entry, dict) else {}
+        return cls(Counter(entry.get("versions") or []), Counter(entry.get("markers") or []))
+
+    @staticmethod
+    def _split(versions: list[_Version]) -> tuple[Counter[str], Counter[str]]:
+        return (
+            Counter(v.version_id for v in versions if not v.marker),
+            Counter(v.version_id for v in versions if v.marker),
+        )
+
+    def minus(self, present: list[_Version]) -> dict[str, int]:
+        """What was planned and is no longer there, as counts."""
+        versions, markers = self._split(present)
+        gone = {
+            "object_versions.deleted": sum((self.versions - versions).values()),
+            "delete_markers.deleted": sum((self.markers - markers).values()),
+        }
+        return {k: n for k, n in gone.items() if n}
+
+    def plus(self, present: list[_Version]) -> _Plan:
+        versions, markers = self._split(present)
+        return _Plan(self.versions | versions, self.markers | markers)
+
+    def plain(self) -> dict[str, list[str]]:
+        return {
+            "versions": sorted(self.versions.elements()),
+            "markers": sorted(self.markers.elements()),
+        }
 
 
 class S3Connector(BaseConnector[S3Options]):
@@ -433,8 +469,14 @@ class S3Connector(BaseConnector[S3Options]):
 
     # -- the outcome -------------------------------------------------------------------------
 
-    def _outcome(self, found: _Found, counts: dict[str, int], calls: int) -> Outcome:
+    def _outcome(
+        self, found: _Found, counts: dict[str, int], calls: int, *, earlier: int = 0
+    ) -> Outcome:
         evidence: dict[str, Any] = {"bucket": self.options.bucket, "delete_requests": calls}
+        if earlier:
+            # This finishes what an interrupted attempt started, and counts what it did.
+            evidence[REPLAYED_FROM_RECEIPT] = True
+            evidence["deleted_by_an_interrupted_attempt"] = earlier
         missing = tuple(sorted(found.missing))
         kept: Retained | None = None
         if found.locked:
@@ -511,14 +553,18 @@ class S3Connector(BaseConnector[S3Options]):
             where=f"bucket {self.options.bucket}",
             unit="object versions",
         )
-        # An attempt interrupted after it began deleting: what it set out to delete counts.
-        earlier = {k: int(n) for k, n in dict((entry or {}).get("deleting") or {}).items()}
-        planned = _merged(earlier, found.counts())
-        await self.journal.put(request_id, {"deleting": planned})
+        # What an interrupted attempt of this erase set out to delete (version ids: opaque, they
+        # name nobody) and what of it is gone now: that attempt deleted it, and it counts.
+        planned = _Plan.of((entry or {}).get("deleting"))
+        gone = planned.minus(found.deletable)
+        await self.journal.put(request_id, {"deleting": planned.plus(found.deletable).plain()})
         calls = await self._delete(found)
-        counts = _merged(earlier, found.counts())  # less what a lock refused in between
-        outcome = self._outcome(found, counts, calls)
-        await self.journal.put(request_id, {"deleting": planned, "outcome": receipt_of(outcome)})
+        counts = found.counts()  # less what a lock refused in between
+        for key, n in gone.items():
+            counts[key] = counts.get(key, 0) + n
+        outcome = self._outcome(found, counts, calls, earlier=sum(gone.values()))
+        entry = {"deleting": planned.plus(found.deletable).plain()}
+        await self.journal.put(request_id, {**entry, "outcome": receipt_of(outcome)})
         return outcome
 
     async def _delete(self, found: _Found) -> int:

@@ -9,15 +9,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from connectors import (
+    REPLAYED_FROM_RECEIPT,
     ConnectorConfigError,
     ConnectorRegistry,
     Erased,
     NotFound,
     Retained,
     Subject,
+    TransientError,
 )
+from connectors._journal import MemoryJournal, using_journal
 from connectors.s3 import S3Connector
 from tests.connectors.test_s3_conformance import moto_s3  # noqa: F401  (the fixture)
 from tests.support.s3_server import MotoS3
@@ -206,3 +210,44 @@ def test_without_boto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch
             "uploads", "s3", {"bucket": "b-1", "prefixes": ["users/{email}/"]}
         )
     assert "pip install 'lethe[s3]'" in str(err.value) and "\n" not in str(err.value)
+
+
+async def test_an_interrupted_erase_is_finished_by_another_worker_and_counts_what_it_did(
+    moto_s3: MotoS3,  # noqa: F811
+    bucket: Any,
+) -> None:
+    for n in range(5):
+        bucket.put_object(Bucket=BUCKET, Key="users/ada@example.org/a.txt", Body=str(n).encode())
+    journal = MemoryJournal()
+    with using_journal(journal):
+        first = build(moto_s3, batch_size=2)
+        client = first._s3()
+        calls = 0
+        real = client.delete_objects
+
+        def dies_on_the_second_batch(**kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise EndpointConnectionError(endpoint_url=moto_s3.url)
+            return real(**kwargs)
+
+        client.delete_objects = dies_on_the_second_batch
+        with pytest.raises(TransientError):
+            await first.erase(ADA, "er-s3-crash")
+        await first.aclose()
+        assert len(versions(bucket)) == 3  # the first batch went
+        entry = journal.entries["er-s3-crash"]
+        assert "outcome" not in entry and len(entry["deleting"]["versions"]) == 5
+        assert "ada" not in repr(entry).lower()
+
+        async with build(moto_s3, batch_size=2) as other:
+            outcome = await other.erase(ADA, "er-s3-crash")
+            again = await other.erase(ADA, "er-s3-crash")
+            later = await other.erase(ADA, "er-s3-crash/round-1")
+    assert isinstance(outcome, Erased) and outcome.counts == {"object_versions.deleted": 5}
+    assert outcome.evidence[REPLAYED_FROM_RECEIPT] is True
+    assert outcome.evidence["deleted_by_an_interrupted_attempt"] == 2
+    assert isinstance(again, Erased) and again.counts == outcome.counts
+    assert isinstance(later, NotFound)
+    assert versions(bucket) == []
