@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from vocabulary import LegalBasis
 
 from ._errors import ConnectorConfigError, PermanentError, TransientError
+from ._idempotency import REPLAYED_FROM_RECEIPT
 from ._matching import IDENTIFYING_KINDS, IdentifierMatch
 from ._outcomes import NotFound, NotSearched, Outcome, Residual, Retained
 from ._plan import Plan
@@ -363,8 +364,22 @@ class CryptoShredConnector(BaseConnector[CryptoShredOptions]):
         found = await self.store.candidates(wanted)
         return sorted(k.key_id for k in found if k.live and wanted.equals(k.filed_under))
 
-    def _kept(self, destroyed: list[dict[str, str]], counts: dict[str, int]) -> Retained:
-        day = datetime.fromisoformat(destroyed[-1]["destroyed_at"]).date()
+    def _kept(
+        self,
+        destroyed: list[dict[str, Any]],
+        counts: dict[str, int],
+        when: datetime,
+        *,
+        earlier: int = 0,
+    ) -> Retained:
+        day = when.date()
+        evidence: dict[str, Any] = {
+            "key_store": self.options.key_store,
+            "keys_destroyed": destroyed,
+        }
+        if earlier:
+            # This finishes what an interrupted attempt started, and counts what it did.
+            evidence[REPLAYED_FROM_RECEIPT] = True
         return Retained(
             legal_basis=LegalBasis.BACKUP_ROTATION.value,
             note=(
@@ -375,7 +390,7 @@ class CryptoShredConnector(BaseConnector[CryptoShredOptions]):
             retained_until=day + timedelta(days=self.options.backup_retention_days),
             retained_counts={"encrypted_records.retained": len(destroyed)},
             counts=counts,
-            evidence={"key_store": self.options.key_store, "keys_destroyed": destroyed},
+            evidence=evidence,
         )
 
     async def plan(self, subject: Subject) -> Plan:
@@ -415,8 +430,14 @@ class CryptoShredConnector(BaseConnector[CryptoShredOptions]):
         else:
             when = datetime.now(UTC).replace(microsecond=0)
         every = sorted({*earlier, *keys})
-        destroyed = [{"key_id": k, "destroyed_at": when.isoformat()} for k in every]
-        outcome = self._kept(destroyed, {"keys.destroyed": len(every)})
+        before = sorted(set(earlier) - set(keys))  # an interrupted attempt destroyed these
+        destroyed: list[dict[str, Any]] = [
+            {"key_id": k, "destroyed_at": when.isoformat()}
+            if k in keys
+            else {"key_id": k, "destroyed_by_an_interrupted_attempt": True}
+            for k in every
+        ]
+        outcome = self._kept(destroyed, {"keys.destroyed": len(every)}, when, earlier=len(before))
         await self.journal.put(
             request_id,
             {"destroying": every, "at": when.isoformat(), "outcome": receipt_of(outcome)},

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from connectors import ConnectorConfigError, ConnectorRegistry, Retained, Subject
+from connectors import (
+    REPLAYED_FROM_RECEIPT,
+    ConnectorConfigError,
+    ConnectorRegistry,
+    Retained,
+    Subject,
+)
+from connectors._journal import MemoryJournal, using_journal
 from connectors.crypto_shred import (
     CryptoShredConnector,
     CryptoShredOptions,
@@ -172,3 +179,35 @@ def test_a_bad_configuration_is_refused_in_one_line(given: dict[str, Any], says:
     with pytest.raises(ConnectorConfigError) as err:
         ConnectorRegistry.from_entry_points().build("backups", "crypto_shred", {**base, **given})
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+async def test_an_interrupted_erase_is_finished_by_another_worker_and_counts_its_keys(
+    tmp_path: Path,
+) -> None:
+    async with provision("sqlite", tmp_path) as db:
+        await db.create(key_table(db.qualify("subject_keys")).metadata)
+        journal = MemoryJournal()
+        with using_journal(journal):
+            first = ConnectorRegistry.from_entry_points().build(
+                "backups", "crypto_shred", options(db)
+            )
+            assert isinstance(first, CryptoShredConnector)
+            store = first.store
+            assert isinstance(store, SqlKeyStore)
+            ids = [(await store.issue("ada@example.org"))[0] for _ in range(2)]
+            # The attempt destroyed the first key, then the worker died before its outcome.
+            await journal.put("er-crash", {"destroying": sorted(ids)})
+            await store.destroy(ids[:1])
+            await first.aclose()
+            other = ConnectorRegistry.from_entry_points().build(
+                "backups", "crypto_shred", options(db)
+            )
+            try:
+                outcome = await other.erase(Subject(ref="ps", email="ada@example.org"), "er-crash")
+            finally:
+                await other.aclose()
+    assert isinstance(outcome, Retained) and outcome.counts == {"keys.destroyed": 2}
+    assert outcome.evidence[REPLAYED_FROM_RECEIPT] is True
+    by_id = {d["key_id"]: d for d in outcome.evidence["keys_destroyed"]}
+    assert by_id[ids[0]] == {"key_id": ids[0], "destroyed_by_an_interrupted_attempt": True}
+    assert "destroyed_at" in by_id[ids[1]]
