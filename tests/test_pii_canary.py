@@ -1,6 +1,7 @@
 """The record holds no personal data: canary identifiers go in, and come out nowhere.
 
-People with unique, never-seen-before identifiers are seeded into the demo systems and erased
+People with unique, never-seen-before identifiers are seeded into the demo systems (with the
+demo's S3 bucket, on moto's S3 server, and its per-person encrypted archive) and erased
 end to end (real worker, real activities, real connectors, real ledger, the Temporal dev
 server), through every door personal data has been seen to come in by:
 
@@ -51,7 +52,8 @@ from ledger import LegalHolds
 from ledger.tables import Base
 from lethe.codec import ENCODING
 from lethe.demo.run import write_demo_config
-from lethe.demo.systems import seed_demo_systems
+from lethe.demo.systems import BUCKET, S3_SECRET_ENV, DemoSystems, seed_demo_systems
+from lethe.demo.systems import _s3_client as s3_client
 from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.logs import configure_logging
@@ -61,6 +63,7 @@ from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.cli import Lethe
 from tests.support.portal import portal_verification, preverified_draft
+from tests.support.s3_server import start as start_s3
 from workflows import STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED, ErasurePolicy, ErasureWorkflow
 from workflows.refusals import RECORD_REFUSED_SIGNALS
 from workflows.retention_sweep import CHECK_STALLED_REQUESTS
@@ -116,6 +119,30 @@ def plant(root: Path, people: list[Canary]) -> None:
         db.executemany(
             "INSERT INTO people (full_name, email) VALUES (?, ?)",
             [(p.name, p.email) for p in people],
+        )
+
+
+def plant_stores(demo: DemoSystems, people: list[Canary]) -> None:
+    """The canaries' objects in the demo's bucket (a locked contract too), and their keys in
+    the archive's key store."""
+    assert demo.s3_endpoint is not None
+    s3 = s3_client(demo.s3_endpoint)
+    for p in people:
+        for version in (1, 2):
+            body = f"avatar of {p.name}, v{version}".encode()
+            s3.put_object(Bucket=BUCKET, Key=f"avatars/{p.email}/me.png", Body=body)
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"contracts/{p.email}/signed.pdf",
+            Body=f"contract of {p.name}".encode(),
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=datetime(2034, 12, 31, tzinfo=UTC),
+        )
+    with sqlite3.connect(demo.root / "archive-keys.db") as db:
+        db.executemany(
+            "INSERT INTO subject_keys (key_id, email, key_material, created_at)"
+            " VALUES (?, ?, ?, '2026-01-01 00:00:00')",
+            [(f"canary{n:026d}", p.email, os.urandom(32).hex()) for n, p in enumerate(people)],
         )
 
 
@@ -243,11 +270,16 @@ async def test_no_canary_anywhere_in_the_record(
     task_queue: str,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     people = [Canary.new() for _ in range(4)]
     portal_a, portal_b, called, withdrawn = people
-    demo = seed_demo_systems(tmp_path / "systems")
+    object_store = start_s3()
+    request.addfinalizer(object_store.stop)
+    monkeypatch.setenv(S3_SECRET_ENV, "demo")
+    demo = seed_demo_systems(tmp_path / "systems", s3_endpoint=object_store.url)
     plant(demo.root, people)
+    plant_stores(demo, people)
     plant_logins(demo.root, people)
     # The scanner works, and the canaries really are in the systems before the erasure.
     assert find(people, "crm.db", (demo.root / "crm.db").read_bytes())
@@ -451,6 +483,17 @@ async def test_no_canary_anywhere_in_the_record(
     hits += find(people, "commands' output and log lines (stdout)", logs.out)
     hits += find(people, "commands' output and log lines (stderr)", logs.err)
     assert hits == []
+
+    # The stores did their part for the portal's two: avatars gone in every version, the
+    # locked contracts kept, the archive keys destroyed.
+    s3 = s3_client(object_store.url)
+    keys_left = {k["Key"] for k in s3.list_object_versions(Bucket=BUCKET)["Versions"]}
+    for p in (portal_a, portal_b):
+        assert f"avatars/{p.email}/me.png" not in keys_left
+        assert f"contracts/{p.email}/signed.pdf" in keys_left
+    with sqlite3.connect(demo.root / "archive-keys.db") as db:
+        live = {e for (e,) in db.execute("SELECT email FROM subject_keys WHERE email IS NOT NULL")}
+    assert portal_a.email not in live and portal_b.email not in live and called.email in live
 
     # What was fed in went through: the database's error, the operator's reason.
     assert [o.outcome for o in failed] == ["failed", "failed"]
