@@ -168,6 +168,10 @@ async def test_a_task_not_done_in_time_is_escalated_with_an_alert_and_kept_on_an
         assert await _alerted(console, 2) == ["manual_task_opened", "manual_task_overdue"]
         assert await _lethe("task", "show", rid, "--system", "paper") == 0
         assert "(OVERDUE)" in capsys.readouterr().out
+        assert await _lethe("status", rid) == 0
+        assert "Manual task: paper waits for records team (OVERDUE, due" in (
+            capsys.readouterr().out
+        )
         kept = ("task", "retain", rid, "--system", "paper", "--basis", "gdpr-17-3-b")
         reason = "signed paper contract, kept for the tax office (file 88)"
         assert await _lethe(*kept, "--until", "2036-12-31", "--reason", reason) == 0
@@ -177,5 +181,7 @@ async def test_a_task_not_done_in_time_is_escalated_with_an_alert_and_kept_on_an
     [outcome] = await ledger.outcomes(rid)
     assert outcome.outcome == "retained" and outcome.legal_basis == "gdpr-17-3-b"
     assert str(outcome.retained_until) == "2036-12-31"
+    assert await _lethe("status", rid) == 0
+    assert "Manual task:" not in capsys.readouterr().out
     retained = await _opened(ledger, rid, "manual_task_retained")
     assert retained["evidence"] == reason and retained["retained_until"] == "2036-12-31"
