@@ -55,7 +55,7 @@ from pydantic import Field, field_validator
 
 from vocabulary import LEGAL_BASES, LegalBasis
 
-from ._errors import ConnectorConfigError, PermanentError, TransientError
+from ._errors import ConnectorConfigError, PermanentError, TransientError, parse_retry_after
 from ._idempotency import REPLAYED_FROM_RECEIPT
 from ._matching import IdentifierMatch, normal_form
 from ._outcomes import Erased, NotFound, NotSearched, Outcome, Residual, Retained
@@ -233,6 +233,22 @@ class _Found:
         return {k: n for k, n in counts.items() if n}
 
 
+#: How long to wait after ``SlowDown`` when the store does not say (S3 sends no Retry-After;
+#: AWS asks clients to back off): Lethe's own back-off then starts from here.
+SLOW_DOWN_WAIT = timedelta(seconds=5)
+
+
+def _retry_after(err: Exception, code: str) -> timedelta | None:
+    """The store's ``Retry-After`` (S3-compatible stores may send one), else a pause after
+    ``SlowDown``, else None (Lethe's retry policy decides)."""
+    response = getattr(err, "response", None) or {}
+    headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    told = parse_retry_after(headers.get("retry-after"))
+    if told is not None:
+        return told
+    return SLOW_DOWN_WAIT if code == "SlowDown" else None
+
+
 def _code(err: Exception) -> str:
     response = getattr(err, "response", None) or {}
     error = response.get("Error") or {}
@@ -339,7 +355,10 @@ class S3Connector(BaseConnector[S3Options]):
         if isinstance(err, ClientError):
             code = _code(err)
             if code in _TRANSIENT_CODES:
-                return TransientError(f"{self.name}: the object store answered {code} ({doing})")
+                return TransientError(
+                    f"{self.name}: the object store answered {code} ({doing})",
+                    retry_after=_retry_after(err, code),
+                )
             return PermanentError(f"{self.name}: the object store answered {code} ({doing})")
         return TransientError(f"{self.name}: {type(err).__name__} ({doing})")
 
@@ -591,7 +610,8 @@ class S3Connector(BaseConnector[S3Options]):
                 code = str(error.get("Code"))
                 if code in _TRANSIENT_CODES:
                     raise TransientError(
-                        f"{self.name}: DeleteObjects answered {code} for a version"
+                        f"{self.name}: DeleteObjects answered {code} for a version",
+                        retry_after=SLOW_DOWN_WAIT if code == "SlowDown" else None,
                     )
                 if version is None or code != "AccessDenied":
                     raise PermanentError(

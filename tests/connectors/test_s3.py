@@ -22,9 +22,9 @@ from connectors import (
     TransientError,
 )
 from connectors._journal import MemoryJournal, using_journal
-from connectors.s3 import S3Connector
+from connectors.s3 import SLOW_DOWN_WAIT, S3Connector
 from tests.connectors.test_s3_conformance import moto_s3  # noqa: F401  (the fixture)
-from tests.support.s3_server import MotoS3
+from tests.support.s3_server import MotoS3, SlowDown
 
 BUCKET = "lethe-locked"
 ADA = Subject(ref="ps_ada", email="ada@example.org", identifiers={"user_id": "1815"})
@@ -251,3 +251,35 @@ async def test_an_interrupted_erase_is_finished_by_another_worker_and_counts_wha
     assert isinstance(again, Erased) and again.counts == outcome.counts
     assert isinstance(later, NotFound)
     assert versions(bucket) == []
+
+
+@pytest.mark.parametrize(("told", "wait"), [(7, timedelta(seconds=7)), (None, SLOW_DOWN_WAIT)])
+async def test_slow_down_is_transient_and_says_when_to_come_back(
+    told: int | None, wait: timedelta
+) -> None:
+    limited = SlowDown(retry_after=told)
+    try:
+        async with build_against(limited.url) as s3:
+            with pytest.raises(TransientError) as err:
+                await s3.erase(ADA, "er-s3-slow")
+    finally:
+        limited.stop()
+    assert err.value.retry_after == wait and "SlowDown" in str(err.value)
+    assert "ada" not in str(err.value).lower()
+
+
+def build_against(url: str) -> S3Connector:
+    connector = ConnectorRegistry.from_entry_points().build(
+        "uploads",
+        "s3",
+        {
+            "bucket": BUCKET,
+            "endpoint_url": url,
+            "prefixes": ["users/{email}/"],
+            "max_attempts": 1,
+            "access_key_id": "test",
+            "secret_access_key": "test",
+        },
+    )
+    assert isinstance(connector, S3Connector)
+    return connector

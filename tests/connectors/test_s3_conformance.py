@@ -19,7 +19,7 @@ import pytest
 
 from connectors import Connector, ConnectorRegistry
 from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded, built_with
-from tests.support.s3_server import MotoS3, start
+from tests.support.s3_server import MotoS3, SlowDown, start
 
 BUCKET = "lethe-uploads"
 PREFIXES = ["users/{email}/", "by-name/{username}/", "invoices/{email}/"]
@@ -137,3 +137,12 @@ class TestS3(ConformanceSuite):
     @pytest.fixture
     def permanent_fault(self, harness: S3Harness) -> FaultInjector:
         return built_with(harness, bucket="no-such-bucket")
+
+    @pytest.fixture
+    def rate_limit_fault(self, harness: S3Harness) -> Iterator[FaultInjector]:
+        limited = SlowDown(retry_after=7)
+        try:
+            yield built_with(harness, endpoint_url=limited.url)
+        finally:
+            limited.stop()
+        assert limited.requests >= 1

@@ -20,7 +20,7 @@ import logging
 import urllib.request
 from typing import Any
 
-__all__ = ["MotoS3", "start"]
+__all__ = ["MotoS3", "SlowDown", "start"]
 
 
 class MotoS3:
@@ -77,3 +77,53 @@ def start() -> MotoS3:
     server.start()
     host, port = server.get_host_and_port()
     return MotoS3(server, f"http://{host}:{port}")
+
+
+class SlowDown:
+    """An S3 endpoint that is rate limiting: every request is answered ``503 SlowDown`` with
+    S3's error body (and a ``Retry-After``, as S3-compatible stores may send). ``requests``
+    counts what reached it."""
+
+    BODY = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+        b"<Message>Please reduce your request rate.</Message>"
+        b"<RequestId>LETHE-TEST</RequestId></Error>"
+    )
+
+    def __init__(self, retry_after: int | None = 7) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                owner.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.send_response(503)
+                self.send_header("Content-Type", "application/xml")
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
+                self.send_header("Content-Length", str(len(SlowDown.BODY)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(SlowDown.BODY)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
