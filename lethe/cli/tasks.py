@@ -1,5 +1,6 @@
 """``lethe task``: the work a person does for a system no API reaches (``manual`` systems).
 
+    lethe task list                                 every task waiting, soonest due first
     lethe task show REQUEST --system S [--reveal]   the task: instructions, assignee, due;
                                                     --reveal adds who the person is (from the
                                                     vault, to this terminal only)
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 import click
 
 from ..errors import LetheError
-from ..operations.manual_tasks import OpenTask, TaskOrder, answer_task, open_task
+from ..operations.manual_tasks import OpenTask, TaskOrder, answer_task, open_task, open_tasks
 from ._app import app, call, console, emit_json, json_option, look
 from ._values import legal_basis, note_rewritten, one_date, operator_name, reason_text
 
@@ -40,6 +41,20 @@ def _say(found: OpenTask) -> None:
     if found.identifiers is not None:
         for kind, value in sorted(found.identifiers.items()):
             console.print(f"  {kind}: {value}")
+
+
+@task.command("list")
+@json_option
+def list_tasks(as_json: bool) -> None:
+    """Every manual task waiting for its answer, soonest due first."""
+    found = look(open_tasks)
+    if as_json:
+        emit_json([t.to_dict() for t in found])
+        return
+    if not found:
+        console.print("No manual task is waiting.")
+    for t in found:
+        _say(t)
 
 
 @task.command("show")

@@ -22,7 +22,7 @@ from ..runtime import Runtime
 from .lookups import find_request
 from .workflow_calls import UpdateRefused, update_workflow
 
-__all__ = ["OpenTask", "TaskOrder", "answer_task", "open_task"]
+__all__ = ["OpenTask", "TaskOrder", "answer_task", "open_task", "open_tasks"]
 
 _OPENED, _OVERDUE, _DONE, _RETAINED = MANUAL_TASK_EVENTS
 
@@ -114,6 +114,21 @@ async def open_task(rt: Runtime, request_id: str, system: str, *, reveal: bool =
         str(opened.detail.get("workflow_id", "")),
         identifiers,
     )
+
+
+async def open_tasks(rt: Runtime) -> list[OpenTask]:
+    """Every manual task still waiting for its answer, oldest first."""
+    events = await rt.ledger.events_of_kinds(MANUAL_TASK_EVENTS)
+    by_request: dict[str, list[RequestEvent]] = {}
+    for e in events:
+        by_request.setdefault(e.request_id, []).append(e)
+    out = []
+    for request_id, mine in by_request.items():
+        systems = dict.fromkeys(str(e.detail.get("system")) for e in mine if e.kind == _OPENED)
+        for system in systems:
+            if _waiting(mine, system) is not None:
+                out.append(await open_task(rt, request_id, system))
+    return sorted(out, key=lambda t: t.due_at)
 
 
 async def answer_task(

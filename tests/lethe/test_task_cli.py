@@ -71,7 +71,9 @@ async def _alerted(console: ConsoleAlerts, n: int) -> list[str]:
 
 def _json(out: str) -> Any:
     """The JSON a command printed (the worker's log lines in this process may precede it)."""
-    return json.loads(out if out.startswith("{") else out[out.index("\n{") + 1 :])
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line[:1] in ("{", "["))
+    return json.loads("\n".join(lines[start:]))
 
 
 async def _opened(ledger: Ledger, rid: str, kind: str = "manual_task_opened") -> dict[str, Any]:
@@ -102,6 +104,9 @@ async def test_an_operator_shows_and_answers_a_manual_task(
         assert alert.event == "manual_task_opened" and alert.system == "paper"
         assert "records team" in alert.what and "lethe task done" in alert.what
 
+        assert await _lethe("task", "list", "--json") == 0
+        [listed] = [t for t in _json(capsys.readouterr().out) if t["request_id"] == rid]
+        assert listed["system"] == "paper" and listed["assignee"] == "records team"
         assert await _lethe("task", "show", rid, "--system", "paper", "--json") == 0
         shown = _json(capsys.readouterr().out)
         assert shown["instructions"] == INSTRUCTIONS and "identifiers" not in shown
@@ -133,6 +138,8 @@ async def test_an_operator_shows_and_answers_a_manual_task(
         out = capsys.readouterr()
         assert f"paper of {rid}: done, recorded as erased." in out.out
         result = await handle.result()
+        assert await _lethe("task", "list", "--json") == 0
+        assert [t for t in _json(capsys.readouterr().out) if t["request_id"] == rid] == []
         assert await _lethe("task", "done", rid, "--system", "paper", "--evidence", "again") == 1
         assert one_line_error(capsys) == (
             f"lethe: error: paper of {rid} is not waiting for a manual task"
