@@ -27,6 +27,7 @@ canaries, in plain text (any case) and in common encodings.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -289,6 +290,12 @@ async def test_no_canary_anywhere_in_the_record(
         **demo.systems,
         "directory": directory(demo.root),
         "accounts": accounts(demo.root),
+        # Worked by a person: a task, answered at the command line with the person named.
+        "paper": SystemConfig(
+            "paper",
+            "manual",
+            {"instructions": "Shred the paper file in cabinet B.", "assignee": "records team"},
+        ),
     }
     settings = Settings(
         home=tmp_path / ".lethe",
@@ -361,7 +368,8 @@ async def test_no_canary_anywhere_in_the_record(
             # Filed at the command line: the address and the username from stdin.
             await lethe(
                 "submit", "-", "--identifier", "username=-", "--identifier", f"name={called.name}",
-                "--verification", "operator", "--systems", "newsletter,crm,directory,accounts",
+                "--verification", "operator", "--systems",
+                "newsletter,crm,directory,accounts,paper",
                 "--json", stdin=f"{called.email}\n{called.username}\n",
             )  # fmt: skip
             [newest] = await ledger.list_requests(limit=1)
@@ -379,6 +387,17 @@ async def test_no_canary_anywhere_in_the_record(
                 "--reason",
                 f"called {called.email.upper()} back on {PHONE}; {called.name} ok"
                 f" (login {called.username})",
+            )  # fmt: skip
+            for _ in range(600):  # the paper system's task is opened
+                if any(e.kind == "manual_task_opened" for e in await ledger.events(rid)):
+                    break
+                await asyncio.sleep(0.05)
+            await lethe("task", "show", rid, "--system", "paper")
+            await lethe(
+                "task", "done", rid, "--system", "paper", "--operator", f"records ({surname})",
+                "--evidence",
+                f"shredded the file of {called.name} <{called.email}>, {PHONE}, login"
+                f" {called.username}",
             )  # fmt: skip
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, newest.workflow_id)
             assert (await handle.result()).status == "partially_failed"
@@ -423,6 +442,9 @@ async def test_no_canary_anywhere_in_the_record(
                     dump.append(f"{table.name}: {tuple(row)!r}")
         failed = [o for o in await ledger.outcomes(request_ids[2]) if o.system == "directory"]
         verified = [e for e in await ledger.events(request_ids[2]) if e.kind == "verified"]
+        done_task = [
+            e for e in await ledger.events(request_ids[2]) if e.kind == "manual_task_done"
+        ]
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
@@ -500,6 +522,9 @@ async def test_no_canary_anywhere_in_the_record(
     assert all("[redacted] <[redacted]>" in (o.error or "") for o in failed), failed
     assert "called [redacted] back on [phone redacted]" in verified[0].detail["reason"]
     assert "(login [redacted])" in verified[0].detail["reason"]  # the username, from the vault
+    assert done_task[0].detail["evidence"] == (
+        "shredded the file of [redacted] <[redacted]>, [phone redacted], login [redacted]"
+    )
     # What was scanned is not empty: the outputs exist and say what they should.
     assert len(list(out.glob("*.html"))) == 4 and (out / "export.csv").read_text().count("\n") == 5
     assert "request.sealed" in logs.err  # the worker's log lines were captured
