@@ -1,33 +1,47 @@
 """Object stores and backups through a whole request: a version under S3 Object Lock, and a
 crypto-shredded backup, appear in the request's outcome and in its certificate with their basis
-and until-date; the shredded backup no longer restores the subject."""
+and until-date; the shredded backup no longer restores the subject. After a restore brings
+the person back (the object, the key), ``lethe backups replay`` erases them again."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
 import worker as worker_module
-from connectors.crypto_shred import KeyDestroyed, SqlKeyStore, key_table, seal, unseal
+from connectors.crypto_shred import (
+    KeyDestroyed,
+    SqlKeyStore,
+    key_id_of,
+    key_table,
+    seal,
+    unseal,
+)
 from ledger import ProofLog
 from ledger.proof import check_certificate
 from ledger.proof.signing import TreeHeadSigner
 from lethe.assertions import mint_assertion
+from lethe.demo.run import write_demo_config
 from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.runtime import load_registry, open_ledger
 from lethe.settings import SystemConfig, build_connectors
 from tests.support.canary import Canary, find
+from tests.support.cli import Lethe
 from tests.support.s3_server import MotoS3, start
 from tests.test_end_to_end import FAST, PORTAL, settings_for
+from tests.test_pii_canary import lethe_env
 from workflows import ErasureWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
@@ -131,10 +145,39 @@ async def test_a_locked_object_and_a_shredded_backup_are_in_the_outcome_and_the_
                 ErasureWorkflow.run, done.workflow_id
             )
             result = await asyncio.wait_for(handle.result(), timeout=120)
-        outcomes = {o.system: o for o in await ledger.outcomes(done.request_id)}
-        outcome = outcomes["uploads"]
-        log = ProofLog(ledger, TreeHeadSigner(signing_key))
-        cert = await log.certificate(done.request_id, issued_at=datetime.now(UTC))
+            outcomes = {o.system: o for o in await ledger.outcomes(done.request_id)}
+            outcome = outcomes["uploads"]
+            log = ProofLog(ledger, TreeHeadSigner(signing_key))
+            cert = await log.certificate(done.request_id, issued_at=datetime.now(UTC))
+            ledger_files = {p.name: p.read_bytes() for p in tmp_path.glob("ledger.db*")}
+
+            # A restore brings the person back: the avatar into the bucket, the key (and the
+            # address it is filed under) into the key store. The existing verb erases again.
+            client.put_object(Bucket="uploads", Key=f"users/{EMAIL}/avatar.png", Body=b"back")
+            ada_id = key_id_of(ada_backup)
+            with sqlite3.connect(tmp_path / "keys.db") as db:
+                db.execute(
+                    "UPDATE subject_keys SET email = ?, key_material = ? WHERE key_id = ?",
+                    (EMAIL, ada_key.hex(), ada_id),
+                )
+            assert unseal(await store.key(ada_id), ada_backup) == b"ada's orders"
+            seed = signing_key.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+            config = tmp_path / "lethe.toml"
+            write_demo_config(config, systems)
+            for name, value in lethe_env(settings, keys, seed, config).items():
+                monkeypatch.setenv(name, value)
+            cli = Lethe(dict(os.environ), tmp_path)
+            code, out, err = await cli(
+                "backups", "replay", "--request", done.request_id, "--systems",
+                "uploads,backups", "--reason", "restored from last week's backup",
+                "--operator", "kim", "--wait", "--json",
+            )  # fmt: skip
+            assert code == 0, err
+            replayed = {r["system"]: r for r in json.loads(out)["started"]}
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
@@ -187,6 +230,17 @@ async def test_a_locked_object_and_a_shredded_backup_are_in_the_outcome_and_the_
         )
     finally:
         await store.aclose()
+
+    # The replay: both erased again in round 1 (the contract is still locked, the archive's
+    # ciphertext still there until rotation), and the restored key is gone again.
+    assert {s: (r["round"], r["outcome"]) for s, r in replayed.items()} == {
+        "uploads": (1, "retained"),
+        "backups": (1, "retained"),
+    }
+    with pytest.raises(KeyDestroyed):
+        unseal(await store.key(key_id_of(ada_backup)), ada_backup)
+    for name, before in ledger_files.items():
+        assert find([CANARY], name, before) == []
 
     left = sorted(v["Key"] for v in client.list_object_versions(Bucket="uploads")["Versions"])
     assert left == [f"users/{EMAIL}/contract.pdf", "users/grace@example.org/avatar.png"]
