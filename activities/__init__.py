@@ -65,6 +65,8 @@ from .types import (
     SystemOutcome,
     SystemTask,
     Verification,
+    system_activity_id,
+    system_of_activity_id,
 )
 from .verification import (
     AssertionEvidence,
@@ -150,4 +152,6 @@ __all__ = [
     "is_activity",
     "manual_systems",
     "outcome_from_record",
+    "system_activity_id",
+    "system_of_activity_id",
 ]

@@ -41,6 +41,7 @@ from vocabulary import OPEN_STATUSES, AlertEvent, RequestStatus
 
 from .alerts import Alerter
 from .erasure import SYSTEM_NOT_ON_THIS_WORKER
+from .types import system_of_activity_id
 
 __all__ = [
     "Holdup",
@@ -124,7 +125,8 @@ async def holdups(
         system = _system_of(wid)
         found += await _workflow_task(described, system)
         for pending in raw.pending_activities:
-            holdup = await _activity(client, wid, pending, system, person)
+            whose = system or system_of_activity_id(pending.activity_id)
+            holdup = await _activity(client, wid, pending, whose, person)
             if holdup is not None:
                 found.append(holdup)
         workflow_ids += [child.workflow_id for child in raw.pending_children]

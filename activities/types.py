@@ -17,7 +17,22 @@ __all__ = [
     "SystemOutcome",
     "SystemTask",
     "Verification",
+    "system_activity_id",
+    "system_of_activity_id",
 ]
+
+
+def system_activity_id(step: str, system: str, round_: int) -> str:
+    """The id of a system's activity run by the request's own workflow (``erase/crm/0``), so
+    that ``lethe status`` can name the system whose call is being retried. A system's own
+    child workflow needs none: its workflow id names it."""
+    return f"{step}/{system}/{round_}"
+
+
+def system_of_activity_id(activity_id: str) -> str | None:
+    """``crm`` of ``erase/crm/0``; None for Temporal's own ids (``1``, ``2``…)."""
+    parts = activity_id.split("/")
+    return parts[1] if len(parts) == 3 and parts[2].isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -24,36 +24,49 @@ transaction (:func:`receipt_of`, :func:`replayed`; the rule is :func:`repeat_pro
     the law           LegalBasis, JURISDICTIONS, basis_fits (from Lethe's ``vocabulary``)
 """
 
+# The names load when first asked for (PEP 562): a command that only reads the ledger, or a
+# log line that only redacts, does not import the connector protocol, pydantic models and
+# outcomes it never uses. ``from connectors import X`` works as before.
+import importlib as _importlib
+import typing as _typing
+
 # The law a request is made under and the reasons data may be kept belong to Lethe's shared
 # vocabulary (the ledger checks them too); connector authors find them here as well.
 from vocabulary import JURISDICTIONS, LegalBasis, basis_fits
 
-from ._errors import (
-    BlastRadiusExceeded,
-    ConnectorConfigError,
-    ConnectorError,
-    PermanentError,
-    TransientError,
-    parse_retry_after,
-)
-from ._idempotency import REPLAYED_FROM_RECEIPT, erase_key, repeat_problem
-from ._journal import ReceiptJournal
-from ._matching import IDENTIFYING_KINDS, IdentifierMatch, normal_form
-from ._outcomes import (
-    Erased,
-    NotFound,
-    NotSearched,
-    Outcome,
-    Pending,
-    Referred,
-    Residual,
-    Retained,
-)
-from ._plan import Plan
-from ._protocol import BaseConnector, Capability, Connector, ConnectorOptions, guard_blast_radius
-from ._receipt import receipt_of, replayed
-from ._registry import ConnectorRegistry
-from ._subject import IDENTIFIER_KINDS, Subject, redact
+if _typing.TYPE_CHECKING:
+    from ._errors import (
+        BlastRadiusExceeded,
+        ConnectorConfigError,
+        ConnectorError,
+        PermanentError,
+        TransientError,
+        parse_retry_after,
+    )
+    from ._idempotency import REPLAYED_FROM_RECEIPT, erase_key, repeat_problem
+    from ._journal import ReceiptJournal
+    from ._matching import IDENTIFYING_KINDS, IdentifierMatch, normal_form
+    from ._outcomes import (
+        Erased,
+        NotFound,
+        NotSearched,
+        Outcome,
+        Pending,
+        Referred,
+        Residual,
+        Retained,
+    )
+    from ._plan import Plan
+    from ._protocol import (
+        BaseConnector,
+        Capability,
+        Connector,
+        ConnectorOptions,
+        guard_blast_radius,
+    )
+    from ._receipt import receipt_of, replayed
+    from ._registry import ConnectorRegistry
+    from ._subject import IDENTIFIER_KINDS, Subject, redact
 
 __all__ = [
     "IDENTIFIER_KINDS",
@@ -93,3 +106,51 @@ __all__ = [
     "repeat_problem",
     "replayed",
 ]
+
+_WHERE = {
+    "BlastRadiusExceeded": "_errors",
+    "ConnectorConfigError": "_errors",
+    "ConnectorError": "_errors",
+    "PermanentError": "_errors",
+    "TransientError": "_errors",
+    "parse_retry_after": "_errors",
+    "REPLAYED_FROM_RECEIPT": "_idempotency",
+    "erase_key": "_idempotency",
+    "repeat_problem": "_idempotency",
+    "ReceiptJournal": "_journal",
+    "IDENTIFYING_KINDS": "_matching",
+    "IdentifierMatch": "_matching",
+    "normal_form": "_matching",
+    "Erased": "_outcomes",
+    "NotFound": "_outcomes",
+    "NotSearched": "_outcomes",
+    "Outcome": "_outcomes",
+    "Pending": "_outcomes",
+    "Referred": "_outcomes",
+    "Residual": "_outcomes",
+    "Retained": "_outcomes",
+    "Plan": "_plan",
+    "BaseConnector": "_protocol",
+    "Capability": "_protocol",
+    "Connector": "_protocol",
+    "ConnectorOptions": "_protocol",
+    "guard_blast_radius": "_protocol",
+    "receipt_of": "_receipt",
+    "replayed": "_receipt",
+    "ConnectorRegistry": "_registry",
+    "IDENTIFIER_KINDS": "_subject",
+    "Subject": "_subject",
+    "redact": "_subject",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

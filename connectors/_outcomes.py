@@ -36,6 +36,7 @@ __all__ = [
     "Retained",
 ]
 
+
 @dataclass(frozen=True)
 class Erased:
     counts: Mapping[str, int] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors import ConnectorConfigError, ConnectorRegistry
+from connectors import ConnectorConfigError
 from ledger import (
     KeyIdMismatch,
     Ledger,
@@ -38,6 +38,8 @@ from .settings import Settings
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from connectors import ConnectorRegistry
+
 __all__ = [
     "InitReport",
     "Reader",
@@ -53,6 +55,8 @@ __all__ = [
 
 
 def load_registry() -> ConnectorRegistry:
+    from connectors import ConnectorRegistry
+
     try:
         return ConnectorRegistry.from_entry_points()
     except ConnectorConfigError as exc:

@@ -82,7 +82,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from connectors import IDENTIFIER_KINDS, Connector, ConnectorConfigError, ConnectorRegistry
+from connectors import IDENTIFIER_KINDS, ConnectorConfigError
 from vocabulary import ALERT_EVENTS
 
 from .assertions import read_public_keys
@@ -91,6 +91,8 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+    from connectors import Connector, ConnectorRegistry
 
 __all__ = [
     "ENVIRONMENT",

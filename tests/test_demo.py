@@ -62,7 +62,9 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     demo = lethe(tmp_path, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    for system in ("forum", "crm", "newsletter", "backups", "uploads", "archive"):
+    for system in (
+        "forum", "crm", "newsletter", "backups", "mailchimp", "discourse", "uploads", "archive"
+    ):
         assert f"│ {system}" in out
     assert "Final status: completed_with_exceptions" in out
     assert "Bystander check passed" in out
@@ -79,14 +81,26 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm": "retained",
         "newsletter": "erased",
         "backups": "retained",
+        # The hosted services, through the http connector's presets, on local fakes.
+        "mailchimp": "retained",  # deleted permanently; the suppression entry is kept
+        "discourse": "erased",  # anonymised: posts kept, author gone
+        # The object store and the encrypted archive.
         "uploads": "retained",  # a contract under S3 Object Lock (COMPLIANCE) until 2034
         "archive": "retained",  # the key destroyed; the unreadable archive until it rotates
     }
-    assert all(e["legal_basis"] and e["retained_until"] for e in record["retained_exceptions"])
+    assert all(
+        e["legal_basis"] and (e["retained_until"] or e["review_on"])
+        for e in record["retained_exceptions"]
+    )
     kept = {e["system"]: e for e in record["retained_exceptions"]}
+    suppression = kept["mailchimp"]
+    assert suppression["legal_basis"] == "suppression" and suppression["review_on"]
+    counts = {o["system"]: o["counts"] for o in record["outcomes"]}
+    assert counts["mailchimp"] == {"members.deleted_permanently": 2}
+    assert counts["discourse"] == {"users.anonymised": 1}
     assert kept["uploads"]["legal_basis"] == "gdpr-17-3-b"
     assert kept["uploads"]["retained_until"].startswith("2034-12-31")
-    assert kept["archive"]["legal_basis"] == "backup-rotation"
+    assert kept["archive"]["legal_basis"] == "backup-rotation" and kept["archive"]["retained_until"]
     assert "ada@example.org" not in shown.stdout
     assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
 
@@ -105,6 +119,8 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "crm",
         "newsletter",
         "backups",
+        "mailchimp",
+        "discourse",
         "uploads",
         "archive",
         None,  # the request's own receipt
@@ -127,8 +143,12 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "its events</h2>" in page and "<td>received</td>" in page
     whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
-    # the 6 systems' receipts, the request's own, and its events
-    assert json.loads(whole.stdout)["receipts"] == 7 + len(events), whole.stdout
+    # the 8 systems' receipts, the request's own, and its events
+    assert json.loads(whole.stdout)["receipts"] == 9 + len(events), whole.stdout
+    # The demo's lethe.toml names the hosted services' keys by variable, never inline.
+    config = (tmp_path / ".lethe" / "demo" / "lethe.toml").read_text()
+    assert 'preset = "mailchimp"' in config and 'password_env = "MAILCHIMP_API_KEY"' in config
+    assert 'secret_access_key_env = "LETHE_DEMO_S3_SECRET"' in config
 
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
@@ -139,7 +159,7 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
     # One log: the second run's head covers both runs' receipts (systems, state, events).
     both = a["certificate"]["receipts"] + b["certificate"]["receipts"]
-    assert a["certificate"]["receipts"] > 7  # 6 systems, the request's state, its events
+    assert a["certificate"]["receipts"] > 9  # 8 systems, the request's state, its events
     assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == both
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.
@@ -156,14 +176,15 @@ def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
     import socket
     import time
 
-    with socket.socket() as s:
+    with socket.socket() as s, socket.socket() as u:  # two free ports, not port and port + 1
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        u.bind(("127.0.0.1", 0))
+        port, ui_port = s.getsockname()[1], u.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
     tag = uuid.uuid4().hex
     env["LETHE_TEST_TAG"] = tag
     dev = subprocess.Popen(
-        [LETHE, "dev", "--port", str(port), "--ui-port", str(port + 1)],
+        [LETHE, "dev", "--port", str(port), "--ui-port", str(ui_port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ import worker as worker_module
 from ledger import LegalHolds
 from ledger.tables import Base
 from lethe.codec import ENCODING
+from lethe.demo.hosted import hosted_services
 from lethe.demo.run import write_demo_config
 from lethe.demo.systems import BUCKET, S3_SECRET_ENV, DemoSystems, seed_demo_systems
 from lethe.demo.systems import _s3_client as s3_client
@@ -66,6 +69,7 @@ from tests.support.cli import Lethe
 from tests.support.portal import portal_verification, preverified_draft
 from tests.support.s3_server import start as start_s3
 from workflows import STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED, ErasurePolicy, ErasureWorkflow
+from workflows.erasure import SYSTEMS_AT_ONCE
 from workflows.refusals import RECORD_REFUSED_SIGNALS
 from workflows.retention_sweep import CHECK_STALLED_REQUESTS
 from workflows.system_erasure import WAIT_FOR_SYSTEM_WORKER
@@ -238,6 +242,7 @@ def payloads(message: Message) -> Iterator[Payload]:
 #: attribute (the ids). Nothing of the request; anything else in plain JSON still fails.
 PATCH_IDS = {
     STATUS_FROM_LEDGER,
+    SYSTEMS_AT_ONCE,
     VERIFY_NOT_SEARCHED,
     RECORD_REFUSED_SIGNALS,
     WAIT_FOR_SYSTEM_WORKER,
@@ -285,11 +290,17 @@ async def test_no_canary_anywhere_in_the_record(
     # The scanner works, and the canaries really are in the systems before the erasure.
     assert find(people, "crm.db", (demo.root / "crm.db").read_bytes())
 
+    # Hosted services (Mailchimp, Discourse: local fakes) erased through the http connector's
+    # presets: what it sends them stays out of the record (Mailchimp's member ids are MD5s of
+    # the address: looked for below as well).
+    stack = ExitStack()
+    hosted = stack.enter_context(hosted_services(people, people[0]))
     client = dev_server_env.client
     systems = {
         **demo.systems,
         "directory": directory(demo.root),
         "accounts": accounts(demo.root),
+        **hosted.systems(),
         # Worked by a person: a task, answered at the command line with the person named.
         "paper": SystemConfig(
             "paper",
@@ -327,7 +338,9 @@ async def test_no_canary_anywhere_in_the_record(
 
     configure_logging(level="DEBUG")
     ledger = await open_ledger(settings, keys)
-    connectors = build_connectors(settings.systems, load_registry())
+    connectors = build_connectors(
+        settings.systems, load_registry(), env={**os.environ, **hosted.env}
+    )
     request_ids = []
     try:
         async with worker_module.build_worker(
@@ -343,7 +356,7 @@ async def test_no_canary_anywhere_in_the_record(
                 draft = preverified_draft(
                     settings,
                     person.email.upper(),
-                    systems=list(demo.systems),
+                    systems=[*demo.systems, *hosted.systems()],
                     extra_identifiers={"name": person.name},
                 )
                 done = await submit_request(
@@ -442,12 +455,18 @@ async def test_no_canary_anywhere_in_the_record(
                     dump.append(f"{table.name}: {tuple(row)!r}")
         failed = [o for o in await ledger.outcomes(request_ids[2]) if o.system == "directory"]
         verified = [e for e in await ledger.events(request_ids[2]) if e.kind == "verified"]
+        # The hosted services did erase the portal requests' people.
+        hosted_left = repr(hosted.records()).lower()
+        assert not any(p.email.lower() in hosted_left for p in (portal_a, portal_b))
         done_task = [
             e for e in await ledger.events(request_ids[2]) if e.kind == "manual_task_done"
         ]
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
+        stack.close()
+    md5s = {hashlib.md5(p.email.lower().encode()).hexdigest() for p in people}
+    assert not [h for h in md5s if h in "\n".join(dump)], "a Mailchimp member id in the ledger"
     assert any(line.startswith("proof_leaves:") for line in dump)  # sealed, so it is scanned
 
     # Temporal's own record: every payload ciphertext; ids, attributes and failures clean.
@@ -462,7 +481,10 @@ async def test_no_canary_anywhere_in_the_record(
         await client.get_schedule_handle(sweeper).delete()
     recorded.append((sweeper, described.SerializeToString(), list(payloads(described))))
     assert recorded[-1][2], "the schedule's action carries its input as a payload"
-    assert len(recorded) >= 4 + 3 + 1 + 1  # requests, their systems' children, a round
+    # The requests (each erases its systems in its own history; a system that waits gets a
+    # child), a later round, and the sweeper's schedule.
+    assert len(recorded) >= 4 + 1 + 1
+    assert any("/round/" in wid for wid, _, _ in recorded)
     clear = [
         f"{wid}: {p.metadata.get('encoding', b'')!r}"
         for wid, _, found in recorded
@@ -504,6 +526,7 @@ async def test_no_canary_anywhere_in_the_record(
         hits += find(people, f"history of {wid}", wid.encode() + b"\n" + raw)
     hits += find(people, "commands' output and log lines (stdout)", logs.out)
     hits += find(people, "commands' output and log lines (stderr)", logs.err)
+    assert not [h for h in md5s if h in logs.out + logs.err], "a Mailchimp member id logged"
     assert hits == []
 
     # The stores did their part for the portal's two: avatars gone in every version, the

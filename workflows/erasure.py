@@ -72,13 +72,18 @@ from .email_gate import EmailGate
 from .gate_decision import GateDecision
 from .ids import system_erasure_id_under
 from .refusals import Refused, SignalReader
-from .system_erasure import erase_in_child
+from .system_erasure import erase_at_once, erase_in_child
 
-__all__ = ["STATUS_FROM_LEDGER", "ErasureWorkflow"]
+__all__ = ["STATUS_FROM_LEDGER", "SYSTEMS_AT_ONCE", "ErasureWorkflow"]
 
 #: Patch: the final status is computed by an activity from the ledger's latest outcomes
 #: (``record_answer``), no longer here from the fan-out's own (``record_status``).
 STATUS_FROM_LEDGER = "status-from-ledger"
+
+#: Patch: a system is erased and verified by the request's workflow itself, and gets a child
+#: workflow only when it must wait (pending, referred, no worker has it: ``erase_at_once``).
+#: Before, every system had a child.
+SYSTEMS_AT_ONCE = "systems-at-once"
 
 
 @workflow.defn(name="ErasureWorkflow")
@@ -396,6 +401,7 @@ class ErasureWorkflow:
             **LEDGER,
         )
         steps = {step.system: step for step in plan.systems}
+        at_once = workflow.patched(SYSTEMS_AT_ONCE)
 
         async def one(system: str) -> SystemOutcome:
             step = steps.get(system)
@@ -404,7 +410,9 @@ class ErasureWorkflow:
                 return step.outcome
             refer_to = step.controller if step is not None and step.action == "refer" else None
             manual = step is not None and step.action == "manual"
-            return await self._erase_system(request, system, refer_to, manual=manual)
+            return await self._erase_system(
+                request, system, refer_to, at_once=at_once, manual=manual
+            )
 
         return tuple(await asyncio.gather(*(one(system) for system in request.systems)))
 
@@ -414,11 +422,24 @@ class ErasureWorkflow:
         system: str,
         refer_to: str | None = None,
         *,
+        at_once: bool = False,
         manual: bool = False,
     ) -> SystemOutcome:
         job = SystemErasure(
             request.request_id, system, 0, request.policy, refer_to=refer_to, manual=manual
         )
+        # A system a person erases waits for them: always a child of its own.
+        if at_once and refer_to is None and not manual:
+
+            def stage(name: str) -> None:
+                self._systems[system] = name
+
+            done = await erase_at_once(job, stage)
+            if isinstance(done, SystemErasure):
+                job = done  # it must wait: a child carries on
+            else:
+                self._systems[system] = done.outcome
+                return done
         parent = workflow.info().workflow_id
         outcome = await erase_in_child(job, system_erasure_id_under(parent, system, 0))
         self._systems[system] = outcome.outcome

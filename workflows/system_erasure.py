@@ -1,7 +1,9 @@
 """One system's part of a request: erase → (poll while pending) → verify → outcome.
 
-A child workflow per system keeps each system's retries, timers and history apart: one slow or
-broken system never holds up the others, and can be retried alone.
+A system that answers at once is erased and verified by the request's own workflow
+(:func:`erase_at_once`). One that must wait gets a child workflow (:func:`erase_in_child`,
+``SystemErasureWorkflow``), which keeps its timers, retries and history apart: one slow
+system never holds up the others, and can be retried alone.
 
 A processor-held system (``job.refer_to``), or one whose connector answers ``Referred``, is
 referred to its controller instead:
@@ -24,10 +26,10 @@ A system a person erases (``job.manual``, ``connectors.manual``) gets a task ins
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         SystemOutcome,
         SystemTask,
         TaskAnswer,
+        system_activity_id,
     )
     from activities.erasure import SYSTEM_NOT_ON_THIS_WORKER
     from vocabulary import OutcomeKind
@@ -71,6 +74,7 @@ __all__ = [
     "WAIT_FOR_SYSTEM_WORKER",
     "SystemErasureWorkflow",
     "describe_activity_failure",
+    "erase_at_once",
     "erase_in_child",
 ]
 
@@ -134,6 +138,87 @@ def describe_activity_failure(err: ActivityError) -> str:
     if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
         what += " (retries exhausted)"
     return what
+
+
+def _needs_verifying(outcome: SystemOutcome) -> bool:
+    """Whether the system is asked again, after the erase, what still matches."""
+    return outcome.verifiable and (
+        outcome.outcome in {OutcomeKind.ERASED, OutcomeKind.RETAINED}
+        or (
+            outcome.outcome == OutcomeKind.NOT_SEARCHED
+            and any(outcome.counts.values())
+            and workflow.patched(VERIFY_NOT_SEARCHED)
+        )
+    )
+
+
+async def _verified(
+    task: SystemTask,
+    call: Mapping[str, Any],
+    outcome: SystemOutcome,
+    activity_id: str | None = None,
+) -> SystemOutcome:
+    """The outcome after the system was asked what still matches: ``failed`` when anything
+    does (the activity records the residue)."""
+    check = await workflow.execute_activity_method(
+        ErasureActivities.verify_in_system,
+        task,
+        activity_id=activity_id,
+        **call,
+    )
+    if check.clean:
+        return outcome
+    left = ", ".join(f"{k}={v}" for k, v in sorted(check.remaining.items()))
+    return replace(
+        outcome,
+        outcome=OutcomeKind.FAILED,
+        error=f"verification after erase found items left: {left}",
+    )
+
+
+def _unserved(err: ActivityError) -> bool:
+    """The activity failed only because no worker that has the system took it."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == SYSTEM_NOT_ON_THIS_WORKER
+
+
+async def erase_at_once(
+    job: SystemErasure, on_stage: Callable[[str], None]
+) -> SystemOutcome | SystemErasure:
+    """One system's erase and verification run by the calling workflow itself, for a system
+    that answers at once: the outcome, recorded by the activities as a child records it.
+
+    Or, when the system needs a workflow of its own (:func:`erase_in_child`), the child's
+    job: it answered ``pending`` (polls and timers) or ``referred`` (a controller's
+    instruction), and the child carries on from that answer (``answered``); or no worker that
+    has it took the task, and the child waits for one. Most systems answer at once: this
+    saves a workflow execution, its sandbox and its history per system.
+    """
+    task = SystemTask(job.request_id, job.system, job.round)
+    call = connector_call(job.policy)
+    try:
+        outcome = await workflow.execute_activity_method(
+            ErasureActivities.erase_in_system,
+            task,
+            activity_id=system_activity_id("erase", job.system, job.round),
+            **call,
+        )
+        if outcome.outcome in (OutcomeKind.PENDING, OutcomeKind.REFERRED):
+            return replace(job, answered=outcome)
+        if _needs_verifying(outcome):
+            on_stage("verifying")
+            verify_id = system_activity_id("verify", job.system, job.round)
+            outcome = await _verified(task, call, outcome, verify_id)
+    except ActivityError as err:
+        if _unserved(err):
+            return job
+        on_stage(OutcomeKind.FAILED)
+        return await workflow.execute_activity_method(
+            RecordingActivities.record_system_failure,
+            SystemFailure(job.request_id, job.system, job.round, describe_activity_failure(err)),
+            **LEDGER,
+        )
+    return outcome
 
 
 async def erase_in_child(job: SystemErasure, workflow_id: str) -> SystemOutcome:
@@ -234,28 +319,34 @@ class SystemErasureWorkflow:
             return await self._refer(job, job.round, job.refer_to, connector_called=False)
         if job.manual:
             return await self._manual(job)
-        outcome = await self._erase(job, job.round)
+        outcome = await self._erase(job, job.round, answered=job.answered)
         if outcome.outcome == OutcomeKind.REFERRED:
             return await self._refer(
                 job, job.round, outcome.controller or "", connector_called=True
             )
         return outcome
 
-    async def _erase(self, job: SystemErasure, round_: int) -> SystemOutcome:
-        """erase → (poll while pending) → verify, for one round; failures are recorded."""
+    async def _erase(
+        self, job: SystemErasure, round_: int, *, answered: SystemOutcome | None = None
+    ) -> SystemOutcome:
+        """erase → (poll while pending) → verify, for one round; failures are recorded.
+        ``answered``: the erase was already asked, and this is its answer."""
         policy = job.policy
         task = SystemTask(job.request_id, job.system, round_)
         call = connector_call(policy)
         self._stage = "erasing"
         try:
-            outcome = await self._served(
-                lambda: workflow.execute_activity_method(
-                    ErasureActivities.erase_in_system,
-                    task,
-                    **call,
-                ),
-                policy,
-            )
+            if answered is not None:
+                outcome = answered
+            else:
+                outcome = await self._served(
+                    lambda: workflow.execute_activity_method(
+                        ErasureActivities.erase_in_system,
+                        task,
+                        **call,
+                    ),
+                    policy,
+                )
             polls = 0
             while outcome.outcome == OutcomeKind.PENDING and polls < policy.pending_poll_limit:
                 self._stage = OutcomeKind.PENDING
@@ -277,30 +368,9 @@ class SystemErasureWorkflow:
                     f"still pending after {polls} status polls (ticket {outcome.ticket}); "
                     "lethe retry asks the system again",
                 )
-            if outcome.verifiable and (
-                outcome.outcome in {OutcomeKind.ERASED, OutcomeKind.RETAINED}
-                or (
-                    outcome.outcome == OutcomeKind.NOT_SEARCHED
-                    and any(outcome.counts.values())
-                    and workflow.patched(VERIFY_NOT_SEARCHED)
-                )
-            ):
+            if _needs_verifying(outcome):
                 self._stage = "verifying"
-                check = await self._served(
-                    lambda: workflow.execute_activity_method(
-                        ErasureActivities.verify_in_system,
-                        task,
-                        **call,
-                    ),
-                    policy,
-                )
-                if not check.clean:
-                    left = ", ".join(f"{k}={v}" for k, v in sorted(check.remaining.items()))
-                    outcome = replace(
-                        outcome,
-                        outcome=OutcomeKind.FAILED,
-                        error=f"verification after erase found items left: {left}",
-                    )
+                outcome = await self._served(lambda: _verified(task, call, outcome), policy)
         except ActivityError as err:
             return await self._fail(job, round_, describe_activity_failure(err))
         self._stage = outcome.outcome
@@ -321,11 +391,7 @@ class SystemErasureWorkflow:
             try:
                 return await call()
             except ActivityError as err:
-                cause = err.cause
-                unserved = (
-                    isinstance(cause, ApplicationError) and cause.type == SYSTEM_NOT_ON_THIS_WORKER
-                )
-                if not unserved or not workflow.patched(WAIT_FOR_SYSTEM_WORKER):
+                if not _unserved(err) or not workflow.patched(WAIT_FOR_SYSTEM_WORKER):
                     raise
             waits += 1
             stage, self._stage = self._stage, "waiting_for_worker"

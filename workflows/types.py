@@ -79,6 +79,9 @@ class SystemErasure:
     calling its connector, and erased only on the controller's instruction.
     ``manual``: a person erases the system (``connectors.manual``): a task is opened and the
     workflow waits for an operator's answer (``lethe task done`` / ``lethe task retain``).
+    ``answered``: the connector's answer to this round's erase when the request's workflow
+    already asked (``pending`` or ``referred``: ``erase_at_once``); the child carries on from
+    it (polls, or refers) instead of asking again.
     """
 
     request_id: str
@@ -87,6 +90,7 @@ class SystemErasure:
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
     refer_to: str | None = None
     manual: bool = False
+    answered: SystemOutcome | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,12 @@ def list_connectors(as_json: bool) -> None:
             f"{r['distribution']}",
             markup=False,
         )
+        for spec in r.get("specs", []):
+            console.print(
+                f"  {r['kind']}:{spec['name']:<14} preset = \"{spec['name']}\"  "
+                f"{spec['title']} ({spec['records']}), a spec of {r['kind']}",
+                markup=False,
+            )
 
 
 @connectors_group.command("check")

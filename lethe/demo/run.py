@@ -1,10 +1,11 @@
 """``lethe demo``: one erasure, end to end, on embedded defaults.
 
 Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
-SQLite ledger under ``.lethe/``; seeds four local systems, and (where ``boto3`` and
-``moto[server]`` are installed, as ``make demo``'s environment has them) an S3 object store on
-moto's S3 server (a thread of this process, on a free port) and a per-person encrypted archive;
-files a GDPR request for the demo
+SQLite ledger under ``.lethe/``; seeds four local systems and starts two hosted services
+(local fakes of Mailchimp and Discourse, erased through the ``http`` connector's presets:
+``lethe.demo.hosted``) and, where ``boto3`` and ``moto[server]`` are installed (as ``make
+demo``'s environment has them), an S3 object store on moto's S3 server (a thread of this
+process, on a free port) and a per-person encrypted archive; files a GDPR request for the demo
 person, verified by an emailed code (a console mailer prints the message instead of sending
 it, and the demo reads the code from it); gives a wrong code first, to show it refused, then
 the right one; waits; checks that nobody else's data changed; prints the outcome table and
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,15 @@ from ..runtime import Runtime, connect_when_ready, initialise, load_registry
 from ..settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from ..terminal import line, print_visible
 from ..worker import build_worker, close_connectors  # the composition, as `lethe worker`'s
-from .systems import SUBJECT, check_bystanders, seed_demo_systems
+from .hosted import hosted_services
+from .systems import (
+    BYSTANDERS,
+    S3_SECRET_ENV,
+    SUBJECT,
+    check_bystanders,
+    check_stores,
+    seed_demo_systems,
+)
 
 __all__ = ["run_demo"]
 
@@ -83,42 +94,54 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     started = time.monotonic()
     say = (lambda *a, **k: None) if as_json else console.print
     demo_root = settings.home / "demo"
+    stack = ExitStack()
     s3 = _start_object_store()
+    if s3 is not None:
+        stack.callback(s3.stop)
     try:
         seeded = seed_demo_systems(demo_root, s3_endpoint=s3.url if s3 else None)
+        # Hosted services (local fakes speaking the vendors' protocols), stopped on the way out.
+        hosted = stack.enter_context(
+            hosted_services([BYSTANDERS[0], SUBJECT, *BYSTANDERS[1:]], SUBJECT)
+        )
     except BaseException:
-        if s3 is not None:
-            s3.stop()
+        stack.close()
         raise
-    write_demo_config(demo_root / "lethe.toml", seeded.systems)
-    count = len(seeded.systems)
-    say(f"Seeded {count} demo systems under {demo_root} with the demo person and 4 others.")
+    systems = {**seeded.systems, **hosted.systems()}
+    write_demo_config(demo_root / "lethe.toml", systems)
+    say(
+        f"Seeded {len(systems)} demo systems under {demo_root} with the demo person and 4"
+        f" others; two are hosted services (local fakes of Mailchimp on {hosted.mailchimp.url}"
+        f" and Discourse on {hosted.discourse.url})."
+    )
     if s3 is None:
         say("(No object store or encrypted archive: pip install 'lethe[s3]' 'moto[server]'.)")
     else:
         say(f"S3 object store (moto's S3 server) on {s3.url}, stopped when the demo ends.")
+    # The object store's secret, made up for this run, as the variable its system names.
+    stores_env = {S3_SECRET_ENV: "demo"} if s3 is not None else {}
+    stores_checked, stores_problems = 0, ["the object store and the archive were not checked"]
 
     server = DevServer(log_file=settings.home / "logs" / "demo-temporal.log")
-    try:
-        await server.start()
-    except BaseException:
-        if s3 is not None:
-            s3.stop()
-        raise
     connectors: dict[str, Any] = {}
     rt: Runtime | None = None
     submitted: str | None = None
+    hosted_checked, hosted_problems = 0, ["the hosted services were not checked"]
     try:
+        await server.start()
         local = dataclasses.replace(
             settings,
-            systems=seeded.systems,
+            systems=systems,
             temporal=TemporalSettings(address=server.address, task_queue="lethe-demo"),
         )
         say(f"Temporal dev server on {server.address} (in memory, stopped when the demo ends).")
         await initialise(local)  # the demo makes its keys and ledger, as `lethe init` does
         rt = await Runtime.open(local)
         signing_key = load_signing_key(local.home)
-        connectors = build_connectors(local.systems, load_registry())
+        # The hosted services' keys, made up for this run, as the variables the systems name.
+        connectors = build_connectors(
+            local.systems, load_registry(), env={**os.environ, **hosted.env, **stores_env}
+        )
         client = await connect_when_ready(local, rt.keys)
         # What they print carries what others typed (reasons, errors): shown as text.
         mailer = ConsoleMailer(print_visible if as_json else console.print)
@@ -131,9 +154,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             signing_key=signing_key,
             mailer=mailer,
             # Operator alerts (an overdue request, a failed system) are printed, not sent.
-            alerts=[
-                ConsoleAlerts(print_visible if as_json else console.print)
-            ],
+            alerts=[ConsoleAlerts(print_visible if as_json else console.print)],
         )
         async with w:
             draft = validate_request(
@@ -168,7 +189,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
                     ErasureWorkflow.submit_code, CodeSubmission(given, "demo-operator")
                 )
                 say(f"Code {given} given back: {check.message}")
-            say(f"Erasing from {count} systems …")
+            say(f"Erasing from {len(systems)} systems …")
             try:
                 result = await asyncio.wait_for(handle.result(), timeout=120)
             except TimeoutError:
@@ -184,6 +205,9 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         cert = await ProofLog(rt.ledger, TreeHeadSigner(signing_key)).certificate(
             done.request_id, issued_at=datetime.now(UTC)
         )
+        hosted_checked, hosted_problems = hosted.check()
+        if s3 is not None:  # while the object store still runs
+            stores_checked, stores_problems = check_stores(seeded)
     except BaseException:
         # The demo's server lives in memory: a request it leaves unfinished can never finish.
         if rt is not None and submitted is not None:
@@ -194,12 +218,11 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         if rt is not None:
             await rt.close()
         server.stop()
+        stack.close()
 
-    try:
-        checked, problems = check_bystanders(seeded)
-    finally:
-        if s3 is not None:
-            s3.stop()
+    checked, problems = check_bystanders(seeded)
+    checked += hosted_checked + stores_checked
+    problems += hosted_problems + (stores_problems if s3 is not None else [])
     certificate = _write_and_check_certificate(
         settings.home, cert, public_key_pem(signing_key.public_key())
     )
@@ -305,13 +328,8 @@ def _start_object_store() -> _ObjectStore | None:
     except ImportError:
         return None
     import logging
-    import os
-
-    from .systems import S3_SECRET_ENV
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    # The configuration names the secret by variable, as every secret; moto accepts any.
-    os.environ.setdefault(S3_SECRET_ENV, "demo")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -348,4 +366,3 @@ async def _abandon(rt: Runtime, request_id: str) -> None:
             actor="demo",
             reason="the demo stopped before this request finished",
         )
-

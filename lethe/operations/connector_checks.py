@@ -40,6 +40,8 @@ def installed_connectors() -> list[dict[str, Any]]:
                 "class": f"{cls.__module__}:{cls.__qualname__}",
                 "distribution": f"{dist} {dist_version}".strip(),
                 "summary": module_doc.splitlines()[0] if module_doc else "",
+                # Specs a connector ships (the presets of ``http``), by name.
+                "specs": list(specs()) if callable(specs := getattr(cls, "specs", None)) else [],
             }
         )
     return rows

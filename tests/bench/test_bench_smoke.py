@@ -21,7 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     names = available()
-    assert {"audit_queries", "proof_log", "workflow_sandbox", "workflow_throughput"} <= set(names)
+    assert {
+        "audit_queries",
+        "proof_log",
+        "shop_job",
+        "workflow_sandbox",
+        "workflow_throughput",
+    } <= set(names)
     out = tmp_path / "results.json"
     run = subprocess.run(
         [sys.executable, "-m", "tests.bench", "--scale", "0.01", "--out", str(out)],
@@ -43,6 +49,8 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     for t in throughput:
         assert len(t["ratios"]) == len(t["baseline"]["per_s"]) == len(t["lethe"]["per_s"]) >= 1
         assert t["ratio_min"] <= t["ratio_median"] <= t["ratio_max"]
+    shop = results["benchmarks"]["shop_job"]["shop"]  # PostgreSQL runs wherever the suite does
+    assert shop["lethe"] and shop["baseline"] and shop["one_at_a_time"]["requests"] >= 1
 
 
 def test_a_bad_option_is_one_line_and_a_usage_error() -> None:

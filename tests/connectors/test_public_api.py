@@ -9,6 +9,9 @@ import connectors
 
 
 def test_the_package_exports_exactly_its_curated_api() -> None:
+    for name in connectors.__all__:  # each loads when first asked for (PEP 562)
+        getattr(connectors, name)
+    assert set(dir(connectors)) == set(connectors.__all__)
     public = {
         name
         for name, value in vars(connectors).items()

@@ -27,12 +27,20 @@ def test_list_shows_installed_kinds_with_capabilities(
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert {"sql", "phpbb", "redis", "backup_files"} <= set(lines)
     assert "erase, plan, verify" in lines["redis"] and "v3" in lines["sql"]
+    # http and its presets, listed as specs of it.
+    assert "async, erase, plan, verify" in lines["http"]
+    for preset in ("discourse", "hubspot", "mailchimp"):
+        assert f'preset = "{preset}"' in lines[f"http:{preset}"]
+        assert "a spec of http" in lines[f"http:{preset}"]
 
     assert lethe("connectors", "list", "--json") == 0
     rows = {r["kind"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["backup_files"]["capabilities"] == ["erase"]
     assert rows["phpbb"]["class"] == "connectors.phpbb:PhpbbConnector"
     assert rows["sql"]["distribution"].startswith("lethe ")
+    specs = {s["name"]: s for s in rows["http"]["specs"]}
+    assert specs["hubspot"] == {"name": "hubspot", "title": "HubSpot", "records": "contacts"}
+    assert set(specs) == {"discourse", "hubspot", "mailchimp"} and rows["sql"]["specs"] == []
 
 
 # -- check ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from activities import SystemOutcome, SystemTask
 from workflows import (
     ControllerInstruction,
     ErasureWorkflow,
@@ -81,9 +82,30 @@ async def referral_instructed_by_update(client: Client, task_queue: str) -> Work
         return await child.fetch_history()
 
 
+async def systems_at_once_and_a_pending_child(client: Client, task_queue: str) -> WorkflowHistory:
+    """The request's own history after ``systems-at-once``: the forum erased and verified by
+    the request's workflow itself, the processor pending and handed, with that answer, to a
+    child that polls it to the end."""
+    req = replace(request(("forum", "processor"), "preverified"), request_id="er-6a7b8c9d0e1f")
+
+    def pending(task: SystemTask, _: int) -> SystemOutcome:
+        return SystemOutcome(task.system, "pending", ticket="t-1", poll_after_seconds=3600)
+
+    fakes = Fakes(scripts={"processor": pending})
+    async with fakes_worker(client, fakes, task_queue):
+        handle = await client.start_workflow(
+            ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
+        )
+        result = await handle.result()
+        assert result.status == "completed", result
+        assert fakes.erase_rounds.count(("processor", 0)) == 1, fakes.erase_rounds
+        return await handle.fetch_history()
+
+
 RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
     "operator_approved_by_update": operator_approved_by_update,
     "referral_instructed_by_update": referral_instructed_by_update,
+    "systems_at_once_and_a_pending_child": systems_at_once_and_a_pending_child,
 }
 
 

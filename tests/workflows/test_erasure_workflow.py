@@ -597,6 +597,8 @@ async def test_pending_systems_are_polled_with_timers(
     fakes = Fakes(scripts={"processor": accepted})
     result = await run(time_skipping_env, fakes, request(("processor",)), task_queue)
     assert result.status == "completed" and fakes.polls["processor"] == 3
+    # Asked once: the request's workflow hands the pending answer to the child that polls.
+    assert fakes.erase_rounds.count(("processor", 0)) == 1
 
 
 async def test_a_system_pending_past_the_poll_limit_fails_and_says_so(

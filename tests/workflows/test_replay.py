@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 from activities import SystemOutcome, SystemTask
 from lethe.worker import workflow_runner
 from workflows import ALL_WORKFLOWS, STATUS_FROM_LEDGER
+from workflows.erasure import SYSTEMS_AT_ONCE
 
 from .test_erasure_workflow import Fakes, request, run
 
@@ -63,7 +64,15 @@ async def test_a_history_of_this_code_replays_and_carries_the_patch(
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
     ]
-    assert [p["id"] for p in patches] == [STATUS_FROM_LEDGER]
+    assert [p["id"] for p in patches] == [SYSTEMS_AT_ONCE, STATUS_FROM_LEDGER]
+    # Both systems answered at once: erased, verified or failed by the request's workflow
+    # itself, with no child workflow.
+    assert not [
+        e
+        for e in history.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
+    assert _activities(history).count("erase_in_system") == 2
     replayer = Replayer(
         workflows=ALL_WORKFLOWS,
         workflow_runner=workflow_runner(),
