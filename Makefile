@@ -15,6 +15,10 @@ PYTEST := $(BIN)/pytest -n $(WORKERS) --dist worksteal
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# The distribution was called "lethe" before it became "lethe-erasure": drop the old one
+	@# (and its egg-info), or Python finds two distributions of the same packages.
+	@$(BIN)/python -m pip uninstall --quiet --yes lethe 2>/dev/null || true
+	@rm -rf lethe.egg-info
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,lint]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@

@@ -19,6 +19,7 @@ __all__ = [
     "BlastRadiusExceeded",
     "ConnectorConfigError",
     "ConnectorError",
+    "MissingExtra",
     "PermanentError",
     "TransientError",
     "parse_retry_after",
@@ -65,6 +66,23 @@ class BlastRadiusExceeded(PermanentError):
 
 class ConnectorConfigError(PermanentError):
     """A system's options do not validate. Raised when the configuration is loaded."""
+
+
+#: The distribution whose extras install the optional drivers (the command is ``lethe``).
+DISTRIBUTION = "lethe-erasure"
+
+
+class MissingExtra(ConnectorConfigError):
+    """A built-in connector's client library is an optional extra that is not installed.
+    Raised when its module is imported; the registry keeps the kind and says this, in one
+    line, only to a configuration that uses it."""
+
+    def __init__(self, kind: str, module: str, extra: str) -> None:
+        super().__init__(
+            f"the {kind} connector needs the {module} package, which is not installed:"
+            f" pip install '{DISTRIBUTION}[{extra}]'"
+        )
+        self.kind = kind
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from ._errors import ConnectorConfigError
+from ._errors import ConnectorConfigError, MissingExtra
 from ._protocol import CAPABILITY_METHODS, BaseConnector, Capability, Connector, ConnectorOptions
 
 __all__ = ["ENTRY_POINT_GROUP", "ConnectorRegistry", "format_validation_error"]
@@ -59,8 +59,14 @@ def _check_class(ref: str, obj: object) -> type[Connector]:
 class ConnectorRegistry:
     """Connector classes by kind."""
 
-    def __init__(self, classes: Mapping[str, type[Connector]] | None = None) -> None:
+    def __init__(
+        self,
+        classes: Mapping[str, type[Connector]] | None = None,
+        missing: Mapping[str, str] | None = None,
+    ) -> None:
         self._classes: dict[str, type[Connector]] = dict(classes or {})
+        #: Kinds whose optional client library is not installed: why, for whoever uses one.
+        self._missing: dict[str, str] = dict(missing or {})
 
     @classmethod
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> ConnectorRegistry:
@@ -70,6 +76,7 @@ class ConnectorRegistry:
     def from_entries(cls, entries: Iterable[EntryPoint]) -> ConnectorRegistry:
         seen: dict[str, EntryPoint] = {}
         classes: dict[str, type[Connector]] = {}
+        missing: dict[str, str] = {}
         for ep in entries:
             if ep.name in seen:
                 if seen[ep.name].value == ep.value:
@@ -81,6 +88,9 @@ class ConnectorRegistry:
             seen[ep.name] = ep
             try:
                 loaded = ep.load()
+            except MissingExtra as exc:
+                missing[ep.name] = str(exc)
+                continue
             except Exception as exc:
                 raise ConnectorConfigError(
                     f"connector plugin {ep.name!r} ({ep.value}) failed to import: "
@@ -93,7 +103,7 @@ class ConnectorRegistry:
                     "the entry-point name and the class's kind must agree"
                 )
             classes[ep.name] = cls_
-        return cls(classes)
+        return cls(classes, missing)
 
     @staticmethod
     def validate_class(ref: str, obj: object) -> type[Connector]:
@@ -107,6 +117,8 @@ class ConnectorRegistry:
         """A class by registered kind, or by ``package.module:Class``."""
         if ref in self._classes:
             return self._classes[ref]
+        if ref in self._missing:
+            raise ConnectorConfigError(self._missing[ref])
         if ":" in ref:
             module_name, _, attr = ref.partition(":")
             try:

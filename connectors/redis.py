@@ -40,9 +40,17 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
-import redis.asyncio as aioredis
 from pydantic import Field, field_validator, model_validator
-from redis import exceptions as redis_errors
+
+from ._errors import MissingExtra
+
+try:  # the [redis] extra
+    import redis.asyncio as aioredis
+    from redis import exceptions as redis_errors
+except ModuleNotFoundError as exc:  # pragma: no cover - tested with the module hidden
+    if (exc.name or "").partition(".")[0] != "redis":
+        raise
+    raise MissingExtra("redis", "redis", "redis") from None
 
 from vocabulary import LegalBasis
 

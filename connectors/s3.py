@@ -37,7 +37,7 @@ locked version its version id, mode and retain-until date (at most 50 listed): n
 keys hold the identifier. The receipt journal (``connectors._journal``) keeps what an erase set
 out to do and what it did, so a repeat replays it.
 
-Needs ``boto3``: ``pip install 'lethe[s3]'``. Calls run in threads (``asyncio.to_thread``).
+Needs ``boto3``: ``pip install 'lethe-erasure[s3]'``. Calls run in threads (``asyncio.to_thread``).
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ class S3Connector(BaseConnector[S3Options]):
             import boto3  # noqa: F401  (checked here: a missing extra fails at start-up)
         except ImportError:
             raise ConnectorConfigError(
-                "the s3 connector needs boto3: pip install 'lethe[s3]'"
+                "the s3 connector needs boto3: pip install 'lethe-erasure[s3]'"
             ) from None
         self._templates = [PrefixTemplate.parse(p) for p in options.prefixes]
         self._client: S3Client | None = None

@@ -4,6 +4,8 @@ The ledger imports nothing of Temporal: the CLI and auditors read it without a c
 """
 
 from .database import (
+    MIGRATION_LOCK_KEY,
+    SchemaNewerThanCode,
     create_ledger_engine,
     known_revisions,
     schema_is_current,
@@ -64,6 +66,7 @@ __all__ = [
     "DEADLINE_EVENTS",
     "INSTRUCTIONS",
     "KEY_PURPOSES",
+    "MIGRATION_LOCK_KEY",
     "MISSING_IDENTIFIERS",
     "Base",
     "CertificateCheck",
@@ -102,6 +105,7 @@ __all__ = [
     "RequestStatuses",
     "RetainedException",
     "RetentionRuleError",
+    "SchemaNewerThanCode",
     "SealedReceipts",
     "SealedSubject",
     "SignedTreeHeadRecord",

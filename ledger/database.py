@@ -3,10 +3,21 @@
 Which revision a ledger is at is read from its ``alembic_version`` table with one query, and
 compared with :data:`migrations.HEAD`: a command that only reads never imports Alembic (a
 third of a second), and one that writes imports it only when there is something to migrate.
+
+A migration runs under a lock, so replicas started together cannot race on the schema:
+PostgreSQL a transaction-scoped advisory lock (``pg_advisory_xact_lock``), MariaDB/MySQL a
+named lock (``GET_LOCK``), SQLite an exclusive ``flock`` on the ledger file's directory (one
+host only; it leaves no file behind and does not touch SQLite's own locks on the database
+file). The revision is read again once the lock is held: the second of two migrations finds
+the schema current and does nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +31,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "MIGRATION_LOCK_KEY",
+    "SchemaNewerThanCode",
     "alembic_config",
     "create_ledger_engine",
     "known_revisions",
@@ -61,23 +74,80 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def upgrade_schema(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the ledger's schema to ``revision`` (idempotent; at the head already, one query
-    says so and Alembic is not loaded)."""
-    if revision in ("head", migrations.HEAD) and await stored_revisions(engine) == {
-        migrations.HEAD
-    }:
-        return
+#: The PostgreSQL advisory lock key migrations take (a constant: every Lethe takes the same one).
+MIGRATION_LOCK_KEY = 0x1E7E_5C4E_3A00  # "lethe schema"
+_MYSQL_LOCK = "lethe_schema_migration"
+_MYSQL_LOCK_WAIT_SECONDS = 600
 
-    def run(conn: sa.Connection) -> None:
+
+class SchemaNewerThanCode(Exception):
+    """The ledger records a schema revision this code does not know (a newer Lethe migrated
+    it): nothing is migrated."""
+
+    def __init__(self, found: set[str]) -> None:
+        self.found = found
+        super().__init__(", ".join(sorted(found)))
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """An exclusive ``flock`` on the SQLite ledger's directory while a migration runs."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    fd = os.open(Path(database).resolve().parent, os.O_RDONLY)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _stored(conn: sa.Connection) -> set[str]:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return set()
+    return set(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+
+
+async def upgrade_schema(engine: AsyncEngine, revision: str = "head") -> tuple[set[str], set[str]]:
+    """Bring the ledger's schema to ``revision`` under the migration lock (idempotent; at the
+    head already, one query says so and Alembic is not loaded). The revisions before and
+    after; :class:`SchemaNewerThanCode` if the ledger's is one this code does not know."""
+    if revision in ("head", migrations.HEAD):
+        found = await stored_revisions(engine)
+        if found == {migrations.HEAD}:
+            return found, found
+
+    def run(conn: sa.Connection) -> tuple[set[str], set[str]]:
         from alembic import command
 
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        elif dialect in ("mysql", "mariadb"):
+            got = conn.execute(
+                sa.text("SELECT GET_LOCK(:name, :wait)"),
+                {"name": _MYSQL_LOCK, "wait": _MYSQL_LOCK_WAIT_SECONDS},
+            ).scalar()
+            if got != 1:
+                raise TimeoutError(f"another migration held {_MYSQL_LOCK!r} too long")
+        try:
+            before = _stored(conn)  # read again, under the lock
+            if before - known_revisions():
+                raise SchemaNewerThanCode(before)
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            return before, _stored(conn)
+        finally:
+            if dialect in ("mysql", "mariadb"):
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK})
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    async with _sqlite_file_lock(engine), engine.begin() as conn:
+        return await conn.run_sync(run)
 
 
 def known_revisions() -> set[str]:
@@ -90,13 +160,8 @@ def known_revisions() -> set[str]:
 async def stored_revisions(engine: AsyncEngine) -> set[str]:
     """The revisions the ledger's ``alembic_version`` table records (none: no ledger)."""
 
-    def current(conn: sa.Connection) -> set[str]:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return set()
-        return set(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
-
     async with engine.connect() as conn:
-        return await conn.run_sync(current)
+        return await conn.run_sync(_stored)
 
 
 async def schema_revisions(engine: AsyncEngine) -> tuple[set[str], set[str]]:

@@ -14,7 +14,7 @@ for writing (``lethe init``, a worker, any operator command).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,22 +59,47 @@ async def key_ids_of(engine: AsyncEngine) -> dict[str, str]:
 
 
 async def check_key_ids(
-    engine: AsyncEngine, held: Mapping[str, str], *, at: datetime, adopt: bool = True
+    engine: AsyncEngine,
+    held: Mapping[str, str],
+    *,
+    at: datetime,
+    adopt: bool = True,
+    retired: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[str, ...]:
     """Raise :class:`KeyIdMismatch` unless ``held`` (purpose → key id) matches the record.
 
     With ``adopt``, purposes not recorded yet are recorded as ``held`` (a new ledger, or one
     older than the record); their names are returned. Two openers adopting at once: one
     records, the other compares with what it recorded.
+
+    A rotated key: the record names a key the opener holds *retired* (``retired``: purpose →
+    ids), so the opener holds both the old key and its successor. It is accepted, and with
+    ``adopt`` the record moves to the successor (its purpose is returned too); from then on an
+    opener holding only the old key is refused.
     """
+    retired = retired or {}
     for attempt in range(2):
         recorded = await key_ids_of(engine)
+        rotated = []
         for purpose in KEY_PURPOSES:
             if purpose in recorded and recorded[purpose] != held[purpose]:
-                raise KeyIdMismatch(purpose, recorded[purpose], held[purpose])
+                if recorded[purpose] not in retired.get(purpose, ()):
+                    raise KeyIdMismatch(purpose, recorded[purpose], held[purpose])
+                rotated.append(purpose)
+        if rotated and adopt:
+            async with engine.begin() as conn:
+                for purpose in rotated:  # compare-and-set: one opener moves it
+                    await conn.execute(
+                        sa.update(LedgerKeyRecord)
+                        .where(
+                            LedgerKeyRecord.purpose == purpose,
+                            LedgerKeyRecord.key_id == recorded[purpose],
+                        )
+                        .values(key_id=held[purpose], recorded_at=at)
+                    )
         missing = [p for p in KEY_PURPOSES if p not in recorded]
         if not missing or not adopt:
-            return ()
+            return tuple(rotated) if adopt else ()
         try:
             async with engine.begin() as conn:
                 await conn.execute(
@@ -85,5 +110,5 @@ async def check_key_ids(
             if attempt:
                 raise
             continue  # someone else recorded first: compare with theirs
-        return tuple(missing)
+        return (*rotated, *missing)
     return ()

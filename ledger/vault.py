@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -36,17 +37,33 @@ def key_id_of(key: bytes) -> str:
 
 
 class SubjectVault:
-    def __init__(self, master_key: bytes) -> None:
-        if len(master_key) != 32:
+    """Seals under the current master key; opens what any key it holds sealed. ``retired``:
+    master keys rotated out (``lethe keys rotate --vault``), kept to open the entries sealed
+    under them until those are shredded."""
+
+    def __init__(self, master_key: bytes, retired: Sequence[bytes] = ()) -> None:
+        if len(master_key) != 32 or any(len(k) != 32 for k in retired):
             raise ValueError("the vault master key must be 32 bytes")
         self._kek = AESGCM(master_key)
         self._derivation = hmac.new(master_key, b"lethe/derive", hashlib.sha256).digest()
         self.key_id = key_id_of(master_key)
+        self._keks = {key_id_of(k): AESGCM(k) for k in retired}
+        self._keks[self.key_id] = self._kek
+        self._derivations = [self._derivation] + [
+            hmac.new(k, b"lethe/derive", hashlib.sha256).digest()
+            for k in retired
+            if key_id_of(k) != self.key_id
+        ]
 
     def derive_key(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` (e.g. hashing verification codes), derived from the
         master key: one secret to keep, and no purpose's key reveals another's."""
         return hmac.new(self._derivation, purpose.encode(), hashlib.sha256).digest()
+
+    def derive_keys(self, purpose: str) -> list[bytes]:
+        """:meth:`derive_key` under the current master key, then under each retired one (to
+        check what was hashed before a rotation)."""
+        return [hmac.new(d, purpose.encode(), hashlib.sha256).digest() for d in self._derivations]
 
     def seal(self, request_id: str, identifiers: dict[str, str]) -> SealedSubject:
         dek = AESGCM.generate_key(bit_length=256)
@@ -61,10 +78,14 @@ class SubjectVault:
     ) -> dict[str, str]:
         if wrapped_key is None or ciphertext is None:
             raise VaultError(f"the identifiers of {request_id} were shredded")
-        if key_id != self.key_id:
-            raise VaultError(f"{request_id} was sealed under vault key {key_id}, not {self.key_id}")
+        kek = self._keks.get(key_id)
+        if kek is None:
+            raise VaultError(
+                f"{request_id} was sealed under vault key {key_id}, not {self.key_id}"
+                " (nor a retired key this deployment holds)"
+            )
         try:
-            dek = self._kek.decrypt(
+            dek = kek.decrypt(
                 wrapped_key[:12], wrapped_key[12:], f"dek:{request_id}".encode()
             )
             plain = AESGCM(dek).decrypt(

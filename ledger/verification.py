@@ -65,11 +65,13 @@ class IdentityRecords:
         if ledger.vault is None:
             raise LedgerError("verification codes need the vault key (their hashing key)")
         self._ledger = ledger
-        self._key = ledger.vault.derive_key("verification-code/v1")
+        # The current vault key's first; a retired one's still checks a code hashed before
+        # a rotation.
+        self._keys = ledger.vault.derive_keys("verification-code/v1")
 
-    def _hash(self, request_id: str, salt: bytes, code: str) -> str:
+    def _hash(self, request_id: str, salt: bytes, code: str, key: bytes | None = None) -> str:
         msg = b"\x00".join((b"lethe/verification-code", request_id.encode(), salt, code.encode()))
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+        return hmac.new(key or self._keys[0], msg, hashlib.sha256).hexdigest()
 
     # -- email codes ------------------------------------------------------------------------
 
@@ -295,7 +297,10 @@ class IdentityRecords:
             return max(row.attempt_limit - row.attempts, 0)
 
         # Compare first, whatever the state, so that timing says nothing about the state.
-        matches = hmac.compare_digest(self._hash(request_id, row.salt, code), row.code_hash)
+        matches = any(
+            hmac.compare_digest(self._hash(request_id, row.salt, code, key), row.code_hash)
+            for key in self._keys
+        )
         if row.used_at is not None:
             return CodeCheckResult("used", row.attempts, 0)
         if row.locked_at is not None or row.attempts >= row.attempt_limit:

@@ -92,10 +92,17 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     is refused there; a reader outside any workflow (a tool decoding a history) still reads
     it, under the id it names."""
 
-    def __init__(self, key: bytes, *, workflow_id: str | None = None) -> None:
+    def __init__(
+        self, key: bytes, *, retired: Sequence[bytes] = (), workflow_id: str | None = None
+    ) -> None:
+        """``key`` encrypts; it and each ``retired`` key (rotated out by ``lethe keys rotate
+        --payload``) decrypt, each payload under the key its metadata names."""
         self._key = key
+        self._retired = tuple(retired)
         self._aead = AESGCM(key)
         self.key_id = key_id_of(key)
+        self._aeads = {key_id_of(k): AESGCM(k) for k in self._retired}
+        self._aeads[self.key_id] = self._aead
         self._bound_to = workflow_id if _binds(workflow_id) else None
 
     def with_context(self, context: SerializationContext) -> EncryptionCodec:
@@ -105,7 +112,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         bound = workflow_id if isinstance(workflow_id, str) and _binds(workflow_id) else None
         if bound == self._bound_to:
             return self
-        return EncryptionCodec(self._key, workflow_id=bound)
+        return EncryptionCodec(self._key, retired=self._retired, workflow_id=bound)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
@@ -135,7 +142,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if p.metadata.get("encoding", b"") != ENCODING:
             return "is not encrypted"
         key_id = p.metadata.get("encryption-key-id", b"").decode(errors="replace")
-        if key_id != self.key_id:
+        aead = self._aeads.get(key_id)
+        if aead is None:
             return (
                 f"is encrypted under payload key {key_id[:16]!r}, not this deployment's"
                 f" ({self.key_id})"
@@ -148,7 +156,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if len(p.data) < 12 + 16:
             return "does not authenticate under the payload key"
         try:
-            plain = self._aead.decrypt(p.data[:12], p.data[12:], _aad(bound))
+            plain = aead.decrypt(p.data[:12], p.data[12:], _aad(bound))
             return Payload.FromString(plain)
         except InvalidTag:
             return "does not authenticate under the payload key"

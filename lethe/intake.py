@@ -338,6 +338,9 @@ async def submit_request(
     from temporalio.service import RPCError
 
     from workflows import ErasureRequest, ErasureWorkflow, workflow_id_for
+    from workflows.search_attributes import initial_attributes
+
+    from .search_attributes import has_search_attributes
 
     subject_ref = Pseudonymizer(keys.pseudonym).subject_ref(draft.email)
     identity = IdentityRecords(ledger)
@@ -406,6 +409,7 @@ async def submit_request(
         await ledger.withdraw_request(request_id)
         raise
     try:
+        indexed = await has_search_attributes(client, settings.temporal.namespace)
         await client.start_workflow(
             ErasureWorkflow.run,
             ErasureRequest(
@@ -418,9 +422,20 @@ async def submit_request(
                 due_at=due_at,
                 policy=policy or policy_from(settings),
                 acknowledge_by=plan.acknowledge_by,
+                search_attributes=indexed,
             ),
             id=workflow_id,
             task_queue=settings.temporal.task_queue,
+            # No identifier: a status, a jurisdiction, a method, a date, system names.
+            search_attributes=initial_attributes(
+                status="received",
+                jurisdiction=draft.jurisdiction,
+                verification=draft.verification,
+                due_at=due_at,
+                systems=draft.systems,
+            )
+            if indexed
+            else None,
         )
     except (RPCError, RuntimeError) as exc:
         await ledger.withdraw_request(request_id)

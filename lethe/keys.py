@@ -23,9 +23,10 @@ import base64
 import binascii
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -33,11 +34,25 @@ from ledger.vault import key_id_of
 
 from .errors import ConfigError
 
-__all__ = ["KEY_NAMES", "Keyring", "create_keys", "load_keyring", "load_signing_key"]
+__all__ = [
+    "KEY_NAMES",
+    "ROTATABLE",
+    "Keyring",
+    "Rotated",
+    "create_keys",
+    "load_keyring",
+    "load_signing_key",
+    "rotate_key_files",
+    "undo_rotation",
+]
 
 KEY_NAMES = ("pseudonym", "vault", "payload")
 #: Every key ``lethe init`` makes: the keyring's, and the proof log's signing key.
 ALL_KEYS = (*KEY_NAMES, "signing")
+
+
+#: The keys ``lethe keys rotate`` replaces; the old one stays, retired, to read what it wrote.
+ROTATABLE = ("payload", "vault")
 
 
 @dataclass(frozen=True, repr=False)
@@ -45,6 +60,9 @@ class Keyring:
     pseudonym: bytes
     vault: bytes
     payload: bytes
+    #: Keys rotated out: they decrypt (payloads, vault entries) but never encrypt.
+    retired_payload: tuple[bytes, ...] = ()
+    retired_vault: tuple[bytes, ...] = ()
 
     def __repr__(self) -> str:
         return "Keyring(<hidden>)"
@@ -52,6 +70,12 @@ class Keyring:
     def key_ids(self) -> dict[str, str]:
         """Each key's id (a labelled hash: names the key, reveals nothing of it)."""
         return {name: key_id_of(getattr(self, name)) for name in KEY_NAMES}
+
+    def retired_ids(self) -> dict[str, set[str]]:
+        """The ids of the retired keys, by purpose."""
+        return {
+            name: {key_id_of(k) for k in getattr(self, f"retired_{name}")} for name in ROTATABLE
+        }
 
 
 def _from_env(name: str, value: str) -> bytes:
@@ -91,11 +115,27 @@ def _from_file(name: str, path: Path, create: bool) -> bytes:
         raise ConfigError(f"{path} does not hold a base64 32-byte key") from None
 
 
+def retired_dir(home: Path) -> Path:
+    return home / "keys" / "retired"
+
+
+def _retired(name: str, home: Path, env: Mapping[str, str]) -> tuple[bytes, ...]:
+    """``LETHE_<NAME>_RETIRED_KEYS`` (comma-separated base64), else the files
+    ``<home>/keys/retired/<name>-<id>.key`` that ``lethe keys rotate`` leaves."""
+    text = env.get(f"LETHE_{name.upper()}_RETIRED_KEYS")
+    if text:
+        return tuple(_from_env(name, part.strip()) for part in text.split(",") if part.strip())
+    where = retired_dir(home)
+    if not where.is_dir():
+        return ()
+    return tuple(_from_file(name, path, False) for path in sorted(where.glob(f"{name}-*.key")))
+
+
 def load_keyring(
     home: Path, env: Mapping[str, str] | None = None, *, create: bool = False
 ) -> Keyring:
     env = os.environ if env is None else env
-    keys = {}
+    keys: dict[str, Any] = {}
     for name in KEY_NAMES:
         value = env.get(f"LETHE_{name.upper()}_KEY")
         keys[name] = (
@@ -103,7 +143,61 @@ def load_keyring(
             if value
             else _from_file(name, home / "keys" / f"{name}.key", create)
         )
+    for name in ROTATABLE:
+        keys[f"retired_{name}"] = _retired(name, home, env)
     return Keyring(**keys)
+
+
+@dataclass(frozen=True)
+class Rotated:
+    """A key ``lethe keys rotate`` replaced: the old one now lies retired at ``retired``."""
+
+    name: str
+    old_id: str
+    new_id: str
+    retired: Path
+    current: Path
+
+
+def rotate_key_files(home: Path, names: Sequence[str], env: Mapping[str, str]) -> list[Rotated]:
+    """For each of ``names`` (payload, vault): the current key file copied to
+    ``keys/retired/<name>-<id>.key``, then a new key written in its place (0600). Keys given
+    by ``LETHE_<NAME>_KEY`` are refused: they are rotated where they are kept."""
+    for name in names:
+        if name not in ROTATABLE:
+            raise ConfigError(f"only the {' and '.join(ROTATABLE)} keys rotate, not {name}")
+        if env.get(f"LETHE_{name.upper()}_KEY"):
+            var = f"LETHE_{name.upper()}"
+            raise ConfigError(
+                f"{var}_KEY is set: rotate it where it is kept (a new key in {var}_KEY, the old"
+                f" one added to {var}_RETIRED_KEYS; the next worker or command records the new"
+                " one)"
+            )
+    done: list[Rotated] = []
+    for name in names:
+        current = home / "keys" / f"{name}.key"
+        old = _from_file(name, current, False)
+        old_id = key_id_of(old)
+        retired = retired_dir(home) / f"{name}-{old_id}.key"
+        retired.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not retired.exists():
+            fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(base64.b64encode(old) + b"\n")
+        new = secrets.token_bytes(32)
+        staged = current.with_name(f".{name}.key.new")
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(base64.b64encode(new) + b"\n")
+        os.replace(staged, current)
+        done.append(Rotated(name, old_id, key_id_of(new), retired, current))
+    return done
+
+
+def undo_rotation(done: Sequence[Rotated]) -> None:
+    """Put the old keys back in place (a rotation the ledger refused to record)."""
+    for r in done:
+        os.replace(r.retired, r.current)
 
 
 def load_signing_key(

@@ -1,9 +1,12 @@
 """Logging that cannot leak identifiers.
 
 structlog renders Lethe's own events; the standard library's records (Temporal's worker,
-SQLAlchemy, Alembic) pass through the same redaction. Anything shaped like an email address
-becomes ``[email redacted]``, in event values, plain messages and tracebacks alike: an
-exception is rendered to plain text (no local variables) and scrubbed before it is written.
+SQLAlchemy, Alembic, and the Temporal core's own lines, forwarded into ``temporalio.core`` by
+``lethe.temporal``) pass through the same redaction and are rendered by structlog's
+``ProcessorFormatter`` with the same renderer: in JSON mode, every line is one JSON object.
+Anything shaped like an email address becomes ``[email redacted]``, in event values, plain
+messages and tracebacks alike: an exception is rendered to plain text (no local variables)
+and scrubbed before it is written.
 
 Libraries that log the values bound to a query never log below INFO, whatever the level:
 aiosqlite's DEBUG lines carry every parameter (names, usernames, the vault's wrapped keys),
@@ -137,10 +140,24 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     handler = _CurrentStderrHandler()
-    handler.addFilter(_RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_RedactingFilter())  # scrubs the record's text before it is rendered
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_event,
+                renderer,
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # a library's warning is a log line too, not raw stderr
     root.setLevel(numeric)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.INFO))

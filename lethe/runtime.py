@@ -22,6 +22,7 @@ from connectors import ConnectorConfigError
 from ledger import (
     KeyIdMismatch,
     Ledger,
+    SchemaNewerThanCode,
     SubjectVault,
     check_key_ids,
     create_ledger_engine,
@@ -37,11 +38,13 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.runtime import Runtime as TemporalRuntime
 
     from connectors import ConnectorRegistry
 
 __all__ = [
     "InitReport",
+    "MigrationReport",
     "Reader",
     "Reading",
     "Runtime",
@@ -49,6 +52,7 @@ __all__ = [
     "connect_when_ready",
     "initialise",
     "load_registry",
+    "migrate",
     "open_existing_ledger",
     "open_ledger",
 ]
@@ -91,9 +95,24 @@ def _unreachable(exc: BaseException) -> UnreachableError:
     )
 
 
+#: The async drivers that are optional extras: the module, and the extra that installs it.
+_DRIVER_EXTRAS = {"asyncpg": "postgres", "aiomysql": "mysql", "asyncmy": "mysql"}
+
+
 def _engine(settings: Settings) -> AsyncEngine:
     try:
         return create_ledger_engine(settings.database_url)
+    except ModuleNotFoundError as exc:
+        driver = make_url(settings.database_url).drivername.partition("+")[2]
+        if driver in _DRIVER_EXTRAS and exc.name == driver:
+            raise ConfigError(
+                f"the ledger database needs the {driver} driver, which is not installed:"
+                f" pip install 'lethe-erasure[{_DRIVER_EXTRAS[driver]}]'"
+            ) from None
+        raise ConfigError(
+            f"the ledger database URL needs an installed async driver ({exc.name} is missing):"
+            " use postgresql+asyncpg://, mysql+aiomysql:// or sqlite+aiosqlite:///"
+        ) from None
     except (ImportError, InvalidRequestError, ArgumentError) as exc:
         # A sync driver (postgresql://, sqlite:///) or one that is not installed: the URL is
         # wrong, not Lethe. Name the driver only: the URL may hold a password.
@@ -105,6 +124,55 @@ def _engine(settings: Settings) -> AsyncEngine:
 
 
 _INIT = "run `lethe init` there first (it creates the keys and the ledger)"
+_MIGRATE = "run `lethe migrate` (the one command that changes the ledger's schema)"
+
+
+def _newer(settings: Settings, found: set[str]) -> ConfigError:
+    return ConfigError(
+        f"the ledger at {_where(settings)} has schema {', '.join(sorted(found))}, newer than"
+        " this Lethe knows: use the version of Lethe that migrated it (or a newer one)"
+    )
+
+
+async def _upgrade(engine: AsyncEngine, settings: Settings) -> tuple[set[str], set[str]]:
+    """The schema migrated under the lock (``ledger.upgrade_schema``); before and after."""
+    try:
+        return await upgrade_schema(engine)
+    except SchemaNewerThanCode as exc:
+        raise _newer(settings, exc.found) from None
+    except TimeoutError as exc:
+        raise UnreachableError(f"cannot migrate the ledger: {exc}") from None
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """What ``lethe migrate`` found and did."""
+
+    ledger: str  # the database, password hidden
+    before: tuple[str, ...]  # revisions found (none: an empty database)
+    after: tuple[str, ...]
+
+    @property
+    def migrated(self) -> bool:
+        return self.before != self.after
+
+
+async def migrate(settings: Settings) -> MigrationReport:
+    """Bring the ledger's schema to this code's, under the migration lock; safe to run from
+    every replica at once (one migrates, the others find it done). A server database that is
+    empty gets the whole schema; a SQLite ledger that does not exist is refused (``lethe
+    init`` makes it, with its keys). Needs no keys: it changes the schema, nothing else."""
+    path = _sqlite_path(settings)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"no ledger at {path}: {_INIT}, or set LETHE_HOME")
+    engine = _engine(settings)
+    try:
+        before, after = await _upgrade(engine, settings)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise _unreachable(exc) from None
+    finally:
+        await engine.dispose()
+    return MigrationReport(_where(settings), tuple(sorted(before)), tuple(sorted(after)))
 
 
 async def open_ledger(
@@ -129,21 +197,27 @@ async def open_ledger(
             if not found:
                 raise ConfigError(f"{_where(settings)} holds no Lethe ledger: {_INIT}")
         if migrate:
-            await upgrade_schema(engine)
+            await _upgrade(engine, settings)
     except (OperationalError, DBAPIError, OSError) as exc:
         await engine.dispose()
         raise _unreachable(exc) from None
     except BaseException:
         await engine.dispose()
         raise
-    return Ledger(engine, SubjectVault(keys.vault))
+    return Ledger(engine, SubjectVault(keys.vault, keys.retired_vault))
 
 
 async def bind_keys(engine: AsyncEngine, keys: Keyring, *, adopt: bool = True) -> tuple[str, ...]:
     """Refuse (exit 78) keys other than those the ledger records; with ``adopt``, record
     ours where it records none yet (a ledger from before the record). What was recorded."""
     try:
-        return await check_key_ids(engine, keys.key_ids(), at=datetime.now(UTC), adopt=adopt)
+        return await check_key_ids(
+            engine,
+            keys.key_ids(),
+            at=datetime.now(UTC),
+            adopt=adopt,
+            retired=keys.retired_ids(),
+        )
     except KeyIdMismatch as exc:
         raise ConfigError(
             f"{exc}: every worker and command of a ledger must hold the keys it was created"
@@ -233,7 +307,7 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
         raise ConfigError(
             f"no ledger at {path}: run where the ledger is (LETHE_HOME) or set LETHE_DATABASE_URL"
         )
-    engine = create_ledger_engine(settings.database_url)
+    engine = _engine(settings)
     try:
         found, wanted = await schema_revisions(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
@@ -245,17 +319,19 @@ async def open_existing_ledger(settings: Settings) -> Ledger:
         ) from None
     if found != wanted:
         await engine.dispose()
-        where = url.render_as_string(hide_password=True)
         if not found:
-            raise ConfigError(f"{where} holds no Lethe ledger")
-        raise ConfigError(
-            f"the ledger at {where} has schema {', '.join(sorted(found))}; this Lethe reads "
-            f"{', '.join(sorted(wanted))} (a worker of this version upgrades it on start)"
-        )
+            raise ConfigError(f"{_where(settings)} holds no Lethe ledger")
+        raise _schema_refusal(settings, found, wanted)
     return Ledger(engine)
 
 
-async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float = 30.0) -> Client:
+async def connect_when_ready(
+    settings: Settings,
+    keys: Keyring,
+    *,
+    within: float = 30.0,
+    runtime: TemporalRuntime | None = None,
+) -> Client:
     """Connect, retrying while a just-started server comes up."""
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
@@ -265,7 +341,7 @@ async def connect_when_ready(settings: Settings, keys: Keyring, *, within: float
     deadline = loop.time() + within
     while True:
         try:
-            client = await connect(settings.temporal, keys, timeout=5.0)
+            client = await connect(settings.temporal, keys, timeout=5.0, runtime=runtime)
             await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=settings.temporal.namespace)
             )
@@ -282,17 +358,17 @@ async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
         found, wanted = await schema_revisions(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
         raise _unreachable(exc) from None
-    if found == wanted:
-        return
-    where, has = _where(settings), ", ".join(sorted(found))
+    if found != wanted:
+        raise _schema_refusal(settings, found, wanted)
+
+
+def _schema_refusal(settings: Settings, found: set[str], wanted: set[str]) -> ConfigError:
+    """A schema other than this code's: newer (refused for good) or behind (migrate it)."""
     if not found <= known_revisions():
-        raise ConfigError(
-            f"the ledger at {where} has schema {has}, newer than this Lethe knows: use the"
-            " version of Lethe that migrated it"
-        )
-    raise ConfigError(
-        f"the ledger at {where} has schema {has}; this Lethe reads {', '.join(sorted(wanted))}:"
-        " run `lethe init` (or start a worker of this version) to migrate it"
+        return _newer(settings, found)
+    return ConfigError(
+        f"the ledger at {_where(settings)} has schema {', '.join(sorted(found))}; this Lethe"
+        f" reads {', '.join(sorted(wanted))}: {_MIGRATE}"
     )
 
 
@@ -308,23 +384,18 @@ class Runtime:
     @classmethod
     async def open(cls, settings: Settings, *, read_only: bool = False) -> Runtime:
         """Keys and ledger as they are: a missing one is refused, saying to run `lethe init`,
-        and keys other than the ledger's are refused before anything is written (exit 78).
+        keys other than the ledger's are refused before anything is written (exit 78), and a
+        schema other than this code's is refused in one line saying to run `lethe migrate`
+        (behind) or that it is newer than this Lethe: only ``lethe migrate`` (and ``init``,
+        ``dev``, ``demo``, which make their ledger) changes the schema.
 
-        A ledger that records no key ids yet adopts these keys, and an older schema is
-        migrated; ``read_only`` (status, list: commands that write nothing) does neither, and
-        refuses a schema other than this code's in one line saying what to run."""
+        A ledger that records no key ids yet adopts these keys; ``read_only`` (status, list:
+        commands that write nothing) does not."""
         keys = load_keyring(settings.home)
         ledger = await open_ledger(settings, keys, migrate=False, create=False)
         try:
-            if read_only:
-                await _check_schema(ledger.engine, settings)
-            await bind_keys(ledger.engine, keys, adopt=False)
-            if not read_only:
-                try:
-                    await upgrade_schema(ledger.engine)
-                except (OperationalError, DBAPIError, OSError) as exc:
-                    raise _unreachable(exc) from None
-                await bind_keys(ledger.engine, keys)
+            await _check_schema(ledger.engine, settings)
+            await bind_keys(ledger.engine, keys, adopt=not read_only)
         except BaseException:
             await ledger.dispose()
             raise

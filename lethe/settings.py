@@ -1,7 +1,10 @@
 """Settings: embedded defaults, overridden by ``lethe.toml``, overridden by ``LETHE_*``.
 
-    LETHE_HOME                  where the SQLite ledger, keys and dev-server data live (.lethe)
-    LETHE_CONFIG                the configuration file (./lethe.toml if it exists)
+    LETHE_HOME                  where the SQLite ledger, keys and dev-server data live (.lethe,
+                                or ``[paths] home`` of the configuration file)
+    LETHE_CONFIG                the configuration file; else the first that exists of
+                                ./lethe.toml, $XDG_CONFIG_HOME/lethe/lethe.toml (~/.config/…)
+                                and /etc/lethe/lethe.toml
     LETHE_DATABASE_URL          ledger database (default: SQLite under LETHE_HOME)
     LETHE_TEMPORAL_ADDRESS      host:port of the Temporal frontend (127.0.0.1:7233)
     LETHE_TEMPORAL_NAMESPACE    namespace (default)
@@ -11,6 +14,13 @@
     LETHE_TEMPORAL_TLS_CERT     PEM file of the client certificate (mTLS), with ...
     LETHE_TEMPORAL_TLS_KEY      ... the PEM file of its private key
     LETHE_TEMPORAL_API_KEY      API key (Temporal Cloud)
+    LETHE_TEMPORAL_TLS_SERVER_NAME  the name the server's TLS certificate is checked against
+    LETHE_TEMPORAL_PROFILE      the profile of the Temporal CLI's temporal.toml to read
+
+Each LETHE_TEMPORAL_* setting left unset (here and in the file) is taken from the Temporal
+CLI's own client configuration when there is one (``temporalio.envconfig``: TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_GRPC_META_*, TEMPORAL_PROFILE
+and the temporal.toml at TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml).
     LETHE_SMTP_HOST             the mail server for verification codes and acknowledgements
     LETHE_SMTP_PORT             its port (587)
     LETHE_PORTAL_PUBLIC_KEYS    comma-separated base64 Ed25519 keys of trusted privacy portals
@@ -76,6 +86,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -97,6 +108,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENVIRONMENT",
     "AlertSettings",
+    "CodecServerSettings",
     "ControllerConfig",
     "DeadlineSettings",
     "ErasureDefaults",
@@ -106,8 +118,11 @@ __all__ = [
     "SystemConfig",
     "TemporalSettings",
     "VerificationSettings",
+    "WorkerSettings",
     "build_connectors",
+    "config_candidates",
     "load_settings",
+    "user_config",
 ]
 
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -155,6 +170,11 @@ class _Ledger(_Section):
     database_url_env: EnvVar | None = None
 
 
+class _Paths(_Section):
+    #: Where keys, the SQLite ledger and dev-server data live; relative to the file's directory.
+    home: Path | None = None
+
+
 class TemporalSettings(_Section):
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
@@ -163,9 +183,21 @@ class TemporalSettings(_Section):
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tls_server_name: str | None = None  # the name the server's certificate is checked against
     api_key_env: EnvVar | None = None
     #: Never from the file: LETHE_TEMPORAL_API_KEY, or read from ``api_key_env`` at load.
     api_key: str | None = Field(default=None, repr=False)
+    #: The profile of the Temporal CLI's configuration (temporal.toml) to read; TEMPORAL_PROFILE
+    #: when unset.
+    profile: str | None = None
+    #: What the Temporal CLI's own configuration (``TEMPORAL_*`` variables, temporal.toml)
+    #: says, as ``Client.connect`` arguments: used for what Lethe's settings leave unset
+    #: (:func:`lethe.temporal.connect_options`). Never from the file.
+    _client_config: Mapping[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def client_config(self) -> Mapping[str, Any]:
+        return self._client_config
 
     @field_validator("address")
     @classmethod
@@ -307,6 +339,67 @@ class ControllerConfig(_Section):
         return url, _env_ref(f"{where} secret_env", self.secret_env, env)
 
 
+class CodecServerSettings(_Section):
+    """``lethe codec-server``: decodes payloads for the Temporal Web UI and ``temporal
+    --codec-endpoint``. Its bearer tokens are never in the file: ``tokens_env`` names the
+    variable that holds them, ``NAME:TOKEN`` pairs separated by commas (NAME is who the
+    ledger records for each decode)."""
+
+    bind: str = "127.0.0.1"
+    port: int = Field(default=8089, ge=1, le=65535)
+    #: Browser origins allowed to call it (the Web UI's, e.g. http://localhost:8233).
+    cors_origins: tuple[str, ...] = ()
+    tokens_env: EnvVar = "LETHE_CODEC_TOKENS"
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(f"an origin is scheme://host[:port], not {origin!r}")
+        return tuple(o.rstrip("/") for o in origins)
+
+    def tokens(self, env: Mapping[str, str]) -> dict[str, str]:
+        """Who each token is (token -> name), from ``tokens_env``; refused if none is set."""
+        text = env.get(self.tokens_env, "")
+        found: dict[str, str] = {}
+        for item in _comma_list(text):
+            name, sep, token = item.partition(":")
+            if not sep or not name.strip() or len(token.strip()) < 16:
+                raise ConfigError(
+                    f"{self.tokens_env}: each entry is NAME:TOKEN with a token of 16 characters"
+                    " or more"
+                )
+            found[token.strip()] = name.strip()
+        if not found:
+            raise ConfigError(
+                f"the codec server needs bearer tokens: set {self.tokens_env} to NAME:TOKEN[,…]"
+            )
+        return found
+
+
+class WorkerSettings(_Section):
+    """``lethe worker``: how much it takes on at once, how it stops, and where it serves
+    /metrics, /healthz and /readyz (no port: not served)."""
+
+    max_concurrent_activities: int = Field(default=50, ge=1, le=10_000)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2, le=10_000)
+    workflow_task_pollers: int = Field(default=5, ge=2, le=100)
+    activity_task_pollers: int = Field(default=5, ge=1, le=100)
+    #: On SIGTERM, how long activities under way may run to their end before they are
+    #: cancelled (and retried by another worker).
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    #: Loopback by default; a container or a pod sets 0.0.0.0 for its scraper.
+    metrics_bind: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+
 class AlertSettings(_Section):
     """Who is told when a request needs an operator, and of which events."""
 
@@ -368,6 +461,7 @@ class _File(_Section):
     """``lethe.toml``: its sections, each absent one at its defaults."""
 
     ledger: _Ledger = _Ledger()
+    paths: _Paths = _Paths()
     temporal: TemporalSettings = TemporalSettings()
     erasure: ErasureDefaults = ErasureDefaults()
     systems: dict[str, dict[str, Any]] = {}
@@ -377,6 +471,8 @@ class _File(_Section):
     mail: MailSettings = MailSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
+    codec_server: CodecServerSettings = CodecServerSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -425,12 +521,16 @@ class Settings:
     erasure: ErasureDefaults = field(default_factory=ErasureDefaults)
     systems: Mapping[str, SystemConfig] = field(default_factory=dict)
     config_path: Path | None = None
+    #: How the file was found: LETHE_CONFIG, ./lethe.toml, user, system (None: no file).
+    config_source: str | None = None
     controllers: Mapping[str, ControllerConfig] = field(default_factory=dict)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    codec_server: CodecServerSettings = field(default_factory=CodecServerSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -462,6 +562,8 @@ ENVIRONMENT: Mapping[str, _Override] = {
     "LETHE_TEMPORAL_TLS_CERT": _Override("temporal", "tls_cert"),
     "LETHE_TEMPORAL_TLS_KEY": _Override("temporal", "tls_key"),
     "LETHE_TEMPORAL_API_KEY": _Override("temporal", "api_key"),
+    "LETHE_TEMPORAL_TLS_SERVER_NAME": _Override("temporal", "tls_server_name"),
+    "LETHE_TEMPORAL_PROFILE": _Override("temporal", "profile"),
     "LETHE_SMTP_HOST": _Override("mail", "smtp_host"),
     "LETHE_SMTP_PORT": _Override("mail", "smtp_port"),
     "LETHE_PORTAL_PUBLIC_KEYS": _Override("verification", "portal_public_keys", _comma_list),
@@ -543,15 +645,45 @@ def _read(path: Path | None, env: Mapping[str, str]) -> _File:
         raise ConfigError(_explain(exc, path, origin)) from None
 
 
-def _config_path(given: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
-    path = given
-    if path is None and env.get("LETHE_CONFIG"):
-        path = Path(env["LETHE_CONFIG"])
-    if path is not None and not path.exists():
-        raise ConfigError(f"configuration file {path} does not exist")
-    if path is None and (cwd / "lethe.toml").exists():
-        path = cwd / "lethe.toml"
-    return path
+#: The system's configuration file, the last place looked.
+SYSTEM_CONFIG = Path("/etc/lethe/lethe.toml")
+
+
+def user_config(env: Mapping[str, str]) -> Path:
+    """The user's configuration file: ``$XDG_CONFIG_HOME/lethe/lethe.toml`` (``~/.config``)."""
+    base = env.get("XDG_CONFIG_HOME")
+    if not base or not Path(base).is_absolute():  # the XDG rule: a relative one is ignored
+        home = env.get("HOME")
+        base = str(Path(home) / ".config") if home else str(Path.home() / ".config")
+    return Path(base) / "lethe" / "lethe.toml"
+
+
+def config_candidates(env: Mapping[str, str], cwd: Path) -> list[tuple[str, Path]]:
+    """Where a configuration file is looked for when LETHE_CONFIG is not set, in order."""
+    return [
+        ("./lethe.toml", cwd / "lethe.toml"),
+        ("user", user_config(env)),
+        ("system", SYSTEM_CONFIG),
+    ]
+
+
+def _config_path(
+    given: Path | None, env: Mapping[str, str], cwd: Path
+) -> tuple[Path | None, str | None]:
+    """The configuration file and how it was found: given, LETHE_CONFIG (which must exist),
+    else the first of :func:`config_candidates` that exists; (None, None) if none does."""
+    if given is None and env.get("LETHE_CONFIG"):
+        given, source = Path(env["LETHE_CONFIG"]), "LETHE_CONFIG"
+    else:
+        source = "given"
+    if given is not None:
+        if not given.exists():
+            raise ConfigError(f"configuration file {given} does not exist")
+        return given, source
+    for source, path in config_candidates(env, cwd):
+        if path.is_file():
+            return path, source
+    return None, None
 
 
 # -- load --------------------------------------------------------------------------------------
@@ -566,9 +698,14 @@ def load_settings(
     """Settings from defaults, the config file and the environment, validated."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    home = cwd / env["LETHE_HOME"] if env.get("LETHE_HOME") else cwd / ".lethe"
-    path = _config_path(config_path, env, cwd)
+    path, source = _config_path(config_path, env, cwd)
     cfg = _read(path, env)
+    if env.get("LETHE_HOME"):
+        home = cwd / env["LETHE_HOME"]
+    elif cfg.paths.home is not None and path is not None:
+        home = path.parent.absolute() / cfg.paths.home.expanduser()
+    else:
+        home = cwd / ".lethe"
     return Settings(
         home=home,
         database_url=_database_url(cfg.ledger, env, home),
@@ -576,12 +713,15 @@ def load_settings(
         erasure=cfg.erasure,
         systems=_systems(cfg.systems, cfg.controllers),
         config_path=path,
+        config_source=source,
         controllers=cfg.controllers,
         retention=cfg.retention,
         verification=cfg.verification,
         mail=cfg.mail,
         deadlines=cfg.deadlines,
         alerts=cfg.alerts,
+        codec_server=cfg.codec_server,
+        worker=cfg.worker,
         environ=env,
     )
 
@@ -619,6 +759,60 @@ def _temporal(t: TemporalSettings, env: Mapping[str, str]) -> TemporalSettings:
         t = t.model_copy(update={"api_key": _env_ref("[temporal] api_key_env", t.api_key_env, env)})
     if not env.get("LETHE_TEMPORAL_TLS") and (t.tls_cert is not None or t.api_key is not None):
         t = t.model_copy(update={"tls": True})
+    return _with_temporal_profile(t, env)
+
+
+def _temporal_config_file(env: Mapping[str, str]) -> Path:
+    """Where the Temporal CLI (and ``temporalio.envconfig``) looks for temporal.toml."""
+    if env.get("TEMPORAL_CONFIG_FILE"):
+        return Path(env["TEMPORAL_CONFIG_FILE"])
+    return user_config(env).parent.parent / "temporalio" / "temporal.toml"
+
+
+def _with_temporal_profile(t: TemporalSettings, env: Mapping[str, str]) -> TemporalSettings:
+    """The Temporal CLI's client configuration (``temporalio.envconfig``: the ``TEMPORAL_*``
+    variables and the temporal.toml profile), for what Lethe's own settings (lethe.toml,
+    ``LETHE_TEMPORAL_*``) leave unset: Lethe's win where both say something. Read only when
+    there is one (a variable or the file): ``temporalio`` is not imported otherwise."""
+    if (
+        t.profile is None
+        and not any(k.startswith("TEMPORAL_") and v for k, v in env.items())
+        and not _temporal_config_file(env).is_file()
+    ):
+        return t
+    from temporalio.envconfig import ClientConfigProfile
+
+    file = _temporal_config_file(env)
+    try:
+        profile = ClientConfigProfile.load(
+            t.profile,
+            # The file found as the temporal CLI finds it, in *this* environment (the bridge
+            # would look at the process's own HOME and XDG_CONFIG_HOME).
+            config_source=file if file.is_file() else None,
+            disable_file=not file.is_file() and "TEMPORAL_CONFIG_FILE" not in env,
+            override_env_vars={k: v for k, v in env.items() if v},
+        )
+        config = dict(profile.to_client_connect_config())
+    except Exception as exc:  # the bridge's own errors: a bad file, an unknown profile
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"the Temporal client configuration (TEMPORAL_* variables, temporal.toml) cannot be"
+            f" read: {first}"
+        ) from None
+    update: dict[str, Any] = {}
+    for field_name, key in (("address", "target_host"), ("namespace", "namespace")):
+        if field_name not in t.model_fields_set and config.get(key):
+            update[field_name] = config[key]
+    if update:
+        try:  # the profile's address is checked as Lethe's own is
+            TemporalSettings.model_validate({**t.model_dump(), **update})
+        except ValidationError as exc:
+            raise ConfigError(
+                "the Temporal client configuration (TEMPORAL_* variables, temporal.toml): "
+                + _explain(exc, None, {})
+            ) from None
+        t = t.model_copy(update=update)
+    t._client_config = config
     return t
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
@@ -50,6 +52,7 @@ from ledger import Ledger, ProofLog, TreeHeadSigner
 from vocabulary import ALERT_EVENTS
 from workflows import ALL_WORKFLOWS, SANDBOX_PASSTHROUGH
 
+from .health import HealthServer
 from .keys import load_signing_key
 from .runtime import Runtime, connect_when_ready, load_registry
 from .settings import Settings, build_connectors, load_settings
@@ -87,6 +90,10 @@ def build_worker(
     connectors: Mapping[str, Connector],
     heartbeat_every: float = 5.0,
     max_concurrent_activities: int = 50,
+    max_concurrent_workflow_tasks: int | None = None,
+    workflow_task_pollers: int = 5,
+    activity_task_pollers: int = 5,
+    graceful_shutdown_seconds: float = 0.0,
     signing_key: Ed25519PrivateKey,
     extra_activities: Sequence[Callable[..., Any]] = (),
     processors: Mapping[str, str] | None = None,
@@ -139,6 +146,10 @@ def build_worker(
             *extra_activities,
         ],
         max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        max_concurrent_workflow_task_polls=workflow_task_pollers,
+        max_concurrent_activity_task_polls=activity_task_pollers,
+        graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_seconds),
     )
 
 
@@ -232,8 +243,24 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    polling = asyncio.Event()
+    health: HealthServer | None = None
     try:
-        client = await connect_when_ready(settings, runtime.keys, within=10.0)
+        sdk_runtime = None
+        if settings.worker.metrics_port is not None:
+            from .temporal import prometheus_runtime
+
+            sdk_address = f"127.0.0.1:{_free_loopback_port()}"
+            sdk_runtime = prometheus_runtime(sdk_address)
+            health = HealthServer(
+                runtime.ledger.engine,
+                bind=settings.worker.metrics_bind,
+                port=settings.worker.metrics_port,
+                sdk_metrics_url=f"http://{sdk_address}/metrics",
+                is_ready=polling.is_set,
+            )
+            health.start()
+        client = await connect_when_ready(settings, runtime.keys, within=10.0, runtime=sdk_runtime)
         worker = build_worker(
             client,
             task_queue=settings.temporal.task_queue,
@@ -246,6 +273,12 @@ async def run_worker(
             mailer=mailer,
             alerts=alerts,
             alert_on=settings.alerts.on,
+            max_concurrent_activities=settings.worker.max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+            workflow_task_pollers=settings.worker.workflow_task_pollers,
+            activity_task_pollers=settings.worker.activity_task_pollers,
+            # SIGTERM: the activities under way may finish (each is idempotent if they do not).
+            graceful_shutdown_seconds=settings.worker.graceful_shutdown_seconds,
         )
         if settings.retention.install_schedule:
             try:
@@ -254,19 +287,31 @@ async def run_worker(
             except RPCError as exc:  # the worker is still useful; the operator is told
                 log.warning("sweeper.schedule_failed", error=str(exc)[:200])
         async with worker:
-            log.warning(
+            log.info(
                 "worker.started",
                 address=settings.temporal.address,
                 namespace=settings.temporal.namespace,
                 task_queue=settings.temporal.task_queue,
                 systems=sorted(connectors),
+                metrics_port=settings.worker.metrics_port,
             )
+            polling.set()
             await stop.wait()
+            polling.clear()  # draining: no longer ready for new work
     finally:
+        if health is not None:
+            await health.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await close_connectors(connectors)
         await runtime.close()
+
+
+def _free_loopback_port() -> int:
+    """A port for the SDK's own Prometheus exporter, which only this process reads."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -274,4 +319,3 @@ def main() -> None:
 
     configure_logging()
     asyncio.run(run_worker(load_settings()))
-

@@ -316,9 +316,11 @@ def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """A clean working directory with LETHE_* variables cleared: no keys, no ledger, and no
     Temporal (a closed port: nothing on this machine's 7233 is reached by accident)."""
     for var in list(os.environ):
-        if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
+        if var.startswith(("LETHE_", "TEMPORAL_")) and var != "LETHE_REQUIRE_SERVICES":
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
+    # No user configuration file (~/.config/lethe/lethe.toml) reaches a test by accident.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".no-user-config"))
     monkeypatch.chdir(tmp_path)
     yield tmp_path / ".lethe"
 
@@ -333,6 +335,7 @@ def initialised_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if var.startswith("LETHE_") and var != "LETHE_REQUIRE_SERVICES":
                 mp.delenv(var, raising=False)
         mp.setenv("LETHE_TEMPORAL_ADDRESS", "127.0.0.1:9")
+        mp.setenv("XDG_CONFIG_HOME", str(where / ".no-user-config"))
         mp.chdir(where)
         asyncio.run(initialise(load_settings()))
     return where / ".lethe"

@@ -176,10 +176,11 @@ def test_killing_lethe_dev_takes_its_server_down(tmp_path: Path) -> None:
     import socket
     import time
 
-    with socket.socket() as s, socket.socket() as u:  # two free ports, not port and port + 1
+    # Two ports the kernel chose (port + 1 was often the next connection's own port).
+    with socket.socket() as s, socket.socket() as ui:
         s.bind(("127.0.0.1", 0))
-        u.bind(("127.0.0.1", 0))
-        port, ui_port = s.getsockname()[1], u.getsockname()[1]
+        ui.bind(("127.0.0.1", 0))
+        port, ui_port = s.getsockname()[1], ui.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
     tag = uuid.uuid4().hex
     env["LETHE_TEST_TAG"] = tag

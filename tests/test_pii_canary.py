@@ -22,7 +22,9 @@ under the Lethe home, certificates (JSON and HTML), exports (CSV and JSON Lines)
 auditor's and operator's views, every command's output, every log line, every Temporal
 history of the task queue and the retention sweeper's schedule (each payload must be
 ciphertext; workflow ids, search attributes and failures are read raw) are searched for the
-canaries, in plain text (any case) and in common encodings.
+canaries, in plain text (any case) and in common encodings. The namespace has Lethe's search
+attributes registered, so every request's workflow carries them: each value must be one of
+the words, dates, flags or system names they may hold.
 """
 
 from __future__ import annotations
@@ -62,16 +64,20 @@ from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.logs import configure_logging
 from lethe.runtime import load_registry, open_ledger
+from lethe.search_attributes import register_search_attributes
 from lethe.settings import Settings, SystemConfig, TemporalSettings, build_connectors
 from lethe.sweeper import install_sweeper, schedule_id
 from tests.support.canary import Canary, find
 from tests.support.cli import Lethe
+from tests.support.namespaces import fresh_namespace
 from tests.support.portal import portal_verification, preverified_draft
 from tests.support.s3_server import start as start_s3
+from vocabulary import JURISDICTIONS, VERIFICATION_METHODS, RequestStatus
 from workflows import STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED, ErasurePolicy, ErasureWorkflow
 from workflows.erasure import SYSTEMS_AT_ONCE
 from workflows.refusals import RECORD_REFUSED_SIGNALS
 from workflows.retention_sweep import CHECK_STALLED_REQUESTS
+from workflows.search_attributes import SEARCH_ATTRIBUTES_PATCH
 from workflows.system_erasure import WAIT_FOR_SYSTEM_WORKER
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
@@ -209,6 +215,7 @@ def lethe_env(
         "LETHE_CONFIG": str(config),
         "LETHE_DATABASE_URL": settings.database_url,
         "LETHE_TEMPORAL_ADDRESS": settings.temporal.address,
+        "LETHE_TEMPORAL_NAMESPACE": settings.temporal.namespace,
         "LETHE_TASK_QUEUE": settings.temporal.task_queue,
         "LETHE_PSEUDONYM_KEY": b64(keys.pseudonym).decode(),
         "LETHE_VAULT_KEY": b64(keys.vault).decode(),
@@ -241,6 +248,7 @@ def payloads(message: Message) -> Iterator[Payload]:
 #: that no codec sees: the marker (the id and a flag) and the ``TemporalChangeVersion`` search
 #: attribute (the ids). Nothing of the request; anything else in plain JSON still fails.
 PATCH_IDS = {
+    SEARCH_ATTRIBUTES_PATCH,
     STATUS_FROM_LEDGER,
     SYSTEMS_AT_ONCE,
     VERIFY_NOT_SEARCHED,
@@ -257,6 +265,29 @@ def names_a_patch(p: Payload) -> bool:
     if isinstance(data, dict):
         return set(data) == {"id", "deprecated"} and data["id"] in PATCH_IDS
     return isinstance(data, list) and bool(data) and set(data) <= PATCH_IDS
+
+
+#: What Lethe's search attributes may hold: plain JSON (the cluster indexes them), so each is
+#: checked against what it may say: a status, a jurisdiction, a method, a date, the
+#: configured systems' names, a flag. An identifier in one fails.
+def is_a_lethe_search_attribute(p: Payload, systems: set[str]) -> bool:
+    if p.metadata.get("encoding") != b"json/plain" or b"type" not in p.metadata:
+        return False
+    data = json.loads(p.data)
+    words = {*RequestStatus, *JURISDICTIONS, *VERIFICATION_METHODS, *systems}
+    if isinstance(data, bool):
+        return True
+    if isinstance(data, list):
+        return bool(data) and all(isinstance(v, str) and v in systems for v in data)
+    if not isinstance(data, str):
+        return False
+    if data in words:
+        return True
+    try:
+        datetime.fromisoformat(data)
+    except ValueError:
+        return False
+    return True
 
 
 async def histories(client: Client, task_queue: str) -> list[tuple[str, bytes, list[Payload]]]:
@@ -295,7 +326,10 @@ async def test_no_canary_anywhere_in_the_record(
     # the address: looked for below as well).
     stack = ExitStack()
     hosted = stack.enter_context(hosted_services(people, people[0]))
-    client = dev_server_env.client
+    # A namespace of its own, with Lethe's search attributes registered (as `lethe dev` and
+    # `lethe init` do): every request's workflow carries them, and they are scanned too.
+    client = await fresh_namespace(dev_server_env.client)
+    await register_search_attributes(client, client.namespace)
     systems = {
         **demo.systems,
         "directory": directory(demo.root),
@@ -312,7 +346,9 @@ async def test_no_canary_anywhere_in_the_record(
         home=tmp_path / ".lethe",
         database_url=f"sqlite+aiosqlite:///{tmp_path / '.lethe' / 'lethe.db'}",
         temporal=TemporalSettings(
-            address=client.service_client.config.target_host, task_queue=task_queue
+            address=client.service_client.config.target_host,
+            namespace=client.namespace,
+            task_queue=task_queue,
         ),
         systems=systems,
         verification=portal_verification(),
@@ -489,9 +525,16 @@ async def test_no_canary_anywhere_in_the_record(
         f"{wid}: {p.metadata.get('encoding', b'')!r}"
         for wid, _, found in recorded
         for p in found
-        if p.metadata.get("encoding") != ENCODING and not names_a_patch(p)
+        if p.metadata.get("encoding") != ENCODING
+        and not names_a_patch(p)
+        and not is_a_lethe_search_attribute(p, set(systems))
     ]
     assert clear == []
+    # The requests' workflows did carry them (so the check above had something to check).
+    attributes = [
+        p for _, _, found in recorded for p in found if is_a_lethe_search_attribute(p, set(systems))
+    ]
+    assert any(json.loads(p.data) == "completed_with_exceptions" for p in attributes)
     assert sum(len(found) for _, _, found in recorded) > 50
 
     # The auditor's and the operator's outputs, through the command line, from the same ledger.

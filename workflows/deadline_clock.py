@@ -40,8 +40,13 @@ _OVERDUE = AlertEvent.DEADLINE_OVERDUE
 
 
 class DeadlineClock:
-    def __init__(self, request: ErasureRequest) -> None:
+    def __init__(
+        self, request: ErasureRequest, on_change: Callable[[], None] | None = None
+    ) -> None:
+        """``on_change``: called when the answer deadline passes (recorded as overdue) or
+        moves (an extension): the workflow keeps its search attributes current."""
         self.request_id = request.request_id
+        self._on_change = on_change
         self.answer_by = request.due_at
         self.acknowledge_by = request.acknowledge_by
         self.reminder_lead = timedelta(seconds=request.policy.reminder_lead_seconds)
@@ -63,6 +68,8 @@ class DeadlineClock:
         self.extended = True
         self.fired = [k for k in self.fired if k == _ACKNOWLEDGEMENT]
         self._version += 1
+        if self._on_change is not None:
+            self._on_change()
 
     def stop(self) -> None:
         """Record nothing more (a timer firing as the request finishes stays quiet)."""
@@ -119,3 +126,5 @@ class DeadlineClock:
             )
             if kind != _ACKNOWLEDGEMENT and current > self.answer_by:
                 self.move(current)
+            elif kind == _OVERDUE and self._on_change is not None:
+                self._on_change()

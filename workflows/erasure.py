@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
+from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 # Data classes come from the host, not the sandbox: the sandbox's proxied ``datetime`` is not
@@ -72,6 +73,7 @@ from .email_gate import EmailGate
 from .gate_decision import GateDecision
 from .ids import system_erasure_id_under
 from .refusals import Refused, SignalReader
+from .search_attributes import DUE_DATE, OVERDUE, SEARCH_ATTRIBUTES_PATCH, STATUS
 from .system_erasure import erase_at_once, erase_in_child
 
 __all__ = ["STATUS_FROM_LEDGER", "SYSTEMS_AT_ONCE", "ErasureWorkflow"]
@@ -97,7 +99,8 @@ class ErasureWorkflow:
         self._method = request.verification_method
         self._approval: OperatorApproval | None = None
         self._systems: dict[str, str] = {}
-        self._clock = DeadlineClock(request)
+        self._indexed = request.search_attributes  # keeps Lethe's search attributes current
+        self._clock = DeadlineClock(request, on_change=self._deadline_changed)
         self._email = EmailGate(request, self._clock)
         self._verified: bool | None = None  # decided by the identity gate
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
@@ -308,6 +311,7 @@ class ErasureWorkflow:
             )
 
         self._stage = RequestStatus.ERASING
+        self._index(STATUS.value_set(RequestStatus.ERASING))
         self._systems = dict.fromkeys(request.systems, "erasing")  # each system's stage
         await self._record(
             StatusChange(
@@ -336,6 +340,7 @@ class ErasureWorkflow:
             return GateDecision.refused(f"unknown verification method {method!r}")
 
         self._stage = RequestStatus.AWAITING_VERIFICATION
+        self._index(STATUS.value_set(RequestStatus.AWAITING_VERIFICATION))
         await self._record(
             StatusChange(
                 request.request_id,
@@ -471,6 +476,7 @@ class ErasureWorkflow:
             await self._record(
                 StatusChange(request.request_id, status, actor=actor, reason=reason, detail=counts)
             )
+        self._index(STATUS.value_set(status))
         await self._seal(request.request_id)
         workflow.logger.info("erasure finished", extra={"status": status})
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -498,6 +504,17 @@ class ErasureWorkflow:
         them would race a timer or an activity finishing at the same moment, for nothing.
         """
         self._clock.stop()
+
+    def _index(self, *updates: SearchAttributeUpdate[Any]) -> None:
+        """Keep the search attributes current: only for a request started with them, and only
+        in histories that took the patch (those recorded before replay as they were)."""
+        if self._indexed and workflow.patched(SEARCH_ATTRIBUTES_PATCH):
+            workflow.upsert_search_attributes(list(updates))
+
+    def _deadline_changed(self) -> None:
+        """The clock says the deadline passed, or moved (an extension)."""
+        answer_by = self._clock.answer_by
+        self._index(DUE_DATE.value_set(answer_by), OVERDUE.value_set(workflow.now() >= answer_by))
 
     async def _record(self, change: StatusChange) -> None:
         await workflow.execute_activity_method(

@@ -69,6 +69,9 @@ class ErasureRequest:
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
     #: When receipt must be acknowledged (the strictest rule); None if no rule asks.
     acknowledge_by: datetime | None = None
+    #: The namespace has Lethe's search attributes: the workflow keeps them current
+    #: (``workflows.search_attributes``). False for requests started before they existed.
+    search_attributes: bool = False
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "connectors_cmd",
         "Connectors: what is installed, whether configured systems answer, a new one.",
     ),
+    "codec-server": (
+        "codec_server_cmd",
+        "Serve /encode and /decode for the Temporal Web UI and `temporal --codec-endpoint`"
+        " (bearer tokens from LETHE_CODEC_TOKENS; each decode recorded in the ledger).",
+    ),
+    "config": (
+        "config_cmd",
+        "Which configuration file, ledger and Temporal this invocation uses (secrets masked).",
+    ),
     "controller-instruction": (
         "referrals",
         "Carry out a controller's instruction for a referred system.",
@@ -104,9 +113,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create what is missing: the keys (under LETHE_HOME/keys, unless LETHE_*_KEY are set)"
         " and the ledger, which records the ids of its keys.",
     ),
+    "keys": (
+        "keys_cmd",
+        "The keys: rotate the payload and vault keys (the old ones stay, retired, to decrypt).",
+    ),
     "list": (
         "requests",
         "List requests, newest first (with --overdue or --due-within: soonest deadline first).",
+    ),
+    "migrate": (
+        "migrate",
+        "Bring the ledger's schema up to this version of Lethe (run it before starting workers"
+        " of a new version).",
     ),
     "retry": (
         "rounds",
@@ -170,7 +188,7 @@ class _LazyGroup(click.Group):
     cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="lethe", prog_name="lethe")
+@click.version_option(package_name="lethe-erasure", prog_name="lethe")
 def app() -> None:
     """Lethe carries out the right to erasure: verify who asks, erase everywhere,
     prove it, and keep only what the law requires."""
@@ -270,4 +288,3 @@ def read(
     from ..runtime import Reader
 
     return run(_within(Reader.open(invocation_settings()), operation, *args, **kwargs))
-

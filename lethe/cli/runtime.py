@@ -57,6 +57,14 @@ def dev(port: int, ui_port: int, as_json: bool) -> None:
             local = dataclasses.replace(
                 settings, temporal=settings.temporal.model_copy(update={"address": server.address})
             )
+            from ..keys import load_keyring
+            from ..runtime import connect_when_ready
+            from ..search_attributes import register_search_attributes
+
+            # The request workflows' search attributes (LetheStatus…): registered before the
+            # worker starts, so that the Web UI and `temporal workflow list -q` can filter.
+            client = await connect_when_ready(local, load_keyring(settings.home))
+            await register_search_attributes(client, local.temporal.namespace)
             info = {
                 "temporal_address": server.address,
                 "temporal_ui": server.ui_url,

@@ -115,7 +115,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         f" and Discourse on {hosted.discourse.url})."
     )
     if s3 is None:
-        say("(No object store or encrypted archive: pip install 'lethe[s3]' 'moto[server]'.)")
+        say("(No object store or archive: pip install 'lethe-erasure[s3]' 'moto[server]'.)")
     else:
         say(f"S3 object store (moto's S3 server) on {s3.url}, stopped when the demo ends.")
     # The object store's secret, made up for this run, as the variable its system names.

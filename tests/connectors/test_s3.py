@@ -209,7 +209,7 @@ def test_without_boto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch
         ConnectorRegistry.from_entry_points().build(
             "uploads", "s3", {"bucket": "b-1", "prefixes": ["users/{email}/"]}
         )
-    assert "pip install 'lethe[s3]'" in str(err.value) and "\n" not in str(err.value)
+    assert "pip install 'lethe-erasure[s3]'" in str(err.value) and "\n" not in str(err.value)
 
 
 async def test_an_interrupted_erase_is_finished_by_another_worker_and_counts_what_it_did(

@@ -111,7 +111,7 @@ def test_a_read_does_not_migrate_an_older_ledger(
     for args in (["list"], ["status", "er-nosuchrequest"]):
         assert lethe(*args) == 78
         err = one_line_error(capsys)
-        assert "has schema 0009_idempotent_writes" in err and "run `lethe init`" in err
+        assert "has schema 0009_idempotent_writes" in err and "run `lethe migrate`" in err
     assert _revision(lethe_home) == "0009_idempotent_writes"  # untouched
 
 

@@ -37,7 +37,7 @@ def test_list_shows_installed_kinds_with_capabilities(
     rows = {r["kind"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["backup_files"]["capabilities"] == ["erase"]
     assert rows["phpbb"]["class"] == "connectors.phpbb:PhpbbConnector"
-    assert rows["sql"]["distribution"].startswith("lethe ")
+    assert rows["sql"]["distribution"].startswith("lethe-erasure ")
     specs = {s["name"]: s for s in rows["http"]["specs"]}
     assert specs["hubspot"] == {"name": "hubspot", "title": "HubSpot", "records": "contacts"}
     assert set(specs) == {"discourse", "hubspot", "mailchimp"} and rows["sql"]["specs"] == []
@@ -184,8 +184,13 @@ def test_the_scaffold_is_written_from_templates_installed_with_lethe(
         "package-data"
     ]["lethe"]
     shipped = {f for pattern in patterns for f in glob.glob(pattern, root_dir=root / "lethe")}
+    # Every template: the connector's, and the lethe.toml `lethe init` writes.
+    on_disk = {
+        str(p.relative_to(root / "lethe"))
+        for p in (root / "lethe" / "templates").rglob("*")
+        if p.is_file()
+    }
     templates = root / "lethe" / "templates" / "connector"
-    on_disk = {str(p.relative_to(root / "lethe")) for p in templates.rglob("*") if p.is_file()}
     assert on_disk and on_disk == shipped
 
     assert lethe("connectors", "new", "my_crm", "--json") == 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ledger import create_ledger_engine, key_ids_of, upgrade_schema
+from lethe.errors import ConfigError
 from lethe.keys import load_keyring
 from lethe.runtime import Runtime
 from lethe.settings import load_settings
@@ -158,6 +159,10 @@ def test_a_ledger_older_than_the_record_adopts_the_keys_of_its_first_writer(
     async def scenario() -> tuple[dict[str, str], dict[str, str]]:
         engine = create_ledger_engine(settings.database_url)
         await upgrade_schema(engine, "0007_sealed_events")
+        assert await key_ids_of(engine) == {}
+        with pytest.raises(ConfigError, match="run `lethe migrate`"):
+            await Runtime.open(settings)  # behind: no command but `lethe migrate` migrates
+        await upgrade_schema(engine)
         assert await key_ids_of(engine) == {}
         rt = await Runtime.open(settings)
         await rt.close()

@@ -40,6 +40,13 @@ LOWER: list[tuple[str, str, float, float]] = [
     ("deadlines", "policy_acknowledge_hours", 0, -1),
     ("deadlines", "policy_answer_days", 1, 0),
     ("deadlines", "policy_extension_days", 0, -1),
+    ("codec_server", "port", 1, 0),
+    ("worker", "metrics_port", 1, 0),
+    ("worker", "max_concurrent_activities", 1, 0),
+    ("worker", "max_concurrent_workflow_tasks", 2, 1),
+    ("worker", "workflow_task_pollers", 2, 1),
+    ("worker", "activity_task_pollers", 1, 0),
+    ("worker", "graceful_shutdown_seconds", 0, -0.01),
 ]
 UPPER: list[tuple[str, str, float, float]] = [
     ("erasure", "attempt_limit", 100, 101),
@@ -53,6 +60,13 @@ UPPER: list[tuple[str, str, float, float]] = [
     ("deadlines", "policy_acknowledge_hours", 720, 721),
     ("deadlines", "policy_answer_days", 365, 366),
     ("deadlines", "policy_extension_days", 365, 366),
+    ("codec_server", "port", 65535, 65536),
+    ("worker", "metrics_port", 65535, 65536),
+    ("worker", "max_concurrent_activities", 10000, 10001),
+    ("worker", "max_concurrent_workflow_tasks", 10000, 10001),
+    ("worker", "workflow_task_pollers", 100, 101),
+    ("worker", "activity_task_pollers", 100, 101),
+    ("worker", "graceful_shutdown_seconds", 3600, 3600.01),
 ]
 EDGES = LOWER + UPPER
 
@@ -189,6 +203,18 @@ OVERRIDES: dict[str, tuple[str, str, Callable[[Settings], Any], Any]] = {
         "tk-env",
         lambda s: (s.temporal.api_key, s.temporal.tls),
         ("tk-env", True),
+    ),
+    "LETHE_TEMPORAL_TLS_SERVER_NAME": (
+        '[temporal]\ntls_server_name = "file.internal"\n',
+        "env.internal",
+        lambda s: s.temporal.tls_server_name,
+        "env.internal",
+    ),
+    "LETHE_TEMPORAL_PROFILE": (
+        '[temporal]\nprofile = "UNSET"\n',  # an unknown profile: read only with the variable
+        "default",
+        lambda s: s.temporal.profile,
+        "default",
     ),
     "LETHE_SMTP_HOST": (
         '[mail]\nsmtp_host = "file.example.org"\n',

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities import SystemOutcome, SystemTask
+from lethe.search_attributes import register_search_attributes
 from workflows import (
     ControllerInstruction,
     ErasureWorkflow,
@@ -34,6 +35,7 @@ from workflows import (
     system_erasure_id,
     workflow_id_for,
 )
+from workflows.search_attributes import initial_attributes
 
 from .test_erasure_workflow import Fakes, fakes_worker, request
 
@@ -48,6 +50,38 @@ async def operator_approved_by_update(client: Client, task_queue: str) -> Workfl
     async with fakes_worker(client, fakes, task_queue):
         handle = await client.start_workflow(
             ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
+        )
+        await handle.execute_update(
+            ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back, ticket 12")
+        )
+        result = await handle.result()
+        assert result.status == "completed", result
+        return await handle.fetch_history()
+
+
+async def search_attributes_kept_current(client: Client, task_queue: str) -> WorkflowHistory:
+    """An operator-verified request started with Lethe's search attributes (as intake starts
+    one where the namespace has them): its upserts, behind ``lethe-search-attributes``."""
+    req = replace(
+        request(("forum", "crm"), "operator"),
+        request_id="er-5a1e5a1e5a1e",
+        search_attributes=True,
+    )
+    attrs = initial_attributes(
+        status="received",
+        jurisdiction=req.jurisdiction,
+        verification=req.verification_method,
+        due_at=req.due_at,
+        systems=req.systems,
+    )
+    fakes = Fakes()
+    async with fakes_worker(client, fakes, task_queue):
+        handle = await client.start_workflow(
+            ErasureWorkflow.run,
+            req,
+            id=workflow_id_for(req.request_id),
+            task_queue=task_queue,
+            search_attributes=attrs,
         )
         await handle.execute_update(
             ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back, ticket 12")
@@ -105,22 +139,33 @@ async def systems_at_once_and_a_pending_child(client: Client, task_queue: str) -
 RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
     "operator_approved_by_update": operator_approved_by_update,
     "referral_instructed_by_update": referral_instructed_by_update,
+    "search_attributes_kept_current": search_attributes_kept_current,
     "systems_at_once_and_a_pending_child": systems_at_once_and_a_pending_child,
 }
 
 
+#: Recipes that need the dev server (the time-skipping one refuses custom search attributes).
+ON_DEV_SERVER = {"search_attributes_kept_current"}
+
+
 async def main(names: list[str]) -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server")
-    )
-    try:
-        for name in names or list(RECIPES):
+    for name in names or list(RECIPES):
+        if name in ON_DEV_SERVER:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=str(BIN / "temporal"), dev_server_log_level="error"
+            )
+            await register_search_attributes(env.client, env.client.namespace)
+        else:
+            env = await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=str(BIN / "temporal-test-server")
+            )
+        try:
             history = await RECIPES[name](env.client, f"capture-{name}")
             text = json.dumps(json.loads(history.to_json()), indent=2) + "\n"
             (HISTORIES / f"{name}.json").write_text(text)
             print(f"recorded {name}: {len(history.events)} events")
-    finally:
-        await env.shutdown()
+        finally:
+            await env.shutdown()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ def test_there_are_histories_to_replay() -> None:
     names = {p.stem for p in HISTORIES}
     # The update paths that replaced the approve and controller_instruction signals.
     assert {"operator_approved_by_update", "referral_instructed_by_update"} <= names
+    # A request that keeps Lethe's search attributes current (its upserts are commands).
+    assert "search_attributes_kept_current" in names
 
 
 def _workflow_id(raw: str) -> str:
