@@ -24,6 +24,15 @@ from .deadlines import (
 )
 from .erasure import ErasureActivities, entry_from_outcome, outcome_from_record
 from .mail import ConsoleMailer, Mailer, MailRejected, MailUnavailable, SmtpConfig, SmtpMailer
+from .manual_tasks import (
+    MANUAL_TASK_EVENTS,
+    ManualAnswerRecord,
+    ManualTaskActivities,
+    ManualTaskEscalation,
+    ManualTaskOpened,
+    TaskAnswer,
+    manual_systems,
+)
 from .planning import PlanningActivities
 from .progress import Holdup, ProgressActivities, StallQuery, StallReport, holdups
 from .recording import RecordingActivities
@@ -70,6 +79,7 @@ from .verification import (
 )
 
 __all__ = [
+    "MANUAL_TASK_EVENTS",
     "AcknowledgementNotice",
     "AcknowledgementOrder",
     "AcknowledgementOutcome",
@@ -100,6 +110,10 @@ __all__ = [
     "MailRejected",
     "MailUnavailable",
     "Mailer",
+    "ManualAnswerRecord",
+    "ManualTaskActivities",
+    "ManualTaskEscalation",
+    "ManualTaskOpened",
     "PlanInput",
     "PlanningActivities",
     "ProgressActivities",
@@ -128,6 +142,7 @@ __all__ = [
     "SystemOutcome",
     "SystemPlan",
     "SystemTask",
+    "TaskAnswer",
     "Verification",
     "VerificationActivities",
     "WebhookAlerts",
@@ -135,6 +150,7 @@ __all__ = [
     "entry_from_outcome",
     "holdups",
     "is_activity",
+    "manual_systems",
     "outcome_from_record",
     "system_activity_id",
     "system_of_activity_id",

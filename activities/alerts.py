@@ -75,6 +75,10 @@ _HEADLINES: dict[str, str] = {
     AlertEvent.PAYLOAD_REFUSED: (
         "a signal without Lethe's payload key was refused: nothing changed"
     ),
+    AlertEvent.MANUAL_TASK_OPENED: "a system no API reaches needs a person to erase it",
+    AlertEvent.MANUAL_TASK_OVERDUE: (
+        "a manual erasure task is overdue: do it, or record why the data is kept"
+    ),
 }
 _DEADLINE_EVENTS = frozenset({AlertEvent.DEADLINE_REMINDER, AlertEvent.DEADLINE_OVERDUE})
 

@@ -3,6 +3,7 @@
     held by a legal hold       → ``Retained`` under the hold's basis and date, recorded here;
                                  the system's connector is never called
     processor-held (lethe.toml) → referred to its controller (no erase until instructed)
+    worked by a person (manual) → a task for a person (no connector is called)
     otherwise                  → erased through its connector
 
 Holds are looked up by the request's pseudonym as recorded in the ledger, so a hold placed
@@ -11,7 +12,7 @@ on a person catches every later request and every later round for them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import structlog
@@ -28,12 +29,19 @@ log = structlog.get_logger("lethe.activities")
 
 
 class PlanningActivities:
-    """``processors`` maps each processor-held system to the controller it holds data for."""
+    """``processors`` maps each processor-held system to the controller it holds data for;
+    ``manual`` names the systems a person erases (``connectors.manual``)."""
 
-    def __init__(self, ledger: Ledger, processors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        processors: Mapping[str, str] | None = None,
+        manual: Collection[str] = (),
+    ) -> None:
         self._ledger = ledger
         self._holds = LegalHolds(ledger)
         self._processors = dict(processors or {})
+        self._manual = frozenset(manual)
 
     @activity.defn(name="plan_erasure")
     async def plan_erasure(self, plan: PlanInput) -> ErasurePlan:
@@ -59,6 +67,8 @@ class PlanningActivities:
                 )
             elif system in self._processors:
                 steps.append(SystemPlan(system, "refer", controller=self._processors[system]))
+            elif system in self._manual:
+                steps.append(SystemPlan(system, "manual"))
             else:
                 steps.append(SystemPlan(system, "erase"))
         return ErasurePlan(tuple(steps))

@@ -41,8 +41,9 @@ class PlanInput:
 
 @dataclass(frozen=True)
 class SystemPlan:
-    """``erase`` (call the connector), ``refer`` (processor-held: ask ``controller``), or
-    ``hold`` (``outcome`` is the ``Retained`` already recorded; no connector is called)."""
+    """``erase`` (call the connector), ``refer`` (processor-held: ask ``controller``),
+    ``manual`` (a person erases it: a task is opened), or ``hold`` (``outcome`` is the
+    ``Retained`` already recorded; no connector is called)."""
 
     system: str
     action: str

@@ -289,6 +289,12 @@ class Ledger:
         async with self.session() as s:
             return list((await s.scalars(q.order_by(RequestEvent.id))).all())
 
+    async def events_of_kinds(self, kinds: Sequence[str]) -> list[RequestEvent]:
+        """Every request's events of these kinds, oldest first (``lethe task list``)."""
+        q = sa.select(RequestEvent).where(RequestEvent.kind.in_(list(kinds)))
+        async with self.session() as s:
+            return list((await s.scalars(q.order_by(RequestEvent.id))).all())
+
     async def exceptions(self, request_id: str) -> list[RetainedException]:
         q = sa.select(RetainedException).where(RetainedException.request_id == request_id)
         async with self.session() as s:

@@ -104,6 +104,7 @@ def progress_lines(progress: ProgressCheck | None, events: Sequence[RequestEvent
             " nothing changed."
             " Someone reached Temporal without Lethe's keys: see docs/threat-model.md"
         )
+    lines += manual_task_lines(events)
     if progress is None:
         return lines
     lines += [f"Not progressing: {visible(h.what)}" for h in progress.holdups]
@@ -111,6 +112,34 @@ def progress_lines(progress: ProgressCheck | None, events: Sequence[RequestEvent
         lines.append(
             f"Progress unknown: {visible(progress.unchecked)}; whether the systems are being erased"
             " cannot be told from here"
+        )
+    return lines
+
+
+def manual_task_lines(events: Sequence[RequestEvent]) -> list[str]:
+    """A line for each manual task still waiting for its answer (``connectors.manual``)."""
+    answered = {
+        (e.detail.get("system"), e.detail.get("round"))
+        for e in events
+        if e.kind in ("manual_task_done", "manual_task_retained")
+    }
+    overdue = {
+        (e.detail.get("system"), e.detail.get("round"))
+        for e in events
+        if e.kind == "manual_task_overdue"
+    }
+    lines = []
+    for e in events:
+        where = (e.detail.get("system"), e.detail.get("round"))
+        if e.kind != "manual_task_opened" or where in answered:
+            continue
+        system = visible(str(where[0]))
+        late = "OVERDUE, " if where in overdue else ""
+        lines.append(
+            f"Manual task: {system} waits for {visible(str(e.detail.get('assignee', '?')))}"
+            f" ({late}due {str(e.detail.get('due_at', '?'))[:16].replace('T', ' ')} UTC):"
+            f" lethe task show {e.request_id} --system {system}, then lethe task done …"
+            " or lethe task retain …"
         )
     return lines
 

@@ -29,8 +29,9 @@ from connectors import redact
 
 __all__ = ["QUIET_LOGGERS", "configure_logging", "redact_event"]
 
-#: Loggers whose DEBUG lines print the parameters of every query: never below INFO.
-QUIET_LOGGERS = ("aiosqlite",)
+#: Loggers whose DEBUG lines print the parameters of every query, or every request's URL and
+#: body (an object key names the person; a hashed key would pass redaction): never below INFO.
+QUIET_LOGGERS = ("aiosqlite", "botocore", "boto3", "s3transfer", "urllib3")
 
 
 def _scrub(value: Any) -> Any:

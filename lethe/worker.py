@@ -32,6 +32,7 @@ from activities import (
     ErasureActivities,
     MailAlerts,
     Mailer,
+    ManualTaskActivities,
     PlanningActivities,
     ProgressActivities,
     RecordingActivities,
@@ -44,6 +45,7 @@ from activities import (
     VerificationActivities,
     WebhookAlerts,
     activity_methods,
+    manual_systems,
 )
 from connectors import Connector
 from ledger import Ledger, ProofLog, TreeHeadSigner
@@ -136,7 +138,8 @@ def build_worker(
                 ),
                 RecordingActivities(ledger, alerter),
                 SealingActivities(ProofLog(ledger, TreeHeadSigner(signing_key))),
-                PlanningActivities(ledger, processors),
+                PlanningActivities(ledger, processors, manual=manual_systems(connectors)),
+                ManualTaskActivities(ledger, manual_systems(connectors), alerter=alerter),
                 ReferralActivities(ledger, controllers, alerter=alerter),
                 RoundActivities(ledger, shred_grace_days=shred_grace_days),
                 VerificationActivities(ledger, mailer, status_key),

@@ -62,7 +62,9 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     demo = lethe(tmp_path, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    for system in ("forum", "crm", "newsletter", "backups", "mailchimp", "discourse"):
+    for system in (
+        "forum", "crm", "newsletter", "backups", "mailchimp", "discourse", "uploads", "archive"
+    ):
         assert f"│ {system}" in out
     assert "Final status: completed_with_exceptions" in out
     assert "Bystander check passed" in out
@@ -82,16 +84,23 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         # The hosted services, through the http connector's presets, on local fakes.
         "mailchimp": "retained",  # deleted permanently; the suppression entry is kept
         "discourse": "erased",  # anonymised: posts kept, author gone
+        # The object store and the encrypted archive.
+        "uploads": "retained",  # a contract under S3 Object Lock (COMPLIANCE) until 2034
+        "archive": "retained",  # the key destroyed; the unreadable archive until it rotates
     }
     assert all(
         e["legal_basis"] and (e["retained_until"] or e["review_on"])
         for e in record["retained_exceptions"]
     )
-    suppression = {e["system"]: e for e in record["retained_exceptions"]}["mailchimp"]
+    kept = {e["system"]: e for e in record["retained_exceptions"]}
+    suppression = kept["mailchimp"]
     assert suppression["legal_basis"] == "suppression" and suppression["review_on"]
     counts = {o["system"]: o["counts"] for o in record["outcomes"]}
     assert counts["mailchimp"] == {"members.deleted_permanently": 2}
     assert counts["discourse"] == {"users.anonymised": 1}
+    assert kept["uploads"]["legal_basis"] == "gdpr-17-3-b"
+    assert kept["uploads"]["retained_until"].startswith("2034-12-31")
+    assert kept["archive"]["legal_basis"] == "backup-rotation" and kept["archive"]["retained_until"]
     assert "ada@example.org" not in shown.stdout
     assert (tmp_path / ".lethe" / "demo" / "lethe.toml").exists()
 
@@ -112,6 +121,8 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
         "backups",
         "mailchimp",
         "discourse",
+        "uploads",
+        "archive",
         None,  # the request's own receipt
     }
     elsewhere = tmp_path / "auditor"
@@ -134,11 +145,12 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert "6 systems: 3 erased, 3 kept under a legal basis" in page  # the outcome first
     whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
-    # the 6 systems' receipts, the request's own, and its events
-    assert json.loads(whole.stdout)["receipts"] == 7 + len(events), whole.stdout
+    # the 8 systems' receipts, the request's own, and its events
+    assert json.loads(whole.stdout)["receipts"] == 9 + len(events), whole.stdout
     # The demo's lethe.toml names the hosted services' keys by variable, never inline.
     config = (tmp_path / ".lethe" / "demo" / "lethe.toml").read_text()
     assert 'preset = "mailchimp"' in config and 'password_env = "MAILCHIMP_API_KEY"' in config
+    assert 'secret_access_key_env = "LETHE_DEMO_S3_SECRET"' in config
 
 
 def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
@@ -149,7 +161,7 @@ def test_demo_json_and_a_second_run(tmp_path: Path) -> None:
     assert a["ok"] and b["ok"] and b["bystanders"]["problems"] == []
     # One log: the second run's head covers both runs' receipts (systems, state, events).
     both = a["certificate"]["receipts"] + b["certificate"]["receipts"]
-    assert a["certificate"]["receipts"] > 7  # 6 systems, the request's state, its events
+    assert a["certificate"]["receipts"] > 9  # 8 systems, the request's state, its events
     assert b["certificate"]["verified"] and b["certificate"]["tree_size"] == both
     assert a["request"]["request_id"] != b["request"]["request_id"]
     # Same person, same pseudonym: that is what lets holds and tombstones find them again.

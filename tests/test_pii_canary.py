@@ -1,6 +1,7 @@
 """The record holds no personal data: canary identifiers go in, and come out nowhere.
 
-People with unique, never-seen-before identifiers are seeded into the demo systems and erased
+People with unique, never-seen-before identifiers are seeded into the demo systems (with the
+demo's S3 bucket, on moto's S3 server, and its per-person encrypted archive) and erased
 end to end (real worker, real activities, real connectors, real ledger, the Temporal dev
 server), through every door personal data has been seen to come in by:
 
@@ -60,7 +61,8 @@ from ledger.tables import Base
 from lethe.codec import ENCODING
 from lethe.demo.hosted import hosted_services
 from lethe.demo.run import write_demo_config
-from lethe.demo.systems import seed_demo_systems
+from lethe.demo.systems import BUCKET, S3_SECRET_ENV, DemoSystems, seed_demo_systems
+from lethe.demo.systems import _s3_client as s3_client
 from lethe.intake import submit_request, validate_request
 from lethe.keys import Keyring
 from lethe.logs import configure_logging
@@ -72,6 +74,7 @@ from tests.support.canary import Canary, find
 from tests.support.cli import Lethe
 from tests.support.namespaces import fresh_namespace
 from tests.support.portal import portal_verification, preverified_draft
+from tests.support.s3_server import start as start_s3
 from vocabulary import JURISDICTIONS, VERIFICATION_METHODS, RequestStatus
 from workflows import STATUS_FROM_LEDGER, VERIFY_NOT_SEARCHED, ErasurePolicy, ErasureWorkflow
 from workflows.erasure import SYSTEMS_AT_ONCE
@@ -130,6 +133,30 @@ def plant(root: Path, people: list[Canary]) -> None:
         db.executemany(
             "INSERT INTO people (full_name, email) VALUES (?, ?)",
             [(p.name, p.email) for p in people],
+        )
+
+
+def plant_stores(demo: DemoSystems, people: list[Canary]) -> None:
+    """The canaries' objects in the demo's bucket (a locked contract too), and their keys in
+    the archive's key store."""
+    assert demo.s3_endpoint is not None
+    s3 = s3_client(demo.s3_endpoint)
+    for p in people:
+        for version in (1, 2):
+            body = f"avatar of {p.name}, v{version}".encode()
+            s3.put_object(Bucket=BUCKET, Key=f"avatars/{p.email}/me.png", Body=body)
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"contracts/{p.email}/signed.pdf",
+            Body=f"contract of {p.name}".encode(),
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=datetime(2034, 12, 31, tzinfo=UTC),
+        )
+    with sqlite3.connect(demo.root / "archive-keys.db") as db:
+        db.executemany(
+            "INSERT INTO subject_keys (key_id, email, key_material, created_at)"
+            " VALUES (?, ?, ?, '2026-01-01 00:00:00')",
+            [(f"canary{n:026d}", p.email, os.urandom(32).hex()) for n, p in enumerate(people)],
         )
 
 
@@ -283,11 +310,16 @@ async def test_no_canary_anywhere_in_the_record(
     task_queue: str,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     people = [Canary.new() for _ in range(5)]
     portal_a, portal_b, called, withdrawn, over_http = people
-    demo = seed_demo_systems(tmp_path / "systems")
+    object_store = start_s3()
+    request.addfinalizer(object_store.stop)
+    monkeypatch.setenv(S3_SECRET_ENV, "demo")
+    demo = seed_demo_systems(tmp_path / "systems", s3_endpoint=object_store.url)
     plant(demo.root, people)
+    plant_stores(demo, people)
     plant_logins(demo.root, people)
     # The scanner works, and the canaries really are in the systems before the erasure.
     assert find(people, "crm.db", (demo.root / "crm.db").read_bytes())
@@ -306,6 +338,12 @@ async def test_no_canary_anywhere_in_the_record(
         "directory": directory(demo.root),
         "accounts": accounts(demo.root),
         **hosted.systems(),
+        # Worked by a person: a task, answered at the command line with the person named.
+        "paper": SystemConfig(
+            "paper",
+            "manual",
+            {"instructions": "Shred the paper file in cabinet B.", "assignee": "records team"},
+        ),
     }
     settings = Settings(
         home=tmp_path / ".lethe",
@@ -382,7 +420,8 @@ async def test_no_canary_anywhere_in_the_record(
             # Filed at the command line: the address and the username from stdin.
             await lethe(
                 "submit", "-", "--identifier", "username=-", "--identifier", f"name={called.name}",
-                "--verification", "operator", "--systems", "newsletter,crm,directory,accounts",
+                "--verification", "operator", "--systems",
+                "newsletter,crm,directory,accounts,paper",
                 "--json", stdin=f"{called.email}\n{called.username}\n",
             )  # fmt: skip
             [newest] = await ledger.list_requests(limit=1)
@@ -400,6 +439,17 @@ async def test_no_canary_anywhere_in_the_record(
                 "--reason",
                 f"called {called.email.upper()} back on {PHONE}; {called.name} ok"
                 f" (login {called.username})",
+            )  # fmt: skip
+            for _ in range(600):  # the paper system's task is opened
+                if any(e.kind == "manual_task_opened" for e in await ledger.events(rid)):
+                    break
+                await asyncio.sleep(0.05)
+            await lethe("task", "show", rid, "--system", "paper")
+            await lethe(
+                "task", "done", rid, "--system", "paper", "--operator", f"records ({surname})",
+                "--evidence",
+                f"shredded the file of {called.name} <{called.email}>, {PHONE}, login"
+                f" {called.username}",
             )  # fmt: skip
             handle = client.get_workflow_handle_for(ErasureWorkflow.run, newest.workflow_id)
             assert (await handle.result()).status == "partially_failed"
@@ -454,6 +504,9 @@ async def test_no_canary_anywhere_in_the_record(
         # The hosted services did erase the portal requests' people.
         hosted_left = repr(hosted.records()).lower()
         assert not any(p.email.lower() in hosted_left for p in (portal_a, portal_b))
+        done_task = [
+            e for e in await ledger.events(request_ids[2]) if e.kind == "manual_task_done"
+        ]
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
@@ -530,11 +583,25 @@ async def test_no_canary_anywhere_in_the_record(
     assert not [h for h in md5s if h in logs.out + logs.err], "a Mailchimp member id logged"
     assert hits == []
 
+    # The stores did their part for the portal's two: avatars gone in every version, the
+    # locked contracts kept, the archive keys destroyed.
+    s3 = s3_client(object_store.url)
+    keys_left = {k["Key"] for k in s3.list_object_versions(Bucket=BUCKET)["Versions"]}
+    for p in (portal_a, portal_b):
+        assert f"avatars/{p.email}/me.png" not in keys_left
+        assert f"contracts/{p.email}/signed.pdf" in keys_left
+    with sqlite3.connect(demo.root / "archive-keys.db") as db:
+        live = {e for (e,) in db.execute("SELECT email FROM subject_keys WHERE email IS NOT NULL")}
+    assert portal_a.email not in live and portal_b.email not in live and called.email in live
+
     # What was fed in went through: the database's error, the operator's reason.
     assert [o.outcome for o in failed] == ["failed", "failed"]
     assert all("[redacted] <[redacted]>" in (o.error or "") for o in failed), failed
     assert "called [redacted] back on [phone redacted]" in verified[0].detail["reason"]
     assert "(login [redacted])" in verified[0].detail["reason"]  # the username, from the vault
+    assert done_task[0].detail["evidence"] == (
+        "shredded the file of [redacted] <[redacted]>, [phone redacted], login [redacted]"
+    )
     # What was scanned is not empty: the outputs exist and say what they should.
     assert len(list(out.glob("*.html"))) == 5 and (out / "export.csv").read_text().count("\n") == 6
     assert "Done, with exceptions the law allows" in served["pages"]  # the dashboard's page

@@ -22,6 +22,10 @@ class AlertEvent(StrEnum):
     its workflow is gone, or a system has been retried long).
     ``payload_refused``: a signal to a request was refused: not encrypted under the payload
     key (someone reached Temporal without Lethe's keys).
+    ``manual_task_opened``: a system no API reaches (``manual``) needs a person: the task,
+    its assignee and its instructions.
+    ``manual_task_overdue``: such a task was not done in time (escalated before the request's
+    answer deadline).
     """
 
     ACKNOWLEDGEMENT_OVERDUE = "acknowledgement_overdue"
@@ -32,6 +36,8 @@ class AlertEvent(StrEnum):
     SYSTEM_UNSERVED = "system_unserved"
     REQUEST_STALLED = "request_stalled"
     PAYLOAD_REFUSED = "payload_refused"
+    MANUAL_TASK_OPENED = "manual_task_opened"
+    MANUAL_TASK_OVERDUE = "manual_task_overdue"
 
 
 #: Every event, in the order the documentation and messages list them (the default of

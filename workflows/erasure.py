@@ -414,7 +414,10 @@ class ErasureWorkflow:
                 self._systems[system] = step.outcome.outcome
                 return step.outcome
             refer_to = step.controller if step is not None and step.action == "refer" else None
-            return await self._erase_system(request, system, refer_to, at_once=at_once)
+            manual = step is not None and step.action == "manual"
+            return await self._erase_system(
+                request, system, refer_to, at_once=at_once, manual=manual
+            )
 
         return tuple(await asyncio.gather(*(one(system) for system in request.systems)))
 
@@ -425,9 +428,13 @@ class ErasureWorkflow:
         refer_to: str | None = None,
         *,
         at_once: bool = False,
+        manual: bool = False,
     ) -> SystemOutcome:
-        job = SystemErasure(request.request_id, system, 0, request.policy, refer_to=refer_to)
-        if at_once and refer_to is None:
+        job = SystemErasure(
+            request.request_id, system, 0, request.policy, refer_to=refer_to, manual=manual
+        )
+        # A system a person erases waits for them: always a child of its own.
+        if at_once and refer_to is None and not manual:
 
             def stage(name: str) -> None:
                 self._systems[system] = name

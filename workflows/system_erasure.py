@@ -13,10 +13,19 @@ referred to its controller instead:
            who gives the instruction instead (the wait goes on without a timer)
     erase  ⇒ the next round erases through the connector (erase → poll → verify)
     retain ⇒ the next round records Retained with the instruction's basis and date
+
+A system a person erases (``job.manual``, ``connectors.manual``) gets a task instead:
+
+    open the task, alert ─▶ wait for the operator's answer (``answer_task``)
+        └─ not answered when due (before the request's deadline) ⇒ escalated, alerted;
+           the wait goes on without a timer
+    done   ⇒ erased (the operator's evidence is kept with the task's event)
+    retain ⇒ Retained with the answer's basis and date
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -31,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
     from activities import (
         ErasureActivities,
         InstructionRecord,
+        ManualAnswerRecord,
+        ManualTaskActivities,
+        ManualTaskEscalation,
         RecordingActivities,
         ReferralActivities,
         ReferralEscalation,
@@ -38,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         SystemFailure,
         SystemOutcome,
         SystemTask,
+        TaskAnswer,
         system_activity_id,
     )
     from activities.erasure import SYSTEM_NOT_ON_THIS_WORKER
@@ -76,6 +89,8 @@ WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
 _LONGEST_WAIT = timedelta(hours=1)
 #: The stages in which a referred system waits for its controller's instruction.
 _AWAITING_INSTRUCTION = (OutcomeKind.REFERRED, "escalated")
+#: The stages in which a manual system waits for an operator's answer.
+_AWAITING_A_PERSON = ("manual_task", "manual_task_overdue")
 T = TypeVar("T")
 
 
@@ -91,6 +106,23 @@ def _instruction_refusal(instruction: ControllerInstruction) -> str | None:
     if not instruction.legal_basis:
         return "a retention needs its legal basis"
     if (instruction.retained_until is None) == (instruction.review_on is None):
+        return "a retention needs exactly one of a date kept until or a review date"
+    return None
+
+
+def _answer_refusal(answer: TaskAnswer) -> str | None:
+    """Why an answer to a manual task cannot be recorded as given, or None."""
+    if not answer.operator.strip() or not answer.evidence.strip():
+        return "an answer needs who gives it and what was done (or why it is kept)"
+    if answer.action == "done":
+        if answer.legal_basis or answer.retained_until or answer.review_on:
+            return "a legal basis and dates go with retain, not with done"
+        return None
+    if answer.action != "retain":
+        return f"an answer is done or retain, not {answer.action!r}"
+    if not answer.legal_basis:
+        return "a retention needs its legal basis"
+    if (answer.retained_until is None) == (answer.review_on is None):
         return "a retention needs exactly one of a date kept until or a review date"
     return None
 
@@ -211,6 +243,7 @@ class SystemErasureWorkflow:
         self._stage = "erasing"
         self._round = 0  # the round a referral waits in
         self._instruction: ControllerInstruction | None = None
+        self._answer: TaskAnswer | None = None
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
 
     @workflow.query
@@ -244,6 +277,27 @@ class SystemErasureWorkflow:
         ):
             raise ValueError("a legal basis and dates go with retain, not with erase")
 
+    @workflow.update
+    def answer_task(self, answer: TaskAnswer) -> str:
+        """An operator's answer to the manual task this system waits on (``lethe task
+        done`` / ``lethe task retain``). The validator refuses, with the reason, one that
+        cannot be recorded; an accepted one is recorded by the run."""
+        self._answer = answer
+        return f"{answer.action}: recorded"
+
+    @answer_task.validator
+    def _refuse_answer(self, answer: TaskAnswer) -> None:
+        if self._answer is not None:
+            raise ValueError(
+                f"the task was answered already ({self._answer.action}, by"
+                f" {self._answer.operator})"
+            )
+        if self._stage not in _AWAITING_A_PERSON:
+            raise ValueError(f"this system is not waiting for a manual task ({self._stage})")
+        why = _answer_refusal(answer)
+        if why is not None:
+            raise ValueError(why)
+
     @workflow.signal(name="controller_instruction")
     async def controller_instruction(self, raw: RawValue) -> None:
         """The ``controller_instruction`` signal, as referrals opened before the ``instruct``
@@ -263,6 +317,8 @@ class SystemErasureWorkflow:
         if job.refer_to is not None:
             # Processor-held: the controller decides first; the connector is not called.
             return await self._refer(job, job.round, job.refer_to, connector_called=False)
+        if job.manual:
+            return await self._manual(job)
         outcome = await self._erase(job, job.round, answered=job.answered)
         if outcome.outcome == OutcomeKind.REFERRED:
             return await self._refer(
@@ -416,6 +472,48 @@ class SystemErasureWorkflow:
             )
         except ActivityError as err:
             return await self._fail(job, round_ + 1, describe_activity_failure(err))
+        self._stage = outcome.outcome
+        return outcome
+
+    async def _manual(self, job: SystemErasure) -> SystemOutcome:
+        """A person erases the system: open the task, wait for the answer, escalate when due."""
+        self._stage = "manual_task"
+        task = SystemTask(job.request_id, job.system, job.round)
+        opened = await self._served(
+            lambda: workflow.execute_activity_method(
+                ManualTaskActivities.open_manual_task, task, **LEDGER
+            ),
+            job.policy,
+        )
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._answer is not None,
+                timeout=timedelta(seconds=max(opened.wait_seconds, 1.0)),
+            )
+        if self._answer is None:
+            await workflow.execute_activity_method(
+                ManualTaskActivities.escalate_manual_task,
+                ManualTaskEscalation(
+                    job.request_id,
+                    job.system,
+                    job.round,
+                    f"not done by {opened.due_at[:16]} (assigned to {opened.assignee})",
+                ),
+                **LEDGER,
+            )
+            self._stage = "manual_task_overdue"
+            # An operator answers now. No timer: the wait adds nothing to the history.
+            await workflow.wait_condition(lambda: self._answer is not None)
+        answer = self._answer
+        assert answer is not None
+        try:
+            outcome = await workflow.execute_activity_method(
+                ManualTaskActivities.record_manual_answer,
+                ManualAnswerRecord(job.request_id, job.system, job.round, answer),
+                **INSTRUCTED_RETENTION,
+            )
+        except ActivityError as err:
+            return await self._fail(job, job.round, describe_activity_failure(err))
         self._stage = outcome.outcome
         return outcome
 

@@ -78,6 +78,7 @@ class SystemRoundWorkflow:
                     job.round,
                     job.policy,
                     refer_to=step.controller if step.action == "refer" else None,
+                    manual=step.action == "manual",
                 ),
                 system_erasure_id(job.request_id, job.system, job.round),
             )

@@ -80,6 +80,8 @@ class SystemErasure:
 
     ``refer_to``: the system is processor-held for that controller; it is referred without
     calling its connector, and erased only on the controller's instruction.
+    ``manual``: a person erases the system (``connectors.manual``): a task is opened and the
+    workflow waits for an operator's answer (``lethe task done`` / ``lethe task retain``).
     ``answered``: the connector's answer to this round's erase when the request's workflow
     already asked (``pending`` or ``referred``: ``erase_at_once``); the child carries on from
     it (polls, or refers) instead of asking again.
@@ -90,6 +92,7 @@ class SystemErasure:
     round: int = 0
     policy: ErasurePolicy = field(default_factory=ErasurePolicy)
     refer_to: str | None = None
+    manual: bool = False
     answered: SystemOutcome | None = None
 
 

@@ -93,7 +93,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": (
         "runtime",
-        "Erase a demo person from four local systems, end to end, and show the record.",
+        "Erase a demo person from six local systems, end to end, and show the record.",
     ),
     "dev": (
         "runtime",
@@ -141,6 +141,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "submit": ("requests", "Receive an erasure request for EMAIL and start it."),
     "sweeper": ("rounds", "The retention sweeper: re-erases what was kept once its date passes."),
+    "task": (
+        "tasks",
+        "Manual tasks: show one, record it done, or record why the data is kept.",
+    ),
     "verify": (
         "verification",
         "Check the code the requester received by email (verification method 'email'), or"

@@ -134,7 +134,7 @@ def worker_command(as_json: bool) -> None:
 @app.command()
 @json_option
 def demo(as_json: bool) -> None:
-    """Erase a demo person from four local systems, end to end, and show the record."""
+    """Erase a demo person from six local systems, end to end, and show the record."""
     from ..demo.run import run_demo
 
     settings = invocation_settings()

@@ -3,7 +3,9 @@
 Starts the Temporal dev server (in memory, on free ports), a worker in this process and the
 SQLite ledger under ``.lethe/``; seeds four local systems and starts two hosted services
 (local fakes of Mailchimp and Discourse, erased through the ``http`` connector's presets:
-``lethe.demo.hosted``); files a GDPR request for the demo
+``lethe.demo.hosted``) and, where ``boto3`` and ``moto[server]`` are installed (as ``make
+demo``'s environment has them), an S3 object store on moto's S3 server (a thread of this
+process, on a free port) and a per-person encrypted archive; files a GDPR request for the demo
 person, verified by an emailed code (a console mailer prints the message instead of sending
 it, and the demo reads the code from it); gives a wrong code first, to show it refused, then
 the right one; waits; checks that nobody else's data changed; prints the outcome table and
@@ -43,7 +45,14 @@ from ..settings import Settings, SystemConfig, TemporalSettings, build_connector
 from ..terminal import line, print_visible
 from ..worker import build_worker, close_connectors  # the composition, as `lethe worker`'s
 from .hosted import hosted_services
-from .systems import BYSTANDERS, SUBJECT, check_bystanders, seed_demo_systems
+from .systems import (
+    BYSTANDERS,
+    S3_SECRET_ENV,
+    SUBJECT,
+    check_bystanders,
+    check_stores,
+    seed_demo_systems,
+)
 
 __all__ = ["run_demo"]
 
@@ -86,12 +95,19 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
     started = time.monotonic()
     say = (lambda *a, **k: None) if as_json else console.print
     demo_root = settings.home / "demo"
-    seeded = seed_demo_systems(demo_root)
     stack = ExitStack()
-    # Hosted services (local fakes speaking the vendors' protocols), stopped on the way out.
-    hosted = stack.enter_context(
-        hosted_services([BYSTANDERS[0], SUBJECT, *BYSTANDERS[1:]], SUBJECT)
-    )
+    s3 = _start_object_store()
+    if s3 is not None:
+        stack.callback(s3.stop)
+    try:
+        seeded = seed_demo_systems(demo_root, s3_endpoint=s3.url if s3 else None)
+        # Hosted services (local fakes speaking the vendors' protocols), stopped on the way out.
+        hosted = stack.enter_context(
+            hosted_services([BYSTANDERS[0], SUBJECT, *BYSTANDERS[1:]], SUBJECT)
+        )
+    except BaseException:
+        stack.close()
+        raise
     systems = {**seeded.systems, **hosted.systems()}
     write_demo_config(demo_root / "lethe.toml", systems)
     say(
@@ -99,6 +115,13 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         f" others; two are hosted services (local fakes of Mailchimp on {hosted.mailchimp.url}"
         f" and Discourse on {hosted.discourse.url})."
     )
+    if s3 is None:
+        say("(No object store or archive: pip install 'lethe-erasure[s3]' 'moto[server]'.)")
+    else:
+        say(f"S3 object store (moto's S3 server) on {s3.url}, stopped when the demo ends.")
+    # The object store's secret, made up for this run, as the variable its system names.
+    stores_env = {S3_SECRET_ENV: "demo"} if s3 is not None else {}
+    stores_checked, stores_problems = 0, ["the object store and the archive were not checked"]
 
     server = DevServer(log_file=settings.home / "logs" / "demo-temporal.log")
     connectors: dict[str, Any] = {}
@@ -118,7 +141,7 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         signing_key = load_signing_key(local.home)
         # The hosted services' keys, made up for this run, as the variables the systems name.
         connectors = build_connectors(
-            local.systems, load_registry(), env={**os.environ, **hosted.env}
+            local.systems, load_registry(), env={**os.environ, **hosted.env, **stores_env}
         )
         client = await connect_when_ready(local, rt.keys)
         # What they print carries what others typed (reasons, errors): shown as text.
@@ -184,6 +207,8 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
             done.request_id, issued_at=datetime.now(UTC)
         )
         hosted_checked, hosted_problems = hosted.check()
+        if s3 is not None:  # while the object store still runs
+            stores_checked, stores_problems = check_stores(seeded)
     except BaseException:
         # The demo's server lives in memory: a request it leaves unfinished can never finish.
         if rt is not None and submitted is not None:
@@ -197,8 +222,8 @@ async def run_demo(settings: Settings, *, console: Console, as_json: bool = Fals
         stack.close()
 
     checked, problems = check_bystanders(seeded)
-    checked += hosted_checked
-    problems += hosted_problems
+    checked += hosted_checked + stores_checked
+    problems += hosted_problems + (stores_problems if s3 is not None else [])
     certificate = _write_and_check_certificate(
         settings.home,
         cert,
@@ -288,6 +313,33 @@ def _write_and_check_certificate(
         "receipts": check.receipts,
         "tree_size": check.tree_size,
     }
+
+
+class _ObjectStore:
+    """moto's S3 server in a thread of this process (nothing is left running: :meth:`stop`)."""
+
+    def __init__(self, server: Any, url: str) -> None:
+        self._server = server
+        self.url = url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def _start_object_store() -> _ObjectStore | None:
+    """An S3 server for the demo's object store, or None where boto3 or moto is missing."""
+    try:
+        import boto3  # noqa: F401
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        return None
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return _ObjectStore(server, f"http://{host}:{port}")
 
 
 async def _code_from(mailer: ConsoleMailer, within: float = 30.0) -> str:

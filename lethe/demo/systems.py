@@ -7,6 +7,15 @@
     newsletter   subscribers and delivery log erased
     backups      nightly copies of the CRM, kept beyond use until rotation (35 days)
 
+With ``stores`` (what ``lethe demo`` runs), two more:
+
+    uploads      an S3 bucket (moto's S3 server, started by the demo): everyone's avatars, in
+                 several versions, erased; a signed contract under a COMPLIANCE Object Lock,
+                 retained until the lock's date
+    archive      a nightly archive encrypted per person (crypto_shred): the person's key is
+                 destroyed, their records in the archive become unreadable, everyone else's
+                 still restore; kept (unreadable) until the archive rotates
+
 The seeding remembers which rows are the subject's, so that after the erasure the demo can
 check, row by row, that nobody else's data changed.
 """
@@ -14,6 +23,7 @@ check, row by row, that nobody else's data changed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -25,10 +35,21 @@ from typing import Any
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateTable
 
+from connectors.crypto_shred import key_id_of, key_table, seal, unseal
 from connectors.phpbb_schema import phpbb_metadata
 from lethe.settings import SystemConfig
 
-__all__ = ["BYSTANDERS", "SUBJECT", "DemoPerson", "DemoSystems", "seed_demo_systems"]
+__all__ = [
+    "BYSTANDERS",
+    "S3_SECRET_ENV",
+    "SUBJECT",
+    "DemoPerson",
+    "DemoSystems",
+    "check_bystanders",
+    "check_stores",
+    "restore_archive",
+    "seed_demo_systems",
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,13 @@ class DemoSystems:
         default_factory=dict
     )
     backup_hashes: dict[str, str] = field(default_factory=dict)
+    #: With ``stores``: the bucket's objects of other people ((key, version) -> body), the
+    #: subject's versions, and the archive's records ((key id -> whose address)).
+    s3_endpoint: str | None = None
+    s3_others: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    s3_subject: set[tuple[str, str]] = field(default_factory=set)
+    s3_locked: set[tuple[str, str]] = field(default_factory=set)
+    archive_owners: dict[str, str] = field(default_factory=dict)
 
     def db(self, system: str) -> Path:
         return self.root / f"{system}.db"
@@ -264,13 +292,128 @@ def _system_configs(root: Path) -> dict[str, SystemConfig]:
     }
 
 
-def seed_demo_systems(root: Path, *, today: datetime | None = None) -> DemoSystems:
-    """Create the four systems from scratch under ``root`` (anything there is replaced)."""
+#: The bucket of the demo's object store, and the date its signed contract is locked until.
+BUCKET = "demo-uploads"
+LOCKED_UNTIL = datetime(2034, 12, 31, tzinfo=UTC)
+#: The environment variable the demo's configuration names for the object store's secret.
+S3_SECRET_ENV = "LETHE_DEMO_S3_SECRET"  # noqa: S105  (a variable's name, not a secret)
+
+
+def _store_configs(root: Path, s3_endpoint: str) -> dict[str, SystemConfig]:
+    return {
+        "uploads": SystemConfig(
+            "uploads",
+            "s3",
+            {
+                "bucket": BUCKET,
+                "endpoint_url": s3_endpoint,
+                "access_key_id": "demo",
+                "secret_access_key_env": S3_SECRET_ENV,
+                "prefixes": ["avatars/{email}/", "contracts/{email}/"],
+                "max_items": 100,
+            },
+        ),
+        "archive": SystemConfig(
+            "archive",
+            "crypto_shred",
+            {
+                "url": f"sqlite+aiosqlite:///{root / 'archive-keys.db'}",
+                "table": "subject_keys",
+                "backup_retention_days": 90,
+            },
+        ),
+    }
+
+
+def _s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key=os.environ.get(S3_SECRET_ENV, "demo"),
+    )
+
+
+def _seed_uploads(demo: DemoSystems, people: list[DemoPerson]) -> None:
+    assert demo.s3_endpoint is not None
+    s3 = _s3_client(demo.s3_endpoint)
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    for p in people:
+        put = []
+        for version in (1, 2):
+            key = f"avatars/{p.email}/avatar.png"
+            body = f"{p.username} avatar v{version}".encode()
+            put.append((key, s3.put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"], body))
+        key, body = f"contracts/{p.email}/signed.pdf", f"contract of {p.name}".encode()
+        answer = s3.put_object(
+            Bucket=BUCKET,
+            Key=key,
+            Body=body,
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=LOCKED_UNTIL,
+        )
+        put.append((key, answer["VersionId"], body))
+        for key, version_id, body in put:
+            if p is SUBJECT:
+                demo.s3_subject.add((key, version_id))
+                if key.startswith("contracts/"):
+                    demo.s3_locked.add((key, version_id))
+            else:
+                demo.s3_others[(key, version_id)] = body
+
+
+def _seed_archive(demo: DemoSystems, people: list[DemoPerson], today: datetime) -> None:
+    """The key store (one key per person) and last night's archive, each person's record
+    sealed under their own key."""
+    table = key_table("subject_keys")
+    with _connect(demo.root / "archive-keys.db") as conn:
+        conn.execute(str(CreateTable(table).compile(dialect=sqlite.dialect())))
+        lines = []
+        for p in people:
+            key_id, key = os.urandom(16).hex(), os.urandom(32)
+            conn.execute(
+                "INSERT INTO subject_keys (key_id, email, key_material, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (key_id, p.email, key.hex(), today.replace(tzinfo=None).isoformat(" ")),
+            )
+            record = f'{{"email": "{p.email}", "name": "{p.name}", "orders": 3}}'.encode()
+            lines.append(seal(key, key_id, record).hex())
+            demo.archive_owners[key_id] = p.email
+    (demo.root / "archive-nightly.bak").write_text("\n".join(lines), encoding="ascii")
+
+
+def restore_archive(demo: DemoSystems) -> tuple[list[str], int]:
+    """What a restore of the archive gives now: the addresses it reads back, and how many
+    records it cannot read (their key was destroyed)."""
+    with _connect(demo.root / "archive-keys.db") as conn:
+        keys = dict(conn.execute("SELECT key_id, key_material FROM subject_keys").fetchall())
+    read, unreadable = [], 0
+    for line_ in (demo.root / "archive-nightly.bak").read_text(encoding="ascii").splitlines():
+        blob = bytes.fromhex(line_)
+        material = keys.get(key_id_of(blob))
+        if material is None:
+            unreadable += 1
+            continue
+        read.append(json.loads(unseal(bytes.fromhex(material), blob))["email"])
+    return read, unreadable
+
+
+def seed_demo_systems(
+    root: Path, *, today: datetime | None = None, s3_endpoint: str | None = None
+) -> DemoSystems:
+    """Create the systems from scratch under ``root`` (anything there is replaced): four, and
+    with ``s3_endpoint`` (a running S3 server) the object store and the archive too."""
     today = today or datetime.now(UTC)
     if root.exists():
         shutil.rmtree(root)
     (root / "backups").mkdir(parents=True)
-    demo = DemoSystems(root=root, systems=_system_configs(root))
+    systems = _system_configs(root)
+    if s3_endpoint is not None:
+        systems |= _store_configs(root, s3_endpoint)
+    demo = DemoSystems(root=root, systems=systems, s3_endpoint=s3_endpoint)
 
     # The oldest backup predates the subject's sign-up; the later two contain them.
     with _connect(root / "crm-before.db") as conn:
@@ -297,7 +440,39 @@ def seed_demo_systems(root: Path, *, today: datetime | None = None) -> DemoSyste
     (root / "crm-before.db").unlink()
     for system in PRIMARY_KEYS:
         demo.snapshot[system] = _rows(demo.db(system), system)
+    if s3_endpoint is not None:
+        _seed_uploads(demo, everyone)
+        _seed_archive(demo, everyone, today)
     return demo
+
+
+def check_stores(demo: DemoSystems) -> tuple[int, list[str]]:
+    """The bucket: other people's versions unchanged, the subject's gone but the locked one;
+    the archive: everyone else's records restore, the subject's does not."""
+    assert demo.s3_endpoint is not None
+    problems: list[str] = []
+    s3 = _s3_client(demo.s3_endpoint)
+    now: dict[tuple[str, str], bytes] = {}
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
+        for v in page.get("Versions", []):
+            key = (v["Key"], v["VersionId"])
+            now[key] = s3.get_object(Bucket=BUCKET, Key=key[0], VersionId=key[1])["Body"].read()
+        for m in page.get("DeleteMarkers", []):
+            problems.append(f"uploads: a delete marker appeared ({m['VersionId']})")
+    for key, body in demo.s3_others.items():
+        if now.get(key) != body:
+            problems.append(f"uploads: an object version of another person changed ({key[1]})")
+    left = demo.s3_subject & set(now)
+    if left != demo.s3_locked:
+        problems.append(f"uploads: {len(left - demo.s3_locked)} of the subject's versions left")
+    read, unreadable = restore_archive(demo)
+    others = sorted(e for e in demo.archive_owners.values() if e != SUBJECT.email)
+    if sorted(read) != others or unreadable != 1:
+        problems.append(
+            f"archive: {len(read)} records restore and {unreadable} do not;"
+            f" expected {len(others)} and 1 (the subject's)"
+        )
+    return len(demo.s3_others) + len(others), problems
 
 
 def check_bystanders(demo: DemoSystems) -> tuple[int, list[str]]:

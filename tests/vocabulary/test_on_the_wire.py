@@ -75,6 +75,8 @@ WORDS: dict[type[StrEnum], list[str]] = {
         "system_unserved",
         "request_stalled",
         "payload_refused",
+        "manual_task_opened",
+        "manual_task_overdue",
     ],
 }
 

@@ -38,6 +38,9 @@ from activities import (
     ErasurePlan,
     ExtensionOrder,
     InstructionRecord,
+    ManualAnswerRecord,
+    ManualTaskEscalation,
+    ManualTaskOpened,
     PlanInput,
     ReferralEscalation,
     ReferralOpened,
@@ -98,6 +101,11 @@ class Fakes:
     # The plan step: systems under a legal hold (system -> hold id), processor-held systems.
     holds: dict[str, str] = field(default_factory=dict)
     processors: dict[str, str] = field(default_factory=dict)
+    # Systems a person erases (manual tasks): how long until a task is due.
+    manual: dict[str, float] = field(default_factory=dict)
+    tasks_opened: list[SystemTask] = field(default_factory=list)
+    tasks_overdue: list[ManualTaskEscalation] = field(default_factory=list)
+    task_answers: list[ManualAnswerRecord] = field(default_factory=list)
     plans: list[PlanInput] = field(default_factory=list)
     # Controller referrals.
     answer_within_seconds: float = 14 * 86400
@@ -187,6 +195,8 @@ class Fakes:
                 steps.append(SystemPlan(system, "hold", hold_id=self.holds[system], outcome=kept))
             elif system in self.processors:
                 steps.append(SystemPlan(system, "refer", controller=self.processors[system]))
+            elif system in self.manual:
+                steps.append(SystemPlan(system, "manual"))
             else:
                 steps.append(SystemPlan(system, "erase"))
         return ErasurePlan(tuple(steps))
@@ -222,6 +232,30 @@ class Fakes:
             retained_until=record.retained_until,
             review_on=record.review_on,
             note=record.reason,
+        )
+
+    @activity.defn(name="open_manual_task")
+    async def open_manual_task(self, task: SystemTask) -> ManualTaskOpened:
+        self.tasks_opened.append(task)
+        wait = self.manual[task.system]
+        return ManualTaskOpened(wait, "records team", "2026-02-05T00:00:00+00:00")
+
+    @activity.defn(name="escalate_manual_task")
+    async def escalate_manual_task(self, escalation: ManualTaskEscalation) -> None:
+        self.tasks_overdue.append(escalation)
+
+    @activity.defn(name="record_manual_answer")
+    async def record_manual_answer(self, record: ManualAnswerRecord) -> SystemOutcome:
+        self.task_answers.append(record)
+        answer = record.answer
+        if answer.action == "done":
+            return SystemOutcome(record.system, "erased", counts={"tasks.done": 1})
+        return SystemOutcome(
+            record.system,
+            "retained",
+            legal_basis=answer.legal_basis,
+            retained_until=answer.retained_until,
+            review_on=answer.review_on,
         )
 
     @activity.defn(name="open_round")
@@ -312,6 +346,9 @@ class Fakes:
             self.escalate_referral,
             self.record_instruction,
             self.record_instructed_retention,
+            self.open_manual_task,
+            self.escalate_manual_task,
+            self.record_manual_answer,
             self.open_round,
             self.close_round,
             self.record_round_status,
