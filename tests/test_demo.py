@@ -142,7 +142,7 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     page = cert_html.read_text()
     assert "<h2>What happened, and who did it</h2>" in page
     assert '<td>Received<span class="token">received</span></td>' in page
-    assert "6 systems: 3 erased, 3 kept under a legal basis" in page  # the outcome first
+    assert "8 systems: 3 erased, 5 kept under a legal basis" in page  # the outcome first
     whole = command(tmp_path, "audit", "verify", "--log", "--json")
     assert whole.returncode == 0, whole.stderr
     # the 8 systems' receipts, the request's own, and its events
