@@ -16,6 +16,7 @@ from vocabulary import FINAL_STATUSES, NOT_SETTLED, AlertEvent, OutcomeKind, Req
 from .claims import claim_holder, release_claim
 from .tables import (
     ErasureRequestRecord,
+    PayloadDecode,
     RequestEvent,
     RetainedException,
     SubjectVaultEntry,
@@ -392,6 +393,26 @@ class Ledger:
                 return True
 
         return await replaying(attempt)
+
+    async def record_decode(
+        self, *, at: datetime, actor: str, namespace: str, workflow_id: str | None, payloads: int
+    ) -> None:
+        """A decode by the codec server that no request's events record (``PayloadDecode``)."""
+        async with self.session() as s, s.begin():
+            s.add(
+                PayloadDecode(
+                    at=at,
+                    actor=actor[:120],
+                    namespace=namespace[:255],
+                    workflow_id=None if workflow_id is None else workflow_id[:255],
+                    payloads=payloads,
+                )
+            )
+
+    async def decodes(self) -> list[PayloadDecode]:
+        """The decodes not tied to a request, oldest first."""
+        async with self.session() as s:
+            return list(await s.scalars(sa.select(PayloadDecode).order_by(PayloadDecode.id)))
 
     async def written(self, request_id: str, write_key: str) -> RequestEvent | None:
         """The event a write with ``write_key`` appended, if one did."""
