@@ -464,7 +464,6 @@ class ConnectorJournalEntry(Base):
     written_at: Mapped[datetime]
 
 
-
 # -- the HTTP API (``ledger.api_clients``) -------------------------------------------------------
 
 
@@ -504,6 +503,7 @@ class ApiIdempotencyKey(Base):
     body_digest: Mapped[str] = mapped_column(sa.String(64))
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("erasure_requests.request_id"))
     created_at: Mapped[datetime]
+
 
 class PayloadDecode(Base):
     """A decode by the codec server not tied to a request: payloads bound to no workflow
