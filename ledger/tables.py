@@ -464,6 +464,7 @@ class ConnectorJournalEntry(Base):
     written_at: Mapped[datetime]
 
 
+
 # -- the HTTP API (``ledger.api_clients``) -------------------------------------------------------
 
 
