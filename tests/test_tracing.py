@@ -1,8 +1,9 @@
 """Traces: with the standard ``OTEL_*`` variables set, the CLI's client and the worker export
 spans by OTLP/HTTP (here to a local receiver speaking the protocol: POST /v1/traces, an
 ``ExportTraceServiceRequest`` in protobuf). A real request on the dev server is traced from
-``lethe submit`` through the worker's workflows and activities, each span of the request
-carrying ``lethe.request_id``, and no identifier of the person appears anywhere in what was
+``lethe submit`` through the worker's workflows and activities (one system's delete failing
+with a database error that quotes the person), each span of the request carrying
+``lethe.request_id``, and no identifier of the person appears anywhere in what was
 exported (span names, attributes, events, status, resource): every byte is scanned, plain and
 encoded."""
 
@@ -40,6 +41,15 @@ connector = "sql"
 url = "sqlite+aiosqlite:///{root}/crm.db"
 [[systems.crm.tables]]
 table = "contacts"
+key = "email"
+identifier = "email"
+action = "delete"
+
+[systems.directory]
+connector = "sql"
+url = "sqlite+aiosqlite:///{root}/directory.db"
+[[systems.directory.tables]]
+table = "people"
 key = "email"
 identifier = "email"
 action = "delete"
@@ -180,6 +190,16 @@ async def test_a_request_is_traced_to_an_otlp_endpoint_without_any_identifier(
                 "INSERT INTO contacts (email) VALUES (?)", [(person.email,), ("other@example.org",)]
             )
 
+        with sqlite3.connect(root / "directory.db") as conn:
+            conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+            # A database error that quotes the person (SQLite quotes a bad JSON path): the
+            # activity fails with it, where a span records its exceptions.
+            conn.execute(
+                "CREATE TRIGGER keep BEFORE DELETE ON people BEGIN SELECT json_extract('{}',"
+                " 'no such column: ' || OLD.email); END"
+            )
+            conn.execute("INSERT INTO people (email) VALUES (?)", (person.email,))
+
         # Asked for without the extra (its exporter not importable): one line, nothing filed.
         blocked = subprocess.run(
             [
@@ -249,3 +269,8 @@ async def test_a_request_is_traced_to_an_otlp_endpoint_without_any_identifier(
     text = "\n".join(str(span) for _, span in spans)
     assert find([person], "the spans, decoded", text) == []
     assert rid in text  # (what was scanned is the request's spans)
+    failed = [s for _, s in spans if s.status.code == 2]  # STATUS_CODE_ERROR
+    assert any("database refused" in s.status.message for s in failed)  # (scanned above)
+    assert any(e.name == "exception" for s in failed for e in s.events)
+    with sqlite3.connect(root / "directory.db") as conn:  # (the failure did happen)
+        assert conn.execute("SELECT count(*) FROM people").fetchone() == (1,)
