@@ -185,6 +185,12 @@ async def test_the_temporal_cli_decodes_through_the_codec_server_with_a_token(
         assert status == 200 and json.loads(dec)["payloads"] == [payload]
         # Tied to no request (as the retention sweep's payloads are): recorded all the same.
         assert unbound_decodes(lethe_home) == [*unbound_before, ("codec:kim", None, 1)]
+        code, out, err = await Lethe(env, tmp_path)("audit", "decodes", "--json")
+        assert code == 0, err
+        listed = json.loads(out)
+        assert len(listed) == len(unbound_before) + 1
+        assert listed[-1]["actor"] == "codec:kim" and listed[-1]["workflow_id"] is None
+        assert listed[-1]["payloads"] == 1
     finally:
         server.terminate()
         _, stderr = await asyncio.wait_for(server.communicate(), 60)
