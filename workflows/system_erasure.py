@@ -24,7 +24,13 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, RetryState
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    RetryState,
+)
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -443,7 +449,7 @@ class SystemErasureWorkflow:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
                 "system_escalated", EscalationChange(job.system, escalated)
             )
-        except Exception:  # the request goes on; only its search attribute lags
+        except FailureError:  # the request goes on; only its search attribute lags
             workflow.logger.warning("escalation not signalled", extra={"system": job.system})
         return True
 
