@@ -17,6 +17,7 @@ reaches a span of a real request.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -51,13 +52,21 @@ def client_interceptors() -> list[Any]:
     return list(_INTERCEPTORS)
 
 
+#: How long a leaving ``lethe`` waits for its last spans to be exported: a collector that is
+#: down costs a command this much at most, never its retries' whole backoff.
+FLUSH_SECONDS = 3.0
+
+
 def flush() -> None:
     """Export the spans still buffered, and stop exporting: the ``lethe`` program calls it
-    before it leaves (it leaves with ``os._exit``, past the SDK's own exit hook)."""
+    before it leaves (it leaves with ``os._exit``, past the SDK's own exit hook). Waits
+    :data:`FLUSH_SECONDS` at most; what is not exported by then is lost."""
     global _PROVIDER
     if _PROVIDER is not None:
         provider, _PROVIDER = _PROVIDER, None
-        provider.shutdown()
+        done = threading.Thread(target=provider.shutdown, name="otel-flush", daemon=True)
+        done.start()
+        done.join(FLUSH_SECONDS)
 
 
 def _tracing_interceptor() -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -135,6 +136,36 @@ def test_without_the_extra_tracing_is_refused_in_one_line(
     assert "\n" not in said and "lethe-erasure[otel]" in said
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
     assert tracing.client_interceptors() == []  # (not cached: asked again, not traced)
+
+
+def test_a_collector_that_does_not_answer_does_not_hold_a_command_at_exit() -> None:
+    """The program flushes its last spans before it leaves, but does not wait out the
+    exporter's retries: with a collector that takes the connection and never answers, the
+    flush returns (the export still under way) and the process leaves."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts, never reads or answers
+        script = (
+            "from lethe import tracing\n"
+            "tracing.FLUSH_SECONDS = 0.5\n"
+            "assert tracing.client_interceptors()\n"
+            "from opentelemetry import trace\n"
+            "with trace.get_tracer('t').start_as_current_span('s'): pass\n"
+            "tracing.flush()\n"
+            "import threading\n"
+            "print('exporting', any(t.name == 'otel-flush' for t in threading.enumerate()))\n"
+            "import os; os._exit(0)\n"
+        )
+        env = {
+            **os.environ,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "60",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exporting True", done.stdout + done.stderr
 
 
 def test_the_request_id_attribute_comes_from_the_workflow_id() -> None:
