@@ -17,7 +17,7 @@ from .deadlines import DEADLINE_EVENTS, DeadlineRecords, DeadlineTerms
 from .holds import HoldRelease, LegalHolds, choose_hold
 from .identifiers import add_identifiers
 from .journal import ConnectorJournals
-from .key_ids import KEY_PURPOSES, KeyIdMismatch, check_key_ids, key_ids_of
+from .key_ids import KEY_PURPOSES, KeyIdMismatch, check_key_ids, key_ids_of, key_recorded_at
 from .proof import (
     MISSING_IDENTIFIERS,
     CertificateCheck,
@@ -125,6 +125,7 @@ __all__ = [
     "choose_hold",
     "create_ledger_engine",
     "key_ids_of",
+    "key_recorded_at",
     "known_revisions",
     "missing_identifiers",
     "schema_is_current",

@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .tables import LedgerKeyRecord
 
-__all__ = ["KEY_PURPOSES", "KeyIdMismatch", "check_key_ids", "key_ids_of"]
+__all__ = [
+    "KEY_PURPOSES",
+    "KeyIdMismatch",
+    "check_key_ids",
+    "key_ids_of",
+    "key_recorded_at",
+]
 
 #: The keys a ledger is bound to (the proof log's signing key has eras of its own).
 KEY_PURPOSES = ("vault", "pseudonym", "payload")
@@ -37,12 +43,37 @@ class KeyIdMismatch(Exception):
     purpose: str
     recorded: str
     held: str
+    #: When the recorded key replaced the one the ledger was created with (``lethe keys
+    #: rotate``), or None: the ledger was created with it.
+    rotated_at: datetime | None = None
 
     def __str__(self) -> str:
+        if self.rotated_at is not None:
+            when = self.rotated_at.strftime("%Y-%m-%d %H:%M UTC")
+            return (
+                f"the ledger's {self.purpose} key was rotated on {when}, to another key"
+                f" (id {self.recorded}) than this one (id {self.held})"
+            )
         return (
             f"the ledger was created with another {self.purpose} key (id {self.recorded}) "
             f"than this one (id {self.held})"
         )
+
+
+async def key_recorded_at(engine: AsyncEngine) -> dict[str, datetime]:
+    """When each purpose's key was recorded (at creation, or by its last rotation)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(LedgerKeyRecord.purpose, LedgerKeyRecord.recorded_at))
+        return {purpose: at for purpose, at in rows}
+
+
+def _rotated_at(purpose: str, recorded_at: Mapping[str, datetime]) -> datetime | None:
+    """A key recorded later than the ledger's first was rotated in (``check_key_ids`` moves
+    the record); the keys recorded together (``lethe init``, or adopted) share one time."""
+    if purpose not in recorded_at or not recorded_at:
+        return None
+    at = recorded_at[purpose]
+    return at if at > min(recorded_at.values()) else None
 
 
 async def key_ids_of(engine: AsyncEngine) -> dict[str, str]:
@@ -84,7 +115,8 @@ async def check_key_ids(
         for purpose in KEY_PURPOSES:
             if purpose in recorded and recorded[purpose] != held[purpose]:
                 if recorded[purpose] not in retired.get(purpose, ()):
-                    raise KeyIdMismatch(purpose, recorded[purpose], held[purpose])
+                    when = _rotated_at(purpose, await key_recorded_at(engine))
+                    raise KeyIdMismatch(purpose, recorded[purpose], held[purpose], when)
                 rotated.append(purpose)
         if rotated and adopt:
             async with engine.begin() as conn:

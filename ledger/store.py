@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,10 +16,12 @@ from vocabulary import FINAL_STATUSES, NOT_SETTLED, AlertEvent, OutcomeKind, Req
 from .claims import claim_holder, release_claim
 from .tables import (
     ErasureRequestRecord,
+    PayloadDecode,
     RequestEvent,
     RetainedException,
     SubjectVaultEntry,
     SystemOutcomeRecord,
+    VerificationCode,
 )
 from .vault import SealedSubject, SubjectVault, VaultError
 from .write_keys import lock_request, prior_event, replaying
@@ -398,6 +400,85 @@ class Ledger:
                 return True
 
         return await replaying(attempt)
+
+    async def rewrap_vault(self) -> int:
+        """Wrap every unshredded vault entry sealed under a retired vault key again under the
+        current one (each in its own transaction, compare-and-set on its key id, so a
+        concurrent shred or rewrap wins). How many were rewrapped."""
+        vault = self.vault
+        if vault is None:
+            raise LedgerError("this ledger was opened without the vault key")
+        async with self.session() as s:
+            stale = (
+                await s.execute(
+                    sa.select(SubjectVaultEntry.request_id, SubjectVaultEntry.key_id).where(
+                        SubjectVaultEntry.key_id != vault.key_id,
+                        SubjectVaultEntry.wrapped_key.is_not(None),
+                    )
+                )
+            ).all()
+        done = 0
+        for request_id, key_id in stale:
+            async with self.session() as s, s.begin():
+                entry = await s.get(SubjectVaultEntry, request_id)
+                if entry is None or entry.key_id != key_id or entry.wrapped_key is None:
+                    continue
+                try:
+                    wrapped = vault.rewrap(request_id, key_id, entry.wrapped_key)
+                except VaultError as exc:
+                    raise LedgerError(str(exc)) from None
+                entry.wrapped_key = wrapped
+                entry.key_id = vault.key_id
+                done += 1
+        return done
+
+    async def code_expiry_of_codes_issued_before(
+        self, at: datetime, now: datetime
+    ) -> datetime | None:
+        """The latest expiry of the verification codes issued before ``at`` that can still be
+        entered (hashed under the vault key of then), or None."""
+        async with self.session() as s:
+            latest: datetime | None = await s.scalar(
+                sa.select(sa.func.max(VerificationCode.expires_at)).where(
+                    VerificationCode.issued_at < at,
+                    VerificationCode.expires_at > now,
+                    VerificationCode.used_at.is_(None),
+                    VerificationCode.locked_at.is_(None),
+                )
+            )
+        if latest is not None and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=UTC)
+        return latest
+
+    async def vault_key_ids(self) -> dict[str, int]:
+        """How many unshredded vault entries each vault key sealed."""
+        async with self.session() as s:
+            rows = await s.execute(
+                sa.select(SubjectVaultEntry.key_id, sa.func.count())
+                .where(SubjectVaultEntry.wrapped_key.is_not(None))
+                .group_by(SubjectVaultEntry.key_id)
+            )
+            return {key_id: int(n) for key_id, n in rows}
+
+    async def record_decode(
+        self, *, at: datetime, actor: str, namespace: str, workflow_id: str | None, payloads: int
+    ) -> None:
+        """A decode by the codec server that no request's events record (``PayloadDecode``)."""
+        async with self.session() as s, s.begin():
+            s.add(
+                PayloadDecode(
+                    at=at,
+                    actor=actor[:120],
+                    namespace=namespace[:255],
+                    workflow_id=None if workflow_id is None else workflow_id[:255],
+                    payloads=payloads,
+                )
+            )
+
+    async def decodes(self) -> list[PayloadDecode]:
+        """The decodes not tied to a request, oldest first."""
+        async with self.session() as s:
+            return list(await s.scalars(sa.select(PayloadDecode).order_by(PayloadDecode.id)))
 
     async def written(self, request_id: str, write_key: str) -> RequestEvent | None:
         """The event a write with ``write_key`` appended, if one did."""

@@ -71,6 +71,7 @@ __all__ = [
     "HoldRetention",
     "LedgerKeyRecord",
     "LegalHold",
+    "PayloadDecode",
     "PortalAssertionRecord",
     "ProofLeaf",
     "ProofNode",
@@ -503,6 +504,24 @@ class ApiIdempotencyKey(Base):
     body_digest: Mapped[str] = mapped_column(sa.String(64))
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("erasure_requests.request_id"))
     created_at: Mapped[datetime]
+
+
+class PayloadDecode(Base):
+    """A decode by the codec server not tied to a request: payloads bound to no workflow
+    (the retention sweep's, a schedule's, what the Web UI encoded itself) or to a workflow
+    whose request the ledger does not hold. A decode of a request's payloads is a
+    ``payload_decoded`` event of that request instead. No identifier: who (the token's
+    name), a workflow id (which holds none), counts."""
+
+    __tablename__ = "payload_decodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    namespace: Mapped[str] = mapped_column(sa.String(255))
+    workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
+    payloads: Mapped[int]
+
 
 # Auditors' queries (ledger.queries): each semi-join is answered from a covering index, either
 # as the list of matches or probed once per request while walking requests newest first.

@@ -73,6 +73,23 @@ class SubjectVault:
         wrapped = n2 + self._kek.encrypt(n2, dek, f"dek:{request_id}".encode())
         return SealedSubject(self.key_id, wrapped, ciphertext)
 
+    def rewrap(self, request_id: str, key_id: str, wrapped_key: bytes) -> bytes:
+        """The entry's data key, unwrapped by the (retired) key ``key_id`` and wrapped again
+        under the current one: the ciphertext stays as it is, and the retired key is no
+        longer needed to open it (``lethe keys rotate --rewrap``)."""
+        kek = self._keks.get(key_id)
+        if kek is None:
+            raise VaultError(
+                f"{request_id} was sealed under vault key {key_id}, not {self.key_id}"
+                " (nor a retired key this deployment holds)"
+            )
+        try:
+            dek = kek.decrypt(wrapped_key[:12], wrapped_key[12:], f"dek:{request_id}".encode())
+        except InvalidTag:
+            raise VaultError(f"the vault entry of {request_id} does not authenticate") from None
+        nonce = os.urandom(12)
+        return nonce + self._kek.encrypt(nonce, dek, f"dek:{request_id}".encode())
+
     def open(
         self, request_id: str, key_id: str, wrapped_key: bytes | None, ciphertext: bytes | None
     ) -> dict[str, str]:
@@ -85,9 +102,7 @@ class SubjectVault:
                 " (nor a retired key this deployment holds)"
             )
         try:
-            dek = kek.decrypt(
-                wrapped_key[:12], wrapped_key[12:], f"dek:{request_id}".encode()
-            )
+            dek = kek.decrypt(wrapped_key[:12], wrapped_key[12:], f"dek:{request_id}".encode())
             plain = AESGCM(dek).decrypt(
                 ciphertext[:12], ciphertext[12:], f"subject:{request_id}".encode()
             )

@@ -9,7 +9,9 @@ clear while the cluster keeps only ciphertext.
 Every POST needs ``Authorization: Bearer TOKEN`` (the UI forwards the user's with "Pass access
 token", ``temporal`` sends ``--codec-auth``); a token names its holder (``[codec_server]
 tokens_env``). Before decrypted payloads leave, the ledger records a ``payload_decoded`` event
-on each request whose payloads were asked for: who, which workflow, how many, which namespace.
+on each request whose payloads were asked for: who, which workflow, how many, which namespace;
+payloads tied to no request (the retention sweep's, bound to no workflow) are recorded too, in
+``payload_decodes`` (who, which workflow if any, how many).
 If it cannot be recorded, nothing is decoded (503). A payload that does not decrypt under this
 deployment's key is handed back as it came.
 
@@ -86,21 +88,28 @@ class CodecService:
             if _BINDING in p.metadata
         )
         at = datetime.now(UTC)
+        actor = f"codec:{who}"[:120]
         for workflow_id, count in sorted(bound.items()):
             request_id = _request_id_of(workflow_id)
             if request_id is None or await self.ledger.get_request(request_id) is None:
                 log.info("codec.decoded_unrecorded", workflow_id=workflow_id, who=who)
+                await self.ledger.record_decode(
+                    at=at, actor=actor, namespace=namespace, workflow_id=workflow_id, payloads=count
+                )
                 continue
             await self.ledger.add_event(
                 request_id,
                 "payload_decoded",
                 at=at,
-                actor=f"codec:{who}"[:120],
+                actor=actor,
                 detail={"workflow_id": workflow_id, "payloads": count, "namespace": namespace},
             )
         unbound = len(payloads) - sum(bound.values())
-        if unbound:
+        if unbound:  # the sweep's, a schedule's, what the UI encoded: recorded all the same
             log.info("codec.decoded_unbound", payloads=unbound, who=who, namespace=namespace)
+            await self.ledger.record_decode(
+                at=at, actor=actor, namespace=namespace, workflow_id=None, payloads=unbound
+            )
         opened = await self.codec.decode(payloads)
         return [
             original if out.metadata.get("encoding") == REFUSED_ENCODING else out

@@ -219,10 +219,15 @@ async def bind_keys(engine: AsyncEngine, keys: Keyring, *, adopt: bool = True) -
             retired=keys.retired_ids(),
         )
     except KeyIdMismatch as exc:
+        where = f"LETHE_{exc.purpose.upper()}_KEY or <LETHE_HOME>/keys/{exc.purpose}.key"
+        if exc.rotated_at is not None:
+            raise ConfigError(
+                f"{exc}: every worker and command of a ledger must hold its current keys"
+                f" ({where}), a rotated-out one only as retired; nothing was written"
+            ) from None
         raise ConfigError(
             f"{exc}: every worker and command of a ledger must hold the keys it was created"
-            f" with (LETHE_{exc.purpose.upper()}_KEY or <LETHE_HOME>/keys/{exc.purpose}.key);"
-            " nothing was written"
+            f" with ({where}); nothing was written"
         ) from None
     except (OperationalError, DBAPIError, OSError) as exc:
         raise _unreachable(exc) from None

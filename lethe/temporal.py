@@ -23,6 +23,7 @@ from .codec import EncryptionCodec, FailureConverter, PayloadConverter
 from .errors import ConfigError, UnreachableError
 from .keys import Keyring
 from .settings import TemporalSettings
+from .tracing import client_interceptors
 
 __all__ = [
     "connect",
@@ -122,12 +123,14 @@ def connect_options(t: TemporalSettings) -> dict[str, Any]:
 async def connect(
     t: TemporalSettings, keys: Keyring, *, timeout: float = 10.0, runtime: Runtime | None = None
 ) -> Client:
+    interceptors = client_interceptors()  # OTEL_* asking for traces without the extra: here
     try:
         return await asyncio.wait_for(
             Client.connect(
                 **connect_options(t),
                 data_converter=data_converter(keys),
                 runtime=runtime or temporal_runtime(),
+                interceptors=interceptors,
             ),
             timeout=timeout,
         )

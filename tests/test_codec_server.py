@@ -85,6 +85,14 @@ def decoded_events(home: Path) -> list[tuple[str, str, str]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+def unbound_decodes(home: Path) -> list[tuple[str, str | None, int]]:
+    with sqlite3.connect(home / "lethe.db") as conn:
+        rows = conn.execute(
+            "SELECT actor, workflow_id, payloads FROM payload_decodes ORDER BY id"
+        ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 async def test_the_temporal_cli_decodes_through_the_codec_server_with_a_token(
     dev_server_env: WorkflowEnvironment, lethe_home: Path, tmp_path: Path, task_queue: str
 ) -> None:
@@ -172,8 +180,17 @@ async def test_the_temporal_cli_decodes_through_the_codec_server_with_a_token(
             http, f"{endpoint}/encode", "POST", auth, json.dumps({"payloads": [payload]}).encode()
         )
         assert status == 200 and json.loads(enc)["payloads"][0]["data"] != payload["data"]
+        unbound_before = unbound_decodes(lethe_home)
         status, _, dec = await asyncio.to_thread(http, f"{endpoint}/decode", "POST", auth, enc)
         assert status == 200 and json.loads(dec)["payloads"] == [payload]
+        # Tied to no request (as the retention sweep's payloads are): recorded all the same.
+        assert unbound_decodes(lethe_home) == [*unbound_before, ("codec:kim", None, 1)]
+        code, out, err = await Lethe(env, tmp_path)("audit", "decodes", "--json")
+        assert code == 0, err
+        listed = json.loads(out)
+        assert len(listed) == len(unbound_before) + 1
+        assert listed[-1]["actor"] == "codec:kim" and listed[-1]["workflow_id"] is None
+        assert listed[-1]["payloads"] == 1
     finally:
         server.terminate()
         _, stderr = await asyncio.wait_for(server.communicate(), 60)

@@ -18,8 +18,9 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 from temporalio.testing import WorkflowEnvironment
 
-from ledger import SubjectVault, VaultError
+from ledger import Ledger, LedgerError, SubjectVault, VaultError, create_ledger_engine
 from ledger.vault import key_id_of
+from lethe.keys import load_keyring
 from tests.support.cli import LETHE, run_program
 
 from .test_pii_canary import payloads
@@ -100,7 +101,10 @@ async def test_a_request_started_under_the_old_keys_finishes_under_the_new(
 
     # A machine holding only the old payload key is refused now, before anything is written.
     code, _, err = await lethe("list", LETHE_PAYLOAD_KEY=old["payload"])
-    assert code == 78 and "another payload key" in err
+    assert code == 78 and len(err.strip().splitlines()) == 1, err
+    assert "payload key was rotated on" in err and "created with" not in err, err
+    assert f"(id {rotated['payload']['new_id']})" in err
+    assert f"this one (id {rotated['payload']['old_id']})" in err
 
     worker = await asyncio.create_subprocess_exec(
         LETHE, "worker", env=env, cwd=root,
@@ -135,6 +139,44 @@ async def test_a_request_started_under_the_old_keys_finishes_under_the_new(
         rotated["payload"]["new_id"],
     }
 
+    # The request's identifiers are still sealed under the old vault key: without the retired
+    # key they do not open.
+    retired_vault = Path(rotated["vault"]["retired"])
+    aside = retired_vault.with_suffix(".aside")
+    retired_vault.rename(aside)
+    with pytest.raises(LedgerError, match="nor a retired key"):
+        await identifiers(root, rid)
+    aside.rename(retired_vault)
+
+    # --rewrap: the data key wrapped again under the new vault key; then the retired vault key
+    # can go, and the old request still reads.
+    code, out, err = await lethe("keys", "rotate", "--rewrap", "--json")
+    assert code == 0, err
+    rewrap = json.loads(out)["rewrap"]
+    assert rewrap["rewrapped"] == 1 and rewrap["vault_key"] == rotated["vault"]["new_id"]
+    assert rewrap["retired_unused"] == [rotated["vault"]["old_id"]]
+    assert rewrap["retired_still_sealing"] == {} and rewrap["codes_pending_until"] is None
+    retired_vault.unlink()
+    assert await identifiers(root, rid) == {"email": EMAIL}
+    code, out, err = await lethe("status", rid, "--json")
+    assert code == 0 and json.loads(out)["status"] == "completed", err
+    code, out, err = await lethe("keys", "rotate", "--rewrap")  # nothing left to rewrap
+    assert code == 0 and "0 vault entries rewrapped" in out, err
+
+
+async def identifiers(root: Path, request_id: str) -> dict[str, str]:
+    """The request's identifiers, read with the keys the home holds now."""
+    home = root / ".lethe"
+    keys = load_keyring(home, {})
+    ledger = Ledger(
+        create_ledger_engine(f"sqlite+aiosqlite:///{home / 'lethe.db'}"),
+        SubjectVault(keys.vault, keys.retired_vault),
+    )
+    try:
+        return (await ledger.read_identifiers(request_id))[1]
+    finally:
+        await ledger.engine.dispose()
+
 
 def test_rotating_a_key_given_by_the_environment_is_refused(
     lethe_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -162,3 +204,12 @@ def test_the_vault_opens_under_a_retired_key_and_seals_under_the_new() -> None:
         SubjectVault(new).open("er-1", sealed.key_id, sealed.wrapped_key, sealed.ciphertext)
     # What was hashed under the old key's derivation still checks.
     assert rotated.derive_keys("p")[1] == SubjectVault(old).derive_key("p")
+    # Rewrapped, the entry opens under the new key alone; the ciphertext is unchanged.
+    rewrapped = rotated.rewrap("er-1", sealed.key_id, sealed.wrapped_key)
+    assert SubjectVault(new).open("er-1", key_id_of(new), rewrapped, sealed.ciphertext) == {
+        "email": EMAIL
+    }
+    with pytest.raises(VaultError, match="does not authenticate"):  # bound to its request
+        SubjectVault(new).open("er-2", key_id_of(new), rewrapped, sealed.ciphertext)
+    with pytest.raises(VaultError, match="nor a retired key"):
+        SubjectVault(new).rewrap("er-1", sealed.key_id, sealed.wrapped_key)

@@ -81,7 +81,7 @@ from workflows.erasure import SYSTEMS_AT_ONCE
 from workflows.refusals import RECORD_REFUSED_SIGNALS
 from workflows.retention_sweep import CHECK_STALLED_REQUESTS
 from workflows.search_attributes import SEARCH_ATTRIBUTES_PATCH
-from workflows.system_erasure import WAIT_FOR_SYSTEM_WORKER
+from workflows.system_erasure import ESCALATION_TO_REQUEST, WAIT_FOR_SYSTEM_WORKER
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
@@ -258,6 +258,7 @@ PATCH_IDS = {
     RECORD_REFUSED_SIGNALS,
     WAIT_FOR_SYSTEM_WORKER,
     CHECK_STALLED_REQUESTS,
+    ESCALATION_TO_REQUEST,
 }
 
 

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from vocabulary import FINAL_STATUSES, RequestStatus, VerificationMethod, request_status
 
+    from .round_types import EscalationChange
     from .types import (
         ACKNOWLEDGEMENT_CHANNELS,
         AcknowledgementRecorded,
@@ -105,6 +106,7 @@ class ErasureWorkflow:
         self._verified: bool | None = None  # decided by the identity gate
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
+        self._escalated: set[str] = set()  # systems whose referral waits for an operator
 
     # -- signals, updates and queries -------------------------------------------------------
 
@@ -135,6 +137,23 @@ class ErasureWorkflow:
             return
         if self._approval_refusal(approval) is None:
             self._accept_approval(approval)
+
+    @workflow.signal(name="system_escalated")
+    async def system_escalated(self, raw: RawValue) -> None:
+        """From a system's child workflow: its referral was escalated to an operator, or the
+        instruction came. While any system waits for an operator, ``LetheStatus`` says
+        "escalated" (as the ledger's status does), then "erasing" again."""
+        change = self._signals.read(raw, EscalationChange, "system_escalated")
+        if isinstance(change, Refused):
+            await self._signals.record(self._request_id, "system_escalated", change)
+            return
+        if change.escalated:
+            self._escalated.add(change.system)
+        else:
+            self._escalated.discard(change.system)
+        if self._stage == RequestStatus.ERASING:
+            escalated = RequestStatus.ESCALATED if self._escalated else RequestStatus.ERASING
+            self._index(STATUS.value_set(escalated))
 
     def _approval_refusal(self, approval: OperatorApproval) -> str | None:
         """Why an approval cannot count now, or None. Only the first counts, only for a

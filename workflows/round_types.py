@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 
 from .types import ErasurePolicy
 
-__all__ = ["ControllerInstruction", "StartedRound", "Sweep", "SweepResult", "SystemRound"]
+__all__ = [
+    "ControllerInstruction",
+    "EscalationChange",
+    "StartedRound",
+    "Sweep",
+    "SweepResult",
+    "SystemRound",
+]
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,15 @@ class ControllerInstruction:
     legal_basis: str | None = None
     retained_until: str | None = None
     review_on: str | None = None
+
+
+@dataclass(frozen=True)
+class EscalationChange:
+    """Signal from a system's child workflow to its request's: the system's referral was
+    escalated to an operator (``escalated``), or the instruction it waited for came."""
+
+    system: str
+    escalated: bool
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,13 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, RetryState
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    RetryState,
+)
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -56,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.erasure import SYSTEM_NOT_ON_THIS_WORKER
     from vocabulary import OutcomeKind
 
-    from .round_types import ControllerInstruction
+    from .round_types import ControllerInstruction, EscalationChange
     from .types import ErasurePolicy, SystemErasure
 
 from .activity_options import (
@@ -66,10 +72,11 @@ from .activity_options import (
     connector_call,
     connector_retry,
 )
-from .ids import request_id_of
+from .ids import request_id_of, workflow_id_for
 from .refusals import Refused, SignalReader
 
 __all__ = [
+    "ESCALATION_TO_REQUEST",
     "VERIFY_NOT_SEARCHED",
     "WAIT_FOR_SYSTEM_WORKER",
     "SystemErasureWorkflow",
@@ -87,6 +94,11 @@ VERIFY_NOT_SEARCHED = "verify-not-searched"
 #: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
 WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
 _LONGEST_WAIT = timedelta(hours=1)
+
+#: Patch: a system's child tells its request's workflow when its referral is escalated and
+#: when the instruction comes (a signal), so the request's ``LetheStatus`` says "escalated"
+#: while an operator must decide. Histories before it send nothing.
+ESCALATION_TO_REQUEST = "escalation-to-request"
 #: The stages in which a referred system waits for its controller's instruction.
 _AWAITING_INSTRUCTION = (OutcomeKind.REFERRED, "escalated")
 #: The stages in which a manual system waits for an operator's answer.
@@ -289,8 +301,7 @@ class SystemErasureWorkflow:
     def _refuse_answer(self, answer: TaskAnswer) -> None:
         if self._answer is not None:
             raise ValueError(
-                f"the task was answered already ({self._answer.action}, by"
-                f" {self._answer.operator})"
+                f"the task was answered already ({self._answer.action}, by {self._answer.operator})"
             )
         if self._stage not in _AWAITING_A_PERSON:
             raise ValueError(f"this system is not waiting for a manual task ({self._stage})")
@@ -441,8 +452,11 @@ class SystemErasureWorkflow:
                 **LEDGER,
             )
             self._stage = "escalated"
+            told = await self._tell_the_request(job, escalated=True)
             # An operator decides now. No timer: the wait adds nothing to the history.
             await workflow.wait_condition(lambda: self._instruction is not None)
+        else:
+            told = False
         instruction = self._instruction
         assert instruction is not None
         record = InstructionRecord(
@@ -461,6 +475,8 @@ class SystemErasureWorkflow:
             record,
             **LEDGER,
         )
+        if told:
+            await self._tell_the_request(job, escalated=False)
         if instruction.action == "erase":
             # A connector that answers Referred again ends referred: no second referral.
             return await self._erase(job, round_ + 1)
@@ -516,6 +532,23 @@ class SystemErasureWorkflow:
             return await self._fail(job, job.round, describe_activity_failure(err))
         self._stage = outcome.outcome
         return outcome
+
+    async def _tell_the_request(self, job: SystemErasure, *, escalated: bool) -> bool:
+        """Signal the request's workflow, when it is this child's parent, that the system's
+        referral is escalated (or no longer): it keeps its search attributes current. Whether
+        it was told (never, in histories before the patch)."""
+        parent = workflow.info().parent
+        if parent is None or parent.workflow_id != workflow_id_for(job.request_id):
+            return False  # a later round's child: the request's workflow may be closed
+        if not workflow.patched(ESCALATION_TO_REQUEST):
+            return False
+        try:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "system_escalated", EscalationChange(job.system, escalated)
+            )
+        except FailureError:  # the request goes on; only its search attribute lags
+            workflow.logger.warning("escalation not signalled", extra={"system": job.system})
+        return True
 
     async def _fail(self, job: SystemErasure, round_: int, error: str) -> SystemOutcome:
         self._stage = OutcomeKind.FAILED

@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
             code = 69
         else:
             code = _internal_error(exc, as_json=as_json)
+    from lethe.tracing import flush
+
+    flush()  # spans still buffered, when traces are exported (lethe/tracing.py)
     if argv is None:
         # Run as the `lethe` program: leave without interpreter teardown. The Temporal client's
         # Rust threads can outlive the event loop, and tearing down under them aborts the

@@ -134,9 +134,7 @@ def filter_options(fn: Any) -> Any:
             type=choice_of(OutcomeKind),
             help="Requests where a system's latest round ended so (that of --system, if given).",
         ),
-        click.option(
-            "--jurisdiction", "-j", type=choice_of(Jurisdiction), help="Under this law."
-        ),
+        click.option("--jurisdiction", "-j", type=choice_of(Jurisdiction), help="Under this law."),
         click.option("--status", type=choice_of(RequestStatus), help="With this status."),
         click.option("--overdue", is_flag=True, help="Past due and unanswered, or answered late."),
         click.option(
@@ -239,9 +237,7 @@ def show(request_id: str, as_json: bool) -> None:
         )
     if record.leaves:
         where = ", ".join(str(x.leaf_index) for x in record.leaves)
-        console.print(
-            f"Sealed in the proof log: {len(record.leaves)} receipts (leaves {where})."
-        )
+        console.print(f"Sealed in the proof log: {len(record.leaves)} receipts (leaves {where}).")
     else:
         console.print("Not sealed: no receipt of this request is in the proof log.")
     if record.unsealed:
@@ -583,6 +579,49 @@ def _verify_log(keys: list[Any], files: Sequence[Path], *, as_json: bool) -> Non
         _fail(f"the proof log does not verify: {where}: {top.message}", as_json=as_json)
     elif done.certificate_problems:
         _fail(done.certificate_problems[0], as_json=as_json)
+
+
+@audit.command("decodes")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="At most this many, newest.",
+)
+@json_option
+def decodes(limit: int, as_json: bool) -> None:
+    """The codec server's decodes tied to no request (the retention sweep's payloads, bound to
+    no workflow): who, when, which workflow if any, how many payloads. A request's own are
+    ``payload_decoded`` events of that request (lethe audit show)."""
+
+    async def newest(reader: Any) -> list[Any]:
+        return list((await reader.ledger.decodes())[-limit:])
+
+    rows = [
+        {
+            "at": d.at.isoformat(),
+            "actor": d.actor,
+            "namespace": d.namespace,
+            "workflow_id": d.workflow_id,
+            "payloads": d.payloads,
+        }
+        for d in read(newest)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("No decode tied to no request.")
+        return
+    table = Table(header_style="bold")
+    for col in ("at", "who", "namespace", "workflow", "payloads"):
+        table.add_column(col, no_wrap=col != "workflow")
+    for r in rows:
+        table.add_row(
+            r["at"][:19], r["actor"], r["namespace"], r["workflow_id"] or "—", str(r["payloads"])
+        )
+    console.print(table)
 
 
 @audit.command("public-key")

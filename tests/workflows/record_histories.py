@@ -136,8 +136,63 @@ async def systems_at_once_and_a_pending_child(client: Client, task_queue: str) -
         return await handle.fetch_history()
 
 
+async def _escalated_referral(client: Client, task_queue: str) -> tuple[WorkflowHistory, ...]:
+    """A processor-held system referred to a controller that does not answer within its
+    second: escalated to an operator, who instructs erasure with the ``instruct`` update. The
+    request carries Lethe's search attributes. (The request's history, the child's.)"""
+    req = replace(
+        request(("lms",), "preverified"), request_id="er-e5ca1a7ed0e5", search_attributes=True
+    )
+    attrs = initial_attributes(
+        status="received",
+        jurisdiction=req.jurisdiction,
+        verification=req.verification_method,
+        due_at=req.due_at,
+        systems=req.systems,
+    )
+    fakes = Fakes(processors={"lms": "acme-university"}, answer_within_seconds=1)
+    async with fakes_worker(client, fakes, task_queue):
+        handle = await client.start_workflow(
+            ErasureWorkflow.run,
+            req,
+            id=workflow_id_for(req.request_id),
+            task_queue=task_queue,
+            search_attributes=attrs,
+        )
+        child = client.get_workflow_handle_for(
+            SystemErasureWorkflow.run, system_erasure_id(req.request_id, "lms", 0)
+        )
+        for _ in range(400):
+            if fakes.escalations:
+                break
+            await asyncio.sleep(0.05)
+        assert fakes.escalations, "not escalated"
+        await asyncio.sleep(0.5)  # the signal to the request's workflow, where there is one
+        await child.execute_update(
+            SystemErasureWorkflow.instruct,
+            ControllerInstruction("erase", "kim", "acme's DPO did not answer; erase (ticket 9)"),
+        )
+        result = await handle.result()
+        assert result.status == "completed", result
+        return await handle.fetch_history(), await child.fetch_history()
+
+
+async def referral_escalated_request(client: Client, task_queue: str) -> WorkflowHistory:
+    """The request's history of :func:`_escalated_referral` (``escalation-to-request``: the
+    ``system_escalated`` signals and its search attribute's upserts)."""
+    return (await _escalated_referral(client, task_queue))[0]
+
+
+async def referral_escalated_child(client: Client, task_queue: str) -> WorkflowHistory:
+    """The system's child history of :func:`_escalated_referral` (``escalation-to-request``:
+    its signals to the request's workflow)."""
+    return (await _escalated_referral(client, task_queue))[1]
+
+
 RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
     "operator_approved_by_update": operator_approved_by_update,
+    "referral_escalated_child": referral_escalated_child,
+    "referral_escalated_request": referral_escalated_request,
     "referral_instructed_by_update": referral_instructed_by_update,
     "search_attributes_kept_current": search_attributes_kept_current,
     "systems_at_once_and_a_pending_child": systems_at_once_and_a_pending_child,
@@ -145,7 +200,11 @@ RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
 
 
 #: Recipes that need the dev server (the time-skipping one refuses custom search attributes).
-ON_DEV_SERVER = {"search_attributes_kept_current"}
+ON_DEV_SERVER = {
+    "search_attributes_kept_current",
+    "referral_escalated_child",
+    "referral_escalated_request",
+}
 
 
 async def main(names: list[str]) -> None:

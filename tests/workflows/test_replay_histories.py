@@ -34,6 +34,13 @@ def test_there_are_histories_to_replay() -> None:
     assert {"operator_approved_by_update", "referral_instructed_by_update"} <= names
     # A request that keeps Lethe's search attributes current (its upserts are commands).
     assert "search_attributes_kept_current" in names
+    # An escalated referral, before and after the child tells the request's workflow.
+    assert {
+        "referral_escalated_child",
+        "referral_escalated_request",
+        "referral_escalated_child_before_escalation_to_request",
+        "referral_escalated_request_before_escalation_to_request",
+    } <= names
 
 
 def _workflow_id(raw: str) -> str:
