@@ -231,6 +231,15 @@ class ErasureDefaults(_Section):
         return jurisdiction
 
 
+def _http_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    url = url.strip()
+    if not url.startswith(("https://", "http://")) or " " in url:
+        raise ValueError("must be an http(s) URL")
+    return url
+
+
 class VerificationSettings(_Section):
     """How identity is verified: emailed codes, and which privacy portals are trusted."""
 
@@ -241,6 +250,17 @@ class VerificationSettings(_Section):
     portal_public_keys: tuple[str, ...] = ()
     portal_audience: str = "lethe"
     assertion_max_lifetime_seconds: int = Field(default=600, ge=10, le=3600)
+    #: The portal's published keys (a JWKS), looked up by the assertion's ``kid``.
+    portal_jwks_url: str | None = Field(default=None, max_length=2000)
+    #: How long a fetched key set is used before it is fetched again.
+    portal_jwks_cache_seconds: int = Field(default=300, ge=1, le=86400)
+    #: An unknown ``kid`` refreshes the set at most this often.
+    portal_jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    @field_validator("portal_jwks_url")
+    @classmethod
+    def _jwks_url(cls, url: str | None) -> str | None:
+        return _http_url(url)
 
     @field_validator("portal_public_keys")
     @classmethod

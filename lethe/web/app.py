@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api_clients import ApiClients
@@ -436,7 +437,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                     raise ApiError(409, "this Idempotency-Key was used with another body", USAGE)
                 out = await submitted_out(rt, seen.request_id, replayed=True)
                 return JSONResponse(out.model_dump(mode="json"), status_code=200)
-        draft = draft_of(body)
+        draft = await run_in_threadpool(draft_of, body)  # may fetch the portal's keys
         preflight(draft)
         received = await receive_request(
             rt,
@@ -465,7 +466,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         lines: list[BatchLine] = []
         for n, item in enumerate(body.requests, 1):
             try:
-                draft = draft_of(item)
+                draft = await run_in_threadpool(draft_of, item)
                 preflight(draft)
             except LetheError as exc:
                 lines.append(BatchLine(n, None, refused=str(exc), refused_code=exc.exit_code))
