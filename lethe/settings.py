@@ -113,6 +113,7 @@ __all__ = [
     "ErasureDefaults",
     "IssuerSettings",
     "MailSettings",
+    "OidcSettings",
     "RetentionSettings",
     "Settings",
     "SystemConfig",
@@ -489,6 +490,37 @@ class WebSettings(_Section):
     requester_calls_per_minute: int = Field(default=10, ge=1, le=1000)
 
 
+class OidcSettings(_Section):
+    """Bearer tokens from an OpenID Connect issuer for ``lethe serve``'s operators and auditors
+    (beside API clients' tokens). Off while ``issuer`` is unset."""
+
+    issuer: str | None = Field(default=None, max_length=2000)
+    #: The ``aud`` a token must carry.
+    audience: str = Field(default="lethe", min_length=1, max_length=200)
+    #: The claim listing what the holder may do: a space-separated string or a list.
+    scope_claim: str = Field(default="scope", min_length=1, max_length=100)
+    #: The claim's values and the Lethe scope (intake, operate, audit) each grants; a value
+    #: equal to a Lethe scope grants it unless mapped otherwise.
+    scope_map: dict[str, str] = {}
+    #: The claim naming the person; recorded as the actor ``oidc:<value>``.
+    actor_claim: str = Field(default="sub", min_length=1, max_length=100)
+    jwks_cache_seconds: int = Field(default=300, ge=1, le=86400)
+    jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, url: str | None) -> str | None:
+        return _http_url(url)
+
+    @field_validator("scope_map")
+    @classmethod
+    def _scopes(cls, mapping: dict[str, str]) -> dict[str, str]:
+        for value, scope in mapping.items():
+            if scope not in ("intake", "operate", "audit"):
+                raise ValueError(f"{value!r} maps to {scope!r}: scopes are intake, operate, audit")
+        return mapping
+
+
 class IssuerSettings(_Section):
     """Who issues certificates of erasure and answers questions about them (shown at the top
     of the HTML certificate; not part of what the proof log signs)."""
@@ -515,6 +547,7 @@ class _File(_Section):
     worker: WorkerSettings = WorkerSettings()
     web: WebSettings = WebSettings()
     issuer: IssuerSettings = IssuerSettings()
+    oidc: OidcSettings = OidcSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -575,6 +608,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     web: WebSettings = field(default_factory=WebSettings)
     issuer: IssuerSettings = field(default_factory=IssuerSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -768,6 +802,7 @@ def load_settings(
         worker=cfg.worker,
         web=cfg.web,
         issuer=cfg.issuer,
+        oidc=cfg.oidc,
         environ=env,
     )
 
