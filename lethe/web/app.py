@@ -948,6 +948,34 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             ]
         }
 
+    @app.get(
+        "/v1/export/requests",
+        tags=["audit"],
+        summary="The request list as CSV or JSON (dates and states, no identifiers)",
+        responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    )
+    async def export(
+        request: Request,
+        who: Reader,
+        format: Annotated[Literal["csv", "json"], Query()] = "json",
+        status: Annotated[RequestStatus | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> Any:
+        from fastapi.responses import Response
+
+        from .export import export_rows, rows_to_csv
+
+        rows = await export_rows(
+            rt_of(request), status=status.value if status else None, limit=limit
+        )
+        if format == "csv":
+            return Response(
+                rows_to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="lethe-requests.csv"'},
+            )
+        return {"requests": rows}
+
     from .pages import add_pages
 
     add_pages(app, settings, limiter, requester_view)

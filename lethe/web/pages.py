@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ledger.api_clients import ApiClients
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod, stamp_when
@@ -29,6 +29,8 @@ from .guards import RateLimiter
 __all__ = ["add_pages"]
 
 COOKIE = "lethe_dashboard"
+#: The dashboard lists retained exceptions that end or are due for review this soon.
+EXPIRING_DAYS = 30
 #: Pages run no script and load nothing from elsewhere; forms post only here; no framing.
 HEADERS = {
     "Cache-Control": "no-store",
@@ -232,7 +234,67 @@ def add_pages(
         ):
             found = await find_requests(rt, limit=50, **query)
             sections.append({"title": title, "requests": [row_of(r) for r in found.requests]})
-        return page("dashboard.html.j2", title="Dashboard", who=who, sections=sections)
+        return page(
+            "dashboard.html.j2",
+            title="Dashboard",
+            who=who,
+            sections=sections,
+            expiring=await expiring_exceptions(rt, days=EXPIRING_DAYS),
+            expiring_days=EXPIRING_DAYS,
+        )
+
+    async def expiring_exceptions(rt: Runtime, *, days: int) -> list[dict[str, str]]:
+        """Open retained exceptions whose end (or review) date falls within ``days``: the
+        data someone must erase or look at again soon, soonest first."""
+        from ledger.queries import AuditFilter
+
+        from ..operations.request_record import select_requests
+
+        before = datetime.now(UTC).date() + timedelta(days=days)
+        found = await select_requests(rt, AuditFilter(exceptions_expiring_before=before), limit=50)
+        rows = []
+        for r in found.requests:
+            for e in await rt.ledger.exceptions(r.request_id):
+                day = e.retained_until or e.review_on
+                if e.state != "open" or day is None or day >= before:
+                    continue
+                rows.append(
+                    {
+                        "request_id": r.request_id,
+                        "system": e.system,
+                        "legal_basis": e.legal_basis,
+                        "until": str(e.retained_until) if e.retained_until else "",
+                        "review": str(e.review_on) if e.review_on else "",
+                        "day": str(day),
+                    }
+                )
+        return sorted(rows, key=lambda x: (x["day"], x["request_id"], x["system"]))
+
+    @app.get("/dashboard/export.{kind}", include_in_schema=False)
+    async def export(kind: str, request: Request) -> Response:
+        who = await signed_in(request)
+        if who is None:
+            return to_login()
+        from .export import export_rows, rows_to_csv
+
+        if kind not in ("csv", "json"):
+            return page(
+                "dashboard.html.j2",
+                404,
+                title="Dashboard",
+                who=who,
+                sections=[],
+                error="Export as export.csv or export.json.",
+            )
+        rows = await export_rows(rt_of(request), status=None, limit=10000)
+        name = f'attachment; filename="lethe-requests.{kind}"'
+        if kind == "csv":
+            return Response(
+                rows_to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={**HEADERS, "Content-Disposition": name},
+            )
+        return JSONResponse({"requests": rows}, headers={**HEADERS, "Content-Disposition": name})
 
     async def request_page(
         request: Request,
