@@ -110,6 +110,7 @@ __all__ = [
     "CodecServerSettings",
     "ControllerConfig",
     "DeadlineSettings",
+    "DrpSettings",
     "ErasureDefaults",
     "IssuerSettings",
     "MailSettings",
@@ -521,6 +522,27 @@ class OidcSettings(_Section):
         return mapping
 
 
+class DrpSettings(_Section):
+    """The Data Rights Protocol endpoints of ``lethe serve`` (``/drp/…``): off while
+    ``business_id`` is unset. ``agents``: each Authorized Agent's id and its base64 Ed25519
+    verify key, as the DRP service directory lists them."""
+
+    business_id: str | None = Field(default=None, max_length=200)
+    agents: dict[str, str] = {}
+    #: The longest ``issued-at`` to ``expires-at`` span of a signed request accepted.
+    max_lifetime_seconds: int = Field(default=600, ge=10, le=3600)
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_keys(cls, agents: dict[str, str]) -> dict[str, str]:
+        for agent, key in agents.items():
+            try:
+                read_public_keys([key])
+            except ConfigError:
+                raise ValueError(f"agent {agent!r}: not base64 of 32 Ed25519 key bytes") from None
+        return agents
+
+
 class IssuerSettings(_Section):
     """Who issues certificates of erasure and answers questions about them (shown at the top
     of the HTML certificate; not part of what the proof log signs)."""
@@ -548,6 +570,7 @@ class _File(_Section):
     web: WebSettings = WebSettings()
     issuer: IssuerSettings = IssuerSettings()
     oidc: OidcSettings = OidcSettings()
+    drp: DrpSettings = DrpSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -609,6 +632,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     issuer: IssuerSettings = field(default_factory=IssuerSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
+    drp: DrpSettings = field(default_factory=DrpSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -803,6 +827,7 @@ def load_settings(
         web=cfg.web,
         issuer=cfg.issuer,
         oidc=cfg.oidc,
+        drp=cfg.drp,
         environ=env,
     )
 

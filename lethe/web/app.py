@@ -979,6 +979,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     from .pages import add_pages
 
     add_pages(app, settings, limiter, requester_view)
+    if settings.drp.business_id is not None:
+        from .drp import add_drp
+
+        add_drp(app, settings)
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
     return app
 
