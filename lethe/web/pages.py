@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ledger.api_clients import ApiClients
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod, stamp_when
 
-from ..errors import LetheError
+from ..errors import LetheError, UnreachableError
 from ..runtime import Runtime
 from ..settings import Settings
 from .guards import RateLimiter
@@ -222,14 +224,35 @@ def add_pages(
 
     # -- operators and auditors ----------------------------------------------------------------
 
+    async def holder(request: Request, token: str) -> tuple[Any, str | None]:
+        """Who ``token`` names (an API client, or the ``[oidc]`` issuer's token holder) as
+        ``(who, None)`` with ``who.name``, ``who.scopes``, ``who.actor``; or ``(None, why)``."""
+        verifier = request.app.state.oidc
+        if verifier is not None and not token.startswith("lethe_"):
+            from ..oidc import TokenRefused
+
+            try:
+                found = await run_in_threadpool(verifier.verify, token)
+            except (TokenRefused, UnreachableError) as exc:
+                return None, str(exc)
+            return SimpleNamespace(
+                name=found.actor, label=found.actor, scopes=found.scopes, actor=found.actor
+            ), None
+        row = await ApiClients(rt_of(request).ledger).authenticate(token)
+        if row is None:
+            return None, "This token is not known or was revoked."
+        return SimpleNamespace(
+            name=row.name, scopes=tuple(row.scopes), actor=f"api:{row.name}"
+        ), None
+
     async def signed_in(request: Request) -> Any:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
-        row = await ApiClients(rt_of(request).ledger).authenticate(token)
-        if row is None or not {"operate", "audit"} & set(row.scopes):
+        who, _ = await holder(request, token)
+        if who is None or not {"operate", "audit"} & set(who.scopes):
             return None
-        return row
+        return who
 
     def to_login() -> Response:
         return RedirectResponse("/dashboard/login", status_code=303)
@@ -241,20 +264,15 @@ def add_pages(
     @app.post("/dashboard/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         token = (await form(request)).get("token", "")
-        row = await ApiClients(rt_of(request).ledger).authenticate(token) if token else None
-        if row is None:
-            return page(
-                "login.html.j2",
-                401,
-                title="Sign in",
-                error="This token is not known or was revoked.",
-            )
-        if not {"operate", "audit"} & set(row.scopes):
+        who, why = await holder(request, token) if token else (None, "Enter a token.")
+        if who is None:
+            return page("login.html.j2", 401, title="Sign in", error=why)
+        if not {"operate", "audit"} & set(who.scopes):
             return page(
                 "login.html.j2",
                 403,
                 title="Sign in",
-                error=f"API client {row.name} has neither the 'operate' nor the 'audit' scope.",
+                error=f"{who.label} has neither the 'operate' nor the 'audit' scope.",
             )
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/dashboard")
@@ -445,16 +463,14 @@ def add_pages(
                 who,
                 request_id,
                 status=403,
-                error=f"API client {who.name} may only read (scope audit).",
+                error=f"{who.label} may only read (scope audit).",
             )
         if not reason:
             return await request_page(
                 request, who, request_id, status=400, error="Say how the identity was confirmed."
             )
         try:
-            done = await approve_identity(
-                rt_of(request), request_id, reason[:500], f"api:{who.name}"
-            )
+            done = await approve_identity(rt_of(request), request_id, reason[:500], who.actor)
         except LetheError as exc:
             return await request_page(request, who, request_id, status=400, error=str(exc))
         return await request_page(

@@ -198,3 +198,22 @@ def test_the_oidc_section_is_read_and_checked(tmp_path: Path) -> None:
     (tmp_path / "lethe.toml").write_text('[oidc]\nissuer = "https://x"\nscope_map = {a = "root"}\n')
     with pytest.raises(Exception, match="scopes are intake, operate, audit"):
         load_settings({}, cwd=tmp_path)
+
+
+async def test_the_dashboard_takes_the_issuers_tokens_too(
+    api: tuple[httpx.AsyncClient, Ledger, dict[str, str]], issuer: JsonServer
+) -> None:
+    client, _, _ = api
+    expired = sign(claims(issuer, exp=int(time.time()) - 600, iat=int(time.time()) - 900))
+    page = await client.post("/dashboard/login", data={"token": expired})
+    assert page.status_code == 401 and "the bearer token has expired" in page.text
+    staff = sign(claims(issuer, sub="eve", groups=["staff"]))
+    page = await client.post("/dashboard/login", data={"token": staff})
+    assert page.status_code == 403
+    assert "oidc:eve has neither the &#39;operate&#39; nor the &#39;audit&#39; scope" in page.text
+    audit = sign(claims(issuer, sub="bob", groups=["privacy-audit"]))
+    signed_in = await client.post("/dashboard/login", data={"token": audit})
+    assert signed_in.status_code == 303
+    board = await client.get("/dashboard")
+    assert board.status_code == 200 and "oidc:bob" in board.text
+    assert "Exceptions expiring within 30 days" in board.text
