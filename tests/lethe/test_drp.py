@@ -27,6 +27,7 @@ from lethe.keys import Keyring
 from lethe.runtime import Runtime, open_ledger
 from lethe.settings import DrpSettings, Settings, TemporalSettings, load_settings
 from lethe.web.app import create_app
+from tests.support.own_temporal import own_test_server
 
 from .test_http_api import bearer
 
@@ -55,16 +56,24 @@ def exercise(**more: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="module")
+async def own_env(keys: Keyring) -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of this module's own: its workflows stay pending (see own_temporal)."""
+    async with own_test_server(keys) as env:
+        yield env
+
+
 @pytest.fixture
 async def api(
-    tmp_path: Path, keys: Keyring, time_skipping_env: WorkflowEnvironment
+    tmp_path: Path, keys: Keyring, own_env: WorkflowEnvironment, task_queue: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Ledger, dict[str, str]]]:
     demo = seed_demo_systems(tmp_path / "systems")
     settings = Settings(
         home=tmp_path / ".lethe",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
         temporal=TemporalSettings(
-            address=time_skipping_env.client.service_client.config.target_host
+            address=own_env.client.service_client.config.target_host,
+            task_queue=task_queue,  # no worker polls it
         ),
         systems=demo.systems,
         drp=DrpSettings(

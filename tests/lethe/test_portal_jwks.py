@@ -28,6 +28,7 @@ from lethe.web.app import create_app
 from tests.support.cli import lethe, one_line_error
 from tests.support.json_server import JsonServer, ed25519_jwk, json_server
 from tests.support.ledger_state import written
+from tests.support.own_temporal import own_test_server
 
 from .test_cli import CONFIG
 from .test_http_api import bearer, one_line, tokens
@@ -43,12 +44,14 @@ def portal() -> Iterator[JsonServer]:
         yield server
 
 
-def settings_for(tmp_path: Path, url: str, *, address: str = "127.0.0.1:9") -> Settings:
+def settings_for(
+    tmp_path: Path, url: str, *, address: str = "127.0.0.1:9", queue: str = "lethe"
+) -> Settings:
     demo = seed_demo_systems(tmp_path / "systems")
     return Settings(
         home=tmp_path / ".lethe",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
-        temporal=TemporalSettings(address=address),
+        temporal=TemporalSettings(address=address, task_queue=queue),
         systems=demo.systems,
         verification=VerificationSettings(portal_jwks_url=url, portal_jwks_refresh_seconds=0),
     )
@@ -113,12 +116,23 @@ def test_the_key_set_down_is_a_clear_error(tmp_path: Path, portal: JsonServer) -
     assert "\n" not in str(down.value)
 
 
+@pytest.fixture(scope="module")
+async def own_env(keys: Keyring) -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of this module's own: its workflows stay pending (see own_temporal)."""
+    async with own_test_server(keys) as env:
+        yield env
+
+
 @pytest.fixture
 async def api(
-    tmp_path: Path, portal: JsonServer, keys: Keyring, time_skipping_env: WorkflowEnvironment
+    tmp_path: Path,
+    portal: JsonServer,
+    keys: Keyring,
+    own_env: WorkflowEnvironment,
+    task_queue: str,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Ledger, dict[str, str]]]:
-    target = time_skipping_env.client.service_client.config.target_host
-    settings = settings_for(tmp_path, portal.url("/jwks.json"), address=target)
+    target = own_env.client.service_client.config.target_host
+    settings = settings_for(tmp_path, portal.url("/jwks.json"), address=target, queue=task_queue)
     ledger = await open_ledger(settings, keys)
     rt = Runtime(settings, keys, ledger)
     try:
