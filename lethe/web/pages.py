@@ -242,7 +242,10 @@ def add_pages(
         if row is None:
             return None, "This token is not known or was revoked."
         return SimpleNamespace(
-            name=row.name, scopes=tuple(row.scopes), actor=f"api:{row.name}"
+            name=row.name,
+            label=f"API client {row.name}",
+            scopes=tuple(row.scopes),
+            actor=f"api:{row.name}",
         ), None
 
     async def signed_in(request: Request) -> Any:
