@@ -217,3 +217,44 @@ async def test_the_dashboard_takes_the_issuers_tokens_too(
     board = await client.get("/dashboard")
     assert board.status_code == 200 and "oidc:bob" in board.text
     assert "Exceptions expiring within 30 days" in board.text
+
+
+def test_es256_and_eddsa_keys_verify_and_other_keys_are_left_aside() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from lethe.jwks import parse_jwks, verify_signature
+    from tests.support.json_server import ed25519_jwk
+
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    numbers = p256.public_key().public_numbers()
+    ed = Ed25519PrivateKey.generate()
+    keys = parse_jwks(
+        {
+            "keys": [
+                {
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "kid": "ec",
+                    "x": b64url(numbers.x.to_bytes(32, "big")),
+                    "y": b64url(numbers.y.to_bytes(32, "big")),
+                },
+                ed25519_jwk(ed, "ed"),
+                rsa_jwk(ISSUER_KEY, "rsa"),
+                {"kty": "EC", "crv": "P-521", "kid": "big", "x": "AA", "y": "AA"},
+                {"kty": "oct", "kid": "secret", "k": "c2VjcmV0"},
+                {**rsa_jwk(OTHER_KEY, "enc"), "use": "enc"},
+                {"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
+            ]
+        }
+    )
+    assert sorted(keys) == ["ec", "ed", "rsa"]
+    r, s = decode_dss_signature(p256.sign(b"msg", ec.ECDSA(hashes.SHA256())))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    assert verify_signature("ES256", keys["ec"], raw, b"msg")
+    assert not verify_signature("ES256", keys["ec"], raw, b"other")
+    assert verify_signature("EdDSA", keys["ed"], ed.sign(b"msg"), b"msg")
+    # An algorithm that does not fit the key (RS256 with the EC key) is refused, not tried.
+    assert not verify_signature("RS256", keys["ec"], raw, b"msg")
+    assert not verify_signature("HS256", keys["rsa"], b"x", b"msg")
