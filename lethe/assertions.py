@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .errors import ConfigError, LetheError
+from .jwks import KeySet
 
 __all__ = [
     "AssertionRejected",
@@ -125,11 +126,14 @@ def mint_assertion(
     now: datetime | None = None,
     nonce: str | None = None,
     methods: Sequence[str] = ("pwd",),
+    kid: str | None = None,
 ) -> str:
-    """A signed assertion that the portal authenticated the owner of ``normalised_email``."""
+    """A signed assertion that the portal authenticated the owner of ``normalised_email``.
+
+    ``kid``: the key's name in the portal's published key set (default: ``key_id``)."""
     now = now or datetime.now(UTC)
     nonce = nonce or secrets.token_urlsafe(18)
-    header = {"alg": "EdDSA", "typ": "JWT", "kid": key_id(private_key.public_key())}
+    header = {"alg": "EdDSA", "typ": "JWT", "kid": kid or key_id(private_key.public_key())}
     claims = {
         "iss": issuer,
         "aud": audience,
@@ -173,16 +177,20 @@ def verify_assertion(
     audience: str,
     max_lifetime: timedelta,
     now: datetime | None = None,
+    key_set: KeySet | None = None,
 ) -> PortalAssertion:
     """Check signature, audience, freshness and subject binding; AssertionRejected if not.
 
+    ``key_set``: the portal's published keys (``portal_jwks_url``), looked up by ``kid`` when
+    ``trusted_keys`` has no key of that name; UnreachableError if it cannot be fetched.
     Single use is the ledger's part: it refuses a nonce it has seen (see ``ledger``).
     """
     now = now or datetime.now(UTC)
     token = token.strip()
-    if not trusted_keys:
+    if not trusted_keys and key_set is None:
         raise AssertionRejected(
             "no portal public key is trusted: set [verification] portal_public_keys"
+            " or portal_jwks_url"
         )
     if len(token) > _MAX_TOKEN or token.count(".") != 2:
         raise AssertionRejected("the assertion is not a compact signed token (header.payload.sig)")
@@ -191,9 +199,30 @@ def verify_assertion(
     if header.get("alg") != "EdDSA":
         raise AssertionRejected(f"assertion algorithm {header.get('alg')!r} refused: only EdDSA")
     kid = header.get("kid")
-    if kid is not None and kid not in trusted_keys:
+    candidates: list[Ed25519PublicKey]
+    if isinstance(kid, str) and kid in trusted_keys:
+        candidates = [trusted_keys[kid]]
+    elif kid is not None and key_set is not None:
+        if not isinstance(kid, str) or len(kid) > 200:
+            raise AssertionRejected("the assertion's key id (kid) is not a short string")
+        published, refreshed = key_set.key(kid)
+        if not isinstance(published, Ed25519PublicKey):
+            again = (
+                "fetched afresh"
+                if refreshed
+                else f"fetched less than {key_set.min_refresh:g} s ago"
+            )
+            raise AssertionRejected(
+                f"the assertion is signed with key {kid!r}, which the portal's key set at"
+                f" {key_set.url} does not publish ({again})"
+            )
+        candidates = [published]
+    elif kid is not None:
         raise AssertionRejected(f"the assertion is signed with an untrusted key {kid!r}")
-    candidates = [trusted_keys[kid]] if isinstance(kid, str) else list(trusted_keys.values())
+    elif not trusted_keys:
+        raise AssertionRejected("the assertion names no key (kid): the portal's key set needs it")
+    else:
+        candidates = list(trusted_keys.values())
     try:
         signature = _unb64(signature_b64)
     except (binascii.Error, ValueError):

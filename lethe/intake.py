@@ -302,6 +302,16 @@ def _check_assertion(
             "a pre-verified request needs the privacy portal's signed assertion: --assertion TOKEN"
         )
     v = settings.verification
+    published = None
+    if v.portal_jwks_url is not None:
+        from .jwks import key_set
+
+        published = key_set(
+            v.portal_jwks_url,
+            what="the portal's key set",
+            max_age=v.portal_jwks_cache_seconds,
+            min_refresh=v.portal_jwks_refresh_seconds,
+        )
     return verify_assertion(
         token,
         normalised_email=normalised_email,
@@ -309,6 +319,7 @@ def _check_assertion(
         audience=v.portal_audience,
         max_lifetime=timedelta(seconds=v.assertion_max_lifetime_seconds),
         now=now,
+        key_set=published,
     )
 
 

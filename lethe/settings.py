@@ -111,9 +111,11 @@ __all__ = [
     "CodecServerSettings",
     "ControllerConfig",
     "DeadlineSettings",
+    "DrpSettings",
     "ErasureDefaults",
     "IssuerSettings",
     "MailSettings",
+    "OidcSettings",
     "RetentionSettings",
     "Settings",
     "SystemConfig",
@@ -232,6 +234,15 @@ class ErasureDefaults(_Section):
         return jurisdiction
 
 
+def _http_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    url = url.strip()
+    if not url.startswith(("https://", "http://")) or " " in url:
+        raise ValueError("must be an http(s) URL")
+    return url
+
+
 class VerificationSettings(_Section):
     """How identity is verified: emailed codes, and which privacy portals are trusted."""
 
@@ -242,6 +253,17 @@ class VerificationSettings(_Section):
     portal_public_keys: tuple[str, ...] = ()
     portal_audience: str = "lethe"
     assertion_max_lifetime_seconds: int = Field(default=600, ge=10, le=3600)
+    #: The portal's published keys (a JWKS), looked up by the assertion's ``kid``.
+    portal_jwks_url: str | None = Field(default=None, max_length=2000)
+    #: How long a fetched key set is used before it is fetched again.
+    portal_jwks_cache_seconds: int = Field(default=300, ge=1, le=86400)
+    #: An unknown ``kid`` refreshes the set at most this often.
+    portal_jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    @field_validator("portal_jwks_url")
+    @classmethod
+    def _jwks_url(cls, url: str | None) -> str | None:
+        return _http_url(url)
 
     @field_validator("portal_public_keys")
     @classmethod
@@ -470,6 +492,58 @@ class WebSettings(_Section):
     requester_calls_per_minute: int = Field(default=10, ge=1, le=1000)
 
 
+class OidcSettings(_Section):
+    """Bearer tokens from an OpenID Connect issuer for ``lethe serve``'s operators and auditors
+    (beside API clients' tokens). Off while ``issuer`` is unset."""
+
+    issuer: str | None = Field(default=None, max_length=2000)
+    #: The ``aud`` a token must carry.
+    audience: str = Field(default="lethe", min_length=1, max_length=200)
+    #: The claim listing what the holder may do: a space-separated string or a list.
+    scope_claim: str = Field(default="scope", min_length=1, max_length=100)
+    #: The claim's values and the Lethe scope (intake, operate, audit) each grants; a value
+    #: equal to a Lethe scope grants it unless mapped otherwise.
+    scope_map: dict[str, str] = {}
+    #: The claim naming the person; recorded as the actor ``oidc:<value>``.
+    actor_claim: str = Field(default="sub", min_length=1, max_length=100)
+    jwks_cache_seconds: int = Field(default=300, ge=1, le=86400)
+    jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, url: str | None) -> str | None:
+        return _http_url(url)
+
+    @field_validator("scope_map")
+    @classmethod
+    def _scopes(cls, mapping: dict[str, str]) -> dict[str, str]:
+        for value, scope in mapping.items():
+            if scope not in ("intake", "operate", "audit"):
+                raise ValueError(f"{value!r} maps to {scope!r}: scopes are intake, operate, audit")
+        return mapping
+
+
+class DrpSettings(_Section):
+    """The Data Rights Protocol endpoints of ``lethe serve`` (``/drp/…``): off while
+    ``business_id`` is unset. ``agents``: each Authorized Agent's id and its base64 Ed25519
+    verify key, as the DRP service directory lists them."""
+
+    business_id: str | None = Field(default=None, max_length=200)
+    agents: dict[str, str] = {}
+    #: The longest ``issued-at`` to ``expires-at`` span of a signed request accepted.
+    max_lifetime_seconds: int = Field(default=600, ge=10, le=3600)
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_keys(cls, agents: dict[str, str]) -> dict[str, str]:
+        for agent, key in agents.items():
+            try:
+                read_public_keys([key])
+            except ConfigError:
+                raise ValueError(f"agent {agent!r}: not base64 of 32 Ed25519 key bytes") from None
+        return agents
+
+
 class IssuerSettings(_Section):
     """Who issues certificates of erasure and answers questions about them (shown at the top
     of the HTML certificate; not part of what the proof log signs)."""
@@ -496,6 +570,8 @@ class _File(_Section):
     worker: WorkerSettings = WorkerSettings()
     web: WebSettings = WebSettings()
     issuer: IssuerSettings = IssuerSettings()
+    oidc: OidcSettings = OidcSettings()
+    drp: DrpSettings = DrpSettings()
 
     @field_validator("controllers", mode="before")
     @classmethod
@@ -556,6 +632,8 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     web: WebSettings = field(default_factory=WebSettings)
     issuer: IssuerSettings = field(default_factory=IssuerSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+    drp: DrpSettings = field(default_factory=DrpSettings)
     #: Where ``x_env`` references are read from when systems and controllers are built.
     environ: Mapping[str, str] = field(
         default_factory=lambda: os.environ, repr=False, compare=False
@@ -749,6 +827,8 @@ def load_settings(
         worker=cfg.worker,
         web=cfg.web,
         issuer=cfg.issuer,
+        oidc=cfg.oidc,
+        drp=cfg.drp,
         environ=env,
     )
 

@@ -695,7 +695,8 @@ async def _over_http(
 async def _read_over_http(
     settings: Settings, keys: Keyring, ledger: Any, served: dict[str, Any]
 ) -> str:
-    """What the requester, the operator and the dashboard see of the finished request."""
+    """What the requester, the operator and the dashboard see of the finished request, and
+    the exports of the request list."""
     import httpx
 
     from lethe.runtime import Runtime
@@ -711,8 +712,13 @@ async def _read_over_http(
             ),
             await http.get(f"/v1/requests/{rid}", headers=auth),
             await http.get("/v1/audit/requests", headers=auth),
+            await http.get("/v1/export/requests?format=csv", headers=auth),
+            await http.get("/v1/export/requests", headers=auth),
         ]
         await http.post("/dashboard/login", data={"token": served["token"]})
         seen.append(await http.get(f"/dashboard/requests/{rid}"))
+        seen.append(await http.get("/dashboard"))  # its sections, exceptions expiring too
+        seen.append(await http.get("/dashboard/export.csv"))
+        seen.append(await http.get("/dashboard/export.json"))
     assert all(r.status_code == 200 for r in seen), [r.text for r in seen]
     return "\n".join(r.text for r in seen)

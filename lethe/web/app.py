@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api_clients import ApiClients
@@ -102,18 +103,37 @@ class Principal:
     client_id: str
     name: str
     scopes: tuple[str, ...]
+    #: As the ledger records who acted: ``api:NAME`` for an API client, ``oidc:SUB`` for a
+    #: token of the OIDC issuer.
+    actor: str = ""
 
-    @property
-    def actor(self) -> str:
-        """As the ledger records who acted."""
-        return f"api:{self.name}"
+    def __post_init__(self) -> None:
+        if not self.actor:
+            object.__setattr__(self, "actor", f"api:{self.name}")
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API client's token (lethe api-client add)")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API client's token (lethe api-client add), or the [oidc] issuer's JWT",
+)
+
+
+async def _oidc_principal(request: Request, token: str) -> Principal | None:
+    """The holder of an OIDC issuer's token, if ``[oidc]`` is set and it is not an API token."""
+    verifier = request.app.state.oidc
+    if verifier is None or token.startswith("lethe_"):
+        return None
+    from ..oidc import TokenRefused
+
+    try:
+        found = await run_in_threadpool(verifier.verify, token)
+    except TokenRefused as exc:
+        raise ApiError(401, str(exc), NO_PERMISSION) from None
+    return Principal(found.client_id, found.actor, found.scopes, actor=found.actor)
 
 
 def _needs(*scopes: str) -> Any:
-    """A dependency: the API client of the bearer token, if it has one of ``scopes``."""
+    """A dependency: who the bearer token names, if they have one of ``scopes``."""
 
     async def principal(
         request: Request,
@@ -123,18 +143,23 @@ def _needs(*scopes: str) -> Any:
             raise ApiError(
                 401, "this call needs an API client's token: Authorization: Bearer …", NO_PERMISSION
             )
-        rt: Runtime = request.app.state.rt
-        row = await ApiClients(rt.ledger).authenticate(creds.credentials)
-        if row is None:
-            raise ApiError(401, "the API token is not known or was revoked", NO_PERMISSION)
-        if not set(scopes) & set(row.scopes):
+        who = await _oidc_principal(request, creds.credentials)
+        if who is None:
+            rt: Runtime = request.app.state.rt
+            row = await ApiClients(rt.ledger).authenticate(creds.credentials)
+            if row is None:
+                raise ApiError(401, "the API token is not known or was revoked", NO_PERMISSION)
+            who = Principal(row.client_id, row.name, tuple(row.scopes))
+        if not set(scopes) & set(who.scopes):
+            label = f"API client {who.name}" if who.actor.startswith("api:") else who.actor
             raise ApiError(
                 403,
-                f"API client {row.name} may not do this: it needs the"
-                f" {' or '.join(repr(s) for s in scopes)} scope (it has {', '.join(row.scopes)})",
+                f"{label} may not do this: it needs the"
+                f" {' or '.join(repr(s) for s in scopes)} scope"
+                f" (it has {', '.join(who.scopes) or 'none'})",
                 NO_PERMISSION,
             )
-        return Principal(row.client_id, row.name, tuple(row.scopes))
+        return who
 
     return Depends(principal)
 
@@ -304,12 +329,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         version=API_VERSION,
         description="The right to erasure, over HTTP: the same verbs as the `lethe` command.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs is a page of our own (pages.py): Swagger UI loads from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         responses=ERRORS,
     )
     app.state.rt = runtime
+    if settings.oidc.issuer is not None:
+        from ..oidc import OidcVerifier
+
+        app.state.oidc = OidcVerifier(settings.oidc)
+    else:
+        app.state.oidc = None
     limiter = RateLimiter(settings.web.requester_calls_per_minute)
     registry = load_registry()
 
@@ -436,7 +467,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                     raise ApiError(409, "this Idempotency-Key was used with another body", USAGE)
                 out = await submitted_out(rt, seen.request_id, replayed=True)
                 return JSONResponse(out.model_dump(mode="json"), status_code=200)
-        draft = draft_of(body)
+        draft = await run_in_threadpool(draft_of, body)  # may fetch the portal's keys
         preflight(draft)
         received = await receive_request(
             rt,
@@ -452,7 +483,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 who.client_id, idempotency_key, digest, rid, at=datetime.now(UTC)
             )
             rid = first.request_id
-        log.info("web.request_received", request_id=rid, client=who.name)
+        client = who.name if who.actor.startswith("api:") else who.client_id
+        log.info("web.request_received", request_id=rid, client=client)
         return await submitted_out(rt, rid, replayed=False)
 
     @app.post(
@@ -465,7 +497,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         lines: list[BatchLine] = []
         for n, item in enumerate(body.requests, 1):
             try:
-                draft = draft_of(item)
+                draft = await run_in_threadpool(draft_of, item)
                 preflight(draft)
             except LetheError as exc:
                 lines.append(BatchLine(n, None, refused=str(exc), refused_code=exc.exit_code))
@@ -916,9 +948,41 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             ]
         }
 
+    @app.get(
+        "/v1/export/requests",
+        tags=["audit"],
+        summary="The request list as CSV or JSON (dates and states, no identifiers)",
+        responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    )
+    async def export(
+        request: Request,
+        who: Reader,
+        format: Annotated[Literal["csv", "json"], Query()] = "json",
+        status: Annotated[RequestStatus | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> Any:
+        from fastapi.responses import Response
+
+        from .export import export_rows, rows_to_csv
+
+        rows = await export_rows(
+            rt_of(request), status=status.value if status else None, limit=limit
+        )
+        if format == "csv":
+            return Response(
+                rows_to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="lethe-requests.csv"'},
+            )
+        return {"requests": rows}
+
     from .pages import add_pages
 
     add_pages(app, settings, limiter, requester_view)
+    if settings.drp.business_id is not None:
+        from .drp import add_drp
+
+        add_drp(app, settings)
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
     return app
 

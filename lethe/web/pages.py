@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ledger.api_clients import ApiClients
 from vocabulary import UNVERIFIED_STATUSES, RequestStatus, VerificationMethod, stamp_when
 
-from ..errors import LetheError
+from ..errors import LetheError, UnreachableError
 from ..runtime import Runtime
 from ..settings import Settings
 from .guards import RateLimiter
@@ -29,6 +31,8 @@ from .guards import RateLimiter
 __all__ = ["add_pages"]
 
 COOKIE = "lethe_dashboard"
+#: The dashboard lists retained exceptions that end or are due for review this soon.
+EXPIRING_DAYS = 30
 #: Pages run no script and load nothing from elsewhere; forms post only here; no framing.
 HEADERS = {
     "Cache-Control": "no-store",
@@ -72,6 +76,65 @@ def add_pages(
     def rt_of(request: Request) -> Runtime:
         rt: Runtime = request.app.state.rt
         return rt
+
+    # -- the API's documentation ---------------------------------------------------------------
+
+    def schema_type(spec: Any) -> str:
+        """A JSON Schema fragment in a few words: ``string``, ``array of string``, a name."""
+        if not isinstance(spec, dict):
+            return ""
+        if "$ref" in spec:
+            return str(spec["$ref"]).rsplit("/", 1)[-1]
+        for combined in ("anyOf", "oneOf", "allOf"):
+            if combined in spec:
+                kinds = [schema_type(s) for s in spec[combined]]
+                return " or ".join(k for k in kinds if k and k != "null") + (
+                    " (or null)" if "null" in kinds else ""
+                )
+        kind = spec.get("type", "")
+        if kind == "array":
+            return f"array of {schema_type(spec.get('items', {}))}"
+        if "enum" in spec:
+            return " | ".join(str(v) for v in spec["enum"])
+        if spec.get("format"):
+            return f"{kind} ({spec['format']})"
+        return str(kind)
+
+    env.filters["schema_type"] = schema_type
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        """The API described from its OpenAPI document on a page of our own: no Swagger UI,
+        nothing fetched from a CDN (nothing leaves the server, and it works offline)."""
+        doc = app.openapi()
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for path, item in doc.get("paths", {}).items():
+            for method, op in item.items():
+                body = (
+                    op.get("requestBody", {})
+                    .get("content", {})
+                    .get("application/json", {})
+                    .get("schema", {})
+                    .get("$ref", "")
+                )
+                groups.setdefault((op.get("tags") or ["other"])[0], []).append(
+                    {
+                        "id": op.get("operationId", ""),
+                        "method": method.upper(),
+                        "path": path,
+                        "summary": op.get("summary", ""),
+                        "parameters": op.get("parameters", []),
+                        "body": body.rsplit("/", 1)[-1] if body else "",
+                    }
+                )
+        schemas = sorted(doc.get("components", {}).get("schemas", {}).items())
+        return page(
+            "api-docs.html.j2",
+            title="HTTP API",
+            doc=doc,
+            groups=list(groups.items()),
+            schemas=schemas,
+        )
 
     # -- the requester -------------------------------------------------------------------------
 
@@ -161,14 +224,38 @@ def add_pages(
 
     # -- operators and auditors ----------------------------------------------------------------
 
+    async def holder(request: Request, token: str) -> tuple[Any, str | None]:
+        """Who ``token`` names (an API client, or the ``[oidc]`` issuer's token holder) as
+        ``(who, None)`` with ``who.name``, ``who.scopes``, ``who.actor``; or ``(None, why)``."""
+        verifier = request.app.state.oidc
+        if verifier is not None and not token.startswith("lethe_"):
+            from ..oidc import TokenRefused
+
+            try:
+                found = await run_in_threadpool(verifier.verify, token)
+            except (TokenRefused, UnreachableError) as exc:
+                return None, str(exc)
+            return SimpleNamespace(
+                name=found.actor, label=found.actor, scopes=found.scopes, actor=found.actor
+            ), None
+        row = await ApiClients(rt_of(request).ledger).authenticate(token)
+        if row is None:
+            return None, "This token is not known or was revoked."
+        return SimpleNamespace(
+            name=row.name,
+            label=f"API client {row.name}",
+            scopes=tuple(row.scopes),
+            actor=f"api:{row.name}",
+        ), None
+
     async def signed_in(request: Request) -> Any:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
-        row = await ApiClients(rt_of(request).ledger).authenticate(token)
-        if row is None or not {"operate", "audit"} & set(row.scopes):
+        who, _ = await holder(request, token)
+        if who is None or not {"operate", "audit"} & set(who.scopes):
             return None
-        return row
+        return who
 
     def to_login() -> Response:
         return RedirectResponse("/dashboard/login", status_code=303)
@@ -180,20 +267,15 @@ def add_pages(
     @app.post("/dashboard/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         token = (await form(request)).get("token", "")
-        row = await ApiClients(rt_of(request).ledger).authenticate(token) if token else None
-        if row is None:
-            return page(
-                "login.html.j2",
-                401,
-                title="Sign in",
-                error="This token is not known or was revoked.",
-            )
-        if not {"operate", "audit"} & set(row.scopes):
+        who, why = await holder(request, token) if token else (None, "Enter a token.")
+        if who is None:
+            return page("login.html.j2", 401, title="Sign in", error=why)
+        if not {"operate", "audit"} & set(who.scopes):
             return page(
                 "login.html.j2",
                 403,
                 title="Sign in",
-                error=f"API client {row.name} has neither the 'operate' nor the 'audit' scope.",
+                error=f"{who.label} has neither the 'operate' nor the 'audit' scope.",
             )
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/dashboard")
@@ -232,7 +314,67 @@ def add_pages(
         ):
             found = await find_requests(rt, limit=50, **query)
             sections.append({"title": title, "requests": [row_of(r) for r in found.requests]})
-        return page("dashboard.html.j2", title="Dashboard", who=who, sections=sections)
+        return page(
+            "dashboard.html.j2",
+            title="Dashboard",
+            who=who,
+            sections=sections,
+            expiring=await expiring_exceptions(rt, days=EXPIRING_DAYS),
+            expiring_days=EXPIRING_DAYS,
+        )
+
+    async def expiring_exceptions(rt: Runtime, *, days: int) -> list[dict[str, str]]:
+        """Open retained exceptions whose end (or review) date falls within ``days``: the
+        data someone must erase or look at again soon, soonest first."""
+        from ledger.queries import AuditFilter
+
+        from ..operations.request_record import select_requests
+
+        before = datetime.now(UTC).date() + timedelta(days=days)
+        found = await select_requests(rt, AuditFilter(exceptions_expiring_before=before), limit=50)
+        rows = []
+        for r in found.requests:
+            for e in await rt.ledger.exceptions(r.request_id):
+                day = e.retained_until or e.review_on
+                if e.state != "open" or day is None or day >= before:
+                    continue
+                rows.append(
+                    {
+                        "request_id": r.request_id,
+                        "system": e.system,
+                        "legal_basis": e.legal_basis,
+                        "until": str(e.retained_until) if e.retained_until else "",
+                        "review": str(e.review_on) if e.review_on else "",
+                        "day": str(day),
+                    }
+                )
+        return sorted(rows, key=lambda x: (x["day"], x["request_id"], x["system"]))
+
+    @app.get("/dashboard/export.{kind}", include_in_schema=False)
+    async def export(kind: str, request: Request) -> Response:
+        who = await signed_in(request)
+        if who is None:
+            return to_login()
+        from .export import export_rows, rows_to_csv
+
+        if kind not in ("csv", "json"):
+            return page(
+                "dashboard.html.j2",
+                404,
+                title="Dashboard",
+                who=who,
+                sections=[],
+                error="Export as export.csv or export.json.",
+            )
+        rows = await export_rows(rt_of(request), status=None, limit=10000)
+        name = f'attachment; filename="lethe-requests.{kind}"'
+        if kind == "csv":
+            return Response(
+                rows_to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={**HEADERS, "Content-Disposition": name},
+            )
+        return JSONResponse({"requests": rows}, headers={**HEADERS, "Content-Disposition": name})
 
     async def request_page(
         request: Request,
@@ -324,16 +466,14 @@ def add_pages(
                 who,
                 request_id,
                 status=403,
-                error=f"API client {who.name} may only read (scope audit).",
+                error=f"{who.label} may only read (scope audit).",
             )
         if not reason:
             return await request_page(
                 request, who, request_id, status=400, error="Say how the identity was confirmed."
             )
         try:
-            done = await approve_identity(
-                rt_of(request), request_id, reason[:500], f"api:{who.name}"
-            )
+            done = await approve_identity(rt_of(request), request_id, reason[:500], who.actor)
         except LetheError as exc:
             return await request_page(request, who, request_id, status=400, error=str(exc))
         return await request_page(
