@@ -26,7 +26,6 @@ statuses and times, never an identifier; URLs never carry one.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import secrets
@@ -60,6 +59,7 @@ __all__ = [
     "decode_ticket",
     "outcome_of_status",
     "subject_request_id",
+    "ticket_prefix",
 ]
 
 OPENDSR_API_VERSION = "2.0"
@@ -137,22 +137,40 @@ def subject_request_id(system: str, key: str) -> str:
 
 
 def _encode_ticket(body: Mapping[str, Any]) -> str:
-    raw = json.dumps(dict(body), sort_keys=True, separators=(",", ":")).encode()
-    return _TICKET_PREFIX + base64.urlsafe_b64encode(raw).decode()
+    """``webhook1:<subject_request_id>:<sent>:<due>:<missing kinds>:<key>`` (times as unix
+    seconds): short enough for the ledger's ticket column, no identifier in it."""
+    sent, due = (_time(body.get(k)) for k in ("sent", "due"))
+    stamps = [int(t.timestamp()) if t is not None else 0 for t in (sent, due)]
+    missing = ",".join(body.get("missing") or ())
+    return f"{_TICKET_PREFIX}{body['id']}:{stamps[0]}:{stamps[1]}:{missing}:{body['key']}"
+
+
+def _iso(epoch: str) -> str | None:
+    return datetime.fromtimestamp(int(epoch), UTC).isoformat() if int(epoch) else None
 
 
 def decode_ticket(ticket: str) -> dict[str, Any]:
     """What a ``webhook`` ticket holds: ``id`` (the subject_request_id), ``key``, ``sent``,
-    ``due`` (ISO times) and ``missing``. :class:`PermanentError` if it is not one."""
+    ``due`` (ISO times or None) and ``missing``. :class:`PermanentError` if it is not one."""
     try:
         if not ticket.startswith(_TICKET_PREFIX):
             raise ValueError(ticket)
-        body = json.loads(base64.urlsafe_b64decode(ticket[len(_TICKET_PREFIX) :]))
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise ValueError(ticket)
-        return body
+        srid, sent, due, missing, key = ticket[len(_TICKET_PREFIX) :].split(":", 4)
+        uuid.UUID(srid)
+        return {
+            "id": srid,
+            "key": key,
+            "sent": _iso(sent),
+            "due": _iso(due),
+            "missing": [m for m in missing.split(",") if m],
+        }
     except ValueError:
         raise PermanentError("webhook: not a ticket of this connector") from None
+
+
+def ticket_prefix(srid: str) -> str:
+    """The start of every ticket of one ``subject_request_id`` (to find its request)."""
+    return f"{_TICKET_PREFIX}{srid}:"
 
 
 def _time(value: Any) -> datetime | None:

@@ -504,6 +504,25 @@ class ApiIdempotencyKey(Base):
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("erasure_requests.request_id"))
     created_at: Mapped[datetime]
 
+class ProcessorCallbackRecord(Base):
+    """A status callback a processor sent to ``lethe serve`` (``ledger.processor_callbacks``):
+    accepted or refused, and why. ``accepted_id`` is the Standard Webhooks message id of an
+    accepted one (unique per system: a replay is refused), None for a refusal. No identifiers:
+    the body is never kept."""
+
+    __tablename__ = "processor_callbacks"
+    __table_args__ = (sa.UniqueConstraint("system", "accepted_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(sa.String(64))
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    accepted_id: Mapped[str | None] = mapped_column(sa.String(200))
+    verdict: Mapped[str] = mapped_column(sa.String(16))  # accepted | refused
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    request_id: Mapped[str | None] = mapped_column(sa.String(40))
+    received_at: Mapped[datetime]
+
+
 # Auditors' queries (ledger.queries): each semi-join is answered from a covering index, either
 # as the list of matches or probed once per request while walking requests newest first.
 sa.Index(

@@ -3,4 +3,4 @@
 # The newest revision in versions/: what this code's ledger schema is. Read by the ledger to
 # tell a current schema from one to migrate without loading Alembic; a new migration changes
 # it (tests/ledger/test_schema_head.py checks it against Alembic's own head).
-HEAD = "0011_api_clients"
+HEAD = "0012_processor_callbacks"
