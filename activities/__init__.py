@@ -50,6 +50,7 @@ from .round_types import (
 from .rounds import RoundActivities
 from .sealing import SealingActivities, SealResult
 from .types import (
+    ProcessorOverdue,
     RequestAnswer,
     StatusChange,
     SystemFailure,
@@ -102,6 +103,7 @@ __all__ = [
     "Mailer",
     "PlanInput",
     "PlanningActivities",
+    "ProcessorOverdue",
     "ProgressActivities",
     "RecordingActivities",
     "ReferralActivities",

@@ -18,8 +18,9 @@ referred to its controller instead:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import (
         ErasureActivities,
         InstructionRecord,
+        ProcessorOverdue,
         RecordingActivities,
         ReferralActivities,
         ReferralEscalation,
@@ -57,6 +59,7 @@ from .ids import request_id_of
 from .refusals import Refused, SignalReader
 
 __all__ = [
+    "AWAIT_PROCESSOR",
     "VERIFY_NOT_SEARCHED",
     "WAIT_FOR_SYSTEM_WORKER",
     "SystemErasureWorkflow",
@@ -74,6 +77,12 @@ VERIFY_NOT_SEARCHED = "verify-not-searched"
 #: recorded as the system's failure (SystemNotConfigured used to be a permanent error).
 WAIT_FOR_SYSTEM_WORKER = "wait-for-system-worker"
 _LONGEST_WAIT = timedelta(hours=1)
+
+#: Patch: a pending system whose processor promised a time (``answer_by``: the ``webhook``
+#: connector) waits until then, woken early by its callback (the ``processor_answered``
+#: signal) and polled on timers meanwhile, then escalates to the operators. Asked only with
+#: a promise, which no outcome carried before the patch.
+AWAIT_PROCESSOR = "await-processor-answer"
 #: The stages in which a referred system waits for its controller's instruction.
 _AWAITING_INSTRUCTION = (OutcomeKind.REFERRED, "escalated")
 T = TypeVar("T")
@@ -212,6 +221,7 @@ class SystemErasureWorkflow:
         self._round = 0  # the round a referral waits in
         self._instruction: ControllerInstruction | None = None
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
+        self._processor_answered = False  # a callback recorded the processor's answer
 
     @workflow.query
     def stage(self) -> str:
@@ -243,6 +253,13 @@ class SystemErasureWorkflow:
             instruction.legal_basis or instruction.retained_until or instruction.review_on
         ):
             raise ValueError("a legal basis and dates go with retain, not with erase")
+
+    @workflow.signal(name="processor_answered")
+    def processor_answered(self) -> None:
+        """A processor's callback was verified and its answer recorded in the ledger
+        (``lethe serve``): ask the ledger now instead of at the next poll. It carries
+        nothing: the answer is read from the ledger, where the callback put it."""
+        self._processor_answered = True
 
     @workflow.signal(name="controller_instruction")
     async def controller_instruction(self, raw: RawValue) -> None:
@@ -292,6 +309,20 @@ class SystemErasureWorkflow:
                     policy,
                 )
             polls = 0
+            if (
+                outcome.outcome == OutcomeKind.PENDING
+                and outcome.answer_by is not None
+                and workflow.patched(AWAIT_PROCESSOR)
+            ):
+                outcome = await self._await_processor(task, call, policy, outcome)
+                if outcome.outcome == OutcomeKind.PENDING:
+                    return await self._fail(
+                        job,
+                        round_,
+                        f"the processor promised an answer by {outcome.answer_by} and gave none"
+                        f" (ticket {outcome.ticket}); escalated to the operators: ask it, then"
+                        " lethe retry asks again",
+                    )
             while outcome.outcome == OutcomeKind.PENDING and polls < policy.pending_poll_limit:
                 self._stage = OutcomeKind.PENDING
                 await workflow.sleep(timedelta(seconds=outcome.poll_after_seconds or 300))
@@ -318,6 +349,48 @@ class SystemErasureWorkflow:
         except ActivityError as err:
             return await self._fail(job, round_, describe_activity_failure(err))
         self._stage = outcome.outcome
+        return outcome
+
+    async def _await_processor(
+        self,
+        task: SystemTask,
+        call: Mapping[str, Any],
+        policy: ErasurePolicy,
+        outcome: SystemOutcome,
+    ) -> SystemOutcome:
+        """Wait for a processor that promised an answer by ``outcome.answer_by``: until its
+        callback (``processor_answered``) or the next poll, polling with the back-off the
+        connector asks for, until the promised time. Still pending then: escalated (a
+        ``processor_overdue`` event and the operators' alert) and returned pending."""
+        while outcome.outcome == OutcomeKind.PENDING and outcome.answer_by is not None:
+            left = datetime.fromisoformat(outcome.answer_by) - workflow.now()
+            if left <= timedelta(0):
+                break
+            self._stage = OutcomeKind.PENDING
+            wait = min(timedelta(seconds=outcome.poll_after_seconds or 300), left)
+            with suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._processor_answered, timeout=wait)
+            self._processor_answered = False
+            outcome = await self._served(
+                lambda: workflow.execute_activity_method(
+                    ErasureActivities.poll_system,
+                    task,
+                    **call,
+                ),
+                policy,
+            )
+        if outcome.outcome == OutcomeKind.PENDING:
+            await workflow.execute_activity_method(
+                ErasureActivities.escalate_pending,
+                ProcessorOverdue(
+                    task.request_id,
+                    task.system,
+                    task.round,
+                    outcome.ticket or "",
+                    outcome.answer_by or "",
+                ),
+                **LEDGER,
+            )
         return outcome
 
     async def _served(self, call: Callable[[], Awaitable[T]], policy: ErasurePolicy) -> T:
