@@ -75,6 +75,9 @@ _HEADLINES: dict[str, str] = {
     AlertEvent.PAYLOAD_REFUSED: (
         "a signal without Lethe's payload key was refused: nothing changed"
     ),
+    AlertEvent.PROCESSOR_OVERDUE: (
+        "a processor did not answer an erasure by the time it promised: an operator asks it"
+    ),
 }
 _DEADLINE_EVENTS = frozenset({AlertEvent.DEADLINE_REMINDER, AlertEvent.DEADLINE_OVERDUE})
 

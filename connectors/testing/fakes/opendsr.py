@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -134,21 +135,29 @@ class FakeProcessor(FakeService):
                 self._carry_out(dsr)
             return self._status(dsr)
 
-    def call_back(self, srid: str, *, secret: str | None = None, msg_id: str | None = None) -> int:
-        """POST the request's status, signed, to its callback URL; the answer's status code."""
+    def callback_message(
+        self,
+        srid: str,
+        *,
+        secret: str | None = None,
+        msg_id: str | None = None,
+        at: int | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The status callback of a request: its body and signed headers."""
         with self.lock:
             dsr = self.dsrs[srid]
-            status = self._status(dsr)
-            urls = list(dsr["callbacks"])
-        body = json.dumps(status).encode()
-        headers = signed_headers(
-            secret or self.secret, msg_id or f"msg_{srid}_{dsr['status']}", body
-        )
-        req = urllib.request.Request(  # noqa: S310 - a test's own local endpoint
-            urls[0], data=body, headers={**headers, "Content-Type": "application/json"}
-        )
+            body = json.dumps(self._status(dsr)).encode()
+            msg_id = msg_id or f"msg_{srid}_{dsr['status']}"
+        headers = signed_headers(secret or self.secret, msg_id, body, timestamp=at)
+        return body, {**headers, "Content-Type": "application/json"}
+
+    def call_back(self, srid: str, **how: Any) -> int:
+        """POST the request's status, signed, to its callback URL; the answer's status code."""
+        body, headers = self.callback_message(srid, **how)
+        url = self.dsrs[srid]["callbacks"][0]
+        req = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - a local test URL
                 return int(resp.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
