@@ -137,12 +137,13 @@ def subject_request_id(system: str, key: str) -> str:
 
 
 def _encode_ticket(body: Mapping[str, Any]) -> str:
-    """``webhook1:<subject_request_id>:<sent>:<due>:<missing kinds>:<key>`` (times as unix
+    """``webhook1:<subject_request_id>:<sent>:<due>:<polls>:<missing kinds>:<key>`` (times as unix
     seconds): short enough for the ledger's ticket column, no identifier in it."""
     sent, due = (_time(body.get(k)) for k in ("sent", "due"))
     stamps = [int(t.timestamp()) if t is not None else 0 for t in (sent, due)]
     missing = ",".join(body.get("missing") or ())
-    return f"{_TICKET_PREFIX}{body['id']}:{stamps[0]}:{stamps[1]}:{missing}:{body['key']}"
+    polls = int(body.get("polls") or 0)
+    return f"{_TICKET_PREFIX}{body['id']}:{stamps[0]}:{stamps[1]}:{polls}:{missing}:{body['key']}"
 
 
 def _iso(epoch: str) -> str | None:
@@ -151,16 +152,18 @@ def _iso(epoch: str) -> str | None:
 
 def decode_ticket(ticket: str) -> dict[str, Any]:
     """What a ``webhook`` ticket holds: ``id`` (the subject_request_id), ``key``, ``sent``,
-    ``due`` (ISO times or None) and ``missing``. :class:`PermanentError` if it is not one."""
+    ``due`` (ISO times or None), ``polls`` (status polls answered pending) and ``missing``.
+    :class:`PermanentError` if it is not one."""
     try:
         if not ticket.startswith(_TICKET_PREFIX):
             raise ValueError(ticket)
-        srid, sent, due, missing, key = ticket[len(_TICKET_PREFIX) :].split(":", 4)
+        srid, sent, due, polls, missing, key = ticket[len(_TICKET_PREFIX) :].split(":", 5)
         uuid.UUID(srid)
         return {
             "id": srid,
             "key": key,
             "sent": _iso(sent),
+            "polls": int(polls),
             "due": _iso(due),
             "missing": [m for m in missing.split(",") if m],
         }
@@ -187,7 +190,6 @@ def outcome_of_status(
     status: Mapping[str, Any],
     ticket: str,
     *,
-    now: datetime | None = None,
     poll_after: timedelta = timedelta(hours=1),
     longest: timedelta = timedelta(days=1),
 ) -> Outcome:
@@ -206,11 +208,12 @@ def outcome_of_status(
     if due is not None:
         evidence["expected_completion_time"] = due.isoformat()
     if state in _PENDING_STATES:
-        current = now or datetime.now(UTC)
-        sent = _time(info.get("sent")) or current
-        # Back-off: half the time waited so far, between the first interval and the longest.
-        wait = min(max((current - sent) / 2, poll_after), longest)
-        return Pending(ticket=ticket, poll_after=wait, evidence=evidence)
+        # Back-off: the interval doubles with each answer still pending, up to the longest.
+        # The count travels in the ticket, which Lethe records after every poll.
+        polls = int(info.get("polls") or 0)
+        wait = min(poll_after * 2 ** min(polls, 30), longest)
+        following = _encode_ticket({**info, "polls": polls + 1})
+        return Pending(ticket=following, poll_after=wait, evidence=evidence)
     if state == "cancelled":
         raise PermanentError(
             "webhook: the processor cancelled the erasure request (ask it why; lethe retry "
@@ -333,14 +336,11 @@ class WebhookConnector(BaseConnector[WebhookOptions]):
             )
         return sent, tuple(missing)
 
-    def read_status(
-        self, status: Mapping[str, Any], ticket: str, *, now: datetime | None = None
-    ) -> Outcome:
+    def read_status(self, status: Mapping[str, Any], ticket: str) -> Outcome:
         """:func:`outcome_of_status` with this system's poll intervals."""
         return outcome_of_status(
             status,
             ticket,
-            now=now,
             poll_after=timedelta(seconds=self.options.poll_after_seconds),
             longest=timedelta(seconds=self.options.max_poll_after_seconds),
         )
@@ -411,7 +411,7 @@ class WebhookConnector(BaseConnector[WebhookOptions]):
             }
         )
         status = {"request_status": "pending", **answer}
-        outcome = self.read_status(status, ticket, now=now)
+        outcome = self.read_status(status, ticket)
         if isinstance(outcome, Pending):
             # The first poll comes after the configured interval, not after the back-off.
             outcome = Pending(

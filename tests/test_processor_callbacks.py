@@ -33,6 +33,7 @@ from connectors.webhook import decode_ticket
 from connectors.webhook_signing import new_secret
 from ledger import Ledger
 from ledger.processor_callbacks import ProcessorCallbacks
+from lethe.attention import progress_lines
 from lethe.demo.systems import SUBJECT
 from lethe.intake import submit_request
 from lethe.keys import Keyring
@@ -224,6 +225,10 @@ async def test_a_processor_that_never_answers_is_escalated_not_waited_for_foreve
         "webhook1:"
     )
     assert payload["event"] == "processor_overdue" and payload["system"] == "payroll"
+    # `lethe status` says so, with what to do.
+    [line] = [x for x in progress_lines(None, await ledger.events(rid)) if "payroll" in x]
+    assert line.startswith("Escalated: the processor of payroll did not answer by")
+    assert f"lethe retry {rid} --system payroll" in line
     assert "@" not in json.dumps(payload) and "@" not in json.dumps(overdue.detail)
     # It was polled meanwhile, with back-off (not every hour for seven days), and the
     # person's record is still there: nothing was claimed that did not happen.

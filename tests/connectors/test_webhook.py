@@ -209,25 +209,18 @@ def _ticket(sent: datetime) -> str:
     )
 
 
-def test_polls_back_off_between_the_first_interval_and_the_longest() -> None:
-    sent = datetime(2026, 1, 1, tzinfo=UTC)
+def test_polls_back_off_doubling_up_to_the_longest_interval() -> None:
     status = {"subject_request_id": SRID, "request_status": "in_progress"}
-    waits = [
-        outcome_of_status(
-            status,
-            _ticket(sent),
-            now=sent + elapsed,
-            poll_after=timedelta(hours=1),
-            longest=timedelta(days=1),
+    ticket, waits = _ticket(datetime.now(UTC)), []
+    for _ in range(8):
+        answer = outcome_of_status(
+            status, ticket, poll_after=timedelta(hours=1), longest=timedelta(hours=24)
         )
-        for elapsed in (timedelta(minutes=1), timedelta(hours=6), timedelta(days=30))
-    ]
-    assert all(isinstance(w, Pending) for w in waits)
-    assert [w.poll_after for w in waits if isinstance(w, Pending)] == [
-        timedelta(hours=1),
-        timedelta(hours=3),
-        timedelta(days=1),
-    ]
+        assert isinstance(answer, Pending)
+        assert decode_ticket(answer.ticket)["id"] == SRID  # the same request, one poll on
+        ticket = answer.ticket
+        waits.append(answer.poll_after.total_seconds() / 3600)
+    assert waits == [1, 2, 4, 8, 16, 24, 24, 24]
 
 
 def test_answers_that_are_not_an_erasure_are_refused() -> None:
