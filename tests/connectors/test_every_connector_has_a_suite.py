@@ -39,7 +39,7 @@ def kinds_without_suite(
 
 def test_every_registered_connector_has_a_conformance_suite() -> None:
     registered = ConnectorRegistry.from_entry_points().kinds()
-    assert {"sql", "phpbb", "redis", "backup_files"} <= set(registered)
+    assert {"sql", "phpbb", "redis", "backup_files", "webhook"} <= set(registered)
     missing = kinds_without_suite(registered, conformance_suites())
     assert not missing, (
         f"registered connectors without a conformance suite: {missing}; add a "
