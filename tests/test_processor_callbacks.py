@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -130,6 +131,8 @@ async def test_a_processor_calling_back_three_days_later_completes_the_request(
     task_queue: str,
     processor: FakeProcessor,
     parts: tuple[Settings, Ledger, httpx.AsyncClient],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings, ledger, api = parts
     connectors = build_connectors(settings.systems, load_registry())
@@ -183,6 +186,16 @@ async def test_a_processor_calling_back_three_days_later_completes_the_request(
     ]
     assert all(c.request_id in (None, rid) for c in seen)
     assert SUBJECT.email not in json.dumps([c.reason for c in seen])
+    # The canary check, for what this adds: no table of the ledger, no log line, holds the
+    # person's address in plain text (the processor got it, in the request body only).
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            rows = repr(db.execute(f'SELECT * FROM "{table}"').fetchall()).lower()
+            assert SUBJECT.email not in rows, table
+    out = capsys.readouterr()
+    assert SUBJECT.email not in (out.out + out.err).lower()
+    assert any(SUBJECT.email in json.dumps(b) for b in processor.bodies)
 
 
 async def test_a_processor_that_never_answers_is_escalated_not_waited_for_forever(
@@ -235,3 +248,63 @@ async def test_a_processor_that_never_answers_is_escalated_not_waited_for_foreve
     polls = sum(line.startswith("GET") for line in processor.requests)
     assert 3 <= polls <= 14  # 1, 2, 4, 8, 16 hours, then daily: not hourly (168)
     assert SUBJECT.email in [r["email"] for r in processor.records.values()]
+
+
+@pytest.fixture
+async def local_api(
+    keys: Keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Ledger, httpx.AsyncClient]]:
+    """The API in this process with no Temporal behind it: what is refused is refused before
+    anything would be signalled."""
+    monkeypatch.setenv("LETHE_TEST_PAYROLL_SECRET", SECRET)
+    settings = settings_for(tmp_path, "unused", "http://127.0.0.1:9")
+    ledger = await open_ledger(settings, keys)
+    app = create_app(settings, runtime=Runtime(settings, keys, ledger))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lethe") as api:
+            yield ledger, api
+    finally:
+        await ledger.dispose()
+
+
+def _signed(body: Any, *, secret: str = SECRET, msg_id: str = "msg_1") -> tuple[bytes, Any]:
+    from connectors.webhook_signing import signed_headers
+
+    raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
+    return raw, {**signed_headers(secret, msg_id, raw), "Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "reason"),
+    [
+        ("payroll", b"not json", 400, "bad_body"),
+        ("payroll", {"request_status": "completed"}, 400, "bad_body"),
+        (
+            "payroll",
+            {"subject_request_id": "0b3c6a5e-2f41-4c1e-9b2d-7a8e1f0c4d3a", "request_status": "x"},
+            404,
+            "unknown_request",
+        ),
+        ("nosuch", {"subject_request_id": "x"}, 404, "unknown_system"),
+    ],
+)
+async def test_callbacks_that_cannot_be_taken_are_refused_in_one_line_and_recorded(
+    local_api: tuple[Ledger, httpx.AsyncClient], path: str, body: Any, status: int, reason: str
+) -> None:
+    ledger, api = local_api
+    raw, headers = _signed(body)
+    answer = await api.post(f"/v1/callbacks/webhook/{path}", content=raw, headers=headers)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["reason"] == reason and "\n" not in answer.json()["error"]
+    [kept] = await ProcessorCallbacks(ledger).list()
+    assert (kept.system, kept.verdict, kept.reason) == (path, "refused", reason)
+
+
+async def test_a_callback_without_signature_headers_is_refused(
+    local_api: tuple[Ledger, httpx.AsyncClient],
+) -> None:
+    ledger, api = local_api
+    answer = await api.post("/v1/callbacks/webhook/payroll", json={"subject_request_id": "x"})
+    assert answer.status_code == 401 and answer.json()["reason"] == "missing_header"
+    assert [c.reason for c in await ProcessorCallbacks(ledger).list()] == ["missing_header"]

@@ -251,3 +251,11 @@ async def test_the_promised_time_travels_in_the_ticket_and_the_evidence(
     assert due == promised.replace(microsecond=0)  # the ticket keeps whole seconds
     assert first.evidence["expected_completion_time"] == promised.isoformat()
     assert json.dumps(dict(first.evidence))  # plain JSON evidence
+
+
+async def test_check_passes_with_the_secret_and_fails_without(processor: FakeProcessor) -> None:
+    async with _build(processor) as good:
+        await good.check()  # the processor answered 404 for a request it does not have
+    async with _build(processor, secret=new_secret()) as wrong:
+        with pytest.raises(PermanentError, match="401"):
+            await wrong.check()
