@@ -86,21 +86,18 @@ async def _waiting_for(rt: Runtime, system: str, srid: str) -> SystemOutcomeReco
 
 
 async def _wake(rt: Runtime, rec: SystemOutcomeRecord) -> bool:
-    """Signal the system's workflow that its answer is in the ledger; False if it is gone
-    (finished, or not started yet): its next poll reads the ledger all the same."""
-    from workflows.ids import round_workflow_id, system_erasure_id
+    """Signal the system's workflow that its answer is in the ledger; False if it is not
+    running (finished, or not started yet): its next poll reads the ledger all the same."""
+    from workflows.ids import system_erasure_id
 
-    client = await rt.client()
-    for workflow_id in (
-        system_erasure_id(rec.request_id, rec.system, rec.round),
-        f"{round_workflow_id(rec.request_id, rec.system, rec.round)}",
-    ):
-        try:
-            await client.get_workflow_handle(workflow_id).signal("processor_answered")
-            return True
-        except Exception:  # noqa: S112 - not that one: try the next id
-            continue
-    return False
+    workflow_id = system_erasure_id(rec.request_id, rec.system, rec.round)
+    try:
+        client = await rt.client()
+        await client.get_workflow_handle(workflow_id).signal("processor_answered")
+    except Exception as exc:  # gone, or Temporal unreachable: the poll still finds it
+        log.info("callback.not_signalled", request_id=rec.request_id, error=type(exc).__name__)
+        return False
+    return True
 
 
 async def receive_callback(
