@@ -259,3 +259,59 @@ async def test_check_passes_with_the_secret_and_fails_without(processor: FakePro
     async with _build(processor, secret=new_secret()) as wrong:
         with pytest.raises(PermanentError, match="401"):
             await wrong.check()
+
+
+def test_the_fake_processor_holds_requests_and_answers_to_its_contract() -> None:
+    """Raw HTTP at the local processor: what breaks the written contract is caught on either
+    side (a missing signature header, an identifier-free body), and what keeps it is answered
+    as the contract declares."""
+    import httpx
+
+    with serve(FakeProcessor(SECRET, answer="now")) as fake:
+        fake.add("ada@example.org", "Ada")
+        srid = subject_request_id("p", "er-raw")
+        request = {
+            "api_version": "2.0",
+            "regulation": "gdpr",
+            "subject_request_id": srid,
+            "subject_request_type": "erasure",
+            "submitted_time": "2026-12-06T10:00:00+00:00",
+            "subject_identities": [
+                {
+                    "identity_type": "email",
+                    "identity_value": "ada@example.org",
+                    "identity_format": "raw",
+                }
+            ],
+        }
+        raw = json.dumps(request).encode()
+        with httpx.Client(base_url=fake.url) as http:
+            unsigned = http.post("/opendsr/requests", content=raw)
+            assert unsigned.status_code == 400
+            assert any("webhook-signature" in v for v in fake.violations)
+            fake.violations.clear()
+            empty = json.dumps({**request, "subject_identities": []}).encode()
+            refused = http.post(
+                "/opendsr/requests", content=empty, headers=signed_headers(SECRET, "m0", empty)
+            )
+            assert refused.status_code == 400 and any(
+                "subject_identities" in v for v in fake.violations
+            )
+            fake.violations.clear()
+            forged = http.post(
+                "/opendsr/requests", content=raw, headers=signed_headers(new_secret(), "m1", raw)
+            )
+            assert forged.status_code == 401 and fake.records
+            done = http.post(
+                "/opendsr/requests", content=raw, headers=signed_headers(SECRET, "m2", raw)
+            )
+            assert done.status_code == 201 and done.json()["request_status"] == "completed"
+            assert done.json()["counts"] == {"records.deleted": 1} and not fake.records
+            again = http.get(f"/opendsr/requests/{srid}", headers=signed_headers(SECRET, "m3", b""))
+            assert again.status_code == 200 and again.json()["result"] == "erased"
+            missing = http.get(
+                f"/opendsr/requests/{subject_request_id('p', 'other')}",
+                headers=signed_headers(SECRET, "m4", b""),
+            )
+            assert missing.status_code == 404
+        assert not fake.violations, fake.violations
