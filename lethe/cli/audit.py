@@ -134,7 +134,9 @@ def filter_options(fn: Any) -> Any:
             type=choice_of(OutcomeKind),
             help="Requests where a system's latest round ended so (that of --system, if given).",
         ),
-        click.option("--jurisdiction", "-j", type=choice_of(Jurisdiction), help="Under this law."),
+        click.option(
+            "--jurisdiction", "-j", type=choice_of(Jurisdiction), help="Under this law."
+        ),
         click.option("--status", type=choice_of(RequestStatus), help="With this status."),
         click.option("--overdue", is_flag=True, help="Past due and unanswered, or answered late."),
         click.option(
@@ -237,7 +239,9 @@ def show(request_id: str, as_json: bool) -> None:
         )
     if record.leaves:
         where = ", ".join(str(x.leaf_index) for x in record.leaves)
-        console.print(f"Sealed in the proof log: {len(record.leaves)} receipts (leaves {where}).")
+        console.print(
+            f"Sealed in the proof log: {len(record.leaves)} receipts (leaves {where})."
+        )
     else:
         console.print("Not sealed: no receipt of this request is in the proof log.")
     if record.unsealed:

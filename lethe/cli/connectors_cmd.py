@@ -38,7 +38,7 @@ def list_connectors(as_json: bool) -> None:
         )
         for spec in r.get("specs", []):
             console.print(
-                f'  {r["kind"]}:{spec["name"]:<14} preset = "{spec["name"]}"  '
+                f"  {r['kind']}:{spec['name']:<14} preset = \"{spec['name']}\"  "
                 f"{spec['title']} ({spec['records']}), a spec of {r['kind']}",
                 markup=False,
             )

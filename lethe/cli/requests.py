@@ -287,7 +287,8 @@ def submit(
                 )
         if done.verification_method == VerificationMethod.OPERATOR:
             console.print(
-                f"Waiting for identity verification: lethe approve {done.request_id} --reason '…'"
+                f"Waiting for identity verification: lethe approve {done.request_id} "
+                "--reason '…'"
             )
         elif done.verification_method == VerificationMethod.EMAIL:
             console.print(
@@ -368,7 +369,7 @@ def status(request_id: str, events: bool, as_json: bool) -> None:
     "--status",
     "status_filter",
     type=choice_of(RequestStatus),
-    help="Only requests with this status.",
+    help="Only requests with this status."
 )
 @click.option("--overdue", is_flag=True, help="Only open requests past their deadline.")
 @click.option("--due-within", help="Only open requests due within this time (7d, 36h, 2w).")

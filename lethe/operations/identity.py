@@ -63,7 +63,9 @@ async def check_code(
     if rec.completed_at is not None:
         raise await _refused(rt, request_id, who, f"the request is closed ({rec.status})")
     try:
-        return await update_request(rt, rec, ErasureWorkflow.submit_code, CodeSubmission(code, who))
+        return await update_request(
+            rt, rec, ErasureWorkflow.submit_code, CodeSubmission(code, who)
+        )
     except UpdateRefused as exc:
         raise await _refused(rt, request_id, who, exc.because) from None
 
@@ -97,7 +99,9 @@ async def resend_code(
     why, by = person.kept(reason, operator, rewritten=rewritten)
     who = f"operator:{by}"
     try:
-        sent = await update_request(rt, rec, ErasureWorkflow.resend_code, CodeResendOrder(who, why))
+        sent = await update_request(
+            rt, rec, ErasureWorkflow.resend_code, CodeResendOrder(who, why)
+        )
     except UpdateRefused as exc:
         raise LetheError(f"{request_id}: no new code: {exc.because}") from None
     return Resent(sent, who)
@@ -126,7 +130,9 @@ async def approve_identity(
     person = await PersonText.for_request(rt.ledger, request_id)
     why, by = person.kept(reason, operator, rewritten=rewritten)
     try:
-        await update_request(rt, rec, ErasureWorkflow.approve_identity, OperatorApproval(by, why))
+        await update_request(
+            rt, rec, ErasureWorkflow.approve_identity, OperatorApproval(by, why)
+        )
     except UpdateRefused as exc:
         raise LetheError(f"{request_id}: not approved: {exc.because}") from None
     return Approved(request_id, by, why)

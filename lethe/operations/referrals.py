@@ -79,5 +79,7 @@ async def instruct_referral(
             rt, referral.workflow_id, request_id, SystemErasureWorkflow.instruct, instruction
         )
     except UpdateRefused as exc:
-        raise LetheError(f"{system} of {request_id}: instruction refused: {exc.because}") from None
+        raise LetheError(
+            f"{system} of {request_id}: instruction refused: {exc.because}"
+        ) from None
     return Instructed(referral, instruction)
