@@ -15,8 +15,8 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,12 @@ def settings_for(tmp_path: Path, task_queue: str, url: str) -> Settings:
 
 
 @pytest.fixture
-def processor() -> Iterator[FakeProcessor]:
+async def processor(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakeProcessor]:
+    # The processor keeps the test server's time (shared by the session, and skipped ahead
+    # by earlier tests), so its promise of a week is a week of the workflow's time.
+    ahead = await time_skipping_env.get_current_time() - datetime.now(UTC)
     with serve(FakeProcessor(SECRET, answer="never", promise=timedelta(days=7))) as fake:
+        fake.clock = lambda: datetime.now(UTC) + ahead
         fake.add(SUBJECT.email, SUBJECT.name)
         fake.add("ada@example.org.uk", "Ada B")  # a bystander whose address contains hers
         yield fake

@@ -314,12 +314,13 @@ class SystemErasureWorkflow:
                 and outcome.answer_by is not None
                 and workflow.patched(AWAIT_PROCESSOR)
             ):
+                promised = outcome.answer_by
                 outcome = await self._await_processor(task, call, policy, outcome)
                 if outcome.outcome == OutcomeKind.PENDING:
                     return await self._fail(
                         job,
                         round_,
-                        f"the processor promised an answer by {outcome.answer_by} and gave none"
+                        f"the processor promised an answer by {promised} and gave none"
                         f" (ticket {outcome.ticket}); escalated to the operators: ask it, then"
                         " lethe retry asks again",
                     )
@@ -361,9 +362,13 @@ class SystemErasureWorkflow:
         """Wait for a processor that promised an answer by ``outcome.answer_by``: until its
         callback (``processor_answered``) or the next poll, polling with the back-off the
         connector asks for, until the promised time. Still pending then: escalated (a
-        ``processor_overdue`` event and the operators' alert) and returned pending."""
-        while outcome.outcome == OutcomeKind.PENDING and outcome.answer_by is not None:
-            left = datetime.fromisoformat(outcome.answer_by) - workflow.now()
+        ``processor_overdue`` event and the operators' alert) and returned pending. The
+        first promise holds: a processor that keeps moving it is escalated all the same."""
+        assert outcome.answer_by is not None
+        promised = outcome.answer_by
+        due = datetime.fromisoformat(promised)
+        while outcome.outcome == OutcomeKind.PENDING:
+            left = due - workflow.now()
             if left <= timedelta(0):
                 break
             self._stage = OutcomeKind.PENDING
@@ -387,7 +392,7 @@ class SystemErasureWorkflow:
                     task.system,
                     task.round,
                     outcome.ticket or "",
-                    outcome.answer_by or "",
+                    promised,
                 ),
                 **LEDGER,
             )

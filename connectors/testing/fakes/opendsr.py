@@ -12,7 +12,7 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,8 @@ class FakeProcessor(FakeService):
         self.answer_mode = answer
         self.polls = polls
         self.promise = promise
+        #: The processor's clock (a test on a time-skipping server sets it to the server's).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.records: dict[str, dict[str, str]] = {}
         #: subject_request_id -> the request as received and its state
         self.dsrs: dict[str, dict[str, Any]] = {}
@@ -172,7 +174,7 @@ class FakeProcessor(FakeService):
             limit = body.get("extensions", {}).get("lethe", {}).get("max_items")
             if limit is not None and len(hits) > limit:
                 return 422, {}, {"error": "blast_radius", "would_touch": len(hits)}
-            now = datetime.now(UTC)
+            now = self.clock()
             dsr = {
                 "id": srid,
                 "identities": body["subject_identities"],
