@@ -136,7 +136,17 @@ async def systems_at_once_and_a_pending_child(client: Client, task_queue: str) -
         return await handle.fetch_history()
 
 
+async def processor_answered_by_callback(client: Client, task_queue: str) -> WorkflowHistory:
+    """A system's history after ``await-processor-answer``: its processor promised a time,
+    the child waited on a timer, and the ``processor_answered`` signal woke it first."""
+    from .test_processor_wait import answered_by_callback
+
+    _, _, child = await answered_by_callback(client, task_queue, "er-8d9e0f1a2b3c")
+    return await child.fetch_history()
+
+
 RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
+    "processor_answered_by_callback": processor_answered_by_callback,
     "operator_approved_by_update": operator_approved_by_update,
     "referral_instructed_by_update": referral_instructed_by_update,
     "search_attributes_kept_current": search_attributes_kept_current,

@@ -34,6 +34,8 @@ def test_there_are_histories_to_replay() -> None:
     assert {"operator_approved_by_update", "referral_instructed_by_update"} <= names
     # A request that keeps Lethe's search attributes current (its upserts are commands).
     assert "search_attributes_kept_current" in names
+    # A processor's promise waited on, and the processor_answered signal that ended it.
+    assert "processor_answered_by_callback" in names
 
 
 def _workflow_id(raw: str) -> str:
