@@ -463,7 +463,6 @@ class ConnectorJournalEntry(Base):
     written_at: Mapped[datetime]
 
 
-
 # -- the HTTP API (``ledger.api_clients``) -------------------------------------------------------
 
 
@@ -503,6 +502,7 @@ class ApiIdempotencyKey(Base):
     body_digest: Mapped[str] = mapped_column(sa.String(64))
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("erasure_requests.request_id"))
     created_at: Mapped[datetime]
+
 
 class ProcessorCallbackRecord(Base):
     """A status callback a processor sent to ``lethe serve`` (``ledger.processor_callbacks``):
