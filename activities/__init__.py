@@ -59,6 +59,7 @@ from .round_types import (
 from .rounds import RoundActivities
 from .sealing import SealingActivities, SealResult
 from .types import (
+    ProcessorOverdue,
     RequestAnswer,
     StatusChange,
     SystemFailure,
@@ -116,6 +117,7 @@ __all__ = [
     "ManualTaskOpened",
     "PlanInput",
     "PlanningActivities",
+    "ProcessorOverdue",
     "ProgressActivities",
     "RecordingActivities",
     "ReferralActivities",

@@ -79,6 +79,9 @@ _HEADLINES: dict[str, str] = {
     AlertEvent.MANUAL_TASK_OVERDUE: (
         "a manual erasure task is overdue: do it, or record why the data is kept"
     ),
+    AlertEvent.PROCESSOR_OVERDUE: (
+        "a processor did not answer an erasure by the time it promised: an operator asks it"
+    ),
 }
 _DEADLINE_EVENTS = frozenset({AlertEvent.DEADLINE_REMINDER, AlertEvent.DEADLINE_OVERDUE})
 

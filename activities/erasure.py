@@ -56,7 +56,7 @@ from vocabulary import AlertEvent, OutcomeKind
 
 from .alerts import Alerter
 from .receipt_journal import LedgerReceiptJournal
-from .types import SystemOutcome, SystemTask, Verification
+from .types import ProcessorOverdue, SystemOutcome, SystemTask, Verification
 from .write_keys import activity_write_key
 
 __all__ = [
@@ -166,7 +166,9 @@ def scrub_entry(entry: OutcomeEntry, subject: Subject) -> OutcomeEntry:
 def outcome_from_record(
     rec: SystemOutcomeRecord, *, verifiable: bool = False, replayed: bool = False
 ) -> SystemOutcome:
-    poll = rec.evidence.get("poll_after_seconds") if rec.outcome == OutcomeKind.PENDING else None
+    pending = rec.outcome == OutcomeKind.PENDING
+    poll = rec.evidence.get("poll_after_seconds") if pending else None
+    answer_by = rec.evidence.get("expected_completion_time") if pending else None
     return SystemOutcome(
         system=rec.system,
         outcome=rec.outcome,
@@ -178,6 +180,7 @@ def outcome_from_record(
         note=rec.basis_note,
         ticket=rec.ticket,
         poll_after_seconds=float(poll) if poll is not None else None,
+        answer_by=answer_by if isinstance(answer_by, str) else None,
         controller=rec.controller,
         error=rec.error,
         verifiable=verifiable,
@@ -401,6 +404,44 @@ class ErasureActivities:
             write_key=activity_write_key(),
         )
         return outcome_from_record(rec, verifiable=verifiable)
+
+    @activity.defn(name="escalate_pending")
+    async def escalate_pending(self, overdue: ProcessorOverdue) -> None:
+        """A processor did not answer by the time it promised: one ``processor_overdue``
+        event on the request (its ticket and promise, no identifiers) and the operators'
+        alert. Once per system and round."""
+        events = await self._ledger.events(overdue.request_id)
+        if not any(
+            e.kind == AlertEvent.PROCESSOR_OVERDUE
+            and e.detail.get("system") == overdue.system
+            and e.detail.get("round") == overdue.round
+            for e in events
+        ):
+            await self._ledger.add_event(
+                overdue.request_id,
+                AlertEvent.PROCESSOR_OVERDUE,
+                at=_now(),
+                actor="lethe",
+                detail={
+                    "system": overdue.system,
+                    "round": overdue.round,
+                    "ticket": overdue.ticket,
+                    "answer_by": overdue.answer_by,
+                },
+            )
+        log.warning(
+            "system.processor_overdue", request_id=overdue.request_id, system=overdue.system
+        )
+        if self._alerter is not None:
+            await self._alerter.alert(
+                overdue.request_id,
+                AlertEvent.PROCESSOR_OVERDUE,
+                system=overdue.system,
+                round_=overdue.round,
+                detail=f"the processor promised an answer by {overdue.answer_by} and gave none"
+                f" (ticket {overdue.ticket}); ask it, then lethe retry … --system"
+                f" {overdue.system}",
+            )
 
     @activity.defn(name="verify_in_system")
     async def verify_in_system(self, task: SystemTask) -> Verification:

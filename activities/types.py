@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ProcessorOverdue",
     "RequestAnswer",
     "StatusChange",
     "SystemFailure",
@@ -54,6 +55,8 @@ class SystemOutcome:
     note: str | None = None
     ticket: str | None = None
     poll_after_seconds: float | None = None
+    #: A pending system: when its processor promised to answer (ISO), if it said.
+    answer_by: str | None = None
     controller: str | None = None
     error: str | None = None
     verifiable: bool = False
@@ -65,6 +68,17 @@ class Verification:
     system: str
     clean: bool
     remaining: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessorOverdue:
+    """A pending system whose processor did not answer by the time it promised."""
+
+    request_id: str
+    system: str
+    round: int
+    ticket: str
+    answer_by: str
 
 
 @dataclass(frozen=True)

@@ -464,7 +464,6 @@ class ConnectorJournalEntry(Base):
     written_at: Mapped[datetime]
 
 
-
 # -- the HTTP API (``ledger.api_clients``) -------------------------------------------------------
 
 
@@ -521,6 +520,24 @@ class PayloadDecode(Base):
     namespace: Mapped[str] = mapped_column(sa.String(255))
     workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
     payloads: Mapped[int]
+
+class ProcessorCallbackRecord(Base):
+    """A status callback a processor sent to ``lethe serve`` (``ledger.processor_callbacks``):
+    accepted or refused, and why. ``accepted_id`` is the Standard Webhooks message id of an
+    accepted one (unique per system: a replay is refused), None for a refusal. No identifiers:
+    the body is never kept."""
+
+    __tablename__ = "processor_callbacks"
+    __table_args__ = (sa.UniqueConstraint("system", "accepted_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(sa.String(64))
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    accepted_id: Mapped[str | None] = mapped_column(sa.String(200))
+    verdict: Mapped[str] = mapped_column(sa.String(16))  # accepted | refused
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    request_id: Mapped[str | None] = mapped_column(sa.String(40))
+    received_at: Mapped[datetime]
 
 
 # Auditors' queries (ledger.queries): each semi-join is answered from a covering index, either

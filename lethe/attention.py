@@ -105,6 +105,16 @@ def progress_lines(progress: ProgressCheck | None, events: Sequence[RequestEvent
             " Someone reached Temporal without Lethe's keys: see docs/threat-model.md"
         )
     lines += manual_task_lines(events)
+
+    for e in events:
+        if e.kind == AlertEvent.PROCESSOR_OVERDUE:
+            system = visible(str(e.detail.get("system", "?")))
+            lines.append(
+                f"Escalated: the processor of {system} did not answer by"
+                f" {visible(str(e.detail.get('answer_by', '?')))}, the time it promised"
+                f" (ticket {visible(str(e.detail.get('ticket', '?')))}): ask it, then"
+                f" lethe retry {e.request_id} --system {system}"
+            )
     if progress is None:
         return lines
     lines += [f"Not progressing: {visible(h.what)}" for h in progress.holdups]

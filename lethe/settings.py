@@ -57,7 +57,7 @@ answer a referral in time, a system fails for good), the worker tells the operat
 
 The events are acknowledgement_overdue, deadline_reminder, deadline_overdue,
 referral_escalated, system_failed, system_unserved, request_stalled, payload_refused,
-manual_task_opened and manual_task_overdue. An
+manual_task_opened, manual_task_overdue and processor_overdue. An
 alert carries no personal data (request id, pseudonym, jurisdiction, what happened, the
 deadline, the ``Next:`` command); one that cannot be delivered is recorded as an
 ``alert_failed`` event and never holds up the request. The webhook's variables, like the

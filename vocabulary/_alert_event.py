@@ -20,6 +20,8 @@ class AlertEvent(StrEnum):
     deploy, or a system removed from one worker's lethe.toml).
     ``request_stalled``: an open request is not progressing (its workflow task keeps failing,
     its workflow is gone, or a system has been retried long).
+    ``processor_overdue``: a processor (``webhook``) did not answer an erasure by the time it
+    promised.
     ``payload_refused``: a signal to a request was refused: not encrypted under the payload
     key (someone reached Temporal without Lethe's keys).
     ``manual_task_opened``: a system no API reaches (``manual``) needs a person: the task,
@@ -38,6 +40,7 @@ class AlertEvent(StrEnum):
     PAYLOAD_REFUSED = "payload_refused"
     MANUAL_TASK_OPENED = "manual_task_opened"
     MANUAL_TASK_OVERDUE = "manual_task_overdue"
+    PROCESSOR_OVERDUE = "processor_overdue"
 
 
 #: Every event, in the order the documentation and messages list them (the default of

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ManualAnswerRecord,
         ManualTaskActivities,
         ManualTaskEscalation,
+        ProcessorOverdue,
         RecordingActivities,
         ReferralActivities,
         ReferralEscalation,
@@ -76,6 +78,7 @@ from .ids import request_id_of, workflow_id_for
 from .refusals import Refused, SignalReader
 
 __all__ = [
+    "AWAIT_PROCESSOR",
     "ESCALATION_TO_REQUEST",
     "VERIFY_NOT_SEARCHED",
     "WAIT_FOR_SYSTEM_WORKER",
@@ -99,6 +102,12 @@ _LONGEST_WAIT = timedelta(hours=1)
 #: when the instruction comes (a signal), so the request's ``LetheStatus`` says "escalated"
 #: while an operator must decide. Histories before it send nothing.
 ESCALATION_TO_REQUEST = "escalation-to-request"
+
+#: Patch: a pending system whose processor promised a time (``answer_by``: the ``webhook``
+#: connector) waits until then, woken early by its callback (the ``processor_answered``
+#: signal) and polled on timers meanwhile, then escalates to the operators. Asked only with
+#: a promise, which no outcome carried before the patch.
+AWAIT_PROCESSOR = "await-processor-answer"
 #: The stages in which a referred system waits for its controller's instruction.
 _AWAITING_INSTRUCTION = (OutcomeKind.REFERRED, "escalated")
 #: The stages in which a manual system waits for an operator's answer.
@@ -257,6 +266,7 @@ class SystemErasureWorkflow:
         self._instruction: ControllerInstruction | None = None
         self._answer: TaskAnswer | None = None
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
+        self._processor_answered = False  # a callback recorded the processor's answer
 
     @workflow.query
     def stage(self) -> str:
@@ -309,6 +319,13 @@ class SystemErasureWorkflow:
         if why is not None:
             raise ValueError(why)
 
+    @workflow.signal(name="processor_answered")
+    def processor_answered(self) -> None:
+        """A processor's callback was verified and its answer recorded in the ledger
+        (``lethe serve``): ask the ledger now instead of at the next poll. It carries
+        nothing: the answer is read from the ledger, where the callback put it."""
+        self._processor_answered = True
+
     @workflow.signal(name="controller_instruction")
     async def controller_instruction(self, raw: RawValue) -> None:
         """The ``controller_instruction`` signal, as referrals opened before the ``instruct``
@@ -359,6 +376,21 @@ class SystemErasureWorkflow:
                     policy,
                 )
             polls = 0
+            if (
+                outcome.outcome == OutcomeKind.PENDING
+                and outcome.answer_by is not None
+                and workflow.patched(AWAIT_PROCESSOR)
+            ):
+                promised = outcome.answer_by
+                outcome = await self._await_processor(task, call, policy, outcome)
+                if outcome.outcome == OutcomeKind.PENDING:
+                    return await self._fail(
+                        job,
+                        round_,
+                        f"the processor promised an answer by {promised} and gave none"
+                        f" (ticket {outcome.ticket}); escalated to the operators: ask it, then"
+                        " lethe retry asks again",
+                    )
             while outcome.outcome == OutcomeKind.PENDING and polls < policy.pending_poll_limit:
                 self._stage = OutcomeKind.PENDING
                 await workflow.sleep(timedelta(seconds=outcome.poll_after_seconds or 300))
@@ -385,6 +417,52 @@ class SystemErasureWorkflow:
         except ActivityError as err:
             return await self._fail(job, round_, describe_activity_failure(err))
         self._stage = outcome.outcome
+        return outcome
+
+    async def _await_processor(
+        self,
+        task: SystemTask,
+        call: Mapping[str, Any],
+        policy: ErasurePolicy,
+        outcome: SystemOutcome,
+    ) -> SystemOutcome:
+        """Wait for a processor that promised an answer by ``outcome.answer_by``: until its
+        callback (``processor_answered``) or the next poll, polling with the back-off the
+        connector asks for, until the promised time. Still pending then: escalated (a
+        ``processor_overdue`` event and the operators' alert) and returned pending. The
+        first promise holds: a processor that keeps moving it is escalated all the same."""
+        assert outcome.answer_by is not None
+        promised = outcome.answer_by
+        due = datetime.fromisoformat(promised)
+        while outcome.outcome == OutcomeKind.PENDING:
+            left = due - workflow.now()
+            if left <= timedelta(0):
+                break
+            self._stage = OutcomeKind.PENDING
+            wait = min(timedelta(seconds=outcome.poll_after_seconds or 300), left)
+            with suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._processor_answered, timeout=wait)
+            self._processor_answered = False
+            outcome = await self._served(
+                lambda: workflow.execute_activity_method(
+                    ErasureActivities.poll_system,
+                    task,
+                    **call,
+                ),
+                policy,
+            )
+        if outcome.outcome == OutcomeKind.PENDING:
+            await workflow.execute_activity_method(
+                ErasureActivities.escalate_pending,
+                ProcessorOverdue(
+                    task.request_id,
+                    task.system,
+                    task.round,
+                    outcome.ticket or "",
+                    promised,
+                ),
+                **LEDGER,
+            )
         return outcome
 
     async def _served(self, call: Callable[[], Awaitable[T]], policy: ErasurePolicy) -> T:

@@ -822,6 +822,32 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             "still_missing": done.still_missing,
         }
 
+    @app.post(
+        "/v1/callbacks/webhook/{system}",
+        tags=["processors"],
+        summary="A processor's status callback (OpenDSR status, Standard Webhooks signature)",
+        description=(
+            "For a `webhook` system: the processor's OpenDSR status object, signed with the"
+            " system's whsec_ secret (webhook-id, webhook-timestamp, webhook-signature)."
+            " Refused, and recorded: a bad signature (401), a timestamp more than 5 minutes"
+            " off (401), a webhook-id already accepted (409), a request nobody waits for"
+            " (404). See docs/processors.md."
+        ),
+    )
+    async def processor_callback(system: str, request: Request) -> Any:
+        from ..operations.processor_callbacks import receive_callback
+
+        raw = await request.body()
+        answer = await receive_callback(
+            rt_of(request), registry, system, dict(request.headers), raw
+        )
+        if answer.status >= 400:
+            return JSONResponse(
+                error_body(answer.message, USAGE, reason=answer.reason),
+                status_code=answer.status,
+            )
+        return {"accepted": True, "result": answer.reason, "message": answer.message}
+
     def _today() -> date:
         return datetime.now(UTC).date()
 

@@ -45,7 +45,9 @@ def worked_by_a_person(registered: Mapping[str, type]) -> set[str]:
 
 def test_every_registered_connector_has_a_conformance_suite() -> None:
     registered = ConnectorRegistry.from_entry_points().kinds()
-    assert {"sql", "phpbb", "redis", "backup_files", "s3", "crypto_shred"} <= set(registered)
+    assert {"sql", "phpbb", "redis", "backup_files", "s3", "crypto_shred", "webhook"} <= set(
+        registered
+    )
     assert worked_by_a_person(registered) == {"manual"}
     missing = kinds_without_suite(
         set(registered) - worked_by_a_person(registered), conformance_suites()

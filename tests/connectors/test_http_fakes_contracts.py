@@ -38,7 +38,7 @@ def _search(email: str, after: str | None = None) -> dict[str, Any]:
 
 def test_every_contract_loads_and_declares_its_answers() -> None:
     names = sorted(p.stem for p in CONTRACTS.glob("*.yaml"))
-    assert names == ["acmedesk", "discourse", "hubspot", "mailchimp"]
+    assert names == ["acmedesk", "discourse", "hubspot", "mailchimp", "opendsr"]
     for name in names:
         contract = Contract(name)
         assert contract.operations

@@ -32,11 +32,14 @@ def test_list_shows_installed_kinds_with_capabilities(
     for preset in ("discourse", "hubspot", "mailchimp"):
         assert f'preset = "{preset}"' in lines[f"http:{preset}"]
         assert "a spec of http" in lines[f"http:{preset}"]
+    # A processor that answers later (OpenDSR over signed webhooks).
+    assert "async, erase" in lines["webhook"] and "v1" in lines["webhook"]
 
     assert lethe("connectors", "list", "--json") == 0
     rows = {r["kind"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["backup_files"]["capabilities"] == ["erase"]
     assert rows["phpbb"]["class"] == "connectors.phpbb:PhpbbConnector"
+    assert rows["webhook"]["class"] == "connectors.webhook:WebhookConnector"
     assert rows["sql"]["distribution"].startswith("lethe-erasure ")
     specs = {s["name"]: s for s in rows["http"]["specs"]}
     assert specs["hubspot"] == {"name": "hubspot", "title": "HubSpot", "records": "contacts"}

@@ -106,6 +106,7 @@ def test_alerts_default_to_every_event_and_read_the_webhook_where_used(tmp_path:
         "payload_refused",
         "manual_task_opened",
         "manual_task_overdue",
+        "processor_overdue",
     )
     assert s.alerts.mail_to == ("privacy-team@example.org", "dpo@example.org")
     with pytest.raises(ConfigError, match=r"\[alerts\] webhook_url_env names \$ALERT_URL"):
@@ -132,7 +133,7 @@ def test_alerts_choose_their_events(tmp_path: Path) -> None:
             "[alerts] on: unknown event 'overdue' (known: acknowledgement_overdue, "
             "deadline_reminder, deadline_overdue, referral_escalated, system_failed, "
             "system_unserved, request_stalled, payload_refused, manual_task_opened,"
-            " manual_task_overdue)",
+            " manual_task_overdue, processor_overdue)",
         ),
         (
             '[alerts]\nmail_to = ["ops@example.org"]\n',

@@ -77,6 +77,7 @@ WORDS: dict[type[StrEnum], list[str]] = {
         "payload_refused",
         "manual_task_opened",
         "manual_task_overdue",
+        "processor_overdue",
     ],
 }
 
@@ -181,7 +182,8 @@ PAYLOADS: list[tuple[Any, bytes]] = [
     ),
     (
         SystemOutcome("crm", OutcomeKind.RETAINED, legal_basis=LegalBasis.GDPR_17_3_B),
-        b'{"controller":null,"counts":{},"error":null,"legal_basis":"gdpr-17-3-b","note":null,'
+        b'{"answer_by":null,"controller":null,"counts":{},"error":null,'
+        b'"legal_basis":"gdpr-17-3-b","note":null,'
         b'"outcome":"retained","poll_after_seconds":null,"replayed":false,"retained_counts":{},'
         b'"retained_until":null,"review_on":null,"system":"crm","ticket":null,'
         b'"verifiable":false}',
@@ -194,12 +196,33 @@ PAYLOADS: list[tuple[Any, bytes]] = [
             (SystemOutcome("crm", OutcomeKind.ERASED),),
         ),
         b'{"reason":null,"request_id":"req_golden","status":"completed_with_exceptions",'
-        b'"systems":[{"controller":null,"counts":{},"error":null,"legal_basis":null,"note":null,'
+        b'"systems":[{"answer_by":null,"controller":null,"counts":{},"error":null,'
+        b'"legal_basis":null,"note":null,'
         b'"outcome":"erased","poll_after_seconds":null,"replayed":false,"retained_counts":{},'
         b'"retained_until":null,"review_on":null,"system":"crm","ticket":null,'
         b'"verifiable":false}]}',
     ),
 ]
+
+
+#: A SystemOutcome as histories recorded before ``answer_by`` (a processor's promised time,
+#: the ``webhook`` connector) was added: it must still read, as "no promise".
+BEFORE_ANSWER_BY = (
+    b'{"controller":null,"counts":{},"error":null,"legal_basis":null,"note":null,'
+    b'"outcome":"pending","poll_after_seconds":3600,"replayed":false,"retained_counts":{},'
+    b'"retained_until":null,"review_on":null,"system":"crm","ticket":"t-1",'
+    b'"verifiable":false}'
+)
+
+
+def test_a_system_outcome_recorded_before_answer_by_still_reads() -> None:
+    [payload] = DataConverter.default.payload_converter.to_payloads(
+        [SystemOutcome("crm", OutcomeKind.PENDING, ticket="t-1", poll_after_seconds=3600)]
+    )
+    payload.data = BEFORE_ANSWER_BY
+    [back] = DataConverter.default.payload_converter.from_payloads([payload], [SystemOutcome])
+    assert back == SystemOutcome("crm", "pending", ticket="t-1", poll_after_seconds=3600)
+    assert back.answer_by is None
 
 
 @pytest.mark.parametrize(("value", "expected"), PAYLOADS, ids=lambda v: type(v).__name__)

@@ -188,8 +188,17 @@ async def referral_escalated_child(client: Client, task_queue: str) -> WorkflowH
     its signals to the request's workflow)."""
     return (await _escalated_referral(client, task_queue))[1]
 
+async def processor_answered_by_callback(client: Client, task_queue: str) -> WorkflowHistory:
+    """A system's history after ``await-processor-answer``: its processor promised a time,
+    the child waited on a timer, and the ``processor_answered`` signal woke it first."""
+    from .test_processor_wait import answered_by_callback
+
+    _, _, child = await answered_by_callback(client, task_queue, "er-8d9e0f1a2b3c")
+    return await child.fetch_history()
+
 
 RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
+    "processor_answered_by_callback": processor_answered_by_callback,
     "operator_approved_by_update": operator_approved_by_update,
     "referral_escalated_child": referral_escalated_child,
     "referral_escalated_request": referral_escalated_request,

@@ -41,6 +41,8 @@ def test_there_are_histories_to_replay() -> None:
         "referral_escalated_child_before_escalation_to_request",
         "referral_escalated_request_before_escalation_to_request",
     } <= names
+    # A processor's promise waited on, and the processor_answered signal that ended it.
+    assert "processor_answered_by_callback" in names
 
 
 def _workflow_id(raw: str) -> str:
