@@ -7,9 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from connectors.testing import Person, Seeded
 from connectors.testing.fakes.discourse import FakeDiscourse
 from tests.connectors.http_harness import FakeHarness, HttpPresetSuite
+
+# The kit against a protocol server: a minute's worth of round trips, so `make check` leaves
+# it to `make test` (the connector's own tests stay in the quick lane).
+pytestmark = pytest.mark.slow
 
 KEY = "discourse-kit-key"
 

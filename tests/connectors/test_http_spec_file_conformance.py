@@ -9,10 +9,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors.http import HttpConnector
 from connectors.testing import Person, Seeded
 from connectors.testing.fakes.acmedesk import FakeAcmeDesk
 from tests.connectors.http_harness import FakeHarness, HttpPresetSuite
+
+# The kit against a protocol server: a minute's worth of round trips, so `make check` leaves
+# it to `make test` (the connector's own tests stay in the quick lane).
+pytestmark = pytest.mark.slow
 
 SPEC = str(Path(__file__).resolve().parent / "specs" / "acmedesk.toml")
 CLIENT, SECRET = "lethe-client", "acmedesk-kit-secret"

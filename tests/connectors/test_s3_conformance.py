@@ -21,6 +21,10 @@ from connectors import Connector, ConnectorRegistry
 from connectors.testing import ConformanceSuite, FaultInjector, Harness, Person, Seeded, built_with
 from tests.support.s3_server import MotoS3, SlowDown, start
 
+# The kit against a protocol server: a minute's worth of round trips, so `make check` leaves
+# it to `make test` (the connector's own tests stay in the quick lane).
+pytestmark = pytest.mark.slow
+
 BUCKET = "lethe-uploads"
 PREFIXES = ["users/{email}/", "by-name/{username}/", "invoices/{email}/"]
 LOCKED_UNTIL = datetime(2031, 1, 1, tzinfo=UTC)
