@@ -276,6 +276,23 @@ class SubmittedOut(BaseModel):
 # -- the application ---------------------------------------------------------------------------
 
 
+def _known_basis(code: str) -> None:
+    """A legal basis Lethe knows (``vocabulary.LEGAL_BASES``), or a one-line refusal."""
+    from vocabulary import LEGAL_BASES
+
+    if code not in LEGAL_BASES:
+        raise LetheError(
+            f"unknown legal basis {code!r}: use one of {', '.join(sorted(LEGAL_BASES))}"
+        )
+
+
+def _not_past(retained_until: date | None, review_on: date | None, today: date) -> None:
+    """Neither date of a retention or hold is before ``today``."""
+    for name, day in (("retained_until", retained_until), ("review_on", review_on)):
+        if day is not None and day < today:
+            raise LetheError(f"{name} {day} is in the past")
+
+
 def _reason(text: str, what: str) -> str:
     reason = text.strip()
     if not reason:
@@ -753,8 +770,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     async def instruction(
         request_id: str, system: str, body: InstructionBody, request: Request, who: Operator
     ) -> Any:
-        from vocabulary import LEGAL_BASES
-
         from ..operations.referrals import InstructionOrder, instruct_referral
 
         reason = _reason(body.reason, "what the controller said")
@@ -762,20 +777,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         if body.action == "retain":
             if body.legal_basis is None:
                 raise LetheError("retain needs legal_basis (the legal basis for keeping it)")
-            if body.legal_basis not in LEGAL_BASES:
-                raise LetheError(
-                    f"unknown legal basis {body.legal_basis!r}: use one of"
-                    f" {', '.join(sorted(LEGAL_BASES))}"
-                )
+            _known_basis(body.legal_basis)
             if (body.retained_until is None) == (body.review_on is None):
                 raise LetheError("retain needs retained_until or review_on (one of them)")
-            today = datetime.now(UTC).date()
-            for name, day in (
-                ("retained_until", body.retained_until),
-                ("review_on", body.review_on),
-            ):
-                if day is not None and day < today:
-                    raise LetheError(f"{name} {day} is in the past")
+            _not_past(body.retained_until, body.review_on, datetime.now(UTC).date())
         elif body.legal_basis is not None or dated:
             raise LetheError("legal_basis, retained_until and review_on go with retain, not erase")
         order = InstructionOrder(
@@ -867,7 +872,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     )
     async def hold_add(body: HoldBody, request: Request, who: Operator) -> Any:
         from connectors._subject import normalise_email
-        from vocabulary import LEGAL_BASES
 
         from ..operations.holds import HoldOrder, place_hold
         from ..render import hold_to_dict
@@ -886,16 +890,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 raise LetheError(
                     "a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)"
                 )
-        if body.legal_basis not in LEGAL_BASES:
-            raise LetheError(
-                f"unknown legal basis {body.legal_basis!r}: use one of"
-                f" {', '.join(sorted(LEGAL_BASES))}"
-            )
+        _known_basis(body.legal_basis)
         if body.retained_until is not None and body.review_on is not None:
             raise LetheError("give retained_until or review_on, not both")
-        for name, day in (("retained_until", body.retained_until), ("review_on", body.review_on)):
-            if day is not None and day < _today():
-                raise LetheError(f"{name} {day} is in the past")
+        _not_past(body.retained_until, body.review_on, _today())
         systems = None
         if body.systems is not None:
             systems = list(dict.fromkeys(s.strip() for s in body.systems if s.strip()))
