@@ -12,7 +12,6 @@ The export (API and dashboard) carries every request and nothing that identifies
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.testing import WorkflowEnvironment
 
@@ -41,6 +39,7 @@ from lethe.web.export import COLUMNS
 from tests.lethe.test_http_api import PORTAL, bearer, finished, one_line, tokens, web_settings
 from tests.lethe.test_web_pages import browser as browser  # the fixture
 from tests.lethe.test_web_pages import shot, status_of
+from tests.support.serving import served as serving
 from tests.support.smtp import smtp_server
 
 pytestmark = [pytest.mark.slow]
@@ -67,39 +66,23 @@ async def served(
     ledger = await open_ledger(settings, keys)
     connectors = build_connectors(settings.systems, load_registry())
     made = await tokens(ledger)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, runtime=Runtime(settings, keys, ledger)),
-            host="127.0.0.1",
-            port=0,
-            access_log=False,
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        with smtp_server() as inbox:
-            async with (
-                worker_module.build_worker(
-                    dev_server_env.client,
-                    task_queue=task_queue,
-                    ledger=ledger,
-                    connectors=connectors,
-                    signing_key=Ed25519PrivateKey.generate(),
-                    mailer=SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none")),
-                    status_key=keys.pseudonym,
-                ),
-                httpx.AsyncClient(base_url=base, timeout=60) as http,
-            ):
-                yield base, http, ledger, made
+        async with serving(create_app(settings, runtime=Runtime(settings, keys, ledger))) as base:
+            with smtp_server() as inbox:
+                async with (
+                    worker_module.build_worker(
+                        dev_server_env.client,
+                        task_queue=task_queue,
+                        ledger=ledger,
+                        connectors=connectors,
+                        signing_key=Ed25519PrivateKey.generate(),
+                        mailer=SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none")),
+                        status_key=keys.pseudonym,
+                    ),
+                    httpx.AsyncClient(base_url=base, timeout=60) as http,
+                ):
+                    yield base, http, ledger, made
     finally:
-        server.should_exit = True
-        await serving
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openapi_spec_validator import validate
 from temporalio.testing import WorkflowEnvironment
@@ -41,6 +40,7 @@ from lethe.settings import (
 )
 from lethe.web.app import create_app
 from lethe.web.guards import RateLimiter
+from tests.support.serving import served
 from tests.support.smtp import Inbox, smtp_server
 
 PORTAL = Ed25519PrivateKey.generate()
@@ -250,37 +250,27 @@ async def test_a_portal_a_requester_an_operator_and_an_auditor_over_http(
     runtime = Runtime(settings, keys, ledger)
     token = await tokens(ledger)
     app = create_app(settings, runtime=runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, access_log=False, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        with smtp_server() as inbox:
-            mailer = SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none"))
-            async with (
-                worker_module.build_worker(
-                    dev_server_env.client,
-                    task_queue=task_queue,
-                    ledger=ledger,
-                    connectors=connectors,
-                    signing_key=Ed25519PrivateKey.generate(),
-                    mailer=mailer,
-                    status_key=keys.pseudonym,  # as lethe worker passes it
-                ),
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http,
-            ):
-                await _by_assertion(http, ledger, token)
-                await _by_code(http, ledger, token, inbox)
-                await _by_operator(http, ledger, token)
-                await _other_verbs(http, ledger, token)
+        async with served(app) as base:
+            with smtp_server() as inbox:
+                mailer = SmtpMailer(SmtpConfig("127.0.0.1", inbox.port, security="none"))
+                async with (
+                    worker_module.build_worker(
+                        dev_server_env.client,
+                        task_queue=task_queue,
+                        ledger=ledger,
+                        connectors=connectors,
+                        signing_key=Ed25519PrivateKey.generate(),
+                        mailer=mailer,
+                        status_key=keys.pseudonym,  # as lethe worker passes it
+                    ),
+                    httpx.AsyncClient(base_url=base, timeout=60) as http,
+                ):
+                    await _by_assertion(http, ledger, token)
+                    await _by_code(http, ledger, token, inbox)
+                    await _by_operator(http, ledger, token)
+                    await _other_verbs(http, ledger, token)
     finally:
-        server.should_exit = True
-        await serving
         await worker_module.close_connectors(connectors)
         await ledger.dispose()
     assert check_bystanders(demo)[1] == []
