@@ -47,12 +47,12 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from pydantic import Field, field_validator
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from vocabulary import LegalBasis
 
-from ._errors import ConnectorConfigError, PermanentError, TransientError
+from ._errors import ConnectorConfigError
 from ._idempotency import REPLAYED_FROM_RECEIPT
 from ._matching import IDENTIFYING_KINDS, IdentifierMatch
 from ._outcomes import NotFound, NotSearched, Outcome, Residual, Retained
@@ -61,13 +61,10 @@ from ._protocol import BaseConnector, Capability, ConnectorOptions, guard_blast_
 from ._receipt import receipt_of, replayed
 from ._subject import Subject
 from .sql import (
-    _PERMANENT_HINTS,
-    _TRANSIENT_SQLSTATES,
     _candidates,
-    _short,
-    _sqlstate,
     _zero_freed_space,
     async_url,
+    sql_failure,
 )
 
 __all__ = [
@@ -229,24 +226,8 @@ class SqlKeyStore:
         return self._engine
 
     def _failure(self, exc: Exception) -> Exception:
-        """As the sql connector decides: schema and permission problems are permanent, lost
-        connections, locks and timeouts are not."""
-        text = _short(exc)
-        if isinstance(exc, OSError | TimeoutError):
-            return TransientError(f"{self.name}: key store unreachable ({text})")
-        sqlstate = _sqlstate(exc)
-        if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATES):
-            return TransientError(f"{self.name}: key store busy, try again ({text})")
-        if any(hint in text.lower() for hint in _PERMANENT_HINTS):
-            return PermanentError(f"{self.name}: key store refused the statement ({text})")
-        if isinstance(exc, DBAPIError) and (
-            exc.connection_invalidated
-            or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
-        ):
-            return TransientError(f"{self.name}: key store unavailable ({text})")
-        if isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError):
-            return TransientError(f"{self.name}: key store unavailable ({text})")
-        return PermanentError(f"{self.name}: key store refused the statement ({text})")
+        """As the sql connector decides (``connectors.sql.sql_failure``)."""
+        return sql_failure(self.name, "key store", exc)
 
     async def check(self) -> None:
         try:

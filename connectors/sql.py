@@ -123,6 +123,7 @@ __all__ = [
     "async_url",
     "keyed_hash",
     "receipts_table",
+    "sql_failure",
 ]
 
 #: The receipts table's name unless ``receipts_table`` says otherwise (in the schema of the
@@ -668,6 +669,33 @@ class _NothingToDo(Exception):
     claim included (an erase that finds nothing leaves no receipt)."""
 
 
+def sql_failure(system: str, what: str, exc: Exception) -> Exception:
+    """A database error as a connector failure: schema and permission problems are
+    permanent; lost connections, locks and timeouts are not. ``what`` names the database in
+    the message (``database``, ``key store``).
+
+    Drivers disagree on classes (SQLite calls a missing table an OperationalError, like a
+    lock; asyncpg lets a refused connection through as a bare OSError), so the message
+    decides when the class cannot.
+    """
+    text = _short(exc)
+    if isinstance(exc, OSError | TimeoutError):
+        return TransientError(f"{system}: {what} unreachable ({text})")
+    sqlstate = _sqlstate(exc)
+    if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+        return TransientError(f"{system}: {what} busy, try again ({text})")
+    if any(hint in text.lower() for hint in _PERMANENT_HINTS):
+        return PermanentError(f"{system}: {what} refused the statement ({text})")
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated
+        or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+    ):
+        return TransientError(f"{system}: {what} unavailable ({text})")
+    if isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError):
+        return TransientError(f"{system}: {what} unavailable ({text})")
+    return PermanentError(f"{system}: {what} refused the statement ({text})")
+
+
 def _short(exc: BaseException) -> str:
     """A DB error's first line, without SQLAlchemy's background link (parameters are hidden)."""
     orig = getattr(exc, "orig", None) or exc
@@ -773,28 +801,7 @@ class SqlConnector(BaseConnector[SqlOptions]):
             self._engine = None
 
     def _translate(self, exc: Exception) -> Exception:
-        """Schema and permission problems are permanent; lost connections and locks are not.
-
-        Drivers disagree on classes (SQLite calls a missing table an OperationalError, like a
-        lock; asyncpg lets a refused connection through as a bare OSError), so the message
-        decides when the class cannot.
-        """
-        text = _short(exc)
-        if isinstance(exc, OSError | TimeoutError):
-            return TransientError(f"{self.name}: database unreachable ({text})")
-        sqlstate = _sqlstate(exc)
-        if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATES):
-            return TransientError(f"{self.name}: database busy, try again ({text})")
-        if any(hint in text.lower() for hint in _PERMANENT_HINTS):
-            return PermanentError(f"{self.name}: database refused the statement ({text})")
-        if isinstance(exc, DBAPIError) and (
-            exc.connection_invalidated
-            or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
-        ):
-            return TransientError(f"{self.name}: database unavailable ({text})")
-        if isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError):
-            return TransientError(f"{self.name}: database unavailable ({text})")
-        return PermanentError(f"{self.name}: database refused the statement ({text})")
+        return sql_failure(self.name, "database", exc)
 
     # -- receipts ---------------------------------------------------------------------------
 
