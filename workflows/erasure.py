@@ -119,6 +119,7 @@ class ErasureWorkflow:
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
         self._escalated: set[str] = set()  # systems whose referral waits for an operator
         self._local_steps = False  # the ledger steps run as local activities (see run)
+        self._update_task = -1  # the workflow task that delivered the latest update
 
     # -- signals, updates and queries -------------------------------------------------------
 
@@ -128,6 +129,7 @@ class ErasureWorkflow:
         refuses, with the reason, an approval that cannot count; an accepted one opens the
         gate. Its payload is read like every update's: one not encrypted under the payload
         key (or bound to another workflow) is refused before the validator sees it."""
+        self._heard_an_update()
         self._accept_approval(approval)
         return "identity approved: erasure starts"
 
@@ -196,6 +198,7 @@ class ErasureWorkflow:
     async def submit_code(self, submission: CodeSubmission) -> CodeCheck:
         """The requester's emailed code: checked (and recorded) by an activity; answered at
         once. Only ``accepted`` opens the gate; ``locked`` and ``expired`` close it."""
+        self._heard_an_update()
         return await self._email.check(submission)
 
     @submit_code.validator
@@ -208,6 +211,7 @@ class ErasureWorkflow:
     async def resend_code(self, order: CodeResendOrder) -> CodeResent:
         """Mail a new code (an operator's ``lethe verify --resend``); answered once the mail
         went out (or could not)."""
+        self._heard_an_update()
         return await self._email.resend(order)
 
     @resend_code.validator
@@ -221,6 +225,7 @@ class ErasureWorkflow:
         """An operator told the requester we have their request, by other means than
         Lethe's mail (``lethe acknowledge``). The ledger records it; the acknowledgement
         timer stops (if it has not fired yet)."""
+        self._heard_an_update()
         outcome = await workflow.execute_activity_method(
             DeadlineActivities.record_acknowledgement,
             AcknowledgementOrder(
@@ -255,6 +260,7 @@ class ErasureWorkflow:
     def cancel_request(self, order: CancelOrder) -> str:
         """Withdraw the request before anything is erased. The gate stops waiting; the
         request ends ``cancelled`` (its state is sealed like any other answer)."""
+        self._heard_an_update()
         self._cancel = CancelOrder(order.operator.strip()[:100], order.reason.strip()[:500])
         return "cancelled before verification: nothing was erased"
 
@@ -275,6 +281,7 @@ class ErasureWorkflow:
     @workflow.update
     async def extend_deadline(self, extension: DeadlineExtension) -> str:
         """Move the answer deadline (once). The ledger records it; the timers follow."""
+        self._heard_an_update()
         await workflow.execute_activity_method(
             DeadlineActivities.record_deadline_extension,
             ExtensionOrder(
@@ -507,6 +514,7 @@ class ErasureWorkflow:
         self._drop_an_unsent_acknowledgement()
         workflow.logger.info("erasure finished", extra={"status": status})
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._not_in_an_updates_task()
         return ErasureResult(request.request_id, status, reason, outcomes)
 
     async def _seal(self, request_id: str) -> None:
@@ -527,6 +535,23 @@ class ErasureWorkflow:
         them would race a timer or an activity finishing at the same moment, for nothing.
         """
         self._clock.stop()
+
+    def _heard_an_update(self) -> None:
+        """Note the workflow task that delivered an update (see _not_in_an_updates_task)."""
+        self._update_task = workflow.info().get_current_history_length()
+
+    async def _not_in_an_updates_task(self) -> None:
+        """Close in a later workflow task than one that delivered an update.
+
+        With the ledger steps local, a request decided by an update (a cancellation) would be
+        answered, sealed and closed in the very task that delivered it. Should that task fail
+        (another event arrives while it closes the execution: the server refuses the close,
+        as it must), Temporal fails an update it delivered but had not yet accepted: the
+        caller hears "unexpected workflow task failure" and the request was cancelled all the
+        same. One short timer first (three events, one task) keeps the update's task from
+        closing anything; requests no update reached in their last task close at once."""
+        if self._local_steps and self._update_task == workflow.info().get_current_history_length():
+            await workflow.sleep(timedelta(milliseconds=1))
 
     def _drop_an_unsent_acknowledgement(self) -> None:
         """With the ledger steps local, a request can be answered in the workflow task that
