@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -17,10 +18,10 @@ from temporalio.worker import Replayer
 
 from activities import SystemOutcome, SystemTask
 from lethe.worker import workflow_runner
-from workflows import ALL_WORKFLOWS, STATUS_FROM_LEDGER
+from workflows import ALL_WORKFLOWS, STATUS_FROM_LEDGER, CancelOrder, ErasureWorkflow
 from workflows.erasure import LEDGER_STEPS_LOCAL, SYSTEMS_AT_ONCE
 
-from .test_erasure_workflow import Fakes, request, run
+from .test_erasure_workflow import Fakes, fakes_worker, request, run, start
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -106,3 +107,24 @@ async def test_a_history_of_this_code_replays_and_carries_the_patch(
         data_converter=env.client.data_converter,
     )
     assert (await replayer.replay_workflow(history)).replay_failure is None
+
+
+async def test_a_task_that_delivered_an_update_does_not_close_the_request(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A cancellation sent as the request starts is answered in the task that delivered it,
+    and the request closes in a later task: were the update's task to fail as it closed the
+    execution, Temporal would fail the update though the request was cancelled."""
+    env = time_skipping_env
+    req = request(("forum",), "operator")
+    async with fakes_worker(env.client, Fakes(), task_queue):
+        handle = await start(env.client, req, task_queue)
+        said = await handle.execute_update(
+            ErasureWorkflow.cancel_request, CancelOrder("kim", "filed twice")
+        )
+        assert said.startswith("cancelled before verification")
+        assert (await handle.result()).status == "cancelled"
+        kinds = [e.event_type for e in (await handle.fetch_history()).events]
+    accepted = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    closed = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in kinds[accepted:closed]
