@@ -188,6 +188,7 @@ async def referral_escalated_child(client: Client, task_queue: str) -> WorkflowH
     its signals to the request's workflow)."""
     return (await _escalated_referral(client, task_queue))[1]
 
+
 async def processor_answered_by_callback(client: Client, task_queue: str) -> WorkflowHistory:
     """A system's history after ``await-processor-answer``: its processor promised a time,
     the child waited on a timer, and the ``processor_answered`` signal woke it first."""
