@@ -306,7 +306,7 @@ def _draw_sql(ax: Any, rows: list[dict[str, Any]]) -> None:
     )
     _log_y(ax)
     ax.axhline(50, color="0.5", linestyle="--", linewidth=1, label="erase target 50 ms")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 _DRAWERS: dict[str, Callable[[Any, Any], None]] = {
@@ -338,33 +338,27 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
 
     ``BadResults`` before anything is written if a benchmark's figures have another shape."""
     data = panels(results)
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global state, Agg for a PNG
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, 2, figsize=(13, 13))
-    flat = list(axes.flat)
+    fig = Figure(figsize=(13, 13))
+    grid = fig.add_gridspec(3, 2)
+    # Two panels a row; the last (the sql erase, six groups of bars) takes a whole row.
+    places = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1], grid[2, :]]
     drawn = []
-    for ax, (name, title, _bench) in zip(flat, PANELS, strict=False):
+    for place, (name, title, _bench) in zip(places, PANELS, strict=True):
+        ax = fig.add_subplot(place)
         ax.set_title(title, fontsize=11)
         if data[name] is None:
             _absent(ax)
         else:
             _DRAWERS[name](ax, data[name])
             drawn.append(name)
-    flat[-1].axis("off")
-    flat[-1].text(
-        0.0,
-        0.9,
-        "Ratios and figures: results.json beside this chart.\n"
-        "Each Lethe figure was measured next to its baseline\n"
-        "in the same run (interleaved).",
-        va="top",
+    fig.suptitle(
+        _caption(results) + "\nEach figure was measured next to its baseline in the same run;"
+        " the ratios are in results.json beside this chart",
         fontsize=10,
     )
-    fig.suptitle(_caption(results), fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     absent = [name for name, _t, _b in PANELS if name not in drawn]
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(
@@ -373,7 +367,6 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
         dpi=80,
         metadata={"Lethe-Panels": ",".join(drawn), "Lethe-Not-Measured": ",".join(absent)},
     )
-    plt.close(fig)
     return drawn
 
 
