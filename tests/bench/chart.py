@@ -138,9 +138,12 @@ def _startup(bench: Any, where: str) -> list[tuple[str, float, float, float | No
         command = _get(c, "command", at)
         if not isinstance(command, str):
             raise BadResults(f"{at}.command: not a string")
+        backend = c.get("backend")  # the ledger it read, where the benchmark tries several
         rows.append(
             (
-                command,
+                f"{command} ({backend})"
+                if isinstance(backend, str) and backend not in command
+                else command,
                 _n(c, "best_s", at),
                 _n(c, "median_s", at),
                 _num(c, "baseline_best_s", at, optional=True),
@@ -283,8 +286,15 @@ def _draw_startup(ax: Any, rows: list[tuple[str, float, float, float | None]]) -
     }
     if all(r[3] is not None for r in rows):
         series["baseline best"] = [r[3] or 0.0 for r in rows]
-    _bars(ax, [r[0] for r in rows], series, "seconds")
-    ax.axhline(0.25, color="0.5", linestyle="--", linewidth=1, label="target 0.25 s")
+    # Sideways: a command line is a long label.
+    height = 0.8 / len(series)
+    for n, (name, values) in enumerate(series.items()):
+        ys = [i + (n - (len(series) - 1) / 2) * height for i in range(len(rows))]
+        ax.barh(ys, values, height, label=name)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds")
+    ax.axvline(0.25, color="0.5", linestyle="--", linewidth=1, label="target 0.25 s")
     ax.legend(fontsize=8)
 
 
