@@ -95,6 +95,7 @@ def full_results() -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow  # drawing takes a few seconds
 def test_every_panel_is_drawn_when_every_benchmark_ran(tmp_path: Path) -> None:
     out = tmp_path / "results.png"
     drawn = draw(full_results(), out)
@@ -102,6 +103,7 @@ def test_every_panel_is_drawn_when_every_benchmark_ran(tmp_path: Path) -> None:
     assert panels_of(out) == (set(drawn), set())
 
 
+@pytest.mark.slow  # drawing takes a few seconds
 def test_a_benchmark_that_did_not_run_or_skipped_itself_is_not_measured(tmp_path: Path) -> None:
     results = full_results()
     del results["benchmarks"]["parked_requests"]
@@ -113,6 +115,7 @@ def test_a_benchmark_that_did_not_run_or_skipped_itself_is_not_measured(tmp_path
     assert panels_of(out) == ({"throughput", "sql"}, {"latency", "memory", "cli_startup"})
 
 
+@pytest.mark.slow  # drawing takes a few seconds
 def test_the_module_draws_from_an_existing_results_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
