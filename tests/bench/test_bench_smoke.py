@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.bench.__main__ import available
+from tests.bench.chart import PANELS
+from tests.bench.test_chart import panels_of
 
 pytestmark = [pytest.mark.slow]
 
@@ -25,6 +27,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
         "audit_queries",
         "proof_log",
         "shop_job",
+        "sql_million",
         "workflow_sandbox",
         "workflow_throughput",
     } <= set(names)
@@ -51,6 +54,25 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
         assert t["ratio_min"] <= t["ratio_median"] <= t["ratio_max"]
     shop = results["benchmarks"]["shop_job"]["shop"]  # PostgreSQL runs wherever the suite does
     assert shop["lethe"] and shop["baseline"] and shop["one_at_a_time"]["requests"] >= 1
+    sql = results["benchmarks"]["sql_million"]["sql"]
+    keys = [r["key"] for r in sql]
+    assert keys[:5] == ["email", "parent_child", "id_text", "id_integer", "id_integer_text_index"]
+    assert keys[5:] in ([], ["email_trigram"])  # [] where PostgreSQL lacks pg_trgm
+    for r in sql:
+        assert r["rows"] >= 10_000 and r["subjects"] >= 3
+        for figure in ("erase_p50_ms", "erase_p95_ms", "verify_p50_ms", "baseline_p50_ms"):
+            assert r[figure] > 0
+        assert r["erase_p50_ms"] <= r["erase_p95_ms"]
+        # The SQL the connector sent was captured and explained: each rule's table was read.
+        assert r["statements"] and all(s["scans"] for s in r["statements"])
+        assert r["plan"] and "no statement on" not in r["plan"]
+    # The chart beside results.json, with a panel for each benchmark that ran.
+    png = out.with_suffix(".png")
+    assert f"chart: {png}" in run.stdout
+    drawn, absent = panels_of(png)
+    expected = {panel for panel, _title, bench in PANELS if bench in names}
+    assert drawn == expected
+    assert absent == {panel for panel, _title, _bench in PANELS} - expected
 
 
 def test_a_bad_option_is_one_line_and_a_usage_error() -> None:
