@@ -164,24 +164,7 @@ POLICIES: list[Policy] = [
         ],
         identifiers=lambda i: (f"nobody-{i}@million.example", {"user_id": str(i)}),
         changes=lambda i: [("members", f"member_no = {i}")],  # gone: none may match
-        note="plain index on member_no; the connector compares the column's text form",
-    ),
-    Policy(
-        key="id_integer_text_index",
-        name="exact id: member_no = :w (integer column, index on its text form)",
-        table="members",
-        tables=[
-            {
-                "table": "members",
-                "key": "member_no",
-                "identifier": "user_id",
-                "action": "delete",
-            }
-        ],
-        identifiers=lambda i: (f"nobody-{i}@million.example", {"user_id": str(i)}),
-        changes=lambda i: [("members", f"member_no = {i}")],
-        extra_index="CREATE INDEX members_no_text ON members ((CAST(member_no AS VARCHAR)))",
-        note="index on (CAST(member_no AS VARCHAR)), the expression the connector compares",
+        note="plain index on member_no; a column of whole numbers is compared as a number",
     ),
     Policy(
         key="email_trigram",
