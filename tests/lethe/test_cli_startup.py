@@ -1,5 +1,6 @@
 """What ``lethe`` loads to start: each command's module when the command runs, Temporal's
-client and Alembic only for the commands that need them, and no migration on a read.
+client and Alembic only for the commands that need them, Rich only for a command that prints
+(not ``--help``), and no migration on a read.
 
 These check which modules are loaded (in a fresh interpreter), not how long it takes: a
 heavy import coming back to the top of ``lethe.cli`` breaks them on any machine.
@@ -20,7 +21,16 @@ from lethe.cli import app
 from lethe.cli._app import COMMANDS
 from tests.support.cli import lethe, one_line_error
 
-HEAVY = ("temporalio", "sqlalchemy", "alembic", "workflows", "activities", "structlog")
+HEAVY = (
+    "temporalio",
+    "sqlalchemy",
+    "alembic",
+    "workflows",
+    "activities",
+    "structlog",
+    "rich",  # the console is made when something is printed through it
+    "asyncio",  # a command that reads or writes runs its operation in an event loop
+)
 
 PROBE = """
 import json, sys
