@@ -123,6 +123,7 @@ def test_a_read_does_not_migrate_an_older_ledger(
         err = one_line_error(capsys)
         assert "has schema 0009_idempotent_writes" in err and "run `lethe migrate`" in err
     assert _revision(lethe_home) == "0009_idempotent_writes"  # untouched
+    assert "alembic" not in loaded_after("", args=["list"])  # refused without loading it
 
 
 def test_a_ledger_newer_than_this_lethe_is_named_as_such(
@@ -131,3 +132,4 @@ def test_a_ledger_newer_than_this_lethe_is_named_as_such(
     _set_revision(lethe_home, "0099_from_a_newer_lethe")
     assert lethe("list") == 78
     assert "newer than this Lethe knows" in one_line_error(capsys)
+    assert "alembic" not in loaded_after("", args=["list"])
