@@ -25,6 +25,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     names = available()
     assert {
         "audit_queries",
+        "cli_startup",
         "proof_log",
         "shop_job",
         "sql_million",
@@ -52,6 +53,11 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     for t in throughput:
         assert len(t["ratios"]) == len(t["baseline"]["per_s"]) == len(t["lethe"]["per_s"]) >= 1
         assert t["ratio_min"] <= t["ratio_median"] <= t["ratio_max"]
+    startup = results["benchmarks"]["cli_startup"]["startup"]
+    commands = [s["command"] for s in startup]
+    assert {"lethe --help", "lethe status ID", "lethe list"} <= set(commands)
+    for s in startup:
+        assert 0 < s["best_s"] <= s["median_s"] and s["baseline_best_s"] > 0, s
     shop = results["benchmarks"]["shop_job"]["shop"]  # PostgreSQL runs wherever the suite does
     assert shop["lethe"] and shop["baseline"] and shop["one_at_a_time"]["requests"] >= 1
     sql = results["benchmarks"]["sql_million"]["sql"]
