@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -113,8 +113,13 @@ class Ledger:
         entered_at: datetime | None = None,
         entered_by: str | None = None,
         allow_duplicate: bool = False,
+        records: Callable[[], Sequence[object]] | None = None,
     ) -> None:
         """Record a received request and its sealed identifiers, atomically.
+
+        ``records``: makes rows of other tables that belong to the receipt (its clock, its
+        portal assertion's evidence), written in the same transaction: all or nothing, one
+        commit. Called once per attempt.
 
         ``entered_at``: a request received earlier (by post, in a mailbox) and entered now.
         Its clock counts from ``received_at``; an ``entered`` event says when it was entered
@@ -142,6 +147,7 @@ class Ledger:
                     actor=actor,
                     entered_at=entered_at,
                     entered_by=entered_by,
+                    records=records,
                 )
                 return
             except IntegrityError:
@@ -173,6 +179,7 @@ class Ledger:
         actor: str,
         entered_at: datetime | None,
         entered_by: str | None,
+        records: Callable[[], Sequence[object]] | None,
     ) -> None:
         async with self.session() as s, s.begin():
             s.add(
@@ -230,6 +237,8 @@ class Ledger:
                         },
                     )
                 )
+            if records is not None:
+                s.add_all(records())
 
     async def withdraw_request(self, request_id: str) -> None:
         """Remove a request that never started (its workflow could not be launched)."""
