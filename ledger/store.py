@@ -313,18 +313,31 @@ class Ledger:
 
     async def read_identifiers(self, request_id: str) -> tuple[str, dict[str, str]]:
         """The request's pseudonym and decrypted identifiers (for activities only)."""
-        if self.vault is None:
+        ref, ids, _ = await self.read_subject(request_id)
+        return ref, ids
+
+    async def read_subject(self, request_id: str) -> tuple[str, dict[str, str], str]:
+        """The request's pseudonym, decrypted identifiers and jurisdiction (for activities
+        only): the request's row and its vault entry in one query."""
+        vault = self.vault
+        if vault is None:
             raise LedgerError("this ledger was opened without the vault key")
+        R, V = ErasureRequestRecord, SubjectVaultEntry
+        q = (
+            sa.select(R.subject_ref, R.jurisdiction, V.key_id, V.wrapped_key, V.ciphertext)
+            .join(V, V.request_id == R.request_id)
+            .where(R.request_id == request_id)
+        )
         async with self.session() as s:
-            req = await s.get(ErasureRequestRecord, request_id)
-            entry = await s.get(SubjectVaultEntry, request_id)
-        if req is None or entry is None:
+            row = (await s.execute(q)).first()
+        if row is None:
             raise LedgerError(f"no erasure request with id {request_id!r}")
+        ref, jurisdiction, key_id, wrapped_key, ciphertext = row
         try:
-            ids = self.vault.open(request_id, entry.key_id, entry.wrapped_key, entry.ciphertext)
+            ids = vault.open(request_id, key_id, wrapped_key, ciphertext)
         except VaultError as exc:
             raise LedgerError(str(exc)) from None
-        return req.subject_ref, ids
+        return ref, ids, jurisdiction
 
     async def set_status(
         self,
