@@ -146,13 +146,22 @@ async def upgrade_schema(engine: AsyncEngine, revision: str = "head") -> tuple[s
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
-            return before, _stored(conn)
+            after = _stored(conn)
+            if dialect in ("mysql", "mariadb"):
+                # GET_LOCK outlives transactions: commit the new revision before letting the
+                # next migration in, or it reads the old one and repeats DDL that MariaDB
+                # committed as it ran ("Table 'processor_callbacks' already exists").
+                conn.commit()
+            return before, after
         finally:
             if dialect in ("mysql", "mariadb"):
                 conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK})
 
-    async with _sqlite_file_lock(engine), engine.begin() as conn:
-        return await conn.run_sync(run)
+    # PostgreSQL's advisory lock belongs to the transaction: it is released by this commit.
+    async with _sqlite_file_lock(engine), engine.connect() as conn:
+        result = await conn.run_sync(run)
+        await conn.commit()
+        return result
 
 
 _REVISION = re.compile(r"""^revision\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""", re.MULTILINE)

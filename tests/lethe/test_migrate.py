@@ -122,8 +122,11 @@ async def test_a_migration_waits_for_the_postgresql_advisory_lock(tmp_path: Path
                     waiting = (
                         await conn.execute(
                             sa.text(
+                                # this database's: a test running beside it may wait on
+                                # the same key in its own database
                                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                " AND NOT granted"
+                                " AND NOT granted AND database = (SELECT oid FROM pg_database"
+                                " WHERE datname = current_database())"
                             )
                         )
                     ).scalar_one()
