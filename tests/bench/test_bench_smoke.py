@@ -23,6 +23,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     names = available()
     assert {
         "audit_queries",
+        "parked_requests",
         "proof_log",
         "shop_job",
         "workflow_sandbox",
@@ -51,6 +52,16 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
         assert t["ratio_min"] <= t["ratio_median"] <= t["ratio_max"]
     shop = results["benchmarks"]["shop_job"]["shop"]  # PostgreSQL runs wherever the suite does
     assert shop["lethe"] and shop["baseline"] and shop["one_at_a_time"]["requests"] >= 1
+    parked = results["benchmarks"]["parked_requests"]["parked"]
+    n = parked["requests"]
+    assert n >= 1 and parked["finished"] == n  # every parked request approved and sealed
+    assert [s["parked"] for s in parked["series"]] == sorted(s["parked"] for s in parked["series"])
+    assert parked["series"][0]["parked"] == 0 and parked["series"][-1]["parked"] == n
+    for s in parked["series"]:
+        assert set(s) == {"parked", "worker_rss_mib", "server_rss_mib"}
+        assert s["worker_rss_mib"] > 0 and s["server_rss_mib"] > 0
+    assert parked["peak_worker_rss_mib"] >= max(s["worker_rss_mib"] for s in parked["series"])
+    assert parked["park_s"] > 0 and parked["finish_s"] > 0
 
 
 def test_a_bad_option_is_one_line_and_a_usage_error() -> None:
