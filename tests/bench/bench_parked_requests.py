@@ -36,6 +36,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -290,12 +291,11 @@ async def park_and_finish(
                 _lethe_program(), "worker", env=env, cwd=root,
                 stdout=worker_log, stderr=worker_log,
             )  # fmt: skip
-            rt = await Runtime.open(settings)
+            rt: Runtime | None = None
             try:
+                rt = await Runtime.open(settings)
                 client = await rt.client()
                 queue = settings.temporal.task_queue
-                from datetime import UTC, datetime
-
                 while not await polled(client, queue, datetime.now(UTC)):
                     if worker.returncode is not None:
                         raise RuntimeError(f"lethe worker stopped: {_tail(root / 'worker.log')}")
@@ -431,7 +431,8 @@ async def park_and_finish(
                         worker.kill()
                         await worker.wait()
                 worker_log.close()
-                await rt.close()
+                if rt is not None:
+                    await rt.close()
     return ParkedRun(
         n,
         tuple(series),
