@@ -26,6 +26,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     assert {
         "audit_queries",
         "cli_startup",
+        "parked_requests",
         "proof_log",
         "shop_job",
         "sql_million",
@@ -38,7 +39,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
@@ -79,6 +80,16 @@ def test_every_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     expected = {panel for panel, _title, bench in PANELS if bench in names}
     assert drawn == expected
     assert absent == {panel for panel, _title, _bench in PANELS} - expected
+    parked = results["benchmarks"]["parked_requests"]["parked"]
+    n = parked["requests"]
+    assert n >= 1 and parked["finished"] == n  # every parked request approved and sealed
+    assert [s["parked"] for s in parked["series"]] == sorted(s["parked"] for s in parked["series"])
+    assert parked["series"][0]["parked"] == 0 and parked["series"][-1]["parked"] == n
+    for s in parked["series"]:
+        assert set(s) == {"parked", "worker_rss_mib", "server_rss_mib"}
+        assert s["worker_rss_mib"] > 0 and s["server_rss_mib"] > 0
+    assert parked["peak_worker_rss_mib"] >= max(s["worker_rss_mib"] for s in parked["series"])
+    assert parked["park_s"] > 0 and parked["finish_s"] > 0
 
 
 def test_a_bad_option_is_one_line_and_a_usage_error() -> None:
