@@ -276,14 +276,13 @@ class ErasureActivities:
         """The subject from the vault, with the jurisdiction the request was made under (a
         connector's retention cites the basis of that law)."""
         try:
-            ref, ids = await self._ledger.read_identifiers(request_id)
-            request = await self._ledger.require_request(request_id)
+            ref, ids, jurisdiction = await self._ledger.read_subject(request_id)
         except LedgerError as exc:
             raise ApplicationError(
                 str(exc), type="SubjectUnavailable", non_retryable=True
             ) from None
         email = ids.pop("email")
-        return Subject(ref=ref, email=email, identifiers=ids, jurisdiction=request.jurisdiction)
+        return Subject(ref=ref, email=email, identifiers=ids, jurisdiction=jurisdiction)
 
     async def _heartbeating(self, call: Awaitable[T]) -> T:
         """Await ``call`` while telling Temporal every few seconds that we are alive."""

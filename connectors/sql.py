@@ -101,6 +101,7 @@ from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
     NoSuchModuleError,
+    NoSuchTableError,
     SQLAlchemyError,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -710,16 +711,29 @@ def _sqlstate(exc: BaseException) -> str | None:
     return code if isinstance(code, str) and len(code) == 5 else None
 
 
-def _candidates(m: IdentifierMatch, column: str, *, around: bool = False) -> sa.ColumnElement[bool]:
+def _candidates(
+    m: IdentifierMatch, column: str, *, around: bool = False, whole_numbers: int | None = None
+) -> sa.ColumnElement[bool]:
     """What the database is asked for: a superset of the values equal to the subject's
     identifier (``around``: also with anything around them), on every backend.
 
     The column's text form (it may hold numbers), lower-cased where the policy folds A-Z (any
     backend's ``lower`` folds those; what it does to other characters does not matter, as
-    they fall into the pattern's gaps). One literal is an equality an index serves
+    they fall into the pattern's gaps). One literal is an equality an index can serve
     (``lower(col)`` needs an expression index); gaps become ``%``: a decomposed ``ë`` is two
     code points, which ``_`` would not match.
+
+    A column of whole numbers (``whole_numbers``: the largest value its type holds) is
+    compared as a number when the identifier is one written as the database writes it
+    (``7``, not ``07``, ``+7`` or ``7.0``: the text forms that equal it): ``col = 7``, which a
+    plain index serves. Any other identifier keeps the text comparison, which no such row meets.
     """
+    if whole_numbers is not None and not around:
+        literal = m.pattern()
+        if len(literal) == 1 and literal[0] is not None:
+            number = _decimal(literal[0], whole_numbers)
+            if number is not None:
+                return sa.column(column) == number
     expr: sa.ColumnElement[Any] = sa.cast(sa.column(column), sa.String)
     if m.folds_case:
         expr = sa.func.lower(expr)
@@ -727,6 +741,35 @@ def _candidates(m: IdentifierMatch, column: str, *, around: bool = False) -> sa.
     if len(parts) == 1 and parts[0] is not None:
         return expr == parts[0]
     return expr.like(_like(parts), escape=_LIKE_ESCAPE)
+
+
+_DECIMAL = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def _decimal(text: str, largest: int) -> int | None:
+    """``text`` as a whole number when it is one in the form a database prints (no sign but
+    ``-``, no leading zero, ASCII digits only) and within the column's range; else None."""
+    if len(text) > 20 or not _DECIMAL.fullmatch(text):
+        return None
+    number = int(text)
+    return number if -largest - 1 <= number <= largest else None
+
+
+#: The largest value of each whole-number type a reflected column may have. No row holds a
+#: number beyond its column's range, and a driver that binds the parameter as the column's
+#: type would refuse one: such an identifier keeps the text comparison, which meets no row.
+_WHOLE_NUMBER_RANGES: tuple[tuple[type[sa.types.TypeEngine[Any]], int], ...] = (
+    (sa.SmallInteger, 2**15 - 1),
+    (sa.BigInteger, 2**63 - 1),
+    (sa.Integer, 2**31 - 1),
+)
+
+
+def _whole_number_range(column_type: object) -> int | None:
+    for kind, largest in _WHOLE_NUMBER_RANGES:
+        if isinstance(column_type, kind):
+            return largest
+    return None
 
 
 def _like(parts: Sequence[str | None]) -> str:
@@ -780,6 +823,8 @@ class SqlConnector(BaseConnector[SqlOptions]):
         self._engine: AsyncEngine | None = None
         self._receipts = receipts_table(options.receipts_name)
         self._receipts_ready = False
+        # table -> its whole-number columns and the largest value each holds (reflected once)
+        self._whole_numbers: dict[str, dict[str, int]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -801,6 +846,7 @@ class SqlConnector(BaseConnector[SqlOptions]):
             self._engine = None
 
     def _translate(self, exc: Exception) -> Exception:
+        self._whole_numbers.clear()  # the schema may have changed: read it again next time
         return sql_failure(self.name, "database", exc)
 
     # -- receipts ---------------------------------------------------------------------------
@@ -900,6 +946,29 @@ class SqlConnector(BaseConnector[SqlOptions]):
             cond = sa.and_(cond, sa.func.hex(as_utf8).in_(hexes))
         return cond
 
+    async def _number_columns(self, conn: AsyncConnection, table: str) -> dict[str, int]:
+        """``table``'s columns of whole numbers, each with the largest value its type holds,
+        read from the database's catalogue once (again after a database error: the schema
+        may have changed). A table not found has none (the query that follows says why)."""
+        found = self._whole_numbers.get(table)
+        if found is not None:
+            return found
+        schema, _, name = table.rpartition(".")
+
+        def reflect(sync_conn: sa.Connection) -> dict[str, int] | None:
+            try:
+                columns = sa.inspect(sync_conn).get_columns(name, schema=schema or None)
+            except NoSuchTableError:
+                return None
+            ranges = {c["name"]: _whole_number_range(c["type"]) for c in columns}
+            return {column: largest for column, largest in ranges.items() if largest is not None}
+
+        reflected = await conn.run_sync(reflect)
+        if reflected is None:
+            return {}
+        self._whole_numbers[table] = reflected
+        return reflected
+
     def _wanted(self, rule: TableRule, subject: Subject) -> dict[str, IdentifierMatch] | None:
         """The subject's identifiers a rule compares, by column (its key first, then ``also``);
         None when the request lacks one of them (an absent or empty identifier never
@@ -926,10 +995,16 @@ class SqlConnector(BaseConnector[SqlOptions]):
         if wanted is None:
             return []
         columns = list(wanted)
+        numbers = await self._number_columns(conn, rule.table)
         query: sa.Select[Any] = (
             sa.select(*[sa.column(c) for c in columns])  # type: ignore[assignment]
             .select_from(_table(rule.table, *columns))
-            .where(*(_candidates(m, c, around=lookalikes) for c, m in wanted.items()))
+            .where(
+                *(
+                    _candidates(m, c, around=lookalikes, whole_numbers=numbers.get(c))
+                    for c, m in wanted.items()
+                )
+            )
         )
         found = []
         for row in (await conn.execute(query)).all():
@@ -983,7 +1058,8 @@ class SqlConnector(BaseConnector[SqlOptions]):
         ]
         # The candidate condition again, which every confirmed value meets: the index that
         # served the search (lower(col)) serves the count and the change too.
-        found = _candidates(wanted[rule.key], rule.key)
+        numbers = await self._number_columns(conn, rule.table)
+        found = _candidates(wanted[rule.key], rule.key, whole_numbers=numbers.get(rule.key))
         return [
             sa.and_(found, self._exact_in(conn, rule.key, chunk), *narrow)
             for chunk in _chunks(values, size=self.options.chunk_size)

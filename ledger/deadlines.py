@@ -62,20 +62,23 @@ class DeadlineRecords:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
+    @staticmethod
+    def clock_row(request_id: str, terms: DeadlineTerms) -> RequestClock:
+        """The clock's row, for the receipt's own transaction (``Ledger.open_request``)."""
+        return RequestClock(
+            request_id=request_id,
+            timezone=terms.timezone,
+            answer_rule=terms.answer_rule,
+            original_due_at=terms.due_at,
+            acknowledge_by=terms.acknowledge_by,
+            acknowledge_rule=terms.acknowledge_rule,
+            extension_limit=terms.extension_limit,
+            no_extension_because=terms.no_extension_because,
+        )
+
     async def open_clock(self, request_id: str, terms: DeadlineTerms) -> None:
         async with self._ledger.session() as s, s.begin():
-            s.add(
-                RequestClock(
-                    request_id=request_id,
-                    timezone=terms.timezone,
-                    answer_rule=terms.answer_rule,
-                    original_due_at=terms.due_at,
-                    acknowledge_by=terms.acknowledge_by,
-                    acknowledge_rule=terms.acknowledge_rule,
-                    extension_limit=terms.extension_limit,
-                    no_extension_because=terms.no_extension_because,
-                )
-            )
+            s.add(self.clock_row(request_id, terms))
 
     async def clock(self, request_id: str) -> RequestClock | None:
         async with self._ledger.session() as s:

@@ -29,7 +29,6 @@ __all__ = ["ACKNOWLEDGE_SOON", "next_steps"]
 ACKNOWLEDGE_SOON = timedelta(hours=12)
 
 
-
 def next_steps(
     rec: ErasureRequestRecord,
     latest: Mapping[str, SystemOutcomeRecord],

@@ -27,7 +27,7 @@ from vocabulary import REFUSALS, request_status
 from .claims import release_claim
 from .store import Ledger, LedgerError
 from .tables import ErasureRequestRecord, RequestEvent, SystemOutcomeRecord
-from .write_keys import lock_request, prior_event, replaying
+from .write_keys import lock_request, prior_event, replaying, written_once
 
 __all__ = ["RequestStatuses"]
 
@@ -73,10 +73,10 @@ class RequestStatuses:
         returns the status the first call wrote.
         """
 
-        async def attempt() -> str:
+        async def attempt(look: bool) -> str:
             async with self._ledger.session() as s, s.begin():
                 req = await _lock_request(s, request_id)
-                first = await prior_event(s, request_id, "answer")
+                first = await prior_event(s, request_id, "answer") if look else None
                 if first is not None:
                     return first.kind
                 latest = await _latest(s, request_id)
@@ -98,7 +98,7 @@ class RequestStatuses:
                 )
             return status
 
-        return await replaying(attempt)
+        return await written_once(attempt)
 
     async def after_round(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from .tables import (
     VerificationCode,
 )
 from .vault import SealedSubject, SubjectVault, VaultError
-from .write_keys import lock_request, prior_event, replaying
+from .write_keys import lock_request, prior_event, written_once
 
 __all__ = ["Ledger", "LedgerError", "OpenRequestExists", "OutcomeEntry", "SystemStart"]
 
@@ -113,8 +113,13 @@ class Ledger:
         entered_at: datetime | None = None,
         entered_by: str | None = None,
         allow_duplicate: bool = False,
+        records: Callable[[], Sequence[object]] | None = None,
     ) -> None:
         """Record a received request and its sealed identifiers, atomically.
+
+        ``records``: makes rows of other tables that belong to the receipt (its clock, its
+        portal assertion's evidence), written in the same transaction: all or nothing, one
+        commit. Called once per attempt.
 
         ``entered_at``: a request received earlier (by post, in a mailbox) and entered now.
         Its clock counts from ``received_at``; an ``entered`` event says when it was entered
@@ -142,6 +147,7 @@ class Ledger:
                     actor=actor,
                     entered_at=entered_at,
                     entered_by=entered_by,
+                    records=records,
                 )
                 return
             except IntegrityError:
@@ -173,6 +179,7 @@ class Ledger:
         actor: str,
         entered_at: datetime | None,
         entered_by: str | None,
+        records: Callable[[], Sequence[object]] | None,
     ) -> None:
         async with self.session() as s, s.begin():
             s.add(
@@ -230,6 +237,8 @@ class Ledger:
                         },
                     )
                 )
+            if records is not None:
+                s.add_all(records())
 
     async def withdraw_request(self, request_id: str) -> None:
         """Remove a request that never started (its workflow could not be launched)."""
@@ -304,18 +313,31 @@ class Ledger:
 
     async def read_identifiers(self, request_id: str) -> tuple[str, dict[str, str]]:
         """The request's pseudonym and decrypted identifiers (for activities only)."""
-        if self.vault is None:
+        ref, ids, _ = await self.read_subject(request_id)
+        return ref, ids
+
+    async def read_subject(self, request_id: str) -> tuple[str, dict[str, str], str]:
+        """The request's pseudonym, decrypted identifiers and jurisdiction (for activities
+        only): the request's row and its vault entry in one query."""
+        vault = self.vault
+        if vault is None:
             raise LedgerError("this ledger was opened without the vault key")
+        R, V = ErasureRequestRecord, SubjectVaultEntry
+        q = (
+            sa.select(R.subject_ref, R.jurisdiction, V.key_id, V.wrapped_key, V.ciphertext)
+            .join(V, V.request_id == R.request_id)
+            .where(R.request_id == request_id)
+        )
         async with self.session() as s:
-            req = await s.get(ErasureRequestRecord, request_id)
-            entry = await s.get(SubjectVaultEntry, request_id)
-        if req is None or entry is None:
+            row = (await s.execute(q)).first()
+        if row is None:
             raise LedgerError(f"no erasure request with id {request_id!r}")
+        ref, jurisdiction, key_id, wrapped_key, ciphertext = row
         try:
-            ids = self.vault.open(request_id, entry.key_id, entry.wrapped_key, entry.ciphertext)
+            ids = vault.open(request_id, key_id, wrapped_key, ciphertext)
         except VaultError as exc:
             raise LedgerError(str(exc)) from None
-        return req.subject_ref, ids
+        return ref, ids, jurisdiction
 
     async def set_status(
         self,
@@ -336,7 +358,7 @@ class Ledger:
         once, and its answer releases the person's claim (``ledger.claims``).
         """
 
-        async def attempt() -> None:
+        async def attempt(look: bool) -> None:
             async with self.session() as s, s.begin():
                 await lock_request(s, request_id)
                 req = await s.get(ErasureRequestRecord, request_id, populate_existing=True)
@@ -344,7 +366,7 @@ class Ledger:
                     raise LedgerError(f"no erasure request with id {request_id!r}")
                 final = status in FINAL_STATUSES
                 key = "answer" if final else write_key
-                if await prior_event(s, request_id, key) is not None:
+                if look and await prior_event(s, request_id, key) is not None:
                     return
                 req.status = status
                 # The column holds 500 characters (a cancellation's reason alone may); the
@@ -366,7 +388,7 @@ class Ledger:
                     )
                 )
 
-        await replaying(attempt)
+        await written_once(attempt)
 
     async def add_event(
         self,
@@ -381,11 +403,11 @@ class Ledger:
         """Append an event. With a ``write_key`` (``ledger.write_keys``), only once: False if
         a write with that key appended it already."""
 
-        async def attempt() -> bool:
+        async def attempt(look: bool) -> bool:
             async with self.session() as s, s.begin():
                 if write_key is not None:
                     await lock_request(s, request_id)
-                    if await prior_event(s, request_id, write_key) is not None:
+                    if look and await prior_event(s, request_id, write_key) is not None:
                         return False
                 s.add(
                     RequestEvent(
@@ -399,7 +421,7 @@ class Ledger:
                 )
                 return True
 
-        return await replaying(attempt)
+        return await written_once(attempt)
 
     async def rewrap_vault(self) -> int:
         """Wrap every unshredded vault entry sealed under a retired vault key again under the
@@ -497,37 +519,44 @@ class Ledger:
         connector_version: str,
         at: datetime,
     ) -> SystemStart:
-        """Mark a system's erasure as under way, or say it already finished (replay it)."""
+        """Mark a system's erasure as under way, or say it already finished (replay it).
+
+        The first attempt of a round is the common case: its row is inserted without a look
+        first, and only if the unique (request, system, round) refuses it (an earlier
+        attempt, or one racing this) is the row read, under its lock, and counted."""
+        try:
+            async with self.session() as s, s.begin():
+                s.add(
+                    SystemOutcomeRecord(
+                        request_id=request_id,
+                        system=system,
+                        round=round_,
+                        connector=connector,
+                        connector_version=connector_version,
+                        outcome=OutcomeKind.IN_PROGRESS,
+                        attempts=1,
+                        started_at=at,
+                    )
+                )
+            return SystemStart(None, False, 1)
+        except IntegrityError:
+            pass  # the round's row is there: read it
         q = sa.select(SystemOutcomeRecord).where(
             SystemOutcomeRecord.request_id == request_id,
             SystemOutcomeRecord.system == system,
             SystemOutcomeRecord.round == round_,
         )
-        try:
-            async with self.session() as s, s.begin():
-                row = (await s.scalars(q.with_for_update())).one_or_none()
-                if row is None:
-                    s.add(
-                        SystemOutcomeRecord(
-                            request_id=request_id,
-                            system=system,
-                            round=round_,
-                            connector=connector,
-                            connector_version=connector_version,
-                            outcome=OutcomeKind.IN_PROGRESS,
-                            attempts=1,
-                            started_at=at,
-                        )
-                    )
-                    return SystemStart(None, False, 1)
-                if row.outcome != OutcomeKind.IN_PROGRESS:
-                    return SystemStart(row, False, row.attempts)
-                row.attempts += 1
-                row.connector, row.connector_version = connector, connector_version
-                return SystemStart(None, True, row.attempts)
-        except IntegrityError:
-            # Another attempt inserted the row between our read and our write.
-            return SystemStart(None, True, 2)
+        async with self.session() as s, s.begin():
+            row = (await s.scalars(q.with_for_update())).one_or_none()
+            if row is None:
+                # No such request (its foreign key refused the row): nothing to replay; the
+                # caller finds no subject either.
+                return SystemStart(None, False, 1)
+            if row.outcome != OutcomeKind.IN_PROGRESS:
+                return SystemStart(row, False, row.attempts)
+            row.attempts += 1
+            row.connector, row.connector_version = connector, connector_version
+            return SystemStart(None, True, row.attempts)
 
     async def finish_system(
         self,
@@ -552,8 +581,10 @@ class Ledger:
             key = write_key
         else:
             key = f"outcome/{system}/{round_}"
-        return await replaying(
-            lambda: self._finish_system(request_id, system, round_, entry, at=at, key=key)
+        return await written_once(
+            lambda look: self._finish_system(
+                request_id, system, round_, entry, at=at, key=key, look=look
+            )
         )
 
     async def _finish_system(
@@ -565,6 +596,7 @@ class Ledger:
         *,
         at: datetime,
         key: str | None,
+        look: bool,
     ) -> SystemOutcomeRecord:
         async with self.session() as s, s.begin():
             await lock_request(s, request_id)
@@ -594,7 +626,7 @@ class Ledger:
                 s.add(row)
             elif row.outcome not in _REPLACEABLE:
                 return row  # already final: recording twice changes nothing
-            elif await prior_event(s, request_id, key) is not None:
+            elif look and await prior_event(s, request_id, key) is not None:
                 return row  # this very write was recorded (a retried poll)
             row.outcome = entry.outcome
             row.counts = dict(entry.counts)

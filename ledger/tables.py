@@ -521,6 +521,7 @@ class PayloadDecode(Base):
     workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
     payloads: Mapped[int]
 
+
 class ProcessorCallbackRecord(Base):
     """A status callback a processor sent to ``lethe serve`` (``ledger.processor_callbacks``):
     accepted or refused, and why. ``accepted_id`` is the Standard Webhooks message id of an

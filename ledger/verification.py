@@ -335,34 +335,58 @@ class IdentityRecords:
         at: datetime,
     ) -> None:
         """Keep an accepted assertion's evidence. LedgerError if its nonce was used before."""
+        rows = self.assertion_rows(
+            request_id,
+            nonce=nonce,
+            issuer=issuer,
+            key_id=key_id,
+            methods=methods,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            at=at,
+        )
         try:
             async with self._ledger.session() as s, s.begin():
-                s.add(
-                    PortalAssertionRecord(
-                        nonce=nonce,
-                        request_id=request_id,
-                        issuer=issuer,
-                        key_id=key_id,
-                        methods=list(methods),
-                        issued_at=issued_at,
-                        expires_at=expires_at,
-                        accepted_at=at,
-                    )
-                )
-                s.add(
-                    RequestEvent(
-                        request_id=request_id,
-                        at=at,
-                        kind="portal_assertion_accepted",
-                        write_key="portal_assertion_accepted",
-                        actor=f"portal:{issuer}"[:120],
-                        detail={"key_id": key_id, "methods": list(methods)},
-                    )
-                )
+                s.add_all(rows)
         except IntegrityError:
             raise LedgerError(
                 "this portal assertion was already used (its nonce is spent)"
             ) from None
+
+    @staticmethod
+    def assertion_rows(
+        request_id: str,
+        *,
+        nonce: str,
+        issuer: str,
+        key_id: str,
+        methods: list[str],
+        issued_at: datetime,
+        expires_at: datetime,
+        at: datetime,
+    ) -> list[PortalAssertionRecord | RequestEvent]:
+        """An accepted assertion's evidence and its event, for the receipt's own transaction
+        (``Ledger.open_request``: a nonce spent before makes it fail whole)."""
+        return [
+            PortalAssertionRecord(
+                nonce=nonce,
+                request_id=request_id,
+                issuer=issuer,
+                key_id=key_id,
+                methods=list(methods),
+                issued_at=issued_at,
+                expires_at=expires_at,
+                accepted_at=at,
+            ),
+            RequestEvent(
+                request_id=request_id,
+                at=at,
+                kind="portal_assertion_accepted",
+                write_key="portal_assertion_accepted",
+                actor=f"portal:{issuer}"[:120],
+                detail={"key_id": key_id, "methods": list(methods)},
+            ),
+        ]
 
     async def assertion_for(self, request_id: str) -> PortalAssertionRecord | None:
         q = sa.select(PortalAssertionRecord).where(PortalAssertionRecord.request_id == request_id)

@@ -20,6 +20,11 @@ found, it writes. Two attempts that race past the look (a timed-out attempt stil
 beside its retry) meet the unique constraint: the loser's transaction rolls back whole, and
 :func:`replaying` runs it once more, to find the winner's event. A NULL key (a write that is
 never repeated: an operator's command) is never compared.
+
+A write whose only early way out is that look (its event is appended whenever the look finds
+nothing) may leave the look to the constraint: :func:`written_once` runs it first without
+the look (most writes are not repeats: one query fewer), and only if the constraint refuses
+the event (a repeat, or a race) runs it again, looking, to answer what the first write did.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .locks import lock_row
 from .tables import ErasureRequestRecord, RequestEvent
 
-__all__ = ["lock_request", "prior_event", "replaying", "sub_key"]
+__all__ = ["lock_request", "prior_event", "replaying", "sub_key", "written_once"]
 
 T = TypeVar("T")
 
@@ -67,6 +72,19 @@ async def replaying(attempt: Callable[[], Awaitable[T]]) -> T:
         return await attempt()
     except IntegrityError:
         return await attempt()
+
+
+async def written_once(attempt: Callable[[bool], Awaitable[T]]) -> T:
+    """Run ``attempt(look=False)`` (one whole transaction that skips :func:`prior_event`);
+    if the unique key refused it, ``attempt(look=True)``: it rolled back whole, and this
+    attempt finds the earlier write's event and answers from it. Only for a write that
+    appends its keyed event whenever the look finds none: the constraint then says what
+    the look would have. Any other integrity error comes back the second time, and is
+    raised."""
+    try:
+        return await attempt(False)
+    except IntegrityError:
+        return await attempt(True)
 
 
 def sub_key(key: str | None, part: str) -> str | None:

@@ -26,6 +26,7 @@ to decrypt it); every other failure's message and stack trace are encrypted as b
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -112,7 +113,11 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         bound = workflow_id if isinstance(workflow_id, str) and _binds(workflow_id) else None
         if bound == self._bound_to:
             return self
-        return EncryptionCodec(self._key, retired=self._retired, workflow_id=bound)
+        # The same keys, bound to another workflow: share the ciphers rather than derive them
+        # again (Temporal asks for a codec per payload operation).
+        codec = copy.copy(self)
+        codec._bound_to = bound
+        return codec
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []

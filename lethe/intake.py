@@ -369,6 +369,33 @@ async def submit_request(
     sealed = SubjectVault(keys.vault).seal(
         request_id, {"email": draft.email, **dict(draft.extra_identifiers)}
     )
+    terms = DeadlineTerms(
+        timezone=dl.timezone,
+        answer_rule=plan.answer_rule,
+        due_at=due_at,
+        acknowledge_by=plan.acknowledge_by,
+        acknowledge_rule=plan.acknowledge_rule,
+        extension_limit=plan.extension_limit,
+        no_extension_because=plan.no_extension_because,
+    )
+    assertion = draft.assertion
+
+    def records() -> list[object]:
+        """The receipt's clock and its portal assertion: in the receipt's transaction."""
+        rows: list[object] = [DeadlineRecords.clock_row(request_id, terms)]
+        if assertion is not None:
+            rows += IdentityRecords.assertion_rows(
+                request_id,
+                nonce=assertion.nonce,
+                issuer=assertion.issuer,
+                key_id=assertion.key_id,
+                methods=list(assertion.methods),
+                issued_at=assertion.issued_at,
+                expires_at=assertion.expires_at,
+                at=entered_at,
+            )
+        return rows
+
     try:
         await ledger.open_request(
             request_id=request_id,
@@ -385,39 +412,17 @@ async def submit_request(
             entered_at=entered_at if draft.received_at is not None else None,
             entered_by=entered_by,
             allow_duplicate=allow_duplicate,
+            records=records,
         )
     except OpenRequestExists as exc:
         raise LetheError(f"{exc}; pass --allow-duplicate to file another") from None
-    try:
-        await DeadlineRecords(ledger).open_clock(
-            request_id,
-            DeadlineTerms(
-                timezone=dl.timezone,
-                answer_rule=plan.answer_rule,
-                due_at=due_at,
-                acknowledge_by=plan.acknowledge_by,
-                acknowledge_rule=plan.acknowledge_rule,
-                extension_limit=plan.extension_limit,
-                no_extension_because=plan.no_extension_because,
-            ),
-        )
-        if draft.assertion is not None:
-            a = draft.assertion
-            await identity.record_assertion(
-                request_id,
-                nonce=a.nonce,
-                issuer=a.issuer,
-                key_id=a.key_id,
-                methods=list(a.methods),
-                issued_at=a.issued_at,
-                expires_at=a.expires_at,
-                at=entered_at,
-            )
-    except LedgerError as exc:
-        await ledger.withdraw_request(request_id)
-        raise AssertionRejected(str(exc)) from None
-    except BaseException:
-        await ledger.withdraw_request(request_id)
+    except LedgerError:
+        # Nothing was written. A nonce spent since the look above (a concurrent submission
+        # of the same assertion) is what refused it, if it is spent now.
+        if assertion is not None and await identity.nonce_seen(assertion.nonce):
+            raise AssertionRejected(
+                "this portal assertion was already used (its nonce is spent)"
+            ) from None
         raise
     try:
         indexed = await has_search_attributes(client, settings.temporal.namespace)

@@ -176,13 +176,20 @@ async def migrate(settings: Settings) -> MigrationReport:
 
 
 async def open_ledger(
-    settings: Settings, keys: Keyring, *, migrate: bool = True, create: bool = True
+    settings: Settings,
+    keys: Keyring,
+    *,
+    migrate: bool = True,
+    create: bool = True,
+    current: bool = False,
 ) -> Ledger:
     """The ledger, its schema brought up to date (idempotent).
 
     ``create``: a ledger that does not exist yet is made (``lethe init``, the demo, tests);
-    without it, it is refused in one line saying what to run. Keys are not compared here:
-    :meth:`Runtime.open` does that (before anything is written).
+    without it, it is refused in one line saying what to run. ``current`` (with neither
+    ``migrate`` nor ``create``): a schema other than this code's is refused in one line, from
+    the same one read of its version table. Keys are not compared here: :meth:`Runtime.open`
+    does that (before anything is written).
     """
     engine = _engine(settings)
     path = _sqlite_path(settings)
@@ -193,9 +200,11 @@ async def open_ledger(
         _private_file(path)
     try:
         if not create:
-            found, _ = await schema_revisions(engine)
+            found, wanted = await schema_revisions(engine)
             if not found:
                 raise ConfigError(f"{_where(settings)} holds no Lethe ledger: {_INIT}")
+            if current and not migrate and found != wanted:
+                raise _schema_refusal(settings, found, wanted)
         if migrate:
             await _upgrade(engine, settings)
     except (OperationalError, DBAPIError, OSError) as exc:
@@ -357,16 +366,6 @@ async def connect_when_ready(
             await asyncio.sleep(0.25)
 
 
-async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
-    """Refuse, in one line, a ledger whose schema is not this code's (read without Alembic)."""
-    try:
-        found, wanted = await schema_revisions(engine)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        raise _unreachable(exc) from None
-    if found != wanted:
-        raise _schema_refusal(settings, found, wanted)
-
-
 def _schema_refusal(settings: Settings, found: set[str], wanted: set[str]) -> ConfigError:
     """A schema other than this code's: newer (refused for good) or behind (migrate it)."""
     if not found <= known_revisions():
@@ -397,9 +396,8 @@ class Runtime:
         A ledger that records no key ids yet adopts these keys; ``read_only`` (status, list:
         commands that write nothing) does not."""
         keys = load_keyring(settings.home)
-        ledger = await open_ledger(settings, keys, migrate=False, create=False)
+        ledger = await open_ledger(settings, keys, migrate=False, create=False, current=True)
         try:
-            await _check_schema(ledger.engine, settings)
             await bind_keys(ledger.engine, keys, adopt=not read_only)
         except BaseException:
             await ledger.dispose()

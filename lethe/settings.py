@@ -107,6 +107,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENVIRONMENT",
+    "MAX_CACHED_WORKFLOWS",
     "AlertSettings",
     "CodecServerSettings",
     "ControllerConfig",
@@ -128,6 +129,14 @@ __all__ = [
     "load_settings",
     "user_config",
 ]
+
+#: ``[worker] max_cached_workflows`` by default. Temporal's own default is 1,000; a cached
+#: request costs the worker 0.3-0.45 MiB (its sandbox and state), so 1,000 requests parked at
+#: the identity gate took it to 499 MiB of the 512 MiB target (``python -m tests.bench
+#: parked_requests``). A request evicted is replayed from its history when it has work again;
+#: fewer cached than requests in flight at once makes the worker wait for room and replay
+#: (measured at 250: workflow tasks timed out under a burst of intake), hence not lower.
+MAX_CACHED_WORKFLOWS = 500
 
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # host:port, the host a name, an IPv4 address or a bracketed IPv6 address; no scheme.
@@ -415,6 +424,10 @@ class WorkerSettings(_Section):
     max_concurrent_workflow_tasks: int = Field(default=100, ge=2, le=10_000)
     workflow_task_pollers: int = Field(default=5, ge=2, le=100)
     activity_task_pollers: int = Field(default=5, ge=1, le=100)
+    #: Workflow executions kept in memory between their tasks (Temporal's sticky cache);
+    #: one evicted is replayed from its history when it next has work. Each costs the
+    #: worker its sandbox and state (docs/architecture.md, Performance).
+    max_cached_workflows: int = Field(default=MAX_CACHED_WORKFLOWS, ge=0, le=100_000)
     #: On SIGTERM, how long activities under way may run to their end before they are
     #: cancelled (and retried by another worker).
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=3600)

@@ -55,7 +55,7 @@ from workflows import ALL_WORKFLOWS, SANDBOX_PASSTHROUGH
 from .health import HealthServer
 from .keys import load_signing_key
 from .runtime import Runtime, connect_when_ready, load_registry
-from .settings import Settings, build_connectors, load_settings
+from .settings import MAX_CACHED_WORKFLOWS, Settings, build_connectors, load_settings
 from .sweeper import install_sweeper
 
 __all__ = [
@@ -93,6 +93,7 @@ def build_worker(
     max_concurrent_workflow_tasks: int | None = None,
     workflow_task_pollers: int = 5,
     activity_task_pollers: int = 5,
+    max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
     graceful_shutdown_seconds: float = 0.0,
     signing_key: Ed25519PrivateKey,
     extra_activities: Sequence[Callable[..., Any]] = (),
@@ -153,6 +154,7 @@ def build_worker(
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         max_concurrent_workflow_task_polls=workflow_task_pollers,
         max_concurrent_activity_task_polls=activity_task_pollers,
+        max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_seconds),
     )
 
@@ -281,6 +283,7 @@ async def run_worker(
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
             workflow_task_pollers=settings.worker.workflow_task_pollers,
             activity_task_pollers=settings.worker.activity_task_pollers,
+            max_cached_workflows=settings.worker.max_cached_workflows,
             # SIGTERM: the activities under way may finish (each is idempotent if they do not).
             graceful_shutdown_seconds=settings.worker.graceful_shutdown_seconds,
             status_key=runtime.keys.pseudonym,

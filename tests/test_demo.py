@@ -63,7 +63,14 @@ def test_demo_runs_end_to_end_and_leaves_a_record(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
     for system in (
-        "forum", "crm", "newsletter", "backups", "mailchimp", "discourse", "uploads", "archive"
+        "forum",
+        "crm",
+        "newsletter",
+        "backups",
+        "mailchimp",
+        "discourse",
+        "uploads",
+        "archive",
     ):
         assert f"│ {system}" in out
     assert "Final status: completed_with_exceptions" in out

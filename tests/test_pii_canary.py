@@ -505,9 +505,7 @@ async def test_no_canary_anywhere_in_the_record(
         # The hosted services did erase the portal requests' people.
         hosted_left = repr(hosted.records()).lower()
         assert not any(p.email.lower() in hosted_left for p in (portal_a, portal_b))
-        done_task = [
-            e for e in await ledger.events(request_ids[2]) if e.kind == "manual_task_done"
-        ]
+        done_task = [e for e in await ledger.events(request_ids[2]) if e.kind == "manual_task_done"]
     finally:
         await worker_module.close_connectors(connectors)
         await ledger.dispose()

@@ -86,3 +86,26 @@ def test_activity_methods_binds_each_defn_method_once() -> None:
     found = activity_methods(instance)
     assert [_name(fn) for fn in found] == ["derived_step", "other"]
     assert all(getattr(fn, "__self__", None) is instance for fn in found)
+
+
+async def test_the_sticky_cache_is_lethes_bound_unless_configured(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, sqlite_ledger: Ledger
+) -> None:
+    """Temporal's default (1,000 cached executions) takes a worker past 512 MiB with that many
+    requests parked at the identity gate (tests/bench/bench_parked_requests.py); Lethe's
+    default is lower, and ``[worker] max_cached_workflows`` sets it."""
+    from lethe.settings import MAX_CACHED_WORKFLOWS, WorkerSettings
+
+    def cached(**options: Any) -> int:
+        worker = worker_module.build_worker(
+            time_skipping_env.client,
+            task_queue=f"{task_queue}-{options}",  # one worker per queue and process
+            ledger=sqlite_ledger,
+            connectors={},
+            signing_key=Ed25519PrivateKey.generate(),
+            **options,
+        )
+        return int(worker.config()["max_cached_workflows"])
+
+    assert cached() == MAX_CACHED_WORKFLOWS == WorkerSettings().max_cached_workflows < 1000
+    assert cached(max_cached_workflows=40) == 40

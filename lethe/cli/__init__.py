@@ -14,12 +14,11 @@ import contextlib
 import json
 import os
 import sys
-import traceback
 
 import click
 
 from ..errors import LetheError
-from ..terminal import visible
+from ..visible_text import visible
 from ._app import app
 
 __all__ = ["app", "main"]
@@ -55,6 +54,8 @@ def _missing_command(exc: click.exceptions.NoArgsIsHelpError) -> int:
 
 def _internal_error(exc: Exception, *, as_json: bool) -> int:
     """A bug: one line (the traceback with LETHE_DEBUG=1), exit 70."""
+    import traceback
+
     from connectors import redact
 
     # A bug's text is nobody's choice: it may quote what it failed on (an address). It
@@ -98,9 +99,9 @@ def main(argv: list[str] | None = None) -> None:
             code = 69
         else:
             code = _internal_error(exc, as_json=as_json)
-    from lethe.tracing import flush
-
-    flush()  # spans still buffered, when traces are exported (lethe/tracing.py)
+    tracing = sys.modules.get("lethe.tracing")  # loaded only by a command that connects
+    if tracing is not None:
+        tracing.flush()  # spans still buffered, when traces are exported (lethe/tracing.py)
     if argv is None:
         # Run as the `lethe` program: leave without interpreter teardown. The Temporal client's
         # Rust threads can outlive the event loop, and tearing down under them aborts the

@@ -15,20 +15,18 @@ which prints it as one line and exits with its code.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 import click
-
-from ..terminal import TextConsole
 
 if TYPE_CHECKING:
     from ..runtime import Reader, Runtime
     from ..settings import Settings
+    from ..terminal import TextConsole
 
 __all__ = [
     "COMMANDS",
@@ -46,9 +44,25 @@ __all__ = [
 T = TypeVar("T")
 P = ParamSpec("P")
 
-# Piped output (CI logs, `make demo | tee`) gets room for the outcome table. What people typed
-# is printed as text: no Rich markup, control characters visible (``lethe/terminal.py``).
-console = TextConsole(width=None if sys.stdout.isatty() else 110)
+
+class _FirstUse:
+    """The command line's one console, made when something is first printed through it:
+    ``lethe --help`` and a command refused before it prints load no Rich."""
+
+    _console: TextConsole | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from ..terminal import TextConsole
+
+            # Piped output (CI logs, `make demo | tee`) gets room for the outcome table. What
+            # people typed is printed as text: no Rich markup, control characters visible
+            # (``lethe/terminal.py``).
+            self._console = TextConsole(width=None if sys.stdout.isatty() else 110)
+        return getattr(self._console, name)
+
+
+console = cast("TextConsole", _FirstUse())
 
 
 # Each verb of ``lethe``: the module of ``lethe/cli/`` that defines it, and the first sentence
@@ -210,6 +224,8 @@ def emit_json(value: Any) -> None:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     from ..logs import configure_logging
 
     configure_logging()

@@ -12,10 +12,10 @@ from datetime import date
 import click
 
 from connectors._subject import normalise_email
-from vocabulary import LEGAL_BASES
 
 from ..errors import LetheError
 from ..free_text import PersonText
+from ..operations.terms import known_legal_basis, not_in_past, short_reason
 
 __all__ = [
     "PSEUDONYM",
@@ -85,9 +85,7 @@ def one_date(
     # An empty value is a mistake (an unset shell variable), never "no date".
     kept = parse_date(until, "--until") if until is not None else None
     review = parse_date(review_on, "--review-on") if review_on is not None else None
-    for name, day in (("--until", kept), ("--review-on", review)):
-        if day is not None and day < today:
-            raise LetheError(f"{name} {day} is in the past")
+    not_in_past((("--until", kept), ("--review-on", review)), today=today)
     return kept, review
 
 
@@ -99,12 +97,8 @@ def choice_of(words: Iterable[str]) -> click.Choice[str]:
 
 
 def legal_basis(code: str) -> str:
-    code = code.strip()
-    if code not in LEGAL_BASES:
-        raise LetheError(
-            f"unknown legal basis {code!r}: use one of {', '.join(sorted(LEGAL_BASES))}"
-        )
-    return code
+    """``--basis``: a legal basis Lethe knows."""
+    return known_legal_basis(code)
 
 
 def address_argument(value: str) -> str:
@@ -145,12 +139,7 @@ def system_names(raw: str | None) -> list[str] | None:
 
 def reason_text(reason: str, what: str, *, limit: int = 500) -> str:
     """A non-empty ``--reason`` of at most ``limit`` characters (a reference, not a story)."""
-    text = reason.strip()
-    if not text:
-        raise LetheError(f"--reason must say {what}")
-    if len(text) > limit:
-        raise LetheError(f"--reason is at most {limit} characters: give a reference, not the file")
-    return text
+    return short_reason(reason, what, field="--reason", limit=limit)
 
 
 def note_rewritten(what: str, kept: str) -> None:

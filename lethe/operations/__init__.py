@@ -20,4 +20,5 @@ operator reads.
     connector_checks   which connectors are installed; whether each configured system answers
     lookups            a request by its id; systems among those known
     workflow_calls     an update to a request's workflow, and its refusal
+    terms              a decision's legal basis, dates and reason, checked for every door
 """

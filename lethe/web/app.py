@@ -37,6 +37,7 @@ from vocabulary import OPEN_STATUSES, UNVERIFIED_STATUSES, RequestStatus
 
 from ..errors import ConfigError, LetheError, NotFoundError, UnreachableError
 from ..intake import CHANNELS, RequestDraft, validate_request
+from ..operations.terms import known_legal_basis, not_in_past, short_reason
 from ..runtime import Runtime, load_registry
 from ..settings import Settings
 from .guards import (
@@ -276,30 +277,13 @@ class SubmittedOut(BaseModel):
 # -- the application ---------------------------------------------------------------------------
 
 
-def _known_basis(code: str) -> None:
-    """A legal basis Lethe knows (``vocabulary.LEGAL_BASES``), or a one-line refusal."""
-    from vocabulary import LEGAL_BASES
-
-    if code not in LEGAL_BASES:
-        raise LetheError(
-            f"unknown legal basis {code!r}: use one of {', '.join(sorted(LEGAL_BASES))}"
-        )
-
-
-def _not_past(retained_until: date | None, review_on: date | None, today: date) -> None:
-    """Neither date of a retention or hold is before ``today``."""
-    for name, day in (("retained_until", retained_until), ("review_on", review_on)):
-        if day is not None and day < today:
-            raise LetheError(f"{name} {day} is in the past")
-
-
 def _reason(text: str, what: str) -> str:
-    reason = text.strip()
-    if not reason:
-        raise LetheError(f"reason must say {what}")
-    if len(reason) > 500:
-        raise LetheError("reason is at most 500 characters: give a reference, not the file")
-    return reason
+    return short_reason(text, what, field="reason")
+
+
+def _term_dates(body: InstructionBody | HoldBody) -> tuple[tuple[str, date | None], ...]:
+    """A body's dates as the API names them, for ``not_in_past``."""
+    return (("retained_until", body.retained_until), ("review_on", body.review_on))
 
 
 _PLAIN = {
@@ -774,20 +758,21 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
         reason = _reason(body.reason, "what the controller said")
         dated = body.retained_until is not None or body.review_on is not None
+        basis = None
         if body.action == "retain":
             if body.legal_basis is None:
                 raise LetheError("retain needs legal_basis (the legal basis for keeping it)")
-            _known_basis(body.legal_basis)
+            basis = known_legal_basis(body.legal_basis)
             if (body.retained_until is None) == (body.review_on is None):
                 raise LetheError("retain needs retained_until or review_on (one of them)")
-            _not_past(body.retained_until, body.review_on, datetime.now(UTC).date())
+            not_in_past(_term_dates(body), today=datetime.now(UTC).date())
         elif body.legal_basis is not None or dated:
             raise LetheError("legal_basis, retained_until and review_on go with retain, not erase")
         order = InstructionOrder(
             body.action,
             reason,
             who.actor,
-            legal_basis=body.legal_basis,
+            legal_basis=basis,
             retained_until=body.retained_until,
             review_on=body.review_on,
         )
@@ -890,17 +875,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 raise LetheError(
                     "a pseudonym looks like ps_ followed by 32 hex digits (see lethe status)"
                 )
-        _known_basis(body.legal_basis)
+        basis = known_legal_basis(body.legal_basis)
         if body.retained_until is not None and body.review_on is not None:
             raise LetheError("give retained_until or review_on, not both")
-        _not_past(body.retained_until, body.review_on, _today())
+        not_in_past(_term_dates(body), today=_today())
         systems = None
         if body.systems is not None:
             systems = list(dict.fromkeys(s.strip() for s in body.systems if s.strip()))
             if not systems:
                 raise LetheError("systems names no system")
         order = HoldOrder(
-            body.legal_basis,
+            basis,
             _reason(body.reason, "why the data is kept"),
             who.actor,
             email=email,

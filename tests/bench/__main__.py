@@ -1,7 +1,8 @@
 """Run the benchmarks: ``python -m tests.bench [NAME ...] [--scale X] [--out FILE]``.
 
 Prints one table per benchmark and writes every figure to ``results.json`` (by default
-``.lethe/bench/results.json`` under the current directory; the path is printed).
+``.lethe/bench/results.json`` under the current directory; the path is printed), then a chart
+of them beside it (``results.png``; ``python -m tests.bench.chart`` redraws it from a file).
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {args.out}", flush=True)
+    return draw_chart(results, args.out.with_suffix(".png"))
+
+
+def draw_chart(results: dict[str, Any], out: Path) -> int:
+    """The PNG beside results.json: a panel for each benchmark that ran (tests/bench/chart.py)."""
+    from tests.bench import chart
+
+    try:
+        drawn = chart.draw(results, out)
+    except chart.BadResults as exc:  # a benchmark wrote figures the chart cannot read: a bug
+        print(f"chart: not drawn: {exc}", file=sys.stderr)
+        return 1
+    print(f"chart: {out} (panels: {', '.join(drawn) or 'none'})", flush=True)
     return 0
 
 

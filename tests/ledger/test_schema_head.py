@@ -13,3 +13,8 @@ def test_head_is_alembics_head() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert set(script.get_heads()) == {migrations.HEAD}
     assert migrations.HEAD in known_revisions()
+
+
+def test_the_revisions_read_without_alembic_are_alembics() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert known_revisions() == {rev.revision for rev in script.walk_revisions()}

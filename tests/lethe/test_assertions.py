@@ -21,6 +21,7 @@ from lethe.assertions import (
     verify_assertion,
 )
 from lethe.errors import ConfigError
+from tests.support.canary import names_mailbox
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL = "ada@example.org"
@@ -71,9 +72,8 @@ def test_a_good_assertion_yields_its_evidence_and_not_the_subject() -> None:
     assert got.key_id == key_id(PORTAL.public_key())  # type: ignore[attr-defined]
     assert got.issued_at == NOW and got.expires_at == NOW + timedelta(minutes=5)  # type: ignore[attr-defined]
     # The token carries no address: only a digest salted by its own nonce.
-    assert (
-        EMAIL not in token
-        and "ada" not in base64.urlsafe_b64decode(token.split(".")[1] + "==").decode()
+    assert EMAIL not in token and not names_mailbox(
+        base64.urlsafe_b64decode(token.split(".")[1] + "==").decode()
     )
     assert subject_digest("n" * 24, EMAIL) != subject_digest("m" * 24, EMAIL)
 

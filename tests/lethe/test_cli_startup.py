@@ -1,5 +1,6 @@
 """What ``lethe`` loads to start: each command's module when the command runs, Temporal's
-client and Alembic only for the commands that need them, and no migration on a read.
+client and Alembic only for the commands that need them, Rich only for a command that prints
+(not ``--help``), and no migration on a read.
 
 These check which modules are loaded (in a fresh interpreter), not how long it takes: a
 heavy import coming back to the top of ``lethe.cli`` breaks them on any machine.
@@ -20,7 +21,16 @@ from lethe.cli import app
 from lethe.cli._app import COMMANDS
 from tests.support.cli import lethe, one_line_error
 
-HEAVY = ("temporalio", "sqlalchemy", "alembic", "workflows", "activities", "structlog")
+HEAVY = (
+    "temporalio",
+    "sqlalchemy",
+    "alembic",
+    "workflows",
+    "activities",
+    "structlog",
+    "rich",  # the console is made when something is printed through it
+    "asyncio",  # a command that reads or writes runs its operation in an event loop
+)
 
 PROBE = """
 import json, sys
@@ -113,6 +123,7 @@ def test_a_read_does_not_migrate_an_older_ledger(
         err = one_line_error(capsys)
         assert "has schema 0009_idempotent_writes" in err and "run `lethe migrate`" in err
     assert _revision(lethe_home) == "0009_idempotent_writes"  # untouched
+    assert "alembic" not in loaded_after("", args=["list"])  # refused without loading it
 
 
 def test_a_ledger_newer_than_this_lethe_is_named_as_such(
@@ -121,3 +132,4 @@ def test_a_ledger_newer_than_this_lethe_is_named_as_such(
     _set_revision(lethe_home, "0099_from_a_newer_lethe")
     assert lethe("list") == 78
     assert "newer than this Lethe knows" in one_line_error(capsys)
+    assert "alembic" not in loaded_after("", args=["list"])

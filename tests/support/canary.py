@@ -76,3 +76,10 @@ def find(canaries: Iterable[Canary], where: str, blob: bytes | str) -> list[str]
                 if needle and needle in haystack:
                     hits.append(f"{where}: {form} of {value!r}")
     return hits
+
+
+def names_mailbox(text: str, local: str = "ada") -> bool:
+    """Whether ``text`` holds an address of the mailbox ``local`` (``ada@…``, or ``ada%40…`` in
+    a URL). Not ``local`` alone: "ada" is three hex digits, and random hex ids contain it."""
+    lowered = text.lower()
+    return f"{local}@" in lowered or f"{local}%40" in lowered
