@@ -7,6 +7,9 @@ the new value (a timeout or a retry policy is not part of what a replay compares
 
     LEDGER            a ledger write or read: short, retried until the database is back
                       (every ledger activity is idempotent)
+    LEDGER_STEP       the same, for a request's own ledger steps run as local activities
+                      (``execute_local_activity_method``: in the worker that runs the
+                      workflow, recorded as a marker, no activity task on the server)
     SWEEP_LEDGER      the retention sweep's ledger work: longer (a batch), a bounded retry so
                       that one bad sweep ends and the next one starts
     REFUSAL_RECORD    recording a refused signal: bounded, never fails the request over it
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INSTRUCTED_RETENTION",
     "LEDGER",
+    "LEDGER_STEP",
     "MAIL",
     "NOTICE_ERRORS",
     "PERMANENT_ERRORS",
@@ -42,6 +46,7 @@ __all__ = [
     "STALL_CHECK",
     "SWEEP_LEDGER",
     "ActivityOptions",
+    "LocalActivityOptions",
     "connector_call",
     "connector_retry",
 ]
@@ -53,6 +58,14 @@ class ActivityOptions(TypedDict, total=False):
     start_to_close_timeout: timedelta
     heartbeat_timeout: timedelta
     retry_policy: RetryPolicy
+
+
+class LocalActivityOptions(TypedDict, total=False):
+    """The keyword arguments of ``workflow.execute_local_activity_method`` we set."""
+
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+    local_retry_threshold: timedelta
 
 
 #: Error types an activity raises that no retry can fix.
@@ -71,6 +84,16 @@ _A_MINUTE = timedelta(seconds=60)
 LEDGER: Final[ActivityOptions] = {
     "start_to_close_timeout": _A_MINUTE,
     "retry_policy": RetryPolicy(maximum_interval=_A_MINUTE),
+}
+#: As LEDGER: no schedule-to-close, so a step is retried until the database is back (each is
+#: idempotent: write keys). A try is bounded by start-to-close; between tries the worker waits
+#: at most a minute, which is the local retry threshold: longer waits would become timers in
+#: the history. While a step runs past most of the workflow task's timeout, the worker
+#: heartbeats the task (the SDK does), so a long outage does not time the request out.
+LEDGER_STEP: Final[LocalActivityOptions] = {
+    "start_to_close_timeout": _A_MINUTE,
+    "retry_policy": RetryPolicy(maximum_interval=_A_MINUTE),
+    "local_retry_threshold": _A_MINUTE,
 }
 SWEEP_LEDGER: Final[ActivityOptions] = {
     "start_to_close_timeout": timedelta(seconds=120),

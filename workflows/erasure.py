@@ -24,8 +24,9 @@ Its input and history hold a request id and a pseudonym, never an identifier.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributeUpdate
@@ -68,7 +69,7 @@ with workflow.unsafe.imports_passed_through():
         SystemErasure,
     )
 
-from .activity_options import LEDGER, MAIL
+from .activity_options import LEDGER, LEDGER_STEP, MAIL
 from .deadline_clock import DeadlineClock
 from .email_gate import EmailGate
 from .gate_decision import GateDecision
@@ -77,7 +78,7 @@ from .refusals import Refused, SignalReader
 from .search_attributes import DUE_DATE, OVERDUE, SEARCH_ATTRIBUTES_PATCH, STATUS
 from .system_erasure import erase_at_once, erase_in_child
 
-__all__ = ["STATUS_FROM_LEDGER", "SYSTEMS_AT_ONCE", "ErasureWorkflow"]
+__all__ = ["LEDGER_STEPS_LOCAL", "STATUS_FROM_LEDGER", "SYSTEMS_AT_ONCE", "ErasureWorkflow"]
 
 #: Patch: the final status is computed by an activity from the ledger's latest outcomes
 #: (``record_answer``), no longer here from the fan-out's own (``record_status``).
@@ -87,6 +88,16 @@ STATUS_FROM_LEDGER = "status-from-ledger"
 #: workflow only when it must wait (pending, referred, no worker has it: ``erase_at_once``).
 #: Before, every system had a child.
 SYSTEMS_AT_ONCE = "systems-at-once"
+
+#: Patch: the request's own ledger steps (portal evidence, each status, the plan, the answer,
+#: the seal) run as local activities: in the worker that runs the workflow, within its
+#: workflow task, each recorded as one marker. Before, each was an activity task of its own
+#: (three events and a workflow task more, and a round trip through the server). Decided
+#: once, at the start: a request either takes them all locally or none.
+LEDGER_STEPS_LOCAL = "ledger-steps-local"
+
+_Arg = TypeVar("_Arg")
+_Result = TypeVar("_Result")
 
 
 @workflow.defn(name="ErasureWorkflow")
@@ -107,6 +118,8 @@ class ErasureWorkflow:
         self._cancel: CancelOrder | None = None  # accepted only while the gate is undecided
         self._signals = SignalReader()  # refuses what is not encrypted under the payload key
         self._escalated: set[str] = set()  # systems whose referral waits for an operator
+        self._local_steps = False  # the ledger steps run as local activities (see run)
+        self._update_task = -1  # the workflow task that delivered the latest update
 
     # -- signals, updates and queries -------------------------------------------------------
 
@@ -116,6 +129,7 @@ class ErasureWorkflow:
         refuses, with the reason, an approval that cannot count; an accepted one opens the
         gate. Its payload is read like every update's: one not encrypted under the payload
         key (or bound to another workflow) is refused before the validator sees it."""
+        self._heard_an_update()
         self._accept_approval(approval)
         return "identity approved: erasure starts"
 
@@ -184,6 +198,7 @@ class ErasureWorkflow:
     async def submit_code(self, submission: CodeSubmission) -> CodeCheck:
         """The requester's emailed code: checked (and recorded) by an activity; answered at
         once. Only ``accepted`` opens the gate; ``locked`` and ``expired`` close it."""
+        self._heard_an_update()
         return await self._email.check(submission)
 
     @submit_code.validator
@@ -196,6 +211,7 @@ class ErasureWorkflow:
     async def resend_code(self, order: CodeResendOrder) -> CodeResent:
         """Mail a new code (an operator's ``lethe verify --resend``); answered once the mail
         went out (or could not)."""
+        self._heard_an_update()
         return await self._email.resend(order)
 
     @resend_code.validator
@@ -209,6 +225,7 @@ class ErasureWorkflow:
         """An operator told the requester we have their request, by other means than
         Lethe's mail (``lethe acknowledge``). The ledger records it; the acknowledgement
         timer stops (if it has not fired yet)."""
+        self._heard_an_update()
         outcome = await workflow.execute_activity_method(
             DeadlineActivities.record_acknowledgement,
             AcknowledgementOrder(
@@ -243,6 +260,7 @@ class ErasureWorkflow:
     def cancel_request(self, order: CancelOrder) -> str:
         """Withdraw the request before anything is erased. The gate stops waiting; the
         request ends ``cancelled`` (its state is sealed like any other answer)."""
+        self._heard_an_update()
         self._cancel = CancelOrder(order.operator.strip()[:100], order.reason.strip()[:500])
         return "cancelled before verification: nothing was erased"
 
@@ -263,6 +281,7 @@ class ErasureWorkflow:
     @workflow.update
     async def extend_deadline(self, extension: DeadlineExtension) -> str:
         """Move the answer deadline (once). The ledger records it; the timers follow."""
+        self._heard_an_update()
         await workflow.execute_activity_method(
             DeadlineActivities.record_deadline_extension,
             ExtensionOrder(
@@ -308,6 +327,7 @@ class ErasureWorkflow:
 
     @workflow.run
     async def run(self, request: ErasureRequest) -> ErasureResult:
+        self._local_steps = workflow.patched(LEDGER_STEPS_LOCAL)
         # Both run alongside the gate and the erasure; neither is awaited (see _stop_the_clock).
         self._background = (
             asyncio.create_task(self._clock.run()),
@@ -386,10 +406,8 @@ class ErasureWorkflow:
 
     async def _portal_gate(self, request: ErasureRequest) -> GateDecision:
         """Intake checked the portal's signed assertion; its evidence must be in the ledger."""
-        evidence = await workflow.execute_activity_method(
-            VerificationActivities.confirm_portal_assertion,
-            request.request_id,
-            **LEDGER,
+        evidence = await self._step(
+            VerificationActivities.confirm_portal_assertion, request.request_id
         )
         if not evidence.found:
             return GateDecision.refused(
@@ -419,10 +437,8 @@ class ErasureWorkflow:
     async def _plan_and_erase(self, request: ErasureRequest) -> tuple[SystemOutcome, ...]:
         """The plan step, then the fan-out. Held systems are decided by the plan (their
         ``Retained`` is already recorded) and get no child: their connectors are never called."""
-        plan = await workflow.execute_activity_method(
-            PlanningActivities.plan_erasure,
-            PlanInput(request.request_id, request.systems, 0),
-            **LEDGER,
+        plan = await self._step(
+            PlanningActivities.plan_erasure, PlanInput(request.request_id, request.systems, 0)
         )
         steps = {step.system: step for step in plan.systems}
         at_once = workflow.patched(SYSTEMS_AT_ONCE)
@@ -484,10 +500,8 @@ class ErasureWorkflow:
         for o in outcomes:
             counts[o.outcome] = counts.get(o.outcome, 0) + 1
         if status is None:
-            status = await workflow.execute_activity_method(
-                RecordingActivities.record_answer,
-                RequestAnswer(request.request_id, actor, counts),
-                **LEDGER,
+            status = await self._step(
+                RecordingActivities.record_answer, RequestAnswer(request.request_id, actor, counts)
             )
             self._stage = status
         else:
@@ -497,8 +511,10 @@ class ErasureWorkflow:
             )
         self._index(STATUS.value_set(status))
         await self._seal(request.request_id)
+        self._drop_an_unsent_acknowledgement()
         workflow.logger.info("erasure finished", extra={"status": status})
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._not_in_an_updates_task()
         return ErasureResult(request.request_id, status, reason, outcomes)
 
     async def _seal(self, request_id: str) -> None:
@@ -509,11 +525,7 @@ class ErasureWorkflow:
         request receipt carries it.
         Idempotent; a later round that adds outcomes seals again the same way.
         """
-        await workflow.execute_activity_method(
-            SealingActivities.seal_request,
-            request_id,
-            **LEDGER,
-        )
+        await self._step(SealingActivities.seal_request, request_id)
 
     async def _stop_the_clock(self) -> None:
         """The request is decided: its clock has nothing more to say.
@@ -523,6 +535,33 @@ class ErasureWorkflow:
         them would race a timer or an activity finishing at the same moment, for nothing.
         """
         self._clock.stop()
+
+    def _heard_an_update(self) -> None:
+        """Note the workflow task that delivered an update (see _not_in_an_updates_task)."""
+        self._update_task = workflow.info().get_current_history_length()
+
+    async def _not_in_an_updates_task(self) -> None:
+        """Close in a later workflow task than one that delivered an update.
+
+        With the ledger steps local, a request decided by an update (a cancellation) would be
+        answered, sealed and closed in the very task that delivered it. Should that task fail
+        (another event arrives while it closes the execution: the server refuses the close,
+        as it must), Temporal fails an update it delivered but had not yet accepted: the
+        caller hears "unexpected workflow task failure" and the request was cancelled all the
+        same. One short timer first (three events, one task) keeps the update's task from
+        closing anything; requests no update reached in their last task close at once."""
+        if self._local_steps and self._update_task == workflow.info().get_current_history_length():
+            await workflow.sleep(timedelta(milliseconds=1))
+
+    def _drop_an_unsent_acknowledgement(self) -> None:
+        """With the ledger steps local, a request can be answered in the workflow task that
+        asked for its acknowledgement (a portal request rejected at once): the activity would
+        be scheduled as the execution closes, and run (mail sent) or not, nobody could tell.
+        Cancelled here, it is never scheduled. One already under way is only asked to stop
+        (it does not heartbeat: it finishes, as before); one that finished is left alone."""
+        acknowledging = self._background[1]
+        if self._local_steps and not acknowledging.done():
+            acknowledging.cancel()
 
     def _index(self, *updates: SearchAttributeUpdate[Any]) -> None:
         """Keep the search attributes current: only for a request started with them, and only
@@ -536,8 +575,14 @@ class ErasureWorkflow:
         self._index(DUE_DATE.value_set(answer_by), OVERDUE.value_set(workflow.now() >= answer_by))
 
     async def _record(self, change: StatusChange) -> None:
-        await workflow.execute_activity_method(
-            RecordingActivities.record_status,
-            change,
-            **LEDGER,
-        )
+        await self._step(RecordingActivities.record_status, change)
+
+    async def _step(
+        self, activity: Callable[[Any, _Arg], Awaitable[_Result]], arg: _Arg
+    ) -> _Result:
+        """One of the request's ledger steps: a local activity (``ledger-steps-local``), or,
+        in histories recorded before that patch, an activity task of its own. Either way
+        idempotent (write keys) and retried until the ledger answers."""
+        if self._local_steps:
+            return await workflow.execute_local_activity_method(activity, arg, **LEDGER_STEP)
+        return await workflow.execute_activity_method(activity, arg, **LEDGER)

@@ -189,6 +189,24 @@ async def referral_escalated_child(client: Client, task_queue: str) -> WorkflowH
     return (await _escalated_referral(client, task_queue))[1]
 
 
+async def ledger_steps_local(client: Client, task_queue: str) -> WorkflowHistory:
+    """An operator-verified request after ``ledger-steps-local``: its status, plan, answer
+    and seal as local activities (markers), approved with the ``approve_identity`` update
+    while it waits, both systems erased at once."""
+    req = replace(request(("forum", "crm"), "operator"), request_id="er-10ca15de7e95")
+    fakes = Fakes()
+    async with fakes_worker(client, fakes, task_queue):
+        handle = await client.start_workflow(
+            ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
+        )
+        await handle.execute_update(
+            ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back, ticket 31")
+        )
+        result = await handle.result()
+        assert result.status == "completed", result
+        return await handle.fetch_history()
+
+
 async def processor_answered_by_callback(client: Client, task_queue: str) -> WorkflowHistory:
     """A system's history after ``await-processor-answer``: its processor promised a time,
     the child waited on a timer, and the ``processor_answered`` signal woke it first."""
@@ -199,6 +217,7 @@ async def processor_answered_by_callback(client: Client, task_queue: str) -> Wor
 
 
 RECIPES: dict[str, Callable[[Client, str], Awaitable[WorkflowHistory]]] = {
+    "ledger_steps_local": ledger_steps_local,
     "processor_answered_by_callback": processor_answered_by_callback,
     "operator_approved_by_update": operator_approved_by_update,
     "referral_escalated_child": referral_escalated_child,

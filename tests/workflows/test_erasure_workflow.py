@@ -61,6 +61,7 @@ from activities import (
     SystemTask,
     Verification,
 )
+from activities.write_keys import activity_write_key
 from lethe.worker import workflow_runner
 from vocabulary import request_status
 from workflows import (
@@ -135,6 +136,19 @@ class Fakes:
     manual_acks: list[AcknowledgementOrder] = field(default_factory=list)
     # How many status polls a pending system needs before it finishes.
     polls_until_done: int = 3
+    # What each ledger step wrote, by its write key: a step run again under the same key (a
+    # retried activity, or a local activity run again after its workflow task failed) writes
+    # nothing and answers as the first run did, as the ledger's write keys make it.
+    written: dict[str, object] = field(default_factory=dict)
+
+    def _first(self) -> bool:
+        """Whether the ledger step running now writes (no write of its key is on record)."""
+        key = activity_write_key()
+        if key is not None:
+            if key in self.written:
+                return False
+            self.written[key] = None
+        return True
 
     @activity.defn(name="erase_in_system")
     async def erase_in_system(self, task: SystemTask) -> SystemOutcome:
@@ -156,17 +170,23 @@ class Fakes:
 
     @activity.defn(name="record_status")
     async def record_status(self, change: StatusChange) -> None:
-        self.statuses.append(change)
+        if self._first():
+            self.statuses.append(change)
 
     @activity.defn(name="record_answer")
     async def record_answer(self, answer: RequestAnswer) -> str:
         """As the ledger does, from the latest outcomes: the fan-out's (``detail`` counts them),
         overridden per system by ``latest`` when a test scripts later rounds."""
+        key = activity_write_key()
+        if key is not None and key in self.written:
+            return str(self.written[key])
         outcomes = [*answer.detail] if not self.latest else list(self.latest.values())
         status = request_status(outcomes)
         self.statuses.append(
             StatusChange(answer.request_id, status, actor=answer.actor, detail=answer.detail)
         )
+        if key is not None:
+            self.written[key] = status
         return status
 
     @activity.defn(name="record_system_failure")
@@ -176,12 +196,14 @@ class Fakes:
 
     @activity.defn(name="seal_request")
     async def seal_request(self, request_id: str) -> SealResult:
-        self.seals.append((request_id, self.statuses[-1].status if self.statuses else None))
+        if self._first():
+            self.seals.append((request_id, self.statuses[-1].status if self.statuses else None))
         return SealResult(request_id, appended=1, tree_size=len(self.seals))
 
     @activity.defn(name="plan_erasure")
     async def plan_erasure(self, plan: PlanInput) -> ErasurePlan:
-        self.plans.append(plan)
+        if self._first():
+            self.plans.append(plan)
         steps = []
         for system in plan.systems:
             if system in self.holds:

@@ -43,6 +43,9 @@ def test_there_are_histories_to_replay() -> None:
     } <= names
     # A processor's promise waited on, and the processor_answered signal that ended it.
     assert "processor_answered_by_callback" in names
+    # The request's ledger steps as local activities (``ledger-steps-local``), an update
+    # answered between them.
+    assert "ledger_steps_local" in names
 
 
 def _workflow_id(raw: str) -> str:
