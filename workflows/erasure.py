@@ -511,7 +511,7 @@ class ErasureWorkflow:
             )
         self._index(STATUS.value_set(status))
         await self._seal(request.request_id)
-        self._drop_an_unsent_acknowledgement()
+        await self._acknowledgement_sent()
         workflow.logger.info("erasure finished", extra={"status": status})
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._not_in_an_updates_task()
@@ -553,15 +553,14 @@ class ErasureWorkflow:
         if self._local_steps and self._update_task == workflow.info().get_current_history_length():
             await workflow.sleep(timedelta(milliseconds=1))
 
-    def _drop_an_unsent_acknowledgement(self) -> None:
+    async def _acknowledgement_sent(self) -> None:
         """With the ledger steps local, a request can be answered in the workflow task that
-        asked for its acknowledgement (a portal request rejected at once): the activity would
-        be scheduled as the execution closes, and run (mail sent) or not, nobody could tell.
-        Cancelled here, it is never scheduled. One already under way is only asked to stop
-        (it does not heartbeat: it finishes, as before); one that finished is left alone."""
-        acknowledging = self._background[1]
-        if self._local_steps and not acknowledging.done():
-            acknowledging.cancel()
+        asked for its acknowledgement (a portal request rejected at once), or before the mail
+        went out: closing then would leave the activity scheduled as the execution closes (run
+        or not, nobody could tell) or abandoned. The requester is owed the acknowledgement
+        either way, so the execution waits for it (sent, or failed and recorded) first."""
+        if self._local_steps:
+            await self._background[1]
 
     def _index(self, *updates: SearchAttributeUpdate[Any]) -> None:
         """Keep the search attributes current: only for a request started with them, and only

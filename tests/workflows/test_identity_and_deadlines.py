@@ -197,6 +197,8 @@ async def test_preverified_without_an_assertion_on_record_is_rejected(
         result = await handle.result()
     assert result.status == "rejected" and "no accepted portal assertion" in (result.reason or "")
     assert fakes.erase_calls == {}
+    # Answered in its first workflow task, it still acknowledged receipt before closing.
+    assert [a.request_id for a in fakes.acknowledgements] == [req.request_id]
 
 
 # -- resent codes ---------------------------------------------------------------------------
