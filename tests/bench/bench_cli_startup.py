@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import Bench
+from tests.bench.postgres import postgres_reachable, scratch_database
 
 TARGET_S = 0.25
 BASELINE = "python -c pass"
@@ -111,16 +112,6 @@ def _rounds(
     return runs
 
 
-def _postgres_reachable() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 async def _measure(
     bench: Bench, backend: str, database_url: str | None, rounds: int, n: int
 ) -> list[dict[str, Any]]:
@@ -167,32 +158,6 @@ async def _measure(
     return rows
 
 
-async def _postgres_database() -> tuple[str, str] | None:
-    """A fresh PostgreSQL database for the ledger (its name and URL), or None."""
-    if not _postgres_reachable():
-        return None
-    import asyncpg
-
-    name = f"lethe_bench_cli_{os.getpid()}"
-    admin = await asyncpg.connect("postgresql://127.0.0.1:5432/test")
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return name, f"postgresql+asyncpg://127.0.0.1:5432/{name}"
-
-
-async def _drop(name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect("postgresql://127.0.0.1:5432/test")
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
-
-
 def _table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"{'command':<28} {'best s':>7} {'median s':>9} {'x baseline':>11} {'cpu s':>7}"
@@ -213,15 +178,12 @@ async def run(bench: Bench) -> None:
     if shutil.which("lethe") is None and not Path(sys.executable).with_name("lethe").is_file():
         bench.notes.append("(no `lethe` program: timing `python -m lethe` instead)")
     rows = await _measure(bench, "sqlite", None, rounds, n)
-    pg = await _postgres_database()
-    if pg is None:
+    if not postgres_reachable():
         bench.notes.append("PostgreSQL: skipped (none on 127.0.0.1:5432)")
     else:
-        name, url = pg
-        try:
-            rows += await _measure(bench, "postgresql", url, rounds, n)
-        finally:
-            await _drop(name)
+        async with scratch_database("cli") as url:
+            ledger = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+            rows += await _measure(bench, "postgresql", ledger, rounds, n)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     bench.notes.append(
         f"{rounds} rounds, commands in turn; ledger of {n} finished requests"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import Bench
+from tests.bench.postgres import postgres_reachable, scratch_database
 
 __all__ = ["REQUESTS", "TARGET_MIB", "run"]
 
@@ -59,7 +59,6 @@ AT_ONCE = 20
 #: over days; a burst faster than the worker parks them is another measurement (more runs in
 #: flight than ``[worker] max_cached_workflows`` makes the worker evict and replay them).
 BACKLOG = 100
-ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 
 CONFIG = """
 [systems.crm]
@@ -151,37 +150,14 @@ class Sample:
         }
 
 
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 @asynccontextmanager
 async def ledger_url(root: Path) -> AsyncIterator[str]:
     """A fresh PostgreSQL ledger database (dropped after), or a SQLite file without one."""
-    if not _postgres_reachable():
+    if not postgres_reachable():
         yield f"sqlite+aiosqlite:///{root / 'ledger.db'}"
         return
-    import asyncpg
-
-    name = f"lethe_bench_parked_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql+asyncpg://127.0.0.1:5432/{name}"
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
+    async with scratch_database("parked") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 def make_systems(root: Path, n: int) -> None:
@@ -471,7 +447,7 @@ async def run(bench: Bench) -> None:
     lines = [
         f"parked: {n} requests in {result.park_s:.1f} s ({n / result.park_s:.1f}/s),"
         f" all approved and sealed {result.finish_s:.1f} s later ({n / result.finish_s:.1f}/s);"
-        f" ledger {'PostgreSQL' if _postgres_reachable() else 'SQLite'}, 2 SQLite systems,"
+        f" ledger {'PostgreSQL' if postgres_reachable() else 'SQLite'}, 2 SQLite systems,"
         f" {AT_ONCE} at a time; load average {os.getloadavg()[0]:.1f}",
         f"{'parked':>{width}}  {'worker MiB':>10}  {'server MiB':>10}  worker / {TARGET_MIB} MiB",
     ]

@@ -45,6 +45,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from tests.bench import Bench
+from tests.bench.postgres import postgres_reachable, scratch_database
 
 __all__ = ["CUSTOMERS", "SUBJECTS", "ShopRun", "run"]
 
@@ -52,7 +53,6 @@ CUSTOMERS = 1_000
 ORDERS_PER_CUSTOMER = 3
 #: Subjects erased per run at full scale, by each side.
 SUBJECTS = 100
-ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 
 
 def email_of(i: int) -> str:
@@ -118,47 +118,35 @@ async def shop_database() -> AsyncIterator[str]:
     """A fresh shop database, filled; its asyncpg-free URL (``postgresql://…``). Dropped after."""
     import asyncpg
 
-    name = f"lethe_bench_shop_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    url = f"postgresql://127.0.0.1:5432/{name}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            "CREATE TABLE customer (id integer PRIMARY KEY, email text, name text, address text);"
-            "CREATE INDEX customer_email ON customer (email);"
-            "CREATE TABLE orders (id integer PRIMARY KEY,"
-            " customer_id integer REFERENCES customer (id), shipping_address text);"
-            "CREATE INDEX orders_customer ON orders (customer_id);"
-        )
-        await conn.copy_records_to_table(
-            "customer",
-            records=[
-                (i, email_of(i), f"Customer {i}", f"{i} Market Street") for i in range(CUSTOMERS)
-            ],
-        )
-        await conn.copy_records_to_table(
-            "orders",
-            records=[
-                (i * ORDERS_PER_CUSTOMER + j, i, f"{i} Market Street, parcel {j}")
-                for i in range(CUSTOMERS)
-                for j in range(ORDERS_PER_CUSTOMER)
-            ],
-        )
-    finally:
-        await conn.close()
-    try:
-        yield url
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
+    async with scratch_database("shop") as url:
+        conn = await asyncpg.connect(url)
         try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await conn.execute(
+                "CREATE TABLE customer (id integer PRIMARY KEY, email text, name text,"
+                " address text);"
+                "CREATE INDEX customer_email ON customer (email);"
+                "CREATE TABLE orders (id integer PRIMARY KEY,"
+                " customer_id integer REFERENCES customer (id), shipping_address text);"
+                "CREATE INDEX orders_customer ON orders (customer_id);"
+            )
+            await conn.copy_records_to_table(
+                "customer",
+                records=[
+                    (i, email_of(i), f"Customer {i}", f"{i} Market Street")
+                    for i in range(CUSTOMERS)
+                ],
+            )
+            await conn.copy_records_to_table(
+                "orders",
+                records=[
+                    (i * ORDERS_PER_CUSTOMER + j, i, f"{i} Market Street, parcel {j}")
+                    for i in range(CUSTOMERS)
+                    for j in range(ORDERS_PER_CUSTOMER)
+                ],
+            )
         finally:
-            await admin.close()
+            await conn.close()
+        yield url
 
 
 async def snapshot(url: str) -> dict[str, dict[int, tuple[Any, ...]]]:
@@ -388,33 +376,9 @@ async def verified_to_sealed(ledger: Any, request_ids: list[str]) -> tuple[float
 
 @asynccontextmanager
 async def ledger_database() -> AsyncIterator[str]:
-    import asyncpg
-
-    name = f"lethe_bench_ledger_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql+asyncpg://127.0.0.1:5432/{name}"
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
-
-
-def _postgres_reachable() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        return False
-    return True
+    """A fresh PostgreSQL database for the ledger: its SQLAlchemy URL. Dropped after."""
+    async with scratch_database("ledger") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 async def run(bench: Bench) -> None:
@@ -425,7 +389,7 @@ async def run(bench: Bench) -> None:
     from lethe.runtime import connect_when_ready
     from lethe.settings import Settings, TemporalSettings
 
-    if not _postgres_reachable():
+    if not postgres_reachable():
         bench.notes.append("skipped: no PostgreSQL on 127.0.0.1:5432 (the shop job needs one)")
         return
     configure_logging(level="ERROR")

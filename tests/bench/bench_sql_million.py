@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.bench import Bench
+from tests.bench.postgres import postgres_reachable, scratch_database
 
 __all__ = ["POLICIES", "ROWS", "SUBJECTS", "run"]
 
@@ -50,7 +51,6 @@ ROWS = 1_000_000
 SUBJECTS = 20
 #: The target of issue 11: one subject's erase under 50 ms.
 TARGET_MS = 50.0
-ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 
 
 def email_of(i: int) -> str:
@@ -257,15 +257,7 @@ async def million_database(rows: Rows) -> AsyncIterator[str]:
     """A fresh database, filled and indexed; its URL (``postgresql://…``). Dropped after."""
     import asyncpg
 
-    name = f"lethe_bench_sql_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    url = f"postgresql://127.0.0.1:5432/{name}"
-    try:
+    async with scratch_database("sql") as url:
         conn = await asyncpg.connect(url)
         try:
             await conn.execute(TABLE_DDL)
@@ -283,12 +275,6 @@ async def million_database(rows: Rows) -> AsyncIterator[str]:
         finally:
             await conn.close()
         yield url
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
 
 
 async def bystanders(url: str, rows: Rows) -> dict[str, tuple[int, str]]:
@@ -532,16 +518,6 @@ async def _check_changed(policy: Policy, url: str, subjects: list[int]) -> None:
         await conn.close()
 
 
-def _postgres_reachable() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def plan_rows(n: int, per_policy: int) -> Rows:
     """Subjects spread over the table (distinct for each policy on a shared table), and the
     baseline's rows (other ones, also spread)."""
@@ -559,7 +535,7 @@ async def run(bench: Bench) -> None:
     """``make bench`` entry: one subject's erase and verify, each policy, on big tables."""
     from lethe.logs import configure_logging
 
-    if not _postgres_reachable():
+    if not postgres_reachable():
         bench.notes.append("skipped: no PostgreSQL on 127.0.0.1:5432 (this benchmark needs one)")
         return
     configure_logging(level="ERROR")
