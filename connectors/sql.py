@@ -871,14 +871,14 @@ class SqlConnector(BaseConnector[SqlOptions]):
                 if not await conn.run_sync(exists):
                     await conn.run_sync(lambda c: table.create(c, checkfirst=True))
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            translated = self._translate(exc)
-            if isinstance(translated, TransientError):
-                raise translated from None
-            try:  # another worker may have created it meanwhile
+            try:  # another worker (or attempt) may have created it meanwhile
                 async with engine.connect() as conn:
                     found = await conn.run_sync(exists)
             except (SQLAlchemyError, OSError, TimeoutError):
                 found = False
+            translated = self._translate(exc)
+            if not found and isinstance(translated, TransientError):
+                raise translated from None
             if not found:
                 raise PermanentError(
                     f"{self.name}: the receipts table {self.options.receipts_name} is missing and"

@@ -246,6 +246,48 @@ async def test_a_connection_that_may_not_create_the_table_says_so(tmp_path: Path
     assert "\n" not in message and str(checked.value) == message
 
 
+async def test_a_receipts_table_another_worker_made_meanwhile_is_used(
+    database: tuple[SystemDatabase, sa.MetaData], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers' first erases on a fresh system both find no receipts table; one CREATE
+    wins and the other's fails ("already exists"). The loser uses the winner's table at once,
+    instead of failing as "database unavailable" and waiting for a retry."""
+    db, _ = database
+    first, second = build(db), build(db)
+    await first._ensure_receipts()  # the winner's CREATE
+    real_inspect, looked = sa.inspect, []
+
+    def before_the_winner(subject: Any) -> Any:
+        """The loser's look came before the winner's CREATE: no table, once."""
+        inspector = real_inspect(subject)
+        if not isinstance(subject, sa.Connection) or looked:
+            return inspector
+
+        class Stale:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(inspector, name)
+
+            def has_table(self, name: str, schema: str | None = None) -> bool:
+                looked.append(name)
+                return False
+
+        return Stale()
+
+    real_create = second._receipts.create
+    monkeypatch.setattr(sa, "inspect", before_the_winner)
+    monkeypatch.setattr(
+        second._receipts, "create", lambda bind, **_: real_create(bind, checkfirst=False)
+    )
+    try:
+        outcome = await second.erase(ADA, "er-raced")
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert looked == ["lethe_erasure_receipts"]  # the race was run, not skipped
+    assert not isinstance(outcome, NotFound) and outcome.counts, outcome  # erased (and kept)
+    assert [(r[0], r[1]) for r in await receipts(db)] == [("crm", "er-raced")]
+
+
 async def test_on_postgresql_a_role_without_create_is_told_how_and_then_works() -> None:
     """A least-privilege role (DML on the tables, no CREATE on the schema): the erase refuses
     in one line with the DDL; once a DBA has run it and granted SELECT, INSERT, UPDATE on it,
