@@ -43,20 +43,30 @@ HISTORIES = Path(__file__).parent / "histories"
 BIN = Path(sys.executable).parent
 
 
-async def operator_approved_by_update(client: Client, task_queue: str) -> WorkflowHistory:
-    """An operator-verified request approved with the ``approve_identity`` update."""
-    req = replace(request(("forum", "crm"), "operator"), request_id="er-0a1b2c3d4e5f")
+async def _approved_by_update(
+    client: Client, task_queue: str, request_id: str, reason: str
+) -> WorkflowHistory:
+    """An operator-verified request (forum, crm) approved with the ``approve_identity``
+    update while it waits, run to the end."""
+    req = replace(request(("forum", "crm"), "operator"), request_id=request_id)
     fakes = Fakes()
     async with fakes_worker(client, fakes, task_queue):
         handle = await client.start_workflow(
             ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
         )
         await handle.execute_update(
-            ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back, ticket 12")
+            ErasureWorkflow.approve_identity, OperatorApproval("kim", reason)
         )
         result = await handle.result()
         assert result.status == "completed", result
         return await handle.fetch_history()
+
+
+async def operator_approved_by_update(client: Client, task_queue: str) -> WorkflowHistory:
+    """An operator-verified request approved with the ``approve_identity`` update."""
+    return await _approved_by_update(
+        client, task_queue, "er-0a1b2c3d4e5f", "called back, ticket 12"
+    )
 
 
 async def search_attributes_kept_current(client: Client, task_queue: str) -> WorkflowHistory:
@@ -193,18 +203,9 @@ async def ledger_steps_local(client: Client, task_queue: str) -> WorkflowHistory
     """An operator-verified request after ``ledger-steps-local``: its status, plan, answer
     and seal as local activities (markers), approved with the ``approve_identity`` update
     while it waits, both systems erased at once."""
-    req = replace(request(("forum", "crm"), "operator"), request_id="er-10ca15de7e95")
-    fakes = Fakes()
-    async with fakes_worker(client, fakes, task_queue):
-        handle = await client.start_workflow(
-            ErasureWorkflow.run, req, id=workflow_id_for(req.request_id), task_queue=task_queue
-        )
-        await handle.execute_update(
-            ErasureWorkflow.approve_identity, OperatorApproval("kim", "called back, ticket 31")
-        )
-        result = await handle.result()
-        assert result.status == "completed", result
-        return await handle.fetch_history()
+    return await _approved_by_update(
+        client, task_queue, "er-10ca15de7e95", "called back, ticket 31"
+    )
 
 
 async def processor_answered_by_callback(client: Client, task_queue: str) -> WorkflowHistory:
